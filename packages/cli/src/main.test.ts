@@ -1,0 +1,104 @@
+import { mkdtemp, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lenet300100, setMask } from '@condense/ir';
+import { saveModel } from '@condense/tfjs';
+import { main } from './main.js';
+
+async function run(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+async function savedModel(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'condense-cli-'));
+  const g = lenet300100();
+  const k = g.params.get('fc1/kernel')!;
+  setMask(k, Uint8Array.from({ length: k.data.length }, (_, i) => (i % 10 === 0 ? 1 : 0)));
+  await saveModel(g, join(dir, 'model'));
+  return dir;
+}
+
+describe('condense CLI', () => {
+  it('prints help and exits 2 without a command, 0 with --help', async () => {
+    expect((await run([])).code).toBe(2);
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    for (const c of ['demo', 'compress', 'inspect', 'convert', 'schema', 'report']) expect(help.out).toContain(c);
+    const sub = await run(['compress', '--help']);
+    expect(sub.code).toBe(0);
+    expect(sub.out).toContain('--recipe');
+  });
+
+  it('exits 2 on usage errors', async () => {
+    expect((await run(['nope'])).code).toBe(2);
+    const bad = await run(['inspect', '--no-such-flag']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/Unknown option/);
+  });
+
+  it('inspect --json reports layers and totals', async () => {
+    const dir = await savedModel();
+    const r = await run(['inspect', join(dir, 'model'), '--json']);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.totals.params).toBe(266_610);
+    expect(j.totals.macs).toBe(266_200);
+    expect(j.totals.nonzero).toBeLessThan(266_610 - 200_000);
+    expect(j.layers.find((l: { name: string }) => l.name === 'fc1')).toMatchObject({ op: 'dense', params: 235_500 });
+    const text = await run(['inspect', join(dir, 'model')]);
+    expect(text.out).toMatch(/fc1\s+dense/);
+  });
+
+  it('exits 1 with a one-line message on a user error, stack only with --verbose', async () => {
+    const r = await run(['inspect', '/nonexistent/model.json']);
+    expect(r.code).toBe(1);
+    expect(r.err.split('\n')).toHaveLength(1);
+    expect(r.err).toContain('/nonexistent/model.json');
+    const dir = await mkdtemp(join(tmpdir(), 'condense-cli-'));
+    await writeFile(join(dir, 'model.json'), '{"modelTopology": ');
+    const v = await run(['inspect', join(dir, 'model.json'), '--verbose']);
+    expect(v.code).toBe(1);
+    expect(v.err).toContain('model.json');
+    expect(v.err.split('\n').length).toBeGreaterThan(1);
+  });
+
+  it('converts model.json -> .cir -> .cdz -> model.json losslessly', async () => {
+    const dir = await savedModel();
+    expect((await run(['convert', join(dir, 'model'), join(dir, 'm.cir')])).code).toBe(0);
+    expect((await run(['convert', join(dir, 'm.cir'), join(dir, 'm.cdz')])).code).toBe(0);
+    const back = await run(['convert', join(dir, 'm.cdz'), join(dir, 'back')]);
+    expect(back.code, back.err).toBe(0);
+    const a = JSON.parse((await run(['inspect', join(dir, 'model'), '--json'])).out);
+    const b = JSON.parse((await run(['inspect', join(dir, 'back'), '--json'])).out);
+    expect(b.totals).toEqual(a.totals);
+    const c = JSON.parse((await run(['inspect', join(dir, 'm.cdz'), '--json'])).out);
+    expect(c.totals.nonzero).toBe(a.totals.nonzero);
+    expect((await run(['convert', join(dir, 'm.cir'), join(dir, 'm.cdz')])).code).toBe(1); // exists, no --force
+  });
+
+  it('compress refuses a non-empty output directory without --force and never touches the input', async () => {
+    const dir = await savedModel();
+    const out = join(dir, 'out');
+    await mkdir(out);
+    await writeFile(join(out, 'keep.txt'), 'x');
+    await writeFile(join(dir, 'r.yaml'), 'stages:\n  - prune.magnitude: { sparsity: 0.5 }\n');
+    const r = await run(['compress', '--recipe', join(dir, 'r.yaml'), '--model', join(dir, 'model'), '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/not empty; pass --force/);
+    const inPlace = await run(['compress', '--recipe', join(dir, 'r.yaml'), '--model', join(dir, 'model'), '--out', join(dir, 'model')]);
+    expect(inPlace.code).toBe(1);
+    expect(inPlace.err).toMatch(/overwrite the input/);
+    expect(await readdir(out)).toEqual(['keep.txt']);
+  });
+
+  it('schema prints a JSON Schema over the installed plugins', async () => {
+    const r = await run(['schema']);
+    expect(r.code, r.err).toBe(0);
+    const names = JSON.parse(r.out).properties.stages.items.anyOf.flatMap((s: { properties?: object }) => Object.keys(s.properties ?? {}));
+    expect(names).toEqual(expect.arrayContaining(['finetune', 'prune.magnitude', 'quantize.kmeans', 'codec.deepCompression']));
+  });
+});

@@ -1,0 +1,266 @@
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cloneGraph, lenet300100, param, rng, setCodebook, setMask, type Param } from '@condense/ir';
+import { afterAll, describe, expect, it } from 'vitest';
+import { containerReport, decodeGraph, encodeGraph, storedWeightNames } from './container.js';
+import { decodeContainer, parseContainer } from './decode.js';
+import { CodecError } from './errors.js';
+import { readContainer, writeContainer } from './files.js';
+import { crc32 } from './crc32.js';
+import { expectSameArray, expectSameGraph, joinContainer, randomCodebook, randomMask, splitContainer, zooGraph } from './test-helpers.js';
+
+const codeOf = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof CodecError)) throw e;
+    return e.code;
+  }
+  return 'decoded';
+};
+
+const zoo = zooGraph();
+const zooBytes = encodeGraph(zoo).bytes;
+
+/** Decode after editing the header (CRC fixed up), optionally the body too. */
+const withHeader = (edit: (h: any) => void, body?: (b: Uint8Array, h: any) => void) => {
+  const { header, body: b } = splitContainer(zooBytes);
+  edit(header);
+  body?.(b, header);
+  return () => decodeGraph(joinContainer(header, b));
+};
+const entry = (h: any, name: string) => h.params.find((p: any) => p.name === name);
+
+describe('round trip', () => {
+  it('restores every param bit for bit, with mask, codebook, quant, float16 and frozen', () => {
+    expectSameGraph(decodeGraph(zooBytes), zoo);
+  });
+
+  it('uses the layouts and codings the zoo was built to exercise', () => {
+    const { header } = parseContainer(zooBytes);
+    const e = (n: string) => header.params.find((p) => p.name === n)!;
+    expect(e('conv/kernel').encoding).toBe('float16');
+    expect(e('fc1/kernel')).toMatchObject({ encoding: 'codebook', mask: true });
+    expect(e('fc1/kernel').gapBits).toBeDefined();
+    expect(e('fc2/kernel').encoding).toBe('affine');
+    expect(e('extra/denseMasked').gapBits).toBeUndefined();
+    expect(e('extra/denseMasked').streams.mask).toBeDefined();
+    expect(e('extra/zeros').gapBits).toBeDefined(); // all zeros: sparse, fillers only
+    expect(e('extra/zeros').streams.values.n).toBe(0);
+    expect(e('extra/codebookAndQuant')).toMatchObject({ encoding: 'codebook', quant: { bits: 8, signed: true } });
+    const huffman = header.params.flatMap((p) => Object.values(p.streams)).filter((s) => s.huff !== undefined);
+    expect(huffman.length).toBeGreaterThan(0);
+  });
+
+  it('is deterministic and idempotent (decode then encode gives the same bytes)', () => {
+    expectSameArray(encodeGraph(zooGraph()).bytes, zooBytes, 'second encoding');
+    expectSameArray(encodeGraph(decodeGraph(zooBytes)).bytes, zooBytes, 're-encoding');
+  });
+
+  it('keeps values identical with Huffman off and with dense-only storage', () => {
+    for (const options of [{ huffman: false }, { gapBits: [] }, { gapBits: [3] }]) {
+      const { bytes } = encodeGraph(zoo, options);
+      expectSameGraph(decodeGraph(bytes), zoo);
+    }
+    const dense = parseContainer(encodeGraph(zoo, { gapBits: [] }).bytes).header;
+    expect(dense.params.every((p) => p.gapBits === undefined)).toBe(true);
+    const raw = parseContainer(encodeGraph(zoo, { huffman: false }).bytes).header;
+    expect(raw.params.flatMap((p) => Object.values(p.streams)).every((s) => s.huff === undefined)).toBe(true);
+  });
+
+  it('keeps -0 and non-zero elements of an unmasked sparse param, and a zero centroid index', () => {
+    const g = cloneGraph(zoo);
+    const p = param('extra/signedZero', [100]);
+    p.data[3] = -0;
+    p.data[50] = 1.5;
+    g.params.set(p.name, p);
+    const c = param('extra/zeroCentroid', [100]);
+    setCodebook(c, { centroids: Float32Array.of(0, 0.5, 0), indices: Uint16Array.from({ length: 100 }, (_, i) => (i === 10 ? 2 : i === 20 ? 1 : 0)), bits: 2 });
+    g.params.set(c.name, c);
+    const back = decodeGraph(encodeGraph(g).bytes);
+    expect(Object.is(back.params.get(p.name)!.data[3], -0)).toBe(true);
+    expectSameGraph(back, g);
+  });
+
+  it('stores the TF.js topology and Keras weight names when given', () => {
+    const modelTopology = { class_name: 'Sequential', config: { layers: [] } };
+    const weightNames = new Map([['fc1/kernel', 'dense_Dense1/kernel']]);
+    const { bytes } = encodeGraph(zoo, { modelTopology, weightNames });
+    expect(decodeContainer(bytes).modelTopology).toEqual(modelTopology);
+    expect(storedWeightNames(bytes)).toEqual(weightNames);
+    expect(decodeContainer(bytes).params.find((p) => p.name === 'fc1/kernel')!.weightName).toBe('dense_Dense1/kernel');
+    expect(decodeGraph(bytes).params.get('fc1/kernel')).not.toHaveProperty('weightName');
+  });
+});
+
+describe('encoder checks', () => {
+  const broken = (edit: (p: Param) => void, name = 'fc1/kernel') => () => {
+    const g = cloneGraph(zoo);
+    edit(g.params.get(name)!);
+    encodeGraph(g);
+  };
+
+  it('refuses params whose data disagree with their annotations', () => {
+    expect(codeOf(broken((p) => (p.data[p.mask!.indexOf(0)] = 0.5)))).toBe('INCONSISTENT_PARAM');
+    expect(codeOf(broken((p) => (p.data[p.mask!.indexOf(1)] += 1e-3)))).toBe('INCONSISTENT_PARAM');
+    expect(codeOf(broken((p) => (p.data[0] = 0.1 + 2 ** -20), 'conv/kernel'))).toBe('INCONSISTENT_PARAM');
+    expect(codeOf(broken((p) => (p.data[p.mask!.indexOf(1)] += 0.5), 'fc2/kernel'))).toBe('INCONSISTENT_PARAM');
+    expect(codeOf(broken((p) => (p.quant!.bits = 17), 'fc2/kernel'))).toBe('INCONSISTENT_PARAM');
+    expect(codeOf(broken((p) => (p.data = new Float32Array(3)), 'fc2/bias'))).toBe('INCONSISTENT_PARAM');
+    expect(() => broken((p) => (p.data[0] = 0.1 + 2 ** -20), 'conv/kernel')()).toThrow(/param 'conv\/kernel': element 0 .*float16/);
+  });
+
+  it('refuses bad options', () => {
+    expect(codeOf(() => encodeGraph(zoo, { weightNames: new Map([['nope', 'x']]) }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => encodeGraph(zoo, { modelTopology: [] as unknown as object }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => encodeGraph(zoo, { gapBits: [0] }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => encodeGraph(zoo, { gapBits: [9] }))).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('decoder validation: one distinct code per problem', () => {
+  it('BAD_MAGIC', () => {
+    const b = zooBytes.slice();
+    b[0] = 0x50;
+    expect(codeOf(() => decodeGraph(b))).toBe('BAD_MAGIC');
+    expect(codeOf(() => decodeGraph(Uint8Array.of(0x50, 0x4b)))).toBe('BAD_MAGIC');
+  });
+
+  it('UNSUPPORTED_VERSION', () => {
+    const b = zooBytes.slice();
+    b[4] = 2;
+    expect(() => decodeGraph(b, 'model.cdz')).toThrow(/UNSUPPORTED_VERSION: model.cdz: container version 2/);
+  });
+
+  it('TRUNCATED at every kind of boundary, TRAILING_DATA past the end', () => {
+    for (const len of [0, 3, 10, 16, 200, zooBytes.length - 1]) expect(codeOf(() => decodeGraph(zooBytes.subarray(0, len)))).toBe('TRUNCATED');
+    const longer = new Uint8Array(zooBytes.length + 1);
+    longer.set(zooBytes);
+    expect(codeOf(() => decodeGraph(longer))).toBe('TRAILING_DATA');
+  });
+
+  it('CRC_MISMATCH in the header and in a section, naming it', () => {
+    const h = zooBytes.slice();
+    h[40] ^= 4;
+    expect(() => decodeGraph(h)).toThrow(/CRC_MISMATCH: container: header/);
+    const b = zooBytes.slice();
+    b[b.length - 1] ^= 1;
+    expect(() => decodeGraph(b)).toThrow(/CRC_MISMATCH: container: param 'extra\/codebookAndQuant' stream 'quant'/);
+  });
+
+  it('BAD_HEADER: malformed JSON, wrong types, dangling param references', () => {
+    const { header, body } = splitContainer(zooBytes);
+    expect(codeOf(() => decodeGraph(joinContainer(null, body, '{"format": "condense-cdz", ')))).toBe('BAD_HEADER');
+    expect(codeOf(() => decodeGraph(joinContainer(null, body, '[1, 2]')))).toBe('BAD_HEADER');
+    expect(codeOf(withHeader((h) => (h.nodes = 'x')))).toBe('BAD_HEADER');
+    expect(codeOf(withHeader((h) => (h.nodes[1].params.kernel = 'missing')))).toBe('BAD_HEADER');
+    expect(codeOf(withHeader((h) => h.params.push({ ...h.params[0] })))).toBe('BAD_HEADER');
+    expect(codeOf(withHeader((h) => (h.modelTopology = 3)))).toBe('BAD_HEADER');
+    expect(header.format).toBe('condense-cdz');
+  });
+
+  it('OUT_OF_RANGE: a section outside the body', () => {
+    expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').streams.values.off = h.bodyBytes)))).toBe('OUT_OF_RANGE');
+    expect(codeOf(withHeader((h) => (entry(h, 'conv/bias').streams.values.off = 2 ** 40)))).toBe('OUT_OF_RANGE');
+  });
+
+  it('SIZE_LIMIT: declared sizes that the bytes do not back, before allocating', () => {
+    // A dense float32 param claiming 2^27 elements with 16 bytes of values.
+    expect(codeOf(withHeader((h) => {
+      const e = entry(h, 'conv/bias');
+      e.shape = [2 ** 27];
+      e.streams.values.n = 2 ** 27;
+    }))).toBe('SIZE_LIMIT');
+    // A sparse param whose gaps cover far fewer elements than its shape.
+    expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').shape = [144, 32_000])))).toBe('SIZE_LIMIT');
+    // A Huffman stream claiming more symbols than it has bits.
+    expect(codeOf(withHeader((h) => {
+      const s = entry(h, 'fc1/kernel').streams.gaps;
+      s.n = s.len * 8 + 1;
+    }))).toBe('SIZE_LIMIT');
+    // Shapes beyond the element cap, even when every dimension is small.
+    expect(codeOf(withHeader((h) => (entry(h, 'fc2/bias').shape = [1 << 16, 1 << 16, 1 << 16])))).toBe('SIZE_LIMIT');
+    expect(codeOf(() => decodeGraph(zooBytes, 'x', { maxElements: 1000 }))).toBe('SIZE_LIMIT');
+  });
+
+  it('BAD_HUFFMAN: over-subscribed, incomplete or malformed code-length tables', () => {
+    const huffStream = (h: any) => entry(h, 'fc1/kernel').streams.gaps ?? entry(h, 'fc1/kernel').streams.values;
+    expect(huffStream(splitContainer(zooBytes).header).huff).toBeDefined();
+    expect(codeOf(withHeader((h) => (huffStream(h).huff = '111')))).toBe('BAD_HUFFMAN');
+    expect(codeOf(withHeader((h) => (huffStream(h).huff = '12')))).toBe('BAD_HUFFMAN');
+    expect(codeOf(withHeader((h) => (huffStream(h).huff = 'zz')))).toBe('BAD_HUFFMAN');
+    expect(codeOf(withHeader((h) => (huffStream(h).huff = '1'.repeat(5000))))).toBe('BAD_HUFFMAN');
+  });
+
+  it('BAD_PARAM: shape, encoding and streams that disagree', () => {
+    expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').encoding = 'int4')))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').shape = [-1])))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'conv/bias').shape = [5])))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').codebook.bits = 17)))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').gapBits = 12)))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => delete entry(h, 'fc1/kernel').streams.centroids))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'fc2/kernel').quant.axis = 2)))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'conv/bias').streams.values.bits = 16)))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'conv/bias').streams.values.huff = '11')))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').streams.values.n -= 1)))).toBe('BAD_PARAM');
+  });
+
+  it('BAD_DATA: stream contents out of range (CRC valid)', () => {
+    // Raw 2-bit indices of a codebook with 3 centroids: write index 3.
+    const g = cloneGraph(zoo);
+    const p = param('extra/threeCentroids', [8]);
+    setCodebook(p, { centroids: Float32Array.of(-1, 0.5, 1), indices: Uint16Array.of(0, 1, 2, 1, 0, 1, 2, 1), bits: 2 });
+    g.params.set(p.name, p);
+    const { header, body } = splitContainer(encodeGraph(g, { huffman: false }).bytes);
+    const s = entry(header, p.name).streams.values;
+    body[s.off] = 0xff;
+    s.crc = crc32(body.subarray(s.off, s.off + s.len));
+    expect(() => decodeGraph(joinContainer(header, body))).toThrow(/BAD_DATA: .*'extra\/threeCentroids' stream 'values': centroid index 3/);
+  });
+});
+
+describe('files and size report', () => {
+  let dir = '';
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes atomically, reads back bit-exact, and the report adds up to the file size', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'codec-'));
+    const path = join(dir, 'model.cdz');
+    await writeFile(path, 'old');
+    const result = await writeContainer(zoo, path);
+    expect((await readdir(dir)).sort()).toEqual(['model.cdz']);
+    expectSameGraph(await readContainer(path), zoo);
+    const size = (await stat(path)).size;
+    const report = containerReport(result.bytes);
+    expect(report.total).toBe(size);
+    expect(result.sections.reduce((a, s) => a + s.bytes, 0)).toBe(size);
+    expect(report.sections).toEqual(result.sections);
+    expect(Object.values(report.share).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(report.byKind.bias).toBeGreaterThan(0);
+    expect(report.byKind.indices).toBeGreaterThan(0);
+    expect(report.byKind.gaps).toBeGreaterThan(0);
+    expect(report.byKind.codebook).toBeGreaterThan(0);
+  });
+
+  it('reports IO errors with the path', async () => {
+    await expect(readContainer(join(dir, 'missing.cdz'))).rejects.toThrow(/IO: .*missing\.cdz/);
+    await expect(writeContainer(zoo, join(dir, 'no/such/dir/model.cdz'))).rejects.toMatchObject({ code: 'IO' });
+    expect((await readdir(dir)).sort()).toEqual(['model.cdz']);
+  });
+});
+
+describe('LeNet-300-100 at Deep Compression sparsity', () => {
+  it('round-trips and reports kinds', () => {
+    const g = lenet300100(3);
+    const next = rng(3);
+    for (const [name, keep] of [['fc1/kernel', 0.08], ['fc2/kernel', 0.09], ['fc3/kernel', 0.26]] as const) {
+      const p = g.params.get(name)!;
+      setMask(p, randomMask(p.data.length, keep, next));
+      randomCodebook(p, 6, next);
+    }
+    const { bytes } = encodeGraph(g);
+    expectSameGraph(decodeGraph(bytes), g);
+    expect(1066440 / bytes.length).toBeGreaterThan(25);
+  });
+});

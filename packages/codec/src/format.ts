@@ -1,0 +1,128 @@
+/**
+ * The `.cdz` container layout, shared by the encoder and the decoder. Plain types only: the
+ * decoding core must not depend on @condense/ir, so that the TF.js loader can use it alone.
+ *
+ *   offset 0   4 bytes  magic "CNDZ"
+ *          4   u32 LE   format version (1)
+ *          8   u32 LE   H = byte length of the JSON header
+ *         12   u32 LE   CRC-32 of the JSON header bytes
+ *         16   H bytes  JSON header (UTF-8), a `ContainerHeader`
+ *     16 + H   body     `bodyBytes` bytes; every stream is a byte range of the body
+ */
+
+export const MAGIC = Uint8Array.of(0x43, 0x4e, 0x44, 0x5a); // "CNDZ"
+export const VERSION = 1;
+export const PREFIX_BYTES = 16;
+export const FORMAT = 'condense-cdz';
+
+/** How a param's values are represented, in order of precedence when several annotations are present. */
+export type ValueEncoding = 'float32' | 'float16' | 'affine' | 'codebook';
+
+/** What a byte range holds, for size reports. A bias param's streams are all `bias`. */
+export type SectionKind = 'header' | 'indices' | 'gaps' | 'codebook' | 'values' | 'quant' | 'mask' | 'bias';
+export const SECTION_KINDS: readonly SectionKind[] = ['header', 'indices', 'gaps', 'codebook', 'values', 'quant', 'mask', 'bias'];
+
+export type StreamName = 'values' | 'gaps' | 'centroids' | 'quant' | 'mask';
+export const STREAM_NAMES: readonly StreamName[] = ['values', 'gaps', 'centroids', 'quant', 'mask'];
+
+/** A byte range of the body holding `n` symbols of `bits` bits, raw-packed or Huffman-coded. */
+export interface StreamRef {
+  /** Offset from the start of the body. */
+  off: number;
+  len: number;
+  /** CRC-32 of the range. */
+  crc: number;
+  n: number;
+  bits: number;
+  /** Huffman code lengths, one hex digit per symbol (trailing zeros dropped); absent = raw. */
+  huff?: string;
+  kind: SectionKind;
+}
+
+/**
+ * One param. Stream contents:
+ * - `values`: float32 -> n u32 LE (the float's bits); float16 -> n u16 LE half bits;
+ *   affine -> codes q - qmin in `quant.bits` bits; codebook -> centroid indices in `codebook.bits` bits.
+ *   Dense: one per element. Sparse: one per kept element, in position order.
+ * - `gaps` (sparse only): gap codes of `gapBits` bits, see sparse.ts.
+ * - `centroids`: `codebook.size` float32 LE. `quant`: `slots` float32 LE scales then `slots` i32 LE zero points.
+ * - `mask` (dense with a mask only): one bit per element, 1 = kept.
+ * Packed code streams are MSB-first, the last byte zero-padded.
+ */
+export interface ParamEntry {
+  name: string;
+  shape: number[];
+  encoding: ValueEncoding;
+  /** Present iff stored sparsely. */
+  gapBits?: number;
+  /** The param carries a mask annotation (sparse: the kept positions; dense: the `mask` stream). */
+  mask?: boolean;
+  float16?: boolean;
+  frozen?: boolean;
+  /** The Keras weight name this param loads into (for the TF.js loader). */
+  weightName?: string;
+  codebook?: { bits: number; size: number };
+  quant?: { bits: number; signed: boolean; axis?: number };
+  streams: Partial<Record<StreamName, StreamRef>> & { values: StreamRef };
+}
+
+/** A graph node as the IR serializes it. */
+export interface NodeJson {
+  name: string;
+  op: string;
+  inputs: string[];
+  attrs: Record<string, unknown>;
+  params: Record<string, string>;
+}
+
+export interface ContainerHeader {
+  format: typeof FORMAT;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  meta: Record<string, unknown>;
+  nodes: NodeJson[];
+  params: ParamEntry[];
+  bodyBytes: number;
+  /** A TF.js `modelTopology` (model.json), so the loader can rebuild a LayersModel. */
+  modelTopology?: Record<string, unknown>;
+}
+
+/** Smallest signed/unsigned code of an affine quantization. */
+export const quantMin = (bits: number, signed: boolean): number => (signed ? -(2 ** (bits - 1)) : 0);
+
+/** Number of scale/zero-point slots, and the slot of each element (axis as in @condense/ir). */
+export function quantSlots(shape: readonly number[], axis: number | undefined): { slots: number; slotOf: (i: number) => number } {
+  if (axis === undefined) return { slots: 1, slotOf: () => 0 };
+  const a = axis < 0 ? shape.length + axis : axis;
+  const inner = shape.slice(a + 1).reduce((x, y) => x * y, 1);
+  const dim = shape[a];
+  return { slots: dim, slotOf: (i) => Math.floor(i / inner) % dim };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The float32 bits of the value an affine code decodes to: fround(scale * (q - zeroPoint)). */
+export function affineBits(scale: number, q: number, zeroPoint: number): number {
+  f32[0] = scale * (q - zeroPoint);
+  return u32[0];
+}
+
+/** IEEE half bits -> float32 bits (exact; NaN becomes the canonical quiet NaN with the sign kept). */
+export function halfToFloatBits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0x1f) return (sign | (mant ? 0x7fc00000 : 0x7f800000)) >>> 0;
+  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+  if (mant === 0) return sign >>> 0;
+  // Subnormal half: normalise into a float32 normal.
+  let e = 113;
+  let m = mant;
+  while ((m & 0x400) === 0) {
+    m <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((m & 0x3ff) << 13)) >>> 0;
+}

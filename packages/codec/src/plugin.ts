@@ -1,0 +1,50 @@
+import { definePlugin, Type, type Registry } from '@condense/core';
+import { toArtifacts } from '@condense/tfjs';
+import { containerReport, encodeGraph } from './container.js';
+
+/**
+ * The final Deep Compression stage: encode the graph (sparse relative positions, codebook
+ * indices, canonical Huffman) into one container, `model.cdz`, with the TF.js topology so the
+ * small loader (`@condense/codec/loader`) can rebuild a LayersModel without the toolkit.
+ */
+export const deepCompression = definePlugin({
+  name: 'codec.deepCompression',
+  description: 'Deep Compression storage (Han et al. 2016, section 4): sparse relative indices with filler entries, codebook indices, canonical Huffman coding; writes model.cdz. Must be the last stage.',
+  schema: Type.Object(
+    {
+      file: Type.String({ default: 'model.cdz', pattern: '^[^/\\\\]+\\.cdz$', description: 'container file name in the output directory' }),
+      huffman: Type.Boolean({ default: true, description: 'Huffman-code index and gap streams where that is smaller' }),
+      gapBits: Type.Array(Type.Integer({ minimum: 1, maximum: 8 }), { default: [3, 4, 5, 8], minItems: 1, description: 'relative-position widths tried per param' }),
+      topology: Type.Boolean({ default: true, description: 'store the TF.js model topology for the standalone loader' }),
+    },
+    { additionalProperties: false },
+  ),
+  create: (o) => ({
+    contract: { provides: ['encoded'], final: true },
+    apply(graph) {
+      const exported = o.topology ? toArtifacts(graph) : undefined;
+      const { bytes } = encodeGraph(graph, {
+        huffman: o.huffman,
+        gapBits: o.gapBits,
+        ...(exported ? { modelTopology: exported.artifacts.modelTopology as object, weightNames: exported.weightNames } : {}),
+      });
+      const size = containerReport(bytes);
+      const share = Object.entries(size.byKind)
+        .filter(([, b]) => b > 0)
+        .map(([kind, b]) => `${kind} ${((100 * b) / size.total).toFixed(1)}%`)
+        .join(', ');
+      return {
+        artifacts: { [o.file]: bytes },
+        details: { bytes: bytes.byteLength, file: o.file, sections: size.byKind },
+        notes: [`${o.file}: ${bytes.byteLength.toLocaleString('en-US')} bytes (${share})`],
+      };
+    },
+  }),
+});
+
+export const plugins = [deepCompression];
+
+/** Register `codec.deepCompression`. */
+export function register(registry: Registry): void {
+  registry.register(deepCompression as never);
+}

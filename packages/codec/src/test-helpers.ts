@@ -1,0 +1,147 @@
+/** Shared by the tests: a graph exercising every encoding, a bit-exact comparison, container surgery. */
+import {
+  GraphBuilder, param, rng, setCodebook, setFloat16, setMask, setQuant,
+  type Graph, type Param,
+} from '@condense/ir';
+import { expect } from 'vitest';
+import { crc32 } from './crc32.js';
+import { PREFIX_BYTES } from './format.js';
+
+export function randomMask(n: number, keep: number, next: () => number): Uint8Array {
+  return Uint8Array.from({ length: n }, () => (next() < keep ? 1 : 0));
+}
+
+/** Random centroids and indices (0 where pruned, as @condense/ir's contract says). */
+export function randomCodebook(p: Param, bits: number, next: () => number, size = 2 ** bits) {
+  const centroids = Float32Array.from({ length: size }, () => next() * 2 - 1).sort();
+  const indices = Uint16Array.from({ length: p.data.length }, (_, i) => (p.mask && !p.mask[i] ? 0 : Math.floor(next() * size)));
+  setCodebook(p, { centroids, indices, bits });
+}
+
+function affine(p: Param, bits: number, signed: boolean, axis?: number) {
+  const slots = axis === undefined ? 1 : p.shape[axis];
+  setQuant(p, {
+    bits, signed, axis,
+    scale: Float32Array.from({ length: slots }, (_, i) => 0.01 + 0.003 * i),
+    zeroPoint: Int32Array.from({ length: slots }, (_, i) => (signed ? 0 : 2 ** (bits - 1) + i - (slots >> 1))),
+  });
+}
+
+/** A small conv net whose params use every encoding, layout and annotation the format has. */
+export function zooGraph(seed = 7): Graph {
+  const g = new GraphBuilder('zoo', [8, 8, 3], seed)
+    .conv2d(4, 3, { name: 'conv' })
+    .batchNorm({ name: 'bn' })
+    .flatten({ name: 'flatten' })
+    .dense(32, { name: 'fc1', activation: 'relu' })
+    .dense(10, { name: 'fc2', activation: 'softmax' })
+    .build();
+  g.meta = { source: 'test', nested: { list: [1, 'two', null] } };
+  const next = rng(seed);
+  const P = (name: string) => g.params.get(name) as Param;
+  const fill = (p: Param) => p.data.forEach((_, i) => (p.data[i] = next() * 2 - 1));
+
+  setFloat16(P('conv/kernel'));
+  const bias = P('conv/bias');
+  new Uint32Array(bias.data.buffer).set([0x80000000, 0x7fa00001, 0x7f800000, 0x00000001]); // -0, NaN payload, +Inf, min subnormal
+  fill(P('bn/gamma'));
+  affine(P('bn/gamma'), 8, false);
+  fill(P('bn/beta'));
+  P('bn/beta').frozen = true;
+  fill(P('bn/movingMean'));
+  setFloat16(P('bn/movingMean'));
+  P('bn/movingMean').frozen = true;
+  randomCodebook(P('bn/movingVariance'), 2, next);
+
+  setMask(P('fc1/kernel'), randomMask(P('fc1/kernel').data.length, 0.1, next));
+  randomCodebook(P('fc1/kernel'), 5, next);
+  fill(P('fc1/bias'));
+  affine(P('fc1/bias'), 4, true, 0);
+  setMask(P('fc2/kernel'), randomMask(P('fc2/kernel').data.length, 0.5, next));
+  affine(P('fc2/kernel'), 8, true, 1);
+
+  const extra = (name: string, shape: number[]) => {
+    const p = param(name, shape);
+    fill(p);
+    g.params.set(name, p);
+    return p;
+  };
+  // A mask of all ones: the 1-bit mask stream beats coding gaps (Huffman needs >= 1 bit per kept element plus a table).
+  setMask(extra('extra/denseMasked', [40, 30]), new Uint8Array(1200).fill(1));
+  g.params.set('extra/empty', param('extra/empty', [0, 5]));
+  g.params.set('extra/zeros', param('extra/zeros', [2000]));
+  randomCodebook(extra('extra/bigCodebook', [2000]), 12, next, 1500);
+  const h = extra('extra/halfMasked', [300]);
+  setMask(h, randomMask(300, 0.3, next));
+  setFloat16(h);
+  const cq = extra('extra/codebookAndQuant', [6, 7]);
+  affine(cq, 8, true);
+  randomCodebook(cq, 3, next);
+  return g;
+}
+
+const bitsOf = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+/** Element-wise equality of integer arrays, reporting the first difference (toEqual is slow on big typed arrays). */
+export function expectSameArray(actual: ArrayLike<number> | undefined, expected: ArrayLike<number> | undefined, at: string): void {
+  if (actual === undefined || expected === undefined) {
+    expect(actual, at).toBe(expected);
+    return;
+  }
+  expect(actual.length, `${at}: length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] !== expected[i]) expect(actual[i], `${at}: element ${i}`).toBe(expected[i]);
+  }
+}
+
+/** Params and topology equal, float data compared by bits. */
+export function expectSameGraph(actual: Graph, expected: Graph): void {
+  expect(actual.name).toBe(expected.name);
+  expect(actual.inputs).toEqual(expected.inputs);
+  expect(actual.outputs).toEqual(expected.outputs);
+  expect(actual.meta).toEqual(expected.meta);
+  expect(actual.nodes).toEqual(expected.nodes);
+  expect([...actual.params.keys()]).toEqual([...expected.params.keys()]);
+  for (const [name, e] of expected.params) {
+    const a = actual.params.get(name) as Param;
+    const at = `param ${name}`;
+    expect(a.shape, at).toEqual(e.shape);
+    expectSameArray(bitsOf(a.data), bitsOf(e.data), `${at} data bits`);
+    expectSameArray(a.mask, e.mask, `${at} mask`);
+    expect(!!a.float16, at).toBe(!!e.float16);
+    expect(!!a.frozen, at).toBe(!!e.frozen);
+    expect(a.codebook === undefined, at).toBe(e.codebook === undefined);
+    if (a.codebook && e.codebook) {
+      expect(a.codebook.bits, at).toBe(e.codebook.bits);
+      expectSameArray(bitsOf(a.codebook.centroids), bitsOf(e.codebook.centroids), `${at} centroid bits`);
+      expectSameArray(a.codebook.indices, e.codebook.indices, `${at} indices`);
+    }
+    expect(a.quant === undefined, at).toBe(e.quant === undefined);
+    if (a.quant && e.quant) {
+      expect([a.quant.bits, a.quant.signed, a.quant.axis], at).toEqual([e.quant.bits, e.quant.signed, e.quant.axis]);
+      expectSameArray(bitsOf(a.quant.scale), bitsOf(e.quant.scale), `${at} scale bits`);
+      expectSameArray(a.quant.zeroPoint, e.quant.zeroPoint, `${at} zero points`);
+    }
+  }
+}
+
+/** A container's parsed JSON header and its body, for surgery in tests. */
+export function splitContainer(bytes: Uint8Array): { header: any; body: Uint8Array } {
+  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + len)));
+  return { header, body: bytes.slice(PREFIX_BYTES + len) };
+}
+
+/** Reassemble a container with a valid header CRC (the header is taken as given, `headerText` verbatim if passed). */
+export function joinContainer(header: unknown, body: Uint8Array, headerText?: string): Uint8Array {
+  const json = new TextEncoder().encode(headerText ?? JSON.stringify(header));
+  const out = new Uint8Array(PREFIX_BYTES + json.length + body.length);
+  out.set([0x43, 0x4e, 0x44, 0x5a]);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(4, 1, true);
+  dv.setUint32(8, json.length, true);
+  dv.setUint32(12, crc32(json), true);
+  out.set(json, PREFIX_BYTES);
+  out.set(body, PREFIX_BYTES + json.length);
+  return out;
+}

@@ -1,0 +1,58 @@
+import type { Graph } from '@condense/ir';
+import type { TrainingContribution } from '@condense/tfjs';
+import type { PipelineEvent } from './events.js';
+
+/** Labelled images, NHWC float32 in [0, 1] (the shape `@condense/datasets` produces). */
+export interface Split {
+  images: Float32Array;
+  labels: Uint8Array;
+  count: number;
+  shape: readonly number[];
+}
+
+export interface PipelineData {
+  train?: Split;
+  test?: Split;
+  /** A few examples per class for data-driven stages (ThiNet, calibration); defaults to a slice of train. */
+  calibration?: Split;
+}
+
+export interface FinetuneOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: 'adam' | 'sgd';
+  learningRate: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: 'constant' | 'cosine';
+}
+
+export interface PipelineContext {
+  data?: PipelineData;
+  /** The teacher for distillation; defaults to the model before the pipeline. */
+  teacher?: Graph;
+  seed?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: PipelineEvent) => void;
+  /** Measure test accuracy after every stage (default: when test data is given). */
+  evaluateEachStage?: boolean;
+}
+
+/** What a stage sees while it runs. */
+export interface StageContext {
+  stage: { index: number; name: string; total: number };
+  data: PipelineData;
+  /** The model as it was before the pipeline (never modified). */
+  original: Graph;
+  teacher: Graph;
+  seed: number;
+  signal?: AbortSignal;
+  emit(event: PipelineEvent): void;
+  log(message: string): void;
+  /** Fine-tune with every active training contribution (plus `extra`); annotations are honoured. */
+  finetune(graph: Graph, options?: Partial<FinetuneOptions>, extra?: TrainingContribution[]): Promise<{ finalLoss: number; trainAccuracy: number }>;
+  /** Accuracy and loss on the test split (or `split`). */
+  evaluate(graph: Graph, split?: Split): Promise<{ accuracy: number; loss: number }>;
+  /** Labelled data or a clear error naming the stage. */
+  requireData(kind: keyof PipelineData): Split;
+}

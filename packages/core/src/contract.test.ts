@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { checkContracts, ContractError } from './contract.js';
+import type { Plugin } from './plugin.js';
+
+const stage = (name: string, contract: Plugin['contract']): Plugin => ({ name, options: {}, contract });
+const encode = stage('codec.deepCompression', { provides: ['encoded'], final: true });
+const kmeans = stage('quantize.kmeans', { provides: ['codebook'], conflicts: ['encoded'] });
+const thinet = stage('thinet', { provides: ['structure'], conflicts: ['codebook', 'encoded'] });
+const prune = stage('prune.magnitude', { provides: ['mask'], conflicts: ['codebook', 'encoded'] });
+const centroidTraining = stage('quantize.train', { needs: ['codebook'] });
+
+describe('pipeline contracts', () => {
+  it('accepts the Deep Compression order', () => {
+    expect(() => checkContracts([prune, kmeans, encode])).not.toThrow();
+  });
+
+  it('refuses anything after the final encoding, naming both stages', () => {
+    expect(() => checkContracts([prune, encode, kmeans])).toThrow(ContractError);
+    expect(() => checkContracts([prune, encode, kmeans])).toThrow('stage 3 (quantize.kmeans) comes after stage 2 (codec.deepCompression), which must be the last stage');
+  });
+
+  it('refuses a structural removal that would drop codebooks', () => {
+    expect(() => checkContracts([kmeans, thinet])).toThrow('stage 2 (thinet) cannot run after stage 1 (quantize.kmeans): it would drop the codebook that stage left on the graph');
+  });
+
+  it('refuses a stage whose needs no earlier stage provides', () => {
+    expect(() => checkContracts([centroidTraining])).toThrow(/stage 1 \(quantize.train\) needs codebook/);
+    expect(() => checkContracts([kmeans, centroidTraining])).not.toThrow();
+  });
+
+  it('checks required data against the context', () => {
+    const ft = stage('finetune', { requires: ['labels'] });
+    expect(() => checkContracts([ft])).toThrow(/stage 1 \(finetune\) needs labelled training data/);
+    const split = { images: new Float32Array(4), labels: new Uint8Array(1), count: 1, shape: [1, 2, 2, 1] };
+    expect(() => checkContracts([ft], { data: { train: split } })).not.toThrow();
+  });
+
+  it('lets a stage invalidate state, so later conflicts clear', () => {
+    const dequantize = stage('dequantize', { invalidates: ['codebook'] });
+    expect(() => checkContracts([kmeans, dequantize, thinet])).not.toThrow();
+  });
+});

@@ -1,0 +1,12 @@
+export { definePlugin, type Plugin, type PluginFactory, type PluginDefinition, type Contract, type Capability, type Requirement, type StageResult } from './plugin.js';
+export { parseOptions, OptionsError } from './options.js';
+export { checkContracts, ContractError } from './contract.js';
+export type { StageContext, PipelineContext, PipelineData, Split, FinetuneOptions } from './context.js';
+export type { PipelineEvent } from './events.js';
+export { snapshot, type Snapshot } from './snapshot.js';
+export { pipeline, DEFAULT_FINETUNE, type Pipeline, type PipelineResult, type StageRecord } from './pipeline.js';
+export { finetune, evaluateStage } from './stages.js';
+export { Registry, createRegistry, discoverPlugins, registerModule, isPluginFactory, type Discovered } from './registry.js';
+export { parseRecipe, buildPipeline, recipeJsonSchema, type Recipe, type RecipeStage } from './recipe.js';
+export * from './report/index.js';
+export { Type, type Static, type TObject } from '@sinclair/typebox';

@@ -1,0 +1,96 @@
+import { countNonzero, weightParams, type Graph } from '@condense/ir';
+import type { PipelineResult } from '../pipeline.js';
+import type { Snapshot } from '../snapshot.js';
+
+export interface Histogram {
+  /** bins + 1 edges. */
+  edges: number[];
+  counts: number[];
+}
+
+export interface LayerReport {
+  node: string;
+  op: string;
+  param: string;
+  shape: number[];
+  params: number;
+  nonzero: number;
+  sparsity: number;
+  /** Bits per stored value (32 float, 16 half, n for codebooks / affine). */
+  bits: number;
+  encoding: 'float32' | 'float16' | 'affine' | 'codebook';
+  /** Histogram of the non-zero weights. */
+  histogram: Histogram;
+  centroids?: number[];
+}
+
+export interface SensitivityCurve {
+  layer: string;
+  points: { sparsity: number; accuracy: number }[];
+}
+
+export interface Report {
+  title: string;
+  createdAt: string;
+  model: string;
+  backend?: string;
+  recipe?: string;
+  stages: Snapshot[];
+  stageDetails: { index: number; name: string; options: unknown; details?: Record<string, unknown>; notes: string[] }[];
+  /** Per-layer state of the input and the compressed model. */
+  layers: { before: LayerReport[]; after: LayerReport[] };
+  sensitivity?: SensitivityCurve[];
+}
+
+export function histogram(values: Float32Array, bins = 40): Histogram {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v === 0) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo === Infinity) return { edges: [0, 0], counts: [0] };
+  if (lo === hi) hi = lo + 1e-6;
+  const counts = new Array<number>(bins).fill(0);
+  const width = (hi - lo) / bins;
+  for (const v of values) if (v !== 0) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * width), counts };
+}
+
+export function layerReports(graph: Graph): LayerReport[] {
+  return weightParams(graph).map(({ node, param: p }) => {
+    const nonzero = countNonzero(p.data);
+    const enc = p.codebook ? 'codebook' : p.quant ? 'affine' : p.float16 ? 'float16' : 'float32';
+    const bits = p.codebook?.bits ?? p.quant?.bits ?? (p.float16 ? 16 : 32);
+    return {
+      node: node.name,
+      op: node.op,
+      param: p.name,
+      shape: p.shape,
+      params: p.data.length,
+      nonzero,
+      sparsity: 1 - nonzero / p.data.length,
+      bits,
+      encoding: enc,
+      histogram: histogram(p.data),
+      ...(p.codebook ? { centroids: [...p.codebook.centroids] } : {}),
+    };
+  });
+}
+
+/** Everything report.json and report.html show, from a pipeline run. */
+export function buildReport(result: PipelineResult, meta: { title?: string; backend?: string; recipe?: string } = {}): Report {
+  const sensitivity = result.stages.flatMap((s) => (s.details?.sensitivity as SensitivityCurve[] | undefined) ?? []);
+  return {
+    title: meta.title ?? `condense report: ${result.original.name}`,
+    createdAt: new Date().toISOString(),
+    model: result.original.name,
+    backend: meta.backend,
+    recipe: meta.recipe,
+    stages: result.snapshots,
+    stageDetails: result.stages,
+    layers: { before: layerReports(result.original), after: layerReports(result.graph) },
+    ...(sensitivity.length ? { sensitivity } : {}),
+  };
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import type { Report } from './data.js';
+import { renderReportHtml } from './html.js';
+import { sampleReport as makeSample } from './sample-report.js';
+import { fmtBytes, fmtDeltaPts, fmtMs, fmtRatio, fmtShort } from './format.js';
+import { logTicks, niceTicks } from './svg.js';
+
+/** The <svg> markup of every chart of a kind. */
+function charts(html: string, kind: string): string[] {
+  return [...html.matchAll(/<svg class="chart" data-chart="([^"]+)"[\s\S]*?<\/svg>/g)].filter((m) => m[1] === kind).map((m) => m[0]);
+}
+
+// Built once (k-means over 20k weights); each test mutates its own copy.
+const FULL = makeSample();
+const NO_ACCURACY = makeSample({ accuracy: false });
+const sampleReport = (opts: { accuracy?: boolean } = {}): Report => structuredClone(opts.accuracy === false ? NO_ACCURACY : FULL);
+
+const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
+
+/** Nothing a broken formatter would leak into the page. */
+function expectNoJunk(html: string) {
+  expect(html).not.toMatch(/NaN|Infinity|undefined|\[object Object\]/);
+}
+
+describe('renderReportHtml', () => {
+  it('draws every chart of a full Deep Compression run', () => {
+    const report = sampleReport();
+    const html = renderReportHtml(report);
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+
+    const acc = charts(html, 'accuracy-size');
+    expect(acc).toHaveLength(1);
+    expect(count(acc[0], /<circle class="point/g)).toBe(report.stages.length);
+    expect(acc[0]).toContain('class="baseline"');
+
+    const sparsity = charts(html, 'layer-sparsity')[0];
+    expect(count(sparsity, /<rect class="bar before"/g)).toBe(3);
+    expect(count(sparsity, /<rect class="bar after"/g)).toBe(3);
+    expect(sparsity).toContain('>92%<'); // dense_1 keeps 8%
+    const bits = charts(html, 'layer-bits')[0];
+    expect(bits).toContain('>5 b<');
+    expect(bits).toContain('>32 b<');
+
+    const hists = charts(html, 'histogram');
+    expect(hists).toHaveLength(3);
+    hists.forEach((h, i) => expect(count(h, /<line class="centroid"/g)).toBe(report.layers.after[i].centroids!.length));
+
+    const sens = charts(html, 'sensitivity')[0];
+    expect(count(sens, /<path class="series"/g)).toBe(3);
+    expect(count(sens, /<circle class="series-point"/g)).toBe(33);
+    expectNoJunk(html);
+  });
+
+  it('shows the stage table with ratios against the input float32 bytes', () => {
+    const html = renderReportHtml(sampleReport());
+    const table = html.slice(html.indexOf('<table class="stages"'), html.indexOf('</table>'));
+    expect(count(table, /<tr/g)).toBe(6); // header + 5 stages
+    expect(table).toContain('1.07 MB');
+    expect(table).toContain('40.5×'); // 1,066,440 / 26,310
+    expect(table).toContain('88.61%');
+    expect(table).toContain('41.9 s');
+    expect(html).toContain('recipes/deep-compression.yaml');
+    expect(html).toContain('2025-03-14 09:26 UTC');
+  });
+
+  it('is self-contained: no script, no external resource, a CSP that forbids fetching', () => {
+    const html = renderReportHtml(sampleReport());
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(/i);
+    expect(html).not.toMatch(/(src|href)=/i);
+    // The only URL is the SVG namespace, which is never fetched.
+    for (const m of html.matchAll(/https?:\/\/[^"\s]+/g)) expect(m[0]).toBe('http://www.w3.org/2000/svg');
+    expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'`);
+  });
+
+  it('escapes layer, model and stage names from user models', () => {
+    const report = sampleReport();
+    const evil = '<script>alert("x")</script>';
+    report.layers.before[0].node = evil;
+    report.layers.after[0].node = evil;
+    report.model = '"><img src=x onerror=alert(1)>';
+    report.title = 'a & b <i>';
+    report.stages[1].stage = `</td>${evil}`;
+    report.stages[1].notes = [evil];
+    report.sensitivity![0].layer = evil;
+    report.stageDetails[0].options = { name: evil };
+    report.recipe = `stages:\n  - ${evil}`;
+    const html = renderReportHtml(report);
+    expect(html).not.toMatch(/<script|<img|<i>/i);
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+    expect(html).toContain('&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).toContain('<title>a &amp; b &lt;i&gt;</title>');
+    // The histogram is still found by its (escaped) layer name.
+    expect(html).toContain(`data-chart="histogram" xmlns="http://www.w3.org/2000/svg"`);
+    expect(html).toContain('data-layer="&lt;script&gt;');
+  });
+
+  it('handles a run without accuracy: an explained empty chart, dashes in the table', () => {
+    const html = renderReportHtml(sampleReport({ accuracy: false }));
+    const acc = charts(html, 'accuracy-size')[0];
+    expect(acc).toContain('data-empty="true"');
+    expect(acc).toContain('No accuracy was measured');
+    expect(acc).not.toContain('<circle');
+    expect(html).toContain('not measured');
+    const table = html.slice(html.indexOf('<table class="stages"'), html.indexOf('</table>'));
+    expect(count(table, /<td class="num">—<\/td>/g)).toBe(5);
+    expectNoJunk(html);
+  });
+
+  it('skips stages whose accuracy is missing or null (NaN after JSON)', () => {
+    const report = JSON.parse(JSON.stringify({ ...sampleReport(), stages: sampleReport().stages.map((s, i) => (i === 2 ? { ...s, accuracy: NaN } : s)) })) as Report;
+    expect(report.stages[2].accuracy).toBeNull();
+    const acc = charts(renderReportHtml(report), 'accuracy-size')[0];
+    expect(count(acc, /<circle class="point/g)).toBe(4);
+    expectNoJunk(renderReportHtml(report));
+  });
+
+  it('renders a single-stage report (the input alone)', () => {
+    const one = sampleReport();
+    one.stages = one.stages.slice(0, 1);
+    one.stageDetails = [];
+    one.layers.after = one.layers.before;
+    delete one.sensitivity;
+    const html = renderReportHtml(one);
+    expect(count(charts(html, 'accuracy-size')[0], /<circle class="point/g)).toBe(1);
+    expect(charts(html, 'sensitivity')).toHaveLength(0);
+    expect(html).not.toContain('id="sensitivity"');
+    expect(html).toContain('1.00×');
+    expect(html).toContain('No stages ran.');
+    // Uncompressed float32 weights: no centroids, full-width before and after bit bars.
+    expect(html).not.toContain('class="centroid"');
+    expectNoJunk(html);
+  });
+
+  it('matches layers by node and param, marking removed and new ones', () => {
+    const report = sampleReport();
+    const [dense2] = report.layers.after.splice(1, 1);
+    report.layers.after.push({ ...dense2, node: 'kron', param: 'a' }, { ...dense2, node: 'kron', param: 'b' });
+    const html = renderReportHtml(report);
+    const sparsity = charts(html, 'layer-sparsity')[0];
+    expect(sparsity).toContain('>removed<');
+    expect(count(sparsity, />not in the input model</g)).toBe(2);
+    expect(sparsity).toContain('kron/a');
+    expect(sparsity).toContain('kron/b');
+    expect(charts(html, 'histogram')).toHaveLength(4);
+  });
+});
+
+describe('axis ticks', () => {
+  it('picks round linear ticks', () => {
+    expect(niceTicks(0, 1, 4)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1].map((v) => expect.closeTo(v, 9)));
+    expect(niceTicks(0.82, 0.9, 4)).toEqual([0.82, 0.84, 0.86, 0.88, 0.9].map((v) => expect.closeTo(v, 9)));
+    expect(niceTicks(0, 3000, 3)).toEqual([0, 1000, 2000, 3000]);
+  });
+
+  it('puts log ticks on powers of ten, with 2 and 5 over a few decades', () => {
+    expect(logTicks(15_000, 1_500_000)).toEqual([20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000]);
+    expect(logTicks(1, 1e6)).toEqual([1, 10, 100, 1000, 10_000, 100_000, 1e6]);
+  });
+});
+
+describe('number formatting', () => {
+  it('prints sizes, times and deltas the way the tables show them', () => {
+    expect([fmtBytes(512), fmtBytes(50_000), fmtBytes(26_310), fmtBytes(1_066_440), fmtBytes(null)]).toEqual(['512 B', '50 kB', '26.3 kB', '1.07 MB', '—']);
+    expect([fmtMs(184), fmtMs(41_870), fmtMs(192_000)]).toEqual(['184 ms', '41.9 s', '3 min 12 s']);
+    expect([fmtDeltaPts(-0.0051), fmtDeltaPts(0.012), fmtRatio(40.53), fmtRatio(0)]).toEqual(['−0.51 pt', '+1.20 pt', '40.5×', '—']);
+    expect([fmtShort(266_200), fmtShort(40), fmtShort(21_560)]).toEqual(['266k', '40', '21.6k']);
+  });
+});

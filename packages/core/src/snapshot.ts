@@ -1,0 +1,33 @@
+import { cost, type Graph } from '@condense/ir';
+
+/** The measurable state of the model after a stage. */
+export interface Snapshot {
+  index: number;
+  stage: string;
+  params: number;
+  nonzero: number;
+  /** Stored bytes under the params' annotations (before entropy coding; the codec stage reports real file bytes). */
+  bytes: number;
+  float32Bytes: number;
+  macs: number;
+  effectiveMacs: number;
+  accuracy?: number;
+  loss?: number;
+  wallMs: number;
+  notes?: string[];
+}
+
+export function snapshot(graph: Graph, index: number, stage: string, wallMs: number): Snapshot {
+  const { totals } = cost(graph);
+  return {
+    index,
+    stage,
+    params: totals.params,
+    nonzero: totals.nonzero,
+    bytes: totals.bytes,
+    float32Bytes: totals.float32Bytes,
+    macs: totals.macs,
+    effectiveMacs: totals.effectiveMacs,
+    wallMs,
+  };
+}

@@ -1,0 +1,188 @@
+import { GraphError } from './errors.js';
+import type { AffineQuant, Codebook, Param } from './types.js';
+
+/** Throws unless the param's annotations fit it: sizes, bit widths, codebook indices, quantization slots and scales. */
+export function validateParam(p: Param): void {
+  const n = p.data.length;
+  const where = `param '${p.name}'`;
+  const bitsOk = (bits: number) => Number.isInteger(bits) && bits >= 1 && bits <= 16;
+  if (p.mask && p.mask.length !== n) throw new GraphError(`${where}: mask has ${p.mask.length} entries, param has ${n}`);
+  const cb = p.codebook;
+  if (cb) {
+    if (cb.indices.length !== n) throw new GraphError(`${where}: codebook has ${cb.indices.length} indices, param has ${n}`);
+    if (!bitsOk(cb.bits)) throw new GraphError(`${where}: codebook bits must be an integer in 1..16, got ${cb.bits}`);
+    if (cb.centroids.length > 2 ** cb.bits) throw new GraphError(`${where}: ${cb.centroids.length} centroids do not fit in ${cb.bits} bits`);
+    const bad = cb.indices.findIndex((i) => i >= cb.centroids.length);
+    if (bad >= 0) throw new GraphError(`${where}: codebook index ${cb.indices[bad]} at ${bad} is out of range`);
+  }
+  const q = p.quant;
+  if (q) {
+    const axis = quantAxis(p, q);
+    const slots = axis === undefined ? 1 : p.shape[axis];
+    if (q.scale.length !== slots || q.zeroPoint.length !== slots) {
+      throw new GraphError(`${where}: quantization needs ${slots} scale/zero-point entries, got ${q.scale.length}/${q.zeroPoint.length}`);
+    }
+    if (!bitsOk(q.bits)) throw new GraphError(`${where}: quantization bits must be an integer in 1..16, got ${q.bits}`);
+    const bad = q.scale.findIndex((v) => !(v > 0 && Number.isFinite(v)));
+    if (bad >= 0) throw new GraphError(`${where}: quantization scale[${bad}] = ${q.scale[bad]} must be positive and finite`);
+  }
+}
+
+/** Set a mask and zero the pruned elements. A mask of all ones is stored (it still pins nothing). */
+export function setMask(p: Param, mask: Uint8Array): void {
+  validateParam({ ...p, mask });
+  p.mask = mask;
+  applyMask(p);
+}
+
+/** Zero every masked element of `data`. Call after anything that may have moved them. */
+export function applyMask(p: Param): void {
+  const { mask, data } = p;
+  if (!mask) return;
+  for (let i = 0; i < data.length; i++) if (mask[i] === 0) data[i] = 0;
+}
+
+export function countNonzero(data: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) n++;
+  return n;
+}
+
+/** Fraction of elements kept by the mask (1 without a mask). */
+export function density(p: Param): number {
+  if (!p.mask) return 1;
+  let kept = 0;
+  for (let i = 0; i < p.mask.length; i++) if (p.mask[i] !== 0) kept++;
+  return kept / p.mask.length;
+}
+
+/** Attach a codebook and rewrite data from it, so data and annotation agree. */
+export function setCodebook(p: Param, codebook: Codebook): void {
+  validateParam({ ...p, codebook });
+  p.codebook = codebook;
+  applyCodebook(p);
+}
+
+/** data[i] = centroids[indices[i]] for kept elements, 0 for masked ones. */
+export function applyCodebook(p: Param): void {
+  const cb = p.codebook;
+  if (!cb) return;
+  const { data, mask } = p;
+  for (let i = 0; i < data.length; i++) data[i] = mask && mask[i] === 0 ? 0 : cb.centroids[cb.indices[i]];
+}
+
+export function quantRange(q: Pick<AffineQuant, 'bits' | 'signed'>): [number, number] {
+  return q.signed ? [-(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1] : [0, 2 ** q.bits - 1];
+}
+
+/** Which scale/zero-point slot each element uses (per tensor: all 0). */
+export function quantSlot(shape: readonly number[], axis: number | undefined): (i: number) => number {
+  if (axis === undefined) return () => 0;
+  const a = axis < 0 ? shape.length + axis : axis;
+  const inner = shape.slice(a + 1).reduce((x, y) => x * y, 1);
+  const dim = shape[a];
+  return (i) => Math.floor(i / inner) % dim;
+}
+
+/** Integer codes of the data under `q` (clamped to the representable range). */
+export function quantize(p: Param, q: AffineQuant): Int32Array {
+  const [qmin, qmax] = quantRange(q);
+  const slot = quantSlot(p.shape, q.axis);
+  const out = new Int32Array(p.data.length);
+  for (let i = 0; i < out.length; i++) {
+    const s = slot(i);
+    const v = Math.round(p.data[i] / q.scale[s]) + q.zeroPoint[s];
+    out[i] = v < qmin ? qmin : v > qmax ? qmax : v;
+  }
+  return out;
+}
+
+/** Normalised quantization axis (or undefined per tensor); throws if out of range. */
+function quantAxis(p: Param, q: AffineQuant): number | undefined {
+  if (q.axis === undefined) return undefined;
+  const r = p.shape.length;
+  if (!(Number.isInteger(q.axis) && q.axis >= -r && q.axis < r)) throw new GraphError(`param '${p.name}': quantization axis ${q.axis} is out of range for shape [${p.shape.join(', ')}]`);
+  return q.axis < 0 ? r + q.axis : q.axis;
+}
+
+/** Attach affine quantization and rewrite data to the dequantized values. */
+export function setQuant(p: Param, q: AffineQuant): void {
+  validateParam({ ...p, quant: q });
+  p.quant = q;
+  applyQuant(p);
+}
+
+/** Snap data to the param's quantization grid (dequantized values), keeping masked zeros. */
+export function applyQuant(p: Param): void {
+  const q = p.quant;
+  if (!q) return;
+  const codes = quantize(p, q);
+  const slot = quantSlot(p.shape, q.axis);
+  for (let i = 0; i < codes.length; i++) {
+    const s = slot(i);
+    p.data[i] = q.scale[s] * (codes[i] - q.zeroPoint[s]);
+  }
+  applyMask(p);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 -> IEEE half bits, round to nearest even (the input is first rounded to float32, as Param.data holds). */
+export function toFloat16Bits(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  return sign | half;
+}
+
+/** IEEE half bits -> number. */
+export function fromFloat16Bits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** Round data to float16 precision and mark the param for float16 storage. */
+export function setFloat16(p: Param): void {
+  p.float16 = true;
+  applyFloat16(p);
+}
+
+/** Round data to the nearest float16 values (when the param is marked float16). */
+export function applyFloat16(p: Param): void {
+  if (!p.float16) return;
+  for (let i = 0; i < p.data.length; i++) p.data[i] = fromFloat16Bits(toFloat16Bits(p.data[i]));
+}
+
+/**
+ * Re-impose every annotation on `data` (after an optimizer step, say): shared values from the
+ * codebook, else the quantization grid, else float16 rounding; masked elements back to 0.
+ */
+export function enforceAnnotations(p: Param): void {
+  if (p.codebook) applyCodebook(p);
+  else if (p.quant) applyQuant(p);
+  else applyFloat16(p);
+  applyMask(p);
+}

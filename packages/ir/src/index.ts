@@ -1,0 +1,23 @@
+export type * from './types.js';
+export { GraphError, formatShape } from './errors.js';
+export { rng, gaussian, shuffle } from './random.js';
+export {
+  registerOp, getOp, hasOp, registeredOps, fail, paramSpecOf,
+  type OpDef, type RefTensor, type OpContext, type ParamSpec, type ParamAxis, type ChannelFlow,
+} from './ops/registry.js';
+export { ACTIVATIONS, windowOut, zeroPadding, strides2, dilation2, pool2, type ActivationFn, type Padding } from './ops/builtin.js';
+export {
+  createGraph, param, sizeOf, getNode, getParam, nodeParam, consumers, topoSort, inferShapes, validate,
+  sortNodes, cloneGraph, cloneParam, paramUses, weightParams,
+} from './graph.js';
+export {
+  validateParam, setMask, applyMask, countNonzero, density, setCodebook, applyCodebook, quantRange, quantSlot, quantize,
+  setQuant, applyQuant, toFloat16Bits, fromFloat16Bits, setFloat16, applyFloat16, enforceAnnotations,
+} from './annotations.js';
+export { cost, paramBytes, sparseEntries, SPARSE_GAP_BITS, type CostReport, type LayerCost, type ParamBytes, type Encoding } from './cost.js';
+export { channelGroups, groupOf, removeChannels, takeAlongAxis, type ChannelGroup, type ChannelSlice } from './channels.js';
+export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams } from './surgery.js';
+export { serializeGraph, deserializeGraph, isSerializedGraph, type GraphHeader } from './serialize.js';
+export { GraphBuilder, type LayerOptions, type ConvOptions } from './builder.js';
+export { lenet300100, lenet5, vggSmall } from './models.js';
+export { runReference, referenceValues } from './testing/reference.js';

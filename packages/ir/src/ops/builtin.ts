@@ -1,0 +1,309 @@
+import { formatShape } from '../errors.js';
+import { fail, registerOp, type OpContext } from './registry.js';
+import type { Shape } from '../types.js';
+
+/**
+ * Activation functions (Keras semantics). `attrs.alpha` parameterises elu (default 1) and
+ * leakyRelu (default 0.3, as Keras' LeakyReLU layer); softmax is over the last axis;
+ * hardSigmoid is clip(0.2x + 0.5, 0, 1); gelu is the exact erf form.
+ */
+export const ACTIVATIONS = ['relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'linear', 'elu', 'leakyRelu', 'swish', 'hardSigmoid', 'softplus', 'selu', 'gelu'] as const;
+export type ActivationFn = (typeof ACTIVATIONS)[number];
+export type Padding = 'same' | 'valid';
+
+const pair = (v: unknown, dflt: number): [number, number] => {
+  if (v === undefined) return [dflt, dflt];
+  if (typeof v === 'number') return [v, v];
+  const a = v as number[];
+  return [a[0], a[1] ?? a[0]];
+};
+export const strides2 = (attrs: Record<string, unknown>): [number, number] => pair(attrs.strides, 1);
+export const dilation2 = (attrs: Record<string, unknown>): [number, number] => pair(attrs.dilation, 1);
+export const pool2 = (attrs: Record<string, unknown>): [number, number] => pair(attrs.poolSize, 2);
+
+/** Output length of a windowed op along one spatial axis (TF semantics). */
+export function windowOut(size: number, k: number, stride: number, dilation: number, padding: Padding): number {
+  const eff = (k - 1) * dilation + 1;
+  return padding === 'same' ? Math.ceil(size / stride) : Math.ceil((size - eff + 1) / stride);
+}
+
+function checkPositive(ctx: OpContext, what: string, v: [number, number]) {
+  if (!v.every((d) => Number.isInteger(d) && d >= 1)) fail(ctx, `${what} must be positive integers, got [${v.join(', ')}]`);
+}
+
+function rank(ctx: OpContext, i: number, r: number): Shape {
+  const s = ctx.inputs[i];
+  if (s.length !== r) fail(ctx, `expects a rank-${r} input (batch included), got ${formatShape(s)}`);
+  return s;
+}
+
+function lastDim(ctx: OpContext, s: Shape): number {
+  const c = s[s.length - 1];
+  if (c === null) fail(ctx, 'the channel dimension must be known');
+  return c;
+}
+
+function checkActivation(ctx: OpContext, key: string) {
+  const fn = ctx.node.attrs[key];
+  if (fn !== undefined && !(ACTIVATIONS as readonly string[]).includes(fn as string)) fail(ctx, `unknown activation '${String(fn)}'`);
+}
+
+function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number, number] {
+  const [, h, w] = ctx.inputs[0];
+  checkPositive(ctx, 'strides', strides);
+  checkPositive(ctx, 'dilation', dilation);
+  if (h === null || w === null) fail(ctx, `spatial dimensions must be known, got ${formatShape(ctx.inputs[0])}`);
+  const padding = (ctx.node.attrs.padding ?? 'valid') as Padding;
+  if (padding !== 'same' && padding !== 'valid') fail(ctx, `padding must be 'same' or 'valid', got '${String(padding)}'`);
+  const ho = windowOut(h as number, k[0], strides[0], dilation[0], padding);
+  const wo = windowOut(w as number, k[1], strides[1], dilation[1], padding);
+  if (ho < 1 || wo < 1) fail(ctx, `window ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
+  return [ho, wo];
+}
+
+/** The kernel's shape; a kernel of the wrong rank fails here with a message naming it. */
+function kernelOf(ctx: OpContext, r: number): number[] {
+  const k = ctx.param('kernel');
+  if (!k) fail(ctx, `missing param role 'kernel'`);
+  if (k.shape.length !== r) fail(ctx, `param '${k.name}' (role 'kernel') must be rank ${r}, got shape [${k.shape.join(', ')}]`);
+  return k.shape;
+}
+
+registerOp({
+  op: 'input',
+  arity: 0,
+  inferShape: (ctx) => {
+    const shape = ctx.node.attrs.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+      fail(ctx, `input needs attrs.shape, an array of positive integers without the batch dimension; got ${JSON.stringify(shape)}`);
+    }
+    return [null, ...(shape as number[])];
+  },
+  channels: { kind: 'opaque' },
+});
+
+registerOp({
+  op: 'dense',
+  arity: 1,
+  params: {
+    kernel: { kind: 'weight', shape: (ctx) => [lastDim(ctx, ctx.inputs[0]), kernelOf(ctx, 2)[1]] },
+    bias: { kind: 'bias', optional: true, shape: (ctx) => [kernelOf(ctx, 2)[1]] },
+  },
+  inferShape: (ctx) => {
+    checkActivation(ctx, 'activation');
+    const s = ctx.inputs[0];
+    if (s.length < 2) fail(ctx, `expects an input of rank >= 2, got ${formatShape(s)}`);
+    return [...s.slice(0, -1), kernelOf(ctx, 2)[1]];
+  },
+  macs: (ctx, out) => {
+    const [inF, outF] = kernelOf(ctx, 2);
+    const positions = out.slice(1, -1).reduce<number>((a, b) => a * (b ?? 1), 1);
+    return positions * inF * outF;
+  },
+  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 0 }], out: [{ role: 'kernel', axis: 1 }, { role: 'bias', axis: 0 }] },
+});
+
+registerOp({
+  op: 'conv2d',
+  arity: 1,
+  params: {
+    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 4); return [k[0], k[1], lastDim(ctx, ctx.inputs[0]), k[3]]; } },
+    bias: { kind: 'bias', optional: true, shape: (ctx) => [kernelOf(ctx, 4)[3]] },
+  },
+  inferShape: (ctx) => {
+    checkActivation(ctx, 'activation');
+    rank(ctx, 0, 4);
+    const k = kernelOf(ctx, 4);
+    const [ho, wo] = spatialOut(ctx, [k[0], k[1]], strides2(ctx.node.attrs), dilation2(ctx.node.attrs));
+    return [null, ho, wo, k[3]];
+  },
+  macs: (ctx, out) => {
+    const k = kernelOf(ctx, 4);
+    return (out[1] as number) * (out[2] as number) * k[0] * k[1] * k[2] * k[3];
+  },
+  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 2 }], out: [{ role: 'kernel', axis: 3 }, { role: 'bias', axis: 0 }] },
+});
+
+const depthMultiplier = (attrs: Record<string, unknown>) => (attrs.depthMultiplier as number | undefined) ?? 1;
+
+registerOp({
+  op: 'depthwiseConv2d',
+  arity: 1,
+  params: {
+    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 4); return [k[0], k[1], lastDim(ctx, ctx.inputs[0]), depthMultiplier(ctx.node.attrs)]; } },
+    bias: { kind: 'bias', optional: true, shape: (ctx) => [lastDim(ctx, ctx.inputs[0]) * depthMultiplier(ctx.node.attrs)] },
+  },
+  inferShape: (ctx) => {
+    checkActivation(ctx, 'activation');
+    const s = rank(ctx, 0, 4);
+    const k = kernelOf(ctx, 4);
+    const [ho, wo] = spatialOut(ctx, [k[0], k[1]], strides2(ctx.node.attrs), dilation2(ctx.node.attrs));
+    return [null, ho, wo, (s[3] as number) * depthMultiplier(ctx.node.attrs)];
+  },
+  macs: (ctx, out) => {
+    const k = kernelOf(ctx, 4);
+    return (out[1] as number) * (out[2] as number) * k[0] * k[1] * k[2] * k[3];
+  },
+  channels: {
+    kind: 'elementwise',
+    expand: depthMultiplier,
+    params: [{ role: 'kernel', axis: 2, per: 'in' }, { role: 'bias', axis: 0, per: 'out' }],
+  },
+});
+
+const perChannel = (ctx: OpContext) => [lastDim(ctx, ctx.inputs[0])];
+
+registerOp({
+  op: 'batchNorm',
+  arity: 1,
+  params: {
+    gamma: { kind: 'norm', optional: true, shape: perChannel },
+    beta: { kind: 'norm', optional: true, shape: perChannel },
+    movingMean: { kind: 'norm', shape: perChannel },
+    movingVariance: { kind: 'norm', shape: perChannel },
+  },
+  inferShape: (ctx) => ctx.inputs[0],
+  channels: {
+    kind: 'elementwise',
+    params: ['gamma', 'beta', 'movingMean', 'movingVariance'].map((role) => ({ role, axis: 0 })),
+  },
+});
+
+registerOp({
+  op: 'activation',
+  arity: 1,
+  inferShape: (ctx) => {
+    if (ctx.node.attrs.fn === undefined) fail(ctx, 'activation needs attrs.fn');
+    checkActivation(ctx, 'fn');
+    return ctx.inputs[0];
+  },
+  channels: { kind: 'elementwise' },
+});
+
+for (const op of ['maxPool2d', 'avgPool2d']) {
+  registerOp({
+    op,
+    arity: 1,
+    inferShape: (ctx) => {
+      const s = rank(ctx, 0, 4);
+      const k = pool2(ctx.node.attrs);
+      checkPositive(ctx, 'poolSize', k);
+      const strides = ctx.node.attrs.strides === undefined ? k : strides2(ctx.node.attrs);
+      const [ho, wo] = spatialOut(ctx, k, strides, [1, 1]);
+      return [null, ho, wo, s[3]];
+    },
+    channels: { kind: 'elementwise' },
+  });
+}
+
+registerOp({
+  op: 'globalAvgPool2d',
+  arity: 1,
+  inferShape: (ctx) => {
+    const s = rank(ctx, 0, 4);
+    return ctx.node.attrs.keepDims ? [null, 1, 1, s[3]] : [null, s[3]];
+  },
+  channels: { kind: 'elementwise' },
+});
+
+registerOp({
+  op: 'flatten',
+  arity: 1,
+  inferShape: (ctx) => {
+    const s = ctx.inputs[0];
+    if (s.slice(1).some((d) => d === null)) fail(ctx, `cannot flatten a shape with unknown dimensions ${formatShape(s)}`);
+    return [null, s.slice(1).reduce<number>((a, b) => a * (b as number), 1)];
+  },
+  channels: { kind: 'flatten' },
+});
+
+registerOp({
+  op: 'reshape',
+  arity: 1,
+  inferShape: (ctx) => {
+    const target = ctx.node.attrs.targetShape as number[] | undefined;
+    if (!Array.isArray(target)) fail(ctx, 'reshape needs attrs.targetShape');
+    const wild = target.filter((d) => d === -1).length;
+    if (wild > 1 || target.some((d) => d !== -1 && !(Number.isInteger(d) && d >= 1))) {
+      fail(ctx, `targetShape [${target.join(', ')}] must hold positive integers and at most one -1`);
+    }
+    const size = ctx.inputs[0].slice(1).reduce<number>((a, b) => a * (b as number), 1);
+    const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const out = target.map((d) => (d === -1 ? size / known : d));
+    if (out.reduce((a, b) => a * b, 1) !== size || out.some((d) => !Number.isInteger(d))) {
+      fail(ctx, `cannot reshape ${formatShape(ctx.inputs[0])} to [${target.join(', ')}]`);
+    }
+    return [null, ...out];
+  },
+  channels: { kind: 'opaque' },
+});
+
+function sameShapes(ctx: OpContext): Shape {
+  const [first, ...rest] = ctx.inputs;
+  for (const s of rest) {
+    if (s.length !== first.length || s.some((d, i) => d !== first[i])) {
+      fail(ctx, `inputs have different shapes: ${ctx.inputs.map(formatShape).join(' vs ')}`);
+    }
+  }
+  return first;
+}
+
+registerOp({
+  op: 'add',
+  arity: 'variadic',
+  inferShape: (ctx) => {
+    if (ctx.inputs.length < 2) fail(ctx, 'add needs at least 2 inputs');
+    return sameShapes(ctx);
+  },
+  channels: { kind: 'add' },
+});
+
+registerOp({
+  op: 'concat',
+  arity: 'variadic',
+  inferShape: (ctx) => {
+    const [first] = ctx.inputs;
+    const r = first.length;
+    const axis = ((ctx.node.attrs.axis as number | undefined) ?? -1) < 0 ? r + ((ctx.node.attrs.axis as number | undefined) ?? -1) : (ctx.node.attrs.axis as number);
+    if (axis !== r - 1) fail(ctx, `only concatenation along the channel (last) axis is supported, got axis ${String(ctx.node.attrs.axis)}`);
+    for (const s of ctx.inputs) {
+      if (s.length !== r || s.some((d, i) => i !== axis && d !== first[i])) {
+        fail(ctx, `inputs do not match outside the concat axis: ${ctx.inputs.map(formatShape).join(' vs ')}`);
+      }
+    }
+    return [...first.slice(0, -1), ctx.inputs.reduce((a, s) => a + (s[axis] as number), 0)];
+  },
+  channels: { kind: 'concat' },
+});
+
+registerOp({
+  op: 'dropout',
+  arity: 1,
+  inferShape: (ctx) => {
+    const rate = (ctx.node.attrs.rate as number | undefined) ?? 0;
+    if (!(rate >= 0 && rate < 1)) fail(ctx, `dropout rate must be in [0, 1), got ${rate}`);
+    return ctx.inputs[0];
+  },
+  channels: { kind: 'elementwise' },
+});
+
+registerOp({
+  op: 'zeroPad2d',
+  arity: 1,
+  inferShape: (ctx) => {
+    const [n, h, w, c] = rank(ctx, 0, 4);
+    const [[t, b], [l, r]] = zeroPadding(ctx.node.attrs.padding);
+    if (![t, b, l, r].every((d) => Number.isInteger(d) && d >= 0)) fail(ctx, `padding must be non-negative integers, got ${JSON.stringify(ctx.node.attrs.padding)}`);
+    return [n, (h as number) + t + b, (w as number) + l + r, c];
+  },
+  channels: { kind: 'elementwise' },
+});
+
+/** Normalise Keras-style padding: n, [h, w] or [[top, bottom], [left, right]]. */
+export function zeroPadding(p: unknown): [[number, number], [number, number]] {
+  if (p === undefined) return [[1, 1], [1, 1]];
+  if (typeof p === 'number') return [[p, p], [p, p]];
+  const a = p as (number | number[])[];
+  const side = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+  return [side(a[0]), side(a[1])];
+}

@@ -1,0 +1,106 @@
+import { GraphError } from '../errors.js';
+import type { Attrs, Node, Param, Shape } from '../types.js';
+
+/** What an op sees when it infers shapes, checks params or counts MACs. */
+export interface OpContext {
+  node: Node;
+  /** Shapes of the node's inputs, in order. */
+  inputs: Shape[];
+  /** The param bound to a role, if any. */
+  param(role: string): Param | undefined;
+}
+
+/** A param's axis that is indexed by channels: per input channel or per output channel. */
+export interface ParamAxis {
+  role: string;
+  axis: number;
+  /** For ops that expand channels (depthwise multiplier): is the axis indexed by input or output channel? */
+  per?: 'in' | 'out';
+}
+
+/**
+ * How channels (the last axis of a value) flow through an op. This is all the channel-group
+ * analysis needs to know about an op, so a new op only picks a kind.
+ * - produce: the op creates a new channel space (dense, conv). `in` params are sliced by the
+ *   input's channels, `out` params by the output's.
+ * - elementwise: output channel c depends only on input channel c (activations, pooling,
+ *   batchNorm, depthwise conv, per-channel scale). `expand` > 1: input channel c feeds output
+ *   channels c*expand ... c*expand + expand - 1 (depthwise channel multiplier).
+ * - flatten: [N, H, W, C] -> [N, H*W*C]; channel c becomes features c, c + C, c + 2C, ...
+ * - add: all inputs and the output share one channel space (coupled).
+ * - concat: channels of input i land at an offset in the output.
+ * - opaque: channels cannot be traced through this op; groups that reach it are not prunable.
+ */
+export type ChannelFlow =
+  | { kind: 'produce'; in: ParamAxis[]; out: ParamAxis[] }
+  | { kind: 'elementwise'; params?: ParamAxis[]; expand?: (attrs: Attrs) => number }
+  | { kind: 'flatten' }
+  | { kind: 'add' }
+  | { kind: 'concat' }
+  | { kind: 'opaque' };
+
+/** A concrete value for the pure-JS reference interpreter: row-major, batch included, NHWC. */
+export interface RefTensor {
+  shape: number[];
+  data: Float64Array;
+}
+
+export interface ParamSpec {
+  /** The expected shape given the node and its input shapes. */
+  shape(ctx: OpContext): number[];
+  optional?: boolean;
+  /** Prunable weights (kernels) as opposed to biases and normalization params. */
+  kind: 'weight' | 'bias' | 'norm' | 'other';
+}
+
+export interface OpDef {
+  op: string;
+  /** Number of inputs: exact, or `variadic` (at least 1). */
+  arity: number | 'variadic';
+  params?: Record<string, ParamSpec>;
+  /** Output shape from input shapes (and params). Throws a message string via `fail` on mismatch. */
+  inferShape(ctx: OpContext): Shape;
+  /** Multiply-accumulates per example (conv and dense style compute only). */
+  macs?(ctx: OpContext, out: Shape): number;
+  channels: ChannelFlow;
+  /**
+   * Slow, exact pure-JS forward pass (inference mode), used by `runReference` to check
+   * rewrites preserve function. Builtin ops have one in testing/reference.ts; plugin ops may add theirs.
+   */
+  reference?(inputs: RefTensor[], ctx: OpContext): RefTensor;
+}
+
+const registry = new Map<string, OpDef>();
+
+/** Register an op. Plugins call this for the ops they introduce; re-registering the same op name replaces it. */
+export function registerOp(def: OpDef): OpDef {
+  if (!def.op) throw new GraphError('registerOp: the op needs a name');
+  const arityOk = def.arity === 'variadic' || (Number.isInteger(def.arity) && def.arity >= 0);
+  if (!arityOk) throw new GraphError(`registerOp '${def.op}': arity must be a non-negative integer or 'variadic', got ${String(def.arity)}`);
+  registry.set(def.op, def);
+  return def;
+}
+
+export function getOp(op: string, node?: string): OpDef {
+  const def = registry.get(op);
+  if (!def) throw new GraphError(`unknown op '${op}' (registered: ${[...registry.keys()].sort().join(', ')})`, node);
+  return def;
+}
+
+/** The spec of a param role, if the op has that role (own keys only: 'constructor' is not a role). */
+export function paramSpecOf(def: OpDef, role: string): ParamSpec | undefined {
+  return def.params && Object.hasOwn(def.params, role) ? def.params[role] : undefined;
+}
+
+export function hasOp(op: string): boolean {
+  return registry.has(op);
+}
+
+export function registeredOps(): string[] {
+  return [...registry.keys()].sort();
+}
+
+/** Throw a GraphError for the node in `ctx`. */
+export function fail(ctx: OpContext, message: string): never {
+  throw new GraphError(message, ctx.node.name);
+}

@@ -1,0 +1,44 @@
+import { setFloat16, type Graph, type Param } from '@condense/ir';
+import { QuantizeError } from './errors.js';
+import { errorStats } from './metrics.js';
+import { candidates, PARAM_KINDS, selectParams, type ParamKind, type Select } from './select.js';
+
+export interface Float16Report {
+  param: string;
+  layer?: string;
+  op?: string;
+  maxAbsError: number;
+  mse: number;
+  relativeError: number;
+}
+
+/** Magnitudes from here on round to Infinity in float16. */
+const FLOAT16_OVERFLOW = 65520;
+
+/**
+ * Round one param to float16 and mark it for float16 storage (`setFloat16`). Refuses params
+ * that already carry a codebook or affine quantization, and values that would overflow to Infinity.
+ */
+export function float16Param(p: Param): Float16Report {
+  if (p.codebook || p.quant) {
+    throw new QuantizeError(`toFloat16: param '${p.name}' is already ${p.codebook ? 'weight-shared (codebook)' : 'affine-quantized'}; float16 would break that encoding`);
+  }
+  for (let i = 0; i < p.data.length; i++) {
+    if (Math.abs(p.data[i]) >= FLOAT16_OVERFLOW) throw new QuantizeError(`toFloat16: param '${p.name}' has ${p.data[i]} at index ${i}, beyond the float16 range (|x| < 65520)`);
+  }
+  const before = p.data.slice();
+  setFloat16(p);
+  const err = errorStats(before, p.data, p.mask);
+  return { param: p.name, maxAbsError: err.maxAbsError, mse: err.mse, relativeError: err.relativeError };
+}
+
+/**
+ * float16 storage for the selected params: by default every param of the graph (weights,
+ * biases, normalization), like the TF.js converter's float16 option; params that already carry
+ * a codebook or affine quantization are skipped unless selected explicitly (then it is an error).
+ */
+export function toFloat16(graph: Graph, layers?: Select, o: { kinds?: readonly ParamKind[] } = {}): Float16Report[] {
+  const kinds = o.kinds ?? PARAM_KINDS;
+  const uses = layers === undefined ? candidates(graph, kinds).filter((u) => !u.param.codebook && !u.param.quant) : selectParams(graph, { layers, kinds, caller: 'toFloat16' });
+  return uses.map((use) => ({ ...float16Param(use.param), layer: use.node.name, op: use.node.op }));
+}

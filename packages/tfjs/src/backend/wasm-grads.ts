@@ -1,0 +1,423 @@
+/**
+ * Training kernels for the tfjs WASM backend (@tensorflow/tfjs-backend-wasm 4.22.0).
+ *
+ * - Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
+ *   DepthwiseConv2dNativeBackpropInput are missing (tfjs issue 8474), so conv
+ *   models cannot train. We compose them from WASM's forward kernels (XNNPACK
+ *   Conv2D / DepthwiseConv2dNative, Transpose, Reverse, Pad, Slice, Sum).
+ * - Native kernels that are much slower than a composition get a fast path:
+ *   Conv2DBackpropInput (plain C++ loop) and BatchMatMul with transposes
+ *   (naive loop, used by every dense layer's backprop).
+ * - Native MaxPoolGrad is wrong (drops the gradient of windows whose max is
+ *   negative) and slow; replaced.
+ *
+ * Importing this module registers them (side effect); registration is
+ * idempotent and never replaces a kernel missing from the lists below.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, NamedAttrMap, Tensor, Tensor4D, TensorInfo } from '@tensorflow/tfjs-core';
+// Make sure the wasm backend's own kernels are registered first, so the
+// "already provided natively?" check below sees them.
+import '@tensorflow/tfjs-backend-wasm';
+
+const BACKEND = 'wasm';
+/** Marks kernels registered by this module, so re-registration is a no-op. */
+const OURS = Symbol.for('condense.wasm-grads');
+type Pair = [number, number];
+type PadArg = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+
+/** Geometry of a forward conv, resolved by tfjs itself (same/valid/explicit pads, rounding). */
+interface Geometry {
+  inH: number; inW: number;
+  outH: number; outW: number;
+  kH: number; kW: number;
+  strides: Pair; dilations: Pair;
+  top: number; left: number;
+}
+
+function geometry(
+  xShape: number[], filterShape: number[], attrs: NamedAttrMap, depthwise: boolean,
+): Geometry {
+  const dilations = (attrs.dilations ?? [1, 1]) as number | Pair;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as number | Pair, dilations, attrs.pad as PadArg,
+    attrs.dimRoundingMode as RoundingMode, depthwise,
+  );
+  return {
+    inH: info.inHeight, inW: info.inWidth, outH: info.outHeight, outW: info.outWidth,
+    kH: info.filterHeight, kW: info.filterWidth,
+    strides: [info.strideHeight, info.strideWidth],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    top: info.padInfo.top, left: info.padInfo.left,
+  };
+}
+
+function pair(v: number | Pair): Pair {
+  return typeof v === 'number' ? [v, v] : v;
+}
+
+function assertNHWC(attrs: NamedAttrMap, kernel: string): void {
+  const fmt = attrs.dataFormat as string | undefined;
+  if (fmt != null && fmt !== 'NHWC' && fmt !== 'channelsLast') {
+    throw new Error(`wasm ${kernel} supports only dataFormat 'NHWC', got '${fmt}'.`);
+  }
+}
+
+/** Kernel inputs are Tensors when called through ops; wrap bare TensorInfos just in case. */
+function asTensor(t: TensorInfo): Tensor {
+  if ((t as Tensor).rank != null) return t as Tensor;
+  return tf.engine().makeTensorFromTensorInfo(t);
+}
+
+/**
+ * Forward conv through the registered kernel (not the op), so explicit,
+ * asymmetric pads and stride>1 together with dilation>1 are allowed.
+ * Negative pads crop the input instead.
+ */
+function conv(
+  kind: 'Conv2D' | 'DepthwiseConv2dNative', x: Tensor4D, filter: Tensor4D,
+  strides: Pair, dilations: Pair, pads: [Pair, Pair],
+): Tensor4D {
+  const cropped = cropNegative(x, pads);
+  const pad = [[0, 0], [Math.max(0, pads[0][0]), Math.max(0, pads[0][1])],
+    [Math.max(0, pads[1][0]), Math.max(0, pads[1][1])], [0, 0]];
+  const attrs = { strides, dilations, pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap;
+  return tf.engine().runKernel(kind, { x: cropped, filter }, attrs) as Tensor4D;
+}
+
+function cropNegative(x: Tensor4D, pads: [Pair, Pair]): Tensor4D {
+  const [[t, b], [l, r]] = pads;
+  if (t >= 0 && b >= 0 && l >= 0 && r >= 0) return x;
+  const [n, h, w, c] = x.shape;
+  const top = Math.max(0, -t);
+  const left = Math.max(0, -l);
+  const height = h - top - Math.max(0, -b);
+  const width = w - left - Math.max(0, -r);
+  return tf.slice(x, [0, top, left, 0], [n, height, width, c]);
+}
+
+/**
+ * Bottom (or right) pad that makes a stride-`step`, dilation-`gap` correlation
+ * of an `len`-long input with a `taps`-long filter produce exactly `want`
+ * outputs, starting `pre` elements before the input. Negative = crop.
+ */
+function trailingPad(len: number, pre: number, taps: number, gap: number, step: number, want: number): number {
+  return (want - 1) * step + (taps - 1) * gap + 1 - pre - len;
+}
+
+/** Insert (s-1) zeros between rows/cols of dy: dy[n, oh*s, ow*s, c] = dy[n, oh, ow, c]. */
+function dilateSpatial(dy: Tensor4D, [sh, sw]: Pair): Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  // Trailing zeros after the last row/col are harmless: callers crop them via pads.
+  const spread = tf.pad(tf.reshape(dy, [n * h, 1, w, 1, c]),
+    [[0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.reshape(spread, [n, h * sh, w * sw, c]);
+}
+
+/**
+ * dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*s+kh*d-top, ow*s+kw*d-left, ci] * dy[n,oh,ow,co]:
+ * a conv of x with channels as batch ([Ci,H,W,N]) and dy as filter ([OH,OW,N,Co]),
+ * whose stride is the forward dilation and whose dilation is the forward stride.
+ */
+function conv2DBackpropFilter(x: Tensor4D, dy: Tensor4D, g: Geometry): Tensor4D {
+  const xt = tf.transpose(x, [3, 1, 2, 0]);
+  const dyt = tf.transpose(dy, [1, 2, 0, 3]);
+  const out = conv('Conv2D', xt, dyt, g.dilations, g.strides, filterGradPads(g));
+  return tf.transpose(out, [1, 2, 0, 3]) as Tensor4D;
+}
+
+/** Pads for the filter-gradient correlation so its output is exactly kH x kW. */
+function filterGradPads(g: Geometry): [Pair, Pair] {
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  return [
+    [g.top, trailingPad(g.inH, g.top, g.outH, sh, dh, g.kH)],
+    [g.left, trailingPad(g.inW, g.left, g.outW, sw, dw, g.kW)],
+  ];
+}
+
+/**
+ * Depthwise: dW[kh,kw,c,m] needs a per-channel reduction over n, so n goes
+ * next to c in the channel axis ([1,H,W,C*N]) and is summed afterwards.
+ */
+function depthwiseBackpropFilter(x: Tensor4D, dy: Tensor4D, g: Geometry, filterShape: number[]): Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const m = filterShape[3];
+  const xt = tf.reshape(tf.transpose(x, [1, 2, 3, 0]), [1, h, w, c * n]) as Tensor4D;
+  const dy5 = tf.reshape(dy, [n, g.outH, g.outW, c, m]);
+  const dyt = tf.reshape(tf.transpose(dy5, [1, 2, 3, 0, 4]), [g.outH, g.outW, c * n, m]) as Tensor4D;
+  const out = conv('DepthwiseConv2dNative', xt, dyt, g.dilations, g.strides, filterGradPads(g));
+  if (n === 1) return tf.reshape(out, [g.kH, g.kW, c, m]);
+  return tf.sum(tf.reshape(out, [g.kH, g.kW, c, n, m]), 3);
+}
+
+/**
+ * dx = correlation of the stride-dilated dy with the spatially flipped kernel,
+ * dilation = forward dilation, stride 1, pads chosen so dx is inH x inW.
+ */
+function inputGradPads(g: Geometry): [Pair, Pair] {
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const topPad = (g.kH - 1) * dh - g.top;
+  const leftPad = (g.kW - 1) * dw - g.left;
+  return [
+    [topPad, trailingPad(g.outH * sh, topPad, g.kH, dh, 1, g.inH)],
+    [leftPad, trailingPad(g.outW * sw, leftPad, g.kW, dw, 1, g.inW)],
+  ];
+}
+
+function conv2DBackpropInput(dy: Tensor4D, filter: Tensor4D, g: Geometry): Tensor4D {
+  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as Tensor4D;
+  return conv('Conv2D', dilateSpatial(dy, g.strides), flipped, [1, 1], g.dilations, inputGradPads(g));
+}
+
+/** Depthwise: one channel per (c, m), flipped kernel, then sum over m. */
+function depthwiseBackpropInput(dy: Tensor4D, filter: Tensor4D, g: Geometry): Tensor4D {
+  const [kh, kw, c, m] = filter.shape;
+  const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, c * m, 1]) as Tensor4D;
+  const out = conv('DepthwiseConv2dNative', dilateSpatial(dy, g.strides), flipped, [1, 1], g.dilations, inputGradPads(g));
+  if (m === 1) return out;
+  const [n, h, w] = out.shape;
+  return tf.sum(tf.reshape(out, [n, h, w, c, m]), 4);
+}
+
+// ---- faster matmul ---------------------------------------------------------
+
+/**
+ * The wasm BatchMatMul uses XNNPACK only without transposes (and batch 1); with
+ * transposeA/B it runs a naive loop ~10x slower. Backprop of every dense layer
+ * uses transposes, so we transpose explicitly (cheap) and take the fast path.
+ */
+function matMulViaTranspose(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
+  const a2 = transposeA ? swapLastTwo(a) : a;
+  const b2 = transposeB ? swapLastTwo(b) : b;
+  const attrs = { transposeA: false, transposeB: false } as unknown as NamedAttrMap;
+  return tf.engine().runKernel('BatchMatMul', { a: a2, b: b2 }, attrs) as Tensor;
+}
+
+function swapLastTwo(t: Tensor): Tensor {
+  const perm = t.shape.map((_, i) => i);
+  [perm[t.rank - 2], perm[t.rank - 1]] = [perm[t.rank - 1], perm[t.rank - 2]];
+  return tf.transpose(t, perm);
+}
+
+/** Product of the batch (leading) dims: the fast path needs 1 on both sides. */
+function batchSize(t: TensorInfo): number {
+  return t.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+}
+
+// ---- max pool gradient -----------------------------------------------------
+
+/** The two BackendWasm methods we need: allocate on the wasm heap, view it from JS. */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/**
+ * wasm's MaxPoolGrad (4.22.0) drops the gradient of every window whose max is
+ * negative and picks the last of tied maxima; it is also slow (~40 ms for
+ * LeNet's first pool at batch 128). This single pass over the wasm heap
+ * matches the cpu backend: the first max of each window (row-major) gets dy.
+ */
+function maxPoolGrad(dy: TensorInfo, x: TensorInfo, attrs: NamedAttrMap, backend: WasmHeap): TensorInfo {
+  const info = tf.backend_util.computePool2DInfo(
+    shape4(x.shape), attrs.filterSize as number | Pair, attrs.strides as number | Pair,
+    1, attrs.pad as PadArg, attrs.dimRoundingMode as RoundingMode,
+  );
+  const out = backend.makeOutput(x.shape, 'float32');
+  // Views only after the last allocation: heap growth detaches older views.
+  const dx = backend.typedArrayFromHeap(out);
+  dx.fill(0);
+  scatterFirstMax(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dy), dx, info);
+  return out;
+}
+
+/** For each window: running max per channel over its taps (contiguous rows), then dx[argmax] += dy. */
+function scatterFirstMax(x: Float32Array, dy: Float32Array, dx: Float32Array, p: tf.backend_util.Conv2DInfo): void {
+  const { inHeight: H, inWidth: W, inChannels: C } = p;
+  const best = new Float32Array(C);
+  const at = new Int32Array(C);
+  let o = 0;
+  for (let b = 0; b < p.batchSize; b++) {
+    for (let oh = 0; oh < p.outHeight; oh++) {
+      const rows = taps(oh * p.strideHeight - p.padInfo.top, p.effectiveFilterHeight, p.dilationHeight, H);
+      for (let ow = 0; ow < p.outWidth; ow++) {
+        const cols = taps(ow * p.strideWidth - p.padInfo.left, p.effectiveFilterWidth, p.dilationWidth, W);
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (const h of rows) {
+          for (const w of cols) {
+            const base = ((b * H + h) * W + w) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[base + c];
+              if (v > best[c]) { best[c] = v; at[c] = base + c; }
+            }
+          }
+        }
+        for (let c = 0; c < C; c++, o++) if (at[c] >= 0) dx[at[c]] += dy[o];
+      }
+    }
+  }
+}
+
+/** In-bounds positions start, start+step, ... below start+extent (padding is skipped, as on cpu). */
+function taps(start: number, extent: number, step: number, size: number): number[] {
+  const out: number[] = [];
+  for (let i = start; i < start + extent; i += step) if (i >= 0 && i < size) out.push(i);
+  return out;
+}
+
+// ---- kernel configs -------------------------------------------------------
+
+type Inputs = Record<string, Tensor>;
+type Run = (inputs: Inputs, attrs: NamedAttrMap) => Tensor;
+
+/** Wraps `run` as a wasm kernel: inputs become Tensors, and a tidy keeps only the result. */
+function kernel(kernelName: string, run: Run): KernelConfig {
+  const config: KernelConfig = {
+    kernelName,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, attrs }) => tf.tidy(() => run(tensors(inputs), attrs ?? {})),
+  };
+  (config as unknown as Record<symbol, boolean>)[OURS] = true;
+  return config;
+}
+
+function tensors(inputs: Partial<Record<string, TensorInfo>>): Inputs {
+  const out: Inputs = {};
+  for (const [name, t] of Object.entries(inputs)) if (t != null) out[name] = asTensor(t);
+  return out;
+}
+
+function shape4(v: unknown): [number, number, number, number] {
+  return v as [number, number, number, number];
+}
+
+export const conv2DBackpropFilterConfig = kernel('Conv2DBackpropFilter', ({ x, dy }, attrs) => {
+  assertNHWC(attrs, 'Conv2DBackpropFilter');
+  const g = geometry(x.shape, shape4(attrs.filterShape), attrs, false);
+  return conv2DBackpropFilter(x as Tensor4D, dy as Tensor4D, g);
+});
+
+/** Our composed Conv2DBackpropInput, usable on its own (benchmarks, tests). */
+export const conv2DBackpropInputConfig = kernel('Conv2DBackpropInput', ({ dy, filter }, attrs) => {
+  assertNHWC(attrs, 'Conv2DBackpropInput');
+  const g = geometry(shape4(attrs.inputShape), filter.shape, attrs, false);
+  return conv2DBackpropInput(dy as Tensor4D, filter as Tensor4D, g);
+});
+
+export const depthwiseBackpropFilterConfig = kernel('DepthwiseConv2dNativeBackpropFilter', ({ x, dy }, attrs) => {
+  const filterShape = shape4(attrs.filterShape);
+  const g = geometry(x.shape, filterShape, attrs, true);
+  return depthwiseBackpropFilter(x as Tensor4D, dy as Tensor4D, g, filterShape);
+});
+
+export const depthwiseBackpropInputConfig = kernel('DepthwiseConv2dNativeBackpropInput', ({ dy, filter }, attrs) => {
+  const g = geometry(shape4(attrs.inputShape), filter.shape, attrs, true);
+  return depthwiseBackpropInput(dy as Tensor4D, filter as Tensor4D, g);
+});
+
+/**
+ * Runs `ours`, or the native kernel when `useNative(args)`. Keeps the native
+ * setup: it binds the wasm function the native kernelFunc calls.
+ */
+function routed(ours: KernelConfig, native: KernelConfig, useNative: (args: KernelArgs) => boolean): KernelConfig {
+  const config: KernelConfig = {
+    ...ours,
+    kernelFunc: (args) => (useNative(args) ? native.kernelFunc(args) : ours.kernelFunc(args)),
+    setupFunc: native.setupFunc,
+    disposeFunc: native.disposeFunc,
+  };
+  (config as unknown as Record<symbol, boolean>)[OURS] = true;
+  return config;
+}
+
+type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
+
+/**
+ * Ours is several times faster up to 2x2 strides; larger strides would
+ * convolve mostly inserted zeros, so they stay on the native kernel.
+ */
+function fastConv2DBackpropInput(native: KernelConfig): KernelConfig {
+  return routed(conv2DBackpropInputConfig, native, ({ attrs }) => {
+    const [sh, sw] = pair((attrs?.strides ?? 1) as number | Pair);
+    return sh * sw > 4;
+  });
+}
+
+const transposedMatMulConfig = kernel('BatchMatMul', ({ a, b }, attrs) =>
+  matMulViaTranspose(a, b, attrs.transposeA === true, attrs.transposeB === true));
+
+/** Transposed, unbatched matmuls take the XNNPACK path; the rest stay native. */
+function fastBatchMatMul(native: KernelConfig): KernelConfig {
+  return routed(transposedMatMulConfig, native, ({ inputs, attrs }) => {
+    const transposed = attrs?.transposeA === true || attrs?.transposeB === true;
+    const { a, b } = inputs;
+    return !transposed || a == null || b == null || batchSize(a) !== 1 || batchSize(b) !== 1;
+  });
+}
+
+const maxPoolGradConfig: KernelConfig = {
+  kernelName: 'MaxPoolGrad',
+  backendName: BACKEND,
+  kernelFunc: ({ inputs, attrs, backend }) =>
+    maxPoolGrad(inputs.dy as TensorInfo, inputs.input as TensorInfo, attrs ?? {}, backend as unknown as WasmHeap),
+};
+
+/** Kernels the wasm backend lacks; registered only where nothing is registered yet. */
+export const WASM_GRAD_KERNELS: readonly KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+];
+
+/** Native wasm kernels we replace or route around (measured in bench-kernels.ts). */
+const REPLACEMENTS: Record<string, (native: KernelConfig) => KernelConfig> = {
+  Conv2DBackpropInput: fastConv2DBackpropInput,
+  BatchMatMul: fastBatchMatMul,
+  MaxPoolGrad: (native) => routed(maxPoolGradConfig, native, () => false),
+};
+
+/** The wasm kernels we replaced, for benchmarks and tests. */
+const natives = new Map<string, KernelConfig>();
+
+/** The original tfjs-backend-wasm kernel for a name we replaced, if any. */
+export function nativeWasmKernel(kernelName: string): KernelConfig | undefined {
+  return natives.get(kernelName);
+}
+
+/** True when the kernel currently registered for wasm is one of ours. */
+export function isOurKernel(kernelName: string): boolean {
+  const k = tf.getKernel(kernelName, BACKEND) as unknown as Record<symbol, boolean> | undefined;
+  return k?.[OURS] === true;
+}
+
+/**
+ * Registers the missing conv backprop kernels for 'wasm' (skipping any name
+ * tfjs already provides) and replaces the slow or wrong native ones listed in
+ * REPLACEMENTS. Idempotent. Returns the names newly registered or replaced.
+ */
+export function registerWasmGrads(): string[] {
+  const added: string[] = [];
+  for (const config of WASM_GRAD_KERNELS) {
+    if (tf.getKernel(config.kernelName, BACKEND) != null) continue;
+    tf.registerKernel(config);
+    added.push(config.kernelName);
+  }
+  for (const [name, replace] of Object.entries(REPLACEMENTS)) {
+    const native = tf.getKernel(name, BACKEND);
+    if (native == null || isOurKernel(name)) continue;
+    natives.set(name, native);
+    tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel(replace(native));
+    added.push(name);
+  }
+  return added;
+}
+
+registerWasmGrads();

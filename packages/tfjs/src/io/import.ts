@@ -1,0 +1,213 @@
+import { createGraph, getOp, GraphError, validate, type Attrs, type Graph, type Param, type Shape } from '@condense/ir';
+import type { io } from '@tensorflow/tfjs-core';
+import { brief, isObject, ModelIOError, type Json } from './errors.js';
+import './layers.js';
+import { importableClasses, mappingForClass, type FromKerasContext, type OriginalLayer } from './mapping.js';
+import { parseTopology, type KerasLayer, type KerasTopology } from './topology.js';
+import { ByteSource, decodeWeights } from './weights.js';
+
+/** What import keeps in `graph.meta.keras` so that export can write the model back faithfully. */
+export interface KerasMeta {
+  /** Where the model came from (a model.json path, or 'model artifacts'). */
+  source: string;
+  modelClass: string;
+  modelName: string;
+  kerasVersion?: string;
+  backend?: string;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  /** Keras layer name -> class and config as the source had them (SeparableConv2D: the pointwise node's name). */
+  layers: Record<string, OriginalLayer>;
+  /** Name of the input made for a Sequential model that had no InputLayer. */
+  syntheticInput?: string;
+  trainingConfig?: Json;
+  userDefinedMetadata?: Json;
+  /** Manifest weights no layer used (optimizer weights excluded). */
+  unusedWeights?: string[];
+}
+
+/** Weights by name, and by their last two path segments (`layer/role`, ':0' dropped) for scoped names. */
+class WeightIndex {
+  private readonly byName = new Map<string, Param>();
+  private readonly byTail = new Map<string, Param[]>();
+  readonly used = new Set<string>();
+
+  constructor(params: Param[], where: string) {
+    for (const p of params) {
+      if (this.byName.has(p.name)) throw new ModelIOError(`${where}: two weights are named '${p.name}'`);
+      this.byName.set(p.name, p);
+      const tail = p.name.replace(/:\d+$/, '').split('/').slice(-2).join('/');
+      this.byTail.set(tail, [...(this.byTail.get(tail) ?? []), p]);
+    }
+  }
+
+  find(layer: string, role: string): Param | undefined {
+    const key = `${layer}/${role}`;
+    const p = this.byName.get(key) ?? this.byName.get(`${key}:0`) ?? (this.byTail.get(key)?.length === 1 ? this.byTail.get(key)![0] : undefined);
+    if (p) this.used.add(p.name);
+    return p;
+  }
+
+  unused(): string[] {
+    return [...this.byName.keys()].filter((n) => !this.used.has(n));
+  }
+}
+
+/** Layers ordered so that every layer comes after the layers it reads. */
+function layerOrder(topo: KerasTopology, where: string): KerasLayer[] {
+  const byName = new Map(topo.layers.map((l) => [l.name, l]));
+  const state = new Map<string, 1 | 2>();
+  const out: KerasLayer[] = [];
+  const visit = (l: KerasLayer) => {
+    if (state.get(l.name) === 2) return;
+    if (state.get(l.name) === 1) throw new ModelIOError(`${where}: the layers form a cycle through '${l.name}'`);
+    state.set(l.name, 1);
+    for (const i of l.inbound) visit(byName.get(i) as KerasLayer);
+    state.set(l.name, 2);
+    out.push(l);
+  };
+  topo.layers.forEach(visit);
+  return out;
+}
+
+/** Output shape of a node, checking its arity and param shapes the way `inferShapes` does. */
+function nodeShape(graph: Graph, node: Graph['nodes'][number], shapes: Map<string, Shape>): Shape {
+  const def = getOp(node.op, node.name);
+  if (def.arity === 'variadic' ? node.inputs.length < 1 : node.inputs.length !== def.arity) {
+    throw new GraphError(`op '${node.op}' takes ${def.arity} input(s), got ${node.inputs.length}`, node.name);
+  }
+  const ctx = { node, inputs: node.inputs.map((i) => shapes.get(i) as Shape), param: (role: string) => graph.params.get(node.params[role] ?? '') };
+  const out = def.inferShape(ctx);
+  for (const [role, spec] of Object.entries(def.params ?? {})) {
+    const p = ctx.param(role);
+    if (!p) continue;
+    const want = spec.shape(ctx);
+    if (want.length !== p.shape.length || want.some((d, i) => d !== p.shape[i])) {
+      throw new GraphError(`weight '${p.name}' has shape [${p.shape.join(', ')}], the layer's input needs [${want.join(', ')}]`, node.name);
+    }
+  }
+  return out;
+}
+
+function buildGraph(topo: KerasTopology, weights: WeightIndex, where: string): Graph {
+  const graph = createGraph(topo.modelName);
+  const shapes = new Map<string, Shape>();
+  for (const layer of layerOrder(topo, where)) {
+    const at = `${where}: layer '${layer.name}' (${layer.className})`;
+    const fail = (message: string): never => {
+      throw new ModelIOError(`${at}: ${message}`);
+    };
+    const fromKeras = mappingForClass(layer.className)?.fromKeras;
+    if (!fromKeras) return fail(`the layer class is not supported (supported: ${importableClasses().join(', ')})`);
+    const first = graph.nodes.length;
+    const ctx: FromKerasContext = {
+      source: where,
+      kerasVersion: topo.kerasVersion,
+      inputs: layer.inbound,
+      inputShapes: layer.inbound.map((i) => shapes.get(i) as Shape),
+      weight: ((role: string, optional?: boolean) => {
+        const p = weights.find(layer.name, role);
+        if (!p && !optional) fail(`weight '${layer.name}/${role}' is missing from the weights manifest`);
+        return p;
+      }) as FromKerasContext['weight'],
+      addNode: ({ name, op, inputs, attrs = {}, params = {} }) => {
+        if (shapes.has(name)) fail(`a node named '${name}' already exists`);
+        const bound: Record<string, string> = {};
+        for (const [role, p] of Object.entries(params)) {
+          graph.params.set(p.name, p);
+          bound[role] = p.name;
+        }
+        const node = { name, op, inputs, attrs: attrs as Attrs, params: bound };
+        graph.nodes.push(node);
+        try {
+          shapes.set(name, nodeShape(graph, node, shapes));
+        } catch (e) {
+          if (e instanceof GraphError) fail(e.message.replace(/^node '[^']*': /, ''));
+          throw e;
+        }
+        return shapes.get(name) as Shape;
+      },
+      fail,
+    };
+    fromKeras(layer, ctx);
+    if (!shapes.has(layer.name)) fail(`the import of this layer made no node named '${layer.name}'`);
+    if (layer.config.trainable === false) {
+      for (const n of graph.nodes.slice(first)) for (const p of Object.values(n.params)) (graph.params.get(p) as Param).frozen = true;
+    }
+  }
+  graph.inputs = [...topo.inputs];
+  graph.outputs = [...topo.outputs];
+  try {
+    validate(graph);
+  } catch (e) {
+    if (e instanceof GraphError) throw new ModelIOError(`${where}: ${e.message}`);
+    throw e;
+  }
+  return graph;
+}
+
+interface ImportParts {
+  modelTopology: unknown;
+  params: Param[];
+  /** A weight-data size mismatch, thrown unless a layer reports a more precise error first. */
+  sizeError?: string;
+  where: string;
+  extras: Pick<KerasMeta, 'format' | 'generatedBy' | 'convertedBy' | 'trainingConfig' | 'userDefinedMetadata'>;
+}
+
+/** Shared by `fromArtifacts` and `loadModel`: topology + decoded weights -> IR graph with `meta.keras`. */
+export function importParts({ modelTopology, params, sizeError, where, extras }: ImportParts): Graph {
+  const topo = parseTopology(modelTopology, where);
+  const weights = new WeightIndex(params, where);
+  const graph = buildGraph(topo, weights, where);
+  if (sizeError) throw new ModelIOError(sizeError);
+  const unused = weights.unused();
+  const meta: KerasMeta = {
+    source: where,
+    modelClass: topo.modelClass,
+    modelName: topo.modelName,
+    ...(topo.kerasVersion !== undefined ? { kerasVersion: topo.kerasVersion } : {}),
+    ...(topo.backend !== undefined ? { backend: topo.backend } : {}),
+    ...dropUndefined(extras),
+    layers: Object.fromEntries(topo.layers.filter((l) => l.name !== topo.syntheticInput).map((l) => [l.name, { className: l.className, config: structuredClone(l.config) }])),
+    ...(topo.syntheticInput ? { syntheticInput: topo.syntheticInput } : {}),
+    ...(unused.length ? { unusedWeights: unused } : {}),
+  };
+  graph.meta = { source: where, keras: meta };
+  return graph;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Fields of a model.json / artifacts object that import carries through to export. */
+export function extrasOf(o: Record<string, unknown>): ImportParts['extras'] {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    format: str(o.format),
+    generatedBy: str(o.generatedBy),
+    convertedBy: o.convertedBy === null ? null : str(o.convertedBy),
+    trainingConfig: isObject(o.trainingConfig) ? structuredClone(o.trainingConfig) : undefined,
+    userDefinedMetadata: isObject(o.userDefinedMetadata) ? structuredClone(o.userDefinedMetadata) : undefined,
+  };
+}
+
+export function checkFormat(format: unknown, where: string): void {
+  if (format !== undefined && format !== null && format !== 'layers-model') {
+    throw new ModelIOError(`${where}: format is ${brief(format)}; only TF.js layers models ('layers-model') can be imported`);
+  }
+}
+
+/**
+ * An IR graph from in-memory TF.js model artifacts (what `model.save(tf.io.withSaveHandler(...))`
+ * hands over). The weights are copied, so the artifacts stay untouched.
+ */
+export function fromArtifacts(artifacts: io.ModelArtifacts, source = 'model artifacts'): Graph {
+  if (!isObject(artifacts as unknown)) throw new ModelIOError(`${source}: model artifacts must be an object`);
+  checkFormat(artifacts.format, source);
+  if (artifacts.modelTopology === undefined || artifacts.modelTopology === null) throw new ModelIOError(`${source}: modelTopology is missing`);
+  const { params, sizeError } = decodeWeights(artifacts.weightSpecs ?? [], ByteSource.of(artifacts.weightData), source, { copy: true });
+  return importParts({ modelTopology: artifacts.modelTopology, params, sizeError, where: source, extras: extrasOf(artifacts as Record<string, unknown>) });
+}

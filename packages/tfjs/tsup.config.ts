@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  // `wasm-grads` is a side-effect entry any tfjs program can import to train convs on WASM.
+  entry: { index: 'src/index.ts', 'wasm-grads': 'src/backend/wasm-grads.ts' },
+  format: ['esm'],
+  dts: true,
+  clean: true,
+  sourcemap: true,
+  target: 'node20',
+  external: ['@tensorflow/tfjs-node'],
+});

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Benchmark runner: `npm run bench -- NAME [--quick] [--data DIR] [--out FILE] [--seed N] [--backend B]`.
+// One JSON result per run: a flat `metrics` object plus commit, backend, machine, dataset sizes, seed.
+// `npm run bench -- all` runs every benchmark and regenerates BENCHMARKS.md.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderBenchmarksMd } from './table.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+
+export async function loadBenchmarks() {
+  const files = readdirSync(join(here, 'benchmarks')).filter((f) => f.endsWith('.mjs')).sort();
+  const mods = await Promise.all(files.map((f) => import(pathToFileURL(join(here, 'benchmarks', f)).href)));
+  return mods.map((m) => m.default).sort((a, b) => a.order - b.order);
+}
+
+function gitCommit() {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machine() {
+  const c = cpus();
+  return { cores: c.length, cpu: c[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+}
+
+function writeAtomic(file, text) {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+async function runOne(bench, opts) {
+  const started = performance.now();
+  const log = (msg) => console.error(`[${bench.name}] ${msg}`);
+  log(`start${opts.quick ? ' (quick)' : ''}`);
+  const out = await bench.run({ quick: opts.quick, data: opts.data, seed: opts.seed, backend: opts.backend, log });
+  const result = {
+    benchmark: bench.name,
+    description: bench.description,
+    command: `npm run bench -- ${bench.name}${opts.quick ? ' --quick' : ''}`,
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    backend: out.backend,
+    machine: machine(),
+    seed: opts.seed,
+    quick: opts.quick,
+    dataset: out.dataset,
+    metrics: out.metrics,
+    tables: out.tables ?? {},
+    targets: bench.targets ?? {},
+    notes: out.notes ?? [],
+    wall_s: +((performance.now() - started) / 1000).toFixed(1),
+  };
+  log(`done in ${result.wall_s}s`);
+  return result;
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      backend: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const benchmarks = await loadBenchmarks();
+  const name = positionals[0];
+  if (values.help || !name) {
+    console.log(`usage: npm run bench -- NAME|all [--quick] [--data DIR] [--out FILE] [--seed N] [--backend wasm|cpu|node]\n\nbenchmarks:\n${benchmarks.map((b) => `  ${b.name.padEnd(24)} ${b.description}`).join('\n')}`);
+    process.exit(name || values.help ? 0 : 2);
+  }
+  const opts = { quick: values.quick, data: values.data, seed: Number(values.seed), backend: values.backend };
+  const selected = name === 'all' ? benchmarks : benchmarks.filter((b) => b.name === name);
+  if (selected.length === 0) {
+    console.error(`unknown benchmark '${name}'; known: ${benchmarks.map((b) => b.name).join(', ')}, all`);
+    process.exit(2);
+  }
+  const results = [];
+  for (const b of selected) {
+    const r = await runOne(b, opts);
+    results.push(r);
+    const file = name === 'all' ? join(values.out ?? join(root, 'bench-results'), `${b.name}.json`) : values.out;
+    if (file) writeAtomic(file, JSON.stringify(r, null, 2) + '\n');
+    console.log(JSON.stringify(r, null, 2));
+  }
+  if (name === 'all') writeAtomic(join(root, 'BENCHMARKS.md'), renderBenchmarksMd(results, benchmarks));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.stack : e);
+    process.exit(1);
+  });
+}
