@@ -126,13 +126,10 @@ function wasmPackageDir(): string {
   return path.dirname(pkgRequire.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
 }
 
-let wasmInfo: { simd: boolean; threads: number } | undefined;
-
 async function activateWasm(): Promise<void> {
   registerWasmGrads();
   if (tf.findBackend('wasm') == null) await initWasm(wantedThreads());
   if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialize.');
-  wasmInfo = { simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean, threads: getThreadsCount() };
 }
 
 function wantedThreads(): number {
@@ -209,6 +206,17 @@ function unrefWorkers(): void {
   for (const w of [...(pool?.runningWorkers ?? []), ...(pool?.unusedWorkers ?? [])]) w.unref();
 }
 
+/** SIMD and thread count of the initialized wasm backend (both known once it is initialized). */
+function describeWasm(): string {
+  try {
+    const simd = tf.env().get('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
+    const threads = getThreadsCount();
+    return `wasm (${simd}, ${threads} thread${threads === 1 ? '' : 's'})`;
+  } catch {
+    return 'wasm';
+  }
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -229,10 +237,7 @@ export function backendName(): string {
 /** Human-readable backend, e.g. "wasm (SIMD, 2 threads)". */
 export function describeBackend(): string {
   const name = backendName();
-  if (name === 'wasm' && wasmInfo != null) {
-    const { simd, threads } = wasmInfo;
-    return `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
-  }
+  if (name === 'wasm') return describeWasm();
   if (name === 'node') return 'node (@tensorflow/tfjs-node, native TensorFlow)';
   if (name === 'cpu') return 'cpu (plain JavaScript)';
   return name;
