@@ -150,8 +150,8 @@ class Executor implements CompiledModel {
       const outNode = this.plan.find((s) => s.node.name === out)?.node;
       if (!logits && outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') logits = values.get(outNode.inputs[0]);
       if (training && (opts.updateStats ?? true)) for (const u of updates) if (!u.bound.param.frozen) u.bound.variable.assign(u.value);
-      // Returned tensors are the caller's to dispose: never hand out an input itself.
-      const own = (t: tf.Tensor) => (xs.includes(t) ? tf.clone(t) : t);
+      // Returned tensors are the caller's to dispose: never hand out an input or a variable itself.
+      const own = (t: tf.Tensor) => (xs.includes(t) || t instanceof tf.Variable ? tf.clone(t) : t);
       const outputs = this.graph.outputs.map((o) => own(values.get(o) as tf.Tensor));
       const taps: Record<string, tf.Tensor> = {};
       for (const t of wanted) taps[t] = own(values.get(t) as tf.Tensor);

@@ -152,7 +152,6 @@ class TrainingRun {
 
   async run(): Promise<TrainSummary> {
     const t0 = now();
-    const totalSteps = this.epochs * this.stepsPerEpoch;
     const history: EpochRecord[] = [];
     const random = rng(this.seed);
     let aborted = false;
@@ -164,6 +163,7 @@ class TrainingRun {
     this.model.syncFromGraph();
     this.collectVariables();
     for (const c of this.contributions) c.begin?.(this.stepContext(0, this.lr(0, 0)));
+    this.afterAnnotationsChange(this.model.refreshAnnotations()); // masks set in begin apply to step 0
 
     for (let epoch = 0; epoch < this.epochs && !aborted; epoch++) {
       const order = this.o.shuffle === false ? undefined : shuffle(Int32Array.from({ length: this.arrays.count }, (_, i) => i), random);
