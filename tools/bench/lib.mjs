@@ -21,14 +21,16 @@ export async function benchBackend(name) {
   return tfjs.describeBackend();
 }
 
-/** Train in place with Adam; logs one line per epoch. */
-export async function fit(graph, split, { epochs, lr = 1e-3, batchSize = 128, seed = 1, log = () => {}, contributions = [], label = 'train' }) {
+/** Train in place with Adam; logs one line per epoch. `schedule` and `stepsPerEpoch` as in @condense/tfjs train. */
+export async function fit(graph, split, { epochs, lr = 1e-3, batchSize = 128, seed = 1, log = () => {}, contributions = [], label = 'train', schedule, stepsPerEpoch }) {
   return tfjs.train(graph, asData(split), {
     epochs,
     batchSize,
     learningRate: lr,
     seed,
     contributions,
+    ...(schedule ? { schedule: typeof schedule === 'string' ? { type: schedule } : schedule } : {}),
+    ...(stepsPerEpoch ? { stepsPerEpoch } : {}),
     onEvent: (e) => {
       if (e.type === 'epochEnd') log(`${label} epoch ${e.epoch + 1}/${epochs} loss ${e.loss?.toFixed(4)} acc ${(e.accuracy * 100).toFixed(2)}% ${Math.round(e.samplesPerSec ?? 0)} samples/s`);
     },
@@ -53,3 +55,36 @@ export async function medianMs(fn, { repeats = 7, warmup = 2 } = {}) {
 }
 
 export const round = (x, digits = 4) => (Number.isFinite(x) ? +x.toFixed(digits) : x);
+
+export const pct = (x) => `${(x * 100).toFixed(2)}%`;
+
+/** Train in place through `phases` ([{ epochs, lr, schedule?, label? }]) in order; returns the epochs run. */
+export async function fitPhases(graph, split, phases, common = {}) {
+  for (const ph of phases) await fit(graph, split, { ...common, epochs: ph.epochs, lr: ph.lr, schedule: ph.schedule, label: ph.label ?? common.label });
+  return phases.reduce((n, ph) => n + ph.epochs, 0);
+}
+
+/** Run `fn(dir)` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir(prefix, fn) {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes of the weight shards `saveModel` writes for `graph` (model.json itself not counted). */
+export async function shardBytes(graph) {
+  const { stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  return withTempDir('condense-bench-', async (dir) => {
+    const { files } = await tfjs.saveModel(graph, join(dir, 'model'));
+    let total = 0;
+    for (const f of files.slice(1)) total += (await stat(f)).size;
+    return total;
+  });
+}

@@ -3,7 +3,7 @@
 // One JSON result per run: a flat `metrics` object plus commit, backend, machine, dataset sizes, seed.
 // `npm run bench -- all` runs every benchmark and regenerates BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -79,8 +79,9 @@ async function main() {
   });
   const benchmarks = await loadBenchmarks();
   const name = positionals[0];
+  if (name === 'report') return regenerate(values.out ?? join(root, 'bench-results'), benchmarks);
   if (values.help || !name) {
-    console.log(`usage: npm run bench -- NAME|all [--quick] [--data DIR] [--out FILE] [--seed N] [--backend wasm|cpu|node]\n\nbenchmarks:\n${benchmarks.map((b) => `  ${b.name.padEnd(24)} ${b.description}`).join('\n')}`);
+    console.log(`usage: npm run bench -- NAME|all [--quick] ... | npm run bench -- report [--out DIR] (BENCHMARKS.md from DIR/*.json)\n       npm run bench -- NAME|all [--quick] [--data DIR] [--out FILE] [--seed N] [--backend wasm|cpu|node]\n\nbenchmarks:\n${benchmarks.map((b) => `  ${b.name.padEnd(24)} ${b.description}`).join('\n')}`);
     process.exit(name || values.help ? 0 : 2);
   }
   const opts = { quick: values.quick, data: values.data, seed: Number(values.seed), backend: values.backend };
@@ -98,6 +99,17 @@ async function main() {
     console.log(JSON.stringify(r, null, 2));
   }
   if (name === 'all') writeAtomic(join(root, 'BENCHMARKS.md'), renderBenchmarksMd(results, benchmarks));
+}
+
+/** Rebuild BENCHMARKS.md from saved results (one JSON per benchmark, as `all` writes them). */
+function regenerate(dir, benchmarks) {
+  const results = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
+    .filter((r) => r.benchmark && r.metrics)
+    .sort((a, b) => (benchmarks.find((x) => x.name === a.benchmark)?.order ?? 99) - (benchmarks.find((x) => x.name === b.benchmark)?.order ?? 99));
+  writeAtomic(join(root, 'BENCHMARKS.md'), renderBenchmarksMd(results, benchmarks));
+  console.log(`BENCHMARKS.md from ${results.length} results in ${dir}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,28 +1,17 @@
-import { definePlugin, Type, type Registry } from '@condense/core';
-import { weightParams } from '@condense/ir';
+import type { Registry } from '@condense/core';
+import { distillHint, distillKd, distillNst } from './plugins.js';
 
-/** placeholder */
-export const distill = definePlugin({
-  name: 'distill.example',
-  description: 'placeholder',
-  schema: Type.Object(
-    {
-      scale: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'factor applied to every kernel' }),
-    },
-    { additionalProperties: false },
-  ),
-  create: (options) => ({
-    // What the stage needs, leaves on the graph, and destroys: the pipeline checks orders with it.
-    contract: { provides: [], conflicts: ['encoded'] },
-    apply(graph) {
-      for (const { param } of weightParams(graph)) for (let i = 0; i < param.data.length; i++) param.data[i] *= options.scale;
-      return { notes: [`scaled kernels by ${options.scale}`] };
-    },
-  }),
-});
+export { distillKd, distillHint, distillNst, loadTeacher } from './plugins.js';
+export {
+  kdContribution, hintContribution, nstContribution,
+  type KdOptions, type KdStats, type KdContribution, type FeatureOptions, type HintOptions, type HintContribution,
+} from './contributions.js';
+export { softTargetLoss, kdLoss, hintLoss, nstLoss, normalizeSpatial } from './losses.js';
+export { LogitCache } from './cache.js';
+export { Teacher, teacherFor } from './teacher.js';
 
-export const plugins = [distill];
+export const plugins = [distillKd, distillHint, distillNst];
 
 export function register(registry: Registry): void {
-  registry.register(distill as never);
+  for (const p of plugins) registry.register(p as never);
 }

@@ -1,28 +1,24 @@
-import { definePlugin, Type, type Registry } from '@condense/core';
-import { weightParams } from '@condense/ir';
+/**
+ * @condense/kronecker: dense and conv kernels replaced by short sums of Kronecker products
+ * (Thakker et al. 2019; GKPD, Hameed et al. 2022), initialised by the nearest Kronecker product
+ * (Van Loan & Pitsianis 1993). Importing the package registers the `kronDense` and `kronConv2d`
+ * ops with the IR, their TF.js kernels, and their Keras layers for export and import.
+ */
+import './ops.js';
 
-/** placeholder */
-export const kronecker = definePlugin({
-  name: 'kronecker.example',
-  description: 'placeholder',
-  schema: Type.Object(
-    {
-      scale: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'factor applied to every kernel' }),
-    },
-    { additionalProperties: false },
-  ),
-  create: (options) => ({
-    // What the stage needs, leaves on the graph, and destroys: the pipeline checks orders with it.
-    contract: { provides: [], conflicts: ['encoded'] },
-    apply(graph) {
-      for (const { param } of weightParams(graph)) for (let i = 0; i < param.data.length; i++) param.data[i] *= options.scale;
-      return { notes: [`scaled kernels by ${options.scale}`] };
-    },
-  }),
-});
-
-export const plugins = [kronecker];
-
-export function register(registry: Registry): void {
-  registry.register(kronecker as never);
-}
+export {
+  kroneckerFactorize, kroneckerMaterialize, plugins, register, factorizeGraph, planLayers, selectLayers, describe,
+} from './plugins.js';
+export {
+  factorizeLayer, planLayer, materialize, materializeLayer, materializedKernel, kernelOf, KroneckerError,
+  type LayerReport, type LayerPlan, type LayerPlanOptions,
+} from './factorize.js';
+export { fitToReference, type FitOptions, type FitReport, type FitData } from './fit.js';
+export { nkp, kronSum, rearrange, checkFactorShapes, type NkpResult } from './nkp.js';
+export { chooseShapes, candidateShapes, rankForRatio, paramsPerTerm, macsPerTerm, maxRank, imbalance, type FactorShapes, type ChooseOptions } from './shapes.js';
+export { jacobiSvd, topSvd, matrix, type Matrix, type Svd, type TopSvdOptions } from './linalg.js';
+export {
+  KroneckerDense, KroneckerConv2D, kronMatMul, kronConv2d, RUNTIME_ACTIVATIONS,
+  type KroneckerDenseArgs, type KroneckerConv2DArgs, type KronConvOptions,
+} from './runtime.js';
+export { KRONECKER_OPS } from './ops.js';

@@ -1,28 +1,12 @@
-import { definePlugin, Type, type Registry } from '@condense/core';
-import { weightParams } from '@condense/ir';
-
-/** placeholder */
-export const sparsity = definePlugin({
-  name: 'sparsity.example',
-  description: 'placeholder',
-  schema: Type.Object(
-    {
-      scale: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'factor applied to every kernel' }),
-    },
-    { additionalProperties: false },
-  ),
-  create: (options) => ({
-    // What the stage needs, leaves on the graph, and destroys: the pipeline checks orders with it.
-    contract: { provides: [], conflicts: ['encoded'] },
-    apply(graph) {
-      for (const { param } of weightParams(graph)) for (let i = 0; i < param.data.length; i++) param.data[i] *= options.scale;
-      return { notes: [`scaled kernels by ${options.scale}`] };
-    },
-  }),
-});
-
-export const plugins = [sparsity];
-
-export function register(registry: Registry): void {
-  registry.register(sparsity as never);
-}
+export { SCALE_OP, scaleNodes, type StructureKind } from './scale-op.js';
+export { softThreshold, apgStep, groupShrink, type ApgOptions } from './prox.js';
+export {
+  STRUCTURE_KINDS, channelStructures, blockStructures, findStructures, insertScales, selected,
+  type Structure, type ChannelStructure, type BlockStructure, type Selection,
+} from './structures.js';
+export { finalize, type FinalizeReport, type LayerChange } from './finalize.js';
+export {
+  apgContribution, l1Contribution, groupLassoContribution, finalizeModel, zeroFactors,
+  type Factor, type ApgContributionOptions, type L1ContributionOptions, type GroupLassoContributionOptions, type GroupLayer,
+} from './contributions.js';
+export { sss, slimming, groupLasso, l1, finalizeStage, slimmingFactors, plugins, register } from './plugins.js';

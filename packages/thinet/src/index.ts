@@ -1,28 +1,7 @@
-import { definePlugin, Type, type Registry } from '@condense/core';
-import { weightParams } from '@condense/ir';
-
-/** placeholder */
-export const thinet = definePlugin({
-  name: 'thinet.example',
-  description: 'placeholder',
-  schema: Type.Object(
-    {
-      scale: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'factor applied to every kernel' }),
-    },
-    { additionalProperties: false },
-  ),
-  create: (options) => ({
-    // What the stage needs, leaves on the graph, and destroys: the pipeline checks orders with it.
-    contract: { provides: [], conflicts: ['encoded'] },
-    apply(graph) {
-      for (const { param } of weightParams(graph)) for (let i = 0; i < param.data.length; i++) param.data[i] *= options.scale;
-      return { notes: [`scaled kernels by ${options.scale}`] };
-    },
-  }),
-});
-
-export const plugins = [thinet];
-
-export function register(registry: Registry): void {
-  registry.register(thinet as never);
-}
+export { thinet, thinetL1, thinetRandom, plugins, register } from './plugins.js';
+export {
+  pruneChannels, planLayers, checkOptions, defaultsFor, pickCalibration, l1Scores, describeLayer, pluginName,
+  type Method, type ChannelPruneOptions, type FinetuneStep, type CalibrationSet, type PruneEnv, type PruneReport, type LayerReport, type ConsumerReport,
+} from './prune.js';
+export { contributionGrams, contributionSamples, UnsupportedConsumer, type ConsumerGram, type GramOptions, type Images } from './contrib.js';
+export { gram, greedyRemove, subsetEnergy, fitScales, leastSquares, solveSymmetric, reconstructionError, energy, selfTarget, type Target } from './math.js';

@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+// tfjs-core's gradients are registered by tfjs-layers in Node (see exec/gradients.ts).
+import '@tensorflow/tfjs-layers';
 import { nativeWasmKernel } from './wasm-grads.js';
 
 export interface KernelCall {
@@ -123,4 +125,46 @@ export function formatTimings(rows: KernelTiming[]): string {
   };
   const head = 'call (ms: wall / cpu)'.padEnd(58) + impls.map((i) => i.padStart(18)).join('');
   return [head, ...keys.map((k) => k.padEnd(58) + impls.map((i) => cell(k, i)).join(''))].join('\n');
+}
+
+// ---- LeNet-5 training step ---------------------------------------------------
+
+export interface StepTiming { batch: number; wallMs: number; cpuMs: number; samplesPerSec: number }
+
+/**
+ * One LeNet-5 training step (conv 20@5x5, maxpool 2, conv 50@5x5, maxpool 2,
+ * dense 500 relu, dense 10, softmax cross-entropy, Adam) on the current
+ * backend, built from plain tfjs-core ops. Median over `steps` after warm-up.
+ */
+export function benchLeNetStep(batch = 128, steps = 20): StepTiming {
+  const glorot = (shape: number[], fanIn: number, fanOut: number) => {
+    const lim = Math.sqrt(6 / (fanIn + fanOut));
+    return tf.variable(tf.randomUniform(shape, -lim, lim, 'float32', 1));
+  };
+  const p = {
+    w1: glorot([5, 5, 1, 20], 25, 500), b1: tf.variable(tf.zeros([20])),
+    w2: glorot([5, 5, 20, 50], 500, 1250), b2: tf.variable(tf.zeros([50])),
+    w3: glorot([800, 500], 800, 500), b3: tf.variable(tf.zeros([500])),
+    w4: glorot([500, 10], 500, 10), b4: tf.variable(tf.zeros([10])),
+  };
+  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 3) as tf.Tensor1D, 10);
+  const model = () => {
+    const conv = (t: tf.Tensor4D, w: tf.Variable, b: tf.Variable) =>
+      tf.maxPool(tf.add(tf.conv2d(t, w as tf.Tensor4D, 1, 'valid'), b) as tf.Tensor4D, 2, 2, 'valid');
+    const h = conv(conv(x, p.w1, p.b1), p.w2, p.b2);
+    const d = tf.relu(tf.add(tf.matMul(tf.reshape(h, [batch, 800]), p.w3 as tf.Tensor2D), p.b3));
+    return tf.add(tf.matMul(d, p.w4 as tf.Tensor2D), p.b4);
+  };
+  const opt = tf.train.adam(1e-3);
+  const step = () => {
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model()) as tf.Scalar, true);
+    loss?.dataSync();
+    loss?.dispose();
+  };
+  for (let i = 0; i < 3; i++) step();
+  const { wallMs, cpuMs } = timeIt(() => { step(); return x; }, () => undefined, steps);
+  opt.dispose();
+  tf.dispose([x, y, ...Object.values(p)]);
+  return { batch, wallMs, cpuMs, samplesPerSec: (batch / wallMs) * 1000 };
 }

@@ -1,0 +1,187 @@
+import { definePlugin, Type, type Registry, type StageContext } from '@condense/core';
+import { cloneGraph, validate, type Graph } from '@condense/ir';
+import { fitToReference, type FitReport } from './fit.js';
+import { factorizeLayer, KroneckerError, materialize, planLayer, type LayerPlan, type LayerReport } from './factorize.js';
+
+/** `*` matches any run of characters, `?` one; the rest literally. */
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+/** The value a per-layer option gives a layer: a single value, or the last matching entry of a name/glob map. */
+function perLayer<T>(v: T | Record<string, T> | undefined, layer: string): T | undefined {
+  if (v === undefined || typeof v !== 'object' || v === null || Array.isArray(v)) return v as T | undefined;
+  let out: T | undefined;
+  for (const [pattern, value] of Object.entries(v as Record<string, T>)) if (globToRegExp(pattern).test(layer)) out = value;
+  return out;
+}
+
+/** Every key of a name/glob map must name a layer, so that a typo does not pass silently. */
+function checkKeys(field: string, v: unknown, layers: string[]): void {
+  if (v === undefined || typeof v !== 'object' || v === null) return;
+  for (const pattern of Object.keys(v)) {
+    if (!layers.some((l) => globToRegExp(pattern).test(l))) throw new KroneckerError(`${field}: '${pattern}' matches no selected layer (selected: ${layers.join(', ') || 'none'})`);
+  }
+}
+
+const LayerShapes = Type.Object(
+  {
+    a: Type.Array(Type.Integer({ minimum: 1 }), { description: 'dense: [m1, n1]; conv2d: [h1, w1, c1, f1]' }),
+    b: Type.Array(Type.Integer({ minimum: 1 }), { description: 'dense: [m2, n2]; conv2d: [h2, w2, c2, f2]' }),
+  },
+  { additionalProperties: false },
+);
+
+const FactorizeOptions = Type.Object(
+  {
+    rank: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Record(Type.String(), Type.Integer({ minimum: 1 }))], {
+      description: 'Kronecker terms per layer: one for all, or per layer name / glob',
+    })),
+    ratio: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 1 }), Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 1 }))], {
+      description: 'target kernel-to-factors ratio (the rank is the largest that reaches it) where no rank is given',
+    })),
+    shapes: Type.Optional(Type.Record(Type.String(), LayerShapes, { description: 'factor shapes per layer name / glob (default: chosen automatically)' })),
+    ops: Type.Array(Type.Union([Type.Literal('dense'), Type.Literal('conv2d')]), { default: ['dense', 'conv2d'], description: 'op types to factorize' }),
+    include: Type.Optional(Type.Array(Type.String(), { description: 'layer names or globs (default: every layer of the selected ops)' })),
+    exclude: Type.Optional(Type.Array(Type.String())),
+    output: Type.Boolean({ default: false, description: 'also factorize the layers producing graph outputs (the classifier) when not named in include' }),
+    tolerance: Type.Number({ minimum: 0, default: 0.05, description: 'automatic shapes: within this fraction of the fewest values per term, prefer balanced factors' }),
+    fit: Type.Optional(Type.Object(
+      {
+        epochs: Type.Optional(Type.Integer({ minimum: 1, default: 1, description: 'passes over the examples per layer' })),
+        learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 1e-3 })),
+        batchSize: Type.Optional(Type.Integer({ minimum: 1, default: 128 })),
+        samples: Type.Optional(Type.Integer({ minimum: 1, description: 'use at most this many training examples' })),
+      },
+      { additionalProperties: false, description: 'after the NKP init, train each factorized layer to reproduce the original layer on the training images (the model before this stage is the target)' },
+    )),
+  },
+  { additionalProperties: false },
+);
+
+type Options = (typeof FactorizeOptions)['static'];
+
+/** The layers the options select, in graph order; names and globs that match nothing are errors. */
+export function selectLayers(graph: Graph, o: Pick<Options, 'ops' | 'include' | 'exclude' | 'output'>): string[] {
+  const ops = o.ops ?? ['dense', 'conv2d'];
+  const candidates = graph.nodes.filter((n) => (ops as string[]).includes(n.op)).map((n) => n.name);
+  const matching = (field: string, pattern: string) => {
+    const hit = candidates.filter((l) => globToRegExp(pattern).test(l));
+    if (hit.length === 0) throw new KroneckerError(`${field}: '${pattern}' matches no ${ops.join('/')} layer (layers: ${candidates.join(', ')})`);
+    return hit;
+  };
+  let layers = candidates;
+  if (o.include) {
+    const named = new Set(o.include.flatMap((p) => matching('include', p)));
+    layers = layers.filter((l) => named.has(l));
+  } else if (!o.output) {
+    layers = layers.filter((l) => !graph.outputs.includes(l));
+  }
+  if (o.exclude) {
+    const dropped = new Set(o.exclude.flatMap((p) => matching('exclude', p)));
+    layers = layers.filter((l) => !dropped.has(l));
+  }
+  return layers;
+}
+
+/** Plans for the selected layers; every error names its layer and nothing is changed when one fails. */
+export function planLayers(graph: Graph, o: Options): Map<string, LayerPlan> {
+  const layers = selectLayers(graph, o);
+  if (layers.length === 0) throw new KroneckerError('no layer selected for factorization');
+  if (o.rank === undefined && o.ratio === undefined) throw new KroneckerError('give rank or ratio (for all layers, or per layer)');
+  checkKeys('rank', o.rank, layers);
+  checkKeys('ratio', o.ratio, layers);
+  checkKeys('shapes', o.shapes, layers);
+  const plans = new Map<string, LayerPlan>();
+  for (const layer of layers) {
+    const rank = perLayer<number>(o.rank, layer);
+    const ratio = perLayer<number>(o.ratio, layer);
+    if (rank === undefined && ratio === undefined) throw new KroneckerError(`layer '${layer}': neither rank nor ratio gives it a value`);
+    plans.set(layer, planLayer(graph, layer, { rank, ratio: rank === undefined ? ratio : undefined, shapes: perLayer<{ a: number[]; b: number[] }>(o.shapes, layer), tolerance: o.tolerance }));
+  }
+  return plans;
+}
+
+/** Factorize the selected layers of a graph in place; returns one report per layer. */
+export function factorizeGraph(graph: Graph, options: Partial<Options>, log?: (m: string) => void): LayerReport[] {
+  const o = { ops: ['dense', 'conv2d'], output: false, tolerance: 0.05, ...options } as Options;
+  const plans = planLayers(graph, o);
+  const reports: LayerReport[] = [];
+  for (const [layer, plan] of plans) {
+    const r = factorizeLayer(graph, layer, plan);
+    log?.(describe(r));
+    reports.push(r);
+  }
+  validate(graph);
+  return reports;
+}
+
+export function describe(r: LayerReport): string {
+  return `${r.layer}: [${r.kernel.join('x')}] ~ sum of ${r.rank} [${r.a.join('x')}] (x) [${r.b.join('x')}], ${r.kernelParams} -> ${r.factorParams} values (${r.ratio.toFixed(1)}x), MACs ${r.macsBefore} -> ${r.macsAfter}, relative error ${r.relativeError.toFixed(4)}`;
+}
+
+export const kroneckerFactorize = definePlugin({
+  name: 'kronecker.factorize',
+  description:
+    'Replace dense and conv kernels by short sums of Kronecker products (kronDense / kronConv2d ops), initialised by the nearest Kronecker product (Van Loan & Pitsianis: top singular triplets of the rearranged kernel); fine-tune afterwards. Factor params are weights, so pruning and quantization apply to them.',
+  schema: FactorizeOptions,
+  create: (o) => {
+    if (o.rank === undefined && o.ratio === undefined) throw new KroneckerError('kronecker.factorize: give rank or ratio (for all layers, or per layer)');
+    return {
+      contract: { provides: ['op:kronDense', 'op:kronConv2d'], conflicts: ['encoded'], ...(o.fit ? { requires: ['calibration' as const] } : {}) },
+      async apply(graph: Graph, ctx: StageContext) {
+        const reference = o.fit ? cloneGraph(graph) : undefined;
+        const reports = factorizeGraph(graph, o, (m) => ctx.log(m));
+        const kernel = reports.reduce((a, r) => a + r.kernelParams, 0);
+        const factors = reports.reduce((a, r) => a + r.factorParams, 0);
+        let fitted: FitReport[] | undefined;
+        if (o.fit && reference) {
+          const split = ctx.data.train ?? ctx.requireData('calibration');
+          fitted = await fitToReference(graph, reference, reports.map((r) => r.layer), split, { ...o.fit, seed: ctx.seed });
+          for (const f of fitted) ctx.log(`${f.layer}: fitted to the original layer, output error ${f.outputErrorBefore.toFixed(4)} -> ${f.outputErrorAfter.toFixed(4)}`);
+        }
+        return {
+          details: { layers: reports, kernelParams: kernel, factorParams: factors, ratio: kernel / factors, ...(fitted ? { fit: fitted } : {}) },
+          notes: [`factorized ${reports.length} layer(s): ${kernel} kernel values -> ${factors} factor values (${(kernel / factors).toFixed(1)}x)`],
+        };
+      },
+    };
+  },
+});
+
+const MaterializeOptions = Type.Object(
+  { include: Type.Optional(Type.Array(Type.String(), { description: 'Kronecker layer names or globs (default: all)' })) },
+  { additionalProperties: false },
+);
+
+export const kroneckerMaterialize = definePlugin({
+  name: 'kronecker.materialize',
+  description: 'Turn Kronecker layers back into plain dense / conv2d layers with the materialized kernels, so that stock TF.js loads the model without the runtime (the file is as large as the original).',
+  schema: MaterializeOptions,
+  create: (o) => ({
+    contract: { conflicts: ['codebook', 'quant', 'encoded'], invalidates: ['op:kronDense', 'op:kronConv2d', 'mask'] },
+    apply(graph: Graph) {
+      const kron = graph.nodes.filter((n) => n.op === 'kronDense' || n.op === 'kronConv2d').map((n) => n.name);
+      let layers = kron;
+      if (o.include) {
+        const named = new Set<string>();
+        for (const p of o.include) {
+          const hit = kron.filter((l) => globToRegExp(p).test(l));
+          if (hit.length === 0) throw new KroneckerError(`include: '${p}' matches no Kronecker layer (layers: ${kron.join(', ') || 'none'})`);
+          hit.forEach((l) => named.add(l));
+        }
+        layers = kron.filter((l) => named.has(l));
+      }
+      materialize(graph, layers);
+      validate(graph);
+      return { notes: [`materialized ${layers.length} Kronecker layer(s): ${layers.join(', ')}`] };
+    },
+  }),
+});
+
+export const plugins = [kroneckerFactorize, kroneckerMaterialize];
+
+/** Register `kronecker.factorize` and `kronecker.materialize`. */
+export function register(registry: Registry): void {
+  registry.register(...(plugins as never[]));
+}

@@ -1,0 +1,395 @@
+/**
+ * Finalisation: fold the scale factors into the adjacent weights, then physically remove every
+ * structure whose output no longer matters (a zeroed residual branch, a channel whose value is a
+ * known constant or that no consumer reads), through the IR's channel groups. The model gets
+ * smaller and faster and, for SSS scales, computes the same function.
+ */
+import {
+  channelGroups, cloneGraph, consumers, createGraph, getNode, paramUses, removeChannels, removeUnusedParams,
+  runReference, validate, type Attrs, type ChannelGroup, type Graph, type Node, type Param,
+} from '@condense/ir';
+import { SCALE_OP, scaleNodes } from './scale-op.js';
+
+export interface LayerChange {
+  /** The producer (dense, conv) whose output channels were removed; producers coupled by an add are joined by '+'. */
+  node: string;
+  before: number;
+  after: number;
+  /** Removed channels whose constant value was moved into the bias of a 'same'-padded conv: exact away from the borders only. */
+  approximate: number;
+}
+
+export interface FinalizeReport {
+  /** Scale nodes folded into adjacent weights and removed. */
+  folded: string[];
+  /** Scale nodes that could not be folded (left in the graph; export writes them as BatchNormalization). */
+  kept: string[];
+  /** Residual branches removed because their factor reached 0, as `add <- branch`. */
+  blocksRemoved: string[];
+  layers: LayerChange[];
+  channelsRemoved: number;
+  /** Sum of `approximate` over layers; 0 means the finalised model computes exactly what it did before. */
+  approximate: number;
+}
+
+/**
+ * Fold scales, remove zeroed blocks and dead channels. All or nothing: on an error the graph is
+ * left as it was. Param objects are replaced, so a compiled model must `syncFromGraph()` after.
+ */
+export function finalize(graph: Graph): FinalizeReport {
+  const work = cloneGraph(graph);
+  const report: FinalizeReport = { folded: [], kept: [], blocksRemoved: [], layers: [], channelsRemoved: 0, approximate: 0 };
+  removeZeroedBlocks(work, report);
+  foldScales(work, report);
+  removeDeadChannels(work, report);
+  removeUnusedParams(work);
+  validate(work);
+  Object.assign(graph, { nodes: work.nodes, params: work.params, outputs: work.outputs });
+  return report;
+}
+
+// ------------------------------------------------------------------------------ helpers
+
+function paramOf(graph: Graph, node: Node, role: string): Param | undefined {
+  const name = node.params[role];
+  return name === undefined ? undefined : graph.params.get(name);
+}
+
+/** Params about to be rewritten must belong to one node and carry no encoding that a rewrite would break. */
+function writable(graph: Graph, p: Param): boolean {
+  if (p.codebook || p.quant) throw new Error(`cannot rewrite param '${p.name}': it carries a ${p.codebook ? 'codebook' : 'quantization'}; run sparsity stages before quantization`);
+  return paramUses(graph).filter((u) => u.param.name === p.name).length === 1;
+}
+
+/** Multiply slice `c` of `axis` by f[c]. */
+function scaleAxis(p: Param, axis: number, f: ArrayLike<number>): void {
+  const inner = p.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const dim = p.shape[axis];
+  for (let i = 0; i < p.data.length; i++) p.data[i] *= f[Math.floor(i / inner) % dim];
+}
+
+/** Replace a single-input node by its input for every reader and output, and delete it. */
+function bypass(graph: Graph, node: Node): void {
+  const [src] = node.inputs;
+  graph.nodes = graph.nodes.filter((n) => n !== node);
+  for (const n of graph.nodes) n.inputs = n.inputs.map((i) => (i === node.name ? src : i));
+  graph.outputs = graph.outputs.map((o) => (o === node.name ? src : o));
+}
+
+/** Drop nodes no output depends on (graph inputs stay). */
+function removeDeadNodes(graph: Graph): void {
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const live = new Set<string>();
+  const stack = [...graph.outputs];
+  while (stack.length) {
+    const v = stack.pop() as string;
+    if (live.has(v)) continue;
+    live.add(v);
+    stack.push(...(byName.get(v)?.inputs ?? []));
+  }
+  graph.nodes = graph.nodes.filter((n) => live.has(n.name) || n.op === 'input');
+}
+
+const scalarActivations = new Map<string, (x: number) => number>([
+  ['linear', (x) => x],
+  ['relu', (x) => Math.max(0, x)],
+]);
+
+/** An activation applied to a constant, by the reference interpreter (so every activation agrees with it). */
+function activationAt(fn: string, attrs: Attrs, k: number): number {
+  const quick = scalarActivations.get(fn);
+  if (quick) return quick(k);
+  const g = createGraph('constant');
+  g.nodes.push({ name: 'x', op: 'input', inputs: [], attrs: { shape: [1] }, params: {} });
+  g.nodes.push({ name: 'y', op: 'activation', inputs: ['x'], attrs: { ...attrs, fn }, params: {} });
+  g.inputs = ['x'];
+  g.outputs = ['y'];
+  return runReference(g, Float32Array.of(k), 1)[0];
+}
+
+/** Activation fns f with f(s x) = s f(x): for s >= 0 (relu, leakyRelu) or any s (linear). */
+function commutes(fn: string, nonNegative: boolean): boolean {
+  return fn === 'linear' || ((fn === 'relu' || fn === 'leakyRelu') && nonNegative);
+}
+
+/** Ops that keep channel c at channel c and are linear per channel (maxPool: for non-negative factors). */
+function passesScale(op: string, nonNegative: boolean): boolean {
+  return ['avgPool2d', 'globalAvgPool2d', 'dropout', 'zeroPad2d'].includes(op) || (op === 'maxPool2d' && nonNegative);
+}
+
+// ------------------------------------------------------------------------------ blocks
+
+/** A residual branch whose (tied) factor is 0 adds nothing: cut the edge, drop the add if one input is left. */
+function removeZeroedBlocks(graph: Graph, report: FinalizeReport): void {
+  for (const s of scaleNodes(graph.nodes, 'block')) {
+    if ((paramOf(graph, s, 'scale') as Param).data.some((v) => v !== 0)) continue;
+    const readers = graph.nodes.filter((n) => n.inputs.includes(s.name));
+    if (readers.length !== 1 || readers[0].op !== 'add' || graph.outputs.includes(s.name)) continue;
+    const add = readers[0];
+    add.inputs = add.inputs.filter((i) => i !== s.name);
+    report.blocksRemoved.push(`${add.name} <- ${s.inputs[0]}`);
+    if (add.inputs.length === 1) bypass(graph, add);
+  }
+  removeDeadNodes(graph);
+}
+
+// ------------------------------------------------------------------------------ folding
+
+function foldScales(graph: Graph, report: FinalizeReport): void {
+  for (const s of scaleNodes(graph.nodes)) {
+    const f = (paramOf(graph, s, 'scale') as Param).data;
+    if (foldBackward(graph, s, f) || foldForward(graph, s, f)) {
+      bypass(graph, s);
+      report.folded.push(s.name);
+    } else {
+      report.kept.push(s.name);
+    }
+  }
+}
+
+/**
+ * Into what produces the scaled value: through activations that commute with the factors and
+ * per-channel pooling, into a batchNorm's gamma and beta or a dense/conv kernel's output columns
+ * and bias. Every value on the way must be read by the next node only.
+ */
+function foldBackward(graph: Graph, s: Node, f: Float32Array): boolean {
+  const readers = consumers(graph);
+  const nonNeg = f.every((v) => v >= 0);
+  let value = s.inputs[0];
+  for (;;) {
+    if ((readers.get(value)?.length ?? 0) !== 1 || graph.outputs.includes(value)) return false;
+    const node = getNode(graph, value);
+    if (node.op === 'activation' && commutes(node.attrs.fn as string, nonNeg)) {
+      value = node.inputs[0];
+    } else if (passesScale(node.op, nonNeg)) {
+      value = node.inputs[0];
+    } else if (node.op === 'batchNorm') {
+      return foldIntoBatchNorm(graph, node, f);
+    } else if ((node.op === 'dense' || node.op === 'conv2d') && commutes((node.attrs.activation as string | undefined) ?? 'linear', nonNeg)) {
+      const kernel = paramOf(graph, node, 'kernel') as Param;
+      const bias = paramOf(graph, node, 'bias');
+      if (!writable(graph, kernel) || (bias && !writable(graph, bias))) return false;
+      scaleAxis(kernel, kernel.shape.length - 1, f);
+      if (bias) scaleAxis(bias, 0, f);
+      return true;
+    } else {
+      return false;
+    }
+  }
+}
+
+/** s * (gamma * xhat + beta) = (s gamma) xhat + s beta. */
+function foldIntoBatchNorm(graph: Graph, bn: Node, f: Float32Array): boolean {
+  const gamma = paramOf(graph, bn, 'gamma');
+  const beta = paramOf(graph, bn, 'beta');
+  if ((gamma && !writable(graph, gamma)) || (beta && !writable(graph, beta))) return false;
+  if (gamma) scaleAxis(gamma, 0, f);
+  else {
+    const name = uniqueParamName(graph, `${bn.name}/gamma`);
+    graph.params.set(name, { name, shape: [f.length], data: Float32Array.from(f) });
+    bn.params.gamma = name;
+  }
+  if (beta) scaleAxis(beta, 0, f);
+  return true;
+}
+
+function uniqueParamName(graph: Graph, base: string): string {
+  let name = base;
+  for (let k = 1; graph.params.has(name); k++) name = `${base}_${k}`;
+  return name;
+}
+
+/**
+ * Into the input rows of every dense/conv that reads the scaled value, through per-channel
+ * linear ops and flatten (feature f of a flattened [H, W, C] value is channel f mod C).
+ */
+function foldForward(graph: Graph, s: Node, f: Float32Array): boolean {
+  const readers = consumers(graph);
+  const nonNeg = f.every((v) => v >= 0);
+  const targets: { node: Node; flat: boolean }[] = [];
+  const walk = (value: string, flat: boolean): boolean => {
+    if (graph.outputs.includes(value)) return false;
+    for (const r of readers.get(value) ?? []) {
+      if ((r.op === 'dense' || r.op === 'conv2d') && r.inputs[0] === value) {
+        if (targets.some((t) => t.node === r)) return false;
+        targets.push({ node: r, flat });
+      } else if (r.op === 'flatten' && !flat) {
+        if (!walk(r.name, true)) return false;
+      } else if (passesScale(r.op, nonNeg) && !flat) {
+        if (!walk(r.name, false)) return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!walk(s.name, false) || targets.length === 0) return false;
+  const kernels = targets.map((t) => paramOf(graph, t.node, 'kernel') as Param);
+  if (!kernels.every((k) => writable(graph, k))) return false;
+  targets.forEach((t, i) => {
+    const k = kernels[i];
+    const axis = t.node.op === 'dense' ? 0 : 2;
+    const rows = k.shape[axis];
+    scaleAxis(k, axis, Float32Array.from({ length: rows }, (_, r) => f[t.flat ? r % f.length : r]));
+  });
+  return true;
+}
+
+// ------------------------------------------------------------------------------ dead channels
+
+/** A removed channel's constant value, to be added to a consumer's bias. */
+interface Compensation {
+  consumer: Node;
+  /** Positions of the channel on the consumer kernel's input axis. */
+  positions: number[];
+  value: number;
+  approximate: boolean;
+}
+
+function removeDeadChannels(graph: Graph, report: FinalizeReport): void {
+  const done = new Set<string>();
+  for (;;) {
+    // Recompute after every removal: a group is only valid for the graph it was computed on.
+    const group = channelGroups(graph).find((g) => g.prunable && !done.has(g.id));
+    if (!group) return;
+    done.add(group.id);
+    const dead = new Map<number, Compensation[]>();
+    for (let c = 0; c < group.size; c++) {
+      const comps = deadChannel(graph, group, c);
+      if (comps) dead.set(c, comps);
+    }
+    if (dead.size === group.size) dead.delete(0); // a layer keeps at least one channel
+    if (dead.size === 0) continue;
+    let approximate = 0;
+    for (const comps of dead.values()) {
+      for (const comp of comps) compensate(graph, comp);
+      if (comps.some((x) => x.approximate)) approximate++;
+    }
+    const keep = [...Array(group.size).keys()].filter((c) => !dead.has(c));
+    removeChannels(graph, group, keep);
+    report.layers.push({ node: group.id, before: group.size, after: keep.length, approximate });
+    report.channelsRemoved += dead.size;
+    report.approximate += approximate;
+  }
+}
+
+/** Is the kernel slice of channel `c` along the last axis all zero? */
+function outColumnZero(k: Param, c: number): boolean {
+  const n = k.shape[k.shape.length - 1];
+  for (let i = c; i < k.data.length; i += n) if (k.data[i] !== 0) return false;
+  return true;
+}
+
+/** Are the consumer kernel's input positions all zero? (dense [in, out]: rows; conv [kh, kw, in, out]: axis 2.) */
+function inputsZero(k: Param, axis: number, positions: number[]): boolean {
+  const inner = k.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const dim = k.shape[axis];
+  const pos = new Set(positions);
+  for (let i = 0; i < k.data.length; i++) if (k.data[i] !== 0 && pos.has(Math.floor(i / inner) % dim)) return false;
+  return true;
+}
+
+/**
+ * If channel `c` of the group can be removed, the bias corrections that keep the function:
+ * on every path from a producer to a consumer the channel is either a known constant (a zero
+ * kernel column, a zero batchNorm gamma or scale) or the consumer ignores it (zero weights).
+ * Through an add (residual producers coupled in one group) only a constant 0 passes: then every
+ * producer of the group must reach it as 0. Undefined when the channel still matters.
+ */
+function deadChannel(graph: Graph, group: ChannelGroup, c: number): Compensation[] | undefined {
+  const readers = consumers(graph);
+  const comps: Compensation[] = [];
+  const walk = (value: string, local: number, k: number | undefined, flat: boolean): boolean => {
+    if (graph.outputs.includes(value)) return false;
+    for (const r of readers.get(value) ?? []) {
+      if (r.op === 'dense' || r.op === 'conv2d') {
+        const slice = group.slices.find((s) => s.node === r.name && s.kind === 'in');
+        if (!slice || r.inputs[0] !== value) return false;
+        const positions = slice.positions[c];
+        const w = paramOf(graph, r, 'kernel') as Param;
+        if (inputsZero(w, slice.axis, positions) || k === 0) continue;
+        if (k === undefined || !Number.isFinite(k)) return false;
+        const approximate = r.op === 'conv2d' && ((r.attrs.padding as string | undefined) ?? 'valid') === 'same';
+        comps.push({ consumer: r, positions, value: k, approximate });
+        continue;
+      }
+      const next = step(graph, r, local, k, flat);
+      if (next === false || !walk(r.name, local, next.k, next.flat)) return false;
+    }
+    return true;
+  };
+  for (const name of group.producers) {
+    const producer = getNode(graph, name);
+    const kernel = paramOf(graph, producer, 'kernel') as Param;
+    const out = group.slices.find((s) => s.node === name && s.kind === 'out' && s.param === kernel.name);
+    const local = out?.positions[c]?.[0];
+    if (local === undefined) return undefined;
+    const bias = paramOf(graph, producer, 'bias');
+    const act = (producer.attrs.activation as string | undefined) ?? 'linear';
+    const start = outColumnZero(kernel, local) ? activationAt(act, producer.attrs, bias ? bias.data[local] : 0) : undefined;
+    if (!walk(name, local, start, false)) return undefined;
+  }
+  return comps;
+}
+
+/** The channel's constant through one per-channel op (undefined: not constant), or false if the op mixes channels. `c`: the channel's index on this node. */
+function step(graph: Graph, node: Node, c: number, k: number | undefined, flat: boolean): { k: number | undefined; flat: boolean } | false {
+  switch (node.op) {
+    case 'batchNorm': {
+      if (flat) return false;
+      const at = (role: string, dflt: number) => paramOf(graph, node, role)?.data[c] ?? dflt;
+      const gamma = at('gamma', 1);
+      const eps = (node.attrs.epsilon as number | undefined) ?? 1e-3;
+      if (gamma === 0) return { k: at('beta', 0), flat };
+      return { k: k === undefined ? undefined : (gamma * (k - at('movingMean', 0))) / Math.sqrt(at('movingVariance', 1) + eps) + at('beta', 0), flat };
+    }
+    case SCALE_OP: {
+      if (flat) return false;
+      const f = (paramOf(graph, node, 'scale') as Param).data[c];
+      return { k: f === 0 ? 0 : k === undefined ? undefined : f * k, flat };
+    }
+    case 'activation': {
+      const fn = node.attrs.fn as string;
+      if (fn === 'softmax') return false;
+      return { k: k === undefined ? undefined : activationAt(fn, node.attrs, k), flat };
+    }
+    case 'maxPool2d':
+    case 'avgPool2d':
+    case 'globalAvgPool2d':
+    case 'dropout':
+      return { k, flat };
+    case 'zeroPad2d':
+      // Padding makes a non-zero constant non-constant.
+      return { k: k === 0 ? 0 : undefined, flat };
+    case 'flatten':
+      return flat ? false : { k, flat: true };
+    case 'add':
+      // The sum is 0 when every input is; the walks from the group's other producers check theirs.
+      return k === 0 ? { k: 0, flat } : false;
+    default:
+      return false;
+  }
+}
+
+/** bias[o] += value * (sum of the consumer's weights on the removed channel's positions, over the window too). */
+function compensate(graph: Graph, comp: Compensation): void {
+  const { consumer, positions, value } = comp;
+  const kernel = paramOf(graph, consumer, 'kernel') as Param;
+  const axis = consumer.op === 'dense' ? 0 : 2;
+  const out = kernel.shape[kernel.shape.length - 1];
+  let bias = paramOf(graph, consumer, 'bias');
+  if (!bias) {
+    const name = uniqueParamName(graph, `${consumer.name}/bias`);
+    bias = { name, shape: [out], data: new Float32Array(out) };
+    graph.params.set(name, bias);
+    consumer.params.bias = name;
+  } else if (!writable(graph, bias)) {
+    throw new Error(`cannot remove a channel feeding '${consumer.name}': its bias '${bias.name}' is shared with another node`);
+  }
+  const inner = kernel.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const dim = kernel.shape[axis];
+  const pos = new Set(positions);
+  const add = new Float64Array(out);
+  for (let i = 0; i < kernel.data.length; i++) if (pos.has(Math.floor(i / inner) % dim)) add[i % out] += kernel.data[i];
+  for (let o = 0; o < out; o++) bias.data[o] += value * add[o];
+}

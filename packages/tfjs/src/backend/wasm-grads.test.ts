@@ -1,0 +1,231 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core registers gradients only via tfjs-layers in Node (see exec/gradients.ts).
+import '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from './backend.js';
+import { isOurKernel, registerWasmGrads } from './wasm-grads.js';
+
+// ---- helpers ------------------------------------------------------------------
+
+/** Small deterministic PRNG (mulberry32) so failures are reproducible. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+
+function randomData(r: () => number, shape: number[]): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+/** max |a - b| relative to max |b| (b is the reference). */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+/** Runs `f` on a backend and returns plain arrays (so results outlive the backend switch). */
+async function on(backend: 'wasm' | 'cpu', f: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const outs = tf.tidy(f);
+  const data = outs.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(outs);
+  return data;
+}
+
+const TOL = 1e-4;
+type Shape4 = [number, number, number, number];
+
+interface ConvCase {
+  batch: number; h: number; w: number; inC: number; outC: number;
+  k: [number, number]; strides: number; pad: 'same' | 'valid'; dilation: number; depthwise: boolean;
+}
+
+function randomCase(r: () => number, depthwise: boolean): ConvCase {
+  const strides = int(r, 1, 3); // 3: Conv2DBackpropInput falls back to the native kernel
+  const dilation = strides === 1 ? int(r, 1, 2) : 1; // tfjs: stride or dilation must be 1
+  const k: [number, number] = [int(r, 1, 3), int(r, 1, 3)];
+  const pad = pick(r, ['same', 'valid'] as const);
+  const min = (kk: number) => (kk - 1) * dilation + 1;
+  return {
+    batch: int(r, 1, 3), h: int(r, min(k[0]), 8), w: int(r, min(k[1]), 8),
+    inC: int(r, 1, 3), outC: depthwise ? int(r, 1, 2) : int(r, 1, 4),
+    k, strides, pad, dilation, depthwise,
+  };
+}
+
+function forward(c: ConvCase, x: tf.Tensor4D, f: tf.Tensor4D): tf.Tensor4D {
+  const d: [number, number] = [c.dilation, c.dilation];
+  return c.depthwise ? tf.depthwiseConv2d(x, f, c.strides, c.pad, 'NHWC', d) : tf.conv2d(x, f, c.strides, c.pad, 'NHWC', d);
+}
+
+// ---- tests --------------------------------------------------------------------
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+describe('wasm conv backprop kernels', () => {
+  it('are registered once, and only where wasm lacks them', () => {
+    for (const name of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
+      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad']) {
+      expect(isOurKernel(name), name).toBe(true);
+    }
+    expect(registerWasmGrads()).toEqual([]);
+    expect(isOurKernel('Conv2D')).toBe(false);
+  });
+
+  // tf.grads of conv2d / depthwiseConv2d (dilation 1: tfjs gradients reject other values).
+  for (const depthwise of [false, true]) {
+    it(`${depthwise ? 'depthwiseConv2d' : 'conv2d'} gradients match cpu on random shapes`, async () => {
+      const r = rng(depthwise ? 7 : 3);
+      for (let i = 0; i < 30; i++) {
+        const c = { ...randomCase(r, depthwise), dilation: 1 };
+        const xShape: Shape4 = [c.batch, c.h, c.w, c.inC];
+        const fShape: Shape4 = [c.k[0], c.k[1], c.inC, c.outC];
+        const xs = randomData(r, xShape);
+        const fs = randomData(r, fShape);
+        const outShape = tf.tidy(() => forward(c, tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D).shape);
+        const ws = randomData(r, outShape);
+        const grads = () => tf.grads((x: tf.Tensor, f: tf.Tensor) =>
+          tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))),
+        )([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
+        const [wx, wf] = await on('wasm', grads);
+        const [cx, cf] = await on('cpu', grads);
+        expect(relErr(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relErr(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      }
+    });
+  }
+
+  // Kernel level, with dilation 2 too, against a plain-JS reference.
+  for (const depthwise of [false, true]) {
+    it(`${depthwise ? 'depthwise' : 'conv2d'} backprop kernels handle dilation (vs a JS reference)`, async () => {
+      const r = rng(depthwise ? 11 : 13);
+      for (let i = 0; i < 30; i++) {
+        const c = randomCase(r, depthwise);
+        const xShape: Shape4 = [c.batch, c.h, c.w, c.inC];
+        const fShape: Shape4 = [c.k[0], c.k[1], c.inC, c.outC];
+        const info = tf.backend_util.computeConv2DInfo(xShape, fShape, c.strides, c.dilation, c.pad, undefined, depthwise);
+        const xs = randomData(r, xShape);
+        const fs = randomData(r, fShape);
+        const dys = randomData(r, info.outShape);
+        const name = depthwise ? 'DepthwiseConv2dNative' : 'Conv2D';
+        const attrs = { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC' };
+        const [dW, dx] = await on('wasm', () => [
+          tf.engine().runKernel(`${name}BackpropFilter`, { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
+            { ...attrs, filterShape: fShape }) as tf.Tensor,
+          tf.engine().runKernel(`${name}BackpropInput`, { dy: tf.tensor(dys, info.outShape), filter: tf.tensor(fs, fShape) },
+            { ...attrs, inputShape: xShape }) as tf.Tensor,
+        ]);
+        const ref = referenceGrads(info, xs, fs, dys, depthwise);
+        expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relErr(dx, ref.dx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      }
+    });
+  }
+});
+
+/** Direct sums over the forward conv's index map (conv2d, or depthwise when outChannels = inC * m). */
+function referenceGrads(p: tf.backend_util.Conv2DInfo, x: Float32Array, f: Float32Array, dy: Float32Array, depthwise: boolean) {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = p;
+  const KH = p.filterHeight;
+  const KW = p.filterWidth;
+  const M = depthwise ? O / C : O; // the filter's last dim
+  const dW = new Float32Array(f.length);
+  const dx = new Float32Array(x.length);
+  for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+      const ih = oh * p.strideHeight - p.padInfo.top + kh * p.dilationHeight;
+      const iw = ow * p.strideWidth - p.padInfo.left + kw * p.dilationWidth;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+      for (let ci = 0; ci < C; ci++) for (let m = 0; m < M; m++) {
+        const co = depthwise ? ci * M + m : m;
+        const xi = ((n * H + ih) * W + iw) * C + ci;
+        const fi = ((kh * KW + kw) * C + ci) * M + m;
+        const g = dy[((n * OH + oh) * OW + ow) * O + co];
+        dW[fi] += x[xi] * g;
+        dx[xi] += f[fi] * g;
+      }
+    }
+  }
+  return { dW, dx };
+}
+
+describe('wasm MaxPoolGrad', () => {
+  it('matches cpu, including negative maxima and ties (native wasm drops/misplaces them)', async () => {
+    const r = rng(5);
+    for (let i = 0; i < 30; i++) {
+      const k = int(r, 1, 3);
+      const s = int(r, 1, 3);
+      const pad = pick(r, ['same', 'valid'] as const);
+      const shape = [int(r, 1, 3), int(r, k, 9), int(r, k, 9), int(r, 1, 4)];
+      // Rounded values: many exact ties; mostly negative windows too.
+      const xs = randomData(r, shape).map((v) => Math.round(v * 3) - 1);
+      const grad = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, k, s, pad), 1.5)))(tf.tensor(xs, shape))];
+      const [w] = await on('wasm', grad);
+      const [c] = await on('cpu', grad);
+      expect(relErr(w, c), JSON.stringify({ shape, k, s, pad })).toBeLessThan(TOL);
+    }
+  });
+});
+
+describe('wasm BatchMatMul with transposes', () => {
+  it('matches cpu (both operand orders: A·B and (Bᵀ·Aᵀ)ᵀ)', async () => {
+    const r = rng(9);
+    for (const [m, k, n] of [[2, 3, 40], [40, 3, 2], [5, 7, 6], [1, 9, 1]]) {
+      for (const [ta, tb] of [[true, false], [false, true], [true, true], [false, false]] as const) {
+        const a = randomData(r, [m * k]);
+        const b = randomData(r, [k * n]);
+        const mm = () => [tf.matMul(tf.tensor(a, ta ? [k, m] : [m, k]), tf.tensor(b, tb ? [n, k] : [k, n]), ta, tb)];
+        const [w] = await on('wasm', mm);
+        const [c] = await on('cpu', mm);
+        expect(relErr(w, c), JSON.stringify({ m, k, n, ta, tb })).toBeLessThan(TOL);
+      }
+    }
+  });
+});
+
+describe('a LeNet-like model', () => {
+  it('has the same parameter gradients on wasm and cpu', async () => {
+    const r = rng(1);
+    const shapes = { c1: [5, 5, 1, 6], c2: [5, 5, 6, 8], d1: [128, 16], d2: [16, 10] };
+    const values = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, randomData(r, s)]));
+    const x = randomData(r, [3, 28, 28, 1]);
+    const labels = Array.from({ length: 3 }, () => int(r, 0, 9));
+    const grads = () => {
+      const p = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, tf.tensor(values[k], s)]));
+      const loss = (...ws: tf.Tensor[]) => {
+        const [c1, c2, d1, d2] = ws;
+        let h = tf.maxPool(tf.conv2d(tf.tensor4d(x, [3, 28, 28, 1]), c1 as tf.Tensor4D, 1, 'valid'), 2, 2, 'valid');
+        h = tf.maxPool(tf.conv2d(h, c2 as tf.Tensor4D, 1, 'valid'), 2, 2, 'valid');
+        const d = tf.relu(tf.matMul(tf.reshape(h, [3, 128]), d1 as tf.Tensor2D));
+        return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), tf.matMul(d, d2 as tf.Tensor2D));
+      };
+      return tf.grads(loss)([p.c1, p.c2, p.d1, p.d2]);
+    };
+    const w = await on('wasm', grads);
+    const c = await on('cpu', grads);
+    w.forEach((g, i) => expect(relErr(g, c[i]), `param ${i}`).toBeLessThan(TOL));
+    // No leaks: neither tensors nor wasm heap buffers.
+    await tf.setBackend('wasm');
+    const before = [tf.memory().numTensors, tf.backend().numDataIds()];
+    await on('wasm', grads);
+    expect([tf.memory().numTensors, tf.backend().numDataIds()]).toEqual(before);
+  });
+});

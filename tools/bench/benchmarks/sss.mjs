@@ -1,0 +1,204 @@
+// SSS (Huang & Wang 2017) on Fashion-MNIST: neuron scales on LeNet-300-100, channel scales on a
+// small VGG-style CNN. Each model is pre-trained; from that checkpoint it trains with scale
+// factors under an L1 penalty (APG), is finalised (scales folded, zeroed structures removed) and
+// retrained. The baseline continues from the same checkpoint for as many epochs in total.
+import * as tf from '@tensorflow/tfjs-core';
+import { cloneGraph, cost, lenet300100, vggSmall } from '@condense/ir';
+import { compile, toArtifacts } from '@condense/tfjs';
+import { finetune, pipeline } from '@condense/core';
+import { finalizeStage, scaleNodes, sss } from '@condense/sparsity';
+import { accuracy, benchBackend, benchData, fit, medianMs, round } from '../lib.mjs';
+
+/**
+ * Sizes. Measured on this shared 2-core machine (WASM, 2 threads): vggSmall trains at 25-70
+ * samples/s depending on the load from other jobs, LeNet-300-100 at 650-1800. The full run is
+ * sized to about 15 minutes at the slow end, so the models see subsets of the training set
+ * (20,000 images for the MLP, 2,000 for the CNN); accuracies are on the full 10k test set.
+ * Epochs: `pretrain` (shared with the baseline; 0 = SSS from scratch, as in the paper), `sss`
+ * with scale factors, then `retrain`; the baseline gets pretrain + sss + retrain in total.
+ * In this short regime the MLP does best from a pre-trained checkpoint (Network Slimming's
+ * protocol) and the CNN from scratch (SSS's): one SSS epoch from a checkpoint only shrinks the
+ * CNN's factors uniformly, without selecting channels.
+ * The sweep repeats the SSS training for other gammas (the main gamma's run is reused).
+ */
+const SIZES = {
+  full: {
+    mlp: { structures: ['neuron'], train: 20000, test: 10000, batchSize: 128, pretrain: 2, sss: 2, retrain: 1, gamma: 0.01, sweep: [0.003, 0.01, 0.03], sweepRetrain: true, sweepTest: 10000, probe: 256 },
+    cnn: { structures: ['channel'], train: 2000, test: 10000, batchSize: 32, pretrain: 0, sss: 2, retrain: 2, gamma: 0.02, sweep: [0.01, 0.02], sweepRetrain: false, sweepTest: 2000, probe: 256 },
+  },
+  quick: {
+    mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, gamma: 0.02, sweep: [0.005, 0.02], sweepRetrain: true, sweepTest: 1000, probe: 128 },
+    cnn: { structures: ['channel'], train: 192, test: 400, batchSize: 16, pretrain: 0, sss: 2, retrain: 1, gamma: 0.1, sweep: [0.1], sweepRetrain: false, sweepTest: 400, probe: 32 },
+  },
+};
+
+/** Scale factors' APG step size; the weights train with Adam at 1e-3 throughout. */
+const SCALE_LR = 0.1;
+const WEIGHT_LR = 1e-3;
+
+const head = (s, n) => {
+  const count = Math.min(n, s.count);
+  const size = s.images.length / s.count;
+  return { images: s.images.subarray(0, count * size), labels: s.labels.subarray(0, count), count, shape: [count, ...s.shape.slice(1)] };
+};
+
+/** Output widths of the layers that got scale factors. */
+const widths = (g, layers) => Object.fromEntries(layers.map((l) => [l, g.params.get(g.nodes.find((n) => n.name === l).params.kernel).shape.at(-1)]));
+
+function shrink(original, compressed, layers) {
+  const before = widths(original, layers);
+  const after = widths(compressed, layers);
+  const total = layers.reduce((a, l) => a + before[l], 0);
+  const kept = layers.reduce((a, l) => a + after[l], 0);
+  const c0 = cost(original).totals;
+  const c1 = cost(compressed).totals;
+  return {
+    structures_removed_fraction: (total - kept) / total,
+    params_reduction: c0.params / c1.params,
+    flops_reduction: c0.macs / c1.macs,
+    widths: layers.map((l) => `${before[l]}->${after[l]}`).join(' '),
+  };
+}
+
+/** Largest |difference| of the model outputs on `x` between two graphs. */
+function maxOutputDiff(a, b, x) {
+  const [ma, mb] = [compile(a), compile(b)];
+  try {
+    const [ya, yb] = [ma.predict(x), mb.predict(x)];
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(ya.output, yb.output))).dataSync()[0]);
+    tf.dispose([ya.output, ...ya.outputs, yb.output, ...yb.outputs]);
+    return d;
+  } finally {
+    ma.dispose();
+    mb.dispose();
+  }
+}
+
+/** Median latency (ms) of one batch through a compiled graph. */
+async function latency(graph, x) {
+  const m = compile(graph);
+  try {
+    return await medianMs(() => {
+      const r = m.predict(x);
+      r.output.dataSync();
+      tf.dispose([r.output, ...r.outputs, r.logits]);
+    }, { repeats: 5, warmup: 1 });
+  } finally {
+    m.dispose();
+  }
+}
+
+const weightBytes = (g) => toArtifacts(g).artifacts.weightData.byteLength;
+
+async function runModel(name, make, size, data, { seed, log }) {
+  const train = head(data.train, size.train);
+  const test = head(data.test, size.test);
+  const sweepTest = head(test, size.sweepTest);
+  const ft = (epochs) => finetune({ epochs, batchSize: size.batchSize, learningRate: WEIGHT_LR });
+  const t0 = performance.now();
+
+  // Pre-train (shared), then fork: the baseline continues for sss + retrain epochs, SSS starts from the checkpoint.
+  const pre = make(seed);
+  let samplesPerSec = NaN;
+  if (size.pretrain > 0) samplesPerSec = (await fit(pre, train, { epochs: size.pretrain, batchSize: size.batchSize, lr: WEIGHT_LR, seed, log, label: `${name} pretrain` })).samplesPerSec;
+  const baseline = cloneGraph(pre);
+  const baseFit = await fit(baseline, train, { epochs: size.sss + size.retrain, batchSize: size.batchSize, lr: WEIGHT_LR, seed: seed + 1, log, label: `${name} baseline` });
+  if (!(samplesPerSec > 0)) samplesPerSec = baseFit.samplesPerSec;
+  const baselineAccuracy = await accuracy(baseline, test);
+  log(`${name} baseline accuracy ${(baselineAccuracy * 100).toFixed(2)}% after ${size.pretrain + size.sss + size.retrain} epochs`);
+  const epochs = { pretrain: size.pretrain, sss: size.sss, retrain: size.retrain };
+
+  // Main run: SSS training (explicit finalise, to measure that folding keeps the outputs), then retraining.
+  const scaled = await pipeline([sss({ gamma: size.gamma, learningRate: SCALE_LR, structures: size.structures, finalize: false }), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false });
+  const layers = [...new Set(scaleNodes(scaled.graph.nodes).map((n) => n.name.replace(/_sss$/, '')))];
+  const zeroed = scaleNodes(scaled.graph.nodes).reduce((a, n) => a + scaled.graph.params.get(n.params.scale).data.filter((v) => v === 0).length, 0);
+  const finalized = await pipeline([finalizeStage()]).run(scaled.graph, { evaluateEachStage: false });
+  const probe = tf.tensor(test.images.subarray(0, size.probe * 784), [size.probe, 28, 28, 1]);
+  const foldDiff = maxOutputDiff(scaled.graph, finalized.graph, probe);
+  const beforeRetrain = await accuracy(finalized.graph, sweepTest);
+  const retrained = await pipeline([ft(size.retrain)]).run(finalized.graph, { data: { train }, seed: seed + 2, evaluateEachStage: false });
+  const final = retrained.graph;
+  const acc = await accuracy(final, test);
+  const s = shrink(pre, final, layers);
+  log(`${name} SSS gamma ${size.gamma}: ${zeroed} factors at exactly 0; widths ${s.widths}; accuracy ${(beforeRetrain * 100).toFixed(2)}% before / ${(acc * 100).toFixed(2)}% after retraining; fold max diff ${foldDiff.toExponential(2)}`);
+
+  // Inference speed and exported size of the baseline vs the finalised model.
+  const [msBase, msFinal] = [await latency(baseline, probe), await latency(final, probe)];
+  const [bytesBase, bytesFinal] = [weightBytes(baseline), weightBytes(final)];
+  probe.dispose();
+
+  // Gamma sweep: every point from the same pre-trained checkpoint, automatic finalisation at the end of SSS training.
+  const sweep = [];
+  for (const gamma of size.sweep) {
+    let g;
+    let a;
+    if (gamma === size.gamma) {
+      g = finalized.graph;
+      a = beforeRetrain;
+    } else {
+      g = (await pipeline([sss({ gamma, learningRate: SCALE_LR, structures: size.structures }), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false })).graph;
+      a = await accuracy(g, sweepTest);
+    }
+    const row = { model: name, gamma, ...shrink(pre, g, layers), accuracy: round(a) };
+    if (gamma === size.gamma) row.accuracy_retrained = round(acc);
+    else if (size.sweepRetrain) row.accuracy_retrained = round(await accuracy((await pipeline([ft(size.retrain)]).run(g, { data: { train }, seed: seed + 2, evaluateEachStage: false })).graph, sweepTest));
+    for (const k of ['structures_removed_fraction', 'params_reduction', 'flops_reduction']) row[k] = round(row[k]);
+    sweep.push(row);
+    log(`${name} sweep gamma ${gamma}: removed ${(row.structures_removed_fraction * 100).toFixed(1)}%, flops x${row.flops_reduction}, accuracy ${(a * 100).toFixed(2)}%${row.accuracy_retrained !== undefined ? ` (retrained ${(row.accuracy_retrained * 100).toFixed(2)}%)` : ''}`);
+  }
+
+  const metrics = {
+    baseline_accuracy: baselineAccuracy,
+    accuracy: acc,
+    accuracy_before_retrain: beforeRetrain,
+    accuracy_drop_points: (baselineAccuracy - acc) * 100,
+    structures_removed_fraction: s.structures_removed_fraction,
+    params_reduction: s.params_reduction,
+    flops_reduction: s.flops_reduction,
+    export_bytes_reduction: bytesBase / bytesFinal,
+    inference_speedup: msBase / msFinal,
+    fold_max_abs_diff: foldDiff,
+    gamma: size.gamma,
+    baseline_epochs: epochs.pretrain + epochs.sss + epochs.retrain,
+    sss_epochs: epochs.sss,
+    retrain_epochs: epochs.retrain,
+    train_samples_per_sec: samplesPerSec,
+    wall_s: (performance.now() - t0) / 1000,
+  };
+  return { metrics, sweep, widths: s.widths };
+}
+
+export default {
+  name: 'sss',
+  order: 50,
+  description: 'SSS scale factors + APG (Huang & Wang 2017): neurons of LeNet-300-100 and channels of a small VGG CNN removed on Fashion-MNIST',
+  targets: {
+    mlp_structures_removed_fraction: '>= 0.5 of the fc1/fc2 neurons removed',
+    mlp_accuracy_drop_points: '<= 0.5 (accuracy within 0.5 points of baseline_accuracy)',
+    cnn_structures_removed_fraction: '>= 0.5 of the conv channels removed',
+    cnn_accuracy_drop_points: '<= 0.5',
+    cnn_flops_reduction: '>= 2 (baseline MACs / pruned MACs)',
+  },
+  paper: {
+    note: 'Huang & Wang 2017 report e.g. ResNet-50 on ImageNet at 1.1x-1.8x fewer FLOPs within ~1-4 points of top-1; CIFAR VGG/ResNet ~2-3x with no loss. Network Slimming (Liu et al. 2017): VGG-16 on CIFAR-10 at 51% fewer FLOPs, no loss.',
+  },
+  async run({ quick, data: dataDir, seed = 1, backend, log }) {
+    const size = quick ? SIZES.quick : SIZES.full;
+    const backendInfo = await benchBackend(backend);
+    const data = await benchData({ quick, data: dataDir }, { train: Math.max(size.mlp.train, size.cnn.train), quickTrain: Math.max(size.mlp.train, size.cnn.train), quickTest: Math.max(size.mlp.test, size.cnn.test) });
+    log(`backend ${backendInfo}; data ${JSON.stringify(data.sizes)}`);
+    const metrics = {};
+    const tables = {};
+    const notes = [];
+    for (const [name, make] of [['mlp', (s) => lenet300100(s)], ['cnn', (s) => vggSmall(s)]]) {
+      const r = await runModel(name, make, size[name], data, { seed, log });
+      // Tiny values (the fold difference) keep 3 significant digits.
+      for (const [k, v] of Object.entries(r.metrics)) metrics[`${name}_${k}`] = Math.abs(v) < 1e-3 ? Number(v.toPrecision(3)) : round(v, 6);
+      tables[`${name} gamma sweep (accuracy after SSS training and finalisation${size[name].sweepRetrain ? '; accuracy_retrained after the retrain epochs' : '; only the main gamma is retrained'}, on ${Math.min(size[name].sweepTest, data.test.count)} test images; main metrics on ${Math.min(size[name].test, data.test.count)})`] = r.sweep;
+      const sz = size[name];
+      notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${sz.gamma}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain}; baseline: the same pre-training continued for ${sz.sss + sz.retrain} epochs (${sz.pretrain + sz.sss + sz.retrain} in total). Widths ${r.widths}.`);
+    }
+    notes.push(`params_reduction, flops_reduction, export_bytes_reduction and inference_speedup are ratios baseline / pruned (inference: median of 5 batches of ${size.mlp.probe} (mlp) / ${size.cnn.probe} (cnn) through the compiled graph). fold_max_abs_diff: largest output change on those test images when the trained scales are folded and zeroed structures removed.`);
+    return { backend: backendInfo, dataset: data.sizes, metrics, tables, notes };
+  },
+};
