@@ -1,3 +1,4 @@
+import { rng } from '@condense/ir';
 /**
  * The small, dependency-free linear algebra the nearest Kronecker product needs: a one-sided
  * Jacobi SVD (exact, for small matrices and the projected problem) and a block subspace iteration
@@ -167,18 +168,6 @@ export function orthonormalize(q: Float64Array[], random: () => number): Float64
   return q;
 }
 
-/** A small deterministic generator (mulberry32) for the start block. */
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface TopSvdOptions {
   /** Matrices whose smaller side is at most this use the full Jacobi SVD. Default 48. */
   directBelow?: number;
@@ -203,7 +192,7 @@ export function topSvd(m: Matrix, k: number, o: TopSvdOptions = {}): Svd & { ite
     const full = jacobiSvd(m);
     return { s: full.s.slice(0, k), u: full.u.slice(0, k), v: full.v.slice(0, k), iterations: 0, method: 'jacobi' };
   }
-  const random = mulberry(o.seed ?? 1);
+  const random = rng(o.seed ?? 1);
   const tol = o.tol ?? 1e-9;
   const maxIterations = o.maxIterations ?? 1000;
   let q = orthonormalize(mulCols(m, Array.from({ length: l }, () => Float64Array.from({ length: m.cols }, () => random() - 0.5))), random);
