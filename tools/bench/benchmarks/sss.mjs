@@ -28,7 +28,7 @@ const SIZES = {
   },
   quick: {
     mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, gamma: 0.02, sweep: [0.005, 0.02], sweepRetrain: true, sweepTest: 1000, probe: 128 },
-    cnn: { structures: ['channel'], train: 192, test: 400, batchSize: 16, pretrain: 0, sss: 2, retrain: 1, gamma: 0.1, sweep: [0.1], sweepRetrain: false, sweepTest: 400, probe: 32 },
+    cnn: { structures: ['channel'], train: 192, test: 400, batchSize: 16, pretrain: 0, sss: 2, retrain: 1, gamma: 0.05, sweep: [0.05], sweepRetrain: false, sweepTest: 400, probe: 32 },
   },
 };
 
@@ -196,7 +196,7 @@ export default {
       for (const [k, v] of Object.entries(r.metrics)) metrics[`${name}_${k}`] = Math.abs(v) < 1e-3 ? Number(v.toPrecision(3)) : round(v, 6);
       tables[`${name} gamma sweep (accuracy after SSS training and finalisation${size[name].sweepRetrain ? '; accuracy_retrained after the retrain epochs' : '; only the main gamma is retrained'}, on ${Math.min(size[name].sweepTest, data.test.count)} test images; main metrics on ${Math.min(size[name].test, data.test.count)})`] = r.sweep;
       const sz = size[name];
-      notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${sz.gamma}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain}; baseline: the same pre-training continued for ${sz.sss + sz.retrain} epochs (${sz.pretrain + sz.sss + sz.retrain} in total). Widths ${r.widths}.`);
+      notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${sz.gamma}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain}; baseline: ${sz.pretrain ? `the same pre-training continued for ${sz.sss + sz.retrain} epochs (${sz.pretrain + sz.sss + sz.retrain} in total)` : `trained from the same initialisation for ${sz.sss + sz.retrain} epochs`}. Widths ${r.widths}.`);
     }
     notes.push(`params_reduction, flops_reduction, export_bytes_reduction and inference_speedup are ratios baseline / pruned (inference: median of 5 batches of ${size.mlp.probe} (mlp) / ${size.cnn.probe} (cnn) through the compiled graph). fold_max_abs_diff: largest output change on those test images when the trained scales are folded and zeroed structures removed.`);
     return { backend: backendInfo, dataset: data.sizes, metrics, tables, notes };
