@@ -166,6 +166,7 @@ export default {
         'model_json_bytes_*: bytes written by saveModel (model.json plus its weight shards).',
         "thinet: the plugin's defaults (least squares fitted to the unpruned model's next-layer response, target: 'original', then the mean shift folded into the next layer's bias). thinet_paper: the paper's procedure (target: 'current', biasCorrection: false). Reconstruction errors are relative to each variant's own target, so the table compares criteria within a column better than across thinet and thinet_paper.",
         'l1norm and random are the same physical removal with other channel choices and no rescaling (Li et al. 2017 as published); only thinet is fine-tuned (time budget).',
+        ...(quick ? ['--quick: the model is trained 1 epoch on a few hundred images, so the accuracy comparisons between methods are noise; it checks that everything runs.'] : []),
       ],
     };
   },
