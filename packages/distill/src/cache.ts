@@ -53,13 +53,13 @@ export class LogitCache {
     return out;
   }
 
-  /** Store the teacher logits [n, classes] of the given batch rows. */
+  /** Store teacher logits for some rows of a batch: `logits` holds one row per entry of `rows`, in order. */
   store(indices: Int32Array, sums: Float32Array, rows: number[], logits: Float32Array): void {
     this.grow(Math.max(...rows.map((r) => indices[r])) + 1);
     const k = this.classes;
-    for (const row of rows) {
+    for (const [j, row] of rows.entries()) {
       const idx = indices[row];
-      this.logits.set(logits.subarray(row * k, (row + 1) * k), idx * k);
+      this.logits.set(logits.subarray(j * k, (j + 1) * k), idx * k);
       this.sums[idx] = sums[row];
       this.filled[idx] = 1;
     }

@@ -123,6 +123,19 @@ describe('distill.kd contribution', () => {
     expect(kd.stats().teacherExamples).toBe(144);
   });
 
+  it('runs the teacher only on the rows a batch misses, with the same result as no cache', async () => {
+    const teacher = net('teacher', 4, 1);
+    const half = { x: data.x.slice(0, 24 * 16), y: data.y.slice(0, 24), count: 24, shape: [24, 4, 4, 1] };
+    const kd = kdContribution(teacher, { temperature: 2, alpha: 0.5 });
+    await train(net('student', 2, 2), half, { epochs: 1, batchSize: 16, contributions: [kd] });
+    const [a, b] = [net('student', 2, 2), net('student', 2, 2)];
+    const again = kdContribution(teacher, { temperature: 2, alpha: 0.5 });
+    await train(a, data, { epochs: 1, batchSize: 16, seed: 4, contributions: [again] });
+    expect(again.stats()).toEqual({ teacherExamples: 24, cachedExamples: 24 });
+    await train(b, data, { epochs: 1, batchSize: 16, seed: 4, contributions: [kdContribution(teacher, { temperature: 2, alpha: 0.5, cache: false })] });
+    values(a).forEach((v, i) => v.forEach((w, j) => expect(w).toBeCloseTo(values(b)[i][j], 5)));
+  });
+
   it('rejects bad options and a teacher that does not fit the student, naming them', async () => {
     const teacher = net('teacher', 4, 1);
     expect(() => kdContribution(teacher, { temperature: 0, alpha: 0.5 })).toThrow(/temperature/);
@@ -213,3 +226,20 @@ describe('distill.nst contribution', () => {
     expect(shared.passes - passes).toBe(3); // 3 steps, one teacher pass each
   });
 });
+
+describe('resources', () => {
+  it('leaks no tensors: teacher, cache probe and adapter are disposed at the end', async () => {
+    const teacher = net('teacher', 4, 1);
+    const student = net('student', 2, 2);
+    const contributions = () => [
+      kdContribution(teacher, { temperature: 2, alpha: 0.5 }),
+      hintContribution(teacher, student, { teacherTap: 'feat', studentTap: 'feat', weight: 1 }),
+      nstContribution(teacher, student, { teacherTap: 'feat', studentTap: 'feat', weight: 1 }),
+    ];
+    await train(student, data, { epochs: 1, batchSize: 16, contributions: contributions() });
+    const before = tf.memory().numTensors;
+    await train(student, data, { epochs: 2, batchSize: 16, contributions: contributions() });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+

@@ -71,10 +71,14 @@ export function kdContribution(teacherGraph: Graph, o: KdOptions, name = 'distil
     }
     const sums = cache.checksums(ctx.x);
     const missing = cache.missing(ctx.batchIndices, sums);
-    if (missing.length > 0) {
+    if (missing.length === n) {
       cache.store(ctx.batchIndices, sums, missing, teacher.run(ctx.x).logits.dataSync() as Float32Array);
-      stats.teacherExamples += n;
+    } else if (missing.length > 0) {
+      const rows = tf.gather(ctx.x, missing);
+      cache.store(ctx.batchIndices, sums, missing, teacher.run(rows).logits.dataSync() as Float32Array);
+      rows.dispose();
     }
+    stats.teacherExamples += missing.length;
     stats.cachedExamples += n - missing.length;
     return cache.gather(ctx.batchIndices);
   };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cost, createGraph, param, runReference, setMask, validate, weightParams, type Graph } from '@condense/ir';
+import { cost, createGraph, param, runReference, setCodebook, setMask, validate, weightParams, type Graph } from '@condense/ir';
 import { compile, train } from '@condense/tfjs';
 import { kronSum } from './nkp.js';
 import './ops.js';
@@ -109,6 +109,18 @@ describe('kronDense', () => {
     expect(s.history.at(-1)!.loss).toBeLessThan(s.history[0].loss);
     expect(Array.from(a.data).filter((_, i) => i % 3 === 0).every((v) => v === 0)).toBe(true);
     expect(g.params.get('k/b')!.data).not.toEqual(before);
+  });
+
+  it('trains shared factor values (a codebook on a factor, as k-means weight sharing leaves it)', async () => {
+    const g = oneNode('kronDense', [12], [2, 3, 2], [2, 4, 2], { activation: 'softmax' });
+    const b = g.params.get('k/b')!;
+    setCodebook(b, { centroids: Float32Array.of(-0.3, 0.1, 0.4), indices: Uint16Array.from(b.data, (_, i) => i % 3), bits: 2 });
+    const x = values(64 * 12, 22);
+    const y = Int32Array.from({ length: 64 }, (_, i) => (x[i * 12 + 1] > 0 ? 1 : 0));
+    await train(g, { x, y, count: 64, shape: [12] }, { epochs: 5, batchSize: 16, learningRate: 0.05 });
+    const { centroids, indices } = b.codebook!;
+    expect(Array.from(centroids)).not.toEqual([-0.3, 0.1, 0.4].map(Math.fround));
+    b.data.forEach((v, i) => expect(v).toBe(centroids[indices[i]]));
   });
 });
 

@@ -5,23 +5,32 @@ import { HAN_LENET5_SPARSITY, runDeepCompression } from '../deep-compression.mjs
 import { benchBackend, benchData } from '../lib.mjs';
 
 /**
- * LeNet-5 trains at only ~100-300 samples/s on WASM on 2 shared cores (conv backprop), so the full
- * run trains on the first TRAIN images (all 10k test images are used): ~10-15 min.
+ * The paper's kept fractions (conv1 66%, conv2 12%, fc1 8%, fc2 19%) and widths (8 bits conv, 5 bits
+ * dense) give ~31x here: our container also stores the graph, Huffman tables and the TF.js topology.
+ * fc1 (93% of the weights) keeps 5% instead of 8%, and biases are stored as float16.
+ */
+export const SPARSITY = Object.freeze({ ...HAN_LENET5_SPARSITY, fc1: 0.95 });
+const BITS = Object.freeze({ conv2d: 8, dense: 5 });
+
+/**
+ * LeNet-5 trains at only ~60-300 samples/s on WASM on 2 shared cores (conv backprop), so the full
+ * run trains on the first 10,000 training images (all 10,000 test images are used).
  */
 export function plan(quick) {
   return quick
     ? {
         train: 400, test: 400, batchSize: 50,
         pretrain: { epochs: 2, lr: 1e-3 },
-        prune: { layers: HAN_LENET5_SPARSITY, rounds: 1, epochs: 1, lr: 1e-3 },
-        quantize: { bits: { conv2d: 8, dense: 5 } },
+        prune: { layers: SPARSITY, rounds: 1, epochs: 1, lr: 1e-3 },
+        quantize: { bits: BITS, biasFloat16: true },
         centroids: { epochs: 1, lr: 1e-4 },
       }
     : {
         train: 10000, test: undefined, batchSize: 128,
-        pretrain: { epochs: 3, lr: 1e-3 },
-        prune: { layers: HAN_LENET5_SPARSITY, rounds: 2, epochs: 1, lr: 1e-3 },
-        quantize: { bits: { conv2d: 8, dense: 5 } },
+        pretrain: { epochs: 6, lr: 1e-3 },
+        prune: { layers: SPARSITY, rounds: 2, epochs: 1, lr: 1e-3 },
+        retrain: { epochs: 1, lr: 1e-3, schedule: 'cosine' },
+        quantize: { bits: BITS, biasFloat16: true },
         centroids: { epochs: 1, lr: 1e-4 },
       };
 }

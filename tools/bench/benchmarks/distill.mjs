@@ -22,7 +22,7 @@ const FULL = {
   studentEpochs: 40,
   seeds: [1, 2, 3],
   temperatures: [2, 4, 8],
-  alpha: 0.5,
+  alpha: 0.7,
   keep: 0.5, // (b) fraction of channels kept in every conv layer
   recoveryCount: 3000,
   recoveryEpochs: 2,

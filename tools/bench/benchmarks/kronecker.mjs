@@ -6,38 +6,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cloneGraph, cost, createGraph, inferShapes, lenet300100, lenet5, param } from '@condense/ir';
 import * as tfjs from '@condense/tfjs';
 import { factorizeGraph } from '@condense/kronecker';
-import { asData, benchBackend, benchData, medianMs, round } from '../lib.mjs';
-
-/** The @condense/tfjs backend module, or (while it is not there) WASM with the conv backprops. */
-async function backendOf(name, log) {
-  if (typeof tfjs.selectBackend === 'function') return benchBackend(name);
-  const want = name ?? process.env.CONDENSE_BACKEND ?? 'wasm';
-  if (want === 'wasm') {
-    await import('@tensorflow/tfjs-backend-wasm');
-    await import('@condense/tfjs/wasm-grads');
-  } else {
-    await import('@tensorflow/tfjs-backend-cpu');
-  }
-  await tf.setBackend(want);
-  await tf.ready();
-  log(`backend ${tf.getBackend()} (selected by the benchmark: @condense/tfjs has no selectBackend yet)`);
-  return tf.getBackend();
-}
+import { asData, benchBackend, benchData, fit as fitEpochs, medianMs, round } from '../lib.mjs';
 
 /** Adam; the continuation phases (baseline and fine-tuning alike) decay the rate on a cosine. */
 async function fit(graph, split, { epochs, lr = 1e-3, cosine = false, seed, log, label }) {
   if (epochs <= 0) return;
   const t = performance.now();
-  await tfjs.train(graph, asData(split), {
-    epochs,
-    batchSize: 128,
-    learningRate: lr,
-    schedule: cosine ? { type: 'cosine' } : undefined,
-    seed,
-    onEvent: (e) => {
-      if (e.type === 'epochEnd') log(`${label} epoch ${e.epoch + 1}/${epochs} loss ${e.loss?.toFixed(4)} acc ${(e.accuracy * 100).toFixed(2)}%`);
-    },
-  });
+  await fitEpochs(graph, split, { epochs, lr, schedule: cosine ? 'cosine' : undefined, seed, log, label });
   log(`${label}: ${epochs} epoch(s) in ${((performance.now() - t) / 1000).toFixed(0)}s`);
 }
 
@@ -114,7 +89,7 @@ export default {
     factorized_params_reduction: 'Thakker et al. 2019: RNN layers compressed 15-38x with little loss',
   },
   async run({ quick, data: dataDir, seed = 1, backend, log }) {
-    const be = await backendOf(backend, log);
+    const be = await benchBackend(backend);
     const data = await benchData({ quick, data: dataDir });
     // Epochs: pretraining P, then F more for the baseline and for every factorized model.
     const P = quick ? 2 : 4;
