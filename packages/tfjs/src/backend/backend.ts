@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { registerWasmGrads } from './wasm-grads.js';
+import { registerCpuGrads, registerWasmGrads } from './wasm-grads.js';
 
 export type BackendChoice = 'node' | 'wasm' | 'cpu';
 export interface BackendSelection { name: BackendChoice; reason: string }
@@ -92,6 +92,7 @@ async function tryActivate(choice: BackendChoice): Promise<true | string> {
 async function activate(choice: BackendChoice, source?: string): Promise<void> {
   if (choice === 'node') return activateNode(source);
   if (choice === 'wasm') return activateWasm();
+  registerCpuGrads();
   if (!(await tf.setBackend('cpu'))) throw new Error('The tfjs cpu backend failed to initialize.');
 }
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend.js';
-import { isOurKernel, registerWasmGrads } from './wasm-grads.js';
+import { isOurKernel, registerCpuGrads, registerWasmGrads } from './wasm-grads.js';
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -166,6 +166,27 @@ function referenceGrads(p: tf.backend_util.Conv2DInfo, x: Float32Array, f: Float
   }
   return { dW, dx };
 }
+
+describe('cpu Conv2DBackpropFilter', () => {
+  it('is replaced once selectBackend picks cpu, and matches a JS reference with strides and dilation', async () => {
+    await selectBackend('cpu');
+    expect(registerCpuGrads()).toBe(false); // already replaced by selectBackend
+    const r = rng(17);
+    for (let i = 0; i < 30; i++) {
+      const c = randomCase(r, false);
+      const xShape: Shape4 = [c.batch, c.h, c.w, c.inC];
+      const fShape: Shape4 = [c.k[0], c.k[1], c.inC, c.outC];
+      const info = tf.backend_util.computeConv2DInfo(xShape, fShape, c.strides, c.dilation, c.pad);
+      const xs = randomData(r, xShape);
+      const dys = randomData(r, info.outShape);
+      const [dW] = await on('cpu', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
+        { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
+      const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
+      expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+    }
+    await selectBackend('wasm');
+  });
+});
 
 describe('wasm MaxPoolGrad', () => {
   it('matches cpu, including negative maxima and ties (native wasm drops/misplaces them)', async () => {

@@ -343,11 +343,11 @@ function taps(start: number, extent: number, step: number, size: number): number
 type Inputs = Record<string, Tensor>;
 type Run = (inputs: Inputs, attrs: NamedAttrMap) => Tensor;
 
-/** Wraps `run` as a wasm kernel: inputs become Tensors, and a tidy keeps only the result. */
-function kernel(kernelName: string, run: Run): KernelConfig {
+/** Wraps `run` as a kernel: inputs become Tensors, and a tidy keeps only the result. */
+function kernel(kernelName: string, run: Run, backendName = BACKEND): KernelConfig {
   const config: KernelConfig = {
     kernelName,
-    backendName: BACKEND,
+    backendName,
     kernelFunc: ({ inputs, attrs }) => tf.tidy(() => run(tensors(inputs), attrs ?? {})),
   };
   (config as unknown as Record<symbol, boolean>)[OURS] = true;
@@ -364,11 +364,13 @@ function shape4(v: unknown): [number, number, number, number] {
   return v as [number, number, number, number];
 }
 
-export const conv2DBackpropFilterConfig = kernel('Conv2DBackpropFilter', ({ x, dy }, attrs) => {
+const filterGrad: Run = ({ x, dy }, attrs) => {
   assertNHWC(attrs, 'Conv2DBackpropFilter');
   const g = geometry(x.shape, shape4(attrs.filterShape), attrs, false);
   return conv2DBackpropFilter(x as Tensor4D, dy as Tensor4D, g);
-});
+};
+
+export const conv2DBackpropFilterConfig = kernel('Conv2DBackpropFilter', filterGrad);
 
 /** Our composed Conv2DBackpropInput, usable on its own (benchmarks, tests). */
 export const conv2DBackpropInputConfig = kernel('Conv2DBackpropInput', ({ dy, filter }, attrs) => {
@@ -474,6 +476,20 @@ export function registerWasmGrads(): string[] {
     added.push(name);
   }
   return added;
+}
+
+/**
+ * The cpu backend's Conv2DBackpropFilter reads every element through TensorBuffer.get: LeNet-5
+ * trains at ~1 sample/s. Composed from the cpu Conv2D it trains ~17x faster. Idempotent;
+ * returns whether it replaced the kernel.
+ */
+export function registerCpuGrads(): boolean {
+  const name = 'Conv2DBackpropFilter';
+  const current = tf.getKernel(name, 'cpu') as unknown as Record<symbol, boolean> | undefined;
+  if (current?.[OURS] === true) return false;
+  if (current != null) tf.unregisterKernel(name, 'cpu');
+  tf.registerKernel(kernel(name, filterGrad, 'cpu'));
+  return true;
 }
 
 registerWasmGrads();
