@@ -90,15 +90,16 @@ async function main() {
     console.error(`unknown benchmark '${name}'; known: ${benchmarks.map((b) => b.name).join(', ')}, all`);
     process.exit(2);
   }
-  const results = [];
+  // Full runs land in bench-results/ (what BENCHMARKS.md shows); quick ones in bench-out/quick/.
+  const dir = name === 'all' && values.out ? values.out : join(root, opts.quick ? 'bench-out/quick' : 'bench-results');
   for (const b of selected) {
     const r = await runOne(b, opts);
-    results.push(r);
-    const file = name === 'all' ? join(values.out ?? join(root, 'bench-results'), `${b.name}.json`) : values.out;
-    if (file) writeAtomic(file, JSON.stringify(r, null, 2) + '\n');
+    const file = name !== 'all' && values.out ? values.out : join(dir, `${b.name}.json`);
+    writeAtomic(file, JSON.stringify(r, null, 2) + '\n');
     console.log(JSON.stringify(r, null, 2));
+    console.error(`[${b.name}] result: ${file}`);
   }
-  if (name === 'all') writeAtomic(join(root, 'BENCHMARKS.md'), renderBenchmarksMd(results, benchmarks));
+  if (name === 'all' && !opts.quick) regenerate(dir, benchmarks);
 }
 
 /** Rebuild BENCHMARKS.md from saved results (one JSON per benchmark, as `all` writes them). */

@@ -3,6 +3,7 @@ const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleStr
 
 export function renderBenchmarksMd(results, benchmarks) {
   const lines = ['# Benchmarks', '', 'Generated from real runs by `npm run bench -- all` (or `npm run bench -- report` over saved results); every figure below is in `bench-results/<name>.json`, with the machine, backend, commit and seed.', ''];
+  lines.push(...summary(results, benchmarks));
   for (const r of results) {
     const bench = benchmarks.find((b) => b.name === r.benchmark);
     lines.push(`## ${r.benchmark}`, '', r.description, '');
@@ -25,4 +26,26 @@ export function renderBenchmarksMd(results, benchmarks) {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Accuracy beside its reference, so a drop reads at a glance. */
+function shown(key, m) {
+  const ref = key === 'accuracy' ? (m.baseline_accuracy ?? m.pruned_accuracy) : undefined;
+  if (ref === undefined || typeof m.accuracy !== 'number') return fmt(m[key]);
+  return `${fmt(m.accuracy)} (${((m.accuracy - ref) * 100).toFixed(2)} points vs ${fmt(ref)})`;
+}
+
+/** One row per checked target: our figure, the target, whether it is met, the paper's figure. */
+function summary(results, benchmarks) {
+  const lines = ['## Summary', '', '| benchmark | metric | ours | target | met | paper |', '|---|---|---|---|---|---|'];
+  for (const r of results) {
+    const bench = benchmarks.find((b) => b.name === r.benchmark);
+    for (const [key, met] of Object.entries(bench?.checks ?? {})) {
+      const name = `[${r.benchmark}](#${r.benchmark})${r.quick ? ' (quick run)' : ''}`;
+      const ok = r.metrics[key] === undefined && key !== 'accuracy' ? 'not measured' : met(r.metrics) ? 'yes' : '**no**';
+      lines.push(`| ${name} | ${key} | ${shown(key, r.metrics)} | ${bench.targets?.[key] ?? ''} | ${ok} | ${bench.paper?.[key] ?? ''} |`);
+    }
+  }
+  lines.push('');
+  return lines;
 }

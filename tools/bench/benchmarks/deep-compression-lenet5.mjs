@@ -39,6 +39,12 @@ export default {
   name: 'deep-compression-lenet5',
   order: 41,
   description: 'Deep Compression of LeNet-5 on Fashion-MNIST: prune + retrain, trained k-means (8-bit conv, 5-bit dense), Huffman-coded sparse container decoded from disk',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    compression_ratio: (m) => m.compression_ratio >= 39,
+    accuracy: (m) => m.baseline_accuracy - m.accuracy <= 0.005,
+    decode_mb_per_s: (m) => m.decode_mb_per_s >= 100,
+  },
   targets: {
     compression_ratio: '>= 39 (float32 weight shards / container file, everything included)',
     accuracy: 'within 0.5 points of baseline_accuracy (model decoded from the container file)',

@@ -21,6 +21,12 @@ export default {
   name: 'deep-compression-mlp',
   order: 40,
   description: 'Deep Compression of LeNet-300-100 on Fashion-MNIST: prune + retrain, trained k-means, Huffman-coded sparse container decoded from disk',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    compression_ratio: (m) => m.compression_ratio >= 40,
+    accuracy: (m) => m.baseline_accuracy - m.accuracy <= 0.005,
+    decode_mb_per_s: (m) => m.decode_mb_per_s >= 100,
+  },
   targets: {
     compression_ratio: '>= 40 (float32 weight shards / container file, everything included)',
     accuracy: 'within 0.5 points of baseline_accuracy (model decoded from the container file)',

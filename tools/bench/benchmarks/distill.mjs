@@ -77,6 +77,11 @@ export default {
   name: 'distill',
   order: 80,
   description: 'Knowledge distillation on Fashion-MNIST: VGG-style CNN teacher -> LeNet-300-100 student (Hinton KD, several T and seeds); a channel-pruned CNN recovered with and without KD / NST',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    student_kd_accuracy_mean: (m) => m.student_kd_accuracy_mean - m.student_alone_accuracy_mean > 2 * m.student_alone_accuracy_std,
+    gap_closed: (m) => m.gap_closed >= 0.35,
+  },
   targets: {
     student_kd_accuracy_mean: 'distilled student beats the student alone by more than two standard deviations',
     gap_closed: '>= 0.35 of the teacher-student gap closed, (kd - alone) / (teacher - alone)',

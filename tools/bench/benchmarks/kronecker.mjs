@@ -81,6 +81,11 @@ export default {
   name: 'kronecker',
   order: 70,
   description: 'Kronecker-product factorization (NKP init, fine-tuned) of LeNet-300-100 dense layers at several ranks, and of LeNet-5 convs (GKPD), on Fashion-MNIST',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    factorized_params_reduction: (m) => m.factorized_params_reduction >= 15,
+    accuracy: (m) => m.baseline_accuracy - m.accuracy <= 0.01,
+  },
   targets: {
     factorized_params_reduction: '>= 15x fewer weights in the factorized layers (fc1, fc2)',
     accuracy: 'within 1 point of baseline_accuracy after fine-tuning',

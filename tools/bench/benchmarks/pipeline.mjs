@@ -46,6 +46,11 @@ export default {
   name: 'pipeline',
   order: 100,
   description: 'Five packages chained from examples/pipeline/recipe.yaml on LeNet-300-100 / Fashion-MNIST: SSS neuron removal, KD in every fine-tune, iterative pruning, 5-bit trained k-means, Deep Compression container',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    compression_ratio: (m) => m.compression_ratio >= 50,
+    accuracy: (m) => m.baseline_accuracy - m.accuracy <= 0.01,
+  },
   targets: {
     compression_ratio: '>= 50 (float32 weight shards / container file)',
     accuracy: 'within 1 point of baseline_accuracy (model decoded from the container)',

@@ -14,6 +14,11 @@ export default {
   name: 'prune-mlp',
   order: 20,
   description: 'Iterative magnitude pruning with retraining of LeNet-300-100 on Fashion-MNIST to Han et al.\'s per-layer kept fractions (8%/9%/26%), vs one-shot without retraining',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    accuracy: (m) => m.baseline_accuracy - m.accuracy <= 0.005,
+    params_reduction: (m) => m.params_reduction >= 12,
+  },
   targets: {
     accuracy: 'within 0.5 points of baseline_accuracy',
     params_reduction: '>= 12 (all params / non-zero params, biases included)',

@@ -172,6 +172,14 @@ export default {
   name: 'sss',
   order: 50,
   description: 'SSS scale factors + APG (Huang & Wang 2017): neurons of LeNet-300-100 and channels of a small VGG CNN removed on Fashion-MNIST',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    mlp_structures_removed_fraction: (m) => m.mlp_structures_removed_fraction >= 0.5,
+    mlp_accuracy_drop_points: (m) => m.mlp_accuracy_drop_points <= 0.5,
+    cnn_structures_removed_fraction: (m) => m.cnn_structures_removed_fraction >= 0.5,
+    cnn_accuracy_drop_points: (m) => m.cnn_accuracy_drop_points <= 0.5,
+    cnn_flops_reduction: (m) => m.cnn_flops_reduction >= 2,
+  },
   targets: {
     mlp_structures_removed_fraction: '>= 0.5 of the fc1/fc2 neurons removed',
     mlp_accuracy_drop_points: '<= 0.5 (accuracy within 0.5 points of baseline_accuracy)',

@@ -54,6 +54,13 @@ export default {
   name: 'thinet',
   order: 60,
   description: 'ThiNet channel pruning (50% of every conv layer) of the VGG-style CNN on Fashion-MNIST vs L1-norm and random, removed for real',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    flops_reduction: (m) => m.flops_reduction >= 3,
+    accuracy: (m) => m.baseline_accuracy - m.accuracy <= 0.01,
+    thinet_accuracy_before_finetune: (m) => m.thinet_accuracy_before_finetune > m.l1norm_accuracy_before_finetune && m.thinet_accuracy_before_finetune > m.random_accuracy_before_finetune,
+    latency_speedup_b64: (m) => m.latency_speedup_b64 >= 2,
+  },
   targets: {
     flops_reduction: '>= 3 (whole-model MACs)',
     accuracy: 'within 1 point of baseline_accuracy after fine-tune',

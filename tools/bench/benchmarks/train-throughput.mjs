@@ -73,6 +73,13 @@ export default {
   name: 'train-throughput',
   order: 10,
   description: 'Training samples/s of LeNet-300-100 and LeNet-5 (batch 128, Adam) on WASM and CPU, against stock tfjs-layers and PyTorch',
+  // Whether a result meets each target (the summary of BENCHMARKS.md).
+  checks: {
+    wasm_lenet5_samples_per_s: (m) => m.wasm_lenet5_samples_per_s >= 1000,
+    wasm_mlp_samples_per_s: (m) => m.wasm_mlp_samples_per_s >= 3000,
+    lenet5_vs_torch: (m) => m.lenet5_vs_torch >= 0.9,
+    mlp_vs_torch: (m) => m.mlp_vs_torch >= 1.0,
+  },
   targets: {
     wasm_lenet5_samples_per_s: '>= 1,000',
     wasm_mlp_samples_per_s: '>= 3,000 (stretch 5,000)',
