@@ -27,10 +27,20 @@ export interface KerasMeta {
   unusedWeights?: string[];
 }
 
-/** Weights by name, and by their last two path segments (`layer/role`, ':0' dropped) for scoped names. */
+/**
+ * A weight named by position, as the converter's Keras 3 path (`--input_format keras_keras`) writes
+ * the .keras file's model.weights.h5: `layers/<saved name>/vars/<index>`.
+ */
+const POSITIONAL_WEIGHT = /^layers\/([^/]+)\/vars\/(\d+)$/;
+
+/**
+ * Weights by name, by their last two path segments (`layer/role`, ':0' dropped) for scoped names,
+ * and by position (`layers/<saved name>/vars/<i>`, Keras 3 .keras conversions).
+ */
 class WeightIndex {
   private readonly byName = new Map<string, Param>();
   private readonly byTail = new Map<string, Param[]>();
+  private readonly byPosition = new Map<string, Param[]>();
   readonly used = new Set<string>();
 
   constructor(params: Param[], where: string) {
@@ -39,6 +49,12 @@ class WeightIndex {
       this.byName.set(p.name, p);
       const tail = p.name.replace(/:\d+$/, '').split('/').slice(-2).join('/');
       this.byTail.set(tail, [...(this.byTail.get(tail) ?? []), p]);
+      const pos = POSITIONAL_WEIGHT.exec(p.name);
+      if (pos) {
+        const vars = this.byPosition.get(pos[1]) ?? [];
+        vars[Number(pos[2])] = p;
+        this.byPosition.set(pos[1], vars);
+      }
     }
   }
 
@@ -46,6 +62,16 @@ class WeightIndex {
     const key = `${layer}/${role}`;
     const p = this.byName.get(key) ?? this.byName.get(`${key}:0`) ?? (this.byTail.get(key)?.length === 1 ? this.byTail.get(key)![0] : undefined);
     if (p) this.used.add(p.name);
+    return p;
+  }
+
+  /** The weights saved for a layer under `layers/<saved>/vars/<i>`, by index (may have holes), if any. */
+  positional(saved: string): (Param | undefined)[] | undefined {
+    return this.byPosition.get(saved);
+  }
+
+  use(p: Param): Param {
+    this.used.add(p.name);
     return p;
   }
 
@@ -90,16 +116,53 @@ function nodeShape(graph: Graph, node: Graph['nodes'][number], shapes: Map<strin
   return out;
 }
 
+/** Keras's `to_snake_case` of a class name (DepthwiseConv2D -> depthwise_conv2d, ReLU -> re_lu). */
+function snakeCase(className: string): string {
+  return className.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/**
+ * The names Keras 3 stores each layer's variables under in a .keras file: not the layer name but
+ * its class in snake case, numbered per class in the model's layer order (conv2d, conv2d_1, ...).
+ */
+function savedNames(topo: KerasTopology): Map<string, string> {
+  const counts = new Map<string, number>();
+  const out = new Map<string, string>();
+  for (const l of topo.layers) {
+    const base = snakeCase(l.className);
+    const n = counts.get(base);
+    counts.set(base, n === undefined ? 0 : n + 1);
+    out.set(l.name, n === undefined ? base : `${base}_${n + 1}`);
+  }
+  return out;
+}
+
 function buildGraph(topo: KerasTopology, weights: WeightIndex, where: string): Graph {
   const graph = createGraph(topo.modelName);
   const shapes = new Map<string, Shape>();
+  const saved = savedNames(topo);
   for (const layer of layerOrder(topo, where)) {
     const at = `${where}: layer '${layer.name}' (${layer.className})`;
     const fail = (message: string): never => {
       throw new ModelIOError(`${at}: ${message}`);
     };
-    const fromKeras = mappingForClass(layer.className)?.fromKeras;
+    const mapping = mappingForClass(layer.className);
+    const fromKeras = mapping?.fromKeras;
     if (!fromKeras) return fail(`the layer class is not supported (supported: ${importableClasses().join(', ')})`);
+    /** A weight of a Keras 3 .keras conversion: `layers/<saved name>/vars/<index of the role>`. */
+    const byPosition = (role: string): Param | undefined => {
+      const name = saved.get(layer.name) as string;
+      const vars = weights.positional(name);
+      if (!vars) return undefined;
+      const order = mapping?.kerasWeightOrder?.(layer);
+      if (!order) return fail(`the weights are named by position (layers/${name}/vars/<i>, a Keras 3 .keras conversion) and the ${layer.className} mapping gives no kerasWeightOrder to read them`);
+      const have = vars.map((p, i) => (p ? i : undefined)).filter((i) => i !== undefined);
+      if (vars.length !== order.length || have.length !== order.length) {
+        fail(`the weights manifest has ${have.length} weight(s) saved for this layer (layers/${name}/vars/${have.join(', ') || '-'}) but its config implies ${order.length} (${order.join(', ')})`);
+      }
+      const i = order.indexOf(role);
+      return i < 0 ? undefined : weights.use(vars[i] as Param);
+    };
     const first = graph.nodes.length;
     const ctx: FromKerasContext = {
       source: where,
@@ -107,7 +170,7 @@ function buildGraph(topo: KerasTopology, weights: WeightIndex, where: string): G
       inputs: layer.inbound,
       inputShapes: layer.inbound.map((i) => shapes.get(i) as Shape),
       weight: ((role: string, optional?: boolean) => {
-        const p = weights.find(layer.name, role);
+        const p = weights.find(layer.name, role) ?? byPosition(role);
         if (!p && !optional) fail(`weight '${layer.name}/${role}' is missing from the weights manifest`);
         return p;
       }) as FromKerasContext['weight'],

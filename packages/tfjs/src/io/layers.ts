@@ -5,7 +5,7 @@
 import { pool2, strides2, dilation2, zeroPadding, type ActivationFn, type Attrs, type Node, type Param } from '@condense/ir';
 import { brief, isObject, type Json, type JsonObject } from './errors.js';
 import { registerLayerMapping, type FromKerasContext, type KerasLayerSpec, type ToKerasContext } from './mapping.js';
-import { declaredBatchShape } from './topology.js';
+import { declaredBatchShape, type KerasLayer } from './topology.js';
 
 // ---------------------------------------------------------------- config readers
 
@@ -194,8 +194,12 @@ registerLayerMapping('input', {
   }),
 });
 
+/** Keras 3 save order of a kernel-and-bias layer (Dense, Conv2D, DepthwiseConv2D). */
+const kernelBias = (kernel: string) => (l: KerasLayer) => (l.config.use_bias === false ? [kernel] : [kernel, 'bias']);
+
 registerLayerMapping('dense', {
   kerasClass: 'Dense',
+  kerasWeightOrder: kernelBias('kernel'),
   fromKeras(l, ctx) {
     const kernel = ctx.weight('kernel');
     expectDims(kernel, [undefined, int(l.config.units)], ctx);
@@ -211,6 +215,7 @@ registerLayerMapping('dense', {
 
 registerLayerMapping('conv2d', {
   kerasClass: ['Conv2D', 'SeparableConv2D'],
+  kerasWeightOrder: (l) => (l.className === 'Conv2D' ? kernelBias('kernel')(l) : ['depthwise_kernel', ...kernelBias('pointwise_kernel')(l)]),
   fromKeras(l, ctx) {
     const attrs = convAttrs(l.config, ctx);
     const act = fusedActivation(l.config, ctx);
@@ -255,9 +260,12 @@ registerLayerMapping('conv2d', {
 
 registerLayerMapping('depthwiseConv2d', {
   kerasClass: 'DepthwiseConv2D',
+  kerasWeightOrder: kernelBias('depthwise_kernel'),
   fromKeras(l, ctx) {
     const size = pairOf(l.config.kernel_size, 1, 'kernel_size', ctx);
-    const kernel = ctx.weight('depthwise_kernel');
+    // Keras 2 and TF.js call the weight depthwise_kernel, Keras 3 calls it kernel.
+    const kernel = ctx.weight('depthwise_kernel', true) ?? ctx.weight('kernel', true)
+      ?? ctx.fail(`weight '${l.name}/depthwise_kernel' (or '${l.name}/kernel', as Keras 3 names it) is missing from the weights manifest`);
     const m = int(l.config.depth_multiplier) ?? kernel.shape[3];
     expectDims(kernel, [size[0], size[1], undefined, m], ctx);
     const bias = biasOf(l.config, ctx);
@@ -276,6 +284,7 @@ registerLayerMapping('depthwiseConv2d', {
 
 registerLayerMapping('batchNorm', {
   kerasClass: 'BatchNormalization',
+  kerasWeightOrder: (l) => [...(l.config.scale !== false ? ['gamma'] : []), ...(l.config.center !== false ? ['beta'] : []), 'moving_mean', 'moving_variance'],
   fromKeras(l, ctx) {
     const rank = ctx.inputShapes[0].length;
     if (!isLastAxis(axisOf(l.config.axis, -1, 'axis', ctx), rank)) ctx.fail(`axis ${brief(l.config.axis)} is not supported (only the channel axis, -1)`);

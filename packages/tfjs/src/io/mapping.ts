@@ -69,6 +69,13 @@ export interface LayerMapping {
   /** Keras class names that `fromKeras` imports. */
   kerasClass?: string | string[];
   fromKeras?(layer: KerasLayer, ctx: FromKerasContext): void;
+  /**
+   * The roles `fromKeras` asks for, in the order Keras 3 saves the layer's variables
+   * (`save_own_variables`: usually creation order, trainable ones first), e.g. ['kernel', 'bias'].
+   * Needed for files whose weights are named by position, as the converter's .keras path writes
+   * them (`layers/<class_name>_<n>/vars/<i>`); without it such files fail to import for this class.
+   */
+  kerasWeightOrder?(layer: KerasLayer): string[];
   /** Keras layers for an IR node (usually one; [] when another node's layer covers it). */
   toKeras?(node: Node, ctx: ToKerasContext): KerasLayerSpec | KerasLayerSpec[];
 }

@@ -143,11 +143,18 @@ export interface DecodeOptions {
 }
 
 /**
+ * Optimizer state as the converter's Keras 3 path (`--input_format keras_keras`) names it: every
+ * dataset of the .keras file's model.weights.h5 goes into the manifest, the optimizer's as
+ * `optimizer/vars/<i>` (also int32, e.g. the iteration count), without a group marking them.
+ */
+const KERAS3_OPTIMIZER_WEIGHT = /^optimizer\/(?:[^/]+\/)*vars\/\d+$/;
+
+/**
  * Params from a weights manifest and its bytes, in manifest order. Float32 weights are views
  * into the source where alignment allows (no copy); quantized ones are decoded (uint8/uint16
  * get an IR `quant` annotation when the manifest's affine map has an integer zero point).
- * Optimizer weights (group 'optimizer') are skipped. A weight that runs past the data throws;
- * data left over after the last weight comes back as `sizeError`.
+ * Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
+ * that runs past the data throws; data left over after the last weight comes back as `sizeError`.
  */
 export function decodeWeights(specs: unknown, source: ByteSource, where: string, o: DecodeOptions): { params: Param[]; sizeError?: string } {
   if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
@@ -162,7 +169,7 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
     if (offset + len > source.length) {
       throw new ModelIOError(`${where}: weight '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.quantization?.dtype ?? spec.dtype}) needs bytes ${offset}..${offset + len} but the weight data has only ${source.length} bytes`);
     }
-    const skip = spec.group === 'optimizer';
+    const skip = spec.group === 'optimizer' || KERAS3_OPTIMIZER_WEIGHT.test(spec.name);
     if (!skip) {
       if (spec.dtype !== 'float32') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 model weights are supported`);
       const raw = source.bytes(offset, len);
