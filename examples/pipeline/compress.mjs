@@ -26,12 +26,12 @@ export function slimAndDeepCompress() {
     sss({ gamma: 0.004, learningRate: 0.1, structures: ['neuron'], include: ['fc1', 'fc2'] }),
     finetune({ epochs: 4, batchSize, learningRate: 1e-3 }),
     magnitudePrune({
-      layers: { fc1: 0.9, fc2: 0.85, fc3: 0.6 },
+      layers: { fc1: 0.91, fc2: 0.85, fc3: 0.6 },
       schedule: 'iterative',
       rounds: 3,
       finetune: { epochs: 2, batchSize, learningRate: 1e-3 },
     }),
-    finetune({ epochs: 4, batchSize, learningRate: 1e-3, schedule: 'cosine' }),
+    finetune({ epochs: 12, batchSize, learningRate: 1e-3, schedule: 'cosine' }),
     kmeansQuantize({ bits: 5, init: 'linear' }),
     float16Quantize({ kinds: ['bias'] }),
     finetune({ epochs: 1, batchSize, learningRate: 1e-4 }),
@@ -44,7 +44,7 @@ async function main(outDir = 'pipeline-out') {
   const { train: trainSplit, test } = loadFashionMnist();
   const data = { train: trainSplit, test };
   const model = lenet300100(1);
-  await train(model, { x: trainSplit.images, y: trainSplit.labels, count: trainSplit.count, shape: [...trainSplit.shape] }, { epochs: 8, batchSize, learningRate: 1e-3, seed: 1 });
+  await train(model, { x: trainSplit.images, y: trainSplit.labels, count: trainSplit.count, shape: [...trainSplit.shape] }, { epochs: 16, batchSize, learningRate: 1e-3, schedule: { type: 'cosine' }, seed: 1 });
   const result = await pipeline(slimAndDeepCompress()).run(model, {
     data,
     seed: 1,

@@ -13,7 +13,7 @@ import { containerOnDisk, fairBaseline, phaseEpochs, pipelineLog, pretrain, stag
 import { benchBackend, benchData, round, shardBytes } from '../lib.mjs';
 
 const RECIPE = new URL('../../../examples/pipeline/recipe.yaml', import.meta.url).pathname;
-const PRETRAIN = { epochs: 8, lr: 1e-3 };
+const PRETRAIN = { epochs: 16, lr: 1e-3, schedule: 'cosine' };
 
 /** Every training phase a built pipeline runs, in order (finetune stages and prune's own retraining). */
 export function trainingPhases(stages) {
@@ -104,7 +104,7 @@ export default {
       tables: { 'pipeline stages (stored bytes before entropy coding; the codec row is the container)': stageRows(result.snapshots) },
       notes: [
         `The chain is examples/pipeline/recipe.yaml${quick ? ' (quick: every fine-tune shortened to 1 epoch, 1 prune round)' : ''}, run through parseRecipe/buildPipeline with the five packages' plugins; examples/pipeline/compress.mjs is the same chain in code (a test checks they match).`,
-        `Checkpoint: LeNet-300-100 trained ${plan.pretrain.epochs} epochs (Adam ${plan.pretrain.lr}, batch ${batchSize}); it is also the distillation teacher. baseline_accuracy: the uncompressed model continued from the checkpoint through the same training phases (${baseline.epochs} epochs in all, as many as the compressed model), without distillation.`,
+        `Checkpoint: LeNet-300-100 trained ${plan.pretrain.epochs} epochs (Adam ${plan.pretrain.lr}, cosine-decayed, batch ${batchSize}); it is also the distillation teacher. baseline_accuracy: the uncompressed model continued from the checkpoint through the same training phases (${baseline.epochs} epochs in all, as many as the compressed model), without distillation.`,
         'flops_reduction: dense MACs of the checkpoint / of the decoded model (SSS removes neurons physically); effective_flops_reduction counts only the MACs of non-zero weights (what a sparse kernel would run).',
         'accuracy is that of the graph decoded from the container file on disk.',
       ],

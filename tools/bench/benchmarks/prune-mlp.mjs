@@ -90,7 +90,7 @@ export default {
         })),
       },
       notes: [
-        `Training: Adam, batch ${p.batchSize}. Checkpoint: ${p.pretrain.epochs} epochs at ${p.pretrain.lr}; then ${phases.map((ph) => `${ph.label}: ${ph.epochs} epoch(s) at ${ph.lr}${ph.schedule ? ` (${ph.schedule})` : ''}`).join('; ')}.`,
+        `Training: Adam, batch ${p.batchSize}. Checkpoint: ${p.pretrain.epochs} epochs at ${p.pretrain.lr}${p.pretrain.schedule ? ` (${p.pretrain.schedule})` : ''}; then ${phases.map((ph) => `${ph.label}: ${ph.epochs} epoch(s) at ${ph.lr}${ph.schedule ? ` (${ph.schedule})` : ''}`).join('; ')}.`,
         `baseline_accuracy: the unpruned model continued from the same checkpoint through exactly the same phases (${baseline.epochs} epochs in all, as many as the pruned model).`,
         `Iterative: ${p.prune.rounds} prune/retrain rounds (prune.magnitude schedule 'iterative', the kept fraction shrinking geometrically to the target), then ${p.retrain.epochs} epoch(s) of retraining at a lower rate; masks keep pruned weights at exactly 0.`,
         'oneshot_accuracy: the checkpoint pruned once to the same per-layer sparsity, no retraining.',
