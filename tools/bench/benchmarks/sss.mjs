@@ -23,8 +23,8 @@ import { accuracy, benchBackend, benchData, fit, medianMs, round } from '../lib.
  */
 const SIZES = {
   full: {
-    mlp: { structures: ['neuron'], train: 20000, test: 10000, batchSize: 128, pretrain: 2, sss: 2, retrain: 1, gamma: 0.01, sweep: [0.003, 0.01, 0.03], sweepRetrain: true, sweepTest: 10000, probe: 256 },
-    cnn: { structures: ['channel'], train: 2000, test: 10000, batchSize: 32, pretrain: 0, sss: 2, retrain: 2, gamma: 0.02, sweep: [0.01, 0.02], sweepRetrain: false, sweepTest: 2000, probe: 256 },
+    mlp: { structures: ['neuron'], train: 60000, test: 10000, batchSize: 256, pretrain: 8, sss: 4, retrain: 8, gamma: 0.006, sweep: [0.003, 0.006, 0.012], sweepRetrain: true, sweepTest: 10000, probe: 256 },
+    cnn: { structures: ['channel'], train: 4000, test: 10000, batchSize: 64, pretrain: 0, sss: 3, retrain: 3, gamma: 0.015, sweep: [0.01, 0.015], sweepRetrain: false, sweepTest: 2000, probe: 256 },
   },
   quick: {
     mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, gamma: 0.02, sweep: [0.005, 0.02], sweepRetrain: true, sweepTest: 1000, probe: 128 },
@@ -94,7 +94,8 @@ async function runModel(name, make, size, data, { seed, log }) {
   const train = head(data.train, size.train);
   const test = head(data.test, size.test);
   const sweepTest = head(test, size.sweepTest);
-  const ft = (epochs) => finetune({ epochs, batchSize: size.batchSize, learningRate: WEIGHT_LR });
+  // SSS epochs at a constant rate; retraining (and the baseline's matching epochs) decays it on a cosine.
+  const ft = (epochs, schedule = 'constant') => finetune({ epochs, batchSize: size.batchSize, learningRate: WEIGHT_LR, schedule });
   const t0 = performance.now();
 
   // Pre-train (shared), then fork: the baseline continues for sss + retrain epochs, SSS starts from the checkpoint.
@@ -102,7 +103,8 @@ async function runModel(name, make, size, data, { seed, log }) {
   let samplesPerSec = NaN;
   if (size.pretrain > 0) samplesPerSec = (await fit(pre, train, { epochs: size.pretrain, batchSize: size.batchSize, lr: WEIGHT_LR, seed, log, label: `${name} pretrain` })).samplesPerSec;
   const baseline = cloneGraph(pre);
-  const baseFit = await fit(baseline, train, { epochs: size.sss + size.retrain, batchSize: size.batchSize, lr: WEIGHT_LR, seed: seed + 1, log, label: `${name} baseline` });
+  const baseFit = await fit(baseline, train, { epochs: size.sss, batchSize: size.batchSize, lr: WEIGHT_LR, seed: seed + 1, log, label: `${name} baseline` });
+  await fit(baseline, train, { epochs: size.retrain, batchSize: size.batchSize, lr: WEIGHT_LR, schedule: 'cosine', seed: seed + 2, log, label: `${name} baseline (cosine)` });
   if (!(samplesPerSec > 0)) samplesPerSec = baseFit.samplesPerSec;
   const baselineAccuracy = await accuracy(baseline, test);
   log(`${name} baseline accuracy ${(baselineAccuracy * 100).toFixed(2)}% after ${size.pretrain + size.sss + size.retrain} epochs`);
@@ -116,7 +118,7 @@ async function runModel(name, make, size, data, { seed, log }) {
   const probe = tf.tensor(test.images.subarray(0, size.probe * 784), [size.probe, 28, 28, 1]);
   const foldDiff = maxOutputDiff(scaled.graph, finalized.graph, probe);
   const beforeRetrain = await accuracy(finalized.graph, sweepTest);
-  const retrained = await pipeline([ft(size.retrain)]).run(finalized.graph, { data: { train }, seed: seed + 2, evaluateEachStage: false });
+  const retrained = await pipeline([ft(size.retrain, 'cosine')]).run(finalized.graph, { data: { train }, seed: seed + 2, evaluateEachStage: false });
   const final = retrained.graph;
   const acc = await accuracy(final, test);
   const s = shrink(pre, final, layers);
@@ -141,7 +143,7 @@ async function runModel(name, make, size, data, { seed, log }) {
     }
     const row = { model: name, gamma, ...shrink(pre, g, layers), accuracy: round(a) };
     if (gamma === size.gamma) row.accuracy_retrained = round(acc);
-    else if (size.sweepRetrain) row.accuracy_retrained = round(await accuracy((await pipeline([ft(size.retrain)]).run(g, { data: { train }, seed: seed + 2, evaluateEachStage: false })).graph, sweepTest));
+    else if (size.sweepRetrain) row.accuracy_retrained = round(await accuracy((await pipeline([ft(size.retrain, 'cosine')]).run(g, { data: { train }, seed: seed + 2, evaluateEachStage: false })).graph, sweepTest));
     for (const k of ['structures_removed_fraction', 'params_reduction', 'flops_reduction']) row[k] = round(row[k]);
     sweep.push(row);
     log(`${name} sweep gamma ${gamma}: removed ${(row.structures_removed_fraction * 100).toFixed(1)}%, flops x${row.flops_reduction}, accuracy ${(a * 100).toFixed(2)}%${row.accuracy_retrained !== undefined ? ` (retrained ${(row.accuracy_retrained * 100).toFixed(2)}%)` : ''}`);
@@ -204,7 +206,7 @@ export default {
       for (const [k, v] of Object.entries(r.metrics)) metrics[`${name}_${k}`] = Math.abs(v) < 1e-3 ? Number(v.toPrecision(3)) : round(v, 6);
       tables[`${name} gamma sweep (accuracy after SSS training and finalisation${size[name].sweepRetrain ? '; accuracy_retrained after the retrain epochs' : '; only the main gamma is retrained'}, on ${Math.min(size[name].sweepTest, data.test.count)} test images; main metrics on ${Math.min(size[name].test, data.test.count)})`] = r.sweep;
       const sz = size[name];
-      notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${sz.gamma}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain}; baseline: ${sz.pretrain ? `the same pre-training continued for ${sz.sss + sz.retrain} epochs (${sz.pretrain + sz.sss + sz.retrain} in total)` : `trained from the same initialisation for ${sz.sss + sz.retrain} epochs`}. Widths ${r.widths}.`);
+      notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${sz.gamma}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain} (cosine-decayed rate); baseline: ${sz.pretrain ? `the same pre-training continued for ${sz.sss} epochs, then ${sz.retrain} with the cosine decay (${sz.pretrain + sz.sss + sz.retrain} in total)` : `trained from the same initialisation for ${sz.sss + sz.retrain} epochs`}. Widths ${r.widths}.`);
     }
     notes.push(`params_reduction, flops_reduction, export_bytes_reduction and inference_speedup are ratios baseline / pruned (inference: median of 5 batches of ${size.mlp.probe} (mlp) / ${size.cnn.probe} (cnn) through the compiled graph). fold_max_abs_diff: largest output change on those test images when the trained scales are folded and zeroed structures removed.`);
     return { backend: backendInfo, dataset: data.sizes, metrics, tables, notes };
