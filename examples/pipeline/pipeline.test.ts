@@ -11,21 +11,27 @@ import * as distill from '@condense/distill';
 import * as prune from '@condense/prune';
 import * as quantize from '@condense/quantize';
 import * as sparsity from '@condense/sparsity';
-import { slimAndDeepCompress } from './compress.mjs';
+import * as thinet from '@condense/thinet';
+import { slimAndDeepCompress, thinAndDeepCompressLenet5 } from './compress.mjs';
 
 const recipePath = new URL('./recipe.yaml', import.meta.url).pathname;
+const chains = [
+  { recipe: recipePath, code: slimAndDeepCompress, packages: ['codec', 'distill', 'prune', 'quantize', 'sparsity'] },
+  { recipe: new URL('./recipe-lenet5.yaml', import.meta.url).pathname, code: thinAndDeepCompressLenet5, packages: ['codec', 'distill', 'prune', 'quantize', 'thinet'] },
+];
 
 const stagesOf = (p: ReturnType<typeof pipeline>) => p.stages.map((s) => ({ name: s.name, options: s.options }));
 
 describe('examples/pipeline', () => {
-  it('the recipe and the code describe the same pipeline, stage by stage, defaults included', async () => {
-    const registry = createRegistry().register(...codec.plugins, ...distill.plugins, ...prune.plugins, ...quantize.plugins, ...sparsity.plugins);
-    const fromRecipe = buildPipeline(parseRecipe(await readFile(recipePath, 'utf8'), recipePath), registry, recipePath);
-    const fromCode = pipeline(slimAndDeepCompress());
-    expect(stagesOf(fromCode)).toEqual(stagesOf(fromRecipe));
-    const packages = new Set(fromRecipe.stages.map((s) => s.name.split('.')[0]).filter((p) => p !== 'finetune'));
-    expect([...packages].sort()).toEqual(['codec', 'distill', 'prune', 'quantize', 'sparsity']);
-  });
+  for (const chain of chains) {
+    it(`${chain.recipe.split('/').pop()} and its code describe the same pipeline, stage by stage, defaults included`, async () => {
+      const registry = createRegistry().register(...codec.plugins, ...distill.plugins, ...prune.plugins, ...quantize.plugins, ...sparsity.plugins, ...thinet.plugins);
+      const fromRecipe = buildPipeline(parseRecipe(await readFile(chain.recipe, 'utf8'), chain.recipe), registry, chain.recipe);
+      expect(stagesOf(pipeline(chain.code()))).toEqual(stagesOf(fromRecipe));
+      const packages = new Set(fromRecipe.stages.map((s) => s.name.split('.')[0]).filter((p) => p !== 'finetune'));
+      expect([...packages].sort()).toEqual(chain.packages);
+    });
+  }
 
   it('runs from the condense CLI and writes a container', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'condense-pipeline-'));
