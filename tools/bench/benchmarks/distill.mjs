@@ -21,8 +21,8 @@ const FULL = {
   validationCount: 5000, // the last N of train, used by nobody for training: picks T
   studentEpochs: 40,
   seeds: [1, 2, 3],
-  temperatures: [2, 4, 8],
-  alpha: 0.7,
+  temperatures: [4, 8, 16],
+  alpha: 0.9,
   keep: 0.5, // (b) fraction of channels kept in every conv layer
   recoveryCount: 3000,
   recoveryEpochs: 2,
