@@ -27,9 +27,9 @@ export function plan(quick) {
       }
     : {
         train: 10000, test: undefined, batchSize: 128,
-        pretrain: { epochs: 6, lr: 1e-3 },
-        prune: { layers: SPARSITY, rounds: 2, epochs: 1, lr: 1e-3 },
-        retrain: { epochs: 1, lr: 1e-3, schedule: 'cosine' },
+        pretrain: { epochs: 8, lr: 1e-3, schedule: 'cosine' },
+        prune: { layers: SPARSITY, rounds: 3, epochs: 1, lr: 1e-3 },
+        retrain: { epochs: 6, lr: 1e-3, schedule: 'cosine' },
         quantize: { bits: BITS, biasFloat16: true },
         centroids: { epochs: 1, lr: 1e-4 },
       };
