@@ -1,9 +1,11 @@
 // Knowledge distillation on Fashion-MNIST (Hinton et al. 2015; NST, Huang & Wang 2017).
 // (a) teacher = the VGG-style CNN, student = LeNet-300-100 trained alone and distilled (a few
 //     temperatures, several seeds; T chosen on a held-out validation slice of train).
-// (b) an L1-norm channel-pruned copy of the teacher recovered by the same fine-tune, plain, with KD
+// (b) a ThiNet-pruned copy of the teacher recovered by the same fine-tune, plain, with KD
 //     and with NST from the unpruned model.
-import { cloneGraph, cost, groupOf, lenet300100, removeChannels, vggSmall } from '@condense/ir';
+import { pipeline } from '@condense/core';
+import { cloneGraph, cost, lenet300100, vggSmall } from '@condense/ir';
+import { thinet } from '@condense/thinet';
 import { kdContribution, nstContribution } from '@condense/distill';
 import { accuracy, benchBackend, benchData, fit, round } from '../lib.mjs';
 
@@ -58,20 +60,6 @@ function slice(split, n, fromEnd = false) {
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** Sample standard deviation (n - 1). */
 const std = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
-
-/** Li et al. 2017 L1-norm filter pruning: in each conv layer keep the filters with the largest sum |w|. */
-function l1FilterPrune(graph, layers, keepFraction) {
-  for (const id of layers) {
-    const group = groupOf(graph, id);
-    const k = graph.params.get(`${id}/kernel`);
-    const cout = k.shape[3];
-    const l1 = new Float64Array(cout);
-    for (let i = 0; i < k.data.length; i++) l1[i % cout] += Math.abs(k.data[i]);
-    const keep = Math.max(1, Math.round(cout * keepFraction));
-    const kept = [...l1.keys()].sort((a, b) => l1[b] - l1[a]).slice(0, keep).sort((a, b) => a - b);
-    removeChannels(graph, group, kept);
-  }
-}
 
 export default {
   name: 'distill',
@@ -146,12 +134,11 @@ export default {
     const kdRuns = cfg.temperatures.length * seeds.length;
 
     // (b) Channel pruning, then recovery.
-    const convs = ['conv1', 'conv2', 'conv3', 'conv4'];
-    const pruned = cloneGraph(teacher);
-    l1FilterPrune(pruned, convs, cfg.keep);
+    // ThiNet (defaults: 20 calibration images per class from the teacher's training set) on every conv layer.
+    const pruned = (await pipeline([thinet({ ratio: 1 - cfg.keep, seed })]).run(cloneGraph(teacher), { data: { train: teacherSet }, seed, evaluateEachStage: false })).graph;
     const prunedAcc = await accuracy(pruned, d.test);
     const [macsBefore, macsAfter] = [cost(teacher).totals.macs, cost(pruned).totals.macs];
-    log(`L1 filter pruning, keep ${cfg.keep}: MACs ${macsBefore} -> ${macsAfter}, accuracy ${(prunedAcc * 100).toFixed(2)}% before recovery`);
+    log(`ThiNet, keep ${cfg.keep} of every conv layer's channels: MACs ${macsBefore} -> ${macsAfter}, accuracy ${(prunedAcc * 100).toFixed(2)}% before recovery`);
     const recoverySet = slice(d.train, Math.min(cfg.recoveryCount, teacherSet.count));
     const recover = async (label, make) => {
       const accs = [];
@@ -209,7 +196,7 @@ export default {
         ],
         'Channel-pruned CNN: recovery fine-tune': [
           { model: 'unpruned teacher', accuracy: pct(teacherAcc), macs: macsBefore },
-          { model: `L1-pruned (keep ${cfg.keep} of conv channels), no fine-tune`, accuracy: pct(prunedAcc), macs: macsAfter },
+          { model: `ThiNet-pruned (keep ${cfg.keep} of conv channels), no fine-tune`, accuracy: pct(prunedAcc), macs: macsAfter },
           { model: 'recovered, plain', accuracy: pct(plain.mean), macs: macsAfter },
           { model: `recovered, KD (T=${bestT})`, accuracy: pct(kdRec.mean), macs: macsAfter },
           { model: `recovered, NST (${cfg.nstTap}, weight ${cfg.nstWeight})`, accuracy: pct(nstRec.mean), macs: macsAfter },
@@ -220,7 +207,7 @@ export default {
         `T chosen by mean accuracy on a validation slice (the last ${validation.count} training examples, never trained on); the test set only reports.`,
         `kd_gain_sigmas = (kd - alone) / max(std_alone, std_kd), sample standard deviations over ${seeds.length} seeds.`,
         `Logit cache: the first KD run computed the teacher on ${cacheFirst.stats.teacherExamples} examples and served ${cacheFirst.stats.cachedExamples} from the cache; its first epoch took ${(first / 1000).toFixed(1)} s, the later ones ${(mean(later) / 1000).toFixed(1)} s on average. The cache is shared by every KD run of the same teacher, so the ${kdRuns} KD runs ran the teacher over the transfer set once instead of ${kdRuns * cfg.studentEpochs} times.`,
-        `(b) L1-norm filter pruning (Li et al. 2017) of conv1-4 through channelGroups/removeChannels, keeping ${cfg.keep} of the channels; recovery = ${cfg.recoveryEpochs} epochs on the first ${recoverySet.count} examples, Adam 1e-3, same seeds for the three variants. NST matches ${cfg.nstTap} of the pruned model to ${cfg.nstTap} of the teacher.`,
+        `(b) ThiNet (@condense/thinet, defaults: 20 calibration images per class, least squares, bias correction) on conv1-4, keeping ${cfg.keep} of the channels; recovery = ${cfg.recoveryEpochs} epochs on the first ${recoverySet.count} examples, Adam 1e-3, same seeds for the three variants. NST matches ${cfg.nstTap} of the pruned model to ${cfg.nstTap} of the teacher.`,
       ],
     };
   },
