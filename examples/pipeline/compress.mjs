@@ -1,7 +1,7 @@
 // The chains of recipe.yaml and recipe-lenet5.yaml written as code: plugins are plain objects from
 // typed factories.
 //
-//   node examples/pipeline/compress.mjs [lenet5|mlp] [OUT_DIR]
+//   node examples/pipeline/compress.mjs [mlp|lenet5] [OUT_DIR]
 //
 // trains the model on Fashion-MNIST (the full data when found, else the embedded subset),
 // compresses it and writes OUT_DIR/model.cdz (default: pipeline-out/).
@@ -66,7 +66,7 @@ const CHAINS = {
   mlp: { model: lenet300100, stages: slimAndDeepCompress, epochs: 16, batchSize: 256, limit: {} },
 };
 
-async function main(which = 'lenet5', outDir = 'pipeline-out') {
+async function main(which = 'mlp', outDir = 'pipeline-out') {
   const chain = CHAINS[which];
   if (!chain) throw new Error(`unknown chain '${which}': lenet5 or mlp`);
   await selectBackend();
