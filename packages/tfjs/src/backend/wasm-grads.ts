@@ -306,19 +306,23 @@ function maxPoolGrad(dy: TensorInfo, x: TensorInfo, attrs: NamedAttrMap, backend
 /** For each window: running max per channel over its taps (contiguous rows), then dx[argmax] += dy. */
 function scatterFirstMax(x: Float32Array, dy: Float32Array, dx: Float32Array, p: tf.backend_util.Conv2DInfo): void {
   const { inHeight: H, inWidth: W, inChannels: C } = p;
+  // Window taps depend only on the output row / column: computed once, not per window.
+  const rowTaps = Array.from({ length: p.outHeight }, (_, oh) => taps(oh * p.strideHeight - p.padInfo.top, p.effectiveFilterHeight, p.dilationHeight, H));
+  const colTaps = Array.from({ length: p.outWidth }, (_, ow) => taps(ow * p.strideWidth - p.padInfo.left, p.effectiveFilterWidth, p.dilationWidth, W));
   const best = new Float32Array(C);
   const at = new Int32Array(C);
   let o = 0;
   for (let b = 0; b < p.batchSize; b++) {
     for (let oh = 0; oh < p.outHeight; oh++) {
-      const rows = taps(oh * p.strideHeight - p.padInfo.top, p.effectiveFilterHeight, p.dilationHeight, H);
+      const rows = rowTaps[oh];
       for (let ow = 0; ow < p.outWidth; ow++) {
-        const cols = taps(ow * p.strideWidth - p.padInfo.left, p.effectiveFilterWidth, p.dilationWidth, W);
+        const cols = colTaps[ow];
         best.fill(-Infinity);
         at.fill(-1);
-        for (const h of rows) {
-          for (const w of cols) {
-            const base = ((b * H + h) * W + w) * C;
+        for (let i = 0; i < rows.length; i++) {
+          const rowBase = (b * H + rows[i]) * W;
+          for (let j = 0; j < cols.length; j++) {
+            const base = (rowBase + cols[j]) * C;
             for (let c = 0; c < C; c++) {
               const v = x[base + c];
               if (v > best[c]) { best[c] = v; at[c] = base + c; }
