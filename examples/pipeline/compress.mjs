@@ -5,11 +5,11 @@
 //
 // trains the model on Fashion-MNIST (the full data when found, else the embedded subset),
 // compresses it and writes OUT_DIR/model.cdz (default: pipeline-out/).
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { deepCompression } from '@condense/codec';
-import { finetune, pipeline } from '@condense/core';
+import { finetune, pipeline, writeFileAtomic } from '@condense/core';
 import { loadFashionMnist } from '@condense/datasets';
 import { distillKd } from '@condense/distill';
 import { lenet300100, lenet5 } from '@condense/ir';
@@ -81,7 +81,7 @@ async function main(which = 'mlp', outDir = 'pipeline-out') {
     onEvent: (e) => e.type === 'stageEnd' && console.log(`${e.name}: ${e.snapshot.nonzero} non-zero params, accuracy ${((e.snapshot.accuracy ?? NaN) * 100).toFixed(2)}%`),
   });
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'model.cdz'), result.artifacts['model.cdz']);
+  await writeFileAtomic(join(outDir, 'model.cdz'), result.artifacts['model.cdz']);
   console.log(`wrote ${join(outDir, 'model.cdz')} (${result.artifacts['model.cdz'].length} bytes)`);
 }
 

@@ -1,23 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core registers gradients only via tfjs-layers in Node (see exec/gradients.ts).
 import '@tensorflow/tfjs-layers';
+import { rng } from '@condense/ir';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend.js';
 import { isOurKernel, registerCpuGrads, registerWasmGrads } from './wasm-grads.js';
 
 // ---- helpers ------------------------------------------------------------------
-
-/** Small deterministic PRNG (mulberry32) so failures are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
