@@ -72,7 +72,7 @@ beforeAll(async () => {
 describe('wasm conv backprop kernels', () => {
   it('are registered once, and only where wasm lacks them', () => {
     for (const name of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad']) {
+      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'Sum']) {
       expect(isOurKernel(name), name).toBe(true);
     }
     expect(registerWasmGrads()).toEqual([]);
@@ -191,6 +191,75 @@ describe('wasm MaxPoolGrad', () => {
       const [w] = await on('wasm', grad);
       const [c] = await on('cpu', grad);
       expect(relErr(w, c), JSON.stringify({ shape, k, s, pad })).toBeLessThan(TOL);
+    }
+  });
+});
+
+describe('wasm MaxPoolGrad, non-overlapping windows (pool == stride)', () => {
+  it('matches cpu with ties, -Infinity, NaN and uncovered remainder rows', async () => {
+    const r = rng(21);
+    for (let i = 0; i < 30; i++) {
+      const k = int(r, 1, 3);
+      const pad = pick(r, ['same', 'valid'] as const);
+      const shape = [int(r, 1, 3), int(r, k, 9), int(r, k, 9), int(r, 1, 5)];
+      const special = [Number.NaN, -Infinity, -Infinity, -2, 0];
+      const xs = randomData(r, shape).map((v) => (r() < 0.2 ? pick(r, special) : Math.round(v * 3) - 1));
+      if (i === 0) xs.fill(-Infinity); // every window all -Infinity: no gradient anywhere, as on cpu
+      const grad = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, k, k, pad), 1.5)))(tf.tensor(xs, shape))];
+      const [w] = await on('wasm', grad);
+      const [c] = await on('cpu', grad);
+      expect(relErr(w, c), JSON.stringify({ shape, k, pad })).toBeLessThan(TOL);
+    }
+  });
+});
+
+describe('wasm Sum and Identity', () => {
+  it('Sum over leading axes (ours) and other axes (native) matches cpu', async () => {
+    const r = rng(23);
+    for (let i = 0; i < 30; i++) {
+      const shape = Array.from({ length: int(r, 1, 4) }, () => int(r, 1, 6));
+      const axes = shape.map((_, a) => a).filter(() => r() < 0.6);
+      const axis = axes.length === 1 && r() < 0.5 ? axes[0] - shape.length : axes; // negative axes too
+      const keepDims = r() < 0.5;
+      const xs = randomData(r, shape);
+      const sum = () => [tf.sum(tf.tensor(xs, shape), axis, keepDims)];
+      const [w] = await on('wasm', sum);
+      const [c] = await on('cpu', sum);
+      expect(relErr(w, c), JSON.stringify({ shape, axis, keepDims })).toBeLessThan(TOL);
+      const shapes = await Promise.all((['wasm', 'cpu'] as const).map(async (b) => {
+        await tf.setBackend(b);
+        return tf.tidy(() => sum()[0].shape);
+      }));
+      expect(shapes[0]).toEqual(shapes[1]);
+    }
+  });
+
+  it('Identity shares the buffer: a clone outlives its source and frees it last', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.backend().numDataIds();
+    const x = tf.tensor([1, 2, 3]);
+    const y = tf.clone(x);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+    y.dispose();
+    expect(tf.backend().numDataIds()).toBe(before);
+  });
+});
+
+describe('wasm Conv2DBackpropFilter with one input channel (im2col path)', () => {
+  it('matches a JS reference with strides, dilation and same/valid padding', async () => {
+    const r = rng(29);
+    for (let i = 0; i < 30; i++) {
+      const c = { ...randomCase(r, false), inC: 1 };
+      const xShape: Shape4 = [c.batch, c.h, c.w, 1];
+      const fShape: Shape4 = [c.k[0], c.k[1], 1, c.outC];
+      const info = tf.backend_util.computeConv2DInfo(xShape, fShape, c.strides, c.dilation, c.pad);
+      const xs = randomData(r, xShape);
+      const dys = randomData(r, info.outShape);
+      const [dW] = await on('wasm', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
+        { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
+      const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
+      expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
   });
 });

@@ -62,9 +62,15 @@ const padding = (attrs: Attrs): 'same' | 'valid' => (attrs.padding as 'same' | '
 
 /**
  * In training the convolutions run unfused: tf.fused ops compute every input's gradient eagerly
- * (the first layer's dx included), plain ops only the ones the tape needs.
+ * (the first layer's dx included), plain ops only the ones the tape needs. A conv2d with a bias
+ * goes through convForTraining, which fuses the bias but keeps that property.
  */
 function conv2d(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
+  const dilations = dilation2(node.attrs);
+  if (ctx.training && p.bias && dilations.every((d) => d === 1)) {
+    const y = convForTraining(x as tf.Tensor4D, p.kernel as tf.Tensor4D, p.bias, strides2(node.attrs), padding(node.attrs), ctx.inputGrad);
+    return finish(y, node.attrs, undefined);
+  }
   if (ctx.training) {
     const y = tf.conv2d(x as tf.Tensor4D, p.kernel as tf.Tensor4D, strides2(node.attrs), padding(node.attrs), 'NHWC', dilation2(node.attrs));
     return finish(p.bias ? tf.add(y, p.bias) : y, node.attrs, undefined);
@@ -82,6 +88,35 @@ function conv2d(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx:
     leakyreluAlpha: leakyAlpha(node.attrs),
   });
   return finish(y, node.attrs, fused);
+}
+
+/**
+ * conv2d + bias with a hand-written gradient: the bias is added inside the conv kernel (no
+ * separate pass over the activation, which on WASM costs ~10% of a LeNet-5 step), and as with
+ * plain tf.conv2d the input gradient is computed only when something upstream trains.
+ * Dilation 1 only: tf.conv2d's gradient rejects other values, and so must we.
+ */
+function convForTraining(
+  x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor, strides: [number, number], pad: 'same' | 'valid', inputGrad: boolean,
+): tf.Tensor4D {
+  const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1] };
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    save([x, w]);
+    return {
+      value: tf.fused.conv2d({ x, filter: w, strides, pad, dataFormat: 'NHWC', bias }),
+      gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => {
+        const grads: tf.Tensor[] = [];
+        const run = (kernel: string, inputs: Record<string, tf.Tensor>, extra: Record<string, unknown>) =>
+          tf.engine().runKernel(kernel, inputs, { ...attrs, ...extra } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        if (inputGrad) grads.push(run('Conv2DBackpropInput', { dy, filter: ws }, { inputShape: xs.shape }));
+        grads.push(run('Conv2DBackpropFilter', { x: xs, dy }, { filterShape: ws.shape }));
+        grads.push(tf.sum(dy, [0, 1, 2]));
+        return grads;
+      },
+    };
+  });
+  return op(...(inputGrad ? [x] : []), w, bias) as tf.Tensor4D;
 }
 
 function depthwiseConv2d(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {

@@ -265,6 +265,8 @@ describe('training-mode kernels', () => {
     ['conv first', () => new GraphBuilder('t', [6, 6, 2], 4).conv2d(3, 3, { name: 'c', activation: 'relu', padding: 'same' })
       .depthwiseConv2d(3, { name: 'dw', depthMultiplier: 2, activation: 'relu6', strides: 2, padding: 'same' })
       .flatten().dense(5, { name: 'd1', activation: 'elu' }).dense(3, { name: 'd2', activation: 'softmax' }).build(), [3, 6, 6, 2]],
+    ['conv after conv (input gradient, strides, same)', () => new GraphBuilder('t', [7, 7, 2], 4).conv2d(3, 3, { name: 'c0', padding: 'valid' })
+      .conv2d(4, 2, { name: 'c1', strides: 2, padding: 'same' }).flatten().dense(3, { name: 'd2', activation: 'softmax' }).build(), [3, 7, 7, 2]],
     ['dense first, rank 3', () => new GraphBuilder('t', [4, 6], 5).dense(7, { name: 'd0', activation: 'leakyRelu' })
       .flatten().dense(3, { name: 'd2', activation: 'softmax' }).build(), [3, 4, 6]],
   ] as const)('equal the fused inference path in value and gradients (%s)', (_name, build, shape) => {

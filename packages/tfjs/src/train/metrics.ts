@@ -7,7 +7,21 @@ import type { PredictResult } from '../exec/index.js';
  */
 export function crossEntropy(r: PredictResult, y: tf.Tensor, classes: number): tf.Scalar {
   const logits = r.logits ?? r.output;
-  return tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, classes), logits) as tf.Scalar;
+  const labels = tf.oneHot(y as tf.Tensor1D, classes);
+  // The value of tf.losses.softmaxCrossEntropy, op for op. Its gradient also computes the labels'
+  // gradient and runs through broadcasts (slow on WASM); (softmax - labels) * dy / n is the same math.
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const z = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const logProbs = tf.sub(z, tf.logSumExp(z, [-1], true));
+    save([logProbs, labels]); // the tape frees what the forward pass made
+    const n = logProbs.size / (logProbs.shape.at(-1) as number); // examples (every position for rank > 2)
+    return {
+      value: tf.div(tf.sum(tf.sum(tf.neg(tf.mul(logProbs, labels)), [-1])), n),
+      gradFunc: (dy: tf.Tensor, [lp, l]: tf.Tensor[]) => tf.mul(tf.sub(tf.exp(lp), l), tf.div(dy, n)),
+    };
+  });
+  return op(logits) as tf.Scalar;
 }
 
 /** Number of examples whose arg-max equals the label (a float32 scalar). */

@@ -52,7 +52,9 @@ export function createOptimizer(config: OptimizerConfig = 'adam'): Optimizer {
     const [b1, b2, eps] = [a.beta1 ?? 0.9, a.beta2 ?? 0.999, a.epsilon ?? 1e-7];
     return new StatefulOptimizer('adam', (s, g, lr) => {
       s.m = s.m ? tf.add(tf.mul(s.m, b1), tf.mul(g, 1 - b1)) : tf.mul(g, 1 - b1);
-      s.v = s.v ? tf.add(tf.mul(s.v, b2), tf.mul(tf.square(g), 1 - b2)) : tf.mul(tf.square(g), 1 - b2);
+      // g * g, not tf.square: the same values, and wasm's Square is ~4x slower than Multiply.
+      const g2 = tf.mul(g, g);
+      s.v = s.v ? tf.add(tf.mul(s.v, b2), tf.mul(g2, 1 - b2)) : tf.mul(g2, 1 - b2);
       // tf.train.adam's lr * mHat / (sqrt(vHat) + eps), with the bias corrections folded into
       // two scalars: elementwise ops dominate the step on WASM, so each one saved counts.
       const c2 = Math.sqrt(1 - b2 ** s.t);
