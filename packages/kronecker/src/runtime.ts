@@ -169,12 +169,10 @@ function factorInitializer(rank: number, fanIn: number, fanOut: number) {
   return tfl.initializers.randomNormal({ mean: 0, stddev: (2 / (rank * (fanIn + fanOut))) ** 0.25 });
 }
 
-export interface KroneckerDenseArgs extends NonNullable<LayerArgs> {
-  units: number;
+/** What both factored layers take: the factors' rank and shapes, the activation, the bias. */
+interface FactorArgs extends NonNullable<LayerArgs> {
   rank: number;
-  /** [m1, n1] */
   aShape: number[];
-  /** [m2, n2] */
   bShape: number[];
   activation?: string;
   /** Parameter of elu / leaky_relu. */
@@ -182,141 +180,150 @@ export interface KroneckerDenseArgs extends NonNullable<LayerArgs> {
   useBias?: boolean;
 }
 
-/** A dense layer whose kernel is sum_k a[k] (x) b[k]; weights `a` [rank, m1, n1], `b` [rank, m2, n2], `bias` [units]. */
-export class KroneckerDense extends tfl.layers.Layer {
-  static readonly className = 'KroneckerDense';
-  readonly units: number;
-  readonly rank: number;
-  readonly aShape: number[];
-  readonly bShape: number[];
-  readonly activation: string;
-  readonly alpha?: number;
-  readonly useBias: boolean;
-  private a?: tfl.LayerVariable;
-  private b?: tfl.LayerVariable;
-  private bias?: tfl.LayerVariable;
-
-  constructor(args: KroneckerDenseArgs) {
-    super(args);
-    const where = `KroneckerDense '${this.name}'`;
-    this.rank = args.rank;
-    if (!(Number.isInteger(args.rank) && args.rank >= 1)) throw new Error(`${where}: rank must be a positive integer, got ${args.rank}`);
-    this.aShape = checkShape(where, 'aShape', args.aShape, 2);
-    this.bShape = checkShape(where, 'bShape', args.bShape, 2);
-    this.units = args.units;
-    if (this.units !== this.aShape[1] * this.bShape[1]) throw new Error(`${where}: units ${this.units} is not ${this.aShape[1]} x ${this.bShape[1]} (the factors' output dims)`);
-    this.activation = args.activation ?? 'linear';
-    checkActivation(where, this.activation);
-    this.alpha = args.alpha;
-    this.useBias = args.useBias ?? true;
-  }
-
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    const m = shape[shape.length - 1];
-    const [m1, n1] = this.aShape;
-    const [m2, n2] = this.bShape;
-    if (m !== m1 * m2) throw new Error(`KroneckerDense '${this.name}': input has ${m} features, the factors need ${m1} x ${m2} = ${m1 * m2}`);
-    const init = factorInitializer(this.rank, m, this.units);
-    this.a = this.addWeight('a', [this.rank, m1, n1], 'float32', init);
-    this.b = this.addWeight('b', [this.rank, m2, n2], 'float32', init);
-    if (this.useBias) this.bias = this.addWeight('bias', [this.units], 'float32', tfl.initializers.zeros());
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    return [...shape.slice(0, -1), this.units];
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const m = x.shape[x.rank - 1];
-      const x2 = tf.reshape(x, [-1, m]) as tf.Tensor2D;
-      let y: tf.Tensor = kronMatMul(x2, (this.a as tfl.LayerVariable).read() as tf.Tensor3D, (this.b as tfl.LayerVariable).read() as tf.Tensor3D);
-      if (this.bias) y = tf.add(y, this.bias.read());
-      y = applyActivation(this.activation, y, this.alpha);
-      return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
-    });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    const own: tf.serialization.ConfigDict = { units: this.units, rank: this.rank, aShape: this.aShape, bShape: this.bShape, activation: this.activation, useBias: this.useBias };
-    if (this.alpha !== undefined) own.alpha = this.alpha;
-    return { ...own, ...super.getConfig() };
-  }
+export interface KroneckerDenseArgs extends FactorArgs {
+  units: number;
+  /** [m1, n1] */
+  aShape: number[];
+  /** [m2, n2] */
+  bShape: number[];
 }
 
-export interface KroneckerConv2DArgs extends NonNullable<LayerArgs> {
+export interface KroneckerConv2DArgs extends FactorArgs {
   filters: number;
   kernelSize: number | number[];
-  rank: number;
   /** [h1, w1, c1, f1] */
   aShape: number[];
   /** [h2, w2, c2, f2] */
   bShape: number[];
   strides?: number | number[];
   padding?: 'same' | 'valid';
-  activation?: string;
-  alpha?: number;
-  useBias?: boolean;
 }
 
-/** A 2-D convolution whose HWIO kernel is sum_k a[k] (x) b[k] (GKPD); weights `a`, `b`, `bias`. */
-export class KroneckerConv2D extends tfl.layers.Layer {
-  static readonly className = 'KroneckerConv2D';
-  readonly filters: number;
-  readonly kernelSize: [number, number];
+/** A layer whose kernel is sum_k a[k] (x) b[k]: checks and holds the factors, adds bias and activation. */
+abstract class KroneckerLayer extends tfl.layers.Layer {
   readonly rank: number;
   readonly aShape: number[];
   readonly bShape: number[];
-  readonly strides: [number, number];
-  readonly padding: 'same' | 'valid';
   readonly activation: string;
   readonly alpha?: number;
   readonly useBias: boolean;
-  private a?: tfl.LayerVariable;
-  private b?: tfl.LayerVariable;
-  private bias?: tfl.LayerVariable;
+  protected a?: tfl.LayerVariable;
+  protected b?: tfl.LayerVariable;
+  protected bias?: tfl.LayerVariable;
 
-  constructor(args: KroneckerConv2DArgs) {
+  constructor(args: FactorArgs, factorRank: number) {
     super(args);
-    const where = `KroneckerConv2D '${this.name}'`;
+    const where = this.where();
     if (!(Number.isInteger(args.rank) && args.rank >= 1)) throw new Error(`${where}: rank must be a positive integer, got ${args.rank}`);
     this.rank = args.rank;
-    this.aShape = checkShape(where, 'aShape', args.aShape, 4);
-    this.bShape = checkShape(where, 'bShape', args.bShape, 4);
-    this.filters = args.filters;
-    this.kernelSize = pair(args.kernelSize, 1);
-    const [h1, w1, , f1] = this.aShape;
-    const [h2, w2, , f2] = this.bShape;
-    if (this.kernelSize[0] !== h1 * h2 || this.kernelSize[1] !== w1 * w2 || this.filters !== f1 * f2) {
-      throw new Error(`${where}: kernelSize [${this.kernelSize.join(', ')}] and filters ${this.filters} do not match the factors [${this.aShape.join(', ')}] (x) [${this.bShape.join(', ')}]`);
-    }
-    this.strides = pair(args.strides, 1);
-    this.padding = args.padding ?? 'valid';
-    if (this.padding !== 'same' && this.padding !== 'valid') throw new Error(`${where}: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
+    this.aShape = checkShape(where, 'aShape', args.aShape, factorRank);
+    this.bShape = checkShape(where, 'bShape', args.bShape, factorRank);
     this.activation = args.activation ?? 'linear';
     checkActivation(where, this.activation);
     this.alpha = args.alpha;
     this.useBias = args.useBias ?? true;
   }
 
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    const cin = shape[3];
-    if (cin !== this.aShape[2] * this.bShape[2]) throw new Error(`KroneckerConv2D '${this.name}': input has ${cin} channels, the factors need ${this.aShape[2]} x ${this.bShape[2]}`);
-    const area = this.kernelSize[0] * this.kernelSize[1];
-    const init = factorInitializer(this.rank, area * cin, area * this.filters);
+  protected where(): string {
+    return `${(this.constructor as unknown as { className: string }).className} '${this.name}'`;
+  }
+
+  /** Adds `a`, `b` ([rank, ...shape]) and the bias of `outputs` units. */
+  protected addFactors(fanIn: number, fanOut: number, outputs: number): void {
+    const init = factorInitializer(this.rank, fanIn, fanOut);
     this.a = this.addWeight('a', [this.rank, ...this.aShape], 'float32', init);
     this.b = this.addWeight('b', [this.rank, ...this.bShape], 'float32', init);
-    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], 'float32', tfl.initializers.zeros());
+    if (this.useBias) this.bias = this.addWeight('bias', [outputs], 'float32', tfl.initializers.zeros());
     this.built = true;
   }
 
+  protected factors<T extends tf.Tensor>(): [T, T] {
+    return [(this.a as tfl.LayerVariable).read() as T, (this.b as tfl.LayerVariable).read() as T];
+  }
+
+  /** y + bias, then the activation. */
+  protected finish(y: tf.Tensor): tf.Tensor {
+    return applyActivation(this.activation, this.bias ? tf.add(y, this.bias.read()) : y, this.alpha);
+  }
+
+  /** The layer's own fields first, then the factors', then tfjs-layers' (name, trainable, ...). */
+  protected config(own: tf.serialization.ConfigDict): tf.serialization.ConfigDict {
+    const factors: tf.serialization.ConfigDict = { rank: this.rank, aShape: this.aShape, bShape: this.bShape, activation: this.activation, useBias: this.useBias };
+    if (this.alpha !== undefined) factors.alpha = this.alpha;
+    return { ...own, ...factors, ...super.getConfig() };
+  }
+}
+
+const firstShape = (inputShape: tfl.Shape | tfl.Shape[]) => (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+
+/** A dense layer whose kernel is sum_k a[k] (x) b[k]; weights `a` [rank, m1, n1], `b` [rank, m2, n2], `bias` [units]. */
+export class KroneckerDense extends KroneckerLayer {
+  static readonly className = 'KroneckerDense';
+  readonly units: number;
+
+  constructor(args: KroneckerDenseArgs) {
+    super(args, 2);
+    this.units = args.units;
+    if (this.units !== this.aShape[1] * this.bShape[1]) throw new Error(`${this.where()}: units ${this.units} is not ${this.aShape[1]} x ${this.bShape[1]} (the factors' output dims)`);
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = firstShape(inputShape);
+    const m = shape[shape.length - 1] as number;
+    const [m1, m2] = [this.aShape[0], this.bShape[0]];
+    if (m !== m1 * m2) throw new Error(`${this.where()}: input has ${m} features, the factors need ${m1} x ${m2} = ${m1 * m2}`);
+    this.addFactors(m, this.units, this.units);
+  }
+
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return [...firstShape(inputShape).slice(0, -1), this.units];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const m = x.shape[x.rank - 1];
+      const y = this.finish(kronMatMul(tf.reshape(x, [-1, m]) as tf.Tensor2D, ...this.factors<tf.Tensor3D>()));
+      return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return this.config({ units: this.units });
+  }
+}
+
+/** A 2-D convolution whose HWIO kernel is sum_k a[k] (x) b[k] (GKPD); weights `a`, `b`, `bias`. */
+export class KroneckerConv2D extends KroneckerLayer {
+  static readonly className = 'KroneckerConv2D';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: 'same' | 'valid';
+
+  constructor(args: KroneckerConv2DArgs) {
+    super(args, 4);
+    this.filters = args.filters;
+    this.kernelSize = pair(args.kernelSize, 1);
+    const [h1, w1, , f1] = this.aShape;
+    const [h2, w2, , f2] = this.bShape;
+    if (this.kernelSize[0] !== h1 * h2 || this.kernelSize[1] !== w1 * w2 || this.filters !== f1 * f2) {
+      throw new Error(`${this.where()}: kernelSize [${this.kernelSize.join(', ')}] and filters ${this.filters} do not match the factors [${this.aShape.join(', ')}] (x) [${this.bShape.join(', ')}]`);
+    }
+    this.strides = pair(args.strides, 1);
+    this.padding = args.padding ?? 'valid';
+    if (this.padding !== 'same' && this.padding !== 'valid') throw new Error(`${this.where()}: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const cin = firstShape(inputShape)[3] as number;
+    if (cin !== this.aShape[2] * this.bShape[2]) throw new Error(`${this.where()}: input has ${cin} channels, the factors need ${this.aShape[2]} x ${this.bShape[2]}`);
+    const area = this.kernelSize[0] * this.kernelSize[1];
+    this.addFactors(area * cin, area * this.filters, this.filters);
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = firstShape(inputShape);
     const out = (size: number | null, k: number, s: number) => (size === null ? null : this.padding === 'same' ? Math.ceil(size / s) : Math.ceil((size - k + 1) / s));
     return [shape[0], out(shape[1], this.kernelSize[0], this.strides[0]), out(shape[2], this.kernelSize[1], this.strides[1]), this.filters];
   }
@@ -324,21 +331,12 @@ export class KroneckerConv2D extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const a = (this.a as tfl.LayerVariable).read() as tf.Tensor5D;
-      const b = (this.b as tfl.LayerVariable).read() as tf.Tensor5D;
-      let y: tf.Tensor = kronConv2d(x, a, b, { strides: this.strides, padding: this.padding });
-      if (this.bias) y = tf.add(y, this.bias.read());
-      return applyActivation(this.activation, y, this.alpha);
+      return this.finish(kronConv2d(x, ...this.factors<tf.Tensor5D>(), { strides: this.strides, padding: this.padding }));
     });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const own: tf.serialization.ConfigDict = {
-      filters: this.filters, kernelSize: this.kernelSize, rank: this.rank, aShape: this.aShape, bShape: this.bShape,
-      strides: this.strides, padding: this.padding, activation: this.activation, useBias: this.useBias,
-    };
-    if (this.alpha !== undefined) own.alpha = this.alpha;
-    return { ...own, ...super.getConfig() };
+    return this.config({ filters: this.filters, kernelSize: this.kernelSize, strides: this.strides, padding: this.padding });
   }
 }
 

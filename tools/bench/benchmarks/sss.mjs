@@ -32,6 +32,13 @@ const SIZES = {
   },
 };
 
+/** SIZES, with CONDENSE_SSS_CONFIG (JSON: { mlp?: {...} | false, cnn?: {...} | false }) applied, for experiments. */
+function sizesFor(quick) {
+  const overrides = JSON.parse(process.env.CONDENSE_SSS_CONFIG ?? '{}');
+  const base = quick ? SIZES.quick : SIZES.full;
+  return Object.fromEntries(Object.entries(base).map(([k, v]) => [k, overrides[k] === false ? false : { ...v, ...overrides[k] }]));
+}
+
 /** Scale factors' APG step size; the weights train with Adam at 1e-3 throughout. */
 const SCALE_LR = 0.1;
 const WEIGHT_LR = 1e-3;
@@ -193,14 +200,17 @@ export default {
     note: 'Huang & Wang 2017 report e.g. ResNet-50 on ImageNet at 1.1x-1.8x fewer FLOPs within ~1-4 points of top-1; CIFAR VGG/ResNet ~2-3x with no loss. Network Slimming (Liu et al. 2017): VGG-16 on CIFAR-10 at 51% fewer FLOPs, no loss.',
   },
   async run({ quick, data: dataDir, seed = 1, backend, log }) {
-    const size = quick ? SIZES.quick : SIZES.full;
+    const size = sizesFor(quick);
+    const models = Object.values(size).filter(Boolean);
     const backendInfo = await benchBackend(backend);
-    const data = await benchData({ quick, data: dataDir }, { train: Math.max(size.mlp.train, size.cnn.train), quickTrain: Math.max(size.mlp.train, size.cnn.train), quickTest: Math.max(size.mlp.test, size.cnn.test) });
+    const most = (k) => Math.max(...models.map((m) => m[k]));
+    const data = await benchData({ quick, data: dataDir }, { train: most('train'), quickTrain: most('train'), quickTest: most('test') });
     log(`backend ${backendInfo}; data ${JSON.stringify(data.sizes)}`);
     const metrics = {};
     const tables = {};
     const notes = [];
     for (const [name, make] of [['mlp', (s) => lenet300100(s)], ['cnn', (s) => vggSmall(s)]]) {
+      if (!size[name]) continue;
       const r = await runModel(name, make, size[name], data, { seed, log });
       // Tiny values (the fold difference) keep 3 significant digits.
       for (const [k, v] of Object.entries(r.metrics)) metrics[`${name}_${k}`] = Math.abs(v) < 1e-3 ? Number(v.toPrecision(3)) : round(v, 6);
@@ -208,7 +218,7 @@ export default {
       const sz = size[name];
       notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${sz.gamma}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain} (cosine-decayed rate); baseline: ${sz.pretrain ? `the same pre-training continued for ${sz.sss} epochs, then ${sz.retrain} with the cosine decay (${sz.pretrain + sz.sss + sz.retrain} in total)` : `trained from the same initialisation for ${sz.sss + sz.retrain} epochs`}. Widths ${r.widths}.`);
     }
-    notes.push(`params_reduction, flops_reduction, export_bytes_reduction and inference_speedup are ratios baseline / pruned (inference: median of 5 batches of ${size.mlp.probe} (mlp) / ${size.cnn.probe} (cnn) through the compiled graph). fold_max_abs_diff: largest output change on those test images when the trained scales are folded and zeroed structures removed.`);
+    notes.push(`params_reduction, flops_reduction, export_bytes_reduction and inference_speedup are ratios baseline / pruned (inference: median of 5 batches of ${models.map((m) => m.probe).join(' / ')} test images through the compiled graph). fold_max_abs_diff: largest output change on those test images when the trained scales are folded and zeroed structures removed.`);
     return { backend: backendInfo, dataset: data.sizes, metrics, tables, notes };
   },
 };
