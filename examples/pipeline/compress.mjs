@@ -53,7 +53,7 @@ export function slimAndDeepCompress() {
       rounds: 3,
       finetune: { epochs: 2, batchSize, learningRate: 1e-3 },
     }),
-    finetune({ epochs: 16, batchSize, learningRate: 1e-3, schedule: 'cosine' }),
+    finetune({ epochs: 40, batchSize, learningRate: 1e-3, schedule: 'cosine' }),
     kmeansQuantize({ bits: 5, init: 'linear' }),
     float16Quantize({ kinds: ['bias'] }),
     finetune({ epochs: 1, batchSize, learningRate: 1e-4 }),
