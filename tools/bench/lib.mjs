@@ -54,6 +54,22 @@ export async function medianMs(fn, { repeats = 7, warmup = 2 } = {}) {
   return times[Math.floor(times.length / 2)];
 }
 
+/**
+ * Experiment overrides from a JSON environment variable, and a note saying they were used, so a
+ * result run with them can never pass for the benchmark's own configuration.
+ */
+export function envOverrides(name) {
+  const text = process.env[name];
+  if (!text) return { overrides: {}, note: undefined };
+  let overrides;
+  try {
+    overrides = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${name} is not valid JSON: ${e.message}`);
+  }
+  return { overrides, note: `Not the benchmark's own configuration: ${name}=${text}` };
+}
+
 export const round = (x, digits = 4) => (Number.isFinite(x) ? +x.toFixed(digits) : x);
 
 export const pct = (x) => `${(x * 100).toFixed(2)}%`;

@@ -7,10 +7,10 @@ import { pipeline } from '@condense/core';
 import { cloneGraph, cost, lenet300100, vggSmall } from '@condense/ir';
 import { thinet } from '@condense/thinet';
 import { kdContribution, nstContribution } from '@condense/distill';
-import { accuracy, benchBackend, benchData, fit, round } from '../lib.mjs';
+import { accuracy, benchBackend, benchData, envOverrides, fit, round } from '../lib.mjs';
 
 /**
- * Sizes. The CNN teacher is what costs: on the 2-core machine WASM trains it at roughly 30-100
+ * Sizes. The CNN teacher is what costs: on the 2-core machine WASM trains it at roughly 100-200
  * examples/s depending on load, so it gets a slice of the training set; the students are cheap.
  * CONDENSE_DISTILL_CONFIG (JSON) overrides fields, for experiments.
  */
@@ -78,7 +78,8 @@ export default {
     gap_closed: 'Hinton et al. 2015, MNIST: the distilled 2x800 net closed about 90% of the gap (146 -> 74 errors, teacher 67)',
   },
   async run({ quick, data, seed = 1, backend, log }) {
-    const cfg = { ...(quick ? QUICK : FULL), ...JSON.parse(process.env.CONDENSE_DISTILL_CONFIG ?? '{}') };
+    const { overrides, note: overrideNote } = envOverrides('CONDENSE_DISTILL_CONFIG');
+    const cfg = { ...(quick ? QUICK : FULL), ...overrides };
     const backendDesc = await benchBackend(backend);
     log(`backend ${backendDesc}`);
     const d = await benchData({ quick, data }, { quickTrain: cfg.teacherCount + cfg.validationCount, quickTest: 1000 });
@@ -208,6 +209,7 @@ export default {
         `kd_gain_sigmas = (kd - alone) / max(std_alone, std_kd), sample standard deviations over ${seeds.length} seeds.`,
         `Logit cache: the first KD run computed the teacher on ${cacheFirst.stats.teacherExamples} examples and served ${cacheFirst.stats.cachedExamples} from the cache; its first epoch took ${(first / 1000).toFixed(1)} s, the later ones ${(mean(later) / 1000).toFixed(1)} s on average. The cache is shared by every KD run of the same teacher, so the ${kdRuns} KD runs ran the teacher over the transfer set once instead of ${kdRuns * cfg.studentEpochs} times.`,
         `(b) ThiNet (@condense/thinet, defaults: 20 calibration images per class, least squares, bias correction) on conv1-4, keeping ${cfg.keep} of the channels; recovery = ${cfg.recoveryEpochs} epochs on the first ${recoverySet.count} examples, Adam 1e-3, same seeds for the three variants. NST matches ${cfg.nstTap} of the pruned model to ${cfg.nstTap} of the teacher.`,
+        ...(overrideNote ? [overrideNote] : []),
       ],
     };
   },
