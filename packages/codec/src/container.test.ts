@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cloneGraph, lenet300100, param, rng, setCodebook, setMask, type Param } from '@condense/ir';
 import { afterAll, describe, expect, it } from 'vitest';
-import { containerReport, decodeGraph, encodeGraph, storedWeightNames } from './container.js';
+import { containerReport, decodeGraph, encodeGraph, sizeReport, storedWeightNames } from './container.js';
 import { decodeContainer, parseContainer } from './decode.js';
 import { CodecError } from './errors.js';
 import { readContainer, writeContainer } from './files.js';
@@ -129,8 +129,46 @@ describe('decoder validation: one distinct code per problem', () => {
 
   it('UNSUPPORTED_VERSION', () => {
     const b = zooBytes.slice();
-    b[4] = 2;
-    expect(() => decodeGraph(b, 'model.cdz')).toThrow(/UNSUPPORTED_VERSION: model.cdz: container version 2/);
+    b[4] = 3;
+    expect(() => decodeGraph(b, 'model.cdz')).toThrow(/UNSUPPORTED_VERSION: model.cdz: container version 3, this build reads versions 1 and 2/);
+  });
+
+  it('reads version 1 containers (header stored uncompressed) to the same graph', () => {
+    const { header, body } = splitContainer(zooBytes);
+    const v1 = joinContainer(header, body, undefined, { version: 1 });
+    expect(new DataView(v1.buffer).getUint32(4, true)).toBe(1);
+    expect(v1.length).toBeGreaterThan(zooBytes.length);
+    expectSameGraph(decodeGraph(v1), decodeGraph(zooBytes));
+  });
+
+  it('the header is deflated: the file is smaller than with the JSON stored as is', () => {
+    const { header } = splitContainer(zooBytes);
+    const jsonBytes = new TextEncoder().encode(JSON.stringify(header)).length;
+    expect(new DataView(zooBytes.buffer, zooBytes.byteOffset).getUint32(16, true)).toBe(jsonBytes);
+    expect(sizeReport(encodeGraph(zoo).sections).byKind.header).toBeLessThan(jsonBytes / 2);
+  });
+
+  it('BAD_HEADER or SIZE_LIMIT when the compressed header is corrupt or declares an impossible size', () => {
+    const { header, body } = splitContainer(zooBytes);
+    const good = joinContainer(header, body);
+    const withDeclared = (size: number) => {
+      const b = good.slice();
+      new DataView(b.buffer).setUint32(16, size, true);
+      return b;
+    };
+    const declared = new DataView(good.buffer).getUint32(16, true);
+    expect(() => decodeGraph(withDeclared(declared + 1), 'm.cdz')).toThrow(/BAD_HEADER: m.cdz: header: compressed header does not inflate: inflates to \d+ bytes, the prefix declares/);
+    expect(() => decodeGraph(withDeclared(declared - 1), 'm.cdz')).toThrow(/BAD_HEADER: m.cdz: header: compressed header does not inflate: inflates to more than/);
+    expect(() => decodeGraph(withDeclared(0xffffffff), 'm.cdz')).toThrow(/SIZE_LIMIT: m.cdz: header: header declares 4294967295 bytes once inflated/);
+    // Garbage that passes the CRC: a block of type 3.
+    const garbage = new Uint8Array(20 + 4 + body.length);
+    garbage.set(good.subarray(0, 8));
+    const dv = new DataView(garbage.buffer);
+    dv.setUint32(8, 4, true);
+    garbage.set([0x07, 0, 0, 0], 20);
+    dv.setUint32(12, crc32(garbage.subarray(20, 24)), true);
+    dv.setUint32(16, 100, true);
+    expect(() => decodeGraph(garbage)).toThrow(/BAD_HEADER: container: header: compressed header does not inflate: invalid block type 3/);
   });
 
   it('TRUNCATED at every kind of boundary, TRAILING_DATA past the end', () => {

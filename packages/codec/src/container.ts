@@ -1,5 +1,6 @@
 /** The `.cdz` container over IR graphs: encodeGraph / decodeGraph, and size reports. */
 import type { Graph, Param } from '@condense/ir';
+import { deflateRawSync } from 'node:zlib';
 import { crc32 } from './crc32.js';
 import { decodeContainer, parseContainer, type DecodeOptions } from './decode.js';
 import { encodeParam, type ParamEncodeOptions } from './encode.js';
@@ -72,19 +73,21 @@ export function encodeGraph(graph: Graph, options: EncodeOptions = {}): EncodeRe
     ...(modelTopology !== undefined ? { modelTopology: modelTopology as Record<string, unknown> } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const bytes = new Uint8Array(PREFIX_BYTES + json.length + bodyBytes);
+  const stored = deflateRawSync(json, { level: 9 });
+  const bytes = new Uint8Array(PREFIX_BYTES + stored.length + bodyBytes);
   bytes.set(MAGIC, 0);
   const dv = new DataView(bytes.buffer);
   dv.setUint32(4, VERSION, true);
-  dv.setUint32(8, json.length, true);
-  dv.setUint32(12, crc32(json), true);
-  bytes.set(json, PREFIX_BYTES);
-  let off = PREFIX_BYTES + json.length;
+  dv.setUint32(8, stored.length, true);
+  dv.setUint32(12, crc32(stored), true);
+  dv.setUint32(16, json.length, true);
+  bytes.set(stored, PREFIX_BYTES);
+  let off = PREFIX_BYTES + stored.length;
   for (const c of chunks) {
     bytes.set(c, off);
     off += c.length;
   }
-  return { bytes, sections: [{ name: 'header', kind: 'header', bytes: PREFIX_BYTES + json.length }, ...sections] };
+  return { bytes, sections: [{ name: 'header', kind: 'header', bytes: PREFIX_BYTES + stored.length }, ...sections] };
 }
 
 /** Decode a container into an IR graph with every annotation restored (mask, codebook, quant, float16, frozen). */

@@ -8,9 +8,10 @@ import { unpack, packedBytes } from './bits.js';
 import { crc32 } from './crc32.js';
 import { CodecError, type CodecErrorCode } from './errors.js';
 import {
-  FORMAT, MAGIC, PREFIX_BYTES, SECTION_KINDS, STREAM_NAMES, VERSION, affineBits, halfToFloatBits, quantMin, quantSlots,
+  FORMAT, MAGIC, MAX_HEADER_BYTES, READ_VERSIONS, SECTION_KINDS, STREAM_NAMES, affineBits, prefixBytes, halfToFloatBits, quantMin, quantSlots,
   type ContainerHeader, type NodeJson, type ParamEntry, type SectionKind, type StreamName, type StreamRef, type ValueEncoding,
 } from './format.js';
+import { InflateError, inflateRaw, maxInflatedSize } from './inflate.js';
 import { MAX_CODE_LENGTH, MAX_HUFFMAN_SYMBOLS, decodeTable, huffmanDecode, lengthsFromString } from './huffman.js';
 import { MAX_GAP_BITS, decodeGaps } from './sparse.js';
 
@@ -71,21 +72,24 @@ export function parseContainer(bytes: Uint8Array, options: DecodeOptions = {}): 
   const source = options.source ?? 'container';
   const maxElements = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
   for (let i = 0; i < MAGIC.length && i < bytes.length; i++) check(bytes[i] === MAGIC[i], 'BAD_MAGIC', 'not a condense .cdz container (bad magic)', source);
-  check(bytes.length >= PREFIX_BYTES, 'TRUNCATED', `file has ${bytes.length} bytes, shorter than the ${PREFIX_BYTES}-byte prefix`, source);
+  check(bytes.length >= 8, 'TRUNCATED', `file has ${bytes.length} bytes, shorter than the container prefix`, source);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(4, true);
-  check(version === VERSION, 'UNSUPPORTED_VERSION', `container version ${version}, this build reads version ${VERSION}`, source);
-  const jsonLen = dv.getUint32(8, true);
-  check(PREFIX_BYTES + jsonLen <= bytes.length, 'TRUNCATED', `header declares ${jsonLen} bytes, the file has ${bytes.length - PREFIX_BYTES} after the prefix`, source);
-  const json = bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + jsonLen);
-  check(crc32(json) === dv.getUint32(12, true), 'CRC_MISMATCH', 'header CRC does not match', `${source}: header`);
+  check(READ_VERSIONS.includes(version), 'UNSUPPORTED_VERSION', `container version ${version}, this build reads versions ${READ_VERSIONS.join(' and ')}`, source);
+  const prefix = prefixBytes(version);
+  check(bytes.length >= prefix, 'TRUNCATED', `file has ${bytes.length} bytes, shorter than the ${prefix}-byte prefix`, source);
+  const storedLen = dv.getUint32(8, true);
+  check(prefix + storedLen <= bytes.length, 'TRUNCATED', `header declares ${storedLen} bytes, the file has ${bytes.length - prefix} after the prefix`, source);
+  const stored = bytes.subarray(prefix, prefix + storedLen);
+  check(crc32(stored) === dv.getUint32(12, true), 'CRC_MISMATCH', 'header CRC does not match', `${source}: header`);
+  const json = version === 1 ? stored : inflateHeader(stored, dv.getUint32(16, true), `${source}: header`);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch (e) {
     throw new CodecError('BAD_HEADER', `header is not valid JSON (${(e as Error).message})`, source);
   }
-  const headerBytes = PREFIX_BYTES + jsonLen;
+  const headerBytes = prefix + storedLen;
   check(isObject(raw) && raw.format === FORMAT, 'BAD_HEADER', `header is not a '${FORMAT}' object`, source);
   check(isCount(raw.bodyBytes), 'BAD_HEADER', "header field 'bodyBytes' is not a byte count", source);
   const bodyBytes = raw.bodyBytes as number;
@@ -101,6 +105,18 @@ export function parseContainer(bytes: Uint8Array, options: DecodeOptions = {}): 
     sizes.push(n);
   }
   return { version, header, headerBytes, body: bytes.subarray(headerBytes), sizes };
+}
+
+/** The version-2 header: inflate, refusing a declared size no deflate stream of this length could reach. */
+function inflateHeader(stored: Uint8Array, size: number, where: string): Uint8Array {
+  const limit = Math.min(MAX_HEADER_BYTES, maxInflatedSize(stored.length));
+  check(size <= limit, 'SIZE_LIMIT', `header declares ${size} bytes once inflated, more than ${limit}`, where);
+  try {
+    return inflateRaw(stored, size);
+  } catch (e) {
+    if (e instanceof InflateError) throw new CodecError('BAD_HEADER', `compressed header does not inflate: ${e.message}`, where);
+    throw e;
+  }
 }
 
 function checkHeader(h: Record<string, unknown>, source: string): ContainerHeader {

@@ -114,6 +114,6 @@ describe('loader entry', () => {
     };
     await visit('loader.ts');
     expect([...external].sort()).toEqual(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers']);
-    expect([...seen].sort()).toEqual(['bits.ts', 'crc32.ts', 'decode.ts', 'errors.ts', 'format.ts', 'huffman.ts', 'loader.ts', 'sparse.ts']);
+    expect([...seen].sort()).toEqual(['bits.ts', 'crc32.ts', 'decode.ts', 'errors.ts', 'format.ts', 'huffman.ts', 'inflate.ts', 'loader.ts', 'sparse.ts']);
   });
 });

@@ -5,7 +5,8 @@ import {
 } from '@condense/ir';
 import { expect } from 'vitest';
 import { crc32 } from './crc32.js';
-import { PREFIX_BYTES } from './format.js';
+import { VERSION, prefixBytes } from './format.js';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
 export function randomMask(n: number, keep: number, next: () => number): Uint8Array {
   return Uint8Array.from({ length: n }, () => (next() < keep ? 1 : 0));
@@ -125,23 +126,33 @@ export function expectSameGraph(actual: Graph, expected: Graph): void {
   }
 }
 
-/** A container's parsed JSON header and its body, for surgery in tests. */
+/** A container's parsed JSON header and its body, for surgery in tests (versions 1 and 2). */
 export function splitContainer(bytes: Uint8Array): { header: any; body: Uint8Array } {
-  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + len)));
-  return { header, body: bytes.slice(PREFIX_BYTES + len) };
+  const dv = new DataView(bytes.buffer, bytes.byteOffset);
+  const version = dv.getUint32(4, true);
+  const prefix = prefixBytes(version);
+  const len = dv.getUint32(8, true);
+  const stored = bytes.subarray(prefix, prefix + len);
+  const json = version === 1 ? stored : inflateRawSync(stored);
+  return { header: JSON.parse(new TextDecoder().decode(json)), body: bytes.slice(prefix + len) };
 }
 
-/** Reassemble a container with a valid header CRC (the header is taken as given, `headerText` verbatim if passed). */
-export function joinContainer(header: unknown, body: Uint8Array, headerText?: string): Uint8Array {
+/**
+ * Reassemble a container with a valid header CRC (the header is taken as given, `headerText`
+ * verbatim if passed), in the current version or, with `version: 1`, the old uncompressed one.
+ */
+export function joinContainer(header: unknown, body: Uint8Array, headerText?: string, { version = VERSION } = {}): Uint8Array {
   const json = new TextEncoder().encode(headerText ?? JSON.stringify(header));
-  const out = new Uint8Array(PREFIX_BYTES + json.length + body.length);
+  const stored = version === 1 ? json : deflateRawSync(json);
+  const prefix = prefixBytes(version);
+  const out = new Uint8Array(prefix + stored.length + body.length);
   out.set([0x43, 0x4e, 0x44, 0x5a]);
   const dv = new DataView(out.buffer);
-  dv.setUint32(4, 1, true);
-  dv.setUint32(8, json.length, true);
-  dv.setUint32(12, crc32(json), true);
-  out.set(json, PREFIX_BYTES);
-  out.set(body, PREFIX_BYTES + json.length);
+  dv.setUint32(4, version, true);
+  dv.setUint32(8, stored.length, true);
+  dv.setUint32(12, crc32(stored), true);
+  if (version !== 1) dv.setUint32(16, json.length, true);
+  out.set(stored, prefix);
+  out.set(body, prefix + stored.length);
   return out;
 }
