@@ -22,7 +22,7 @@ export async function benchBackend(name) {
 }
 
 /** Train in place with Adam; logs one line per epoch. `schedule` and `stepsPerEpoch` as in @condense/tfjs train. */
-export async function fit(graph, split, { epochs, lr = 1e-3, batchSize = 128, seed = 1, log = () => {}, contributions = [], label = 'train', schedule, stepsPerEpoch }) {
+export async function fit(graph, split, { epochs, lr = 1e-3, batchSize = 128, seed = 1, log = () => {}, contributions = [], label = 'train', schedule, stepsPerEpoch, augment }) {
   return tfjs.train(graph, asData(split), {
     epochs,
     batchSize,
@@ -31,6 +31,7 @@ export async function fit(graph, split, { epochs, lr = 1e-3, batchSize = 128, se
     contributions,
     ...(schedule ? { schedule: typeof schedule === 'string' ? { type: schedule } : schedule } : {}),
     ...(stepsPerEpoch ? { stepsPerEpoch } : {}),
+    ...(augment ? { augment } : {}),
     onEvent: (e) => {
       if (e.type === 'epochEnd') log(`${label} epoch ${e.epoch + 1}/${epochs} loss ${e.loss?.toFixed(4)} acc ${(e.accuracy * 100).toFixed(2)}% ${Math.round(e.samplesPerSec ?? 0)} samples/s`);
     },

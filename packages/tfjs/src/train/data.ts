@@ -42,8 +42,51 @@ export interface Batch {
   indices: Int32Array;
 }
 
-/** Copy the examples at order[start, end) into tensors (the caller disposes them). */
-export function makeBatch(a: Arrays, order: ArrayLike<number> | undefined, start: number, end: number): Batch {
+/** Random per-example image augmentation for training (NHWC inputs). */
+export interface Augment {
+  /** Translate each image by up to this many pixels along each axis, filling with zeros. */
+  shift?: number;
+  /** Mirror each image left-right with probability 1/2. */
+  flip?: boolean;
+}
+
+/** Validate `o` against the per-example shape; returns an in-place batch transform drawing from `random`. */
+export function imageAugmenter(o: Augment, example: number[], random: () => number): (xs: Float32Array, n: number) => void {
+  const shift = o.shift ?? 0;
+  const flip = o.flip ?? false;
+  if (example.length !== 3) throw new Error(`train: augment needs image inputs [height, width, channels], the model input is [${example.join(', ')}]`);
+  const [h, w, c] = example;
+  if (!(Number.isInteger(shift) && shift >= 0 && shift < Math.min(h, w))) throw new Error(`train: augment.shift must be an integer in [0, ${Math.min(h, w)}), got ${shift}`);
+  const size = h * w * c;
+  const src = new Float32Array(size);
+  return (xs, n) => {
+    for (let k = 0; k < n; k++) {
+      const img = xs.subarray(k * size, (k + 1) * size);
+      const dy = Math.floor(random() * (2 * shift + 1)) - shift;
+      const dx = Math.floor(random() * (2 * shift + 1)) - shift;
+      const mirror = flip && random() < 0.5;
+      if (dx === 0 && dy === 0 && !mirror) continue;
+      src.set(img);
+      img.fill(0);
+      for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
+        for (let x = Math.max(0, dx); x < Math.min(w, w + dx); x++) {
+          const sx = mirror ? w - 1 - (x - dx) : x - dx;
+          const from = ((y - dy) * w + sx) * c;
+          img.set(src.subarray(from, from + c), (y * w + x) * c);
+        }
+      }
+    }
+  };
+}
+
+/** Copy the examples at order[start, end) into tensors (the caller disposes them), transformed in place by `transform` if given. */
+export function makeBatch(
+  a: Arrays,
+  order: ArrayLike<number> | undefined,
+  start: number,
+  end: number,
+  transform?: (xs: Float32Array, n: number) => void,
+): Batch {
   const n = end - start;
   const indices = new Int32Array(n);
   for (let k = 0; k < n; k++) indices[k] = order ? order[start + k] : start + k;
@@ -54,6 +97,7 @@ export function makeBatch(a: Arrays, order: ArrayLike<number> | undefined, start
   } else {
     xs = a.x.slice(start * a.size, end * a.size);
   }
+  transform?.(xs, n);
   const ys = new Int32Array(n);
   for (let k = 0; k < n; k++) ys[k] = a.y[indices[k]];
   return { x: tf.tensor(xs, [n, ...a.example]), y: tf.tensor1d(ys, 'int32'), indices };

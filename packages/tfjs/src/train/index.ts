@@ -4,4 +4,4 @@ export type { TrainingContribution, LossContext, StepContext } from './contribut
 export { createOptimizer, type Optimizer, type OptimizerConfig } from './optimizer.js';
 export { learningRateAt, type LearningRateSchedule, type ScheduleInfo } from './schedule.js';
 export { crossEntropy, correctCount, topKCount } from './metrics.js';
-export type { Dataset } from './data.js';
+export type { Augment, Dataset } from './data.js';

@@ -138,6 +138,21 @@ describe('train', () => {
     expect(runs[0]).not.toEqual(runs[2]);
   });
 
+  it('augments image batches: deterministic under a seed, different from training without; refuses non-image inputs', async () => {
+    const base = new GraphBuilder('img', [6, 6, 1], 4).flatten().dense(4, { name: 'fc', activation: 'softmax' }).build();
+    const data = synthetic(32, [6, 6, 1], 4, 6);
+    const run = async (augment?: { shift?: number; flip?: boolean }) => {
+      const g = cloneGraph(base);
+      await train(g, data, { epochs: 2, batchSize: 8, learningRate: 0.01, seed: 1, augment });
+      return arr(g, 'fc/kernel');
+    };
+    const [a, b, plain] = [await run({ shift: 2, flip: true }), await run({ shift: 2, flip: true }), await run()];
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(plain);
+    expect(await run({ shift: 0 })).toEqual(plain);
+    await expect(train(cloneGraph(small()), data8, { augment: { shift: 1 } })).rejects.toThrow(/augment needs image inputs/);
+  });
+
   it('applies weight decay to kernels only: l2 and decoupled shrink by (1 - lr * decay) per step', async () => {
     const zeroGrads: TrainingContribution = {
       name: 'zero',

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { rng, shuffle, type Graph } from '@condense/ir';
 import { compile, type BoundParam, type CompiledModel } from '../exec/index.js';
 import type { LossContext, StepContext, TrainingContribution } from './contribution.js';
-import { makeBatch, toArrays, type Arrays, type Batch, type Dataset } from './data.js';
+import { imageAugmenter, makeBatch, toArrays, type Arrays, type Augment, type Batch, type Dataset } from './data.js';
 import { evaluate } from './evaluate.js';
 import { correctCount, crossEntropy } from './metrics.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from './optimizer.js';
@@ -39,6 +39,11 @@ export interface TrainOptions {
   logEvery?: number;
   /** Cap on steps per epoch (quick runs, benchmarks). */
   stepsPerEpoch?: number;
+  /**
+   * Random shifts / flips of every training image, drawn per example and epoch from the seed (a
+   * stream apart from the shuffle's, so the batch order is the same with and without).
+   */
+  augment?: Augment;
 }
 
 export interface TrainEvent {
@@ -126,6 +131,7 @@ class TrainingRun {
   private readonly epochs: number;
   private readonly batchSize: number;
   private readonly stepsPerEpoch: number;
+  private readonly augment?: (xs: Float32Array, n: number) => void;
   private lossSum?: tf.Tensor;
   private correctSum?: tf.Tensor;
   private steps = 0;
@@ -148,6 +154,7 @@ class TrainingRun {
     if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) throw new Error(`train: batchSize must be a positive integer, got ${this.batchSize}`);
     if (this.arrays.count === 0) throw new Error('train: the dataset is empty');
     this.stepsPerEpoch = Math.min(Math.ceil(this.arrays.count / this.batchSize), o.stepsPerEpoch ?? Infinity);
+    if (o.augment) this.augment = imageAugmenter(o.augment, this.arrays.example, rng(this.seed + 0x6a09e667));
   }
 
   async run(): Promise<TrainSummary> {
@@ -179,7 +186,7 @@ class TrainingRun {
         }
         lr = this.lr(this.steps, epoch);
         const start = s * this.batchSize;
-        const batch = makeBatch(this.arrays, order, start, Math.min(start + this.batchSize, this.arrays.count));
+        const batch = makeBatch(this.arrays, order, start, Math.min(start + this.batchSize, this.arrays.count), this.augment);
         try {
           this.step(batch, this.stepContext(epoch, lr));
         } finally {
