@@ -15,11 +15,15 @@ import { accuracy, benchBackend, benchData, envOverrides, fit, round } from '../
  * CONDENSE_DISTILL_CONFIG (JSON) overrides fields, for experiments.
  */
 const FULL = {
-  teacherCount: 12000, // first N training examples
+  // 2 epochs on 24k: 88.8% (on 12k: 86.1%). The better teacher raised the KD gain (scratch runs, 1000 transfer examples: +2.6 points vs +1.7).
+  teacherCount: 24000, // first N training examples
   teacherEpochs: 2,
   // The students' training set: the first N (a subset of the teacher's). Small, as in Hinton et al.
   // section 5 (soft targets as a regulariser when labelled data is scarce): the student alone overfits it.
-  transferCount: 1000,
+  // Scratch runs with this teacher, 3 seeds, 40 epochs: 1000 examples, alone 80.06% / KD (T=8) 82.65%
+  // (30% of the gap); 3000 examples, alone 83.14% / KD (T=4) 85.33% (39%). Random shifts of the
+  // transfer images (train's augment) lowered both, alone and distilled.
+  transferCount: 3000,
   validationCount: 5000, // the last N of train, used by nobody for training: picks T
   studentEpochs: 40,
   seeds: [1, 2, 3],
