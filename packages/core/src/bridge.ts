@@ -33,6 +33,7 @@ export async function runFinetune(
     learningRate: options.learningRate,
     weightDecay: options.weightDecay,
     schedule: { type: options.schedule },
+    augment: options.augment,
     seed: hooks.seed,
     signal: hooks.signal,
     contributions,

@@ -25,6 +25,7 @@ export interface FinetuneOptions {
   momentum: number;
   weightDecay: number;
   schedule: 'constant' | 'cosine';
+  augment?: { shift?: number; flip?: boolean };
 }
 
 export interface PipelineContext {

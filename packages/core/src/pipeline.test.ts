@@ -74,6 +74,14 @@ describe('pipeline', () => {
     expect(events.filter((e) => e.type === 'stageEnd').map((e) => (e as { name: string }).name)).toEqual(['test.count', 'finetune', 'finetune']);
   });
 
+  it('finetune passes augment to the trainer (other weights than without) and validates it', async () => {
+    const data = { train: tinyData(64) };
+    const fc1 = async (augment?: { shift?: number; flip?: boolean }) =>
+      [...(await pipeline([finetune({ epochs: 1, batchSize: 16, augment })]).run(tinyModel(), { data, evaluateEachStage: false })).graph.params.get('fc1/kernel')!.data];
+    expect(await fc1({ shift: 1, flip: true })).not.toEqual(await fc1());
+    expect(() => finetune({ augment: { shift: -1 } })).toThrow(/augment/);
+  });
+
   it('refuses to start without the data a stage requires', async () => {
     await expect(pipeline([finetune()]).run(tinyModel())).rejects.toThrow(/stage 1 \(finetune\) needs labelled training data/);
   });

@@ -14,6 +14,15 @@ export const finetune = definePlugin({
       momentum: Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'SGD momentum' }),
       weightDecay: Type.Number({ minimum: 0, default: 0 }),
       schedule: Type.Union([Type.Literal('constant'), Type.Literal('cosine')], { default: 'constant', description: 'learning rate: constant, or cosine decay to 0 over the stage' }),
+      augment: Type.Optional(
+        Type.Object(
+          {
+            shift: Type.Optional(Type.Integer({ minimum: 0, description: 'random translation of up to this many pixels (zero fill)' })),
+            flip: Type.Optional(Type.Boolean({ description: 'mirror left-right with probability 1/2' })),
+          },
+          { additionalProperties: false, description: 'random per-example augmentation of image inputs' },
+        ),
+      ),
     },
     { additionalProperties: false },
   ),
