@@ -28,6 +28,12 @@ const SIZES = {
     mlp: { structures: ['neuron'], train: 60000, test: 10000, batchSize: 256, pretrain: 8, sss: 4, retrain: 40, gamma: 0.004, sweep: [0.003, 0.004, 0.006], sweepRetrain: false, sweepTest: 10000, probe: 256 },
     cnn: { structures: ['channel'], train: 10000, test: 10000, batchSize: 64, pretrain: 0, sss: 5, retrain: 12, gamma: 0.0055, sweep: [0.004, 0.0055], sweepRetrain: false, sweepTest: 2000, probe: 256 },
   },
+  quick: {
+    mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, gamma: 0.02, sweep: [0.005, 0.02], sweepRetrain: true, sweepTest: 1000, probe: 128 },
+    cnn: { structures: ['channel'], train: 192, test: 400, batchSize: 16, pretrain: 0, sss: 2, retrain: 1, gamma: 0.05, sweep: [0.05], sweepRetrain: false, sweepTest: 400, probe: 32 },
+  },
+};
+
 /** SIZES, with CONDENSE_SSS_CONFIG (JSON: { mlp?: {...} | false, cnn?: {...} | false }) applied, for experiments. */
 function sizesFor(quick, overrides) {
   const base = quick ? SIZES.quick : SIZES.full;
