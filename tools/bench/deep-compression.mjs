@@ -48,7 +48,7 @@ export function headOf(split, n) {
 
 /**
  * A plan: { batchSize, pretrain: {epochs, lr}, prune: {layers, rounds, epochs, lr},
- * retrain?: {epochs, lr, schedule}, quantize?: {bits, biasFloat16?}, centroids?: {epochs, lr, schedule} }.
+ * retrain?: {epochs, lr, schedule}, quantize?: {bits, init?, biasFloat16?}, centroids?: {epochs, lr, schedule} }.
  * Every training phase the compressed model gets after the checkpoint, in order; the fair
  * baseline is trained through exactly the same phases (epochs, learning rates, schedules).
  */
@@ -70,9 +70,9 @@ export function pruneStages(plan) {
   return stages;
 }
 
-/** Trained k-means weight sharing (linear init), biases to float16 if asked, then centroid training. */
+/** Trained k-means weight sharing (linear init unless the plan says), biases to float16 if asked, then centroid training. */
 export function quantizeStages(plan) {
-  const stages = [kmeansQuantize({ bits: plan.quantize.bits, init: 'linear' })];
+  const stages = [kmeansQuantize({ bits: plan.quantize.bits, init: plan.quantize.init ?? 'linear' })];
   if (plan.quantize.biasFloat16) stages.push(float16Quantize({ kinds: ['bias'] }));
   if (plan.centroids?.epochs) stages.push(finetuneStage(plan.centroids, plan.batchSize));
   return stages;
@@ -267,7 +267,7 @@ export async function runDeepCompression({ makeModel, plan, train, test, seed, l
     notes: [
       `Training: Adam, batch ${plan.batchSize}. Checkpoint: ${plan.pretrain.epochs} epochs at ${plan.pretrain.lr}${plan.pretrain.schedule ? ` (${plan.pretrain.schedule})` : ''}. Then ${phases.map((p) => `${p.label}: ${p.epochs} epoch(s) at ${p.lr}${p.schedule ? ` (${p.schedule})` : ''}`).join('; ')}.`,
       `baseline_accuracy: the uncompressed model continued from the same checkpoint through exactly those phases (same epochs, rates, schedules): ${baseline.epochs} epochs in all, as many as the compressed model (${plan.pretrain.epochs + phaseEpochs(phases)}).`,
-      `Pruning: ${JSON.stringify(plan.prune.layers)} (sparsity per layer), ${plan.prune.rounds} rounds, the kept fraction shrinking geometrically. k-means: ${JSON.stringify(plan.quantize.bits)} bits, linear init, on the kept weights; biases ${plan.quantize.biasFloat16 ? 'rounded to float16 (quantize.float16, kinds bias) before centroid training' : 'stay float32'}.`,
+      `Pruning: ${JSON.stringify(plan.prune.layers)} (sparsity per layer), ${plan.prune.rounds} rounds, the kept fraction shrinking geometrically. k-means: ${JSON.stringify(plan.quantize.bits)} bits, ${plan.quantize.init ?? 'linear'} init, on the kept weights; biases ${plan.quantize.biasFloat16 ? 'rounded to float16 (quantize.float16, kinds bias) before centroid training' : 'stay float32'}.`,
       `accuracy is measured on the graph decoded from the container file written to disk (readContainer); the in-memory model scored ${pct(inMemory)}.`,
       `compression_ratio = ${originalBytes} bytes of float32 weight shards (saveModel of the checkpoint) / ${disk.bytes} bytes of model.cdz, everything included: header with graph, Huffman tables and the TF.js topology for the standalone loader (${disk.bytes - noTopology} bytes; without it ${noTopology} bytes, ${(originalBytes / noTopology).toFixed(1)}x).`,
       `ratio_after_prune / ratio_after_quantize: float32 bytes / the pipeline snapshots' stored bytes (sparse relative indices and raw codebook indices, before Huffman coding).`,
