@@ -12,8 +12,8 @@ import { accuracy, benchBackend, benchData, envOverrides, fit, medianMs, round }
 /**
  * Sizes. Measured on this shared 2-core machine (WASM, 2 threads): vggSmall trains at 70-200
  * samples/s depending on the load from other jobs, LeNet-300-100 at 4,000-11,000. The full run
- * takes about an hour, so the CNN sees a 10,000-image subset of the training set; accuracies are
- * on the full 10k test set.
+ * takes 1-1.5 hours (100 min with other runs beside it), so the CNN sees a 10,000-image subset
+ * of the training set; accuracies are on the full 10k test set.
  * Epochs: `pretrain` (shared with the baseline; 0 = SSS from scratch, as in the paper), `sss`
  * with scale factors, then `retrain`; the baseline gets pretrain + sss + retrain in total.
  * The MLP does best from a pre-trained checkpoint (Network Slimming's protocol) and the CNN from
