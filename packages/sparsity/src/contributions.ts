@@ -13,6 +13,8 @@ import { apgStep, groupShrink, softThreshold } from './prox.js';
 export interface Factor {
   param: string;
   tied: boolean;
+  /** This factor's L1 penalty, when it differs from the contribution's `gamma`. */
+  gamma?: number;
 }
 
 export interface ApgContributionOptions {
@@ -67,7 +69,7 @@ export function apgContribution(o: ApgContributionOptions): TrainingContribution
           // A tied factor is one scalar: its gradient is the sum over the entries it multiplies.
           const s = f.tied ? tf.slice(v, [0], [1]) : v;
           const grad = f.tied ? tf.reshape(tf.sum(g), [1]) : g;
-          const r = apgStep(s, grad, old ?? tf.zerosLike(s), { learningRate: lr, gamma: o.gamma, momentum: o.momentum, nonNegative: o.nonNegative });
+          const r = apgStep(s, grad, old ?? tf.zerosLike(s), { learningRate: lr, gamma: f.gamma ?? o.gamma, momentum: o.momentum, nonNegative: o.nonNegative });
           v.assign(f.tied ? tf.tile(r.s, [n]) : r.s);
           return tf.keep(r.v);
         });

@@ -69,6 +69,23 @@ describe('sparsity.sss in a pipeline', () => {
     expect(r.snapshots.at(-1)!.params).toBeLessThan(r.snapshots[0].params);
   });
 
+  it('takes a penalty per layer from layerGamma', async () => {
+    const run = (o: Parameters<typeof sss>[0]) => pipeline([sss({ learningRate: 0.2, finalize: false, ...o }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData });
+    const zeros = (g: Graph, layer: string) => Array.from(g.params.get(`${layer}_sss/scale`)!.data).filter((v) => v === 0).length;
+    const factors = (g: Graph) => ['fc1', 'fc2'].map((l) => Array.from(g.params.get(`${l}_sss/scale`)!.data));
+    const free = (await run({ gamma: 0 })).graph;
+    const steered = (await run({ gamma: 0, layerGamma: { fc2: 0.2 } })).graph;
+    expect(zeros(steered, 'fc2')).toBeGreaterThan(zeros(free, 'fc2'));
+    // A glob overriding gamma everywhere leaves exactly the unpenalised run.
+    const globbed = (await run({ gamma: 0.2, layerGamma: { 'fc*': 0 } })).graph;
+    expect(factors(globbed)).toEqual(factors(free));
+  });
+
+  it('names a layerGamma key that matches no layer with factors', () => {
+    expect(() => sss({ layerGamma: { fc9: 0.1 } }).apply!(mlp(), {} as never)).toThrow(/layerGamma key 'fc9' matches none of the layers given factors \(fc1, fc2\)/);
+    expect(() => sss({ layerGamma: { fc1: -1 } })).toThrow(/layerGamma/);
+  });
+
   it('reaches exact zeros; finalising then changes no output (within 1e-5)', async () => {
     const r = await pipeline([sss({ gamma: 0.03, learningRate: 0.2, finalize: false }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData });
     const g = r.graph;

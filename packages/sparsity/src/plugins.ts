@@ -31,6 +31,22 @@ function countKinds(nodes: Node[]): Record<StructureKind, number> {
   return out;
 }
 
+/** The gamma `layerGamma` gives a layer: the first key that names or globs it. */
+function layerGammaOf(layerGamma: Record<string, number> | undefined, layer: string | undefined): number | undefined {
+  if (!layerGamma || layer === undefined) return undefined;
+  const key = Object.keys(layerGamma).find((k) => selected(layer, { include: [k] }));
+  return key === undefined ? undefined : layerGamma[key];
+}
+
+/** Every `layerGamma` key must match a layer that gets factors: a typo would silently fall back to gamma. */
+function checkLayerGamma(layerGamma: Record<string, number> | undefined, layers: string[]): void {
+  for (const key of Object.keys(layerGamma ?? {})) {
+    if (!layers.some((l) => selected(l, { include: [key] }))) {
+      throw new Error(`sparsity.sss: layerGamma key '${key}' matches none of the layers given factors (${layers.join(', ')})`);
+    }
+  }
+}
+
 export const sss = definePlugin({
   name: 'sparsity.sss',
   description:
@@ -41,6 +57,9 @@ export const sss = definePlugin({
       learningRate: LearningRate,
       momentum: Momentum,
       structures: Type.Optional(Type.Array(Kind, { minItems: 1, description: "what gets a factor: 'neuron' (dense), 'channel' (conv2d), 'block' (residual branch); default: every kind the model has" })),
+      layerGamma: Type.Optional(Type.Record(Type.String(), Type.Number({ minimum: 0 }), {
+        description: "a penalty per layer (name or '*' glob -> gamma; the first matching key wins) in place of gamma, to steer how much each layer loses",
+      })),
       include: Names('layers (producers, or add nodes for blocks) to give factors'),
       exclude: Names('layers to leave alone'),
       finalize: Finalize,
@@ -52,7 +71,9 @@ export const sss = definePlugin({
     trainingScope: 'next',
     apply(graph) {
       if (scaleNodes(graph.nodes).length) throw new Error(`sparsity.sss: graph '${graph.name}' already has scale nodes; finalise them first (sparsity.finalize)`);
-      const inserted = insertScales(graph, findStructures(graph, o.structures, o, 'sparsity.sss'));
+      const structures = findStructures(graph, o.structures, o, 'sparsity.sss');
+      checkLayerGamma(o.layerGamma, structures.map((s) => (s.kind === 'block' ? s.add : s.node)));
+      const inserted = insertScales(graph, structures);
       const kinds = countKinds(graph.nodes);
       return {
         details: { scaleNodes: inserted, structures: kinds },
@@ -60,7 +81,11 @@ export const sss = definePlugin({
       };
     },
     training(graph, ctx) {
-      const factors: Factor[] = scaleNodes(graph.nodes).map((n) => ({ param: n.params.scale, tied: n.attrs.structure === 'block' }));
+      const factors: Factor[] = scaleNodes(graph.nodes).map((n) => ({
+        param: n.params.scale,
+        tied: n.attrs.structure === 'block',
+        gamma: layerGammaOf(o.layerGamma, n.attrs.layer as string | undefined),
+      }));
       return [apgContribution({ name: 'sparsity.sss', factors, gamma: o.gamma, learningRate: o.learningRate, momentum: o.momentum, nonNegative: true, finalize: o.finalize, onFinalize: (r) => ctx.log(summary('sparsity.sss', r)) })];
     },
   }),

@@ -155,6 +155,6 @@ function insertScale(graph: Graph, s: Structure): string {
   for (const r of readers) r.inputs = r.inputs.map((i) => (i === value ? name : i));
   if (s.kind !== 'block') graph.outputs = graph.outputs.map((o) => (o === value ? name : o));
   const at = graph.nodes.findIndex((n) => n.name === value);
-  graph.nodes.splice(at + 1, 0, { name, op: SCALE_OP, inputs: [value], attrs: { structure: s.kind }, params: { scale: pname } });
+  graph.nodes.splice(at + 1, 0, { name, op: SCALE_OP, inputs: [value], attrs: { structure: s.kind, layer: s.kind === 'block' ? s.add : s.node }, params: { scale: pname } });
   return name;
 }

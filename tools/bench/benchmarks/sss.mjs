@@ -22,11 +22,18 @@ import { accuracy, benchBackend, benchData, envOverrides, fit, medianMs, round }
  * recovers accuracy: the MLP at gamma 0.005 lost 1.51 points after 8 retrain epochs and 1.07
  * after 40 (scratch run). The sweep repeats the SSS training for other gammas (the main gamma's
  * run is reused).
+ * `layerScale` gives each layer its own penalty (gamma times the factor). LeNet-300-100 keeps its
+ * accuracy best with fc1 wide and fc2 narrow; scratch runs, 40 retrain epochs, baseline 90.15%:
+ * one gamma (0.004) left 132/51 neurons at 89.15%, fc1 0.0022 / fc2 0.02 left 168/20 at 89.69%,
+ * fc1 0.002 / fc2 0.03 left 178/16 at 89.58%.
+ * The CNN loses least when conv3/conv4 keep their channels (scratch runs, baseline 89.69%): one
+ * gamma (0.0055) left 7/10/34/38 at 88.48%; conv1/2 0.0025, conv3/4 0.007 left 21/22/27/34 at
+ * 88.29%; conv1/2 0.0075, conv3/4 0.0045 left 6/6/44/45 (47% removed) at 88.66%.
  */
 const SIZES = {
   full: {
-    mlp: { structures: ['neuron'], train: 60000, test: 10000, batchSize: 256, pretrain: 8, sss: 4, retrain: 40, gamma: 0.004, sweep: [0.003, 0.004, 0.006], sweepRetrain: false, sweepTest: 10000, probe: 256 },
-    cnn: { structures: ['channel'], train: 10000, test: 10000, batchSize: 64, pretrain: 0, sss: 5, retrain: 12, gamma: 0.0055, sweep: [0.004, 0.0055], sweepRetrain: false, sweepTest: 2000, probe: 256 },
+    mlp: { structures: ['neuron'], train: 60000, test: 10000, batchSize: 256, pretrain: 8, sss: 4, retrain: 40, gamma: 0.002, layerScale: { fc1: 1.1, fc2: 10 }, sweep: [0.0015, 0.002, 0.003], sweepRetrain: false, sweepTest: 10000, probe: 256 },
+    cnn: { structures: ['channel'], train: 10000, test: 10000, batchSize: 64, pretrain: 0, sss: 5, retrain: 12, gamma: 0.005, layerScale: { conv1: 1.5, conv2: 1.5, conv3: 1, conv4: 1 }, sweep: [0.004, 0.005], sweepRetrain: false, sweepTest: 2000, probe: 256 },
   },
   quick: {
     mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, gamma: 0.02, sweep: [0.005, 0.02], sweepRetrain: true, sweepTest: 1000, probe: 128 },
@@ -39,6 +46,11 @@ function sizesFor(quick, overrides) {
   const base = quick ? SIZES.quick : SIZES.full;
   return Object.fromEntries(Object.entries(base).map(([k, v]) => [k, overrides[k] === false ? false : { ...v, ...overrides[k] }]));
 }
+
+/** The sss stage for one gamma; `layerScale` (layer -> multiplier) turns it into per-layer gammas. */
+const sssStage = (size, gamma, extra = {}) => sss({ gamma, learningRate: SCALE_LR, structures: size.structures, layerGamma: layerGamma(size, gamma), ...extra });
+const layerGamma = (size, gamma) => size.layerScale && Object.fromEntries(Object.entries(size.layerScale).map(([l, k]) => [l, round(gamma * k, 8)]));
+const penalties = (size, gamma) => (size.layerScale ? Object.entries(layerGamma(size, gamma)).map(([l, g]) => `${l} ${g}`).join(', ') : `${gamma} everywhere`);
 
 /** Scale factors' APG step size; the weights train with Adam at 1e-3 throughout. */
 const SCALE_LR = 0.1;
@@ -119,8 +131,8 @@ async function runModel(name, make, size, data, { seed, log }) {
   const epochs = { pretrain: size.pretrain, sss: size.sss, retrain: size.retrain };
 
   // Main run: SSS training (explicit finalise, to measure that folding keeps the outputs), then retraining.
-  const scaled = await pipeline([sss({ gamma: size.gamma, learningRate: SCALE_LR, structures: size.structures, finalize: false }), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false });
-  const layers = [...new Set(scaleNodes(scaled.graph.nodes).map((n) => n.name.replace(/_sss$/, '')))];
+  const scaled = await pipeline([sssStage(size, size.gamma, { finalize: false }), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false });
+  const layers = [...new Set(scaleNodes(scaled.graph.nodes).map((n) => n.attrs.layer))];
   const zeroed = scaleNodes(scaled.graph.nodes).reduce((a, n) => a + scaled.graph.params.get(n.params.scale).data.filter((v) => v === 0).length, 0);
   const finalized = await pipeline([finalizeStage()]).run(scaled.graph, { evaluateEachStage: false });
   const probe = tf.tensor(test.images.subarray(0, size.probe * 784), [size.probe, 28, 28, 1]);
@@ -130,7 +142,7 @@ async function runModel(name, make, size, data, { seed, log }) {
   const final = retrained.graph;
   const acc = await accuracy(final, test);
   const s = shrink(pre, final, layers);
-  log(`${name} SSS gamma ${size.gamma}: ${zeroed} factors at exactly 0; widths ${s.widths}; accuracy ${(beforeRetrain * 100).toFixed(2)}% before / ${(acc * 100).toFixed(2)}% after retraining; fold max diff ${foldDiff.toExponential(2)}`);
+  log(`${name} SSS gamma ${penalties(size, size.gamma)}: ${zeroed} factors at exactly 0; widths ${s.widths}; accuracy ${(beforeRetrain * 100).toFixed(2)}% before / ${(acc * 100).toFixed(2)}% after retraining; fold max diff ${foldDiff.toExponential(2)}`);
 
   // Inference speed and exported size of the baseline vs the finalised model.
   const [msBase, msFinal] = [await latency(baseline, probe), await latency(final, probe)];
@@ -146,10 +158,10 @@ async function runModel(name, make, size, data, { seed, log }) {
       g = finalized.graph;
       a = beforeRetrain;
     } else {
-      g = (await pipeline([sss({ gamma, learningRate: SCALE_LR, structures: size.structures }), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false })).graph;
+      g = (await pipeline([sssStage(size, gamma), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false })).graph;
       a = await accuracy(g, sweepTest);
     }
-    const row = { model: name, gamma, ...shrink(pre, g, layers), accuracy: round(a) };
+    const row = { model: name, gamma, penalties: penalties(size, gamma), ...shrink(pre, g, layers), accuracy: round(a) };
     if (gamma === size.gamma) row.accuracy_retrained = round(acc);
     else if (size.sweepRetrain) row.accuracy_retrained = round(await accuracy((await pipeline([ft(size.retrain, 'cosine')]).run(g, { data: { train }, seed: seed + 2, evaluateEachStage: false })).graph, sweepTest));
     for (const k of ['structures_removed_fraction', 'params_reduction', 'flops_reduction']) row[k] = round(row[k]);
@@ -218,7 +230,7 @@ export default {
       for (const [k, v] of Object.entries(r.metrics)) metrics[`${name}_${k}`] = Math.abs(v) < 1e-3 ? Number(v.toPrecision(3)) : round(v, 6);
       tables[`${name} gamma sweep (accuracy after SSS training and finalisation${size[name].sweepRetrain ? '; accuracy_retrained after the retrain epochs' : '; only the main gamma is retrained'}, on ${Math.min(size[name].sweepTest, data.test.count)} test images; main metrics on ${Math.min(size[name].test, data.test.count)})`] = r.sweep;
       const sz = size[name];
-      notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${sz.gamma}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain} (cosine-decayed rate); baseline: ${sz.pretrain ? `the same pre-training continued for ${sz.sss} epochs, then ${sz.retrain} with the cosine decay (${sz.pretrain + sz.sss + sz.retrain} in total)` : `trained from the same initialisation for ${sz.sss + sz.retrain} epochs`}. Widths ${r.widths}.`);
+      notes.push(`${name}: ${Math.min(sz.train, data.train.count)} training images, batch ${sz.batchSize}; ${sz.pretrain ? `pretrain ${sz.pretrain} epochs, then SSS` : 'SSS from scratch for'} ${sz.sss} epochs (${sz.structures.join(', ')} scales, gamma ${penalties(sz, sz.gamma)}, APG lr ${SCALE_LR}, momentum 0.9; Adam ${WEIGHT_LR} for the weights), then retrain ${sz.retrain} (cosine-decayed rate); baseline: ${sz.pretrain ? `the same pre-training continued for ${sz.sss} epochs, then ${sz.retrain} with the cosine decay (${sz.pretrain + sz.sss + sz.retrain} in total)` : `trained from the same initialisation for ${sz.sss + sz.retrain} epochs`}. Widths ${r.widths}.`);
     }
     notes.push(`params_reduction, flops_reduction, export_bytes_reduction and inference_speedup are ratios baseline / pruned (inference: median of 5 batches of ${models.map((m) => m.probe).join(' / ')} test images through the compiled graph). fold_max_abs_diff: largest output change on those test images when the trained scales are folded and zeroed structures removed.`);
     return { backend: backendInfo, dataset: data.sizes, metrics, tables, notes };
