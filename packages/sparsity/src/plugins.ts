@@ -58,7 +58,7 @@ export const sss = definePlugin({
       momentum: Momentum,
       structures: Type.Optional(Type.Array(Kind, { minItems: 1, description: "what gets a factor: 'neuron' (dense), 'channel' (conv2d), 'block' (residual branch); default: every kind the model has" })),
       layerGamma: Type.Optional(Type.Record(Type.String(), Type.Number({ minimum: 0 }), {
-        description: "a penalty per layer (name or '*' glob -> gamma; the first matching key wins) in place of gamma, to steer how much each layer loses",
+        description: "a penalty per layer (producer name, or the add node for a block, or a '*' glob -> gamma; the first matching key wins) in place of gamma, to steer how much each layer loses",
       })),
       include: Names('layers (producers, or add nodes for blocks) to give factors'),
       exclude: Names('layers to leave alone'),
