@@ -38,8 +38,9 @@ const SIZES = {
     cnn: { structures: ['channel'], train: 10000, test: 10000, batchSize: 64, pretrain: 8, sss: 4, retrain: 12, gamma: 0.008, layerScale: { conv1: 1.5, conv2: 1.5, conv3: 1, conv4: 1 }, kd: { temperature: 4, alpha: 0.7 }, sweep: [0.008, 0.01], sweepRetrain: false, sweepTest: 2000, probe: 256 },
   },
   quick: {
-    mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, gamma: 0.02, sweep: [0.005, 0.02], sweepRetrain: true, sweepTest: 1000, probe: 128 },
-    cnn: { structures: ['channel'], train: 192, test: 400, batchSize: 16, pretrain: 0, sss: 2, retrain: 1, gamma: 0.05, sweep: [0.05], sweepRetrain: false, sweepTest: 400, probe: 32 },
+    // The full run's shape (per-layer penalties, pre-training, KD for the CNN) on a few images.
+    mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, gamma: 0.02, layerScale: { fc1: 1, fc2: 2 }, sweep: [0.01, 0.02], sweepRetrain: true, sweepTest: 1000, probe: 128 },
+    cnn: { structures: ['channel'], train: 192, test: 400, batchSize: 16, pretrain: 1, sss: 2, retrain: 1, gamma: 0.05, layerScale: { conv1: 1.5, conv2: 1.5, conv3: 1, conv4: 1 }, kd: { temperature: 4, alpha: 0.7 }, sweep: [0.05], sweepRetrain: false, sweepTest: 400, probe: 32 },
   },
 };
 
