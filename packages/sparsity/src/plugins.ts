@@ -6,7 +6,7 @@ import {
 } from './contributions.js';
 import { finalize, type FinalizeReport } from './finalize.js';
 import { scaleNodes, type StructureKind } from './scale-op.js';
-import { channelStructures, findStructures, insertScales, selected, type Selection } from './structures.js';
+import { channelStructures, findStructures, insertScales, layerOf, selected, type Selection } from './structures.js';
 
 const Names = (what: string) => Type.Optional(Type.Array(Type.String(), { description: `${what} (names, '*' globs)` }));
 const Kind = Type.Union([Type.Literal('neuron'), Type.Literal('channel'), Type.Literal('block')]);
@@ -72,7 +72,7 @@ export const sss = definePlugin({
     apply(graph) {
       if (scaleNodes(graph.nodes).length) throw new Error(`sparsity.sss: graph '${graph.name}' already has scale nodes; finalise them first (sparsity.finalize)`);
       const structures = findStructures(graph, o.structures, o, 'sparsity.sss');
-      checkLayerGamma(o.layerGamma, structures.map((s) => (s.kind === 'block' ? s.add : s.node)));
+      checkLayerGamma(o.layerGamma, structures.map(layerOf));
       const inserted = insertScales(graph, structures);
       const kinds = countKinds(graph.nodes);
       return {

@@ -43,6 +43,9 @@ export interface BlockStructure {
 
 export type Structure = ChannelStructure | BlockStructure;
 
+/** The layer a structure belongs to: its producer, or the add node for a block (what include/exclude and layerGamma name). */
+export const layerOf = (s: Structure): string => (s.kind === 'block' ? s.add : s.node);
+
 const KIND_OF_OP: Record<string, 'neuron' | 'channel'> = { dense: 'neuron', conv2d: 'channel' };
 
 /**
@@ -155,6 +158,6 @@ function insertScale(graph: Graph, s: Structure): string {
   for (const r of readers) r.inputs = r.inputs.map((i) => (i === value ? name : i));
   if (s.kind !== 'block') graph.outputs = graph.outputs.map((o) => (o === value ? name : o));
   const at = graph.nodes.findIndex((n) => n.name === value);
-  graph.nodes.splice(at + 1, 0, { name, op: SCALE_OP, inputs: [value], attrs: { structure: s.kind, layer: s.kind === 'block' ? s.add : s.node }, params: { scale: pname } });
+  graph.nodes.splice(at + 1, 0, { name, op: SCALE_OP, inputs: [value], attrs: { structure: s.kind, layer: layerOf(s) }, params: { scale: pname } });
   return name;
 }
