@@ -71,8 +71,16 @@ async function project(packages: string[], { withTfjs = true } = {}): Promise<Pr
 
 const tensorflow = (p: Project) => p.installed.filter((k) => k.includes('node_modules/@tensorflow/'));
 
-/** Labelled random 28x28 images, enough for a fine-tune to run. */
-const tinyData = `
+/**
+ * The start of a script that trains: `pipeline`, `finetune`, `lenet300100`, the CPU backend,
+ * `runtime` (the TF.js runtime) and `data` (labelled 28x28 images, enough for a fine-tune to run).
+ */
+const TRAINING = `
+  import { finetune, pipeline } from '@condense/core';
+  import { lenet300100 } from '@condense/ir';
+  import { selectBackend, tfjsRuntime } from '@condense/tfjs';
+  await selectBackend('cpu');
+  const runtime = tfjsRuntime();
   const split = (n) => ({ images: Float32Array.from({ length: n * 784 }, (_, i) => (i * 7919 % 97) / 97), labels: Uint8Array.from({ length: n }, (_, i) => i % 10), count: n, shape: [n, 28, 28, 1] });
   const data = { train: split(64), test: split(32) };`;
 
@@ -172,16 +180,13 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   it('@condense/tfjs loads and saves a model, and trains as the pipeline runtime', async () => {
     const p = await project(closure('tfjs'));
     const out = await p.node(`
-      import { finetune, pipeline } from '@condense/core';
-      import { lenet300100 } from '@condense/ir';
-      import { saveModel, loadModel, selectBackend, tfjsRuntime } from '@condense/tfjs';
+      import { saveModel, loadModel } from '@condense/tfjs';
       import { mkdtempSync } from 'node:fs';
-      await selectBackend('cpu');
+      ${TRAINING}
       const dir = mkdtempSync('m-');
       await saveModel(lenet300100(), dir);
       const g = await loadModel(dir);
-      ${tinyData}
-      const r = await pipeline([finetune({ epochs: 2, batchSize: 32 })]).run(g, { data, runtime: tfjsRuntime() });
+      const r = await pipeline([finetune({ epochs: 2, batchSize: 32 })]).run(g, { data, runtime });
       console.log(JSON.stringify({ params: g.params.size, epochs: r.snapshots[1].epochs, accuracy: typeof r.snapshots[1].accuracy }));`);
     expect(JSON.parse(out)).toEqual({ params: 6, epochs: 2, accuracy: 'number' });
   }, 300_000);
@@ -189,13 +194,9 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   it('@condense/prune prunes and retrains through a pipeline', async () => {
     const p = await project(closure('prune'));
     const out = await p.node(`
-      import { pipeline } from '@condense/core';
-      import { lenet300100 } from '@condense/ir';
       import { magnitudePrune } from '@condense/prune';
-      import { selectBackend, tfjsRuntime } from '@condense/tfjs';
-      await selectBackend('cpu');
-      ${tinyData}
-      const r = await pipeline([magnitudePrune({ sparsity: 0.9, schedule: 'iterative', rounds: 2, finetune: { epochs: 1, batchSize: 32 } })]).run(lenet300100(), { data, runtime: tfjsRuntime() });
+      ${TRAINING}
+      const r = await pipeline([magnitudePrune({ sparsity: 0.9, schedule: 'iterative', rounds: 2, finetune: { epochs: 1, batchSize: 32 } })]).run(lenet300100(), { data, runtime });
       console.log(JSON.stringify({ nonzero: r.snapshots[1].nonzero, epochs: r.stages[0].epochs }));`);
     const r = JSON.parse(out);
     expect(r.nonzero).toBeLessThan(30_000);
@@ -205,13 +206,9 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   it('@condense/sparsity folds and removes neurons after an SSS fine-tune', async () => {
     const p = await project(closure('sparsity'));
     const out = await p.node(`
-      import { finetune, pipeline } from '@condense/core';
-      import { lenet300100 } from '@condense/ir';
       import { sss } from '@condense/sparsity';
-      import { selectBackend, tfjsRuntime } from '@condense/tfjs';
-      await selectBackend('cpu');
-      ${tinyData}
-      const r = await pipeline([sss({ gamma: 0.5, learningRate: 0.5, structures: ['neuron'] }), finetune({ epochs: 1, batchSize: 32 })]).run(lenet300100(), { data, runtime: tfjsRuntime() });
+      ${TRAINING}
+      const r = await pipeline([sss({ gamma: 0.5, learningRate: 0.5, structures: ['neuron'] }), finetune({ epochs: 1, batchSize: 32 })]).run(lenet300100(), { data, runtime });
       console.log(r.stages[0].notes.at(-1));`);
     expect(out).toMatch(/^sparsity\.sss: folded 2 scale nodes, removed \d+ channels \(fc1 300->\d+, fc2 100->\d+\)/);
   }, 300_000);
@@ -219,13 +216,9 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   it('@condense/distill distils a fine-tune', async () => {
     const p = await project(closure('distill'));
     const out = await p.node(`
-      import { finetune, pipeline } from '@condense/core';
-      import { lenet300100 } from '@condense/ir';
       import { distillKd } from '@condense/distill';
-      import { selectBackend, tfjsRuntime } from '@condense/tfjs';
-      await selectBackend('cpu');
-      ${tinyData}
-      const r = await pipeline([distillKd({ temperature: 4 }), finetune({ epochs: 1, batchSize: 32 })]).run(lenet300100(1), { data, teacher: lenet300100(2), runtime: tfjsRuntime() });
+      ${TRAINING}
+      const r = await pipeline([distillKd({ temperature: 4 }), finetune({ epochs: 1, batchSize: 32 })]).run(lenet300100(1), { data, teacher: lenet300100(2), runtime });
       console.log(JSON.stringify({ epochs: r.snapshots[2].epochs, loss: r.stages[1].details.finalLoss }));`);
     const r = JSON.parse(out);
     expect(r.epochs).toBe(1);
@@ -246,12 +239,9 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   it('@condense/thinet removes channels from calibration data', async () => {
     const p = await project(closure('thinet'));
     const out = await p.node(`
-      import { pipeline } from '@condense/core';
       import { lenet5 } from '@condense/ir';
       import { thinet } from '@condense/thinet';
-      import { selectBackend } from '@condense/tfjs';
-      await selectBackend('cpu');
-      ${tinyData}
+      ${TRAINING}
       const r = await pipeline([thinet({ layers: { conv1: 0.5 }, imagesPerClass: 2 })]).run(lenet5(), { data: { calibration: data.train } });
       console.log(r.graph.params.get('conv1/kernel').shape[3]);`);
     expect(Number(out)).toBe(10);
