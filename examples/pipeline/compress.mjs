@@ -17,7 +17,7 @@ import { magnitudePrune } from '@condense/prune';
 import { float16Quantize, kmeansQuantize } from '@condense/quantize';
 import { sss } from '@condense/sparsity';
 import { thinet } from '@condense/thinet';
-import { selectBackend, train } from '@condense/tfjs';
+import { selectBackend, tfjsRuntime, train } from '@condense/tfjs';
 
 /** The stages of recipe-lenet5.yaml. */
 export function thinAndDeepCompressLenet5() {
@@ -77,6 +77,7 @@ async function main(which = 'mlp', outDir = 'pipeline-out') {
   await train(model, split, { epochs: chain.epochs, batchSize: chain.batchSize, learningRate: 1e-3, schedule: { type: 'cosine' }, seed: 1 });
   const result = await pipeline(chain.stages()).run(model, {
     data,
+    runtime: tfjsRuntime(),
     seed: 1,
     onEvent: (e) => e.type === 'stageEnd' && console.log(`${e.name}: ${e.snapshot.nonzero} non-zero params, accuracy ${((e.snapshot.accuracy ?? NaN) * 100).toFixed(2)}%`),
   });

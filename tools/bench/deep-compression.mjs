@@ -8,7 +8,7 @@ import { finetune, pipeline } from '@condense/core';
 import { cloneGraph } from '@condense/ir';
 import { magnitudePrune } from '@condense/prune';
 import { float16Quantize, kmeansQuantize } from '@condense/quantize';
-import { accuracy, fitPhases, pct, round, shardBytes, withTempDir } from './lib.mjs';
+import { accuracy, fitPhases, pct, round, runtime, shardBytes, withTempDir } from './lib.mjs';
 
 /** Han et al. 2015, Table 2 (LeNet-300-100): fc1/fc2/fc3 keep 8%/9%/26% of their weights. */
 export const HAN_LENET300_SPARSITY = Object.freeze({ fc1: 0.92, fc2: 0.91, fc3: 0.74 });
@@ -61,6 +61,21 @@ export function retrainingPhases(plan, { centroids = true } = {}) {
 }
 
 export const phaseEpochs = (phases) => phases.reduce((n, p) => n + p.epochs, 0);
+
+/** Epochs the pipeline runs trained, as the pipeline counted them (every fine-tune through its runtime). */
+export const pipelineEpochs = (...results) => results.reduce((n, r) => n + r.snapshots.reduce((m, s) => m + s.epochs, 0), 0);
+
+/** The baseline's phases must train as many epochs as the pipeline did, or the baseline is not fair. */
+export function checkFairPhases(phases, trained) {
+  if (phaseEpochs(phases) !== trained) throw new Error(`fair baseline: its phases train ${phaseEpochs(phases)} epochs, the compressed model trained ${trained}`);
+}
+
+/** Every fine-tune a pipeline run did, in order, as training phases (for the fair baseline). */
+export function recordedPhases(result) {
+  return result.stages.flatMap((s) =>
+    s.finetunes.map((f, k) => ({ epochs: f.epochs, lr: f.options.learningRate, schedule: f.options.schedule, label: `${s.name} fine-tune ${k + 1}/${s.finetunes.length}` })),
+  );
+}
 
 /** Iterative magnitude pruning with retraining after every round, then (optionally) more retraining, e.g. with a cosine-decayed rate. */
 export function pruneStages(plan) {
@@ -143,6 +158,7 @@ export function stageRows(snapshots) {
     nonzero: s.nonzero,
     stored_bytes: s.bytes,
     ratio: round(f32 / s.bytes, 2),
+    epochs: s.epochs,
     accuracy: s.accuracy === undefined ? '' : round(s.accuracy),
     wall_s: round(s.wallMs / 1000, 1),
   }));
@@ -197,6 +213,7 @@ export async function runDeepCompression({ makeModel, plan, train, test, seed, l
   const t0 = performance.now();
   const result = await pipeline([...pruneStages(plan), ...quantizeStages(plan), deepCompression({})]).run(checkpoint, {
     data: { train, test },
+    runtime,
     seed,
     onEvent: pipelineLog(log),
   });
@@ -210,6 +227,7 @@ export async function runDeepCompression({ makeModel, plan, train, test, seed, l
   log(`container ${disk.bytes} bytes (${(originalBytes / disk.bytes).toFixed(1)}x); decoded from the file: accuracy ${pct(disk.decodedAccuracy)}; decode median ${disk.decode.wallMs.toFixed(2)} ms (CPU ${disk.decode.cpuMs.toFixed(2)} ms, best ${disk.decode.bestMs.toFixed(2)} ms)`);
 
   const phases = retrainingPhases(plan);
+  checkFairPhases(phases, pipelineEpochs(result));
   const baseline = await fairBaseline(base, train, test, plan, phases, { seed, log });
 
   const noTopology = encodeGraph(result.graph).bytes.length;
@@ -257,7 +275,7 @@ export async function runDeepCompression({ makeModel, plan, train, test, seed, l
       params_reduction: round(sp.reduction, 2),
       decode_ms: round(disk.decode.wallMs, 3),
       baseline_epochs: baseline.epochs,
-      compressed_epochs: plan.pretrain.epochs + phaseEpochs(phases),
+      compressed_epochs: plan.pretrain.epochs + pipelineEpochs(result),
     },
     tables: {
       'pipeline stages (stored bytes before entropy coding; the codec row is the container)': stageRows(result.snapshots),

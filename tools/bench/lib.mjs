@@ -15,6 +15,9 @@ export async function benchData({ quick, data }, limits = {}) {
 
 export const asData = (s) => ({ x: s.images, y: s.labels, count: s.count, shape: [...s.shape] });
 
+/** The pipelines' runtime: train and evaluate through @condense/tfjs. */
+export const runtime = tfjs.tfjsRuntime();
+
 /** Select the backend (option, CONDENSE_BACKEND, best available) and return its description. */
 export async function benchBackend(name) {
   await tfjs.selectBackend(name);

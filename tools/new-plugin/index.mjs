@@ -89,11 +89,11 @@ export const ${camel} = definePlugin({
 export const plugins = [${camel}];
 
 export function register(registry: Registry): void {
-  registry.register(${camel} as never);
+  registry.register(${camel});
 }
 `,
   'src/index.test.ts': `import { describe, expect, it } from 'vitest';
-import { createRegistry, parseRecipe, buildPipeline } from '@condense/core';
+import { createRegistry, parseRecipe, buildPipeline, testStageContext } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
 import { ${camel}, register } from './index.js';
 
@@ -101,7 +101,7 @@ describe('${name}.example', () => {
   it('scales every kernel', async () => {
     const graph = lenet300100();
     const before = graph.params.get('fc1/kernel')!.data[0];
-    const result = await ${camel}({ scale: 2 }).apply!(graph, {} as never);
+    const result = await ${camel}({ scale: 2 }).apply!(graph, testStageContext());
     expect(graph.params.get('fc1/kernel')!.data[0]).toBeCloseTo(before * 2);
     expect(result && result.notes).toEqual(['scaled kernels by 2']);
   });

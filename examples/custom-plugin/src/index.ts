@@ -63,5 +63,5 @@ export const randomChannels = definePlugin({
 export const plugins = [randomPrune, randomChannels];
 
 export function register(registry: Registry): void {
-  registry.register(randomPrune as never, randomChannels as never);
+  registry.register(randomPrune, randomChannels);
 }

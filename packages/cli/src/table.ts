@@ -8,7 +8,7 @@ export function textTable(header: string[], rows: string[][]): string {
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
 }
 
-/** The stage table: params, non-zeros, bytes, ratio against the input's float32 bytes, MACs, accuracy, time. */
+/** The stage table: params, non-zeros, bytes, ratio against the input's float32 bytes, MACs, epochs trained, accuracy, time. */
 export function stageTable(snapshots: Snapshot[]): string {
   const base = snapshots[0]?.float32Bytes ?? 1;
   const rows = snapshots.map((s) => [
@@ -18,8 +18,9 @@ export function stageTable(snapshots: Snapshot[]): string {
     fmtBytes(s.bytes),
     `${(base / s.bytes).toFixed(1)}x`,
     s.effectiveMacs.toLocaleString('en-US'),
+    String(s.epochs ?? '-'),
     s.accuracy === undefined ? '-' : `${(s.accuracy * 100).toFixed(2)}%`,
     `${(s.wallMs / 1000).toFixed(1)} s`,
   ]);
-  return textTable(['stage', 'params', 'non-zero', 'bytes', 'ratio', 'eff. MACs', 'accuracy', 'time'], rows);
+  return textTable(['stage', 'params', 'non-zero', 'bytes', 'ratio', 'eff. MACs', 'epochs', 'accuracy', 'time'], rows);
 }

@@ -1,6 +1,21 @@
 import { definePlugin, Type, type Registry } from '@condense/core';
-import { toArtifacts } from '@condense/tfjs';
+import type { Graph } from '@condense/ir';
 import { containerReport, encodeGraph } from './container.js';
+
+/**
+ * The TF.js topology the standalone loader rebuilds a LayersModel from. Written by @condense/tfjs,
+ * an optional peer: the encoder itself needs no TF.js, so it is loaded only when asked for.
+ */
+async function tfjsTopology(graph: Graph): Promise<{ modelTopology: object; weightNames: Map<string, string> }> {
+  let tfjs: typeof import('@condense/tfjs');
+  try {
+    tfjs = await import('@condense/tfjs');
+  } catch (e) {
+    throw new Error(`codec.deepCompression: 'topology: true' writes the TF.js model topology for @condense/codec/loader and needs @condense/tfjs (npm install @condense/tfjs), or set topology: false (${(e as Error).message.split('\n')[0]})`);
+  }
+  const exported = tfjs.toArtifacts(graph);
+  return { modelTopology: exported.artifacts.modelTopology as object, weightNames: exported.weightNames };
+}
 
 /**
  * The final Deep Compression stage: encode the graph (sparse relative positions, codebook
@@ -21,13 +36,9 @@ export const deepCompression = definePlugin({
   ),
   create: (o) => ({
     contract: { provides: ['encoded'], final: true },
-    apply(graph) {
-      const exported = o.topology ? toArtifacts(graph) : undefined;
-      const { bytes } = encodeGraph(graph, {
-        huffman: o.huffman,
-        gapBits: o.gapBits,
-        ...(exported ? { modelTopology: exported.artifacts.modelTopology as object, weightNames: exported.weightNames } : {}),
-      });
+    async apply(graph) {
+      const topology = o.topology ? await tfjsTopology(graph) : {};
+      const { bytes } = encodeGraph(graph, { huffman: o.huffman, gapBits: o.gapBits, ...topology });
       const size = containerReport(bytes);
       const share = Object.entries(size.byKind)
         .filter(([, b]) => b > 0)
@@ -35,7 +46,8 @@ export const deepCompression = definePlugin({
         .join(', ');
       return {
         artifacts: { [o.file]: bytes },
-        details: { bytes: bytes.byteLength, file: o.file, sections: size.byKind },
+        storedBytes: bytes.byteLength,
+        details: { file: o.file, sections: size.byKind },
         notes: [`${o.file}: ${bytes.byteLength.toLocaleString('en-US')} bytes (${share})`],
       };
     },
@@ -46,5 +58,5 @@ export const plugins = [deepCompression];
 
 /** Register `codec.deepCompression`. */
 export function register(registry: Registry): void {
-  registry.register(deepCompression as never);
+  registry.register(deepCompression);
 }

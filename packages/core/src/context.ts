@@ -1,6 +1,6 @@
 import type { Graph } from '@condense/ir';
-import type { TrainingContribution } from '@condense/tfjs';
 import type { PipelineEvent } from './events.js';
+import type { EvaluateResult, Runtime, TrainingContribution, TrainResult } from './runtime.js';
 
 /** Labelled images, NHWC float32 in [0, 1] (the shape `@condense/datasets` produces). */
 export interface Split {
@@ -30,12 +30,14 @@ export interface FinetuneOptions {
 
 export interface PipelineContext {
   data?: PipelineData;
+  /** Trains and evaluates for the stages that need it (e.g. `tfjsRuntime()` from @condense/tfjs). */
+  runtime?: Runtime;
   /** The teacher for distillation; defaults to the model before the pipeline. */
   teacher?: Graph;
   seed?: number;
   signal?: AbortSignal;
   onEvent?: (event: PipelineEvent) => void;
-  /** Measure test accuracy after every stage (default: when test data is given). */
+  /** Measure test accuracy after every stage (default: when test data is given); needs a runtime. */
   evaluateEachStage?: boolean;
 }
 
@@ -50,10 +52,14 @@ export interface StageContext {
   signal?: AbortSignal;
   emit(event: PipelineEvent): void;
   log(message: string): void;
-  /** Fine-tune with every active training contribution (plus `extra`); annotations are honoured. */
-  finetune(graph: Graph, options?: Partial<FinetuneOptions>, extra?: TrainingContribution[]): Promise<{ finalLoss: number; trainAccuracy: number }>;
-  /** Accuracy and loss on the test split (or `split`). */
-  evaluate(graph: Graph, split?: Split): Promise<{ accuracy: number; loss: number }>;
+  /**
+   * Fine-tune through the pipeline's runtime with every active training contribution (plus
+   * `extra`); annotations are honoured. The epochs count towards the stage's (a stage that calls
+   * this declares `runtime: ['train']` in its contract).
+   */
+  finetune(graph: Graph, options?: Partial<FinetuneOptions>, extra?: TrainingContribution[]): Promise<TrainResult>;
+  /** Accuracy and loss on the test split (or `split`), through the pipeline's runtime (declare `runtime: ['evaluate']`). */
+  evaluate(graph: Graph, split?: Split): Promise<EvaluateResult>;
   /** Labelled data or a clear error naming the stage. */
   requireData(kind: keyof PipelineData): Split;
 }

@@ -1,5 +1,6 @@
 import type { Capability, Plugin } from './plugin.js';
 import type { PipelineContext } from './context.js';
+import { RUNTIME_HINT } from './runtime.js';
 
 /** A pipeline that cannot work as ordered; the message names both stages involved. */
 export class ContractError extends Error {
@@ -11,9 +12,16 @@ export class ContractError extends Error {
 
 const label = (p: Plugin, i: number) => `stage ${i + 1} (${p.name})`;
 
+/** Whether the stage trains (and so consumes the training contributions before it). */
+export const trains = (p: Plugin): boolean => p.contract.runtime?.includes('train') ?? false;
+
+/** Whether the pipeline measures the model after every stage (and so needs a runtime). */
+export const measuresEachStage = (ctx: PipelineContext): boolean => ctx.evaluateEachStage ?? ctx.data?.test !== undefined;
+
 /**
  * Walk the stages in order, tracking which stage provided each capability, and refuse an
- * impossible order before any work starts.
+ * impossible order before any work starts: state conflicts, missing data, runtime work without a
+ * runtime, training contributions that no later stage trains with.
  */
 export function checkContracts(stages: Plugin[], ctx: PipelineContext = {}, initial: Capability[] = []): void {
   const provider = new Map<Capability, number>(initial.map((c) => [c, -1]));
@@ -35,7 +43,16 @@ export function checkContracts(stages: Plugin[], ctx: PipelineContext = {}, init
         throw new ContractError(`${label(stage, i)} needs ${r === 'labels' ? 'labelled training' : 'calibration'} data, and the pipeline was given none`);
       }
     }
+    for (const task of stage.contract.runtime ?? []) {
+      if (!ctx.runtime) throw new ContractError(`${label(stage, i)} ${task === 'train' ? 'trains the model' : 'evaluates the model'}, and the pipeline was given no runtime: ${RUNTIME_HINT}`);
+    }
+    if (stage.training && !stages.some((s, j) => j > i && trains(s))) {
+      throw new ContractError(`${label(stage, i)} adds training contributions, and no later stage trains: add a finetune stage after it`);
+    }
     for (const c of stage.contract.invalidates ?? []) provider.delete(c);
     for (const c of stage.contract.provides ?? []) provider.set(c, i);
   });
+  if (measuresEachStage(ctx) && !ctx.runtime) {
+    throw new ContractError(`the pipeline evaluates the model after every stage (test data was given), and was given no runtime: ${RUNTIME_HINT}, or set evaluateEachStage: false`);
+  }
 }

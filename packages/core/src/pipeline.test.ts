@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
-import { lenet300100, setMask, GraphBuilder } from '@condense/ir';
-import type { TrainingContribution } from '@condense/tfjs';
+import { countNonzero, lenet300100, setMask, GraphBuilder, type Graph } from '@condense/ir';
 import { definePlugin } from './plugin.js';
 import { pipeline } from './pipeline.js';
 import { finetune } from './stages.js';
 import type { PipelineEvent } from './events.js';
+import type { Runtime, TrainingContribution, TrainRequest } from './runtime.js';
+import { testStageContext } from './testing.js';
 
 const halve = definePlugin({
   name: 'test.halve',
@@ -21,30 +22,67 @@ const halve = definePlugin({
   }),
 });
 
-const counting = (calls: string[]) =>
+const contributing = (name: string, scope: 'next' | 'all' = 'next') =>
   definePlugin({
-    name: 'test.count',
-    description: 'counts steps during the next finetune',
+    name,
+    description: 'adds a named contribution to the following fine-tunes',
     schema: Type.Object({}),
-    create: () => ({
-      contract: {},
-      training: (): TrainingContribution[] => [{ name: 'count', afterStep: () => void calls.push('step'), end: () => void calls.push('end') }],
-    }),
-  });
+    create: () => ({ contract: {}, trainingScope: scope, training: (): TrainingContribution[] => [{ name }] }),
+  })();
 
-function tinyData(n: number, seed = 1) {
-  let s = seed;
-  const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647);
-  const images = new Float32Array(n * 16);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % 2;
-    for (let j = 0; j < 16; j++) images[i * 16 + j] = (labels[i] ? j < 8 : j >= 8) ? 0.8 + 0.2 * rand() : 0.2 * rand();
-  }
-  return { images, labels, count: n, shape: [n, 4, 4, 1] as const };
+/** Trains through ctx.finetune once per layer, as ThiNet's between-layer fine-tunes do. */
+const perLayer = definePlugin({
+  name: 'test.perLayer',
+  description: 'two fine-tunes inside one stage',
+  schema: Type.Object({}),
+  create: () => ({
+    contract: { requires: ['labels'], runtime: ['train'] },
+    async apply(graph, ctx) {
+      await ctx.finetune(graph, { epochs: 1 });
+      await ctx.finetune(graph, { epochs: 2, learningRate: 0.01 });
+    },
+  }),
+});
+
+const encoder = definePlugin({
+  name: 'test.encode',
+  description: 'reports the bytes of what it stored',
+  schema: Type.Object({}),
+  create: () => ({ contract: { final: true }, apply: () => ({ storedBytes: 1234, artifacts: { 'x.bin': new Uint8Array(1234) } }) }),
+});
+
+/**
+ * A runtime that records what the pipeline asks of it. "Training" zeroes one more weight of fc1
+ * per epoch, and accuracy is fc1's kept fraction, so both leave traces a test can read.
+ */
+function recordingRuntime() {
+  const trained: (Omit<TrainRequest, 'contributions' | 'onEpoch' | 'signal'> & { contributions: string[] })[] = [];
+  const runtime: Runtime = {
+    name: 'recording',
+    async train(graph, _data, { contributions, onEpoch, signal: _signal, ...request }) {
+      trained.push({ ...request, contributions: contributions.map((c) => c.name) });
+      const k = graph.params.get('fc1/kernel')!;
+      for (let e = 0; e < request.epochs; e++) {
+        const i = k.data.findIndex((v) => v !== 0);
+        if (i >= 0) k.data[i] = 0;
+        onEpoch?.({ epoch: e + 1, epochs: request.epochs, loss: 1 / (e + 1) });
+      }
+      return { epochs: request.epochs, finalLoss: 0.5, trainAccuracy: 0.75 };
+    },
+    async evaluate(graph) {
+      const k = graph.params.get('fc1/kernel')!;
+      return { accuracy: countNonzero(k.data) / k.data.length, loss: 1 };
+    },
+  };
+  return { runtime, trained };
 }
 
-const tinyModel = () => new GraphBuilder('tiny', [4, 4, 1]).flatten().dense(8, { activation: 'relu', name: 'fc1' }).dense(2, { activation: 'softmax', name: 'fc2' }).build();
+function tinyData(n: number) {
+  return { images: new Float32Array(n * 16).fill(0.5), labels: new Uint8Array(n), count: n, shape: [n, 4, 4, 1] as const };
+}
+
+const tinyModel = (): Graph => new GraphBuilder('tiny', [4, 4, 1]).flatten().dense(8, { activation: 'relu', name: 'fc1' }).dense(2, { activation: 'softmax', name: 'fc2' }).build();
+const data = { train: tinyData(8), test: tinyData(4) };
 
 describe('pipeline', () => {
   it('never modifies the input and records a snapshot per stage', async () => {
@@ -56,30 +94,52 @@ describe('pipeline', () => {
     expect(result.snapshots.map((s) => s.stage)).toEqual(['input', 'test.halve']);
     expect(result.snapshots[1].nonzero).toBeLessThan(result.snapshots[0].nonzero - 100_000);
     expect(result.snapshots[1].notes).toEqual(['halved']);
+    expect(result.snapshots.map((s) => s.epochs)).toEqual([0, 0]);
   });
 
-  it('fine-tunes with the active contributions, keeps masks, measures accuracy, emits events', async () => {
-    const calls: string[] = [];
+  it("trains through the runtime: 'next' contributions reach the next training stage only, 'all' every later one", async () => {
+    const { runtime, trained } = recordingRuntime();
     const events: PipelineEvent[] = [];
-    const data = { train: tinyData(256), test: tinyData(128, 7) };
-    const result = await pipeline([counting(calls)(), finetune({ epochs: 3, batchSize: 32, learningRate: 0.01 }), finetune({ epochs: 1, batchSize: 32 })]).run(tinyModel(), {
-      data,
-      onEvent: (e) => events.push(e),
-    });
-    // 'next'-scoped contributions are active in the first finetune only: 3 epochs x 8 steps.
-    expect(calls.filter((c) => c === 'step')).toHaveLength(24);
-    expect(calls.filter((c) => c === 'end')).toHaveLength(1);
-    expect(result.snapshots.at(-1)!.accuracy).toBeGreaterThan(0.9);
-    expect(events.filter((e) => e.type === 'epoch')).toHaveLength(4);
-    expect(events.filter((e) => e.type === 'stageEnd').map((e) => (e as { name: string }).name)).toEqual(['test.count', 'finetune', 'finetune']);
+    const stages = [contributing('kd', 'all'), contributing('sss'), finetune({ epochs: 3, batchSize: 32, learningRate: 0.01 }), finetune({ epochs: 1, batchSize: 32 })];
+    const result = await pipeline(stages).run(tinyModel(), { data, runtime, seed: 7, onEvent: (e) => events.push(e) });
+    expect(trained.map((t) => t.contributions)).toEqual([['kd', 'sss'], ['kd']]);
+    expect(trained[0]).toMatchObject({ epochs: 3, batchSize: 32, learningRate: 0.01, optimizer: 'adam', seed: 7 });
+    expect(result.snapshots.map((s) => s.epochs)).toEqual([0, 0, 0, 3, 1]);
+    expect(result.stages.map((s) => s.epochs)).toEqual([0, 0, 3, 1]);
+    expect(result.stages[2].finetunes).toEqual([{ options: expect.objectContaining({ epochs: 3, learningRate: 0.01 }), epochs: 3, finalLoss: 0.5, trainAccuracy: 0.75 }]);
+    // Accuracy after every stage comes from the runtime: here it follows the weights training zeroed.
+    expect(result.snapshots[4].accuracy).toBeCloseTo(result.snapshots[0].accuracy! - 4 / 128);
+    expect(events.filter((e) => e.type === 'epoch').map((e) => (e as { index: number }).index)).toEqual([3, 3, 3, 4]);
   });
 
-  it('finetune passes augment to the trainer (other weights than without) and validates it', async () => {
-    const data = { train: tinyData(64) };
-    const fc1 = async (augment?: { shift?: number; flip?: boolean }) =>
-      [...(await pipeline([finetune({ epochs: 1, batchSize: 16, augment })]).run(tinyModel(), { data, evaluateEachStage: false })).graph.params.get('fc1/kernel')!.data];
-    expect(await fc1({ shift: 1, flip: true })).not.toEqual(await fc1());
-    expect(() => finetune({ augment: { shift: -1 } })).toThrow(/augment/);
+  it('counts every fine-tune of a stage that trains inside apply, which also consumes the contributions', async () => {
+    const { runtime, trained } = recordingRuntime();
+    const result = await pipeline([contributing('sss'), perLayer(), finetune({ epochs: 2 })]).run(tinyModel(), { data, runtime });
+    expect(trained.map((t) => [t.epochs, t.contributions])).toEqual([[1, ['sss']], [2, ['sss']], [2, []]]);
+    expect(result.stages[1].epochs).toBe(3);
+    expect(result.stages[1].finetunes.map((f) => f.options.learningRate)).toEqual([1e-3, 0.01]);
+    expect(result.snapshots.reduce((n, s) => n + s.epochs, 0)).toBe(5);
+  });
+
+  it("records a stage's stored bytes in its snapshot", async () => {
+    const result = await pipeline([halve(), encoder()]).run(lenet300100());
+    expect(result.snapshots[2].bytes).toBe(1234);
+    expect(result.snapshots[1].bytes).not.toBe(1234);
+    expect(result.artifacts['x.bin']).toHaveLength(1234);
+  });
+
+  it('refuses, before any work, runtime work without a runtime, and says how to pass one', async () => {
+    const p = pipeline([halve(), finetune()]);
+    expect(() => p.check({ data: { train: data.train } })).toThrow(/^stage 2 \(finetune\) trains the model, and the pipeline was given no runtime: pass one as 'runtime'.*tfjsRuntime\(\).*@condense\/tfjs/);
+    expect(() => pipeline([halve()]).check({ data })).toThrow(/evaluates the model after every stage \(test data was given\), and was given no runtime: .*evaluateEachStage: false/);
+    expect(() => pipeline([halve()]).check({ data, evaluateEachStage: false })).not.toThrow();
+    expect(() => p.check({ data: { train: data.train }, runtime: recordingRuntime().runtime })).not.toThrow();
+  });
+
+  it('refuses training contributions that no later stage trains with', () => {
+    const { runtime } = recordingRuntime();
+    expect(() => pipeline([finetune(), contributing('sss')]).check({ data, runtime })).toThrow('stage 2 (sss) adds training contributions, and no later stage trains: add a finetune stage after it');
+    expect(() => pipeline([contributing('sss'), perLayer()]).check({ data, runtime })).not.toThrow();
   });
 
   it('refuses to start without the data a stage requires', async () => {
@@ -90,5 +150,25 @@ describe('pipeline', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(pipeline([halve()]).run(lenet300100(), { signal: ac.signal })).rejects.toThrow();
+  });
+});
+
+describe('testStageContext', () => {
+  it("runs a plugin's apply with the pipeline's behaviour and keeps what it reported", async () => {
+    const { runtime, trained } = recordingRuntime();
+    const ctx = testStageContext({ data, runtime, contributions: [{ name: 'kd' }], name: 'test.perLayer' });
+    await perLayer().apply!(tinyModel(), ctx);
+    expect(trained.map((t) => t.contributions)).toEqual([['kd'], ['kd']]);
+    expect(ctx.finetunes.map((f) => f.epochs)).toEqual([1, 2]);
+    expect(ctx.events.filter((e) => e.type === 'epoch')).toHaveLength(3);
+    expect(ctx.stage).toEqual({ index: 1, name: 'test.perLayer', total: 1 });
+  });
+
+  it('names what is missing: a runtime, data, the original model', async () => {
+    await expect(testStageContext({ data }).finetune(tinyModel())).rejects.toThrow(/stage 1 \(test\) fine-tunes, and the pipeline was given no runtime: pass one as 'runtime'/);
+    expect(() => testStageContext().requireData('train')).toThrow(/stage 1 \(test\) needs train data/);
+    expect(() => testStageContext().original).toThrow(/testStageContext: the stage reads ctx\.original; pass \{ original \}/);
+    const original = tinyModel();
+    expect(testStageContext({ original }).teacher).toBe(original);
   });
 });

@@ -1,11 +1,20 @@
 import { cloneGraph, type Graph } from '@condense/ir';
-import type { TrainingContribution } from '@condense/tfjs';
-import { runEvaluate, runFinetune } from './bridge.js';
-import { checkContracts } from './contract.js';
+import { checkContracts, measuresEachStage, trains } from './contract.js';
 import type { FinetuneOptions, PipelineContext, PipelineData, Split, StageContext } from './context.js';
 import type { PipelineEvent } from './events.js';
 import type { Plugin, StageResult } from './plugin.js';
+import { RUNTIME_HINT, type Runtime, type TrainingContribution } from './runtime.js';
 import { snapshot, type Snapshot } from './snapshot.js';
+
+/** One fine-tune a stage ran through `ctx.finetune`. */
+export interface FinetuneRecord {
+  /** The options it ran with, defaults applied. */
+  options: FinetuneOptions;
+  /** Epochs the runtime ran. */
+  epochs: number;
+  finalLoss: number;
+  trainAccuracy: number;
+}
 
 export interface StageRecord {
   index: number;
@@ -13,6 +22,10 @@ export interface StageRecord {
   options: unknown;
   details?: Record<string, unknown>;
   notes: string[];
+  /** Epochs the stage trained, over all its fine-tunes. */
+  epochs: number;
+  /** Every fine-tune the stage ran, in order. */
+  finetunes: FinetuneRecord[];
 }
 
 export interface PipelineResult {
@@ -51,7 +64,7 @@ export function pipeline(stages: Plugin[]): Pipeline {
 }
 
 /** Which earlier stages' training contributions are active at a stage. */
-class Contributions {
+export class Contributions {
   private active: { plugin: Plugin; items: TrainingContribution[]; scope: 'next' | 'all' }[] = [];
   add(plugin: Plugin, items: TrainingContribution[]) {
     if (items.length > 0) this.active.push({ plugin, items, scope: plugin.trainingScope ?? 'next' });
@@ -59,7 +72,7 @@ class Contributions {
   current(): TrainingContribution[] {
     return this.active.flatMap((a) => a.items);
   }
-  /** A finetune stage consumed the 'next'-scoped ones. */
+  /** A stage that trains consumed the 'next'-scoped ones. */
   consumeNext() {
     this.active = this.active.filter((a) => a.scope === 'all');
   }
@@ -71,12 +84,13 @@ async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext)
   let graph = cloneGraph(input);
   const data = ctx.data ?? {};
   const emit = (e: PipelineEvent) => ctx.onEvent?.(e);
-  const measure = ctx.evaluateEachStage ?? data.test !== undefined;
+  const measure = measuresEachStage(ctx);
   const contributions = new Contributions();
   const result: PipelineResult = { graph, original, snapshots: [], stages: [], artifacts: {} };
+  const evaluate = (g: Graph) => (ctx.runtime as Runtime).evaluate(g, data.test as Split);
 
   const first = snapshot(graph, 0, 'input', 0);
-  if (measure) Object.assign(first, await runEvaluate(graph, data.test as Split));
+  if (measure) Object.assign(first, await evaluate(graph));
   result.snapshots.push(first);
 
   for (const [i, plugin] of stages.entries()) {
@@ -84,19 +98,21 @@ async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext)
     emit({ type: 'stageStart', index: i + 1, name: plugin.name, total: stages.length });
     const started = performance.now();
     const notes: string[] = [];
-    const stageCtx = stageContext({ plugin, index: i, total: stages.length, original, data, ctx, emit, notes, contributions });
+    const finetunes: FinetuneRecord[] = [];
+    const stageCtx = stageContext({ plugin, index: i, total: stages.length, original, data, ctx, emit, notes, finetunes, contributions });
     const out: StageResult = (await plugin.apply?.(graph, stageCtx)) ?? {};
     if (out.graph) graph = out.graph;
-    if (plugin.name === 'finetune') contributions.consumeNext();
+    if (trains(plugin)) contributions.consumeNext();
     contributions.add(plugin, plugin.training?.(graph, stageCtx) ?? []);
     Object.assign(result.artifacts, out.artifacts ?? {});
     notes.push(...(out.notes ?? []));
-    const snap = snapshot(graph, i + 1, plugin.name, performance.now() - started);
-    if (typeof out.details?.bytes === 'number') snap.bytes = out.details.bytes;
-    if (measure) Object.assign(snap, await runEvaluate(graph, data.test as Split));
+    const epochs = finetunes.reduce((n, f) => n + f.epochs, 0);
+    const snap = snapshot(graph, i + 1, plugin.name, performance.now() - started, epochs);
+    if (out.storedBytes !== undefined) snap.bytes = out.storedBytes;
+    if (measure) Object.assign(snap, await evaluate(graph));
     if (notes.length) snap.notes = notes;
     result.snapshots.push(snap);
-    result.stages.push({ index: i + 1, name: plugin.name, options: plugin.options, details: out.details, notes });
+    result.stages.push({ index: i + 1, name: plugin.name, options: plugin.options, details: out.details, notes, epochs, finetunes });
     emit({ type: 'stageEnd', index: i + 1, name: plugin.name, snapshot: snap });
   }
   result.graph = graph;
@@ -112,15 +128,33 @@ interface StageSetup {
   ctx: PipelineContext;
   emit: (e: PipelineEvent) => void;
   notes: string[];
+  /** Filled with every fine-tune the stage runs. */
+  finetunes: FinetuneRecord[];
   contributions: Contributions;
 }
 
-function stageContext(s: StageSetup): StageContext {
+export function stageContext(s: StageSetup): StageContext {
   const where = `stage ${s.index + 1} (${s.plugin.name})`;
   const requireData = (kind: keyof PipelineData): Split => {
     const split = s.data[kind] ?? (kind === 'calibration' ? s.data.train : undefined);
     if (!split) throw new Error(`${where} needs ${kind} data, and the pipeline was given none`);
     return split;
+  };
+  const runtime = (task: string): Runtime => {
+    if (!s.ctx.runtime) throw new Error(`${where} ${task}, and the pipeline was given no runtime: ${RUNTIME_HINT}`);
+    return s.ctx.runtime;
+  };
+  const finetune = async (graph: Graph, options: Partial<FinetuneOptions> = {}, extra: TrainingContribution[] = []) => {
+    const resolved = { ...DEFAULT_FINETUNE, ...options };
+    const r = await runtime('fine-tunes').train(graph, requireData('train'), {
+      ...resolved,
+      contributions: [...s.contributions.current(), ...extra],
+      seed: s.ctx.seed ?? 1,
+      signal: s.ctx.signal,
+      onEpoch: (e) => s.emit({ type: 'epoch', index: s.index + 1, ...e }),
+    });
+    s.finetunes.push({ options: resolved, epochs: r.epochs, finalLoss: r.finalLoss, trainAccuracy: r.trainAccuracy });
+    return r;
   };
   return {
     stage: { index: s.index + 1, name: s.plugin.name, total: s.total },
@@ -135,12 +169,7 @@ function stageContext(s: StageSetup): StageContext {
       s.emit({ type: 'log', index: s.index + 1, message });
     },
     requireData,
-    evaluate: (graph, split) => runEvaluate(graph, split ?? requireData('test')),
-    finetune: (graph, options = {}, extra = []) =>
-      runFinetune(graph, requireData('train'), { ...DEFAULT_FINETUNE, ...options }, [...s.contributions.current(), ...extra], {
-        seed: s.ctx.seed ?? 1,
-        signal: s.ctx.signal,
-        onEpoch: (e) => s.emit({ type: 'epoch', index: s.index + 1, ...e }),
-      }),
+    evaluate: (graph, split) => runtime('evaluates').evaluate(graph, split ?? requireData('test')),
+    finetune,
   };
 }

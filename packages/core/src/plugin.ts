@@ -1,8 +1,8 @@
 import type { Static, TObject } from '@sinclair/typebox';
 import type { Graph } from '@condense/ir';
-import type { TrainingContribution } from '@condense/tfjs';
 import { parseOptions } from './options.js';
 import type { StageContext } from './context.js';
+import type { RuntimeTask, TrainingContribution } from './runtime.js';
 
 /**
  * What a stage leaves on the graph (or needs absent). Free-form strings so third-party plugins
@@ -25,12 +25,23 @@ export interface Contract {
   needs?: Capability[];
   /** Nothing may follow this stage (the final encoding). */
   final?: boolean;
+  /**
+   * Runtime work the stage does through its context: 'train' (`ctx.finetune`), 'evaluate'
+   * (`ctx.evaluate`). The pipeline refuses such a stage when it has no runtime, and a stage that
+   * trains consumes the training contributions of the stages before it.
+   */
+  runtime?: RuntimeTask[];
 }
 
 /** What a stage may hand back besides rewriting the graph in place. */
 export interface StageResult {
   /** Replacement graph, when the stage builds a new one rather than editing in place. */
   graph?: Graph;
+  /**
+   * Bytes of what the stage stored (an encoder's container), when that, not the cost model's
+   * estimate from the params' annotations, is the model's size; the stage's snapshot records it.
+   */
+  storedBytes?: number;
   /** Free-form per-stage data for the report (per-layer tables, curves). */
   details?: Record<string, unknown>;
   /** Files the stage wants written to the output directory: name -> bytes. */
@@ -46,11 +57,15 @@ export interface Plugin<O = unknown> {
   contract: Contract;
   /** Rewrite the graph once. */
   apply?(graph: Graph, ctx: StageContext): StageResult | void | Promise<StageResult | void>;
-  /** Contributions active during the following fine-tuning (loss terms, gradient transforms, projections). */
+  /**
+   * Contributions active during the following fine-tuning (loss terms, gradient transforms,
+   * projections), made after `apply`. Define it only when the stage contributes: the pipeline
+   * refuses a contributing stage that no later stage consumes.
+   */
   training?(graph: Graph, ctx: StageContext): TrainingContribution[];
   /**
-   * How long the training contributions stay active: the next `finetune` stage only (default),
-   * or every later one.
+   * How long the training contributions stay active: up to and including the next stage that
+   * trains (`contract.runtime` has 'train'; default), or every later one.
    */
   trainingScope?: 'next' | 'all';
 }

@@ -13,7 +13,7 @@ const scale = definePlugin({
 });
 
 function registry(): Registry {
-  return createRegistry().register(scale as never);
+  return createRegistry().register(scale);
 }
 
 describe('recipes', () => {

@@ -43,7 +43,7 @@ export class Registry {
 
 /** A registry with the built-in stages (`finetune`, `evaluate`). */
 export function createRegistry(): Registry {
-  return new Registry().register(finetune as unknown as PluginFactory, evaluateStage as unknown as PluginFactory);
+  return new Registry().register(finetune, evaluateStage);
 }
 
 export const isPluginFactory = (v: unknown): v is PluginFactory =>

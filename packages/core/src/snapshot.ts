@@ -11,13 +11,15 @@ export interface Snapshot {
   float32Bytes: number;
   macs: number;
   effectiveMacs: number;
+  /** Epochs the stage trained (its fine-tunes through the runtime); 0 for the input. */
+  epochs: number;
   accuracy?: number;
   loss?: number;
   wallMs: number;
   notes?: string[];
 }
 
-export function snapshot(graph: Graph, index: number, stage: string, wallMs: number): Snapshot {
+export function snapshot(graph: Graph, index: number, stage: string, wallMs: number, epochs = 0): Snapshot {
   const { totals } = cost(graph);
   return {
     index,
@@ -28,6 +30,7 @@ export function snapshot(graph: Graph, index: number, stage: string, wallMs: num
     float32Bytes: totals.float32Bytes,
     macs: totals.macs,
     effectiveMacs: totals.effectiveMacs,
+    epochs,
     wallMs,
   };
 }

@@ -27,7 +27,7 @@ export const finetune = definePlugin({
     { additionalProperties: false },
   ),
   create: (options) => ({
-    contract: { requires: ['labels'] },
+    contract: { requires: ['labels'], runtime: ['train'] },
     async apply(graph, ctx) {
       const r = await ctx.finetune(graph, options);
       return { details: { finalLoss: r.finalLoss, trainAccuracy: r.trainAccuracy } };
@@ -41,7 +41,7 @@ export const evaluateStage = definePlugin({
   description: 'Evaluate the model on the test data.',
   schema: Type.Object({}, { additionalProperties: false }),
   create: () => ({
-    contract: { requires: ['labels'] },
+    contract: { requires: ['labels'], runtime: ['evaluate'] },
     async apply(graph, ctx) {
       const r = await ctx.evaluate(graph);
       return { details: { accuracy: r.accuracy, loss: r.loss } };

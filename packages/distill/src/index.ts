@@ -13,5 +13,5 @@ export { Teacher, teacherFor } from './teacher.js';
 export const plugins = [distillKd, distillHint, distillNst];
 
 export function register(registry: Registry): void {
-  for (const p of plugins) registry.register(p as never);
+  for (const p of plugins) registry.register(p);
 }

@@ -9,7 +9,7 @@ const teacherOption = Type.Optional(
 );
 const scopeOption = Type.Union([Type.Literal('next'), Type.Literal('all')], {
   default: 'next',
-  description: "fine-tunes distilled: up to the next finetune stage ('next', including every fine-tune run inside the stages before it) or every later one ('all')",
+  description: "fine-tunes distilled: up to and including the next stage that trains ('next': a finetune stage, or a stage that fine-tunes inside, such as iterative pruning) or every later one ('all')",
 });
 const tapOptions = {
   teacherTap: Type.String({ minLength: 1, description: 'teacher node whose output is the target' }),

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPipeline, createRegistry, finetune, parseRecipe, pipeline } from '@condense/core';
 import { GraphBuilder, cost, lenet300100, lenet5, runReference } from '@condense/ir';
+import { tfjsRuntime } from '@condense/tfjs';
 import { kroneckerFactorize, kroneckerMaterialize, register } from './index.js';
 import { factorizeGraph } from './plugins.js';
 import { kronSum } from './nkp.js';
@@ -100,7 +101,7 @@ describe('kronecker.factorize', () => {
     const recipe = parseRecipe('stages:\n  - kronecker.factorize: { rank: 2 }\n  - finetune: { epochs: 1 }\n  - kronecker.materialize: {}');
     const n = 256;
     const train = { images: values(n * 64, 5), labels: Uint8Array.from({ length: n }, (_, i) => i % 10), count: n, shape: [n, 8, 8, 1] };
-    const r = await buildPipeline(recipe, registry).run(mlp(), { data: { train }, evaluateEachStage: false });
+    const r = await buildPipeline(recipe, registry).run(mlp(), { data: { train }, runtime: tfjsRuntime(), evaluateEachStage: false });
     expect(r.stages.map((s) => s.name)).toEqual(['kronecker.factorize', 'finetune', 'kronecker.materialize']);
     expect(r.graph.nodes.every((node) => node.op !== 'kronDense')).toBe(true);
     expect(r.graph.params.get('fc1/kernel')!.shape).toEqual([64, 48]);

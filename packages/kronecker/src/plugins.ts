@@ -183,5 +183,5 @@ export const plugins = [kroneckerFactorize, kroneckerMaterialize];
 
 /** Register `kronecker.factorize` and `kronecker.materialize`. */
 export function register(registry: Registry): void {
-  registry.register(...(plugins as never[]));
+  registry.register(...plugins);
 }

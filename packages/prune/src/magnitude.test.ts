@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { testStageContext } from '@condense/core';
 import { GraphBuilder, lenet300100, param, type Param } from '@condense/ir';
 import { agpSparsity, iterativeSparsity, pruneByQuality, pruneGlobal, pruneToSparsity, smallestMask, std } from './magnitude.js';
 import { magnitudePrune } from './plugins.js';
@@ -63,7 +64,7 @@ describe('magnitude pruning', () => {
 describe('prune.magnitude plugin', () => {
   it('prunes per-layer maps by name and glob, never biases', async () => {
     const g = lenet300100();
-    await magnitudePrune({ layers: { 'fc*': 0.5, fc1: 0.92 } }).apply!(g, {} as never);
+    await magnitudePrune({ layers: { 'fc*': 0.5, fc1: 0.92 } }).apply!(g, testStageContext());
     const k1 = g.params.get('fc1/kernel')!;
     expect(zeros(k1) / k1.data.length).toBeCloseTo(0.92, 3);
     const k2 = g.params.get('fc2/kernel')!;
@@ -74,14 +75,14 @@ describe('prune.magnitude plugin', () => {
   it('rejects sparsity outside [0, 1), unknown layers and empty globs, naming them', async () => {
     expect(() => magnitudePrune({ sparsity: 1 })).toThrow(/sparsity/);
     expect(() => magnitudePrune({ sparsity: -0.1 })).toThrow(/sparsity/);
-    await expect(async () => magnitudePrune({ layers: { nope: 0.5 } }).apply!(lenet300100(), {} as never)).rejects.toThrow(/'nope'/);
-    await expect(async () => magnitudePrune({ layers: { 'conv*': 0.5 } }).apply!(lenet300100(), {} as never)).rejects.toThrow(/glob 'conv\*' matches no/);
+    await expect(async () => magnitudePrune({ layers: { nope: 0.5 } }).apply!(lenet300100(), testStageContext())).rejects.toThrow(/'nope'/);
+    await expect(async () => magnitudePrune({ layers: { 'conv*': 0.5 } }).apply!(lenet300100(), testStageContext())).rejects.toThrow(/glob 'conv\*' matches no/);
     expect(() => magnitudePrune({})).toThrow(/give one of/);
   });
 
   it('global scope reaches the total sparsity across conv and dense kernels', async () => {
     const g = new GraphBuilder('t', [8, 8, 1]).conv2d(4, 3).flatten().dense(10).build();
-    await magnitudePrune({ sparsity: 0.75, scope: 'global' }).apply!(g, {} as never);
+    await magnitudePrune({ sparsity: 0.75, scope: 'global' }).apply!(g, testStageContext());
     const kernels = [...g.params.values()].filter((p) => p.name.endsWith('kernel'));
     const total = kernels.reduce((a, p) => a + p.data.length, 0);
     const pruned = kernels.reduce((a, p) => a + zeros(p), 0);

@@ -103,7 +103,7 @@ export const magnitudePrune = definePlugin({
   create: (o) => {
     checkTarget(o);
     return {
-      contract: { provides: ['mask'], conflicts: ['codebook', 'encoded'], ...(o.schedule === 'iterative' ? { requires: ['labels' as const] } : {}) },
+      contract: { provides: ['mask'], conflicts: ['codebook', 'encoded'], ...(o.schedule === 'iterative' ? { requires: ['labels' as const], runtime: ['train' as const] } : {}) },
       trainingScope: 'next',
       async apply(graph: Graph, ctx: StageContext) {
         if (o.schedule === 'agp') {
@@ -120,7 +120,7 @@ export const magnitudePrune = definePlugin({
         }
         return { details: { sparsity: rounds.at(-1), rounds } };
       },
-      training: (graph: Graph) => (o.schedule === 'agp' ? [agpContribution(graph, o)] : []),
+      ...(o.schedule === 'agp' ? { training: (graph: Graph) => [agpContribution(graph, o)] } : {}),
     };
   },
 });
@@ -176,7 +176,7 @@ export const pruneSensitivity = definePlugin({
   description: 'Per-layer sensitivity analysis (Han et al. 2015, Fig. 6): accuracy when each layer alone is pruned to a ladder of sparsities, and suggested per-layer sparsities for an accuracy budget. Leaves the model unchanged.',
   schema: SensitivityOptions,
   create: (o) => ({
-    contract: { requires: ['labels'] },
+    contract: { requires: ['labels'], runtime: ['evaluate'] },
     async apply(graph, ctx) {
       const r = await sensitivity(graph, ctx, o);
       return {
@@ -191,5 +191,5 @@ export const plugins = [magnitudePrune, pruneSensitivity];
 
 /** Register this package's plugins (`prune.magnitude`, `prune.sensitivity`). */
 export function register(registry: Registry): void {
-  registry.register(...(plugins as never[]));
+  registry.register(...plugins);
 }

@@ -83,5 +83,5 @@ export const plugins = [kmeansQuantize, affineQuantize, float16Quantize];
 
 /** Register `quantize.kmeans`, `quantize.affine` and `quantize.float16`. */
 export function register(registry: Registry): void {
-  registry.register(...(plugins as never[]));
+  registry.register(...plugins);
 }

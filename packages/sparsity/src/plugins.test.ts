@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildPipeline, createRegistry, finetune, parseRecipe, pipeline, type Plugin } from '@condense/core';
+import { buildPipeline, createRegistry, finetune, parseRecipe, pipeline, testStageContext, type Plugin } from '@condense/core';
 import { cloneGraph, countNonzero, runReference, validate, type Graph } from '@condense/ir';
-import { compile, train } from '@condense/tfjs';
+import { compile, tfjsRuntime, train } from '@condense/tfjs';
+
+const runtime = tfjsRuntime();
 import { apgContribution, zeroFactors } from './contributions.js';
 import { finalize } from './finalize.js';
 import { finalizeStage, groupLasso, l1, register, slimming, sss } from './plugins.js';
@@ -35,10 +37,10 @@ describe('options and contracts', () => {
   });
 
   it('names a structure kind the model does not have', () => {
-    expect(() => sss({ structures: ['block'] }).apply!(mlp(), {} as never)).toThrow(/structures includes 'block', but graph 'mlp' has no residual block/);
-    expect(() => sss({ structures: ['channel'] }).apply!(mlp(), {} as never)).toThrow(/'channel'.*no conv2d layer/);
-    expect(() => groupLasso({ structures: ['channel'] }).apply!(mlp(), {} as never)).toThrow(/'channel'.*no conv2d layer/);
-    expect(() => slimming().apply!(mlp(), {} as never)).toThrow(/sparsity\.slimming: graph 'mlp' has no batchNorm/);
+    expect(() => sss({ structures: ['block'] }).apply!(mlp(), testStageContext())).toThrow(/structures includes 'block', but graph 'mlp' has no residual block/);
+    expect(() => sss({ structures: ['channel'] }).apply!(mlp(), testStageContext())).toThrow(/'channel'.*no conv2d layer/);
+    expect(() => groupLasso({ structures: ['channel'] }).apply!(mlp(), testStageContext())).toThrow(/'channel'.*no conv2d layer/);
+    expect(() => slimming().apply!(mlp(), testStageContext())).toThrow(/sparsity\.slimming: graph 'mlp' has no batchNorm/);
   });
 
   it('refuses to run after a stage that left codebooks', () => {
@@ -58,7 +60,7 @@ describe('options and contracts', () => {
 
 describe('sparsity.sss in a pipeline', () => {
   it('trains the scales by APG, then folds them and removes the zeroed neurons at the end of the finetune', async () => {
-    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2 }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData });
+    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2 }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData, runtime });
     const g = r.graph;
     validate(g);
     expect(scales(g)).toEqual([]);
@@ -70,7 +72,7 @@ describe('sparsity.sss in a pipeline', () => {
   });
 
   it('takes a penalty per layer from layerGamma', async () => {
-    const run = (o: Parameters<typeof sss>[0]) => pipeline([sss({ learningRate: 0.2, finalize: false, ...o }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData });
+    const run = (o: Parameters<typeof sss>[0]) => pipeline([sss({ learningRate: 0.2, finalize: false, ...o }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData, runtime });
     const zeros = (g: Graph, layer: string) => Array.from(g.params.get(`${layer}_sss/scale`)!.data).filter((v) => v === 0).length;
     const factors = (g: Graph) => ['fc1', 'fc2'].map((l) => Array.from(g.params.get(`${l}_sss/scale`)!.data));
     const free = (await run({ gamma: 0 })).graph;
@@ -82,12 +84,12 @@ describe('sparsity.sss in a pipeline', () => {
   });
 
   it('names a layerGamma key that matches no layer with factors', () => {
-    expect(() => sss({ layerGamma: { fc9: 0.1 } }).apply!(mlp(), {} as never)).toThrow(/layerGamma key 'fc9' matches none of the layers given factors \(fc1, fc2\)/);
+    expect(() => sss({ layerGamma: { fc9: 0.1 } }).apply!(mlp(), testStageContext())).toThrow(/layerGamma key 'fc9' matches none of the layers given factors \(fc1, fc2\)/);
     expect(() => sss({ layerGamma: { fc1: -1 } })).toThrow(/layerGamma/);
   });
 
   it('reaches exact zeros; finalising then changes no output (within 1e-5)', async () => {
-    const r = await pipeline([sss({ gamma: 0.03, learningRate: 0.2, finalize: false }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData });
+    const r = await pipeline([sss({ gamma: 0.03, learningRate: 0.2, finalize: false }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData, runtime });
     const g = r.graph;
     const factors = scales(g).map((n) => ({ param: n.params.scale, tied: false }));
     const { zero, total } = zeroFactors(g, factors);
@@ -103,17 +105,17 @@ describe('sparsity.sss in a pipeline', () => {
 
   it('ties a block factor: one value for the branch, and a branch whose factor reaches 0 is removed', async () => {
     const data = { train: syntheticData([5, 5, 3], 16, 3) };
-    const kept = await pipeline([sss({ gamma: 0.001, learningRate: 0.05, structures: ['block'], finalize: false }), finetune({ epochs: 1, ...small })]).run(resnet(), { data });
+    const kept = await pipeline([sss({ gamma: 0.001, learningRate: 0.05, structures: ['block'], finalize: false }), finetune({ epochs: 1, ...small })]).run(resnet(), { data, runtime });
     const block = kept.graph.params.get(scales(kept.graph)[0].params.scale)!.data;
     expect(new Set(block).size).toBe(1);
     expect(block[0]).not.toBe(1);
-    const gone = await pipeline([sss({ gamma: 5, learningRate: 0.2, structures: ['block'] }), finetune({ epochs: 1, ...small })]).run(resnet(), { data });
+    const gone = await pipeline([sss({ gamma: 5, learningRate: 0.2, structures: ['block'] }), finetune({ epochs: 1, ...small })]).run(resnet(), { data, runtime });
     expect(gone.graph.nodes.map((n) => n.name)).not.toContain('block_add');
     expect(gone.graph.nodes.map((n) => n.name)).not.toContain('block_conv1');
   });
 
   it('an explicit sparsity.finalize stage does the folding when automatic finalisation is off', async () => {
-    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2, finalize: false }), finetune({ epochs: 2, ...quick }), finalizeStage()]).run(mlp(), { data: mlpData });
+    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2, finalize: false }), finetune({ epochs: 2, ...quick }), finalizeStage()]).run(mlp(), { data: mlpData, runtime });
     expect(scales(r.graph)).toEqual([]);
     expect(r.stages[2].notes[0]).toMatch(/^sparsity\.finalize: folded 2 scale nodes/);
   });
@@ -152,7 +154,7 @@ describe('the APG contribution and the trainer', () => {
 
 describe('sparsity.l1, sparsity.groupLasso, sparsity.slimming', () => {
   it('l1: the proximal step leaves exact zeros, which become masks that a later finetune keeps', async () => {
-    const r = await pipeline([l1({ lambda: 2 }), finetune({ epochs: 2, ...quick }), finetune({ epochs: 1, ...quick })]).run(mlp(), { data: mlpData });
+    const r = await pipeline([l1({ lambda: 2 }), finetune({ epochs: 2, ...quick }), finetune({ epochs: 1, ...quick })]).run(mlp(), { data: mlpData, runtime });
     const k = r.graph.params.get('fc1/kernel')!;
     const zeros = k.data.length - countNonzero(k.data);
     expect(zeros).toBeGreaterThan(k.data.length / 4);
@@ -162,7 +164,7 @@ describe('sparsity.l1, sparsity.groupLasso, sparsity.slimming', () => {
   });
 
   it('l1 after sss in the same finetune: the masks land on the finalised graph', async () => {
-    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2 }), l1({ lambda: 2, include: ['out'] }), finetune({ epochs: 2, ...quick })]).run(mlp(), { data: mlpData });
+    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2 }), l1({ lambda: 2, include: ['out'] }), finetune({ epochs: 2, ...quick })]).run(mlp(), { data: mlpData, runtime });
     validate(r.graph);
     expect(scales(r.graph)).toEqual([]);
     const k = r.graph.params.get('out/kernel')!;
@@ -171,13 +173,13 @@ describe('sparsity.l1, sparsity.groupLasso, sparsity.slimming', () => {
   });
 
   it('groupLasso: whole filters reach zero and are removed', async () => {
-    const r = await pipeline([groupLasso({ lambda: 6, structures: ['channel'] }), finetune({ epochs: 2, ...small })]).run(cnn(), { data: cnnData });
+    const r = await pipeline([groupLasso({ lambda: 6, structures: ['channel'] }), finetune({ epochs: 2, ...small })]).run(cnn(), { data: cnnData, runtime });
     validate(r.graph);
     expect(width(r.graph, 'conv1/kernel')! + width(r.graph, 'conv2/kernel')!).toBeLessThan(9);
   });
 
   it('slimming: batchNorm gammas reach zero and their channels are removed', async () => {
-    const r = await pipeline([slimming({ lambda: 4, learningRate: 0.2 }), finetune({ epochs: 2, ...small })]).run(cnn(1, { batchNorm: true }), { data: cnnData });
+    const r = await pipeline([slimming({ lambda: 4, learningRate: 0.2 }), finetune({ epochs: 2, ...small })]).run(cnn(1, { batchNorm: true }), { data: cnnData, runtime });
     validate(r.graph);
     expect(r.graph.params.get('conv1_bn/gamma')!.shape[0] + r.graph.params.get('conv2_bn/gamma')!.shape[0]).toBeLessThan(9);
   });

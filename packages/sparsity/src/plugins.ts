@@ -227,5 +227,5 @@ export const plugins = [sss, slimming, groupLasso, l1, finalizeStage];
 
 /** Register `sparsity.sss`, `sparsity.slimming`, `sparsity.groupLasso`, `sparsity.l1`, `sparsity.finalize`. */
 export function register(registry: Registry): void {
-  registry.register(...(plugins as never[]));
+  registry.register(...plugins);
 }

@@ -64,12 +64,14 @@ function makePlugin<S extends TObject>(method: Method, name: string, description
     create: (options) => {
       const o = options as ChannelPruneOptions;
       checkOptions(o, name);
-      const training = o.finetune || o.finetuneBetween ? ['labels' as const] : [];
+      const trains = Boolean(o.finetune || o.finetuneBetween);
+      const labels = trains ? ['labels' as const] : [];
       return {
         contract: {
-          requires: method === 'thinet' ? ['calibration' as const, ...training] : training,
+          requires: method === 'thinet' ? ['calibration' as const, ...labels] : labels,
           provides: ['structure'],
           conflicts: ['codebook', 'encoded'],
+          ...(trains ? { runtime: ['train' as const] } : {}),
         },
         async apply(graph: Graph, ctx: StageContext) {
           const seed = o.seed ?? ctx.seed;
@@ -100,5 +102,5 @@ export const plugins = [thinet, thinetL1, thinetRandom];
 
 /** Register `thinet`, `thinet.l1norm` and `thinet.random`. */
 export function register(registry: Registry): void {
-  registry.register(...(plugins as never[]));
+  registry.register(...plugins);
 }

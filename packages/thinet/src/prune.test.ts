@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, buildPipeline, parseRecipe, pipeline } from '@condense/core';
 import { channelGroups, cloneGraph, cost, groupOf, GraphBuilder, inferShapes, rng, validate, type Graph, type Param } from '@condense/ir';
-import { compile, selectBackend, toArtifacts } from '@condense/tfjs';
+import { compile, selectBackend, tfjsRuntime, toArtifacts } from '@condense/tfjs';
 import { contributionGrams, contributionSamples } from './contrib.js';
 import { selfTarget } from './math.js';
 import { pruneChannels, type CalibrationSet } from './prune.js';
@@ -291,7 +291,7 @@ describe('plugins', () => {
     expect(registry.names()).toEqual(expect.arrayContaining(['thinet', 'thinet.l1norm', 'thinet.random']));
     const recipe = parseRecipe('stages:\n  - thinet: { ratio: 0.5, ops: [conv2d, dense], imagesPerClass: 3 }\n  - finetune: { epochs: 1, batchSize: 16 }');
     const train = images(40, [8, 8, 1], 8);
-    const result = await buildPipeline(recipe, registry).run(g, { data: { train } });
+    const result = await buildPipeline(recipe, registry).run(g, { data: { train }, runtime: tfjsRuntime() });
     const out = result.graph;
     expect(p(out, 'conv1/kernel').shape).toEqual([3, 3, 1, 4]);
     expect(p(out, 'conv2/kernel').shape).toEqual([3, 3, 4, 4]);

@@ -7,7 +7,7 @@ import { pipeline } from '@condense/core';
 import { cloneGraph, cost, lenet300100, vggSmall } from '@condense/ir';
 import { thinet } from '@condense/thinet';
 import { kdContribution, nstContribution } from '@condense/distill';
-import { accuracy, benchBackend, benchData, envOverrides, fit, round } from '../lib.mjs';
+import { accuracy, benchBackend, benchData, envOverrides, fit, round, runtime } from '../lib.mjs';
 
 /**
  * Sizes. The CNN teacher is what costs: on the 2-core machine WASM trains it at roughly 100-200
@@ -140,7 +140,7 @@ export default {
 
     // (b) Channel pruning, then recovery.
     // ThiNet (defaults: 20 calibration images per class from the teacher's training set) on every conv layer.
-    const pruned = (await pipeline([thinet({ ratio: 1 - cfg.keep, seed })]).run(cloneGraph(teacher), { data: { train: teacherSet }, seed, evaluateEachStage: false })).graph;
+    const pruned = (await pipeline([thinet({ ratio: 1 - cfg.keep, seed })]).run(cloneGraph(teacher), { data: { train: teacherSet }, runtime, seed, evaluateEachStage: false })).graph;
     const prunedAcc = await accuracy(pruned, d.test);
     const [macsBefore, macsAfter] = [cost(teacher).totals.macs, cost(pruned).totals.macs];
     log(`ThiNet, keep ${cfg.keep} of every conv layer's channels: MACs ${macsBefore} -> ${macsAfter}, accuracy ${(prunedAcc * 100).toFixed(2)}% before recovery`);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cloneGraph, cost, createGraph, inferShapes, lenet300100, lenet5, param } from '@condense/ir';
 import * as tfjs from '@condense/tfjs';
 import { factorizeGraph } from '@condense/kronecker';
-import { asData, benchBackend, benchData, fit as fitEpochs, medianMs, round } from '../lib.mjs';
+import { asData, benchBackend, benchData, fit as fitEpochs, medianMs, round, runtime } from '../lib.mjs';
 
 /** Adam; the continuation phases (baseline and fine-tuning alike) decay the rate on a cosine. */
 async function fit(graph, split, { epochs, lr = 1e-3, cosine = false, seed, log, label }) {
@@ -71,7 +71,7 @@ async function composeWithOthers(graph, data, { seed, log }) {
     quantize.kmeansQuantize({ bits: 5 }),
     core.finetune({ epochs: 1, schedule: 'cosine' }),
   ];
-  const r = await core.pipeline(stages).run(graph, { data: { train: data.train, test: data.test }, seed, evaluateEachStage: false });
+  const r = await core.pipeline(stages).run(graph, { data: { train: data.train, test: data.test }, runtime, seed, evaluateEachStage: false });
   const c = cost(r.graph).totals;
   log(`composed: pruned 50% of the factors, 5-bit k-means, ${c.bytes} bytes`);
   return { graph: r.graph, accuracy: accuracyOf(r.graph, data.test), bytes: c.bytes };

@@ -11,8 +11,8 @@ import * as prune from '@condense/prune';
 import * as quantize from '@condense/quantize';
 import * as sparsity from '@condense/sparsity';
 import * as thinet from '@condense/thinet';
-import { containerOnDisk, fairBaseline, phaseEpochs, pipelineLog, pretrain, stageRows } from '../deep-compression.mjs';
-import { benchBackend, benchData, round, shardBytes } from '../lib.mjs';
+import { containerOnDisk, fairBaseline, pipelineEpochs, pipelineLog, pretrain, recordedPhases, stageRows } from '../deep-compression.mjs';
+import { benchBackend, benchData, round, runtime, shardBytes } from '../lib.mjs';
 
 const here = (f) => new URL(`../../../examples/pipeline/${f}`, import.meta.url).pathname;
 
@@ -36,20 +36,6 @@ const CHAINS = [
   },
 ];
 
-/** Every training phase a built pipeline runs, in order (finetune stages and prune's own retraining). */
-export function trainingPhases(stages) {
-  const phases = [];
-  for (const s of stages) {
-    const o = s.options;
-    if (s.name === 'finetune') phases.push({ epochs: o.epochs, lr: o.learningRate, schedule: o.schedule, batchSize: o.batchSize, label: 'finetune' });
-    if (s.name === 'prune.magnitude' && o.finetune) {
-      const rounds = o.schedule === 'iterative' ? o.rounds : 1;
-      for (let r = 1; r <= rounds; r++) phases.push({ epochs: o.finetune.epochs, lr: o.finetune.learningRate, batchSize: o.finetune.batchSize, label: `prune retrain ${r}/${rounds}` });
-    }
-  }
-  return phases;
-}
-
 /** Quick: one epoch per phase and a single prune round, for smoke tests on tiny data. */
 function shrink(recipe) {
   return {
@@ -67,16 +53,18 @@ function shrink(recipe) {
 async function runChain(chain, { train, test }, registry, { quick, seed, log }) {
   const parsed = parseRecipe(await readFile(chain.recipe, 'utf8'), chain.recipe);
   const built = buildPipeline(quick ? shrink(parsed) : parsed, registry, chain.recipe);
-  const phases = trainingPhases(built.stages);
-  const batchSize = phases[0].batchSize;
+  const batchSize = built.stages.find((s) => s.name === 'finetune').options.batchSize;
   const plan = { batchSize, pretrain: quick ? { ...chain.pretrain, epochs: 2 } : chain.pretrain };
 
   const { base, checkpoint, checkpointAccuracy } = await pretrain(chain.model, train, test, plan, { seed, log });
   const originalBytes = await shardBytes(checkpoint);
   const t0 = performance.now();
-  const result = await built.run(checkpoint, { data: { train, test }, seed, onEvent: pipelineLog(log) });
+  const result = await built.run(checkpoint, { data: { train, test }, runtime, seed, onEvent: pipelineLog(log) });
   const wallS = (performance.now() - t0) / 1000;
   const disk = await containerOnDisk(result.artifacts['model.cdz'], test);
+  // The baseline trains through every fine-tune the pipeline ran (ThiNet's between-layer ones and
+  // prune's retraining included), as the pipeline recorded them.
+  const phases = recordedPhases(result);
   const baseline = await fairBaseline(base, train, test, plan, phases, { seed, log });
 
   const before = cost(checkpoint).totals;
@@ -98,7 +86,7 @@ async function runChain(chain, { train, test }, registry, { quick, seed, log }) 
       wall_s: round(wallS, 1),
       packages: new Set(built.stages.map((st) => st.name.split('.')[0]).filter((n) => n !== 'finetune')).size,
       baseline_epochs: baseline.epochs,
-      compressed_epochs: plan.pretrain.epochs + phaseEpochs(phases),
+      compressed_epochs: plan.pretrain.epochs + pipelineEpochs(result),
     },
     stages: stageRows(result.snapshots),
     notes: [

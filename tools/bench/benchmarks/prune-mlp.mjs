@@ -4,8 +4,8 @@
 import { pipeline } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
 import { magnitudePrune, pruneSensitivity } from '@condense/prune';
-import { fairBaseline, mlpPrunePlan, phaseEpochs, pipelineLog, pretrain, pruneStages, retrainingPhases, sparsityOf, stageRows } from '../deep-compression.mjs';
-import { benchBackend, benchData, pct, round } from '../lib.mjs';
+import { checkFairPhases, fairBaseline, mlpPrunePlan, pipelineEpochs, pipelineLog, pretrain, pruneStages, retrainingPhases, sparsityOf, stageRows } from '../deep-compression.mjs';
+import { benchBackend, benchData, pct, round, runtime } from '../lib.mjs';
 
 const SENSITIVITY_SPARSITIES = [0.5, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.96, 0.98, 0.99];
 const QUICK_SPARSITIES = [0.5, 0.8, 0.9, 0.95, 0.99];
@@ -40,22 +40,24 @@ export default {
     const sensitivitySamples = Math.min(2000, test.count);
     const sens = await pipeline([pruneSensitivity({ sparsities, samples: sensitivitySamples, budget: 0.005 })]).run(checkpoint, {
       data: { train, test },
+      runtime,
       seed,
       evaluateEachStage: false,
     });
     const { sensitivity: curves, baselineAccuracy: sensBase, suggested } = sens.stages[0].details;
     log(`sensitivity: suggested sparsities within 0.5 points ${JSON.stringify(suggested)}`);
 
-    const oneshot = await pipeline([magnitudePrune({ layers: p.prune.layers, schedule: 'oneshot' })]).run(checkpoint, { data: { test }, seed });
+    const oneshot = await pipeline([magnitudePrune({ layers: p.prune.layers, schedule: 'oneshot' })]).run(checkpoint, { data: { test }, runtime, seed });
     const oneshotAccuracy = oneshot.snapshots[1].accuracy;
     log(`one-shot to the same sparsity, no retraining: ${pct(oneshotAccuracy)}`);
 
     const t0 = performance.now();
-    const pruned = await pipeline(pruneStages(p)).run(checkpoint, { data: { train, test }, seed, onEvent: pipelineLog(log) });
+    const pruned = await pipeline(pruneStages(p)).run(checkpoint, { data: { train, test }, runtime, seed, onEvent: pipelineLog(log) });
     const wallS = (performance.now() - t0) / 1000;
     const acc = pruned.snapshots.at(-1).accuracy;
 
     const phases = retrainingPhases(p);
+    checkFairPhases(phases, pipelineEpochs(pruned));
     const baseline = await fairBaseline(base, train, test, p, phases, { seed, log });
     const sp = sparsityOf(pruned.graph, Object.keys(p.prune.layers));
     const oneshotSp = sparsityOf(oneshot.graph, Object.keys(p.prune.layers));
@@ -78,7 +80,7 @@ export default {
         nonzero_params: sp.nonzero,
         wall_s: round(wallS, 1),
         baseline_epochs: baseline.epochs,
-        compressed_epochs: p.pretrain.epochs + phaseEpochs(phases),
+        compressed_epochs: p.pretrain.epochs + pipelineEpochs(pruned),
       },
       tables: {
         'per layer': sp.rows.map((r) => ({ ...r, target_kept: round(1 - p.prune.layers[r.layer], 2), sensitivity_suggested_sparsity: suggested[r.layer] })),

@@ -4,8 +4,8 @@
 import { pipeline } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
 import { timeKmeans } from '@condense/quantize';
-import { fairBaseline, headOf, mlpPrunePlan, phaseEpochs, pipelineLog, pretrain, pruneStages, quantizeStages, retrainingPhases, stageRows } from '../deep-compression.mjs';
-import { benchBackend, benchData, pct, round } from '../lib.mjs';
+import { checkFairPhases, fairBaseline, headOf, mlpPrunePlan, pipelineEpochs, pipelineLog, pretrain, pruneStages, quantizeStages, retrainingPhases, stageRows } from '../deep-compression.mjs';
+import { benchBackend, benchData, pct, round, runtime } from '../lib.mjs';
 
 const BITS = 6;
 const SWEEP = [2, 3, 4, 5, 6, 7, 8];
@@ -49,11 +49,11 @@ export default {
     log(`k-means on ${p.kmeans.n} weights, k 256: median ${(km.ms / 1000).toFixed(2)} s wall, ${(km.cpuMs / 1000).toFixed(2)} s CPU, ${km.iterations} iterations`);
 
     const { base, checkpoint, checkpointAccuracy } = await pretrain(lenet300100, train, test, p, { seed, log });
-    const pruned = await pipeline(pruneStages(p)).run(checkpoint, { data: { train, test }, seed, onEvent: pipelineLog(log) });
+    const pruned = await pipeline(pruneStages(p)).run(checkpoint, { data: { train, test }, runtime, seed, onEvent: pipelineLog(log) });
     const prunedAccuracy = pruned.snapshots.at(-1).accuracy;
 
     const t0 = performance.now();
-    const q = await pipeline(quantizeStages(p)).run(pruned.graph, { data: { train, test }, seed, onEvent: pipelineLog(log) });
+    const q = await pipeline(quantizeStages(p)).run(pruned.graph, { data: { train, test }, runtime, seed, onEvent: pipelineLog(log) });
     const quantizeS = (performance.now() - t0) / 1000;
     const [before, after] = [q.snapshots[1].accuracy, q.snapshots[2].accuracy];
     const layerReports = q.stages[0].details.layers;
@@ -62,13 +62,14 @@ export default {
     const sweepTrain = headOf(train, p.sweepTrain);
     const sweep = [];
     for (const bits of SWEEP) {
-      const r = await pipeline(quantizeStages({ ...p, quantize: { bits } })).run(pruned.graph, { data: { train: sweepTrain, test }, seed });
+      const r = await pipeline(quantizeStages({ ...p, quantize: { bits } })).run(pruned.graph, { data: { train: sweepTrain, test }, runtime, seed });
       const row = { bits, stored_bytes: r.snapshots[1].bytes, ratio: round(r.snapshots[0].float32Bytes / r.snapshots[1].bytes, 2), accuracy_kmeans: round(r.snapshots[1].accuracy), accuracy_centroids_trained: round(r.snapshots[2].accuracy) };
       log(`sweep ${bits} bits: k-means ${pct(row.accuracy_kmeans)}, after centroid training ${pct(row.accuracy_centroids_trained)}`);
       sweep.push(row);
     }
 
     const phases = retrainingPhases(p);
+    checkFairPhases(phases, pipelineEpochs(pruned, q));
     const baseline = await fairBaseline(base, train, test, p, phases, { seed, log });
     const holds = sweep.filter((r) => r.accuracy_centroids_trained >= prunedAccuracy - 0.005).map((r) => r.bits);
 
@@ -90,7 +91,7 @@ export default {
         min_bits_within_half_point_of_pruned: holds.length ? Math.min(...holds) : NaN,
         quantize_wall_s: round(quantizeS, 1),
         baseline_epochs: baseline.epochs,
-        compressed_epochs: p.pretrain.epochs + phaseEpochs(phases),
+        compressed_epochs: p.pretrain.epochs + pipelineEpochs(pruned, q),
       },
       tables: {
         [`bits sweep on the pruned model (all layers dense; pruned accuracy ${round(prunedAccuracy)}): k-means alone, then centroid training ${p.centroids.epochs} epoch(s) on ${sweepTrain.count} images`]: sweep,

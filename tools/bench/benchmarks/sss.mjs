@@ -8,7 +8,7 @@ import { compile, toArtifacts } from '@condense/tfjs';
 import { finetune, pipeline } from '@condense/core';
 import { distillKd } from '@condense/distill';
 import { finalizeStage, scaleNodes, sss } from '@condense/sparsity';
-import { accuracy, benchBackend, benchData, envOverrides, fit, medianMs, round } from '../lib.mjs';
+import { accuracy, benchBackend, benchData, envOverrides, fit, medianMs, round, runtime } from '../lib.mjs';
 
 /**
  * Sizes. Measured on this shared 2-core machine (WASM, 2 threads): vggSmall trains at 70-200
@@ -134,7 +134,7 @@ async function runModel(name, make, size, data, { seed, log }) {
   const epochs = { pretrain: size.pretrain, sss: size.sss, retrain: size.retrain };
 
   // Main run: SSS training (explicit finalise, to measure that folding keeps the outputs), then retraining.
-  const scaled = await pipeline([sssStage(size, size.gamma, { finalize: false }), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false });
+  const scaled = await pipeline([sssStage(size, size.gamma, { finalize: false }), ft(size.sss)]).run(pre, { data: { train }, runtime, seed: seed + 1, evaluateEachStage: false });
   const layers = [...new Set(scaleNodes(scaled.graph.nodes).map((n) => n.attrs.layer))];
   const zeroed = scaleNodes(scaled.graph.nodes).reduce((a, n) => a + scaled.graph.params.get(n.params.scale).data.filter((v) => v === 0).length, 0);
   const finalized = await pipeline([finalizeStage()]).run(scaled.graph, { evaluateEachStage: false });
@@ -143,7 +143,7 @@ async function runModel(name, make, size, data, { seed, log }) {
   const beforeRetrain = await accuracy(finalized.graph, sweepTest);
   // With `kd`, the retrain distils from the pre-trained checkpoint (Hinton KD), a regulariser for a net that fits its training set.
   const kd = size.kd ? [distillKd({ temperature: size.kd.temperature, alpha: size.kd.alpha })] : [];
-  const retrained = await pipeline([...kd, ft(size.retrain, 'cosine')]).run(finalized.graph, { data: { train }, teacher: pre, seed: seed + 2, evaluateEachStage: false });
+  const retrained = await pipeline([...kd, ft(size.retrain, 'cosine')]).run(finalized.graph, { data: { train }, runtime, teacher: pre, seed: seed + 2, evaluateEachStage: false });
   const final = retrained.graph;
   const acc = await accuracy(final, test);
   const s = shrink(pre, final, layers);
@@ -163,12 +163,12 @@ async function runModel(name, make, size, data, { seed, log }) {
       g = finalized.graph;
       a = beforeRetrain;
     } else {
-      g = (await pipeline([sssStage(size, gamma), ft(size.sss)]).run(pre, { data: { train }, seed: seed + 1, evaluateEachStage: false })).graph;
+      g = (await pipeline([sssStage(size, gamma), ft(size.sss)]).run(pre, { data: { train }, runtime, seed: seed + 1, evaluateEachStage: false })).graph;
       a = await accuracy(g, sweepTest);
     }
     const row = { model: name, gamma, penalties: penalties(size, gamma), ...shrink(pre, g, layers), accuracy: round(a) };
     if (gamma === size.gamma) row.accuracy_retrained = round(acc);
-    else if (size.sweepRetrain) row.accuracy_retrained = round(await accuracy((await pipeline([ft(size.retrain, 'cosine')]).run(g, { data: { train }, seed: seed + 2, evaluateEachStage: false })).graph, sweepTest));
+    else if (size.sweepRetrain) row.accuracy_retrained = round(await accuracy((await pipeline([ft(size.retrain, 'cosine')]).run(g, { data: { train }, runtime, seed: seed + 2, evaluateEachStage: false })).graph, sweepTest));
     for (const k of ['structures_removed_fraction', 'params_reduction', 'flops_reduction']) row[k] = round(row[k]);
     sweep.push(row);
     log(`${name} sweep gamma ${gamma}: removed ${(row.structures_removed_fraction * 100).toFixed(1)}%, flops x${row.flops_reduction}, accuracy ${(a * 100).toFixed(2)}%${row.accuracy_retrained !== undefined ? ` (retrained ${(row.accuracy_retrained * 100).toFixed(2)}%)` : ''}`);

@@ -8,7 +8,7 @@ import { pipeline } from '@condense/core';
 import { cloneGraph, cost, vggSmall } from '@condense/ir';
 import { compile, saveModel } from '@condense/tfjs';
 import { thinet, thinetL1, thinetRandom } from '@condense/thinet';
-import { accuracy, benchBackend, benchData, fit, round } from '../lib.mjs';
+import { accuracy, benchBackend, benchData, fit, round, runtime } from '../lib.mjs';
 
 const RATIO = 0.5;
 
@@ -46,7 +46,7 @@ async function savedBytes(graph) {
 }
 
 async function prune(plugin, graph, train, seed) {
-  const r = await pipeline([plugin]).run(cloneGraph(graph), { data: { train, calibration: train }, seed });
+  const r = await pipeline([plugin]).run(cloneGraph(graph), { data: { train, calibration: train }, runtime, seed });
   return { graph: r.graph, details: r.stages[0].details, notes: r.stages[0].notes };
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult } from '@condense/core';
-import { saveModel } from '@condense/tfjs';
+import { saveModel, tfjsRuntime } from '@condense/tfjs';
 import { serializeGraph } from '@condense/ir';
 import { writeFileAtomic } from '@condense/core';
 import { loadData } from '../data.js';
@@ -59,9 +59,10 @@ export const compress: Command = {
     const graph = await loadAnyModel(modelPath);
     const { data, describe } = await loadData({ data: values.data as string | undefined, limitTrain: intOption(values, 'limit-train'), limitTest: intOption(values, 'limit-test') });
     const seed = intOption(values, 'seed') ?? 1;
-    run.check({ data });
+    const runtime = tfjsRuntime();
+    run.check({ data, runtime });
     print(`condense compress: ${graph.name} with ${recipe.name ?? recipePath} (${run.stages.length} stages) on ${backend}; ${describe}`);
-    const result = await run.run(graph, { data, seed, onEvent: progressPrinter(process.stderr, Boolean(values.quiet)) });
+    const result = await run.run(graph, { data, runtime, seed, onEvent: progressPrinter(process.stderr, Boolean(values.quiet)) });
     const files = await writeResult(out, result, { backend, recipe: recipeText });
     print(`\n${stageTable(result.snapshots)}\n`);
     print(`wrote ${out}: ${files.join(', ')}`);

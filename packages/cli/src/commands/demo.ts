@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPipeline, parseRecipe, type PipelineResult } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
-import { evaluate, train } from '@condense/tfjs';
+import { evaluate, tfjsRuntime, train } from '@condense/tfjs';
 import { readContainer } from '@condense/codec';
 import { useBackend } from '../backend.js';
 import { loadData } from '../data.js';
@@ -78,7 +78,7 @@ export async function runDemo(o: DemoOptions, print: (s: string) => void): Promi
     const recipeText = await readFile(DEMO_RECIPE, 'utf8');
     const recipe = parseRecipe(recipeText, DEMO_RECIPE);
     if (o.quick) for (const s of recipe.stages) quicken(s.options);
-    const result = await buildPipeline(recipe, registry, DEMO_RECIPE).run(graph, { data, seed, onEvent: progress });
+    const result = await buildPipeline(recipe, registry, DEMO_RECIPE).run(graph, { data, runtime: tfjsRuntime(), seed, onEvent: progress });
     await writeResult(o.out, result, { backend, recipe: recipeText, title: 'condense demo: Deep Compression of LeNet-300-100' });
 
     const container = join(o.out, 'model.cdz');

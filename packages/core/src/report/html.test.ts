@@ -59,6 +59,8 @@ describe('renderReportHtml', () => {
     expect(table).toContain('40.5×'); // 1,066,440 / 26,310
     expect(table).toContain('88.61%');
     expect(table).toContain('41.9 s');
+    expect(table).toContain('<th class="num">epochs</th>');
+    expect(table).toMatch(/finetune.*<td class="num">8<\/td>/s);
     expect(html).toContain('recipes/deep-compression.yaml');
     expect(html).toContain('2025-03-14 09:26 UTC');
   });

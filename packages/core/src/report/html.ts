@@ -95,7 +95,7 @@ function ratio(a: unknown, b: unknown): number | undefined {
 function stageTable(stages: Snapshot[]): string {
   const base = stages[0]?.float32Bytes;
   const baseAcc = finite(stages[0]?.accuracy);
-  const head = ['#', 'stage', 'params', 'non-zeros', 'bytes', 'ratio', 'MACs', 'effective MACs', 'accuracy', 'wall time'];
+  const head = ['#', 'stage', 'params', 'non-zeros', 'bytes', 'ratio', 'MACs', 'effective MACs', 'epochs', 'accuracy', 'wall time'];
   const body = stages.map((s, i) => {
     const acc = finite(s.accuracy);
     const delta = i > 0 && acc !== undefined && baseAcc !== undefined ? `<span class="delta">${esc(fmtDeltaPts(acc - baseAcc))}</span>` : '';
@@ -109,6 +109,7 @@ function stageTable(stages: Snapshot[]): string {
       num(fmtRatio(ratio(base, s.bytes))),
       num(fmtShort(s.macs)),
       num(fmtShort(s.effectiveMacs)),
+      num(fmtInt(s.epochs)),
       num(`${esc(fmtPct(acc))}${delta}`, true),
       num(fmtMs(s.wallMs)),
     ];

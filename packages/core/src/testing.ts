@@ -1,0 +1,61 @@
+import type { Graph } from '@condense/ir';
+import type { PipelineData, StageContext } from './context.js';
+import type { PipelineEvent } from './events.js';
+import { Contributions, stageContext, type FinetuneRecord } from './pipeline.js';
+import type { Runtime, TrainingContribution } from './runtime.js';
+
+export interface TestStageOptions {
+  /** The model before the pipeline (`ctx.original`, and the teacher unless `teacher` is given). */
+  original?: Graph;
+  teacher?: Graph;
+  data?: PipelineData;
+  /** Needed only when the stage trains or evaluates. */
+  runtime?: Runtime;
+  seed?: number;
+  /** The stage's name in messages; default 'test'. */
+  name?: string;
+  /** Active in `ctx.finetune`, as if earlier stages had contributed them. */
+  contributions?: TrainingContribution[];
+}
+
+/** A stage context that also keeps what the stage reported. */
+export interface TestStageContext extends StageContext {
+  /** What the stage logged (`ctx.log`). */
+  notes: string[];
+  /** Every event the stage emitted. */
+  events: PipelineEvent[];
+  /** Every fine-tune the stage ran. */
+  finetunes: FinetuneRecord[];
+}
+
+/**
+ * The context a pipeline gives stage 1 of 1, for calling a plugin's `apply` or `training` directly
+ * in a test: the same data, fine-tune and evaluate behaviour, no TF.js import and no casts.
+ * Reading `ctx.original` or `ctx.teacher` when neither was given fails with a clear message.
+ */
+export function testStageContext(o: TestStageOptions = {}): TestStageContext {
+  const notes: string[] = [];
+  const events: PipelineEvent[] = [];
+  const finetunes: FinetuneRecord[] = [];
+  const contributions = new Contributions();
+  const plugin = { name: o.name ?? 'test', options: {}, contract: {} };
+  contributions.add(plugin, o.contributions ?? []);
+  const ctx = stageContext({
+    plugin,
+    index: 0,
+    total: 1,
+    original: o.original as Graph,
+    data: o.data ?? {},
+    ctx: { runtime: o.runtime, seed: o.seed, teacher: o.teacher },
+    emit: (e) => events.push(e),
+    notes,
+    finetunes,
+    contributions,
+  });
+  const missing = (field: string) => () => {
+    throw new Error(`testStageContext: the stage reads ctx.${field}; pass { original } (or { teacher })`);
+  };
+  if (!o.original) Object.defineProperty(ctx, 'original', { get: missing('original') });
+  if (!o.original && !o.teacher) Object.defineProperty(ctx, 'teacher', { get: missing('teacher') });
+  return Object.assign(ctx, { notes, events, finetunes });
+}
