@@ -28,17 +28,20 @@ export function perLayer<T extends TSchema>(value: T, options: SchemaOptions = {
   });
 }
 
-/** The options of a fine-tune: the `finetune` stage's schema, and the nested `finetune` of plugins that train. */
+/**
+ * The options of a fine-tune: the `finetune` stage's schema, and the nested `finetune` of plugins
+ * that train. Every field is optional with a default, so `{ epochs: 2 }` is a whole value in code too.
+ */
 export function finetuneSchema(options: SchemaOptions = {}) {
   return Type.Object(
     {
-      epochs: Type.Integer({ minimum: 0, default: 1, description: 'passes over the training data' }),
-      batchSize: Type.Integer({ minimum: 1, default: 128 }),
-      optimizer: Type.Union([Type.Literal('adam'), Type.Literal('sgd')], { default: 'adam' }),
-      learningRate: Type.Number({ exclusiveMinimum: 0, default: 1e-3 }),
-      momentum: Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'SGD momentum' }),
-      weightDecay: Type.Number({ minimum: 0, default: 0 }),
-      schedule: Type.Union([Type.Literal('constant'), Type.Literal('cosine')], { default: 'constant', description: 'learning rate: constant, or cosine decay to 0 over the stage' }),
+      epochs: Type.Optional(Type.Integer({ minimum: 0, default: 1, description: 'passes over the training data' })),
+      batchSize: Type.Optional(Type.Integer({ minimum: 1, default: 128 })),
+      optimizer: Type.Optional(Type.Union([Type.Literal('adam'), Type.Literal('sgd')], { default: 'adam' })),
+      learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 1e-3 })),
+      momentum: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'SGD momentum' })),
+      weightDecay: Type.Optional(Type.Number({ minimum: 0, default: 0 })),
+      schedule: Type.Optional(Type.Union([Type.Literal('constant'), Type.Literal('cosine')], { default: 'constant', description: 'learning rate: constant, or cosine decay to 0 over the stage' })),
       augment: Type.Optional(
         Type.Object(
           {

@@ -43,10 +43,12 @@ export function filterL1Norms(graph: Graph, group: ChannelGroup): Float64Array {
 /** Smallest filter L1 norm first. */
 export const l1FilterImportance: Importance = (graph, group) => filterL1Norms(graph, group);
 
-/** A seeded random order (the group's seed): score = position in a shuffle of the channels. */
-export const randomImportance: Importance = (_graph, group, ctx) => {
-  const order = shuffle(Int32Array.from({ length: group.size }, (_, i) => i), rng(ctx.seed));
-  const scores = new Float64Array(group.size);
-  order.forEach((c, i) => (scores[c] = i));
+/** Scores from a removal order (for rankings that come as an order): the channel listed first scores 0, the next 1, ... */
+export function orderScores(order: ArrayLike<number>, channels: number): Float64Array {
+  const scores = new Float64Array(channels);
+  for (let i = 0; i < order.length; i++) scores[order[i]] = i;
   return scores;
-};
+}
+
+/** A seeded random order (the group's seed): score = position in a shuffle of the channels. */
+export const randomImportance: Importance = (_graph, group, ctx) => orderScores(shuffle(Int32Array.from({ length: group.size }, (_, i) => i), rng(ctx.seed)), group.size);
