@@ -1,5 +1,5 @@
-import { definePlugin, Type, type Registry } from '@condense/core';
-import { channelGroups, removeChannels, rng, setMask, shuffle, weightParams } from '@condense/ir';
+import { definePlugin, pruneGroups, Type, type Importance, type Registry } from '@condense/core';
+import { rng, setMask, shuffle, weightParams } from '@condense/ir';
 
 /**
  * Random pruning baselines: what magnitude pruning or ThiNet must beat. A third-party plugin
@@ -32,6 +32,13 @@ export const randomPrune = definePlugin({
   }),
 });
 
+/**
+ * A structured pruner only ranks: an `Importance` scores the channels of one IR channel group
+ * (here uniformly at random, from the seed the driver gives each group), and core's driver
+ * removes the lowest-scored ones from every coupled param, group after group.
+ */
+const randomScores: Importance = (_graph, group, ctx) => Float64Array.from({ length: group.size }, rng(ctx.seed));
+
 export const randomChannels = definePlugin({
   name: 'random.channels',
   description: 'Remove a random fraction of the channels/neurons of every prunable group (a structured baseline).',
@@ -44,18 +51,9 @@ export const randomChannels = definePlugin({
   ),
   create: ({ fraction, seed }) => ({
     contract: { provides: ['structure'], conflicts: ['codebook', 'encoded'] },
-    apply(graph) {
-      const next = rng(seed);
-      const ids = channelGroups(graph).filter((g) => g.prunable).map((g) => g.id);
-      const removed: string[] = [];
-      for (const id of ids) {
-        // Groups go stale after each removal, so look each one up afresh.
-        const group = channelGroups(graph).find((g) => g.id === id)!;
-        const keep = shuffle(Int32Array.from({ length: group.size }, (_, i) => i), next).slice(0, Math.max(1, Math.round(group.size * (1 - fraction))));
-        removeChannels(graph, group, keep);
-        removed.push(`${id}: ${group.size} -> ${keep.length}`);
-      }
-      return { notes: removed };
+    async apply(graph) {
+      const r = await pruneGroups(graph, randomScores, { ratio: fraction, seed }, {}, 'random.channels');
+      return { notes: r.layers.map((l) => `${l.layer}: ${l.channelsBefore} -> ${l.channelsAfter}`) };
     },
   }),
 });

@@ -12,3 +12,9 @@ export { Registry, createRegistry, discoverPlugins, registerModule, isPluginFact
 export { parseRecipe, buildPipeline, recipeJsonSchema, type Recipe, type RecipeStage } from './recipe.js';
 export * from './report/index.js';
 export { Type, type Static, type TObject } from '@sinclair/typebox';
+export {
+  selectLayers, resolveLayerMap, resolveLayerEntries, resolvePerLayer, matchPattern, matchAny, describeCandidates, globToRegExp, isGlob, isLayerMap, nodeRefs, MatchRank,
+  type LayerRef, type LayerSelection, type LayerMapEntry, type PerLayer,
+} from './select.js';
+export { selectionOptions, layerMap, perLayer, finetuneSchema } from './layer-options.js';
+export * from './structured/index.js';

@@ -5,7 +5,7 @@ import { buildPipeline, createRegistry, finetune, parseRecipe, pipeline } from '
 import { GraphBuilder, cost, lenet300100, lenet5, runReference } from '@condense/ir';
 import { tfjsRuntime } from '@condense/tfjs';
 import { kroneckerFactorize, kroneckerMaterialize, register } from './index.js';
-import { factorizeGraph } from './plugins.js';
+import { factorizeGraph, planLayers } from './plugins.js';
 import { kronSum } from './nkp.js';
 import { chooseShapes } from './shapes.js';
 
@@ -84,8 +84,10 @@ describe('kronecker.factorize', () => {
     expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc1: { a: [28, 15], b: [27, 20] } } })).toThrow(/layer 'fc1': .*do not divide the kernel \[784, 300\]: on axis 0, 28 x 27 = 756, not 784/);
     expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc1: { a: [28, 15, 1], b: [28, 20] } } })).toThrow(/layer 'fc1'.*rank 2/);
     expect(() => factorizeGraph(lenet300100(), { rank: 500 })).toThrow(/layer 'fc1'.*(no Kronecker factorization allowing rank 500|rank must be)/);
-    expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc9: { a: [1, 1], b: [1, 1] } } })).toThrow(/shapes: 'fc9' matches no selected layer/);
-    expect(() => factorizeGraph(lenet300100(), { rank: 2, include: ['conv*'] })).toThrow(/include: 'conv\*' matches no dense\/conv2d layer/);
+    expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc9: { a: [1, 1], b: [1, 1] } } })).toThrow(/kronecker\.factorize: shapes key pattern 'fc9' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\)\)/);
+    expect(() => factorizeGraph(lenet300100(), { rank: 2, include: ['conv*'] })).toThrow(/kronecker\.factorize: include pattern 'conv\*' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\), fc3 \(dense\)\)/);
+    // Op types name layers too; the most specific key wins (fc2 by name over every dense layer by type).
+    expect(planLayers(lenet300100(), { ops: ['dense'], output: false, tolerance: 0.05, rank: { dense: 2, fc2: 3 } }).get('fc2')?.rank).toBe(3);
     expect(() => factorizeGraph(lenet300100(), { ratio: 100000 })).toThrow(/layer 'fc1': ratio 100000 is out of reach/);
     expect(() => kroneckerFactorize({})).toThrow(/give rank or ratio/);
     expect(() => kroneckerFactorize({ rank: 0 })).toThrow(/rank/);

@@ -1,28 +1,7 @@
-import { definePlugin, Type, type Registry, type StageContext } from '@condense/core';
+import { definePlugin, layerMap, nodeRefs, perLayer, resolveLayerMap, resolvePerLayer, selectLayers as select, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
 import { cloneGraph, validate, type Graph } from '@condense/ir';
 import { fitToReference, type FitReport } from './fit.js';
 import { factorizeLayer, KroneckerError, materialize, planLayer, type LayerPlan, type LayerReport } from './factorize.js';
-
-/** `*` matches any run of characters, `?` one; the rest literally. */
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-}
-
-/** The value a per-layer option gives a layer: a single value, or the last matching entry of a name/glob map. */
-function perLayer<T>(v: T | Record<string, T> | undefined, layer: string): T | undefined {
-  if (v === undefined || typeof v !== 'object' || v === null || Array.isArray(v)) return v as T | undefined;
-  let out: T | undefined;
-  for (const [pattern, value] of Object.entries(v as Record<string, T>)) if (globToRegExp(pattern).test(layer)) out = value;
-  return out;
-}
-
-/** Every key of a name/glob map must name a layer, so that a typo does not pass silently. */
-function checkKeys(field: string, v: unknown, layers: string[]): void {
-  if (v === undefined || typeof v !== 'object' || v === null) return;
-  for (const pattern of Object.keys(v)) {
-    if (!layers.some((l) => globToRegExp(pattern).test(l))) throw new KroneckerError(`${field}: '${pattern}' matches no selected layer (selected: ${layers.join(', ') || 'none'})`);
-  }
-}
 
 const LayerShapes = Type.Object(
   {
@@ -34,16 +13,13 @@ const LayerShapes = Type.Object(
 
 const FactorizeOptions = Type.Object(
   {
-    rank: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Record(Type.String(), Type.Integer({ minimum: 1 }))], {
-      description: 'Kronecker terms per layer: one for all, or per layer name / glob',
-    })),
-    ratio: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 1 }), Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 1 }))], {
+    rank: Type.Optional(perLayer(Type.Integer({ minimum: 1 }), { description: 'Kronecker terms per layer' })),
+    ratio: Type.Optional(perLayer(Type.Number({ exclusiveMinimum: 1 }), {
       description: 'target kernel-to-factors ratio (the rank is the largest that reaches it) where no rank is given',
     })),
-    shapes: Type.Optional(Type.Record(Type.String(), LayerShapes, { description: 'factor shapes per layer name / glob (default: chosen automatically)' })),
+    shapes: Type.Optional(layerMap(LayerShapes, { description: 'factor shapes per layer (default: chosen automatically)' })),
     ops: Type.Array(Type.Union([Type.Literal('dense'), Type.Literal('conv2d')]), { default: ['dense', 'conv2d'], description: 'op types to factorize' }),
-    include: Type.Optional(Type.Array(Type.String(), { description: 'layer names or globs (default: every layer of the selected ops)' })),
-    exclude: Type.Optional(Type.Array(Type.String())),
+    ...selectionOptions('layers of the selected ops factorized'),
     output: Type.Boolean({ default: false, description: 'also factorize the layers producing graph outputs (the classifier) when not named in include' }),
     tolerance: Type.Number({ minimum: 0, default: 0.05, description: 'automatic shapes: within this fraction of the fewest values per term, prefer balanced factors' }),
     fit: Type.Optional(Type.Object(
@@ -61,43 +37,31 @@ const FactorizeOptions = Type.Object(
 
 type Options = (typeof FactorizeOptions)['static'];
 
-/** The layers the options select, in graph order; names and globs that match nothing are errors. */
+const WHO = 'kronecker.factorize';
+
+/** The layers the options select, in graph order; patterns that match nothing are errors (@condense/core's selector rule). */
 export function selectLayers(graph: Graph, o: Pick<Options, 'ops' | 'include' | 'exclude' | 'output'>): string[] {
-  const ops = o.ops ?? ['dense', 'conv2d'];
-  const candidates = graph.nodes.filter((n) => (ops as string[]).includes(n.op)).map((n) => n.name);
-  const matching = (field: string, pattern: string) => {
-    const hit = candidates.filter((l) => globToRegExp(pattern).test(l));
-    if (hit.length === 0) throw new KroneckerError(`${field}: '${pattern}' matches no ${ops.join('/')} layer (layers: ${candidates.join(', ')})`);
-    return hit;
-  };
-  let layers = candidates;
-  if (o.include) {
-    const named = new Set(o.include.flatMap((p) => matching('include', p)));
-    layers = layers.filter((l) => named.has(l));
-  } else if (!o.output) {
-    layers = layers.filter((l) => !graph.outputs.includes(l));
-  }
-  if (o.exclude) {
-    const dropped = new Set(o.exclude.flatMap((p) => matching('exclude', p)));
-    layers = layers.filter((l) => !dropped.has(l));
-  }
-  return layers;
+  const ops: string[] = o.ops ?? ['dense', 'conv2d'];
+  const chosen = select(nodeRefs(graph.nodes.filter((n) => ops.includes(n.op))), o, WHO).map((r) => r.node.name);
+  // Without an include list, the classifier (a layer producing a graph output) stays dense unless `output` says otherwise.
+  return o.include || o.output ? chosen : chosen.filter((l) => !graph.outputs.includes(l));
 }
 
 /** Plans for the selected layers; every error names its layer and nothing is changed when one fails. */
 export function planLayers(graph: Graph, o: Options): Map<string, LayerPlan> {
-  const layers = selectLayers(graph, o);
+  const layers = nodeRefs(selectLayers(graph, o).map((name) => graph.nodes.find((n) => n.name === name) as Graph['nodes'][number]));
   if (layers.length === 0) throw new KroneckerError('no layer selected for factorization');
   if (o.rank === undefined && o.ratio === undefined) throw new KroneckerError('give rank or ratio (for all layers, or per layer)');
-  checkKeys('rank', o.rank, layers);
-  checkKeys('ratio', o.ratio, layers);
-  checkKeys('shapes', o.shapes, layers);
+  const ranks = resolvePerLayer<(typeof layers)[number], number>(layers, o.rank, WHO, 'rank');
+  const ratios = resolvePerLayer<(typeof layers)[number], number>(layers, o.ratio, WHO, 'ratio');
+  const shapes = o.shapes ? resolveLayerMap(layers, o.shapes, WHO, 'shapes') : new Map();
   const plans = new Map<string, LayerPlan>();
-  for (const layer of layers) {
-    const rank = perLayer<number>(o.rank, layer);
-    const ratio = perLayer<number>(o.ratio, layer);
+  for (const ref of layers) {
+    const layer = ref.node.name;
+    const rank = ranks.get(ref);
+    const ratio = ratios.get(ref);
     if (rank === undefined && ratio === undefined) throw new KroneckerError(`layer '${layer}': neither rank nor ratio gives it a value`);
-    plans.set(layer, planLayer(graph, layer, { rank, ratio: rank === undefined ? ratio : undefined, shapes: perLayer<{ a: number[]; b: number[] }>(o.shapes, layer), tolerance: o.tolerance }));
+    plans.set(layer, planLayer(graph, layer, { rank, ratio: rank === undefined ? ratio : undefined, shapes: shapes.get(ref), tolerance: o.tolerance }));
   }
   return plans;
 }
@@ -149,10 +113,7 @@ export const kroneckerFactorize = definePlugin({
   },
 });
 
-const MaterializeOptions = Type.Object(
-  { include: Type.Optional(Type.Array(Type.String(), { description: 'Kronecker layer names or globs (default: all)' })) },
-  { additionalProperties: false },
-);
+const MaterializeOptions = Type.Object({ include: selectionOptions('Kronecker layers').include }, { additionalProperties: false });
 
 export const kroneckerMaterialize = definePlugin({
   name: 'kronecker.materialize',
@@ -161,17 +122,8 @@ export const kroneckerMaterialize = definePlugin({
   create: (o) => ({
     contract: { conflicts: ['codebook', 'quant', 'encoded'], invalidates: ['op:kronDense', 'op:kronConv2d', 'mask'] },
     apply(graph: Graph) {
-      const kron = graph.nodes.filter((n) => n.op === 'kronDense' || n.op === 'kronConv2d').map((n) => n.name);
-      let layers = kron;
-      if (o.include) {
-        const named = new Set<string>();
-        for (const p of o.include) {
-          const hit = kron.filter((l) => globToRegExp(p).test(l));
-          if (hit.length === 0) throw new KroneckerError(`include: '${p}' matches no Kronecker layer (layers: ${kron.join(', ') || 'none'})`);
-          hit.forEach((l) => named.add(l));
-        }
-        layers = kron.filter((l) => named.has(l));
-      }
+      const kron = nodeRefs(graph.nodes.filter((n) => n.op === 'kronDense' || n.op === 'kronConv2d'));
+      const layers = select(kron, o, 'kronecker.materialize').map((r) => r.node.name);
       materialize(graph, layers);
       validate(graph);
       return { notes: [`materialized ${layers.length} Kronecker layer(s): ${layers.join(', ')}`] };

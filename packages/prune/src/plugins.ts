@@ -1,30 +1,21 @@
-import { definePlugin, Type, type Registry, type StageContext } from '@condense/core';
+import { definePlugin, finetuneSchema, layerMap, resolveLayerMap, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
 import { cloneGraph, type Graph, type Param } from '@condense/ir';
 import type { TrainingContribution } from '@condense/tfjs';
 import { agpSparsity, checkSparsity, iterativeSparsity, pruneByQuality, pruneGlobal, pruneToSparsity } from './magnitude.js';
-import { prunableLayers, resolveLayerMap, type PrunableLayer } from './select.js';
-
-const Finetune = Type.Object(
-  {
-    epochs: Type.Integer({ minimum: 0, default: 1 }),
-    learningRate: Type.Number({ exclusiveMinimum: 0, default: 1e-3 }),
-    batchSize: Type.Integer({ minimum: 1, default: 128 }),
-  },
-  { additionalProperties: false },
-);
+import { filterPlugins } from './filters.js';
+import { prunableLayers, type PrunableLayer } from './select.js';
 
 const MagnitudeOptions = Type.Object(
   {
     sparsity: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'fraction of weights to remove (every selected layer, or globally)' })),
-    layers: Type.Optional(Type.Record(Type.String(), Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { description: 'per-layer sparsity by layer name or glob' })),
+    layers: Type.Optional(layerMap(Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { description: 'per-layer sparsity' })),
     quality: Type.Optional(Type.Number({ minimum: 0, description: "Han's rule: threshold = quality x the layer's weight std" })),
     scope: Type.Union([Type.Literal('layer'), Type.Literal('global')], { default: 'layer', description: 'one threshold per layer, or one across all selected layers' }),
     ops: Type.Array(Type.String(), { default: ['dense', 'conv2d', 'depthwiseConv2d'], description: 'op types whose kernels are pruned' }),
-    include: Type.Optional(Type.Array(Type.String(), { description: 'layer names or globs to prune (default: all)' })),
-    exclude: Type.Optional(Type.Array(Type.String())),
+    ...selectionOptions('kernels'),
     schedule: Type.Union([Type.Literal('oneshot'), Type.Literal('iterative'), Type.Literal('agp')], { default: 'oneshot' }),
     rounds: Type.Integer({ minimum: 1, default: 3, description: 'iterative: prune/fine-tune rounds, the sparsity rising each round' }),
-    finetune: Type.Optional(Finetune),
+    finetune: Type.Optional(finetuneSchema({ description: 'iterative: the fine-tune after each round' })),
     initialSparsity: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0, description: 'agp: s_i' }),
     startStep: Type.Integer({ minimum: 0, default: 0, description: 'agp: t0' }),
     endStep: Type.Optional(Type.Integer({ minimum: 1, description: 'agp: t0 + n dt (default: 80% of the next fine-tune)' })),
@@ -39,7 +30,7 @@ type Options = (typeof MagnitudeOptions)['static'];
 function targets(layers: PrunableLayer[], o: Options): Map<PrunableLayer, number> {
   const t = new Map<PrunableLayer, number>();
   if (o.sparsity !== undefined) for (const l of layers) t.set(l, o.sparsity);
-  if (o.layers) for (const [l, s] of resolveLayerMap(layers, o.layers)) t.set(l, s);
+  if (o.layers) for (const [l, s] of resolveLayerMap(layers, o.layers, 'prune.magnitude')) t.set(l, s);
   return t;
 }
 
@@ -129,8 +120,7 @@ const SensitivityOptions = Type.Object(
   {
     sparsities: Type.Array(Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { default: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99] }),
     ops: Type.Array(Type.String(), { default: ['dense', 'conv2d', 'depthwiseConv2d'] }),
-    include: Type.Optional(Type.Array(Type.String())),
-    exclude: Type.Optional(Type.Array(Type.String())),
+    ...selectionOptions('kernels'),
     budget: Type.Number({ minimum: 0, default: 0.005, description: 'accuracy drop allowed per layer when suggesting sparsities' }),
     samples: Type.Integer({ minimum: 1, default: 2000, description: 'test examples evaluated per point' }),
   },
@@ -144,7 +134,7 @@ export async function sensitivity(graph: Graph, ctx: StageContext, o: (typeof Se
   const size = test.images.length / test.count;
   const split = { images: test.images.subarray(0, n * size), labels: test.labels.subarray(0, n), count: n, shape: [n, ...test.shape.slice(1)] };
   const base = (await ctx.evaluate(graph, split)).accuracy;
-  const layers = prunableLayers(graph, o);
+  const layers = prunableLayers(graph, o, 'prune.sensitivity');
   const curves = [];
   const total = layers.length * o.sparsities.length;
   let done = 0;
@@ -187,9 +177,9 @@ export const pruneSensitivity = definePlugin({
   }),
 });
 
-export const plugins = [magnitudePrune, pruneSensitivity];
+export const plugins = [magnitudePrune, pruneSensitivity, ...filterPlugins];
 
-/** Register this package's plugins (`prune.magnitude`, `prune.sensitivity`). */
+/** Register this package's plugins (`prune.magnitude`, `prune.sensitivity`, `prune.l1Filter`, `prune.randomFilter`). */
 export function register(registry: Registry): void {
   registry.register(...plugins);
 }

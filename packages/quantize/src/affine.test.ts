@@ -125,7 +125,7 @@ describe('quantizeGraphAffine', () => {
   it('selects layers and errors on a pattern that matches nothing', () => {
     const g = lenet5(1);
     expect(quantizeGraphAffine(g, { layers: 'conv*' }).map((r) => r.param)).toEqual(['conv1/kernel', 'conv2/kernel']);
-    expect(() => quantizeGraphAffine(g, { layers: ['fc1', 'nope'] })).toThrow(/quantizeGraphAffine: 'layers' pattern 'nope' matches no/);
+    expect(() => quantizeGraphAffine(g, { layers: ['fc1', 'nope'] })).toThrow(/quantizeGraphAffine: include pattern 'nope' matches no/);
   });
 });
 

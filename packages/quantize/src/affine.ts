@@ -161,15 +161,20 @@ export function outputChannelAxis(node: Node, role: string): number | undefined 
 }
 
 export interface AffineGraphOptions extends AffineOptions {
+  /** Patterns (or a predicate) of the params to quantize; default all candidates. */
+  include?: Select;
+  /** @deprecated the old name of `include`. */
   layers?: Select;
+  /** Patterns never quantized (wins over include). */
+  exclude?: readonly string[];
   /** Param kinds that are candidates; default ['weight'] (dense and conv kernels). */
   kinds?: readonly ParamKind[];
 }
 
 /** `quantizeAffine` on every selected param; per-channel axes default to each op's output-channel axis. */
 export function quantizeGraphAffine(graph: Graph, options: AffineGraphOptions = {}): AffineReport[] {
-  const { layers, kinds = ['weight'], ...affine } = options;
-  return selectParams(graph, { layers, kinds, caller: 'quantizeGraphAffine' }).map((use) => ({
+  const { include, layers, exclude, kinds = ['weight'], ...affine } = options;
+  return selectParams(graph, { include, layers, exclude, kinds, caller: 'quantizeGraphAffine' }).map((use) => ({
     ...quantizeAffine(use.param, affine, outputChannelAxis(use.node, use.role)),
     layer: use.node.name,
     op: use.node.op,

@@ -41,7 +41,7 @@ describe('toFloat16', () => {
     expect(toFloat16(g, 'dense', { kinds: ['bias'] }).map((r) => r.param)).toEqual(['fc1/bias', 'fc2/bias', 'fc3/bias']);
     expect(() => toFloat16(g, 'fc1')).toThrow(/toFloat16: param 'fc1\/kernel' is already weight-shared/);
     expect(() => toFloat16(g, 'fc3/kernel')).toThrow(/'fc3\/kernel' is already affine-quantized/);
-    expect(() => toFloat16(g, 'fc4')).toThrow(/toFloat16: 'layers' pattern 'fc4' matches no/);
+    expect(() => toFloat16(g, 'fc4')).toThrow(/toFloat16: include pattern 'fc4' matches no/);
   });
 
   it('refuses values beyond the float16 range instead of storing Infinity', () => {

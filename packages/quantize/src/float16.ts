@@ -33,12 +33,14 @@ export function float16Param(p: Param): Float16Report {
 }
 
 /**
- * float16 storage for the selected params: by default every param of the graph (weights,
+ * float16 storage for the selected params (`include`, `exclude`): by default every param of the graph (weights,
  * biases, normalization), like the TF.js converter's float16 option; params that already carry
  * a codebook or affine quantization are skipped unless selected explicitly (then it is an error).
  */
-export function toFloat16(graph: Graph, layers?: Select, o: { kinds?: readonly ParamKind[] } = {}): Float16Report[] {
+export function toFloat16(graph: Graph, include?: Select, o: { kinds?: readonly ParamKind[]; exclude?: readonly string[] } = {}): Float16Report[] {
   const kinds = o.kinds ?? PARAM_KINDS;
-  const uses = layers === undefined ? candidates(graph, kinds).filter((u) => !u.param.codebook && !u.param.quant) : selectParams(graph, { layers, kinds, caller: 'toFloat16' });
+  const all = candidates(graph, kinds);
+  const chosen = selectParams(graph, { include, exclude: o.exclude, kinds, caller: 'toFloat16' }, all);
+  const uses = include === undefined ? chosen.filter((u) => !u.param.codebook && !u.param.quant) : chosen;
   return uses.map((use) => ({ ...float16Param(use.param), layer: use.node.name, op: use.node.op }));
 }

@@ -15,7 +15,7 @@ export {
 } from './affine.js';
 export { toFloat16, float16Param, type Float16Report } from './float16.js';
 export {
-  selectParams, candidates, matchesUse, globToRegExp, isGlob, kindOf, PARAM_KINDS,
+  selectParams, candidates, includeOf, kindOf, PARAM_KINDS,
   type Select, type SelectOptions, type ParamUse, type ParamKind,
 } from './select.js';
 export { kmeansQuantize, affineQuantize, float16Quantize, plugins, register } from './plugins.js';

@@ -1,22 +1,11 @@
 import { lenet5 } from '@condense/ir';
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, selectParams } from './select.js';
-
-describe('globToRegExp', () => {
-  it('matches whole names with * and ?, everything else literal', () => {
-    expect(globToRegExp('conv*').test('conv1')).toBe(true);
-    expect(globToRegExp('conv*').test('xconv1')).toBe(false);
-    expect(globToRegExp('fc?').test('fc1')).toBe(true);
-    expect(globToRegExp('fc?').test('fc10')).toBe(false);
-    expect(globToRegExp('a.b').test('axb')).toBe(false);
-    expect(globToRegExp('fc1/(kernel)').test('fc1/(kernel)')).toBe(true);
-  });
-});
+import { selectParams, type ParamKind } from './select.js';
 
 describe('selectParams', () => {
   const g = lenet5(1);
-  const names = (layers: Parameters<typeof selectParams>[1]['layers'], kinds = ['weight'] as const) =>
-    selectParams(g, { layers, kinds: [...kinds], caller: 'test' }).map((u) => u.param.name);
+  const names = (include: Parameters<typeof selectParams>[1]['include'], kinds: ParamKind[] = ['weight'], exclude?: string[]) =>
+    selectParams(g, { include, exclude, kinds: [...kinds], caller: 'test' }).map((u) => u.param.name);
 
   it('defaults to every param of the kinds, in graph order', () => {
     expect(names(undefined)).toEqual(['conv1/kernel', 'conv2/kernel', 'fc1/kernel', 'fc2/kernel']);
@@ -28,6 +17,12 @@ describe('selectParams', () => {
     expect(names('dense')).toEqual(['fc1/kernel', 'fc2/kernel']);
     expect(names(['conv?', 'fc1'])).toEqual(['conv1/kernel', 'conv2/kernel', 'fc1/kernel']);
     expect(names((u) => u.node.op === 'conv2d')).toEqual(['conv1/kernel', 'conv2/kernel']);
+    expect(names(undefined, ['weight', 'bias'], ['conv*', '*/bias'])).toEqual(['fc1/kernel', 'fc2/kernel']);
+  });
+
+  it("takes 'layers', the deprecated name of include, but not both", () => {
+    expect(selectParams(g, { layers: 'fc2', kinds: ['weight'], caller: 'test' }).map((u) => u.param.name)).toEqual(['fc2/kernel']);
+    expect(() => selectParams(g, { layers: 'fc2', include: 'fc1', kinds: ['weight'], caller: 'test' })).toThrow(/test: give 'include'/);
   });
 
   it('rejects an unknown kind', () => {
@@ -35,6 +30,6 @@ describe('selectParams', () => {
   });
 
   it('throws on a pattern that matches nothing, listing the candidates', () => {
-    expect(() => names('conv3')).toThrow(/test: 'layers' pattern 'conv3' matches no .*conv1\/kernel \[conv2d conv1\]/);
+    expect(() => names('conv3')).toThrow(/test: include pattern 'conv3' matches no layer, param or op type \(candidates: conv1\/kernel \(conv2d conv1\)/);
   });
 });

@@ -1,3 +1,4 @@
+import { selectLayers } from '@condense/core';
 import { getOp, paramUses, type Graph, type Node, type Param, type ParamSpec } from '@condense/ir';
 import { QuantizeError } from './errors.js';
 
@@ -11,40 +12,23 @@ export interface ParamUse {
 export type ParamKind = ParamSpec['kind'];
 
 /**
- * Which params a graph-level quantizer touches. Strings are patterns matched against the layer
- * (node) name, the param name and the op type, with `*` (any run) and `?` (one character) globs;
- * every pattern must match something. A function decides per param use.
+ * Which params a graph-level quantizer touches. Strings are patterns with @condense/core's
+ * selector rule (layer name, param name, else op type; `*` and `?` globs; every pattern must
+ * match something). A function decides per param use.
  */
 export type Select = string | readonly string[] | ((use: ParamUse) => boolean);
 
 export interface SelectOptions {
   /** Patterns or predicate; default: every candidate. */
+  include?: Select;
+  /** @deprecated the old name of `include`. */
   layers?: Select;
+  /** Patterns never selected (wins over include). */
+  exclude?: readonly string[];
   /** Param kinds that are candidates (from the op registry's param specs). */
   kinds: readonly ParamKind[];
   /** Names the caller in error messages, e.g. 'shareGraphWeights'. */
   caller: string;
-}
-
-const globCache = new Map<string, RegExp>();
-
-/** A whole-string matcher for a glob with `*` and `?`; every other character is literal. */
-export function globToRegExp(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (!re) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
-    globCache.set(glob, re);
-  }
-  return re;
-}
-
-export const isGlob = (pattern: string): boolean => /[*?]/.test(pattern);
-
-/** Does a pattern name this use's layer, param or op type? */
-export function matchesUse(pattern: string, use: ParamUse): boolean {
-  const re = globToRegExp(pattern);
-  return re.test(use.node.name) || re.test(use.param.name) || re.test(use.node.op);
 }
 
 export function kindOf(use: ParamUse): ParamKind | undefined {
@@ -67,21 +51,16 @@ export function candidates(graph: Graph, kinds: readonly ParamKind[]): ParamUse[
   });
 }
 
-/** The selected candidates. Throws if a pattern matches none of them, listing what exists. */
-export function selectParams(graph: Graph, o: SelectOptions): ParamUse[] {
-  const all = candidates(graph, o.kinds);
-  const { layers } = o;
-  if (layers === undefined) return all;
-  if (typeof layers === 'function') return all.filter(layers);
-  const patterns: readonly string[] = typeof layers === 'string' ? [layers] : layers;
-  for (const pattern of patterns) {
-    if (!all.some((u) => matchesUse(pattern, u))) throw new QuantizeError(`${o.caller}: 'layers' pattern '${pattern}' matches no ${describe(all, o.kinds)}`);
-  }
-  return all.filter((u) => patterns.some((p) => matchesUse(p, u)));
+/** `include`, or its deprecated name `layers`; both at once is an error. */
+export function includeOf(o: { include?: Select; layers?: Select }, caller: string): Select | undefined {
+  if (o.include !== undefined && o.layers !== undefined) throw new QuantizeError(`${caller}: give 'include' ('layers' is its deprecated name), not both`);
+  return o.include ?? o.layers;
 }
 
-/** "weight param (candidates: fc1/kernel [dense fc1], ...)" for error messages. */
-export function describe(all: ParamUse[], kinds: readonly ParamKind[]): string {
-  const list = all.map((u) => `${u.param.name} [${u.node.op} ${u.node.name}]`).join(', ');
-  return `layer, param or op type among the ${kinds.join('/')} params (candidates: ${list || 'none'})`;
+/** The selected candidates (of `all`, by default every one of the kinds). Throws if a pattern matches none of them, listing what exists. */
+export function selectParams(graph: Graph, o: SelectOptions, all = candidates(graph, o.kinds)): ParamUse[] {
+  const include = includeOf(o, o.caller);
+  const patterns = include === undefined || typeof include === 'function' ? undefined : typeof include === 'string' ? [include] : include;
+  const chosen = selectLayers(all, { include: patterns, exclude: o.exclude }, o.caller);
+  return typeof include === 'function' ? chosen.filter(include) : chosen;
 }

@@ -119,10 +119,11 @@ describe('shareGraphWeights', () => {
     expect(getParam(g, 'conv1/kernel').codebook!.centroids.length).toBe(256);
   });
 
-  it('resolves bits: exact layer name over op type over glob', () => {
+  it('resolves bits: the most specific key wins (exact name, then glob, then op type)', () => {
     const g = lenet300100(1);
     const reports = shareGraphWeights(g, { bits: { 'fc*': 2, dense: 6, fc3: 3 } });
-    expect(reports.map((r) => r.bits)).toEqual([6, 6, 3]);
+    expect(reports.map((r) => r.bits)).toEqual([2, 2, 3]);
+    expect(shareGraphWeights(lenet300100(1), { bits: { dense: 6, fc3: 3 } }).map((r) => r.bits)).toEqual([6, 6, 3]);
     const byGlob = shareGraphWeights(lenet300100(1), { bits: { 'fc?': 4, 'fc1/kernel': 7 } });
     expect(byGlob.map((r) => r.bits)).toEqual([7, 4, 4]);
   });
@@ -144,11 +145,11 @@ describe('shareGraphWeights', () => {
     const g = lenet300100(1);
     expect(() => shareGraphWeights(g, { bits: 0 })).toThrow(/shareGraphWeights: 'bits' must be an integer in 1\.\.16, got 0/);
     expect(() => shareGraphWeights(g, { bits: { dense: 17 } })).toThrow(/'bits\.dense' must be an integer in 1\.\.16, got 17/);
-    expect(() => shareGraphWeights(g, { bits: { fc9: 5 } })).toThrow(/'bits' key 'fc9' matches no layer.*fc1\/kernel \[dense fc1\]/);
-    expect(() => shareGraphWeights(g, { bits: { 'conv*': 5 } })).toThrow(/'bits' key 'conv\*' matches no layer/);
-    expect(() => shareGraphWeights(g, { bits: 5, layers: 'fc7' })).toThrow(/'layers' pattern 'fc7' matches no/);
-    expect(() => shareGraphWeights(g, { bits: 5, layers: 'fc1/bias' })).toThrow(/matches no layer, param or op type among the weight params/);
-    expect(() => shareGraphWeights(g, { bits: { fc2: 5 }, layers: ['fc1'] })).toThrow(/'fc1\/kernel' .* no key of 'bits' covers it/);
+    expect(() => shareGraphWeights(g, { bits: { fc9: 5 } })).toThrow(/shareGraphWeights: bits key pattern 'fc9' matches no layer.*fc1\/kernel \(dense fc1\)/);
+    expect(() => shareGraphWeights(g, { bits: { 'conv*': 5 } })).toThrow(/bits key pattern 'conv\*' matches no layer/);
+    expect(() => shareGraphWeights(g, { bits: 5, layers: 'fc7' })).toThrow(/include pattern 'fc7' matches no/);
+    expect(() => shareGraphWeights(g, { bits: 5, include: 'fc1/bias' })).toThrow(/include pattern 'fc1\/bias' matches no layer, param or op type \(candidates: fc1\/kernel/);
+    expect(() => shareGraphWeights(g, { bits: { fc2: 5 }, layers: ['fc1'] })).toThrow(/'fc1\/kernel' .* selected by 'include' but no key of 'bits' covers it/);
     // Nothing was changed by the failed calls.
     expect(getParam(g, 'fc1/kernel').codebook).toBeUndefined();
   });

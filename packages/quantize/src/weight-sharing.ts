@@ -1,8 +1,9 @@
-import { fromFloat16Bits, hasOp, setCodebook, toFloat16Bits, type Graph, type Param } from '@condense/ir';
+import { resolveLayerMap } from '@condense/core';
+import { fromFloat16Bits, setCodebook, toFloat16Bits, type Graph, type Param } from '@condense/ir';
 import { QuantizeError } from './errors.js';
 import { checkBits, errorStats } from './metrics.js';
 import { kmeans1d, type KmeansInit } from './kmeans.js';
-import { candidates, describe, isGlob, matchesUse, selectParams, type ParamKind, type ParamUse, type Select } from './select.js';
+import { candidates, includeOf, selectParams, type ParamKind, type ParamUse, type Select } from './select.js';
 
 export interface ShareWeightsOptions {
   /** Index width: the codebook holds at most 2^bits centroids. An integer in 1..16. */
@@ -81,13 +82,18 @@ function keptPositions(p: Param): Uint32Array {
 
 export interface ShareGraphOptions extends Omit<ShareWeightsOptions, 'bits'> {
   /**
-   * Bits for every selected param, or per layer: keys are layer (node) names, param names, op
-   * types or globs over those. Precedence: exact layer/param name, then op type, then the first
-   * matching glob in key order. With a record, params no key covers are left alone.
+   * Bits for every selected param, or per layer: keys are patterns with @condense/core's
+   * selector rule (the most specific key wins: an exact layer or param name, then a glob over
+   * names, then an op type; the later of equally specific keys). With a record, params no key
+   * covers are left alone.
    */
   bits: number | Readonly<Record<string, number>>;
   /** Restrict to these layers/params/op types (patterns) or a predicate; default all candidates. */
+  include?: Select;
+  /** @deprecated the old name of `include`. */
   layers?: Select;
+  /** Patterns never quantized (wins over include). */
+  exclude?: readonly string[];
   /** Param kinds that are candidates; default ['weight'] (dense and conv kernels). */
   kinds?: readonly ParamKind[];
 }
@@ -100,14 +106,16 @@ export interface ShareGraphOptions extends Omit<ShareWeightsOptions, 'bits'> {
 export function shareGraphWeights(graph: Graph, options: ShareGraphOptions): ShareReport[] {
   const kinds = options.kinds ?? ['weight'];
   const caller = 'shareGraphWeights';
-  const bitsFor = bitsResolver(options.bits, candidates(graph, kinds), kinds);
+  const all = candidates(graph, kinds);
+  const bitsOf = bitsPerParam(options.bits, all);
+  const include = includeOf(options, caller);
   // Plan first, so that a bad option fails before any param is changed.
   const plan: [ParamUse, number][] = [];
-  for (const use of selectParams(graph, { layers: options.layers, kinds, caller })) {
-    const bits = bitsFor(use);
+  for (const use of selectParams(graph, { include, exclude: options.exclude, kinds, caller }, all)) {
+    const bits = bitsOf(use);
     if (bits !== undefined) plan.push([use, bits]);
-    else if (options.layers !== undefined) {
-      throw new QuantizeError(`${caller}: param '${use.param.name}' (layer '${use.node.name}') is selected by 'layers' but no key of 'bits' covers it`);
+    else if (include !== undefined) {
+      throw new QuantizeError(`${caller}: param '${use.param.name}' (layer '${use.node.name}') is selected by 'include' but no key of 'bits' covers it`);
     }
   }
   const { init, iterations, seed } = options;
@@ -115,20 +123,13 @@ export function shareGraphWeights(graph: Graph, options: ShareGraphOptions): Sha
 }
 
 /** Validates the `bits` option and returns the bits of a param use (undefined: not covered). */
-function bitsResolver(bits: ShareGraphOptions['bits'], all: ParamUse[], kinds: readonly ParamKind[]): (use: ParamUse) => number | undefined {
+function bitsPerParam(bits: ShareGraphOptions['bits'], all: ParamUse[]): (use: ParamUse) => number | undefined {
   if (typeof bits === 'number') {
     const b = checkBits(bits, `shareGraphWeights: 'bits'`);
     return () => b;
   }
   if (bits === null || typeof bits !== 'object') throw new QuantizeError(`shareGraphWeights: 'bits' must be a number or a record of layer/op/glob -> bits, got ${JSON.stringify(bits)}`);
-  const entries = Object.entries(bits);
-  for (const [key, b] of entries) {
-    checkBits(b, `shareGraphWeights: 'bits.${key}'`);
-    if (!all.some((u) => matchesUse(key, u)) && !(hasOp(key) && !isGlob(key))) {
-      throw new QuantizeError(`shareGraphWeights: 'bits' key '${key}' matches no ${describe(all, kinds)}`);
-    }
-  }
-  const globs = entries.filter(([key]) => isGlob(key));
-  const own = (key: string) => (Object.hasOwn(bits, key) ? bits[key] : undefined);
-  return (use) => own(use.node.name) ?? own(use.param.name) ?? own(use.node.op) ?? globs.find(([key]) => matchesUse(key, use))?.[1];
+  for (const [key, b] of Object.entries(bits)) checkBits(b, `shareGraphWeights: 'bits.${key}'`);
+  const resolved = resolveLayerMap(all, bits, 'shareGraphWeights', 'bits');
+  return (use) => resolved.get(use);
 }

@@ -50,6 +50,18 @@ describe('finalize: folding preserves outputs, zeroed structures disappear', () 
     expect(cost(g).totals.macs).toBeLessThan(macs);
   });
 
+  it('a layer whose every neuron is zeroed keeps one, and the outputs stay', () => {
+    const g = randomize(mlp());
+    insertScales(g, findStructures(g, undefined, {}, 'test'));
+    setScales(g, { fc2_sss: [0, 1, 2, 3, 4] });
+    let report!: ReturnType<typeof finalize>;
+    expect(outputChange(g, [6], () => (report = finalize(g)))).toBeLessThan(1e-5);
+    // fc2's one neuron left is a constant: every fc1 neuron then feeds zero weights, so fc1 keeps one too.
+    expect(shapeOf(g, 'fc1/kernel')).toEqual([6, 1]);
+    expect(shapeOf(g, 'fc2/kernel')).toEqual([1, 1]);
+    expect(report.layers).toEqual([{ node: 'fc1', before: 8, after: 1, approximate: 0 }, { node: 'fc2', before: 5, after: 1, approximate: 0 }]);
+  });
+
   it('CNN: channel scales fold into conv kernels; removal goes through pooling and flatten into the dense rows', () => {
     const g = randomize(cnn());
     insertScales(g, findStructures(g, ['channel', 'neuron'], {}, 'test'));

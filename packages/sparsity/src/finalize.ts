@@ -4,8 +4,9 @@
  * known constant or that no consumer reads), through the IR's channel groups. The model gets
  * smaller and faster and, for SSS scales, computes the same function.
  */
+import { pruneGroupsSync, type Importance } from '@condense/core';
 import {
-  channelGroups, cloneGraph, consumers, createGraph, getNode, paramUses, removeChannels, removeUnusedParams,
+  cloneGraph, consumers, createGraph, getNode, paramUses, removeUnusedParams,
   runReference, validate, type Attrs, type ChannelGroup, type Graph, type Node, type Param,
 } from '@condense/ir';
 import { SCALE_OP, scaleNodes } from './scale-op.js';
@@ -247,30 +248,31 @@ interface Compensation {
 }
 
 function removeDeadChannels(graph: Graph, report: FinalizeReport): void {
-  const done = new Set<string>();
-  for (;;) {
-    // Recompute after every removal: a group is only valid for the graph it was computed on.
-    const group = channelGroups(graph).find((g) => g.prunable && !done.has(g.id));
-    if (!group) return;
-    done.add(group.id);
-    const dead = new Map<number, Compensation[]>();
+  // Every dead channel of each group, with the bias compensations that keep the function.
+  const dead = new Map<ChannelGroup, Map<number, Compensation[]>>();
+  const alive: Importance = (g, group) => {
+    const found = new Map<number, Compensation[]>();
     for (let c = 0; c < group.size; c++) {
-      const comps = deadChannel(graph, group, c);
-      if (comps) dead.set(c, comps);
+      const comps = deadChannel(g, group, c);
+      if (comps) found.set(c, comps);
     }
-    if (dead.size === group.size) dead.delete(0); // a layer keeps at least one channel
-    if (dead.size === 0) continue;
-    let approximate = 0;
-    for (const comps of dead.values()) {
-      for (const comp of comps) compensate(graph, comp);
-      if (comps.some((x) => x.approximate)) approximate++;
-    }
-    const keep = [...Array(group.size).keys()].filter((c) => !dead.has(c));
-    removeChannels(graph, group, keep);
-    report.layers.push({ node: group.id, before: group.size, after: keep.length, approximate });
-    report.channelsRemoved += dead.size;
-    report.approximate += approximate;
-  }
+    dead.set(group, found);
+    return Float64Array.from({ length: group.size }, (_, c) => (found.has(c) ? 0 : 1));
+  };
+  // The driver removes every channel scoring 0 (a group keeps at least one), group by group, afresh.
+  pruneGroupsSync(graph, alive, { threshold: 0 }, {
+    compensate({ graph: g, group, removed, kept }) {
+      let approximate = 0;
+      for (const c of removed) {
+        const comps = dead.get(group)?.get(c) ?? [];
+        for (const comp of comps) compensate(g, comp);
+        if (comps.some((x) => x.approximate)) approximate++;
+      }
+      report.layers.push({ node: group.id, before: group.size, after: kept.length, approximate });
+      report.channelsRemoved += removed.length;
+      report.approximate += approximate;
+    },
+  }, 'sparsity.finalize');
 }
 
 /** Is the kernel slice of channel `c` along the last axis all zero? */

@@ -1,7 +1,7 @@
 export { SCALE_OP, scaleNodes, type StructureKind } from './scale-op.js';
 export { softThreshold, apgStep, groupShrink, type ApgOptions } from './prox.js';
 export {
-  STRUCTURE_KINDS, channelStructures, blockStructures, findStructures, insertScales, selected,
+  STRUCTURE_KINDS, channelStructures, blockStructures, findStructures, insertScales, selectStructures,
   type Structure, type ChannelStructure, type BlockStructure, type Selection,
 } from './structures.js';
 export { finalize, type FinalizeReport, type LayerChange } from './finalize.js';

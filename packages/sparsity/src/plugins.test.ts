@@ -83,8 +83,14 @@ describe('sparsity.sss in a pipeline', () => {
     expect(factors(globbed)).toEqual(factors(free));
   });
 
+  it('selects layers with the shared rule: exclude wins over include, op types name layers', () => {
+    expect(sss({ include: ['dense'], exclude: ['fc2'] }).apply!(mlp(), testStageContext())).toMatchObject({ details: { scaleNodes: ['fc1_sss'] } });
+  });
+
   it('names a layerGamma key that matches no layer with factors', () => {
-    expect(() => sss({ layerGamma: { fc9: 0.1 } }).apply!(mlp(), testStageContext())).toThrow(/layerGamma key 'fc9' matches none of the layers given factors \(fc1, fc2\)/);
+    expect(() => sss({ layerGamma: { fc9: 0.1 } }).apply!(mlp(), testStageContext())).toThrow(/sparsity\.sss: layerGamma key pattern 'fc9' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\)\)/);
+    expect(() => sss({ include: ['fc9'] }).apply!(mlp(), testStageContext())).toThrow(/sparsity\.sss: include pattern 'fc9' matches no layer/);
+    expect(() => l1({ exclude: ['fc*', 'out'] }).apply!(mlp(), testStageContext())).toThrow(/sparsity\.l1: graph 'mlp' has no dense\/conv2d kernels among the selected layers/);
     expect(() => sss({ layerGamma: { fc1: -1 } })).toThrow(/layerGamma/);
   });
 

@@ -1,14 +1,12 @@
-import { definePlugin, Type, type Registry, type StageContext } from '@condense/core';
-import { channelGroups, weightParams, type Graph, type Node } from '@condense/ir';
+import { definePlugin, layerMap, resolveLayerMap, selectLayers, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
+import { channelGroups, getNode, weightParams, type Graph, type Node } from '@condense/ir';
 import {
   apgContribution, groupLassoContribution, l1Contribution,
   type Factor, type GroupLayer,
 } from './contributions.js';
 import { finalize, type FinalizeReport } from './finalize.js';
 import { scaleNodes, type StructureKind } from './scale-op.js';
-import { channelStructures, findStructures, insertScales, layerOf, selected, type Selection } from './structures.js';
-
-const Names = (what: string) => Type.Optional(Type.Array(Type.String(), { description: `${what} (names, '*' globs)` }));
+import { channelStructures, findStructures, insertScales, layerOf, type ChannelStructure, type Selection, type Structure } from './structures.js';
 const Kind = Type.Union([Type.Literal('neuron'), Type.Literal('channel'), Type.Literal('block')]);
 const LearningRate = Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "APG step size of the factors; default: the fine-tune's learning rate" }));
 const Momentum = Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'APG momentum mu' });
@@ -31,20 +29,14 @@ function countKinds(nodes: Node[]): Record<StructureKind, number> {
   return out;
 }
 
-/** The gamma `layerGamma` gives a layer: the first key that names or globs it. */
-function layerGammaOf(layerGamma: Record<string, number> | undefined, layer: string | undefined): number | undefined {
-  if (!layerGamma || layer === undefined) return undefined;
-  const key = Object.keys(layerGamma).find((k) => selected(layer, { include: [k] }));
-  return key === undefined ? undefined : layerGamma[key];
-}
+/** Each structure's layer, for the selector. */
+const layerRefs = (graph: Graph, structures: Structure[]) => structures.map((s) => ({ node: getNode(graph, layerOf(s)) }));
 
-/** Every `layerGamma` key must match a layer that gets factors: a typo would silently fall back to gamma. */
-function checkLayerGamma(layerGamma: Record<string, number> | undefined, layers: string[]): void {
-  for (const key of Object.keys(layerGamma ?? {})) {
-    if (!layers.some((l) => selected(l, { include: [key] }))) {
-      throw new Error(`sparsity.sss: layerGamma key '${key}' matches none of the layers given factors (${layers.join(', ')})`);
-    }
-  }
+/** The penalty `layerGamma` gives each scale node (the most specific key naming its layer); absent: gamma. */
+function layerGammas(graph: Graph, layerGamma: Record<string, number> | undefined): Map<Node, number> {
+  if (!layerGamma) return new Map();
+  const refs = scaleNodes(graph.nodes).flatMap((n) => (typeof n.attrs.layer === 'string' ? [{ node: getNode(graph, n.attrs.layer), scale: n }] : []));
+  return new Map([...resolveLayerMap(refs, layerGamma, 'sparsity.sss', 'layerGamma')].map(([r, g]) => [r.scale, g]));
 }
 
 export const sss = definePlugin({
@@ -57,11 +49,10 @@ export const sss = definePlugin({
       learningRate: LearningRate,
       momentum: Momentum,
       structures: Type.Optional(Type.Array(Kind, { minItems: 1, description: "what gets a factor: 'neuron' (dense), 'channel' (conv2d), 'block' (residual branch); default: every kind the model has" })),
-      layerGamma: Type.Optional(Type.Record(Type.String(), Type.Number({ minimum: 0 }), {
-        description: "a penalty per layer (producer name, or the add node for a block, or a '*' glob -> gamma; the first matching key wins) in place of gamma, to steer how much each layer loses",
+      layerGamma: Type.Optional(layerMap(Type.Number({ minimum: 0 }), {
+        description: 'a penalty per layer (the producer, or the add node for a block) in place of gamma, to steer how much each layer loses',
       })),
-      include: Names('layers (producers, or add nodes for blocks) to give factors'),
-      exclude: Names('layers to leave alone'),
+      ...selectionOptions('layers (producers, or add nodes for blocks) given factors'),
       finalize: Finalize,
     },
     { additionalProperties: false },
@@ -72,7 +63,7 @@ export const sss = definePlugin({
     apply(graph) {
       if (scaleNodes(graph.nodes).length) throw new Error(`sparsity.sss: graph '${graph.name}' already has scale nodes; finalise them first (sparsity.finalize)`);
       const structures = findStructures(graph, o.structures, o, 'sparsity.sss');
-      checkLayerGamma(o.layerGamma, structures.map(layerOf));
+      if (o.layerGamma) resolveLayerMap(layerRefs(graph, structures), o.layerGamma, 'sparsity.sss', 'layerGamma');
       const inserted = insertScales(graph, structures);
       const kinds = countKinds(graph.nodes);
       return {
@@ -81,11 +72,8 @@ export const sss = definePlugin({
       };
     },
     training(graph, ctx) {
-      const factors: Factor[] = scaleNodes(graph.nodes).map((n) => ({
-        param: n.params.scale,
-        tied: n.attrs.structure === 'block',
-        gamma: layerGammaOf(o.layerGamma, n.attrs.layer as string | undefined),
-      }));
+      const gammas = layerGammas(graph, o.layerGamma);
+      const factors: Factor[] = scaleNodes(graph.nodes).map((n) => ({ param: n.params.scale, tied: n.attrs.structure === 'block', gamma: gammas.get(n) }));
       return [apgContribution({ name: 'sparsity.sss', factors, gamma: o.gamma, learningRate: o.learningRate, momentum: o.momentum, nonNegative: true, finalize: o.finalize, onFinalize: (r) => ctx.log(summary('sparsity.sss', r)) })];
     },
   }),
@@ -94,13 +82,8 @@ export const sss = definePlugin({
 /** BatchNorm gammas whose channels form a removable single-producer group. */
 export function slimmingFactors(graph: Graph, sel: Selection = {}): Factor[] {
   const groups = channelGroups(graph).filter((g) => g.prunable && g.producers.length === 1);
-  const out: Factor[] = [];
-  for (const n of graph.nodes) {
-    const gamma = n.params.gamma;
-    if (n.op !== 'batchNorm' || gamma === undefined || !selected(n.name, sel)) continue;
-    if (groups.some((g) => g.slices.some((s) => s.param === gamma))) out.push({ param: gamma, tied: false });
-  }
-  return out;
+  const norms = graph.nodes.filter((n) => n.op === 'batchNorm' && n.params.gamma !== undefined && groups.some((g) => g.slices.some((s) => s.param === n.params.gamma)));
+  return selectLayers(norms.map((node) => ({ node })), sel, 'sparsity.slimming').map(({ node }) => ({ param: node.params.gamma, tied: false }));
 }
 
 export const slimming = definePlugin({
@@ -112,8 +95,7 @@ export const slimming = definePlugin({
       lambda: Type.Number({ minimum: 0, default: 1e-3, description: 'L1 penalty on the batchNorm gammas' }),
       learningRate: LearningRate,
       momentum: Momentum,
-      include: Names('batchNorm layers to penalise'),
-      exclude: Names('batchNorm layers to leave alone'),
+      ...selectionOptions('batchNorm layers penalised'),
       finalize: Finalize,
     },
     { additionalProperties: false },
@@ -136,13 +118,8 @@ export const slimming = definePlugin({
 });
 
 function groupLayers(graph: Graph, o: { structures?: ('neuron' | 'channel')[] } & Selection, who: string): GroupLayer[] {
-  const kinds = o.structures;
-  const found = channelStructures(graph, o);
-  for (const k of kinds ?? []) if (!found.some((s) => s.kind === k)) throw new Error(`${who}: structures includes '${k}', but graph '${graph.name}' has no ${k === 'neuron' ? 'dense layer with removable neurons' : 'conv2d layer with removable channels'}`);
-  const chosen = found.filter((s) => !kinds || kinds.includes(s.kind));
-  if (chosen.length === 0) throw new Error(`${who}: graph '${graph.name}' has no dense or conv2d layer with removable channels`);
-  return chosen.map((s) => {
-    const node = graph.nodes.find((n) => n.name === s.node) as Node;
+  return findStructures<ChannelStructure>(graph, o.structures, o, who, channelStructures(graph)).map((s) => {
+    const node = getNode(graph, s.node);
     return { kernel: node.params.kernel, bias: node.params.bias };
   });
 }
@@ -155,8 +132,7 @@ export const groupLasso = definePlugin({
     {
       lambda: Type.Number({ minimum: 0, default: 1e-3, description: 'group-L2 penalty (times sqrt(group size))' }),
       structures: Type.Optional(Type.Array(Type.Union([Type.Literal('neuron'), Type.Literal('channel')]), { minItems: 1 })),
-      include: Names('dense / conv2d layers to penalise'),
-      exclude: Names('layers to leave alone'),
+      ...selectionOptions('dense / conv2d layers penalised'),
       finalize: Finalize,
     },
     { additionalProperties: false },
@@ -175,7 +151,8 @@ export const groupLasso = definePlugin({
 });
 
 function l1Params(graph: Graph, o: { ops: string[] } & Selection): string[] {
-  const names = weightParams(graph).filter(({ node }) => o.ops.includes(node.op) && selected(node.name, o)).map((u) => u.param.name);
+  const kernels = weightParams(graph).filter(({ node }) => o.ops.includes(node.op)).map(({ node, param }) => ({ node, param }));
+  const names = selectLayers(kernels, o, 'sparsity.l1').map((u) => u.param.name);
   if (names.length === 0) throw new Error(`sparsity.l1: graph '${graph.name}' has no ${o.ops.join('/')} kernels among the selected layers`);
   return [...new Set(names)];
 }
@@ -188,8 +165,7 @@ export const l1 = definePlugin({
     {
       lambda: Type.Number({ minimum: 0, default: 1e-4, description: 'L1 penalty' }),
       ops: Type.Array(Type.String(), { default: ['dense', 'conv2d'], description: 'op types whose kernels are penalised' }),
-      include: Names('layers to penalise'),
-      exclude: Names('layers to leave alone'),
+      ...selectionOptions('kernels penalised'),
       mask: Type.Boolean({ default: true, description: 'turn the zeros reached into masks at the end of the finetune' }),
     },
     { additionalProperties: false },

@@ -2,26 +2,17 @@
  * Which structures of a graph can carry a sparsity factor and be removed when it reaches zero:
  * neurons of dense layers, channels of conv layers, residual blocks (branches into an add).
  */
+import { selectLayers, type LayerSelection } from '@condense/core';
 import {
-  channelGroups, cloneGraph, consumers, getOp, inferShapes, param, sortNodes, uniqueNodeName, validate,
+  channelGroups, cloneGraph, consumers, getNode, getOp, inferShapes, param, sortNodes, uniqueNodeName, validate,
   type ChannelGroup, type Graph, type Node,
 } from '@condense/ir';
 import { SCALE_OP, type StructureKind } from './scale-op.js';
 
 export const STRUCTURE_KINDS: readonly StructureKind[] = ['neuron', 'channel', 'block'];
 
-/** Names to include / exclude; `*` matches any run of characters. */
-export interface Selection {
-  include?: string[];
-  exclude?: string[];
-}
-
-const globRe = (g: string) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-
-export function selected(name: string, s: Selection): boolean {
-  const hit = (list?: string[]) => list?.some((g) => globRe(g).test(name)) ?? false;
-  return (s.include === undefined || hit(s.include)) && !hit(s.exclude);
-}
+/** Layers to include / exclude, by @condense/core's selector rule (names, globs, op types). */
+export type Selection = LayerSelection;
 
 /** A producer (dense, conv) whose output channels form a removable group of their own. */
 export interface ChannelStructure {
@@ -46,19 +37,25 @@ export type Structure = ChannelStructure | BlockStructure;
 /** The layer a structure belongs to: its producer, or the add node for a block (what include/exclude and layerGamma name). */
 export const layerOf = (s: Structure): string => (s.kind === 'block' ? s.add : s.node);
 
+/** The structures whose layer the selection names (candidates: `structures`). */
+export function selectStructures<S extends Structure>(graph: Graph, structures: S[], sel: Selection, who: string): S[] {
+  const refs = structures.map((s) => ({ node: getNode(graph, layerOf(s)), s }));
+  return selectLayers(refs, sel, who).map((r) => r.s);
+}
+
 const KIND_OF_OP: Record<string, 'neuron' | 'channel'> = { dense: 'neuron', conv2d: 'channel' };
 
 /**
  * Producers whose channel group is prunable and has that producer alone (channels coupled by an
  * add belong to residual blocks, which SSS handles with block factors).
  */
-export function channelStructures(graph: Graph, sel: Selection = {}): ChannelStructure[] {
+export function channelStructures(graph: Graph): ChannelStructure[] {
   const groups = channelGroups(graph);
   const readers = consumers(graph);
   const out: ChannelStructure[] = [];
   for (const node of graph.nodes) {
     const kind = KIND_OF_OP[node.op];
-    if (!kind || !selected(node.name, sel)) continue;
+    if (!kind) continue;
     const group = groups.find((g) => g.producers.includes(node.name));
     if (!group?.prunable || group.producers.length !== 1) continue;
     out.push({ kind, node: node.name, after: chainEnd(graph, node.name, readers), size: group.size, group });
@@ -97,10 +94,10 @@ function ancestors(graph: Graph, value: string): Set<string> {
  * needs an identity shortcut (an input that is an ancestor of another) to have blocks: removing
  * the branch then leaves y = x.
  */
-export function blockStructures(graph: Graph, sel: Selection = {}): BlockStructure[] {
+export function blockStructures(graph: Graph): BlockStructure[] {
   const out: BlockStructure[] = [];
   for (const node of graph.nodes) {
-    if (getOp(node.op).channels.kind !== 'add' || !selected(node.name, sel)) continue;
+    if (getOp(node.op).channels.kind !== 'add') continue;
     const anc = node.inputs.map((i) => ancestors(graph, i));
     const isShortcut = node.inputs.map((i, k) => anc.some((a, j) => j !== k && a.has(i)));
     if (!isShortcut.some(Boolean)) continue;
@@ -111,17 +108,20 @@ export function blockStructures(graph: Graph, sel: Selection = {}): BlockStructu
   return out;
 }
 
-/** Every structure of the requested kinds; throws naming a kind the model does not have. */
-export function findStructures(graph: Graph, kinds: readonly StructureKind[] | undefined, sel: Selection, who: string): Structure[] {
+/**
+ * The structures of the requested kinds (among `all`: every kind by default) that the selection
+ * names; throws naming a kind the model does not have, or a pattern that matches none of them.
+ */
+export function findStructures<S extends Structure = Structure>(graph: Graph, kinds: readonly StructureKind[] | undefined, sel: Selection, who: string, all = [...channelStructures(graph), ...blockStructures(graph)] as S[]): S[] {
   const bad = kinds?.find((k) => !STRUCTURE_KINDS.includes(k));
   if (bad) throw new Error(`${who}: unknown structure kind '${bad}' (use ${STRUCTURE_KINDS.map((k) => `'${k}'`).join(', ')})`);
-  const all: Structure[] = [...channelStructures(graph, sel), ...blockStructures(graph, sel)];
-  const byKind = (k: StructureKind) => all.filter((s) => s.kind === k);
   for (const k of kinds ?? []) {
-    if (byKind(k).length === 0) throw new Error(`${who}: structures includes '${k}', but graph '${graph.name}' has no ${DESCRIBE[k]}${sel.include || sel.exclude ? ' among the selected layers' : ''}`);
+    if (!all.some((s) => s.kind === k)) throw new Error(`${who}: structures includes '${k}', but graph '${graph.name}' has no ${DESCRIBE[k]}`);
   }
-  const chosen = kinds ? all.filter((s) => kinds.includes(s.kind)) : all;
-  if (chosen.length === 0) throw new Error(`${who}: graph '${graph.name}' has no removable structures (${STRUCTURE_KINDS.map((k) => DESCRIBE[k]).join(', ')})`);
+  const ofKinds = kinds ? all.filter((s) => kinds.includes(s.kind)) : all;
+  if (ofKinds.length === 0) throw new Error(`${who}: graph '${graph.name}' has no removable structures (${STRUCTURE_KINDS.map((k) => DESCRIBE[k]).join(', ')})`);
+  const chosen = selectStructures(graph, ofKinds, sel, who);
+  if (chosen.length === 0) throw new Error(`${who}: include / exclude leave none of the removable structures of graph '${graph.name}'`);
   return chosen;
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dilation2, getNode, groupOf, inferShapes, rng, strides2, type ChannelGroup, type ChannelSlice, type Graph, type Node } from '@condense/ir';
 import { compile } from '@condense/tfjs';
-import type { Target } from './math.js';
+import { selfTarget, type Target } from './math.js';
 
 /** Images to run through the model: NHWC float32, `shape` per example or `[count, ...example]`. */
 export interface Images {
@@ -25,6 +25,9 @@ export interface ConsumerGram {
    */
   means?: { x: Float64Array; outputs: number; target?: Float64Array };
 }
+
+/** What the kept channels reconstruct at a consumer: the reference response, else the layer's own output y = X 1. */
+export const targetOf = (c: ConsumerGram, channels: number): Target => c.target ?? selfTarget(c.gram, channels);
 
 /** A consumer whose contributions cannot be computed (an op other than conv2d / dense). */
 export class UnsupportedConsumer extends Error {

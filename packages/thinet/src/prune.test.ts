@@ -5,7 +5,8 @@ import { channelGroups, cloneGraph, cost, groupOf, GraphBuilder, inferShapes, rn
 import { compile, selectBackend, tfjsRuntime, toArtifacts } from '@condense/tfjs';
 import { contributionGrams, contributionSamples } from './contrib.js';
 import { selfTarget } from './math.js';
-import { pruneChannels, type CalibrationSet } from './prune.js';
+import { pruneChannels } from './prune.js';
+import type { CalibrationSet } from './sampling.js';
 import { register, thinet, thinetL1, thinetRandom } from './plugins.js';
 
 beforeAll(async () => {
@@ -141,14 +142,14 @@ function zeroSomeChannels(g: Graph) {
 }
 
 describe('removal', () => {
-  for (const method of ['thinet', 'l1norm'] as const) {
+  for (const method of ['thinet', 'l1'] as const) {
     it(`${method}: removing zero channels through batchNorm, add and flatten leaves the outputs unchanged`, async () => {
       const g = residualNet();
       zeroSomeChannels(g);
       const data = images(20, [8, 8, 3]);
       const before = predict(g, data);
       const macs = cost(g).totals.macs;
-      const report = await pruneChannels(g, method, { layers: { c1: 0.25, c2: 0.25 }, imagesPerClass: 2 }, { calibration: data });
+      const report = await pruneChannels(g, { importance: method, layers: { c1: 0.25, c2: 0.25 }, imagesPerClass: 2 }, { calibration: data });
       validate(g);
       expect(report.layers.map((l) => [l.layer, [...l.removed].sort()])).toEqual([
         ['c1', [1, 4]],
@@ -181,8 +182,8 @@ describe('removal', () => {
     const data = images(10, [6, 6, 2]);
     const [gt, gl] = [make(), make()];
     const before = predict(gt, data);
-    const rt = await pruneChannels(gt, 'thinet', { layers: { a: 0.5 } }, { calibration: data });
-    const rl = await pruneChannels(gl, 'l1norm', { layers: { a: 0.5 } }, { calibration: data });
+    const rt = await pruneChannels(gt, { importance: 'thinet', layers: { a: 0.5 } }, { calibration: data });
+    const rl = await pruneChannels(gl, { importance: 'l1',  layers: { a: 0.5 } }, { calibration: data });
     expect([...rt.layers[0].removed].sort()).toEqual([0, 1, 2]);
     expect(rt.layers[0].reconstructionError).toBeLessThan(1e-9);
     expect(maxRelDiff(before, predict(gt, data))).toBeLessThan(1e-4);
@@ -194,17 +195,17 @@ describe('removal', () => {
     const g = residualNet(7);
     const data = images(20, [8, 8, 3], 4);
     const o = { layers: { c1: 0.5 }, imagesPerClass: 2, target: 'current', biasCorrection: false } as const;
-    const r = await pruneChannels(g, 'thinet', o, { calibration: data });
+    const r = await pruneChannels(g, o, { calibration: data });
     const [row] = r.layers;
     expect(row.channelsAfter).toBe(4);
     expect(row.reconstructionErrorLS).toBeLessThan(row.reconstructionError as number);
     expect(row.consumers.map((c) => c.consumer).sort()).toEqual(['c2', 'c3']);
     const plain = residualNet(7);
-    await pruneChannels(plain, 'thinet', { ...o, leastSquares: false }, { calibration: data });
+    await pruneChannels(plain, { ...o, leastSquares: false }, { calibration: data });
     expect(Array.from(p(plain, 'c2/kernel').data)).not.toEqual(Array.from(p(g, 'c2/kernel').data));
   });
 
-  for (const [method, bn] of [['thinet', false], ['l1norm', false], ['thinet', true]] as const) {
+  for (const [method, bn] of [['thinet', false], ['l1', false], ['thinet', true]] as const) {
     it(`${method}: bias correction absorbs a removed constant channel exactly${bn ? ' (into the batch norm after a bias-free layer)' : ''}`, async () => {
       // Channel 2 of 'a' is the constant relu(0.5) (zero kernel, bias 0.5): the smallest filter,
       // and b reads it through small weights, so both criteria remove it. b's 'valid' windows
@@ -226,7 +227,7 @@ describe('removal', () => {
       const before = predict(make(), data, tap);
       const errorAfter = async (biasCorrection: boolean) => {
         const g = make();
-        const r = await pruneChannels(g, method, { layers: { a: 0.25 }, biasCorrection, leastSquares: false, target: 'current' }, { calibration: data });
+        const r = await pruneChannels(g, { importance: method, layers: { a: 0.25 }, biasCorrection, leastSquares: false, target: 'current' }, { calibration: data });
         expect(r.layers[0].removed).toEqual([2]);
         expect(r.layers[0].consumers[0].note).toBeUndefined();
         return maxRelDiff(before, predict(g, data, tap));
@@ -237,11 +238,11 @@ describe('removal', () => {
   }
 
   it('random is seeded; coupled groups can be skipped with a note', async () => {
-    const removed = async (seed: number) => (await pruneChannels(residualNet(), 'random', { ratio: 0.5, seed }, {})).layers.map((l) => l.removed);
+    const removed = async (seed: number) => (await pruneChannels(residualNet(), { importance: 'random', ratio: 0.5, seed }, {})).layers.map((l) => l.removed);
     expect(await removed(3)).toEqual(await removed(3));
     expect(await removed(3)).not.toEqual(await removed(4));
     const g = residualNet();
-    const r = await pruneChannels(g, 'l1norm', { ratio: 0.5, coupled: 'skip' }, {});
+    const r = await pruneChannels(g, { importance: 'l1',  ratio: 0.5, coupled: 'skip' }, {});
     expect(r.layers.map((l) => l.layer)).toEqual(['c1']);
     expect(r.skipped[0]).toMatchObject({ layer: 'c2+c3' });
     expect(r.skipped[0].reason).toMatch(/coupled/);
@@ -252,9 +253,9 @@ describe('removal', () => {
     const calls: number[] = [];
     const env = { calibration: images(10, [8, 8, 3]), finetune: async (_g: Graph, o: { epochs: number }) => void calls.push(o.epochs) };
     const f = { learningRate: 1e-3, batchSize: 8 };
-    await pruneChannels(residualNet(), 'thinet', { ratio: 0.5, finetuneBetween: { epochs: 1, ...f }, finetune: { epochs: 2, ...f } }, env);
+    await pruneChannels(residualNet(), { importance: 'thinet', ratio: 0.5, finetuneBetween: { epochs: 1, ...f }, finetune: { epochs: 2, ...f } }, env);
     expect(calls).toEqual([1, 2]);
-    await expect(pruneChannels(residualNet(), 'l1norm', { ratio: 0.5, finetune: { epochs: 1, ...f } }, {})).rejects.toThrow(/no training data/);
+    await expect(pruneChannels(residualNet(), { importance: 'l1',  ratio: 0.5, finetune: { epochs: 1, ...f } }, {})).rejects.toThrow(/no training data/);
   });
 });
 
@@ -263,15 +264,17 @@ describe('errors', () => {
     expect(() => thinet({ ratio: 1.5 })).toThrow(/ratio/);
     expect(() => thinet({ ratio: 0 })).toThrow(/ratio/);
     expect(() => thinetL1({ layers: { c1: 1 } })).toThrow(/layers\.c1/);
-    await expect(pruneChannels(residualNet(), 'random', { ratio: 1 })).rejects.toThrow(/thinet.random: ratio must be a number in \(0, 1\)/);
-    await expect(pruneChannels(residualNet(), 'random', { layers: { c1: -0.5 } })).rejects.toThrow(/layers\.c1 must be a number in \(0, 1\)/);
+    await expect(pruneChannels(residualNet(), { importance: 'random', ratio: 1 })).rejects.toThrow(/^thinet: invalid options\n\s+ratio: Expected number to be less than 1/);
+    await expect(pruneChannels(residualNet(), { importance: 'random', layers: { c1: -0.5 } }, {}, 'mine')).rejects.toThrow(/^mine: invalid options\n\s+layers\.c1: Expected number to be greater than 0/);
   });
 
   it('rejects a layer that does not exist or cannot be pruned', async () => {
     const data = { calibration: images(10, [8, 8, 3]) };
-    await expect(pipeline([thinet({ layers: { conv9: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(/thinet: layer 'conv9' does not exist in graph 'res' \(prunable layers: c1, c2, c3\)/);
-    await expect(pipeline([thinet({ layers: { out: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(/layer 'out' cannot be pruned: .*graph output 'out'/);
-    await expect(pipeline([thinet({ layers: { pool: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(/layer 'pool' \(maxPool2d\) does not produce channels/);
+    const candidates = 'candidates: c1 \\(conv2d\\), c2 \\(conv2d\\), c3 \\(conv2d\\), out \\(dense\\)';
+    await expect(pipeline([thinet({ layers: { conv9: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(new RegExp(`thinet: layers key pattern 'conv9' matches no layer, param or op type \\(${candidates}\\)`));
+    await expect(pipeline([thinet({ layers: { out: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(/thinet: layers: layer 'out' cannot be pruned: .*graph output 'out'/);
+    await expect(pipeline([thinet({ layers: { pool: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(/layers key pattern 'pool' matches no layer/);
+    await expect(pipeline([thinet({ exclude: ['c9'] })]).run(residualNet(), { data })).rejects.toThrow(/thinet: exclude pattern 'c9' matches no layer/);
     expect(() => pipeline([thinet({ ratio: 0.5 })]).check({})).toThrow(/calibration/);
   });
 });
@@ -309,6 +312,19 @@ describe('plugins', () => {
     // Really smaller on disk: the exported weights shrink with the params.
     const bytes = (x: Graph) => (toArtifacts(x).artifacts.weightData as ArrayBuffer).byteLength;
     expect(bytes(out)).toBeLessThan(bytes(g) * 0.6);
+  });
+
+  it("importance swaps the ranking; the deprecated aliases are thinet with another importance, and say so", async () => {
+    const g = residualNet();
+    const viaOption = await pipeline([thinet({ importance: 'l1', ratio: 0.5, exclude: ['c3'] })]).run(g);
+    const viaAlias = await pipeline([thinetL1({ ratio: 0.5, exclude: ['c3'] })]).run(g);
+    const removed = (r: typeof viaOption) => (r.stages[0].details as { layers: { layer: string; removed: number[] }[] }).layers.map((l) => [l.layer, l.removed]);
+    expect(removed(viaOption)).toEqual(removed(viaAlias));
+    expect(removed(viaOption).map(([l]) => l)).toEqual(['c1']);
+    expect(viaOption.stages[0].notes).toContain('skipped c2+c3: protected by exclude');
+    expect(viaAlias.stages[0].notes[0]).toMatch(/thinet\.l1norm is deprecated: use prune\.l1Filter/);
+    expect(thinet({ importance: 'l1' }).contract.requires).toEqual([]);
+    expect(thinet({ importance: 'l1', leastSquares: true }).contract.requires).toEqual(['calibration']);
   });
 
   it('baselines run without calibration data and declare their contracts', async () => {

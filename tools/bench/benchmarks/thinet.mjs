@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { pipeline } from '@condense/core';
 import { cloneGraph, cost, vggSmall } from '@condense/ir';
 import { compile, saveModel } from '@condense/tfjs';
-import { thinet, thinetL1, thinetRandom } from '@condense/thinet';
+import { thinet } from '@condense/thinet';
 import { accuracy, benchBackend, benchData, fit, round, runtime } from '../lib.mjs';
 
 const RATIO = 0.5;
@@ -88,8 +88,10 @@ export default {
       ['thinet', thinet({ ratio: RATIO, imagesPerClass: p.perClass })],
       // The paper's exact procedure: reconstruct the pruned-so-far model's response, no bias correction.
       ['thinet_paper', thinet({ ratio: RATIO, imagesPerClass: p.perClass, target: 'current', biasCorrection: false })],
-      ['l1norm', thinetL1({ ratio: RATIO, imagesPerClass: p.perClass })],
-      ['random', thinetRandom({ ratio: RATIO, imagesPerClass: p.perClass })],
+      // The baselines' rankings in the same stage (no rescaling, no bias correction: Li et al. 2017 as
+      // published, what prune.l1Filter removes), measured on the same calibration samples.
+      ['l1norm', thinet({ ratio: RATIO, imagesPerClass: p.perClass, importance: 'l1' })],
+      ['random', thinet({ ratio: RATIO, imagesPerClass: p.perClass, importance: 'random' })],
     ]) {
       const t0 = performance.now();
       const r = await prune(plugin, pretrained, train, seed);
