@@ -66,7 +66,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1')('installi
   }, 300_000);
 
   it('@condense/datasets ships its embedded subset', async () => {
-    const out = await project(['datasets'], `
+    const out = await project(['ir', 'datasets'], `
       import { loadFashionMnist } from '@condense/datasets';
       const d = await loadFashionMnist({ dir: undefined });
       console.log(d.train.count + d.test.count);`);
