@@ -6,7 +6,7 @@
  */
 import {
   activationScalar, activationScalePass, channelGroups, cloneGraph, consumers, getNode, getOp, kernelAxis, paramUses, removeChannels,
-  removeUnusedParams, validate, type ActivationFn, type Attrs, type ChannelGroup, type Graph, type Node, type Param,
+  removeUnusedParams, validate, type ActivationFn, type Attrs, type ChannelGroup, type Graph, type Node, type Param, type ScalePass,
 } from '@condense/ir';
 import { scaleNodes } from './scale-op.js';
 
@@ -95,16 +95,16 @@ function activationAt(fn: ActivationFn, attrs: Attrs, k: number): number | undef
   return activationScalar(fn, attrs)?.(k);
 }
 
+const admits = (pass: ScalePass | undefined, nonNegative: boolean) => pass === 'any' || (pass === 'nonNegative' && nonNegative);
+
 /** Does a factor with these signs pass through the node, op(s x) = s op(x) per channel (the op's `channelValues` fact)? */
 function passesScale(node: Node, nonNegative: boolean): boolean {
-  const pass = getOp(node.op, node.name).channelValues?.(node)?.scale;
-  return pass === 'any' || (pass === 'nonNegative' && nonNegative);
+  return admits(getOp(node.op, node.name).channelValues?.(node)?.scale, nonNegative);
 }
 
-/** The node's fused activation passes the factors (f(s x) = s f(x)). */
+/** Does the factor pass through the node's fused activation, f(s x) = s f(x)? */
 function fusedPassesScale(node: Node, nonNegative: boolean): boolean {
-  const pass = activationScalePass((node.attrs.activation as ActivationFn | undefined) ?? 'linear', node.attrs);
-  return pass === 'any' || (pass === 'nonNegative' && nonNegative);
+  return admits(activationScalePass((node.attrs.activation as ActivationFn | undefined) ?? 'linear', node.attrs), nonNegative);
 }
 
 /** The axis of a dense/conv kernel indexed by input or output channels; undefined for ops without such a kernel. */

@@ -1,5 +1,5 @@
 import { formatShape } from '../errors.js';
-import { activationScalar, activationScalePass, isActivation, type ActivationFn } from './activations.js';
+import { activationScalar, activationScalePass, isActivation } from './activations.js';
 import { fail, registerOp, type ChannelValues, type OpContext } from './registry.js';
 import type { Shape } from '../types.js';
 
@@ -186,11 +186,11 @@ registerOp({
     return ctx.inputs[0];
   },
   channels: { kind: 'elementwise' },
-  channelValues: (node) => {
-    const fn = node.attrs.fn;
-    const f = isActivation(fn) ? activationScalar(fn, node.attrs) : undefined;
+  channelValues: ({ attrs }) => {
+    if (!isActivation(attrs.fn)) return undefined;
+    const f = activationScalar(attrs.fn, attrs);
     if (!f) return undefined; // softmax mixes the channels
-    return { scale: activationScalePass(fn as ActivationFn, node.attrs), constant: (k) => (k === undefined ? undefined : f(k)) };
+    return { scale: activationScalePass(attrs.fn, attrs), constant: (k) => (k === undefined ? undefined : f(k)) };
   },
 });
 
