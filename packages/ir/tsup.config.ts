@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `activations` is the activation table alone (no side effects), for app runtimes such as @condense/kronecker/runtime.
+  entry: { index: 'src/index.ts', activations: 'src/ops/activations.ts' },
   format: ['esm'],
   dts: true,
   clean: true,

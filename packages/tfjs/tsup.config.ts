@@ -1,8 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // `wasm-grads` is a side-effect entry any tfjs program can import to train convs on WASM.
-  entry: { index: 'src/index.ts', 'wasm-grads': 'src/backend/wasm-grads.ts' },
+  // `wasm-grads` is a side-effect entry any tfjs program can import to train convs on WASM;
+  // `activations` is the activation kernels alone, for app runtimes (@condense/kronecker/runtime).
+  entry: { index: 'src/index.ts', 'wasm-grads': 'src/backend/wasm-grads.ts', activations: 'src/exec/activations.ts' },
   format: ['esm'],
   dts: true,
   clean: true,

@@ -3,18 +3,20 @@
 // (1,000 train and 200 test images per class) written as gzip IDX files, so the
 // package works offline without the 30 MB original.
 //
-// Usage: node scripts/make-subset.mjs [sourceDir]
+// Usage: npm run build, then node scripts/make-subset.mjs [sourceDir]
 //   sourceDir defaults to $FASHION_MNIST_DIR, then <repo>/../shared/datasets/fashion-mnist.
 //
-// Self-contained on purpose (no build needed). The selection is the same algorithm as
-// `subset(split, n, { balanced: true, seed })` in src/batches.ts, with the same PRNG,
-// and a test checks that the two agree when the full data is available.
+// The order is the package's own `shuffledIndices` (the seeded generator of @condense/ir), read
+// from the built package; the selection is the same algorithm as
+// `subset(split, n, { balanced: true, seed })` in src/batches.ts, and a test checks that the two
+// agree when the full data is available.
 
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { shuffledIndices } from '@condense/datasets';
 
 const SEED = 20170825; // Fashion-MNIST release date; any fixed value works.
 const CLASSES = 10;
@@ -30,31 +32,6 @@ const srcDir =
   process.argv[2] ??
   process.env.FASHION_MNIST_DIR ??
   fileURLToPath(new URL('../../../../shared/datasets/fashion-mnist', import.meta.url));
-
-/** mulberry32: tiny 32-bit PRNG, identical results on every platform (integer ops only). */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffledIndices(n, seed) {
-  const rand = mulberry32(seed);
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  return idx;
-}
 
 /** Reads a gzip (or raw) ubyte IDX file: { dims, data }. Only what this script needs. */
 function readUbyteIdx(path) {

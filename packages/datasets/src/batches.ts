@@ -1,32 +1,14 @@
+import { rng, shuffle } from '@condense/ir';
 import { sampleSize, take, withCount, type Split } from './split.js';
 
 /**
- * mulberry32: a tiny seeded PRNG returning floats in [0, 1). Only 32-bit integer ops and an
- * exact division, so the sequence is identical on every platform and Node version.
+ * A seeded permutation of 0..n-1: a Fisher-Yates shuffle driven by @condense/ir's `rng`
+ * (mulberry32, integer ops only), so the order is identical on every platform and Node version.
  */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A seeded permutation of 0..n-1 (Fisher-Yates). */
 export function shuffledIndices(n: number, seed: number): Uint32Array {
-  const rand = mulberry32(seed);
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  return idx;
+  return shuffle(idx, rng(seed));
 }
 
 export interface BatchOptions {

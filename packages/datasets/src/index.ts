@@ -8,7 +8,7 @@ export {
   FASHION_MNIST_EMBEDDED_DIR,
 } from './fashion-mnist.js';
 export type { FashionMnist, FashionMnistOptions } from './fashion-mnist.js';
-export { batches, validationSplit, oneHot, subset, shuffledIndices, mulberry32 } from './batches.js';
+export { batches, validationSplit, oneHot, subset, shuffledIndices } from './batches.js';
 export type { BatchOptions, SubsetOptions } from './batches.js';
 export { sampleSize, take } from './split.js';
 export type { Split } from './split.js';

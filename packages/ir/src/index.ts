@@ -2,10 +2,15 @@ export type * from './types.js';
 export { GraphError, formatShape } from './errors.js';
 export { rng, gaussian, shuffle } from './random.js';
 export {
-  registerOp, getOp, hasOp, registeredOps, fail, paramSpecOf,
-  type OpDef, type RefTensor, type OpContext, type ParamSpec, type ParamAxis, type ChannelFlow,
+  registerOp, getOp, hasOp, registeredOps, fail, paramSpecOf, kernelAxis,
+  type OpDef, type RefTensor, type OpContext, type ParamSpec, type ParamAxis, type ChannelFlow, type ChannelValues, type ScalePass,
 } from './ops/registry.js';
-export { ACTIVATIONS, windowOut, zeroPadding, strides2, dilation2, pool2, type ActivationFn, type Padding } from './ops/builtin.js';
+export {
+  ACTIVATIONS, KERAS_ACTIVATION_IDS, isActivation, activationDef, activationAlpha, activationFacts, activationScalePass, activationScalar,
+  referenceActivation, fromKerasActivation, kerasActivationId,
+  type ActivationFn, type ActivationDef, type ActivationAttrs, type ActivationFacts,
+} from './ops/activations.js';
+export { windowOut, zeroPadding, strides2, dilation2, pool2, type Padding } from './ops/builtin.js';
 export {
   createGraph, param, sizeOf, getNode, getParam, nodeParam, consumers, topoSort, inferShapes, validate,
   sortNodes, cloneGraph, cloneParam, paramUses, weightParams,

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GraphBuilder, cost, type Graph } from '@condense/ir';
+import { ACTIVATIONS, GraphBuilder, cost, runReference, type ActivationFn, type Graph } from '@condense/ir';
 import { compile, fromArtifacts, toArtifacts } from '@condense/tfjs';
 import { factorizeGraph } from './plugins.js';
 import { materialize } from './factorize.js';
@@ -71,6 +71,24 @@ describe('export and import', () => {
     expect(maxDiff(predictGraph(back, x), want)).toBeLessThan(1e-6);
     model.dispose();
     x.dispose();
+  });
+
+  it('every IR activation of a KroneckerDense survives export, the runtime layer and import', async () => {
+    const cases: [ActivationFn, Record<string, unknown>][] = [...ACTIVATIONS.map((fn): [ActivationFn, Record<string, unknown>] => [fn, {}]), ['elu', { alpha: 0.5 }], ['leakyRelu', { alpha: 0.1 }]];
+    const x = values(3 * 6, 9);
+    for (const [fn, extra] of cases) {
+      const g = new GraphBuilder('act', [6], 4).dense(4, { name: 'fc' }).build();
+      factorizeGraph(g, { rank: { fc: 2 }, output: true });
+      expect(g.nodes[1].op).toBe('kronDense');
+      Object.assign(g.nodes[1].attrs, fn === 'linear' ? {} : { activation: fn }, extra);
+      const want = runReference(g, x, 3);
+      const { artifacts } = toArtifacts(g);
+      const model = await load(artifacts);
+      const got = (model.predict(tf.tensor(x, [3, 6])) as tf.Tensor).dataSync();
+      expect(maxDiff(got, want), `${fn} ${JSON.stringify(extra)}`).toBeLessThan(1e-5);
+      expect(fromArtifacts(artifacts).nodes[1].attrs).toEqual(g.nodes[1].attrs);
+      model.dispose();
+    }
   });
 
   it('materializes to plain Dense / Conv2D layers that stock loaders read without the runtime', async () => {

@@ -6,7 +6,7 @@ import { cost, getNode, paramUses, type Graph, type Node, type Param } from '@co
 import type { TopSvdOptions } from './linalg.js';
 import { checkFactorShapes, kronSum, nkp, sizeOf } from './nkp.js';
 import { chooseShapes, maxRank, paramsPerTerm, rankForRatio, type FactorShapes } from './shapes.js';
-import './ops.js';
+import './ops/index.js';
 
 export class KroneckerError extends Error {
   constructor(message: string) {

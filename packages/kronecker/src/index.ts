@@ -4,7 +4,7 @@
  * (Van Loan & Pitsianis 1993). Importing the package registers the `kronDense` and `kronConv2d`
  * ops with the IR, their TF.js kernels, and their Keras layers for export and import.
  */
-import './ops.js';
+import './ops/index.js';
 
 export {
   kroneckerFactorize, kroneckerMaterialize, plugins, register, factorizeGraph, planLayers, selectLayers, describe,
@@ -21,4 +21,4 @@ export {
   KroneckerDense, KroneckerConv2D, kronMatMul, kronConv2d, RUNTIME_ACTIVATIONS,
   type KroneckerDenseArgs, type KroneckerConv2DArgs, type KronConvOptions,
 } from './runtime.js';
-export { KRONECKER_OPS } from './ops.js';
+export { KRONECKER_OPS } from './ops/index.js';

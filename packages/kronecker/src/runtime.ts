@@ -1,7 +1,9 @@
 /**
  * The runtime of Kronecker-factorized layers for apps: import this module once before
  * `tf.loadLayersModel` and models exported with `KroneckerDense` / `KroneckerConv2D` layers load
- * with stock TF.js. It depends only on @tensorflow/tfjs-core and @tensorflow/tfjs-layers.
+ * with stock TF.js. It depends only on @tensorflow/tfjs-core, @tensorflow/tfjs-layers and two small
+ * modules of condense: the activation table (`@condense/ir/activations`) and its TF.js kernels
+ * (`@condense/tfjs/activations`), so the layers compute what the IR does.
  *
  *   import '@condense/kronecker/runtime';
  *   const model = await tf.loadLayersModel('model/model.json');
@@ -11,6 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { ACTIVATIONS, isActivation, kerasActivationId, type ActivationFn } from '@condense/ir/activations';
+import { activate } from '@condense/tfjs/activations';
 
 type LayerArgs = ConstructorParameters<typeof tfl.layers.Layer>[0];
 
@@ -125,34 +129,22 @@ export function kronConv2d(x: tf.Tensor4D, a: tf.Tensor5D, b: tf.Tensor5D, o: Kr
 
 // ---------------------------------------------------------------- activations
 
-/** Activations by their Keras identifier (snake_case as in model.json, camelCase as tfjs-layers hands config over). */
-export function applyActivation(id: string | null | undefined, y: tf.Tensor, alpha?: number): tf.Tensor {
-  switch (id ?? 'linear') {
-    case 'linear': return y;
-    case 'relu': return tf.relu(y);
-    case 'relu6': return tf.relu6(y);
-    case 'sigmoid': return tf.sigmoid(y);
-    case 'tanh': return tf.tanh(y);
-    case 'softmax': return tf.softmax(y);
-    case 'elu': return (alpha ?? 1) === 1 ? tf.elu(y) : tf.where(tf.greater(y, 0), y, tf.mul(alpha as number, tf.expm1(y)));
-    case 'selu': return tf.selu(y);
-    case 'softplus': return tf.softplus(y);
-    case 'swish': return tf.mul(y, tf.sigmoid(y));
-    case 'hard_sigmoid':
-    case 'hardSigmoid': return tf.clipByValue(tf.add(tf.mul(y, 0.2), 0.5), 0, 1);
-    case 'leaky_relu':
-    case 'leakyRelu': return tf.leakyRelu(y, alpha ?? 0.3);
-    case 'gelu': return tf.mul(tf.mul(y, 0.5), tf.add(1, tf.erf(tf.mul(y, Math.SQRT1_2))));
-    default: throw new Error(`unknown activation '${id}'`);
-  }
+/**
+ * The IR activation a runtime layer's `activation` names: its Keras identifier (snake_case, as
+ * export writes model.json) or the IR name (camelCase, as tfjs-layers hands the config over).
+ * `alpha` keeps the IR's defaults (elu 1, leakyRelu 0.3).
+ */
+export function runtimeActivation(id: string): ActivationFn | undefined {
+  return isActivation(id) ? id : ACTIVATIONS.find((fn) => kerasActivationId(fn) === id);
 }
 
 /** Activation identifiers the runtime layers accept (as written to model.json). */
-export const RUNTIME_ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'swish', 'hard_sigmoid', 'leaky_relu', 'gelu'];
-const ACCEPTED = new Set([...RUNTIME_ACTIVATIONS, 'hardSigmoid', 'leakyRelu']);
+export const RUNTIME_ACTIVATIONS = ACTIVATIONS.map(kerasActivationId);
 
-function checkActivation(where: string, id: string): void {
-  if (!ACCEPTED.has(id)) throw new Error(`${where}: unknown activation '${id}' (known: ${RUNTIME_ACTIVATIONS.join(', ')})`);
+function activationFn(where: string, id: string): ActivationFn {
+  const fn = runtimeActivation(id);
+  if (!fn) throw new Error(`${where}: unknown activation '${id}' (known: ${RUNTIME_ACTIVATIONS.join(', ')})`);
+  return fn;
 }
 
 // ---------------------------------------------------------------- layers
@@ -205,6 +197,7 @@ abstract class KroneckerLayer extends tfl.layers.Layer {
   readonly aShape: number[];
   readonly bShape: number[];
   readonly activation: string;
+  private readonly activationFn: ActivationFn;
   readonly alpha?: number;
   readonly useBias: boolean;
   protected a?: tfl.LayerVariable;
@@ -219,7 +212,7 @@ abstract class KroneckerLayer extends tfl.layers.Layer {
     this.aShape = checkShape(where, 'aShape', args.aShape, factorRank);
     this.bShape = checkShape(where, 'bShape', args.bShape, factorRank);
     this.activation = args.activation ?? 'linear';
-    checkActivation(where, this.activation);
+    this.activationFn = activationFn(where, this.activation);
     this.alpha = args.alpha;
     this.useBias = args.useBias ?? true;
   }
@@ -243,7 +236,7 @@ abstract class KroneckerLayer extends tfl.layers.Layer {
 
   /** y + bias, then the activation. */
   protected finish(y: tf.Tensor): tf.Tensor {
-    return applyActivation(this.activation, this.bias ? tf.add(y, this.bias.read()) : y, this.alpha);
+    return activate(this.activationFn, this.bias ? tf.add(y, this.bias.read()) : y, this.alpha === undefined ? {} : { alpha: this.alpha });
   }
 
   /** The layer's own fields first, then the factors', then tfjs-layers' (name, trainable, ...). */

@@ -2,8 +2,8 @@ export { QuantizeError } from './errors.js';
 export { type ErrorStats, errorStats, checkBits } from './metrics.js';
 export { sortFloat32 } from './sort.js';
 export {
-  kmeans1d, initialCentroids, linearCentroids, timeKmeans, KMEANS_INITS, DEFAULT_KMEANS_ITERATIONS,
-  type KmeansInit, type KmeansOptions, type KmeansResult, type KmeansTiming,
+  kmeans1d, initialCentroids, linearCentroids, KMEANS_INITS, DEFAULT_KMEANS_ITERATIONS,
+  type KmeansInit, type KmeansOptions, type KmeansResult,
 } from './kmeans.js';
 export {
   shareWeights, shareGraphWeights, DEEP_COMPRESSION_BITS,

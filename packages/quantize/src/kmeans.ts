@@ -1,4 +1,4 @@
-import { gaussian, rng } from '@condense/ir';
+import { rng } from '@condense/ir';
 import { QuantizeError } from './errors.js';
 import { keyToFloat32, sortKeys } from './sort.js';
 
@@ -382,38 +382,4 @@ function assign(values: Float32Array, c: Centroids): Uint16Array {
     out[i] = j;
   }
   return out;
-}
-
-export interface KmeansTiming {
-  n: number;
-  k: number;
-  init: KmeansInit;
-  /** Median wall time of the runs, in milliseconds (clustering only, not data generation). */
-  ms: number;
-  runs: number[];
-  /** Median process CPU time (user + system) of the runs, in ms: close to the unloaded wall time when other work shares the machine. */
-  cpuMs: number;
-  iterations: number;
-  converged: boolean;
-}
-
-/** Time `kmeans1d` on n seeded Gaussian values (weight-like), median of `repeats` runs. */
-export function timeKmeans(n = 10_000_000, k = 256, o: { init?: KmeansInit; repeats?: number; seed?: number; iterations?: number } = {}): KmeansTiming {
-  const { init = 'linear', repeats = 3, seed = 1 } = o;
-  const normal = gaussian(rng(seed));
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = 0.05 * normal();
-  const runs: number[] = [];
-  const cpu: number[] = [];
-  let last: KmeansResult | undefined;
-  for (let r = 0; r < repeats; r++) {
-    const t = performance.now();
-    const c = process.cpuUsage();
-    last = kmeans1d(data, { k, init, seed, iterations: o.iterations });
-    const used = process.cpuUsage(c);
-    runs.push(performance.now() - t);
-    cpu.push((used.user + used.system) / 1000);
-  }
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  return { n, k, init, ms: median(runs), runs, cpuMs: median(cpu), iterations: last!.iterations, converged: last!.converged };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneGraph, cost, GraphBuilder, inferShapes, rng, runReference, setCodebook, validate, type Graph } from '@condense/ir';
+import { cloneGraph, cost, GraphBuilder, inferShapes, registerOp, rng, runReference, setCodebook, validate, type Graph } from '@condense/ir';
 import { finalize } from './finalize.js';
 import { SCALE_OP } from './scale-op.js';
 import { findStructures, insertScales } from './structures.js';
@@ -197,5 +197,44 @@ describe('finalize: folding preserves outputs, zeroed structures disappear', () 
     const nodes = g.nodes.map((n) => n.name);
     expect(() => finalize(g)).toThrow(/fc1\/kernel.*codebook/);
     expect(g.nodes.map((n) => n.name)).toEqual(nodes);
+  });
+});
+
+describe('finalize reads per-op facts from the op definitions', () => {
+  /** input -> scale -> `mid` -> dense: the scale cannot fold backward into the input, only forward through `mid`. */
+  function scaleThen(mid: (b: GraphBuilder) => void, factors: number[]): Graph {
+    const b = new GraphBuilder('fwd', [3], 5);
+    b.add(SCALE_OP, ['input'], { structure: 'neuron' }, { scale: [[3], Float32Array.from(factors)] }, 's');
+    mid(b);
+    b.dense(2, { name: 'fc' });
+    const g = randomize(b.build());
+    g.params.get('s/scale')!.data.set(factors);
+    return g;
+  }
+
+  it('folds forward through an activation that passes the factors (relu: non-negative ones only)', () => {
+    const g = scaleThen((b) => b.activation('relu', { name: 'act' }), [0.5, 2, 1.5]);
+    let report!: ReturnType<typeof finalize>;
+    expect(outputChange(g, [3], () => (report = finalize(g)))).toBeLessThan(1e-6);
+    expect(report.folded).toEqual(['s']);
+    const negative = scaleThen((b) => b.activation('relu', { name: 'act' }), [0.5, -2, 1.5]);
+    expect(finalize(negative).kept).toEqual(['s']);
+    const tanh = scaleThen((b) => b.activation('tanh', { name: 'act' }), [0.5, 2, 1.5]);
+    expect(finalize(tanh).kept).toEqual(['s']);
+  });
+
+  it('a plugin op joins by stating channelValues, without an edit here', () => {
+    registerOp({
+      op: 'testNegate',
+      arity: 1,
+      inferShape: (ctx) => ctx.inputs[0],
+      channels: { kind: 'elementwise' },
+      reference: ([x]) => ({ shape: x.shape, data: x.data.map((v) => -v) }),
+      channelValues: () => ({ scale: 'any', constant: (k) => (k === undefined ? undefined : -k) }),
+    });
+    const g = scaleThen((b) => void b.add('testNegate', [b.current], {}, {}, 'neg'), [0.5, -2, 1.5]);
+    let report!: ReturnType<typeof finalize>;
+    expect(outputChange(g, [3], () => (report = finalize(g)))).toBeLessThan(1e-6);
+    expect(report.folded).toEqual(['s']);
   });
 });

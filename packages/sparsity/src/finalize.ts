@@ -6,10 +6,10 @@
  */
 import { pruneGroupsSync, type Importance } from '@condense/core';
 import {
-  cloneGraph, consumers, createGraph, getNode, paramUses, removeUnusedParams,
-  runReference, validate, type Attrs, type ChannelGroup, type Graph, type Node, type Param,
+  activationScalar, activationScalePass, channelGroups, cloneGraph, consumers, createGraph, getNode, getOp, kernelAxis, paramUses, removeChannels,
+  removeUnusedParams, runReference, validate, type ActivationFn, type Attrs, type ChannelGroup, type Graph, type Node, type Param, type ScalePass,
 } from '@condense/ir';
-import { SCALE_OP, scaleNodes } from './scale-op.js';
+import { scaleNodes } from './scale-op.js';
 
 export interface LayerChange {
   /** The producer (dense, conv) whose output channels were removed; producers coupled by an add are joined by '+'. */
@@ -91,32 +91,25 @@ function removeDeadNodes(graph: Graph): void {
   graph.nodes = graph.nodes.filter((n) => live.has(n.name) || n.op === 'input');
 }
 
-const scalarActivations = new Map<string, (x: number) => number>([
-  ['linear', (x) => x],
-  ['relu', (x) => Math.max(0, x)],
-]);
-
-/** An activation applied to a constant, by the reference interpreter (so every activation agrees with it). */
-function activationAt(fn: string, attrs: Attrs, k: number): number {
-  const quick = scalarActivations.get(fn);
-  if (quick) return quick(k);
-  const g = createGraph('constant');
-  g.nodes.push({ name: 'x', op: 'input', inputs: [], attrs: { shape: [1] }, params: {} });
-  g.nodes.push({ name: 'y', op: 'activation', inputs: ['x'], attrs: { ...attrs, fn }, params: {} });
-  g.inputs = ['x'];
-  g.outputs = ['y'];
-  return runReference(g, Float32Array.of(k), 1)[0];
+/** An activation applied to a constant, by the IR's reference definition; undefined for softmax, whose value depends on the other channels. */
+function activationAt(fn: ActivationFn, attrs: Attrs, k: number): number | undefined {
+  return activationScalar(fn, attrs)?.(k);
 }
 
-/** Activation fns f with f(s x) = s f(x): for s >= 0 (relu, leakyRelu) or any s (linear). */
-function commutes(fn: string, nonNegative: boolean): boolean {
-  return fn === 'linear' || ((fn === 'relu' || fn === 'leakyRelu') && nonNegative);
+const admits = (pass: ScalePass | undefined, nonNegative: boolean) => pass === 'any' || (pass === 'nonNegative' && nonNegative);
+
+/** Does a factor with these signs pass through the node, op(s x) = s op(x) per channel (the op's `channelValues` fact)? */
+function passesScale(node: Node, nonNegative: boolean): boolean {
+  return admits(getOp(node.op, node.name).channelValues?.(node)?.scale, nonNegative);
 }
 
-/** Ops that keep channel c at channel c and are linear per channel (maxPool: for non-negative factors). */
-function passesScale(op: string, nonNegative: boolean): boolean {
-  return ['avgPool2d', 'globalAvgPool2d', 'dropout', 'zeroPad2d'].includes(op) || (op === 'maxPool2d' && nonNegative);
+/** Does the factor pass through the node's fused activation, f(s x) = s f(x)? */
+function fusedPassesScale(node: Node, nonNegative: boolean): boolean {
+  return admits(activationScalePass((node.attrs.activation as ActivationFn | undefined) ?? 'linear', node.attrs), nonNegative);
 }
+
+/** The axis of a dense/conv kernel indexed by input or output channels; undefined for ops without such a kernel. */
+const kernelAxisOf = (node: Node, side: 'in' | 'out') => kernelAxis(getOp(node.op, node.name), side);
 
 // ------------------------------------------------------------------------------ blocks
 
@@ -160,17 +153,16 @@ function foldBackward(graph: Graph, s: Node, f: Float32Array): boolean {
   for (;;) {
     if ((readers.get(value)?.length ?? 0) !== 1 || graph.outputs.includes(value)) return false;
     const node = getNode(graph, value);
-    if (node.op === 'activation' && commutes(node.attrs.fn as string, nonNeg)) {
-      value = node.inputs[0];
-    } else if (passesScale(node.op, nonNeg)) {
+    const out = kernelAxisOf(node, 'out');
+    if (passesScale(node, nonNeg)) {
       value = node.inputs[0];
     } else if (node.op === 'batchNorm') {
       return foldIntoBatchNorm(graph, node, f);
-    } else if ((node.op === 'dense' || node.op === 'conv2d') && commutes((node.attrs.activation as string | undefined) ?? 'linear', nonNeg)) {
+    } else if (out !== undefined && fusedPassesScale(node, nonNeg)) {
       const kernel = paramOf(graph, node, 'kernel') as Param;
       const bias = paramOf(graph, node, 'bias');
       if (!writable(graph, kernel) || (bias && !writable(graph, bias))) return false;
-      scaleAxis(kernel, kernel.shape.length - 1, f);
+      scaleAxis(kernel, out, f);
       if (bias) scaleAxis(bias, 0, f);
       return true;
     } else {
@@ -211,12 +203,12 @@ function foldForward(graph: Graph, s: Node, f: Float32Array): boolean {
   const walk = (value: string, flat: boolean): boolean => {
     if (graph.outputs.includes(value)) return false;
     for (const r of readers.get(value) ?? []) {
-      if ((r.op === 'dense' || r.op === 'conv2d') && r.inputs[0] === value) {
+      if (kernelAxisOf(r, 'in') !== undefined && r.inputs[0] === value) {
         if (targets.some((t) => t.node === r)) return false;
         targets.push({ node: r, flat });
       } else if (r.op === 'flatten' && !flat) {
         if (!walk(r.name, true)) return false;
-      } else if (passesScale(r.op, nonNeg) && !flat) {
+      } else if (passesScale(r, nonNeg) && !flat) {
         if (!walk(r.name, false)) return false;
       } else {
         return false;
@@ -229,7 +221,7 @@ function foldForward(graph: Graph, s: Node, f: Float32Array): boolean {
   if (!kernels.every((k) => writable(graph, k))) return false;
   targets.forEach((t, i) => {
     const k = kernels[i];
-    const axis = t.node.op === 'dense' ? 0 : 2;
+    const axis = kernelAxisOf(t.node, 'in') as number;
     const rows = k.shape[axis];
     scaleAxis(k, axis, Float32Array.from({ length: rows }, (_, r) => f[t.flat ? r % f.length : r]));
   });
@@ -304,14 +296,15 @@ function deadChannel(graph: Graph, group: ChannelGroup, c: number): Compensation
   const walk = (value: string, local: number, k: number | undefined, flat: boolean): boolean => {
     if (graph.outputs.includes(value)) return false;
     for (const r of readers.get(value) ?? []) {
-      if (r.op === 'dense' || r.op === 'conv2d') {
+      if (kernelAxisOf(r, 'in') !== undefined) {
         const slice = group.slices.find((s) => s.node === r.name && s.kind === 'in');
         if (!slice || r.inputs[0] !== value) return false;
         const positions = slice.positions[c];
         const w = paramOf(graph, r, 'kernel') as Param;
         if (inputsZero(w, slice.axis, positions) || k === 0) continue;
         if (k === undefined || !Number.isFinite(k)) return false;
-        const approximate = r.op === 'conv2d' && ((r.attrs.padding as string | undefined) ?? 'valid') === 'same';
+        // A windowed op's 'same' padding sees zeros, not the constant, at the borders.
+        const approximate = ((r.attrs.padding as string | undefined) ?? 'valid') === 'same';
         comps.push({ consumer: r, positions, value: k, approximate });
         continue;
       }
@@ -327,57 +320,33 @@ function deadChannel(graph: Graph, group: ChannelGroup, c: number): Compensation
     const local = out?.positions[c]?.[0];
     if (local === undefined) return undefined;
     const bias = paramOf(graph, producer, 'bias');
-    const act = (producer.attrs.activation as string | undefined) ?? 'linear';
+    const act = (producer.attrs.activation as ActivationFn | undefined) ?? 'linear';
     const start = outColumnZero(kernel, local) ? activationAt(act, producer.attrs, bias ? bias.data[local] : 0) : undefined;
     if (!walk(name, local, start, false)) return undefined;
   }
   return comps;
 }
 
-/** The channel's constant through one per-channel op (undefined: not constant), or false if the op mixes channels. `c`: the channel's index on this node. */
+/**
+ * The channel's constant through one node (undefined: not constant), or false if the node mixes
+ * channels. `c`: the channel's index on this node. Per-channel ops state how in their OpDef
+ * (`channelValues`); after a flatten, per-channel params are no longer indexed by `c`.
+ */
 function step(graph: Graph, node: Node, c: number, k: number | undefined, flat: boolean): { k: number | undefined; flat: boolean } | false {
-  switch (node.op) {
-    case 'batchNorm': {
-      if (flat) return false;
-      const at = (role: string, dflt: number) => paramOf(graph, node, role)?.data[c] ?? dflt;
-      const gamma = at('gamma', 1);
-      const eps = (node.attrs.epsilon as number | undefined) ?? 1e-3;
-      if (gamma === 0) return { k: at('beta', 0), flat };
-      return { k: k === undefined ? undefined : (gamma * (k - at('movingMean', 0))) / Math.sqrt(at('movingVariance', 1) + eps) + at('beta', 0), flat };
-    }
-    case SCALE_OP: {
-      if (flat) return false;
-      const f = (paramOf(graph, node, 'scale') as Param).data[c];
-      return { k: f === 0 ? 0 : k === undefined ? undefined : f * k, flat };
-    }
-    case 'activation': {
-      const fn = node.attrs.fn as string;
-      if (fn === 'softmax') return false;
-      return { k: k === undefined ? undefined : activationAt(fn, node.attrs, k), flat };
-    }
-    case 'maxPool2d':
-    case 'avgPool2d':
-    case 'globalAvgPool2d':
-    case 'dropout':
-      return { k, flat };
-    case 'zeroPad2d':
-      // Padding makes a non-zero constant non-constant.
-      return { k: k === 0 ? 0 : undefined, flat };
-    case 'flatten':
-      return flat ? false : { k, flat: true };
-    case 'add':
-      // The sum is 0 when every input is; the walks from the group's other producers check theirs.
-      return k === 0 ? { k: 0, flat } : false;
-    default:
-      return false;
-  }
+  const def = getOp(node.op, node.name);
+  if (def.channels.kind === 'flatten') return flat ? false : { k, flat: true };
+  // The sum is 0 when every input is; the walks from the group's other producers check theirs.
+  if (def.channels.kind === 'add') return k === 0 ? { k: 0, flat } : false;
+  const values = def.channelValues?.(node);
+  if (!values || (flat && def.channels.kind === 'elementwise' && def.channels.params?.length)) return false;
+  return { k: values.constant(k, c, (role) => paramOf(graph, node, role)), flat };
 }
 
 /** bias[o] += value * (sum of the consumer's weights on the removed channel's positions, over the window too). */
 function compensate(graph: Graph, comp: Compensation): void {
   const { consumer, positions, value } = comp;
   const kernel = paramOf(graph, consumer, 'kernel') as Param;
-  const axis = consumer.op === 'dense' ? 0 : 2;
+  const axis = kernelAxisOf(consumer, 'in') as number;
   const out = kernel.shape[kernel.shape.length - 1];
   let bias = paramOf(graph, consumer, 'bias');
   if (!bias) {

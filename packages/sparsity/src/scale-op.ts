@@ -38,6 +38,14 @@ registerOp({
     const c = s.length;
     return { shape: x.shape, data: x.data.map((v, i) => v * s[i % c]) };
   },
+  // Linear per channel; a zero factor makes the channel 0 whatever its input.
+  channelValues: () => ({
+    scale: 'any',
+    constant: (k, c, param) => {
+      const f = (param('scale') as Param).data[c];
+      return f === 0 ? 0 : k === undefined ? undefined : f * k;
+    },
+  }),
 });
 
 registerKernel(SCALE_OP, (_node, [x], p) => tf.mul(x, p.scale));

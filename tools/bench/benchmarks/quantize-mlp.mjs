@@ -3,7 +3,7 @@
 // index widths 2..8 shows where accuracy breaks; k-means speed on 10M weights.
 import { pipeline } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
-import { timeKmeans } from '@condense/quantize';
+import { timeKmeans } from '../kmeans-timing.mjs';
 import { checkFairPhases, fairBaseline, headOf, mlpPrunePlan, pipelineEpochs, pipelineLog, pretrain, pruneStages, quantizeStages, retrainingPhases, stageRows } from '../deep-compression.mjs';
 import { benchBackend, benchData, pct, round, runtime } from '../lib.mjs';
 

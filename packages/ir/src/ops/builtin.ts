@@ -1,14 +1,8 @@
 import { formatShape } from '../errors.js';
-import { fail, registerOp, type OpContext } from './registry.js';
+import { activationScalar, activationScalePass, isActivation } from './activations.js';
+import { fail, registerOp, type ChannelValues, type OpContext } from './registry.js';
 import type { Shape } from '../types.js';
 
-/**
- * Activation functions (Keras semantics). `attrs.alpha` parameterises elu (default 1) and
- * leakyRelu (default 0.3, as Keras' LeakyReLU layer); softmax is over the last axis;
- * hardSigmoid is clip(0.2x + 0.5, 0, 1); gelu is the exact erf form.
- */
-export const ACTIVATIONS = ['relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'linear', 'elu', 'leakyRelu', 'swish', 'hardSigmoid', 'softplus', 'selu', 'gelu'] as const;
-export type ActivationFn = (typeof ACTIVATIONS)[number];
 export type Padding = 'same' | 'valid';
 
 const pair = (v: unknown, dflt: number): [number, number] => {
@@ -45,8 +39,11 @@ function lastDim(ctx: OpContext, s: Shape): number {
 
 function checkActivation(ctx: OpContext, key: string) {
   const fn = ctx.node.attrs[key];
-  if (fn !== undefined && !(ACTIVATIONS as readonly string[]).includes(fn as string)) fail(ctx, `unknown activation '${String(fn)}'`);
+  if (fn !== undefined && !isActivation(fn)) fail(ctx, `unknown activation '${String(fn)}'`);
 }
+
+/** A per-channel op that keeps a constant channel's value (pooling, dropout) and passes factors as `scale` says. */
+const keepsConstant = (scale: ChannelValues['scale']): (() => ChannelValues) => () => ({ scale, constant: (k) => k });
 
 function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number, number] {
   const [, h, w] = ctx.inputs[0];
@@ -167,6 +164,17 @@ registerOp({
     kind: 'elementwise',
     params: ['gamma', 'beta', 'movingMean', 'movingVariance'].map((role) => ({ role, axis: 0 })),
   },
+  // A zero gamma makes the channel beta whatever its input; a constant input gives a constant.
+  channelValues: (node) => ({
+    constant: (k, c, param) => {
+      const at = (role: string, dflt: number) => param(role)?.data[c] ?? dflt;
+      const gamma = at('gamma', 1);
+      if (gamma === 0) return at('beta', 0);
+      if (k === undefined) return undefined;
+      const eps = (node.attrs.epsilon as number | undefined) ?? 1e-3;
+      return (gamma * (k - at('movingMean', 0))) / Math.sqrt(at('movingVariance', 1) + eps) + at('beta', 0);
+    },
+  }),
 });
 
 registerOp({
@@ -178,9 +186,15 @@ registerOp({
     return ctx.inputs[0];
   },
   channels: { kind: 'elementwise' },
+  channelValues: ({ attrs }) => {
+    if (!isActivation(attrs.fn)) return undefined;
+    const f = activationScalar(attrs.fn, attrs);
+    if (!f) return undefined; // softmax mixes the channels
+    return { scale: activationScalePass(attrs.fn, attrs), constant: (k) => (k === undefined ? undefined : f(k)) };
+  },
 });
 
-for (const op of ['maxPool2d', 'avgPool2d']) {
+for (const op of ['maxPool2d', 'avgPool2d'] as const) {
   registerOp({
     op,
     arity: 1,
@@ -193,6 +207,8 @@ for (const op of ['maxPool2d', 'avgPool2d']) {
       return [null, ho, wo, s[3]];
     },
     channels: { kind: 'elementwise' },
+    // Padded positions take no part, so a constant channel stays that constant; max(s x) = s max(x) needs s >= 0.
+    channelValues: keepsConstant(op === 'maxPool2d' ? 'nonNegative' : 'any'),
   });
 }
 
@@ -204,6 +220,7 @@ registerOp({
     return ctx.node.attrs.keepDims ? [null, 1, 1, s[3]] : [null, s[3]];
   },
   channels: { kind: 'elementwise' },
+  channelValues: keepsConstant('any'),
 });
 
 registerOp({
@@ -285,6 +302,8 @@ registerOp({
     return ctx.inputs[0];
   },
   channels: { kind: 'elementwise' },
+  // Inference semantics: the identity.
+  channelValues: keepsConstant('any'),
 });
 
 registerOp({
@@ -297,6 +316,8 @@ registerOp({
     return [n, (h as number) + t + b, (w as number) + l + r, c];
   },
   channels: { kind: 'elementwise' },
+  // The padding is 0: only a zero channel stays constant.
+  channelValues: () => ({ scale: 'any', constant: (k) => (k === 0 ? 0 : undefined) }),
 });
 
 /** Normalise Keras-style padding: n, [h, w] or [[top, bottom], [left, right]]. */

@@ -53,6 +53,24 @@ export interface ParamSpec {
   kind: 'weight' | 'bias' | 'norm' | 'other';
 }
 
+/** Which per-channel factors s pass through an op, op(s * x) = s * op(x) channel by channel: every s, or s >= 0 only. */
+export type ScalePass = 'any' | 'nonNegative';
+
+/**
+ * Facts about the values of one channel through an op whose output channel c depends on input
+ * channel c alone (for the node's attrs). Structural rewrites (folding factors, removing constant
+ * channels) read these instead of knowing op names.
+ */
+export interface ChannelValues {
+  /** How a per-channel factor passes through; absent: it does not. */
+  scale?: ScalePass;
+  /**
+   * Output channel c when input channel c is the constant `k` (undefined: not known to be
+   * constant); returns the output's constant, or undefined when it is not one.
+   */
+  constant(k: number | undefined, c: number, param: (role: string) => Param | undefined): number | undefined;
+}
+
 export interface OpDef {
   op: string;
   /** Number of inputs: exact, or `variadic` (at least 1). */
@@ -68,6 +86,11 @@ export interface OpDef {
    * rewrites preserve function. Builtin ops have one in testing/reference.ts; plugin ops may add theirs.
    */
   reference?(inputs: RefTensor[], ctx: OpContext): RefTensor;
+  /**
+   * Per-channel value facts for a node of this op (see `ChannelValues`); undefined, or no
+   * `channelValues` at all, when output channels mix input channels (dense, softmax, add).
+   */
+  channelValues?(node: Node): ChannelValues | undefined;
 }
 
 const registry = new Map<string, OpDef>();
@@ -90,6 +113,16 @@ export function getOp(op: string, node?: string): OpDef {
 /** The spec of a param role, if the op has that role (own keys only: 'constructor' is not a role). */
 export function paramSpecOf(def: OpDef, role: string): ParamSpec | undefined {
   return def.params && Object.hasOwn(def.params, role) ? def.params[role] : undefined;
+}
+
+/**
+ * The axis of the op's `kernel` param that is indexed by input ('in') or output ('out') channels,
+ * from its channel flow (dense [in, out]: 0 and 1; conv2d HWIO: 2 and 3); undefined when the op
+ * does not produce channels from a kernel.
+ */
+export function kernelAxis(def: OpDef, side: 'in' | 'out'): number | undefined {
+  if (def.channels.kind !== 'produce') return undefined;
+  return def.channels[side].find((p) => p.role === 'kernel')?.axis;
 }
 
 export function hasOp(op: string): boolean {

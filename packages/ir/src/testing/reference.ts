@@ -6,6 +6,7 @@
  */
 import { GraphError } from '../errors.js';
 import { inferShapes, nodeParam, sizeOf, topoSort } from '../graph.js';
+import { referenceActivation, type ActivationFn } from '../ops/activations.js';
 import { dilation2, pool2, strides2, windowOut, zeroPadding, type Padding } from '../ops/builtin.js';
 import { getOp, type OpContext, type RefTensor } from '../ops/registry.js';
 import type { Graph, Node, Shape } from '../types.js';
@@ -23,70 +24,11 @@ function required(ctx: OpContext, role: string): Float32Array {
   return d;
 }
 
-// --- activations -------------------------------------------------------------------------
-
-const SELU_SCALE = 1.0507009873554805;
-const SELU_ALPHA = 1.6732632423543772;
-
-/** erf to ~1e-14: Taylor series near 0, continued fraction for erfc in the tails. */
-function erf(x: number): number {
-  const a = Math.abs(x);
-  if (a < 3) {
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 80; n++) {
-      term *= (-x * x) / n;
-      sum += term / (2 * n + 1);
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  let k = a;
-  for (let n = 60; n >= 1; n--) k = a + n / 2 / k;
-  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / k;
-  return Math.sign(x) * (1 - erfc);
+/** The node's fused activation (attrs.activation, with its alpha / approximate), applied in place. */
+function fusedActivation(ctx: OpContext, y: Float64Array, out: number[]): Float64Array {
+  const fn = ctx.node.attrs.activation as ActivationFn | undefined;
+  return fn === undefined ? y : referenceActivation(fn, y, out[out.length - 1], ctx.node.attrs);
 }
-
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
-function scalarActivation(fn: string, alpha: number | undefined): ((x: number) => number) | undefined {
-  switch (fn) {
-    case 'linear': return (x) => x;
-    case 'relu': return (x) => Math.max(0, x);
-    case 'relu6': return (x) => Math.min(Math.max(0, x), 6);
-    case 'sigmoid': return sigmoid;
-    case 'tanh': return Math.tanh;
-    case 'elu': return (x) => (x > 0 ? x : (alpha ?? 1) * Math.expm1(x));
-    case 'leakyRelu': return (x) => (x > 0 ? x : (alpha ?? 0.3) * x);
-    case 'swish': return (x) => x * sigmoid(x);
-    case 'hardSigmoid': return (x) => Math.min(Math.max(0.2 * x + 0.5, 0), 1);
-    case 'softplus': return (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    case 'selu': return (x) => SELU_SCALE * (x > 0 ? x : SELU_ALPHA * Math.expm1(x));
-    case 'gelu': return (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-    default: return undefined;
-  }
-}
-
-/** Apply an activation in place; softmax normalises over the last axis of `shape`. */
-function applyActivation(fn: string | undefined, x: Float64Array, shape: number[], alpha?: number): Float64Array {
-  if (fn === undefined || fn === 'linear') return x;
-  if (fn === 'softmax') {
-    const c = shape[shape.length - 1];
-    for (let r = 0; r < x.length; r += c) {
-      let max = -Infinity;
-      for (let i = 0; i < c; i++) max = Math.max(max, x[r + i]);
-      let sum = 0;
-      for (let i = 0; i < c; i++) sum += x[r + i] = Math.exp(x[r + i] - max);
-      for (let i = 0; i < c; i++) x[r + i] /= sum;
-    }
-    return x;
-  }
-  const f = scalarActivation(fn, alpha);
-  if (!f) throw new GraphError(`reference: unknown activation '${fn}'`);
-  for (let i = 0; i < x.length; i++) x[i] = f(x[i]);
-  return x;
-}
-
-const activationOf = (ctx: OpContext) => ({ fn: ctx.node.attrs.activation as string | undefined, alpha: ctx.node.attrs.alpha as number | undefined });
 
 // --- windows -----------------------------------------------------------------------------
 
@@ -145,8 +87,7 @@ function conv2d(inputs: RefTensor[], ctx: OpContext, out: number[]): Float64Arra
     });
     if (bias) for (let fo = 0; fo < f; fo++) y[o + fo] += bias[fo];
   }
-  const { fn, alpha } = activationOf(ctx);
-  return applyActivation(fn, y, out, alpha);
+  return fusedActivation(ctx, y, out);
 }
 
 function depthwiseConv2d(inputs: RefTensor[], ctx: OpContext, out: number[]): Float64Array {
@@ -166,8 +107,7 @@ function depthwiseConv2d(inputs: RefTensor[], ctx: OpContext, out: number[]): Fl
     });
     if (bias) for (let c = 0; c < cout; c++) y[o + c] += bias[c];
   }
-  const { fn, alpha } = activationOf(ctx);
-  return applyActivation(fn, y, out, alpha);
+  return fusedActivation(ctx, y, out);
 }
 
 function pool(kind: 'max' | 'avg'): Kernel {
@@ -212,8 +152,7 @@ function dense(inputs: RefTensor[], ctx: OpContext, out: number[]): Float64Array
     }
     if (bias) for (let o = 0; o < outF; o++) y[r * outF + o] += bias[o];
   }
-  const { fn, alpha } = activationOf(ctx);
-  return applyActivation(fn, y, out, alpha);
+  return fusedActivation(ctx, y, out);
 }
 
 function batchNorm(inputs: RefTensor[], ctx: OpContext): Float64Array {
@@ -272,7 +211,7 @@ const BUILTIN: Record<string, Kernel> = {
   conv2d,
   depthwiseConv2d,
   batchNorm,
-  activation: (inputs, ctx, out) => applyActivation(ctx.node.attrs.fn as string, inputs[0].data.slice(), out, ctx.node.attrs.alpha as number | undefined),
+  activation: (inputs, ctx, out) => referenceActivation(ctx.node.attrs.fn as ActivationFn, inputs[0].data.slice(), out[out.length - 1], ctx.node.attrs),
   maxPool2d: pool('max'),
   avgPool2d: pool('avg'),
   globalAvgPool2d,

@@ -577,7 +577,7 @@ export const WASM_GRAD_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropInputConfig,
 ];
 
-/** Native wasm kernels we replace (measured in bench-kernels.ts), and when to still use the native one. */
+/** Native wasm kernels we replace (slower or wrong for training shapes), and when to still use the native one. */
 const REPLACEMENTS: readonly { ours: KernelConfig; useNative?: (args: KernelArgs) => boolean }[] = [
   { ours: conv2DBackpropInputConfig },
   { ours: transposedMatMulConfig, useNative: nativeMatMulIsFine },
@@ -585,14 +585,6 @@ const REPLACEMENTS: readonly { ours: KernelConfig; useNative?: (args: KernelArgs
   { ours: identityConfig, useNative: ({ inputs }) => inputs.x?.dtype === 'string' },
   { ours: sumConfig, useNative: (args) => leadingAxes(args) === 0 },
 ];
-
-/** The wasm kernels we replaced, for benchmarks and tests. */
-const natives = new Map<string, KernelConfig>();
-
-/** The original tfjs-backend-wasm kernel for a name we replaced, if any. */
-export function nativeWasmKernel(kernelName: string): KernelConfig | undefined {
-  return natives.get(kernelName);
-}
 
 /** True when the kernel currently registered for wasm is one of ours. */
 export function isOurKernel(kernelName: string): boolean {
@@ -616,10 +608,7 @@ export function registerWasmGrads(): string[] {
     const name = ours.kernelName;
     if (isOurKernel(name)) continue;
     const native = tf.getKernel(name, BACKEND);
-    if (native != null) {
-      natives.set(name, native);
-      tf.unregisterKernel(name, BACKEND);
-    }
+    if (native != null) tf.unregisterKernel(name, BACKEND);
     tf.registerKernel(routed(ours, native, useNative));
     added.push(name);
   }

@@ -1,8 +1,44 @@
+/**
+ * The TF.js kernels of the IR's activations (@condense/ir owns their names, Keras identifiers,
+ * reference values and facts). Keyed by `ActivationFn`: an activation added to the IR without a
+ * kernel here is a type error.
+ *
+ * This module needs only tfjs-core and the IR's activation table: app runtimes reach it as
+ * `@condense/tfjs/activations` without loading the bridge.
+ */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attrs } from '@condense/ir';
+import { activationAlpha, isActivation, type ActivationAttrs, type ActivationFn } from '@condense/ir/activations';
+
+type Attrs = Record<string, unknown> | ActivationAttrs;
+type ActivationKernel = (x: tf.Tensor, attrs: Attrs) => tf.Tensor;
+
+function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+}
+
+const KERNELS: Record<ActivationFn, ActivationKernel> = {
+  linear: (x) => x,
+  relu: (x) => tf.relu(x),
+  relu6: (x) => tf.relu6(x),
+  sigmoid: (x) => tf.sigmoid(x),
+  tanh: (x) => tf.tanh(x),
+  softmax: (x) => tf.softmax(x),
+  elu: (x, attrs) => {
+    const alpha = activationAlpha('elu', attrs);
+    return alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.expm1(x)));
+  },
+  leakyRelu: (x, attrs) => tf.leakyRelu(x, activationAlpha('leakyRelu', attrs)),
+  swish: (x) => tf.mul(x, tf.sigmoid(x)),
+  // tfjs-layers / Keras 2 definition.
+  hardSigmoid: (x) => tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1),
+  softplus: (x) => tf.softplus(x),
+  selu: (x) => tf.selu(x),
+  gelu: (x, attrs) => (attrs.approximate ? geluTanh(x) : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))),
+};
 
 /** Activations tf.fused ops can apply in-kernel (keys: IR name, values: tf.fused name). */
-export const FUSABLE: Record<string, 'linear' | 'relu' | 'relu6' | 'elu' | 'sigmoid' | 'leakyrelu'> = {
+export const FUSABLE: Partial<Record<ActivationFn, 'linear' | 'relu' | 'relu6' | 'elu' | 'sigmoid' | 'leakyrelu'>> = {
   linear: 'linear',
   relu: 'relu',
   relu6: 'relu6',
@@ -11,50 +47,11 @@ export const FUSABLE: Record<string, 'linear' | 'relu' | 'relu6' | 'elu' | 'sigm
   leakyRelu: 'leakyrelu',
 };
 
-/** Keras/tfjs-layers defaults: LeakyReLU alpha 0.3, ELU alpha 1. */
-export const leakyAlpha = (attrs: Attrs): number => (attrs.alpha as number | undefined) ?? 0.3;
-
 /**
  * Apply an activation by IR name. `attrs` carries optional `alpha` (elu, leakyRelu) and
  * `approximate` (gelu: tanh form instead of erf), as Keras does.
  */
 export function activate(fn: string, x: tf.Tensor, attrs: Attrs = {}): tf.Tensor {
-  switch (fn) {
-    case 'linear':
-      return x;
-    case 'relu':
-      return tf.relu(x);
-    case 'relu6':
-      return tf.relu6(x);
-    case 'sigmoid':
-      return tf.sigmoid(x);
-    case 'tanh':
-      return tf.tanh(x);
-    case 'softmax':
-      return tf.softmax(x);
-    case 'elu': {
-      const alpha = (attrs.alpha as number | undefined) ?? 1;
-      return alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.expm1(x)));
-    }
-    case 'leakyRelu':
-      return tf.leakyRelu(x, leakyAlpha(attrs));
-    case 'swish':
-      return tf.mul(x, tf.sigmoid(x));
-    case 'hardSigmoid':
-      // tfjs-layers / Keras 2 definition.
-      return tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1);
-    case 'softplus':
-      return tf.softplus(x);
-    case 'selu':
-      return tf.selu(x);
-    case 'gelu':
-      return attrs.approximate ? geluTanh(x) : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-    default:
-      throw new Error(`unknown activation '${fn}'`);
-  }
-}
-
-function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+  if (!isActivation(fn)) throw new Error(`unknown activation '${fn}'`);
+  return KERNELS[fn](x, attrs);
 }

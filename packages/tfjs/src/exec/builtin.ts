@@ -1,14 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { dilation2, pool2, strides2, zeroPadding, type Attrs, type Node } from '@condense/ir';
-import { activate, FUSABLE, leakyAlpha } from './activations.js';
+import { activationAlpha, dilation2, isActivation, pool2, strides2, zeroPadding, type Attrs, type Node } from '@condense/ir';
+import { activate, FUSABLE } from './activations.js';
 import { registerKernel, type KernelContext } from './kernels.js';
 
-type FusedActivation = (typeof FUSABLE)[keyof typeof FUSABLE];
+type FusedActivation = NonNullable<(typeof FUSABLE)[keyof typeof FUSABLE]>;
+
+/** Keras/tfjs-layers default: LeakyReLU alpha 0.3. */
+const leakyAlpha = (attrs: Attrs): number => activationAlpha('leakyRelu', attrs);
 
 /** The tf.fused name of the node's activation if tf.fused can apply it, else undefined. */
 function fusedActivation(attrs: Attrs): FusedActivation | undefined {
   const fn = (attrs.activation as string | undefined) ?? 'linear';
-  if (fn === 'elu' && ((attrs.alpha as number | undefined) ?? 1) !== 1) return undefined;
+  if (!isActivation(fn) || (fn === 'elu' && activationAlpha('elu', attrs) !== 1)) return undefined;
   return FUSABLE[fn];
 }
 

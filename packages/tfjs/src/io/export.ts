@@ -2,7 +2,7 @@ import { consumers, inferShapes, topoSort, validate, type Graph, type Node, type
 import type { io } from '@tensorflow/tfjs-core';
 import { isObject, ModelIOError, type Json, type JsonObject } from './errors.js';
 import type { KerasMeta } from './import.js';
-import './layers.js';
+import './layers/index.js';
 import { mappingForOp, type KerasLayerSpec, type OriginalLayer, type ToKerasContext } from './mapping.js';
 import { encodeParam, type EncodedWeight, type EncodeOptions } from './weights.js';
 

@@ -1,7 +1,7 @@
 import { createGraph, getOp, GraphError, validate, type Attrs, type Graph, type Param, type Shape } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
 import { brief, isObject, ModelIOError, type Json } from './errors.js';
-import './layers.js';
+import './layers/index.js';
 import { importableClasses, mappingForClass, type FromKerasContext, type OriginalLayer } from './mapping.js';
 import { parseTopology, type KerasLayer, type KerasTopology } from './topology.js';
 import { ByteSource, decodeWeights } from './weights.js';

@@ -1,17 +1,15 @@
 /**
- * The IR ops this package adds, `kronDense` and `kronConv2d`, with everything the rest of condense
- * needs to use them: shape inference, parameter specs (the factors are 'weight' params, so pruning
- * and quantization select them), MAC counts of the factored computation, a float64 reference
- * kernel, the TF.js executor kernel, and the Keras layer mappings for export and import.
+ * The IR ops this package adds, `kronDense` and `kronConv2d`: shape inference, parameter specs
+ * (the factors are 'weight' params, so pruning and quantization select them), MAC counts of the
+ * factored computation and a float64 reference. Their TF.js kernels are in kernels.ts, their Keras
+ * layers in keras.ts; importing the package registers all three.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import {
-  ACTIVATIONS, fail, formatShape, registerOp, windowOut, strides2, dilation2,
-  type OpContext, type RefTensor, type Node, type Param, type Shape, type Attrs,
+  fail, formatShape, isActivation, referenceActivation, registerOp, windowOut, strides2, dilation2,
+  type ActivationFn, type OpContext, type RefTensor, type Param, type Shape, type Attrs,
 } from '@condense/ir';
-import { activate, registerKernel, registerLayerMapping, type FromKerasContext, type KerasLayer, type ToKerasContext } from '@condense/tfjs';
-import { kronSum } from './nkp.js';
-import { kronConv2d, kronMatMul, samePadding } from './runtime.js';
+import { kronSum } from '../nkp.js';
+import { samePadding } from '../runtime.js';
 
 // ---------------------------------------------------------------- shapes
 
@@ -32,7 +30,7 @@ function factorParam(ctx: OpContext, role: 'a' | 'b', rank: number): Param {
 
 function checkActivation(ctx: OpContext): void {
   const fn = ctx.node.attrs.activation;
-  if (fn !== undefined && !(ACTIVATIONS as readonly string[]).includes(fn as string)) fail(ctx, `unknown activation '${String(fn)}'`);
+  if (fn !== undefined && !isActivation(fn)) fail(ctx, `unknown activation '${String(fn)}'`);
 }
 
 /** The dense factors' dims, checked against each other and the input: a [r, m1, n1], b [r, m2, n2], m1 m2 = input features. */
@@ -65,7 +63,7 @@ function convFactors(ctx: OpContext): ConvFactors {
   return { r: pa.shape[0], a: pa.shape.slice(1), b: pb.shape.slice(1) };
 }
 
-const padding = (attrs: Attrs): 'same' | 'valid' => (attrs.padding as 'same' | 'valid' | undefined) ?? 'valid';
+export const padding = (attrs: Attrs): 'same' | 'valid' => (attrs.padding as 'same' | 'valid' | undefined) ?? 'valid';
 
 /** Spatial sizes of a kronConv2d as it runs: the padded input, B's output, A's computed positions, the output. */
 function convPlan(ctx: OpContext, f: ConvFactors) {
@@ -98,35 +96,9 @@ const sum = (p: number[]) => p[0] + p[1];
 
 // ---------------------------------------------------------------- reference (float64)
 
-function activateRef(fn: string | undefined, alpha: number | undefined, y: Float64Array, channels: number): Float64Array {
-  const f = fn ?? 'linear';
-  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
-  const scalar: Record<string, (v: number) => number> = {
-    linear: (v) => v,
-    relu: (v) => Math.max(0, v),
-    relu6: (v) => Math.min(Math.max(0, v), 6),
-    sigmoid,
-    tanh: Math.tanh,
-    elu: (v) => (v > 0 ? v : (alpha ?? 1) * Math.expm1(v)),
-    leakyRelu: (v) => (v > 0 ? v : (alpha ?? 0.3) * v),
-    swish: (v) => v * sigmoid(v),
-    hardSigmoid: (v) => Math.min(Math.max(0.2 * v + 0.5, 0), 1),
-    softplus: (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))),
-    selu: (v) => 1.0507009873554805 * (v > 0 ? v : 1.6732632423543772 * Math.expm1(v)),
-  };
-  if (f === 'softmax') {
-    for (let r = 0; r < y.length; r += channels) {
-      const row = y.subarray(r, r + channels);
-      const max = Math.max(...row);
-      let s = 0;
-      for (let i = 0; i < channels; i++) s += row[i] = Math.exp(row[i] - max);
-      for (let i = 0; i < channels; i++) row[i] /= s;
-    }
-    return y;
-  }
-  const g = scalar[f];
-  if (!g) throw new Error(`reference: activation '${f}' is not supported by the kronecker reference kernels`);
-  return y.map(g);
+/** The node's fused activation (attrs.activation, alpha, approximate) on `channels`-wide rows, in place. */
+function activateRef(ctx: OpContext, y: Float64Array, channels: number): Float64Array {
+  return referenceActivation((ctx.node.attrs.activation as ActivationFn | undefined) ?? 'linear', y, channels, ctx.node.attrs);
 }
 
 /** y = sum_k a_k^T X b_k per row, directly from the factors (independent of kronSum). */
@@ -157,7 +129,7 @@ function kronDenseReference([x]: RefTensor[], ctx: OpContext): RefTensor {
     if (bias) for (let j = 0; j < n; j++) y[row * n + j] += bias[j];
   }
   const shape = [...x.shape.slice(0, -1), n];
-  return { shape, data: activateRef(ctx.node.attrs.activation as string | undefined, ctx.node.attrs.alpha as number | undefined, y, n) };
+  return { shape, data: activateRef(ctx, y, n) };
 }
 
 /** Direct convolution with the materialized kernel, TF semantics ('same': the smaller half of the padding first). */
@@ -191,7 +163,7 @@ function kronConv2dReference([x]: RefTensor[], ctx: OpContext): RefTensor {
     }
     if (bias) for (let fo = 0; fo < cout; fo++) y[o + fo] += bias[fo];
   }
-  return { shape: [n, ho, wo, cout], data: activateRef(ctx.node.attrs.activation as string | undefined, ctx.node.attrs.alpha as number | undefined, y, cout) };
+  return { shape: [n, ho, wo, cout], data: activateRef(ctx, y, cout) };
 }
 
 // ---------------------------------------------------------------- the ops
@@ -267,129 +239,5 @@ registerOp({
   reference: kronConv2dReference,
 });
 
-// ---------------------------------------------------------------- executor kernels
-
-function withBiasAndActivation(node: Node, y: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
-  const z = bias ? tf.add(y, bias) : y;
-  return activate((node.attrs.activation as string | undefined) ?? 'linear', z, node.attrs);
-}
-
-registerKernel('kronDense', (node, [x], p) => {
-  const a = p.a as tf.Tensor3D;
-  const m = x.shape[x.rank - 1];
-  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, m]) as tf.Tensor2D);
-  const y = withBiasAndActivation(node, kronMatMul(x2, a, p.b as tf.Tensor3D), p.bias);
-  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1] as number]);
-});
-
-registerKernel('kronConv2d', (node, [x], p) => {
-  const y = kronConv2d(x as tf.Tensor4D, p.a as tf.Tensor5D, p.b as tf.Tensor5D, { strides: strides2(node.attrs), padding: padding(node.attrs) });
-  return withBiasAndActivation(node, y, p.bias);
-});
-
-// ---------------------------------------------------------------- export / import
-
-/** IR activation -> the identifier written to model.json for the runtime layers. */
-function kerasActivation(node: Node, ctx: ToKerasContext): { activation: string; alpha?: number } {
-  const fn = (node.attrs.activation as string | undefined) ?? 'linear';
-  const alpha = node.attrs.alpha as number | undefined;
-  if (fn === 'gelu' && node.attrs.approximate) return ctx.fail("the runtime layers have only the exact (erf) gelu, not the tanh approximation");
-  const id = fn === 'hardSigmoid' ? 'hard_sigmoid' : fn === 'leakyRelu' ? 'leaky_relu' : fn;
-  return alpha !== undefined && (fn === 'elu' || fn === 'leakyRelu') ? { activation: id, alpha } : { activation: id };
-}
-
-/** model.json activation (snake_case) -> IR attrs. */
-function irActivation(config: Record<string, unknown>, ctx: FromKerasContext): Attrs {
-  const raw = config.activation ?? 'linear';
-  if (typeof raw !== 'string') return ctx.fail(`activation ${JSON.stringify(raw)} is not a built-in activation name`);
-  const fn = raw === 'hard_sigmoid' ? 'hardSigmoid' : raw === 'leaky_relu' ? 'leakyRelu' : raw;
-  if (!(ACTIVATIONS as readonly string[]).includes(fn)) return ctx.fail(`activation '${raw}' is not supported`);
-  const attrs: Attrs = fn === 'linear' ? {} : { activation: fn };
-  if (typeof config.alpha === 'number') attrs.alpha = config.alpha;
-  return attrs;
-}
-
-function need(ctx: ToKerasContext, role: string): Param {
-  return ctx.param(role) ?? ctx.fail(`has no '${role}' param`);
-}
-
-function weightsOf(ctx: ToKerasContext): Record<string, Param> {
-  const bias = ctx.param('bias');
-  return { a: need(ctx, 'a'), b: need(ctx, 'b'), ...(bias ? { bias } : {}) };
-}
-
-function factorShape(l: KerasLayer, ctx: FromKerasContext, field: string, rank: number): number[] {
-  const v = l.config[field];
-  if (!Array.isArray(v) || v.length !== rank || !v.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
-    return ctx.fail(`${field} must be ${rank} positive integers, got ${JSON.stringify(v)}`);
-  }
-  return v as number[];
-}
-
-function checkWeight(p: Param, want: number[], ctx: FromKerasContext): void {
-  if (p.shape.length !== want.length || p.shape.some((d, i) => d !== want[i])) {
-    ctx.fail(`weight '${p.name}' has shape [${p.shape.join(', ')}], the config implies [${want.join(', ')}]`);
-  }
-}
-
-function fromKerasFactors(l: KerasLayer, ctx: FromKerasContext, rank: number): { a: Param; b: Param; bias?: Param; r: number } {
-  const r = l.config.rank;
-  if (!(typeof r === 'number' && Number.isInteger(r) && r >= 1)) return ctx.fail(`rank must be a positive integer, got ${JSON.stringify(r)}`);
-  const a = ctx.weight('a');
-  const b = ctx.weight('b');
-  checkWeight(a, [r, ...factorShape(l, ctx, 'a_shape', rank)], ctx);
-  checkWeight(b, [r, ...factorShape(l, ctx, 'b_shape', rank)], ctx);
-  const bias = l.config.use_bias === false ? undefined : ctx.weight('bias');
-  return { a, b, ...(bias ? { bias } : {}), r };
-}
-
-registerLayerMapping('kronDense', {
-  kerasClass: 'KroneckerDense',
-  fromKeras(l, ctx) {
-    const { a, b, bias } = fromKerasFactors(l, ctx, 2);
-    ctx.addNode({ name: l.name, op: 'kronDense', inputs: ctx.inputs, attrs: irActivation(l.config, ctx), params: { a, b, ...(bias ? { bias } : {}) } });
-  },
-  toKeras(node, ctx) {
-    const weights = weightsOf(ctx);
-    const [r, m1, n1] = weights.a.shape;
-    const [, m2, n2] = weights.b.shape;
-    return {
-      className: 'KroneckerDense',
-      name: ctx.name,
-      inputs: ctx.inputs,
-      config: { units: n1 * n2, rank: r, a_shape: [m1, n1], b_shape: [m2, n2], ...kerasActivation(node, ctx), use_bias: !!weights.bias },
-      weights,
-    };
-  },
-});
-
-registerLayerMapping('kronConv2d', {
-  kerasClass: 'KroneckerConv2D',
-  fromKeras(l, ctx) {
-    const { a, b, bias } = fromKerasFactors(l, ctx, 4);
-    const strides = l.config.strides ?? [1, 1];
-    const attrs: Attrs = { padding: l.config.padding === 'same' ? 'same' : 'valid', ...irActivation(l.config, ctx) };
-    const s = Array.isArray(strides) ? strides : [strides, strides];
-    if (s.some((d) => d !== 1)) attrs.strides = s;
-    if (l.config.padding !== undefined && l.config.padding !== 'same' && l.config.padding !== 'valid') ctx.fail(`padding ${JSON.stringify(l.config.padding)} is not supported`);
-    ctx.addNode({ name: l.name, op: 'kronConv2d', inputs: ctx.inputs, attrs, params: { a, b, ...(bias ? { bias } : {}) } });
-  },
-  toKeras(node, ctx) {
-    const weights = weightsOf(ctx);
-    const [r, ...a] = weights.a.shape;
-    const [, ...b] = weights.b.shape;
-    return {
-      className: 'KroneckerConv2D',
-      name: ctx.name,
-      inputs: ctx.inputs,
-      config: {
-        filters: a[3] * b[3], kernel_size: [a[0] * b[0], a[1] * b[1]], rank: r, a_shape: a, b_shape: b,
-        strides: strides2(node.attrs), padding: padding(node.attrs), ...kerasActivation(node, ctx), use_bias: !!weights.bias,
-      },
-      weights,
-    };
-  },
-});
-
-/** Present so that importing this module is the registration (the ops, kernels and mappings above). */
+/** The ops this package adds. */
 export const KRONECKER_OPS = ['kronDense', 'kronConv2d'] as const;

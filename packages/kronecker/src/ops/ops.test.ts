@@ -3,8 +3,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cost, createGraph, param, runReference, setCodebook, setMask, validate, weightParams, type Graph } from '@condense/ir';
 import { compile, train } from '@condense/tfjs';
-import { kronSum } from './nkp.js';
-import './ops.js';
+import { kronSum } from '../nkp.js';
+import './index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
