@@ -6,8 +6,8 @@
  */
 import { pruneGroupsSync, type Importance } from '@condense/core';
 import {
-  activationScalar, activationScalePass, channelGroups, cloneGraph, consumers, createGraph, getNode, getOp, kernelAxis, paramUses, removeChannels,
-  removeUnusedParams, runReference, validate, type ActivationFn, type Attrs, type ChannelGroup, type Graph, type Node, type Param, type ScalePass,
+  activationScalar, activationScalePass, cloneGraph, consumers, getNode, getOp, kernelAxis, paramUses,
+  removeUnusedParams, validate, type ActivationFn, type Attrs, type ChannelGroup, type Graph, type Node, type Param, type ScalePass,
 } from '@condense/ir';
 import { scaleNodes } from './scale-op.js';
 
