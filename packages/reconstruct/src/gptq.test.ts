@@ -44,6 +44,17 @@ describe('gptq', () => {
     });
   });
 
+  it('compensate: false is round-to-nearest on the same grid', () => {
+    const r = gptq(stats, w, { bits: 3 });
+    const rtn = gptq(stats, w, { bits: 3, compensate: false });
+    expect(rtn.grid.scale).toEqual(r.grid.scale);
+    expect(rtn.error.after).toBe(r.error.before);
+    rtn.data.forEach((v, i) => expect(v).toBe(roundToGrid(rtn.grid, i % N, w[i])));
+    const cb = gptqCodebook(stats, w, { bits: 3, compensate: false });
+    expect(cb.error.after).toBe(gptqCodebook(stats, w, { bits: 3 }).error.before);
+    cb.data.forEach((v, i) => expect(v).toBe(cb.codebook.centroids[cb.codebook.indices[i]]));
+  });
+
   it('lazy block size changes speed, not the result', () => {
     const a = gptq(stats, w, { bits: 3, blockSize: 128 });
     const b = gptq(stats, w, { bits: 3, blockSize: 5 });

@@ -21,6 +21,8 @@ interface QuantOptions extends HessianOptions {
   zeroDead?: boolean;
   /** The kernel's mask (1 kept, 0 pruned): pruned weights stay exactly 0 and their share of the error is compensated. */
   mask?: Uint8Array;
+  /** false: round every weight to nearest on the same grid or codebook, without error feedback (the baseline). Default true. */
+  compensate?: boolean;
 }
 
 export interface GptqOptions extends QuantOptions {
@@ -73,13 +75,13 @@ function keptOf(stats: LayerStats, mask: Uint8Array | undefined): Kept {
   return mask ? (b, r, c) => mask[r * stride + b * cols + c] !== 0 : () => true;
 }
 
-/** Round every element to its nearest value: `nearest(b, r, c, w)`, 0 where masked. */
-function roundAll(stats: LayerStats, kernel: ArrayLike<number>, kept: Kept, nearest: (b: number, r: number, c: number, w: number) => number): Float32Array {
+/** Round every element to its nearest value: `nearest(b, r, c, w, i)` (i: the flat index), 0 where masked. */
+function roundAll(stats: LayerStats, kernel: ArrayLike<number>, kept: Kept, nearest: (b: number, r: number, c: number, w: number, i: number) => number): Float32Array {
   const { count, rows, cols, stride } = stats.blocks;
   const out = new Float32Array(kernel.length);
   for (let b = 0; b < count; b++) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
     const i = r * stride + b * cols + c;
-    out[i] = kept(b, r, c) ? nearest(b, r, c, kernel[i]) : 0;
+    out[i] = kept(b, r, c) ? nearest(b, r, c, kernel[i], i) : 0;
   }
   return out;
 }
@@ -102,6 +104,8 @@ export function gptq(stats: LayerStats, kernel: ArrayLike<number>, options: Gptq
   const rtn = createGrid(format, blocks, options.groupSize, where);
   fitWholeKernel(rtn, stats, kernel, kept);
   const naive = roundAll(stats, kernel, kept, (b, r, c, w) => roundToGrid(rtn, slotOf(rtn, blocks, b, r, c), w));
+
+  if (options.compensate === false) return { data: naive, grid: rtn, ...uncompensated(stats, kernel, naive, t0) };
 
   const lazy = rtn.groupSize < blocks.rows && !options.actOrder;
   const grid = lazy ? createGrid(format, blocks, options.groupSize, where) : rtn;
@@ -132,8 +136,10 @@ export function gptqCodebook(stats: LayerStats, kernel: ArrayLike<number>, optio
   const hessian = checkHessianOptions(options, where);
   const kept = keptOf(stats, options.mask);
   const centroids = fitCodebook(...keptValues(stats, kernel, kept, weighted), 2 ** bits, iterations);
-  const nearest = (w: number) => centroids[nearestCentroid(centroids, w)];
-  const naive = roundAll(stats, kernel, kept, (_b, _r, _c, w) => nearest(w));
+  const naiveIndices = new Uint16Array(kernel.length);
+  const naive = roundAll(stats, kernel, kept, (_b, _r, _c, w, i) => centroids[(naiveIndices[i] = nearestCentroid(centroids, w))]);
+  const codebook = (indices: Uint16Array): Codebook => ({ centroids, indices, bits });
+  if (options.compensate === false) return { data: naive, codebook: codebook(naiveIndices), ...uncompensated(stats, kernel, naive, t0) };
 
   const indices = new Uint16Array(kernel.length);
   const { cols: n, stride } = stats.blocks;
@@ -152,9 +158,16 @@ export function gptqCodebook(stats: LayerStats, kernel: ArrayLike<number>, optio
     },
   }));
   return {
-    data: out.data, codebook: { centroids, indices, bits }, error: layerError(stats, kernel, naive, out.data),
+    data: out.data, codebook: codebook(indices), error: layerError(stats, kernel, naive, out.data),
     damp: out.damp, dead: out.dead, ms: performance.now() - t0,
   };
+}
+
+/** The result fields of the round-to-nearest baseline. */
+function uncompensated(stats: LayerStats, kernel: ArrayLike<number>, naive: Float32Array, t0: number): Omit<QuantResult, 'data'> {
+  let dead = 0;
+  for (const h of stats.hessians) for (let r = 0; r < stats.blocks.rows; r++) dead += h[r * stats.blocks.rows + r] === 0 ? 1 : 0;
+  return { error: layerError(stats, kernel, naive, naive), damp: 0, dead, ms: performance.now() - t0 };
 }
 
 /** The kept weights and their fitting weights (H_ii of their input, or 1). */

@@ -12,3 +12,4 @@ export { gptq, gptqCodebook, type GptqOptions, type GptqCodebookOptions, type Gp
 export { sparseGpt, type SparseGptOptions, type SparseGptResult, type SparsityScope } from './sparsegpt.js';
 export { biasCorrection, correctBias, ridgeSolve, refitRows, DEFAULT_RIDGE, type BiasCorrection } from './bias.js';
 export { gptqLayer, gptqCodebookLayer, sparseGptLayer, type LayerReport, type SparseLayerReport } from './layer.js';
+export { sequential, kernelLayers, type InputSource, type LayerInput, type SequentialStep } from './sequential.js';

@@ -156,7 +156,7 @@ export function compensate(
     const h = stats.hessians[b];
     const p = prepareHessian(h, k, o.damp, where, o.actOrder ? actOrder(h, k) : undefined);
     const w = readBlock(kernel, blocks, b);
-    p.dead.forEach((d, r) => d && o.zeroDead && w.fill(0, r * n, (r + 1) * n));
+    if (o.zeroDead) p.dead.forEach((d, r) => d && w.fill(0, r * n, (r + 1) * n));
     const wp = permuteRows(w, n, p.order);
     sweep(wp, k, n, p.u, o.blockSize, hooksFor(b, wp, p));
     writeBlock(data, blocks, b, unpermuteRows(wp, n, p.order));
