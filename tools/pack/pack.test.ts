@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 // unbuilt exports or workspace-only paths fail here.
 
 const root = join(import.meta.dirname, '..', '..');
-const PACKAGES = ['ir', 'tfjs', 'core', 'datasets', 'prune', 'quantize', 'codec'];
+const PACKAGES = ['ir', 'tfjs', 'core', 'datasets', 'prune', 'quantize', 'codec', 'reconstruct'];
 const built = PACKAGES.every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')));
 let tarballs: Record<string, string> = {};
 
@@ -63,6 +63,18 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1')('installi
       const r = await pipeline([magnitudePrune({ sparsity: 0.9 })]).run(lenet300100());
       console.log(r.snapshots[1].nonzero);`);
     expect(Number(out)).toBeLessThan(30_000);
+  }, 300_000);
+
+  it('@condense/reconstruct needs only @condense/ir (no TF.js)', async () => {
+    const out = await project(['ir', 'reconstruct'], `
+      import { lenet300100 } from '@condense/ir';
+      import { accumulate, createStats, gptqLayer, layerSpec } from '@condense/reconstruct';
+      const g = lenet300100();
+      const stats = createStats(layerSpec(g, 'fc2'));
+      accumulate(stats, Float32Array.from({ length: 64 * 300 }, (_, i) => Math.sin(i)), [64, 300]);
+      const r = gptqLayer(g, stats, { bits: 4 });
+      console.log(g.params.get('fc2/kernel').quant.bits, r.error.after < r.error.before);`);
+    expect(out.trim()).toBe('4 true');
   }, 300_000);
 
   it('@condense/datasets ships its embedded subset', async () => {
