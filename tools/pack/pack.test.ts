@@ -93,7 +93,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   }, 300_000);
 
   it('covers every package', () => {
-    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'ir', 'kronecker', 'prune', 'quantize', 'sparsity', 'tfjs', 'thinet']);
+    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'ir', 'kronecker', 'prune', 'quantize', 'reconstruct', 'sparsity', 'tfjs', 'thinet']);
   });
 
   it('@condense/ir alone installs no TF.js and costs a model', async () => {
@@ -245,6 +245,20 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       const r = await pipeline([thinet({ layers: { conv1: 0.5 }, imagesPerClass: 2 })]).run(lenet5(), { data: { calibration: data.train } });
       console.log(r.graph.params.get('conv1/kernel').shape[3]);`);
     expect(Number(out)).toBe(10);
+  }, 300_000);
+
+  it('@condense/reconstruct installs no TF.js and quantizes a layer with GPTQ', async () => {
+    const p = await project(closure('reconstruct'), { withTfjs: false });
+    expect(tensorflow(p)).toEqual([]);
+    const out = await p.node(`
+      import { lenet300100 } from '@condense/ir';
+      import { accumulate, createStats, gptqLayer, layerSpec } from '@condense/reconstruct';
+      const g = lenet300100();
+      const stats = createStats(layerSpec(g, 'fc2'));
+      accumulate(stats, Float32Array.from({ length: 64 * 300 }, (_, i) => Math.sin(i)), [64, 300]);
+      const r = gptqLayer(g, stats, { bits: 4 });
+      console.log(g.params.get('fc2/kernel').quant.bits, r.error.after < r.error.before);`);
+    expect(out.trim()).toBe('4 true');
   }, 300_000);
 
   it('@condense/datasets ships its embedded subset', async () => {
