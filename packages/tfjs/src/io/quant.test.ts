@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getParam, setCodebook, setFloat16, setMask, setQuant, toFloat16Bits, type Graph } from '@condense/ir';
+import { getParam, quantSlots, setCodebook, setFloat16, setMask, setQuant, toFloat16Bits, type Graph } from '@condense/ir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromArtifacts, loadModel, saveModel, toArtifacts } from './index.js';
 import { artifactsOf, loadStock, maxAbsDiff, predict, randomInput, randomizeWeights, tempDir, tf, tfl, useCpu, writeModelFiles } from './test-helpers.js';
@@ -167,6 +167,20 @@ describe('quantized weight manifests', () => {
       expect(notes.find((n) => n.includes("'fc2/kernel'"))).toMatch(/not exactly on the quantization grid/);
       expect(['fc1/kernel', 'conv/kernel', 'fc2/kernel'].map((n) => dtypeOf(artifacts, n))).toEqual(['float32', 'float32', 'float32']);
       for (const [name, data] of stockWeights(await model)) expect(equalBits(data, getParam(graph, name).data), name).toBe(true);
+    });
+
+    it('writes group-wise quantization dequantized, as float32 or float16, with a note', async () => {
+      const { graph } = await graphOf();
+      const conv = getParam(graph, 'conv/kernel');
+      const { slots } = quantSlots(conv.shape, { axis: 3, group: { size: 4 } });
+      setQuant(conv, { bits: 4, signed: true, axis: 3, group: { size: 4 }, scale: Float32Array.from({ length: slots }, (_, s) => 0.01 + s / 1000), zeroPoint: new Int32Array(slots) });
+      const { artifacts, notes, model } = load(graph);
+      expect(notes).toEqual(["param 'conv/kernel': group-wise quantization (axis 3, groups of 4 rows) has no TF.js manifest form; written as float32 (dequantized)"]);
+      expect(dtypeOf(artifacts, 'conv/kernel')).toBe('float32');
+      expect(equalBits(stockWeights(await model).get('conv/kernel')!, conv.data)).toBe(true);
+      const half = load(graph, { float16: true });
+      expect(half.notes[0]).toMatch(/groups of 4 rows\) has no TF.js manifest form; written as float16 \(dequantized\)/);
+      expect(maxAbsDiff(stockWeights(await half.model).get('conv/kernel')!, conv.data)).toBeLessThan(1e-3);
     });
 
     it('writes masked weights as zeros, float16 params as float16, and everything as float16 on request', async () => {

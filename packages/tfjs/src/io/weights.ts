@@ -207,7 +207,11 @@ export interface EncodedWeight {
 
 /** Codes of a per-tensor affine param as an unsigned TF.js manifest, or why that is impossible. */
 function affineCodes(p: Param, q: AffineQuant): { dtype: 'uint8' | 'uint16'; scale: number; min: number; codes: Uint8Array | Uint16Array } | string {
-  if (q.scale.length !== 1) return `per-channel quantization (axis ${q.axis}) has no TF.js manifest form`;
+  if (q.scale.length !== 1) {
+    return q.group
+      ? `group-wise quantization (axis ${q.axis}, groups of ${q.group.size} rows) has no TF.js manifest form`
+      : `per-channel quantization (axis ${q.axis}) has no TF.js manifest form`;
+  }
   if (q.bits > 16) return `${q.bits}-bit quantization has no TF.js manifest form`;
   const dtype = q.bits <= 8 ? 'uint8' : 'uint16';
   const qmax = dtype === 'uint8' ? 255 : 65535;
