@@ -1,5 +1,6 @@
 import type { Graph } from '@condense/ir';
 import type { PipelineEvent } from './events.js';
+import type { LayerPass, LayerPassOptions, ModelInputs } from './layerwise/pass.js';
 import type { EvaluateResult, Runtime, TrainingContribution, TrainResult } from './runtime.js';
 
 /** Labelled images, NHWC float32 in [0, 1] (the shape `@condense/datasets` produces). */
@@ -62,4 +63,9 @@ export interface StageContext {
   evaluate(graph: Graph, split?: Split): Promise<EvaluateResult>;
   /** Labelled data or a clear error naming the stage. */
   requireData(kind: keyof PipelineData): Split;
+  /**
+   * A forward pass over `examples` taken a layer at a time, through the pipeline's runtime
+   * (declare `runtime: ['forward']`): see `LayerPass`. Dispose it when done.
+   */
+  layerPass(graph: Graph, examples: ModelInputs, options?: LayerPassOptions): LayerPass;
 }

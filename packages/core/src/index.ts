@@ -6,7 +6,7 @@ export type { PipelineEvent } from './events.js';
 export type { Runtime, RuntimeTask, TrainingContribution, TrainRequest, TrainResult, EvaluateResult, EpochProgress } from './runtime.js';
 export { snapshot, type Snapshot } from './snapshot.js';
 export { pipeline, DEFAULT_FINETUNE, type Pipeline, type PipelineResult, type StageRecord, type FinetuneRecord } from './pipeline.js';
-export { testStageContext, type TestStageOptions, type TestStageContext } from './testing.js';
+export { testStageContext, referenceRuntime, type TestStageOptions, type TestStageContext } from './testing.js';
 export { finetune, evaluateStage } from './stages.js';
 export { Registry, createRegistry, discoverPlugins, registerModule, isPluginFactory, type Discovered } from './registry.js';
 export { parseRecipe, buildPipeline, recipeJsonSchema, type Recipe, type RecipeStage } from './recipe.js';
@@ -18,3 +18,4 @@ export {
 } from './select.js';
 export { selectionOptions, layerMap, perLayer, finetuneSchema } from './layer-options.js';
 export * from './structured/index.js';
+export * from './layerwise/index.js';

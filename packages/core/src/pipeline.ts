@@ -4,6 +4,7 @@ import type { FinetuneOptions, PipelineContext, PipelineData, Split, StageContex
 import type { PipelineEvent } from './events.js';
 import type { Plugin, StageResult } from './plugin.js';
 import { RUNTIME_HINT, type Runtime, type TrainingContribution } from './runtime.js';
+import { LayerPass } from './layerwise/pass.js';
 import { snapshot, type Snapshot } from './snapshot.js';
 
 /** One fine-tune a stage ran through `ctx.finetune`. */
@@ -171,5 +172,10 @@ export function stageContext(s: StageSetup): StageContext {
     requireData,
     evaluate: (graph, split) => runtime('evaluates').evaluate(graph, split ?? requireData('test')),
     finetune,
+    layerPass: (graph, examples, options) => {
+      const r = runtime('runs the model layer by layer');
+      if (!r.forward) throw new Error(`${where} runs the model layer by layer, and runtime '${r.name}' has no forward()`);
+      return new LayerPass(r.forward.bind(r), graph, examples, options);
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type { Graph } from '@condense/ir';
 import type { FinetuneOptions, Split } from './context.js';
+import type { Forward } from './layerwise/forward.js';
 
 /**
  * What a plugin adds to fine-tuning: loss terms, gradient rewrites, after-step projections. Core
@@ -55,10 +56,16 @@ export interface Runtime {
   readonly name: string;
   train(graph: Graph, data: Split, request: TrainRequest): Promise<TrainResult>;
   evaluate(graph: Graph, data: Split): Promise<EvaluateResult>;
+  /**
+   * Compute `request.nodes` in inference mode from `request.feeds` (one batch) and return
+   * `request.outputs`, on the params as they are now. Optional: layer-wise stages (calibration
+   * statistics, ThiNet, BN re-estimation) need it, through `LayerPass`.
+   */
+  forward?: Forward;
 }
 
-/** Runtime work a stage does, declared in its contract (`contract.runtime`). */
-export type RuntimeTask = 'train' | 'evaluate';
+/** Runtime work a stage does, declared in its contract (`contract.runtime`); 'forward' runs the model layer by layer. */
+export type RuntimeTask = 'train' | 'evaluate' | 'forward';
 
 /** How to pass a runtime, for the errors that find none. */
 export const RUNTIME_HINT = "pass one as 'runtime' in the pipeline context, e.g. run(graph, { runtime: tfjsRuntime() }) with tfjsRuntime from @condense/tfjs";

@@ -1,7 +1,8 @@
-import type { Graph } from '@condense/ir';
+import { referenceForward, type Graph } from '@condense/ir';
 import type { PipelineData, StageContext } from './context.js';
 import type { PipelineEvent } from './events.js';
 import { Contributions, stageContext, type FinetuneRecord } from './pipeline.js';
+import type { NodeValue } from './layerwise/forward.js';
 import type { Runtime, TrainingContribution } from './runtime.js';
 
 export interface TestStageOptions {
@@ -58,4 +59,27 @@ export function testStageContext(o: TestStageOptions = {}): TestStageContext {
   if (!o.original) Object.defineProperty(ctx, 'original', { get: missing('original') });
   if (!o.original && !o.teacher) Object.defineProperty(ctx, 'teacher', { get: missing('teacher') });
   return Object.assign(ctx, { notes, events, finetunes });
+}
+
+/**
+ * A runtime that only runs `forward`, on @condense/ir's reference interpreter (float64, exact,
+ * slow): layer-wise stages can be tested without TF.js. `train` and `evaluate` refuse.
+ */
+export function referenceRuntime(): Runtime {
+  const refuse = (what: string) => Promise.reject(new Error(`reference runtime: cannot ${what}; it only runs forward`));
+  return {
+    name: 'reference',
+    train: () => refuse('train'),
+    evaluate: () => refuse('evaluate'),
+    async forward(graph, { feeds, nodes, outputs }) {
+      const batch = feeds.values().next().value?.shape[0] ?? 1;
+      const fed = new Map([...feeds].map(([k, v]) => [k, { data: v.values, shape: v.shape }]));
+      const values = referenceForward(graph, fed, nodes, batch);
+      return new Map(outputs.map((o): [string, NodeValue] => {
+        const v = values.get(o);
+        if (!v) throw new Error(`reference runtime: '${o}' is neither fed nor computed`);
+        return [o, { values: Float32Array.from(v.data), shape: v.shape }];
+      }));
+    },
+  };
 }

@@ -25,4 +25,4 @@ export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams } from './s
 export { serializeGraph, deserializeGraph, isSerializedGraph, type GraphHeader } from './serialize.js';
 export { GraphBuilder, type LayerOptions, type ConvOptions } from './builder.js';
 export { lenet300100, lenet5, vggSmall } from './models.js';
-export { runReference, referenceValues } from './testing/reference.js';
+export { runReference, referenceValues, referenceForward } from './testing/reference.js';

@@ -1,29 +1,10 @@
-import { ReconstructError } from './errors.js';
+import { cholesky } from '@condense/core';
 
 /**
- * Dense symmetric linear algebra in float64 on row-major n x n matrices: what the layer-wise
- * problems need (Cholesky factors, the inverse's upper factor, solves) and nothing more.
+ * The inverse Hessian's upper Cholesky factor that GPTQ and SparseGPT sweep with, in float64 on
+ * row-major n x n matrices. Cholesky itself, solves and damping are @condense/core's (shared with
+ * every layer-wise method).
  */
-
-/** Lower-triangular L with A = L L^T, or undefined when A is not (numerically) positive definite. */
-export function cholesky(a: Float64Array, n: number): Float64Array | undefined {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = 0; j <= i; j++) {
-      const rj = j * n;
-      let s = a[ri + j];
-      for (let k = 0; k < j; k++) s -= l[ri + k] * l[rj + k];
-      if (i === j) {
-        if (!(s > 0)) return undefined;
-        l[ri + i] = Math.sqrt(s);
-      } else {
-        l[ri + j] = s / l[rj + j];
-      }
-    }
-  }
-  return l;
-}
 
 /** B with B[i][j] = A[n-1-i][n-1-j]: the reversal permutation on both sides (its own inverse). */
 function reversed(a: Float64Array, n: number): Float64Array {
@@ -80,58 +61,3 @@ export function inverseFromUpper(u: Float64Array, n: number): Float64Array {
   return inv;
 }
 
-/** X with L L^T X = B, for B n x m row-major (m right-hand sides). */
-export function choleskySolve(l: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
-  const x = Float64Array.from(b);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    const xi = i * m;
-    for (let k = 0; k < i; k++) {
-      const f = l[ri + k];
-      if (f === 0) continue;
-      for (let c = 0; c < m; c++) x[xi + c] -= f * x[k * m + c];
-    }
-    for (let c = 0; c < m; c++) x[xi + c] /= l[ri + i];
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    const xi = i * m;
-    for (let k = i + 1; k < n; k++) {
-      const f = l[k * n + i];
-      if (f === 0) continue;
-      for (let c = 0; c < m; c++) x[xi + c] -= f * x[k * m + c];
-    }
-    for (let c = 0; c < m; c++) x[xi + c] /= l[i * n + i];
-  }
-  return x;
-}
-
-export function meanDiagonal(h: Float64Array, n: number): number {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += h[i * n + i];
-  return n > 0 ? s / n : 0;
-}
-
-/** A copy of H with lambda added to the diagonal. */
-export function withRidge(h: Float64Array, n: number, lambda: number): Float64Array {
-  const a = Float64Array.from(h);
-  for (let i = 0; i < n; i++) a[i * n + i] += lambda;
-  return a;
-}
-
-/**
- * Factor H + lambda I, lambda = percent * mean diagonal; when that is still not positive definite
- * (rank-deficient H in floating point), grow lambda tenfold until it is (at most 8 times).
- * Returns the factor and the lambda that worked.
- */
-export function dampedFactor<T>(
-  h: Float64Array, n: number, percent: number, factor: (a: Float64Array, n: number) => T | undefined, where: string,
-): { factor: T; lambda: number } {
-  const scale = meanDiagonal(h, n) || 1;
-  let lambda = percent * scale;
-  for (let attempt = 0; attempt <= 8; attempt++) {
-    const f = factor(withRidge(h, n, lambda), n);
-    if (f !== undefined) return { factor: f, lambda };
-    lambda = lambda > 0 ? lambda * 10 : 1e-10 * scale;
-  }
-  throw new ReconstructError(`${where}: the ${n} x ${n} input Hessian is not positive definite even with damping ${lambda / scale} x its mean diagonal`);
-}

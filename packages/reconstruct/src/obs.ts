@@ -5,7 +5,8 @@
  */
 import { ReconstructError } from './errors.js';
 import { readBlock, writeBlock } from './layout.js';
-import { dampedFactor, upperInverseFactor } from './linalg.js';
+import { dampedFactor } from '@condense/core';
+import { upperInverseFactor } from './linalg.js';
 import type { LayerStats } from './stats.js';
 
 export const DEFAULT_DAMP = 0.01;

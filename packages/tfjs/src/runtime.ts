@@ -1,6 +1,7 @@
-import type { Runtime, Split, TrainingContribution as AnyContribution, TrainRequest } from '@condense/core';
+import type { ForwardRequest, Runtime, Split, TrainingContribution as AnyContribution, TrainRequest } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { ensureBackend } from './backend/index.js';
+import { forwardNodes } from './exec/forward.js';
 import { evaluate, train, type Dataset, type TrainingContribution } from './train/index.js';
 
 export interface TfjsRuntimeOptions {
@@ -26,8 +27,9 @@ export function asTfjsContribution(c: AnyContribution): TrainingContribution {
 
 /**
  * condense's `Runtime` on TF.js: fine-tunes with this package's trainer (masks, codebooks,
- * quantization and frozen params honoured, contributions as its `TrainingContribution`) and
- * evaluates top-1 accuracy and cross-entropy, on the backend in use (else the best available).
+ * quantization and frozen params honoured, contributions as its `TrainingContribution`),
+ * evaluates top-1 accuracy and cross-entropy, and runs parts of a graph for layer-wise stages
+ * (`forward`, see `forwardNodes`), on the backend in use (else the best available).
  *
  *   await pipeline(stages).run(graph, { data, runtime: tfjsRuntime() });
  */
@@ -57,6 +59,10 @@ export function tfjsRuntime(options: TfjsRuntimeOptions = {}): Runtime {
       await ensureBackend();
       const r = evaluate(graph, asDataset(data), { batchSize: options.evaluateBatchSize ?? 512 });
       return { accuracy: r.accuracy, loss: r.loss };
+    },
+    async forward(graph: Graph, request: ForwardRequest) {
+      await ensureBackend();
+      return forwardNodes(graph, request);
     },
   };
 }
