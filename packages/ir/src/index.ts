@@ -21,7 +21,7 @@ export {
 } from './annotations.js';
 export { cost, paramBytes, sparseEntries, SPARSE_GAP_BITS, type CostReport, type LayerCost, type ParamBytes, type Encoding } from './cost.js';
 export { channelGroups, groupOf, removeChannels, takeAlongAxis, type ChannelGroup, type ChannelSlice } from './channels.js';
-export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams } from './surgery.js';
+export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams, shiftOutput } from './surgery.js';
 export { serializeGraph, deserializeGraph, isSerializedGraph, type GraphHeader } from './serialize.js';
 export { GraphBuilder, type LayerOptions, type ConvOptions } from './builder.js';
 export { lenet300100, lenet5, vggSmall } from './models.js';

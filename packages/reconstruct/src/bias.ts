@@ -1,4 +1,4 @@
-import { enforceAnnotations, getNode, nodeParam, param, type Graph } from '@condense/ir';
+import { shiftOutput, type Graph } from '@condense/ir';
 import { ReconstructError } from './errors.js';
 import { outputEnergy } from './error.js';
 import { outputChannels, readBlock } from './layout.js';
@@ -37,23 +37,13 @@ export function biasCorrection(stats: LayerStats, before: ArrayLike<number>, aft
 }
 
 /**
- * Subtract `shift` from a layer's bias, creating a zero bias first when the layer has none.
- * Refuses a quantized or weight-shared bias (its values are pinned to a grid).
+ * Take `shift` out of a layer's output (per output channel, before its activation): from its
+ * bias, else from a batch norm that alone reads it (its moving mean), else from a new bias (see
+ * `shiftOutput` in @condense/ir). Returns the param changed; refuses a quantized, weight-shared
+ * or masked one (its values are pinned).
  */
-export function correctBias(graph: Graph, nodeName: string, shift: ArrayLike<number>): void {
-  const node = getNode(graph, nodeName);
-  let bias = nodeParam(graph, node, 'bias');
-  if (!bias) {
-    let name = `${node.name}/bias`;
-    for (let i = 1; graph.params.has(name); i++) name = `${node.name}/bias_${i}`;
-    bias = param(name, [shift.length]);
-    graph.params.set(name, bias);
-    node.params.bias = name;
-  }
-  const where = `correctBias: layer '${nodeName}'`;
-  if (bias.data.length !== shift.length) throw new ReconstructError(`${where}: bias '${bias.name}' has ${bias.data.length} values, the shift ${shift.length}`);
-  if (bias.quant || bias.codebook) throw new ReconstructError(`${where}: bias '${bias.name}' is ${bias.quant ? 'quantized' : 'weight-shared'}; correct it before quantizing`);
-  for (let c = 0; c < shift.length; c++) bias.data[c] -= shift[c];
-  enforceAnnotations(bias);
+export function correctBias(graph: Graph, nodeName: string, shift: ArrayLike<number>): string {
+  const r = shiftOutput(graph, nodeName, Float64Array.from(shift, (v) => -v));
+  if ('reason' in r) throw new ReconstructError(`correctBias: layer '${nodeName}': ${r.reason}; correct the bias before quantizing it`);
+  return r.param;
 }
-

@@ -3,7 +3,7 @@ export {
   layerSpec, kernelBlocks, readBlock, writeBlock, outputChannels, channelOf, LAYER_OPS,
   type LayerSpec, type LayerOp, type KernelBlocks,
 } from './layout.js';
-export { createStats, accumulate, statsReport, inputMean, convWindow, type LayerStats, type StatsReport } from './stats.js';
+export { createStats, accumulate, statsReport, inputMean, windowOf, type LayerStats, type StatsReport } from './stats.js';
 export { upperInverseFactor, inverseFromUpper, invertUpper } from './linalg.js';
 // The shared least squares, re-exported: ThiNet and these solvers use the same ones.
 export { cholesky, choleskySolve, meanDiagonal, ridgeSolve, refitRows, DEFAULT_RIDGE } from '@condense/core';
@@ -14,4 +14,6 @@ export { gptq, gptqCodebook, type GptqOptions, type GptqCodebookOptions, type Gp
 export { sparseGpt, type SparseGptOptions, type SparseGptResult, type SparsityScope } from './sparsegpt.js';
 export { biasCorrection, correctBias, type BiasCorrection } from './bias.js';
 export { gptqLayer, gptqCodebookLayer, sparseGptLayer, type LayerReport, type SparseLayerReport } from './layer.js';
-export { sequential, kernelLayers, type InputSource, type LayerInput, type SequentialStep } from './sequential.js';
+export { sequential, kernelLayers, passInputs, type InputSource, type LayerInput, type SequentialStep } from './sequential.js';
+export { createMeans, accumulateMeans, meanOutput, type BlockSums } from './means.js';
+export { gptqPlugin, sparseGptPlugin, biasCorrectionPlugin, bnRecalibratePlugin, plugins, register, type StageLayerRow } from './plugins.js';

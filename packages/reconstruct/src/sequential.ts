@@ -1,3 +1,4 @@
+import type { LayerPass } from '@condense/core';
 import { topoSort, type Graph, type Node } from '@condense/ir';
 import { LAYER_OPS, layerSpec, type LayerOp } from './layout.js';
 import { accumulate, createStats, statsReport, type LayerStats, type StatsReport } from './stats.js';
@@ -42,4 +43,20 @@ export async function sequential<R>(
     steps.push({ layer, stats: statsReport(stats), result: await compress(stats) });
   }
   return steps;
+}
+
+/**
+ * The inputs of each layer from a `LayerPass` (@condense/core): move the pass's frontier to the
+ * layer (computing what comes before it once, on the graph as it is then), then stream the
+ * layer's input batch by batch. Layers must come in topological order.
+ */
+export function passInputs(pass: LayerPass): InputSource {
+  return async function* (_graph, node) {
+    await pass.advance(node.name);
+    const input = node.inputs[0];
+    for await (const batch of pass.values([input])) {
+      const v = batch.get(input) as { values: Float32Array; shape: readonly number[] };
+      yield { data: v.values, shape: v.shape };
+    }
+  };
 }

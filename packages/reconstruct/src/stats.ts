@@ -1,4 +1,4 @@
-import { windowOut, type Padding } from '@condense/ir';
+import { convWindow, type ConvWindow } from '@condense/core';
 import { ReconstructError } from './errors.js';
 import { kernelBlocks, type KernelBlocks, type LayerSpec } from './layout.js';
 
@@ -71,7 +71,7 @@ export function statsReport(stats: LayerStats): StatsReport {
 }
 
 /** The mean input row of block b (the mean patch, for convolutions). */
-export function inputMean(stats: LayerStats, b: number): Float64Array {
+export function inputMean(stats: Pick<LayerStats, 'sums' | 'rows'>, b: number): Float64Array {
   const n = stats.rows || 1;
   return stats.sums[b].map((v) => v / n);
 }
@@ -175,25 +175,8 @@ function accumulateDense(stats: LayerStats, x: ArrayLike<number>, shape: readonl
   return n;
 }
 
-/** TF 'same' padding puts the smaller half before. */
-function padBefore(size: number, out: number, k: number, stride: number, dilation: number, padding: Padding): number {
-  if (padding === 'valid') return 0;
-  return Math.floor(Math.max((out - 1) * stride + (k - 1) * dilation + 1 - size, 0) / 2);
-}
-
-/** Output rows, columns and the top/left padding of a convolution over an h x w input. */
-export function convWindow(spec: LayerSpec, h: number, w: number): { ho: number; wo: number; top: number; left: number } {
-  const [kh, kw] = spec.kernelShape;
-  const [sh, sw] = spec.strides ?? [1, 1];
-  const [dh, dw] = spec.dilation ?? [1, 1];
-  const padding = spec.padding ?? 'valid';
-  if (padding !== 'same' && padding !== 'valid') throw new ReconstructError(`layer '${spec.name}': padding must be 'same' or 'valid', got '${String(padding)}'`);
-  if (![sh, sw, dh, dw].every((v) => Number.isInteger(v) && v >= 1)) throw new ReconstructError(`layer '${spec.name}': strides and dilation must be positive integers, got [${sh}, ${sw}] and [${dh}, ${dw}]`);
-  const ho = windowOut(h, kh, sh, dh, padding);
-  const wo = windowOut(w, kw, sw, dw, padding);
-  if (ho < 1 || wo < 1) throw new ReconstructError(`layer '${spec.name}': a ${kh}x${kw} window does not fit the ${h}x${w} input`);
-  return { ho, wo, top: padBefore(h, ho, kh, sh, dh, padding), left: padBefore(w, wo, kw, sw, dw, padding) };
-}
+/** The window of a convolution layer, as @condense/core's patch geometry reads it. */
+export const windowOf = (spec: LayerSpec): ConvWindow => ({ name: spec.name, kernel: [spec.kernelShape[0], spec.kernelShape[1]], strides: spec.strides, dilation: spec.dilation, padding: spec.padding });
 
 /**
  * im2col, one block at a time: block b reads input channels [b * cin, (b + 1) * cin) (cin = the
@@ -207,7 +190,7 @@ function accumulateConv(stats: LayerStats, x: ArrayLike<number>, shape: readonly
   const channels = cin * blocks.count;
   if (shape.length !== 4 || shape[3] !== channels) throw new ReconstructError(`${where}: a ${spec.op} input must be NHWC [n, h, w, ${channels}], got [${shape.join(', ')}]`);
   const [n, h, w] = shape;
-  const { ho, wo, top, left } = convWindow(spec, h, w);
+  const { ho, wo, top, left } = convWindow(windowOf(spec), h, w);
   const [sh, sw] = spec.strides ?? [1, 1];
   const [dh, dw] = spec.dilation ?? [1, 1];
   const chunk = new GramChunk(blocks.rows);
