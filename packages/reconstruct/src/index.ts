@@ -3,7 +3,7 @@ export {
   layerSpec, kernelBlocks, readBlock, writeBlock, outputChannels, channelOf, LAYER_OPS,
   type LayerSpec, type LayerOp, type KernelBlocks,
 } from './layout.js';
-export { createStats, accumulate, statsReport, inputMean, windowOf, type LayerStats, type StatsReport } from './stats.js';
+export { createStats, accumulate, statsReport, inputMean, windowOf, type LayerStats, type StatsOptions, type StatsReport } from './stats.js';
 export { upperInverseFactor, inverseFromUpper, invertUpper } from './linalg.js';
 // The shared least squares, re-exported: ThiNet and these solvers use the same ones.
 export { cholesky, choleskySolve, meanDiagonal, ridgeSolve, refitRows, DEFAULT_RIDGE } from '@condense/core';

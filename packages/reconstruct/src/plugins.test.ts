@@ -65,6 +65,9 @@ describe('reconstruct.gptq', () => {
     for (const row of rows) expect(row.errorAfterBias).toBeLessThanOrEqual(row.errorAfter);
     expect(r.graph.params.get('fc/bias')!.data).not.toEqual(g.params.get('fc/bias')!.data);
 
+    // A row budget: each of the 48 examples keeps ceil(500 / 48) = 11 of conv1's 64 output positions.
+    const budget = await pipeline([gptqPlugin({ maxRows: 500, include: ['conv1'] })]).run(g, context());
+    expect((budget.stages[0].details!.reconstruction as { rows: number }[])[0].rows).toBe(11 * 48);
     const rtn = await pipeline([gptqPlugin({ bits: 3, compensate: false })]).run(g, context());
     for (const row of rtn.stages[0].details!.reconstruction as { errorBefore: number; errorAfter: number }[]) expect(row.errorAfter).toBe(row.errorBefore);
     expect(rtn.stages[0].details!.method).toBe('round-to-nearest');

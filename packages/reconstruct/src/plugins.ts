@@ -11,7 +11,7 @@ import { cloneGraph, enforceAnnotations, getNode, topoSort, type Graph, type Nod
 import { biasCorrection, correctBias } from './bias.js';
 import { ReconstructError } from './errors.js';
 import { gptqCodebookLayer, gptqLayer, sparseGptLayer, type LayerReport } from './layer.js';
-import { kernelBlocks, layerSpec } from './layout.js';
+import { kernelBlocks, layerSpec, type LayerSpec } from './layout.js';
 import { accumulateMeans, createMeans, meanOutput, type BlockSums } from './means.js';
 import { kernelLayers, passInputs, sequential, type SequentialStep } from './sequential.js';
 import type { LayerStats } from './stats.js';
@@ -20,6 +20,16 @@ import type { LayerStats } from './stats.js';
 const passOptions = {
   examples: Type.Integer({ minimum: 1, default: 512, description: 'calibration examples read: the first ones of data.calibration (else data.train)' }),
   batchSize: Type.Integer({ minimum: 1, default: 32, description: 'examples per runtime call (bounds the runtime’s working memory; the results do not depend on it)' }),
+};
+
+/** The default row budget of a layer's statistics: 4 rows per kernel row, at least 8192. */
+export const defaultMaxRows = (kernelRows: number): number => Math.max(8192, 4 * kernelRows);
+
+const maxRowsOption = {
+  maxRows: Type.Optional(Type.Integer({
+    minimum: 1,
+    description: "rows of X (examples x output positions) per layer for its statistics: a conv layer with more uses a seeded random subset of each example's output positions (the cost grows with rows x kernel rows^2); default: max(8192, 4 x the kernel's rows)",
+  })),
 };
 
 const sequentialOption = Type.Boolean({
@@ -38,6 +48,7 @@ interface PassSettings {
   examples: number;
   batchSize: number;
   sequential?: boolean;
+  maxRows?: number;
 }
 
 /** One layer's row in a stage's details: the report's reconstruction fields plus the method's. */
@@ -69,11 +80,13 @@ async function eachLayer<R>(graph: Graph, ctx: StageContext, layers: string[], o
   const pass = openPass(graph, ctx, o);
   let done = 0;
   try {
+    // A row budget over the whole pass: each example keeps its share of a conv layer's positions.
+    const positions = (spec: LayerSpec) => ({ positions: Math.max(1, Math.ceil((o.maxRows ?? defaultMaxRows(kernelBlocks(spec).rows)) / pass.count)), seed: ctx.seed });
     const steps = await sequential(graph, layers, passInputs(pass), (stats) => {
       const r = compress(stats);
       ctx.emit({ type: 'progress', index: ctx.stage.index, label: stats.spec.name, done: ++done, total: layers.length });
       return r;
-    });
+    }, { stats: positions });
     return { steps, pass: pass.stats(), examples: pass.count };
   } finally {
     pass.dispose();
@@ -147,6 +160,7 @@ export const gptqPlugin = definePlugin({
       compensate: Type.Boolean({ default: true, description: 'false: round every weight to nearest on the same grid, without error feedback (the baseline)' }),
       biasCorrection: Type.Boolean({ default: false, description: "take each layer's output mean shift on the calibration set back into its bias (Nagel et al. 2019)" }),
       sequential: sequentialOption,
+      ...maxRowsOption,
       ...hessianOptions,
       ...passOptions,
     },
@@ -210,6 +224,7 @@ export const sparseGptPlugin = definePlugin({
       nm: Type.Optional(Type.String({ pattern: '^[0-9]+:[0-9]+$', description: "N:M instead of a fraction: n of every m consecutive kernel rows pruned per output ('2:4'); layers whose rows do not split into groups of m are left dense, with a note" })),
       scope: Type.Union([Type.Literal('layer'), Type.Literal('output')], { default: 'layer', description: "'layer': the target over the whole kernel (the reference code); 'output': for every output channel" }),
       sequential: sequentialOption,
+      ...maxRowsOption,
       ...hessianOptions,
       ...passOptions,
     },
