@@ -1,0 +1,16 @@
+import { createStats, accumulate, gptq, upperInverseFactor, invertUpper, quadraticForm } from '@condense/reconstruct';
+import { cholesky } from '@condense/core';
+const k = Number(process.argv[2] ?? 1344), n = 192;
+const cpu = (f) => { const c = process.cpuUsage(); f(); const d = process.cpuUsage(c); return ((d.user + d.system) / 1e6).toFixed(2); };
+const stats = createStats({ name: 'x', op: 'dense', kernelShape: [k, n] });
+const rows = k + 500;
+const x = Float32Array.from({ length: rows * k }, () => Math.random() - 0.3);
+console.log('gram', cpu(() => accumulate(stats, x, [rows, k])), `(${(rows * k * k / 2 / 1e9).toFixed(2)} G)`);
+const h = stats.hessians[0].map((v, i) => (i % (k + 1) === 0 ? v + 1 : v));
+let l;
+console.log('cholesky', cpu(() => (l = cholesky(h, k))), `(${(k ** 3 / 6 / 1e9).toFixed(2)} G)`);
+console.log('invertUpper', cpu(() => invertUpper(l, k)));
+const d = Float64Array.from({ length: k * n }, Math.random);
+console.log('quadraticForm', cpu(() => quadraticForm(h, k, d, n)), `(${(k * k * n / 2 / 1e9).toFixed(2)} G)`);
+const w = Float32Array.from({ length: k * n }, () => Math.random() - 0.5);
+console.log('gptq total', cpu(() => gptq(stats, w, { bits: 4 })));
