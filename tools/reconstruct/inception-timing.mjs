@@ -34,7 +34,7 @@ const peakRss = () => mb(process.resourceUsage().maxRSS * 1024);
 const t0 = performance.now();
 
 const backend = await benchBackend(values.backend);
-log(`backend ${backend.name}; building InceptionV3 at ${size}x${size}`);
+log(`backend ${backend}; building InceptionV3 at ${size}x${size}`);
 const dir = await mkdtemp(join(tmpdir(), 'condense-inception-'));
 let graph;
 try {
@@ -72,7 +72,7 @@ const d = r.stages[0].details ?? {};
 const after = cost(r.graph).totals;
 const result = {
   method: values.method,
-  backend: backend.name,
+  backend,
   examples,
   size,
   convs,

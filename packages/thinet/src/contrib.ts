@@ -230,14 +230,16 @@ async function sampleBatches(group: ChannelGroup, source: GroupSource, o: GramOp
   const ref = refTaps.length ? source.reference : undefined;
   if (ref) await ref.pass.advance(cut);
   const refBatches = ref?.pass.values(refTaps);
-  const random = rng(o.seed);
+  // One random stream per consumer (the first one's is the group's seed), so the sampled
+  // locations do not depend on how the pass batches the images.
+  const randoms = consumers.map((_, t) => rng(t === 0 ? o.seed : (o.seed ^ Math.imul(0x9e3779b9, t)) >>> 0));
   let start = 0;
   try {
     for await (const batch of source.pass.values(taps)) {
       const rb = (await refBatches?.next())?.value as Map<string, NodeValue> | undefined;
       const b = (batch.get(taps[0]) as NodeValue).shape[0];
       consumers.forEach((c, t) => {
-        const loc = sampleLocations(c.out, b, o.samplesPerImage, random);
+        const loc = sampleLocations(c.out, b, o.samplesPerImage, randoms[t]);
         const input = batch.get(c.node.inputs[0]) as NodeValue;
         const x = contributions(c, input, loc, group.size);
         const r = refs[t];

@@ -2,7 +2,7 @@ import { definePlugin, type LayerReconstruction, type Registry, type StageContex
 import type { Graph } from '@condense/ir';
 import { needsCalibration, resolveOptions, thinetSchema, type ImportanceName, type ResolvedOptions } from './options.js';
 import { describeLayer, pruneChannels, type PruneEnv, type PruneReport } from './prune.js';
-import { SAMPLE_BATCH, type PassFactory } from './sampling.js';
+import { PASS_BATCH, type PassFactory } from './sampling.js';
 
 /**
  * The pipeline's stage context as the pruning environment. A baseline ranking that needs no
@@ -11,7 +11,7 @@ import { SAMPLE_BATCH, type PassFactory } from './sampling.js';
  */
 function envOf(graph: Graph, ctx: StageContext, o: ResolvedOptions): PruneEnv {
   const d = ctx.data ?? {};
-  const pass: PassFactory = (g, x) => ctx.layerPass(g, x, { batchSize: SAMPLE_BATCH });
+  const pass: PassFactory = (g, x) => ctx.layerPass(g, x, { batchSize: PASS_BATCH });
   let calibration = needsCalibration(o) ? ctx.requireData('calibration') : (d.calibration ?? d.train);
   if (calibration && !needsCalibration(o) && !canPass(graph, pass)) calibration = undefined;
   return {

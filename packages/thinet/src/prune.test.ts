@@ -6,7 +6,7 @@ import { compile, selectBackend, tfjsRuntime, toArtifacts } from '@condense/tfjs
 import { contributionGrams, contributionSamples, type GroupSource } from './contrib.js';
 import { selfTarget } from './math.js';
 import { pruneChannels } from './prune.js';
-import { imageInputs, SAMPLE_BATCH, type CalibrationSet, type PassFactory } from './sampling.js';
+import { imageInputs, PASS_BATCH, type CalibrationSet, type PassFactory } from './sampling.js';
 import { register, thinet, thinetL1, thinetRandom } from './plugins.js';
 
 beforeAll(async () => {
@@ -37,7 +37,7 @@ function predict(graph: Graph, data: CalibrationSet, tap?: string): Float32Array
 const p = (g: Graph, name: string) => g.params.get(name) as Param;
 
 /** Layer passes through TF.js, as a pipeline's runtime opens them. */
-const pass: PassFactory = (g, x) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: SAMPLE_BATCH });
+const pass: PassFactory = (g, x) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: PASS_BATCH });
 const withData = (calibration: CalibrationSet) => ({ calibration, pass });
 /** Where a group's contributions are sampled: a pass on `g` (batches of `batchSize`) and, optionally, one on a reference. */
 const sourceOf = (g: Graph, data: CalibrationSet, batchSize: number, reference?: Graph): GroupSource => {
@@ -73,11 +73,12 @@ describe('contributions', () => {
   for (const conv of [
     { padding: 'same' as const, strides: 2 },
     { padding: 'valid' as const, dilation: 2 },
+    { padding: 'same' as const, strides: [2, 1] as [number, number], kernel: [1, 3] as [number, number] },
   ]) {
     it(`sum to the next layer's output at the sampled locations (conv ${JSON.stringify(conv)}, then dense through flatten)`, async () => {
       const g = new GraphBuilder('c', [7, 7, 2], 3)
         .conv2d(4, 3, { name: 'a', padding: 'same', activation: 'relu' })
-        .conv2d(3, 3, { name: 'b', bias: false, ...conv })
+        .conv2d(3, conv.kernel ?? 3, { name: 'b', bias: false, ...conv })
         .flatten({ name: 'flat' })
         .dense(5, { name: 'out', bias: false })
         .build();
@@ -97,6 +98,20 @@ describe('contributions', () => {
       }
     });
   }
+});
+
+describe('sampling', () => {
+  it('does not depend on how the pass batches the images, with several next layers', async () => {
+    const g = residualNet();
+    const data = images(10, [8, 8, 3]);
+    const [a, b] = [await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 3), { samplesPerImage: 4, seed: 5 }), await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 10), { samplesPerImage: 4, seed: 5 })];
+    expect(a.map((c) => c.consumer)).toEqual(['c2', 'c3']);
+    for (const t of [0, 1]) {
+      expect(a[t].k).toEqual(b[t].k);
+      expect(a[t].i).toEqual(b[t].i);
+      expect(Array.from(a[t].x).every((v, i) => Math.abs(v - b[t].x[i]) < 1e-6)).toBe(true);
+    }
+  });
 });
 
 describe('reference response', () => {

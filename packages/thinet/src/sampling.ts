@@ -36,8 +36,8 @@ export function pickCalibration(set: CalibrationSet, perClass: number, seed: num
 /** Opens a layer pass over the calibration images on a graph (the pipeline's runtime, in a stage). */
 export type PassFactory = (graph: Graph, examples: ModelInputs) => LayerPass;
 
-/** Images per runtime call of ThiNet's passes: the sampled locations are drawn batch by batch, so this fixes them. */
-export const SAMPLE_BATCH = 64;
+/** Images per runtime call of ThiNet's passes: it bounds the runtime's working memory (the sampled locations do not depend on it). */
+export const PASS_BATCH = 16;
 
 /** The images as model inputs (one graph input). */
 export function imageInputs(images: Images): ModelInputs {
