@@ -42,6 +42,9 @@ const hessianOptions = {
   blockSize: Type.Integer({ minimum: 1, default: 128, description: 'kernel rows per lazy block update (speed only)' }),
 };
 
+/** What GPTQ and SparseGPT share: how the statistics are gathered and how H is factored. */
+const solverOptions = { sequential: sequentialOption, ...maxRowsOption, ...hessianOptions, ...passOptions };
+
 const KERNEL_LAYERS = 'kernel layers (dense, conv2d, depthwiseConv2d)';
 
 interface PassSettings {
@@ -159,10 +162,7 @@ export const gptqPlugin = definePlugin({
       actOrder: Type.Boolean({ default: false, description: "quantize rows by descending H diagonal (GPTQ's act-order; with groups, static groups)" }),
       compensate: Type.Boolean({ default: true, description: 'false: round every weight to nearest on the same grid, without error feedback (the baseline)' }),
       biasCorrection: Type.Boolean({ default: false, description: "take each layer's output mean shift on the calibration set back into its bias (Nagel et al. 2019)" }),
-      sequential: sequentialOption,
-      ...maxRowsOption,
-      ...hessianOptions,
-      ...passOptions,
+      ...solverOptions,
     },
     { additionalProperties: false },
   ),
@@ -223,10 +223,7 @@ export const sparseGptPlugin = definePlugin({
       sparsity: Type.Optional(perLayer(Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { description: 'fraction of each kernel pruned (default 0.5 unless nm is given)' })),
       nm: Type.Optional(Type.String({ pattern: '^[0-9]+:[0-9]+$', description: "N:M instead of a fraction: n of every m consecutive kernel rows pruned per output ('2:4'); layers whose rows do not split into groups of m are left dense, with a note" })),
       scope: Type.Union([Type.Literal('layer'), Type.Literal('output')], { default: 'layer', description: "'layer': the target over the whole kernel (the reference code); 'output': for every output channel" }),
-      sequential: sequentialOption,
-      ...maxRowsOption,
-      ...hessianOptions,
-      ...passOptions,
+      ...solverOptions,
     },
     { additionalProperties: false },
   ),

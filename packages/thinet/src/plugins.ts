@@ -11,7 +11,7 @@ import { PASS_BATCH, type PassFactory } from './sampling.js';
  */
 function envOf(graph: Graph, ctx: StageContext, o: ResolvedOptions): PruneEnv {
   const d = ctx.data ?? {};
-  const pass: PassFactory = (g, x) => ctx.layerPass(g, x, { batchSize: PASS_BATCH });
+  const pass: PassFactory = (g, x, o) => ctx.layerPass(g, x, { batchSize: PASS_BATCH, ...o });
   let calibration = needsCalibration(o) ? ctx.requireData('calibration') : (d.calibration ?? d.train);
   if (calibration && !needsCalibration(o) && !canPass(graph, pass)) calibration = undefined;
   return {

@@ -37,7 +37,7 @@ function predict(graph: Graph, data: CalibrationSet, tap?: string): Float32Array
 const p = (g: Graph, name: string) => g.params.get(name) as Param;
 
 /** Layer passes through TF.js, as a pipeline's runtime opens them. */
-const pass: PassFactory = (g, x) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: PASS_BATCH });
+const pass: PassFactory = (g, x, o) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: PASS_BATCH, ...o });
 const withData = (calibration: CalibrationSet) => ({ calibration, pass });
 /** Where a group's contributions are sampled: a pass on `g` (batches of `batchSize`) and, optionally, one on a reference. */
 const sourceOf = (g: Graph, data: CalibrationSet, batchSize: number, reference?: Graph): GroupSource => {

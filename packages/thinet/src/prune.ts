@@ -17,7 +17,7 @@ export interface PruneEnv {
   calibration?: CalibrationSet;
   /**
    * Opens a layer pass over the calibration images (needed with `calibration`): in a pipeline,
-   * `ctx.layerPass`; standalone, `(g, x) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: PASS_BATCH })`.
+   * `ctx.layerPass`; standalone, `(g, x, o) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: PASS_BATCH, ...o })`.
    */
   pass?: PassFactory;
   finetune?(graph: Graph, options: Partial<FinetuneOptions>): Promise<unknown>;

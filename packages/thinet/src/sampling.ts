@@ -34,7 +34,7 @@ export function pickCalibration(set: CalibrationSet, perClass: number, seed: num
 }
 
 /** Opens a layer pass over the calibration images on a graph (the pipeline's runtime, in a stage). */
-export type PassFactory = (graph: Graph, examples: ModelInputs) => LayerPass;
+export type PassFactory = (graph: Graph, examples: ModelInputs, options?: { frozen?: boolean }) => LayerPass;
 
 /** Images per runtime call of ThiNet's passes: it bounds the runtime's working memory (the sampled locations do not depend on it). */
 export const PASS_BATCH = 16;
@@ -97,16 +97,20 @@ export class Sampler {
     this.current = this.ref = undefined;
   }
 
-  /** Passes positioned no further than `cut` (a pass that went past it starts again). */
+  /**
+   * The passes for a group whose first producer is `cut`: the current one positioned no further
+   * than it (one that went past starts again); the reference's, over a model that never changes,
+   * is frozen, so what it computes for one group's look-ahead serves the next ones too.
+   */
   private source(graph: Graph, cut: string): GroupSource {
-    const fresh = (p: { graph: Graph; pass: LayerPass } | undefined, g: Graph) => {
-      if (p && p.graph === g && !p.pass.computed(cut)) return p;
+    const fresh = (p: { graph: Graph; pass: LayerPass } | undefined, g: Graph, frozen: boolean) => {
+      if (p && p.graph === g && (frozen || !p.pass.computed(cut))) return p;
       p?.pass.dispose();
-      return { graph: g, pass: this.open(g, imageInputs(this.images)) };
+      return { graph: g, pass: this.open(g, imageInputs(this.images), { frozen }) };
     };
-    this.current = fresh(this.current, graph);
+    this.current = fresh(this.current, graph, false);
     const reference = this.referenceGraph;
-    if (reference) this.ref = fresh(this.ref, reference);
+    if (reference) this.ref = fresh(this.ref, reference, true);
     return { ...this.current, ...(reference && this.ref ? { reference: this.ref } : {}) };
   }
 }

@@ -111,6 +111,25 @@ describe('LayerPass', () => {
     for await (const b of pass.values(['c1', 'pool'])) expect([b.get('c1')!.shape, b.get('pool')!.shape]).toEqual([[10, 6, 6, 4], [10, 3, 3, 4]]);
   });
 
+  it('frozen: what a look-ahead computes is kept, never computed twice, and advance may name a computed node', async () => {
+    const g = model();
+    const rt = counting();
+    const pass = new LayerPass(rt.forward, g, examples, { batchSize: 5, frozen: true });
+    await pass.advance('c2');
+    expect(close((await collect(pass, 'add')).values, referenceValues(g, images, COUNT).get('add')!.data)).toBe(true);
+    expect(pass.computed('add')).toBe(true);
+    await pass.advance('c3'); // behind what the look-ahead computed: nothing to do
+    await pass.advance('fc');
+    expect(close((await collect(pass, 'flat')).values, referenceValues(g, images, COUNT).get('flat')!.data)).toBe(true);
+    // c1, c2, c3, add once (the look-ahead), then pool and flat once: two batches each.
+    expect([...rt.computed].sort()).toEqual(['add', 'c1', 'c2', 'c3', 'flat', 'pool'].flatMap((n) => [n, n]).sort());
+    // A caller that stops early leaves nothing half-done.
+    const fresh = new LayerPass(referenceRuntime().forward as Forward, g, examples, { batchSize: 5, frozen: true });
+    for await (const _ of fresh.values(['c3'])) break;
+    expect(fresh.computed('c3')).toBe(false);
+    expect((await collect(fresh, 'c3')).batches).toEqual([5, 5]);
+  });
+
   it('splitInputs takes the first examples of a split as views; bad examples are refused by name', () => {
     const split = { images, labels: new Uint8Array(COUNT), count: COUNT, shape: [COUNT, 6, 6, 2] };
     const x = splitInputs(split, 4);

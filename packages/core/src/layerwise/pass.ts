@@ -22,6 +22,12 @@ export interface ModelInputs {
 export interface LayerPassOptions {
   /** Examples per runtime call (default 32): bounds the runtime's working memory, not the frontier's. */
   batchSize?: number;
+  /**
+   * The graph does not change while the pass lives (a reference model): what `values` computes
+   * ahead of the frontier is kept like the frontier's own values (while a node not computed yet
+   * reads it) instead of being computed again, and `advance` may name a node already computed.
+   */
+  frozen?: boolean;
 }
 
 /** What a pass has cost so far. */
@@ -75,6 +81,7 @@ export class LayerPass {
   private readonly done = new Set<string>();
   private readonly usage: PassUsage = { bytes: 0, peakBytes: 0, forwardMs: 0, computed: 0 };
   private disposed = false;
+  private readonly frozen: boolean;
   private readonly who: string;
   /** Examples in the pass. */
   readonly count: number;
@@ -88,6 +95,7 @@ export class LayerPass {
     this.who = `layer pass over '${graph.name}'`;
     this.frontier = splitBatches(graph, examples, options.batchSize ?? DEFAULT_PASS_BATCH, this.who);
     this.count = examples.count;
+    this.frozen = options.frozen ?? false;
     for (const name of graph.inputs) this.done.add(name);
     for (const batch of this.frontier) for (const v of batch.values()) this.usage.bytes += v.values.byteLength;
     this.usage.peakBytes = this.usage.bytes;
@@ -115,7 +123,7 @@ export class LayerPass {
     const order = topoSort(this.graph);
     const at = order.findIndex((n) => n.name === node);
     if (at < 0) throw new Error(`${this.who}: no node '${node}'`);
-    if (this.done.has(node)) throw new Error(`${this.who}: node '${node}' is behind the frontier (the pass only moves forward; open a new pass)`);
+    if (this.done.has(node) && !this.frozen) throw new Error(`${this.who}: node '${node}' is behind the frontier (the pass only moves forward; open a new pass)`);
     const todo = order.slice(0, at).filter((n) => !this.done.has(n.name));
     if (todo.length === 0) return;
     for (const n of todo) this.done.add(n.name);
@@ -145,10 +153,24 @@ export class LayerPass {
     const nodes = todo.map((n) => n.name);
     const feeds = this.feedsOf(todo);
     for (const name of names) if (this.done.has(name) && !this.frontier[0].has(name)) throw this.freed(name);
+    // Frozen: also bring back what stays live once these nodes count as computed.
+    const kept = this.frozen && nodes.length ? this.liveValues(order, nodes) : new Set<string>();
+    const outputs = [...new Set([...names.filter((n) => !this.done.has(n)), ...nodes.filter((n) => kept.has(n))])];
     for (const [b, batch] of this.frontier.entries()) {
-      const computed = nodes.length ? await this.run(batch, feeds, nodes, names.filter((n) => !this.done.has(n)), b) : undefined;
+      const computed = nodes.length ? await this.run(batch, feeds, nodes, outputs, b) : undefined;
+      for (const n of kept) if (computed?.has(n)) this.hold(batch, n, computed.get(n) as NodeValue);
       yield new Map(names.map((n) => [n, (batch.get(n) ?? computed?.get(n)) as NodeValue]));
     }
+    // Only once every batch has them: a caller that stops early leaves the frontier as it was.
+    if (this.frozen && nodes.length) this.commit(todo, order);
+  }
+
+  /** Count `nodes` as computed and free what nothing ahead reads any more. */
+  private commit(nodes: Node[], order: Node[]): void {
+    for (const n of nodes) this.done.add(n.name);
+    const keep = this.liveValues(order);
+    for (const batch of this.frontier) for (const name of [...batch.keys()]) if (!keep.has(name)) this.release(batch, name);
+    this.usage.computed += nodes.length;
   }
 
   /** Free the frontier. */
@@ -158,12 +180,14 @@ export class LayerPass {
     this.disposed = true;
   }
 
-  /** Values to keep: computed, and read by a node not computed yet, or a graph output. */
-  private liveValues(order: Node[]): Set<string> {
-    const keep = new Set<string>(this.graph.outputs.filter((o) => this.done.has(o)));
+  /** Values to keep: computed (or about to be: `also`), and read by a node that is not, or a graph output. */
+  private liveValues(order: Node[], also: readonly string[] = []): Set<string> {
+    const extra = new Set(also);
+    const done = (n: string) => this.done.has(n) || extra.has(n);
+    const keep = new Set<string>(this.graph.outputs.filter(done));
     for (const n of order) {
-      if (this.done.has(n.name)) continue;
-      for (const i of n.inputs) if (this.done.has(i)) keep.add(i);
+      if (done(n.name)) continue;
+      for (const i of n.inputs) if (done(i)) keep.add(i);
     }
     return keep;
   }
