@@ -1,11 +1,30 @@
 import { readFileSync } from 'node:fs';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import * as core from '@condense/core';
 import * as ir from '@condense/ir';
+import * as tfjs from '@condense/tfjs';
 import * as reconstruct from './index.js';
 
-// The README's ```ts blocks run as written.
-const MODULES: Record<string, unknown> = { '@condense/ir': ir, '@condense/reconstruct': reconstruct };
+// The README's ```ts blocks run as written, on the CPU backend (selectBackend is pinned to it).
+const MODULES: Record<string, unknown> = {
+  '@condense/core': core,
+  '@condense/ir': ir,
+  '@condense/reconstruct': reconstruct,
+  '@condense/tfjs': { ...tfjs, selectBackend: () => tfjs.selectBackend('cpu') },
+};
+
+/** What each example prints. */
+const EXPECTED = [
+  (lines: string[]) => {
+    expect(lines.join('\n')).toMatch(/^conv1: 4-bit affine, output error [\d.]+% -> [\d.]+% \(\d+ calibration rows/m);
+    expect(lines.at(-1)).toBe('128');
+  },
+  (lines: string[]) => {
+    expect(lines.join('\n')).toMatch(/fc1: output error [\d.]+% rounded to nearest, [\d.]+% with GPTQ; statistics \d+ bytes/);
+    expect(lines.at(-1)).toBe('4');
+  },
+];
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
@@ -18,13 +37,12 @@ function compile(source: string): (modules: Record<string, unknown>, console: { 
 }
 
 describe('README examples run', () => {
-  it('has an example', () => expect(blocks.length).toBeGreaterThanOrEqual(1));
+  it('has its examples', () => expect(blocks.length).toBe(EXPECTED.length));
   blocks.forEach((block, i) => {
     it(`example ${i + 1}`, async () => {
       const lines: string[] = [];
       await compile(block)(MODULES, { log: (s) => lines.push(String(s)) });
-      expect(lines.join('\n')).toMatch(/fc1: output error [\d.]+% rounded to nearest, [\d.]+% with GPTQ; statistics \d+ bytes/);
-      expect(lines.at(-1)).toBe('4');
+      EXPECTED[i](lines);
     });
   });
 });

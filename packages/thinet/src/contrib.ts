@@ -249,6 +249,8 @@ async function sampleBatches(group: ChannelGroup, source: GroupSource, o: GramOp
       });
       start += b;
     }
+    // Let the reference's values run to their end: a frozen pass keeps what it computed only then.
+    await refBatches?.next();
   } finally {
     await refBatches?.return(undefined);
   }

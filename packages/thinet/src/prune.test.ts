@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry, buildPipeline, LayerPass, parseRecipe, pipeline } from '@condense/core';
+import { createRegistry, buildPipeline, LayerPass, parseRecipe, pipeline, referenceRuntime } from '@condense/core';
 import { channelGroups, cloneGraph, cost, groupOf, GraphBuilder, inferShapes, rng, validate, type Graph, type Param } from '@condense/ir';
 import { compile, selectBackend, tfjsRuntime, toArtifacts } from '@condense/tfjs';
 import { contributionGrams, contributionSamples, type GroupSource } from './contrib.js';
@@ -111,6 +111,29 @@ describe('sampling', () => {
       expect(a[t].i).toEqual(b[t].i);
       expect(Array.from(a[t].x).every((v, i) => Math.abs(v - b[t].x[i]) < 1e-6)).toBe(true);
     }
+  });
+});
+
+describe('cost', () => {
+  it('one forward pass of the reference for the whole run, at most two of the model being pruned', async () => {
+    const g = new GraphBuilder('v', [12, 12, 1], 3)
+      .conv2d(8, 3, { name: 'c1', padding: 'same', bias: false }).batchNorm({ name: 'bn1' }).activation('relu', { name: 'r1' })
+      .conv2d(8, 3, { name: 'c2', padding: 'same', activation: 'relu' }).maxPool2d(2, { name: 'pool' })
+      .conv2d(8, 3, { name: 'c3', padding: 'same', activation: 'relu' })
+      .flatten({ name: 'flat' }).dense(10, { name: 'out' })
+      .build();
+    const counts = { frozen: new Map<string, number>(), live: new Map<string, number>() };
+    const rt = referenceRuntime();
+    const counting: PassFactory = (graph, x, o) => new LayerPass(async (gg, req) => {
+      const m = counts[o?.frozen ? 'frozen' : 'live'];
+      for (const n of req.nodes) m.set(n, (m.get(n) ?? 0) + 1);
+      return rt.forward!(gg, req);
+    }, graph, x, { batchSize: 5, ...o });
+    await pruneChannels(g, { ratio: 0.5, imagesPerClass: 1 }, { calibration: images(10, [12, 12, 1]), pass: counting });
+    // 10 images in batches of 5: every node of the reference twice (once per batch), none of the pruned model's more than 4 times.
+    expect([...counts.frozen.values()].every((n) => n === 2)).toBe(true);
+    expect([...counts.frozen.keys()]).toEqual(expect.arrayContaining(['c1', 'r1', 'c2', 'pool', 'c3', 'flat']));
+    expect(Math.max(...counts.live.values())).toBeLessThanOrEqual(4);
   });
 });
 

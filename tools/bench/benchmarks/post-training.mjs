@@ -24,8 +24,8 @@ function models(quick) {
 
 function plan(quick) {
   return quick
-    ? { train: 1000, validation: 300, test: 500, calibration: 128, seeds: [1], finetuneEpochs: 1, batchSize: 64 }
-    : { train: 10000, validation: 2000, test: undefined, calibration: 512, seeds: [1, 2, 3], finetuneEpochs: 1, batchSize: 128 };
+    ? { train: 1000, validation: 300, test: 500, calibration: 128, seeds: [1], finetune: { quantize: 1, prune: 1 }, batchSize: 64 }
+    : { train: 10000, validation: 2000, test: undefined, calibration: 512, seeds: [1, 2, 3], finetune: { quantize: 1, prune: 2 }, batchSize: 128 };
 }
 
 const BITS = [4, 3];
@@ -128,12 +128,14 @@ export default {
         const calibration = subset(train, p.calibration, { seed: seed + 1000 });
         const ctx = { key: m.key, graph, float, test: fm.test, validation, data: { train, calibration }, log };
         const common = { examples: p.calibration };
-        const ft = finetune({ epochs: p.finetuneEpochs, batchSize: p.batchSize });
+        // The fine-tunes the existing methods run: trained centroids as Deep Compression's; a short retraining after pruning.
+        const ftq = finetune({ epochs: p.finetune.quantize, batchSize: p.batchSize });
+        const ftp = finetune({ epochs: p.finetune.prune, batchSize: p.batchSize });
         const full = seed === seeds[0];
         const result = { model: m.key, seed, float_accuracy: round(float) };
         for (const bits of full ? BITS : [4]) {
           const gptq = await choose([false, true].map((actOrder) => ({ label: `GPTQ ${bits}-bit${actOrder ? ' act-order' : ''}`, stages: [gptqPlugin({ ...common, bits, actOrder })] })), ctx);
-          const rtn = await compare(`RTN ${bits}-bit`, [gptqPlugin({ ...common, bits, compensate: false })], full ? [kmeansQuantize({ bits }), ft] : undefined, ctx);
+          const rtn = await compare(`RTN ${bits}-bit`, [gptqPlugin({ ...common, bits, compensate: false })], full ? [kmeansQuantize({ bits }), ftq] : undefined, ctx);
           const g = await compare(gptq.label, gptq.stages, undefined, ctx);
           rows.push({ ...rtn, seed }, { ...g, seed, ...(rtn.finetuned_seconds ? { finetuned_accuracy: rtn.finetuned_accuracy, finetuned_seconds: rtn.finetuned_seconds, speedup: round(rtn.finetuned_seconds / g.seconds, 1) } : {}) });
           result[`gptq${bits}`] = g.accuracy;
@@ -141,7 +143,7 @@ export default {
         }
         for (const sparsity of full ? SPARSITIES : [0.5]) {
           const pct = sparsity * 100;
-          const mag = await compare(`magnitude ${pct}%`, [magnitudePrune({ sparsity })], full ? [magnitudePrune({ sparsity }), ft] : undefined, ctx);
+          const mag = await compare(`magnitude ${pct}%`, [magnitudePrune({ sparsity })], full ? [magnitudePrune({ sparsity }), ftp] : undefined, ctx);
           const sg = await choose(['layer', 'output'].map((scope) => ({ label: `SparseGPT ${pct}%${scope === 'output' ? ' per output' : ''}`, stages: [sparseGptPlugin({ ...common, sparsity, scope })] })), ctx);
           const s = await compare(sg.label, sg.stages, undefined, ctx);
           rows.push({ ...mag, seed }, { ...s, seed, ...(mag.finetuned_seconds ? { finetuned_accuracy: mag.finetuned_accuracy, finetuned_seconds: mag.finetuned_seconds, speedup: round(mag.finetuned_seconds / s.seconds, 1) } : {}) });
@@ -149,7 +151,7 @@ export default {
           result[`magnitude${pct}`] = mag.accuracy;
         }
         if (full) {
-          const mag = await compare('magnitude 2:4', [magnitudeNm(2, 4)], [magnitudeNm(2, 4), ft], ctx);
+          const mag = await compare('magnitude 2:4', [magnitudeNm(2, 4)], [magnitudeNm(2, 4), ftp], ctx);
           const s = await compare('SparseGPT 2:4', [sparseGptPlugin({ ...common, nm: '2:4' })], undefined, ctx);
           rows.push({ ...mag, seed }, { ...s, seed, finetuned_accuracy: mag.finetuned_accuracy, finetuned_seconds: mag.finetuned_seconds, speedup: round(mag.finetuned_seconds / s.seconds, 1) });
         }
@@ -182,7 +184,7 @@ export default {
         `Models trained from scratch on ${train.count} training images (${models(quick).map((m) => `${m.key} ${m.pretrain.epochs} cosine epochs`).join(', ')}, Adam 1e-3); ${validation.count} further training images are the validation split; calibration: ${p.calibration} images drawn from the training images per seed; accuracies on ${fm.test.count} test images.`,
         'Choices made on the validation split, then measured once on test: GPTQ act-order on or off (per bit width), SparseGPT scope (per layer or per output channel).',
         'RTN: round to nearest on the same per-channel grid GPTQ uses (reconstruct.gptq with compensate: false). Magnitude: prune.magnitude one-shot per layer at the same sparsity. 2:4: n of every m consecutive kernel rows per output; layers whose rows do not split into groups of 4 (LeNet-5 conv1: 25) stay dense in both.',
-        `Fine-tuned baselines at the same size: quantize.kmeans at the same bits (a ${2 ** 4}- or ${2 ** 3}-value codebook per layer) then ${p.finetuneEpochs} fine-tune epoch (centroids trained); prune.magnitude then ${p.finetuneEpochs} fine-tune epoch (masks kept). speedup = fine-tuned seconds / post-training seconds.`,
+        `Fine-tuned baselines at the same size: quantize.kmeans at the same bits (a 16- or 8-value codebook per layer) then ${p.finetune.quantize} fine-tune epoch (centroids trained, as Deep Compression); prune.magnitude then ${p.finetune.prune} fine-tune epoch(s) (masks kept). speedup = fine-tuned seconds / post-training seconds, for GPTQ and SparseGPT.`,
         `Headline metrics: the worst model's mean over ${seeds.length} seed(s) of (method accuracy - float accuracy), in points.`,
         ...(typeof ir.mobilenetV2 === 'function' ? [] : ['No MobileNetV2-style model in @condense/ir yet: LeNet-5 and the VGG-style CNN only.']),
         ...(quick ? ['--quick: models trained 1 epoch on 1,000 images and 128 calibration images, one seed: it checks that everything runs; the numbers are noise.'] : []),
