@@ -1,7 +1,6 @@
 /**
- * A layer's mean input, without its second moments: what bias correction and BN re-estimation
- * need, at the cost of one pass over the input (the patch sums of @condense/core for
- * convolutions). Kept per kernel block like `LayerStats`, so `inputMean` reads both.
+ * A layer's mean input, without its second moments: what the bias correction stage needs, at
+ * the cost of one pass over the input (the patch sums of @condense/core for convolutions). Kept per kernel block like `LayerStats`, so `inputMean` reads both.
  */
 import { convWindow, patchSums } from '@condense/core';
 import { ReconstructError } from './errors.js';

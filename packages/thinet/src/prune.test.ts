@@ -134,6 +134,19 @@ describe('cost', () => {
     expect([...counts.frozen.values()].every((n) => n === 2)).toBe(true);
     expect([...counts.frozen.keys()]).toEqual(expect.arrayContaining(['c1', 'r1', 'c2', 'pool', 'c3', 'flat']));
     expect(Math.max(...counts.live.values())).toBeLessThanOrEqual(4);
+
+    // An inception-style block: a group's next layers sit past a concat, so its look-ahead computes
+    // branches whose own groups come next (their inputs stay available).
+    const b = new GraphBuilder('inc', [10, 10, 2], 4);
+    b.conv2d(6, 3, { name: 'stem', padding: 'same', activation: 'relu' });
+    const a1 = b.conv2d(4, 1, { name: 'a1', activation: 'relu' }, 'stem').current;
+    const a2 = b.conv2d(4, 1, { name: 'a2', activation: 'relu' }, 'stem').conv2d(6, 3, { name: 'a3', padding: 'same', activation: 'relu' }).current;
+    b.concat([a1, a2], { name: 'mix' }).conv2d(8, 1, { name: 'next', activation: 'relu' }).flatten({ name: 'f' }).dense(3, { name: 'out' });
+    const inc = b.build();
+    counts.frozen.clear();
+    const r = await pruneChannels(inc, { ratio: 0.5, imagesPerClass: 1 }, { calibration: images(10, [10, 10, 2]), pass: counting });
+    expect(r.layers.map((l) => l.layer)).toEqual(['stem', 'a1', 'a2', 'a3', 'next']);
+    expect([...counts.frozen.values()].every((n) => n === 2)).toBe(true);
   });
 });
 

@@ -123,6 +123,14 @@ describe('LayerPass', () => {
     expect(close((await collect(pass, 'flat')).values, referenceValues(g, images, COUNT).get('flat')!.data)).toBe(true);
     // c1, c2, c3, add once (the look-ahead), then pool and flat once: two batches each.
     expect([...rt.computed].sort()).toEqual(['add', 'c1', 'c2', 'c3', 'flat', 'pool'].flatMap((n) => [n, n]).sort());
+    // A later look-ahead may ask for what an earlier one computed past the frontier.
+    const ahead = new LayerPass(referenceRuntime().forward as Forward, g, examples, { batchSize: 5, frozen: true });
+    await ahead.advance('c2');
+    await collect(ahead, 'add');
+    await ahead.advance('c3');
+    expect(close((await collect(ahead, 'c3')).values, referenceValues(g, images, COUNT).get('c3')!.data)).toBe(true);
+    await ahead.advance('pool'); // c3 is behind the frontier now, and nothing ahead reads it
+    await expect(collect(ahead, 'c3')).rejects.toThrow(/value 'c3' was computed and freed/);
     // A caller that stops early leaves nothing half-done.
     const fresh = new LayerPass(referenceRuntime().forward as Forward, g, examples, { batchSize: 5, frozen: true });
     for await (const _ of fresh.values(['c3'])) break;

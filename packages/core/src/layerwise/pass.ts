@@ -82,6 +82,8 @@ export class LayerPass {
   private readonly usage: PassUsage = { bytes: 0, peakBytes: 0, forwardMs: 0, computed: 0 };
   private disposed = false;
   private readonly frozen: boolean;
+  /** The node `advance` last moved to (the furthest). */
+  private cut?: string;
   private readonly who: string;
   /** Examples in the pass. */
   readonly count: number;
@@ -124,8 +126,12 @@ export class LayerPass {
     const at = order.findIndex((n) => n.name === node);
     if (at < 0) throw new Error(`${this.who}: no node '${node}'`);
     if (this.done.has(node) && !this.frozen) throw new Error(`${this.who}: node '${node}' is behind the frontier (the pass only moves forward; open a new pass)`);
+    if (this.cut === undefined || at > order.findIndex((n) => n.name === this.cut)) this.cut = node;
     const todo = order.slice(0, at).filter((n) => !this.done.has(n.name));
-    if (todo.length === 0) return;
+    if (todo.length === 0) {
+      this.commit([], order);
+      return;
+    }
     for (const n of todo) this.done.add(n.name);
     const keep = this.liveValues(order);
     const names = todo.map((n) => n.name);
@@ -180,14 +186,22 @@ export class LayerPass {
     this.disposed = true;
   }
 
-  /** Values to keep: computed (or about to be: `also`), and read by a node that is not, or a graph output. */
+  /**
+   * Values to keep: computed (or about to be: `also`), and read by a node that is not, or a graph
+   * output; in a frozen pass also every one at or after the cut (a later look-ahead may ask for
+   * what an earlier one computed, until `advance` moves past it).
+   */
   private liveValues(order: Node[], also: readonly string[] = []): Set<string> {
     const extra = new Set(also);
     const done = (n: string) => this.done.has(n) || extra.has(n);
     const keep = new Set<string>(this.graph.outputs.filter(done));
-    for (const n of order) {
-      if (done(n.name)) continue;
-      for (const i of n.inputs) if (done(i)) keep.add(i);
+    const cutAt = this.frozen && this.cut !== undefined ? order.findIndex((n) => n.name === this.cut) : Infinity;
+    for (const [i, n] of order.entries()) {
+      if (done(n.name)) {
+        if (i >= cutAt) keep.add(n.name);
+        continue;
+      }
+      for (const v of n.inputs) if (done(v)) keep.add(v);
     }
     return keep;
   }
