@@ -1,5 +1,5 @@
 /** The calibration side of ThiNet: which images, and each channel group's sampled contributions. */
-import type { LayerPass, ModelInputs } from '@condense/core';
+import type { LayerPass, LayerPassOptions, ModelInputs } from '@condense/core';
 import { rng, shuffle, type ChannelGroup, type Graph } from '@condense/ir';
 import { contributionGrams, groupCut, UnsupportedConsumer, type ConsumerGram, type GroupSource, type Images } from './contrib.js';
 
@@ -34,7 +34,13 @@ export function pickCalibration(set: CalibrationSet, perClass: number, seed: num
 }
 
 /** Opens a layer pass over the calibration images on a graph (the pipeline's runtime, in a stage). */
-export type PassFactory = (graph: Graph, examples: ModelInputs, options?: { frozen?: boolean }) => LayerPass;
+export type PassFactory = (graph: Graph, examples: ModelInputs, options?: Pick<LayerPassOptions, 'frozen' | 'retain'>) => LayerPass;
+
+/** The values a later group may sample: the inputs of the layers with contribution formulas. */
+function nextLayerInputs(graph: Graph): (value: string) => boolean {
+  const inputs = new Set(graph.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense').map((n) => n.inputs[0]));
+  return (value) => inputs.has(value);
+}
 
 /** Images per runtime call of ThiNet's passes: it bounds the runtime's working memory (the sampled locations do not depend on it). */
 export const PASS_BATCH = 16;
@@ -106,7 +112,7 @@ export class Sampler {
     const fresh = (p: { graph: Graph; pass: LayerPass } | undefined, g: Graph, frozen: boolean) => {
       if (p && p.graph === g && (frozen || !p.pass.computed(cut))) return p;
       p?.pass.dispose();
-      return { graph: g, pass: this.open(g, imageInputs(this.images), { frozen }) };
+      return { graph: g, pass: this.open(g, imageInputs(this.images), frozen ? { frozen, retain: nextLayerInputs(g) } : {}) };
     };
     this.current = fresh(this.current, graph, false);
     const reference = this.referenceGraph;

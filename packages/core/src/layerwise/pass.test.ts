@@ -131,6 +131,12 @@ describe('LayerPass', () => {
     expect(close((await collect(ahead, 'c3')).values, referenceValues(g, images, COUNT).get('c3')!.data)).toBe(true);
     await ahead.advance('pool'); // c3 is behind the frontier now, and nothing ahead reads it
     await expect(collect(ahead, 'c3')).rejects.toThrow(/value 'c3' was computed and freed/);
+    // retain: only the values a later look-ahead may ask for stay.
+    const picky = new LayerPass(referenceRuntime().forward as Forward, g, examples, { batchSize: 5, frozen: true, retain: (v) => v === 'c3' });
+    await picky.advance('c2');
+    await collect(picky, 'add');
+    expect((await collect(picky, 'c3')).values).toHaveLength(COUNT * 6 * 6 * 4);
+    await expect(collect(picky, 'c2')).rejects.toThrow(/value 'c2' was computed and freed/);
     // A caller that stops early leaves nothing half-done.
     const fresh = new LayerPass(referenceRuntime().forward as Forward, g, examples, { batchSize: 5, frozen: true });
     for await (const _ of fresh.values(['c3'])) break;

@@ -28,6 +28,12 @@ export interface LayerPassOptions {
    * reads it) instead of being computed again, and `advance` may name a node already computed.
    */
   frozen?: boolean;
+  /**
+   * Frozen passes: which values computed past the frontier to keep for a later look-ahead
+   * (default: all). Say which ones can be asked for (e.g. the inputs of conv layers) and the
+   * rest are freed as in a pass that is not frozen.
+   */
+  retain?: (value: string) => boolean;
 }
 
 /** What a pass has cost so far. */
@@ -82,6 +88,7 @@ export class LayerPass {
   private readonly usage: PassUsage = { bytes: 0, peakBytes: 0, forwardMs: 0, computed: 0 };
   private disposed = false;
   private readonly frozen: boolean;
+  private readonly retain: (value: string) => boolean;
   /** The node `advance` last moved to (the furthest). */
   private cut?: string;
   private readonly who: string;
@@ -98,6 +105,7 @@ export class LayerPass {
     this.frontier = splitBatches(graph, examples, options.batchSize ?? DEFAULT_PASS_BATCH, this.who);
     this.count = examples.count;
     this.frozen = options.frozen ?? false;
+    this.retain = options.retain ?? (() => true);
     for (const name of graph.inputs) this.done.add(name);
     for (const batch of this.frontier) for (const v of batch.values()) this.usage.bytes += v.values.byteLength;
     this.usage.peakBytes = this.usage.bytes;
@@ -188,8 +196,8 @@ export class LayerPass {
 
   /**
    * Values to keep: computed (or about to be: `also`), and read by a node that is not, or a graph
-   * output; in a frozen pass also every one at or after the cut (a later look-ahead may ask for
-   * what an earlier one computed, until `advance` moves past it).
+   * output; in a frozen pass also those at or after the cut that `retain` keeps (a later look-ahead
+   * may ask for what an earlier one computed, until `advance` moves past it).
    */
   private liveValues(order: Node[], also: readonly string[] = []): Set<string> {
     const extra = new Set(also);
@@ -198,7 +206,7 @@ export class LayerPass {
     const cutAt = this.frozen && this.cut !== undefined ? order.findIndex((n) => n.name === this.cut) : Infinity;
     for (const [i, n] of order.entries()) {
       if (done(n.name)) {
-        if (i >= cutAt) keep.add(n.name);
+        if (i >= cutAt && this.retain(n.name)) keep.add(n.name);
         continue;
       }
       for (const v of n.inputs) if (done(v)) keep.add(v);
