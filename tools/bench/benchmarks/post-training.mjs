@@ -22,6 +22,12 @@ function models(quick) {
   return list;
 }
 
+/**
+ * The full run: per model, seed 1 trains the model and runs every method (16 post-training runs,
+ * 6 fine-tuned baselines), seeds 2 and 3 the headline ones; about 2.5 hours on 2 quiet cores
+ * (LeNet-5 ~35 min, the VGG-style CNN ~2 h, mostly its training and the fine-tuned baselines).
+ * --quick took 22 minutes on 2 heavily shared cores.
+ */
 function plan(quick) {
   return quick
     ? { train: 1000, validation: 300, test: 500, calibration: 128, seeds: [1], finetune: { quantize: 1, prune: 1 }, batchSize: 64 }

@@ -18,8 +18,8 @@ export interface LayerReport {
   sparsity: number;
   /** Bits per stored value (32 float, 16 half, n for codebooks / affine). */
   bits: number;
-  /** Stored bytes of the param under its annotations (the cost model's estimate, before entropy coding). */
-  bytes: number;
+  /** Stored bytes of the param under its annotations (the cost model's estimate, before entropy coding); absent in reports written before it was recorded. */
+  bytes?: number;
   encoding: 'float32' | 'float16' | 'affine' | 'codebook';
   /** Histogram of the non-zero weights. */
   histogram: Histogram;
