@@ -1,6 +1,16 @@
 import { definePlugin, Type, type Registry } from '@condense/core';
-import { toArtifacts } from '@condense/tfjs';
-import { containerReport, encodeGraph } from './container.js';
+import type { Graph } from '@condense/ir';
+import { exportTopology } from '@condense/tfjs';
+import { containerReport, encodeGraph, type EncodeOptions } from './container.js';
+
+/**
+ * The encode options that make a container loadable by `@condense/codec/loader`: the graph's own
+ * TF.js topology and weight names (the only topology `decodeGraph` accepts next to the graph).
+ */
+export function loaderOptions(graph: Graph): Pick<EncodeOptions, 'modelTopology' | 'weightNames'> {
+  const { modelTopology, weightNames } = exportTopology(graph);
+  return { modelTopology, weightNames };
+}
 
 /**
  * The final Deep Compression stage: encode the graph (sparse relative positions, codebook
@@ -22,12 +32,7 @@ export const deepCompression = definePlugin({
   create: (o) => ({
     contract: { provides: ['encoded'], final: true },
     apply(graph) {
-      const exported = o.topology ? toArtifacts(graph) : undefined;
-      const { bytes } = encodeGraph(graph, {
-        huffman: o.huffman,
-        gapBits: o.gapBits,
-        ...(exported ? { modelTopology: exported.artifacts.modelTopology as object, weightNames: exported.weightNames } : {}),
-      });
+      const { bytes } = encodeGraph(graph, { huffman: o.huffman, gapBits: o.gapBits, ...(o.topology ? loaderOptions(graph) : {}) });
       const size = containerReport(bytes);
       const share = Object.entries(size.byKind)
         .filter(([, b]) => b > 0)
