@@ -6,7 +6,7 @@ export type { PipelineEvent } from './events.js';
 export { snapshot, type Snapshot } from './snapshot.js';
 export { pipeline, DEFAULT_FINETUNE, type Pipeline, type PipelineResult, type StageRecord } from './pipeline.js';
 export { finetune, evaluateStage } from './stages.js';
-export { Registry, createRegistry, discoverPlugins, registerModule, isPluginFactory, type Discovered } from './registry.js';
+export { Registry, createRegistry, dependencyTree, discoverPlugins, loadPlugin, registerModule, isPluginFactory, type Discovered } from './registry.js';
 export { parseRecipe, buildPipeline, recipeJsonSchema, type Recipe, type RecipeStage } from './recipe.js';
 export * from './report/index.js';
 export { Type, type Static, type TObject } from '@sinclair/typebox';

@@ -228,13 +228,16 @@ function freshPrefix(taken: Set<string>, count: number): string {
   }
 }
 
-/** Shard files (inside `dir`) listed by the model.json currently in `dir`, if there is a readable one. */
+/**
+ * Shard files (`.bin`, directly inside `dir`) listed by the model.json currently in `dir`, if there
+ * is a readable one: only those are removed, so a stray entry cannot make saveModel delete another file.
+ */
 async function listedShards(dir: string): Promise<string[]> {
   try {
     const json = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8'));
     const groups = Array.isArray(json?.weightsManifest) ? json.weightsManifest : [];
     const paths: string[] = groups.flatMap((g: { paths?: unknown }) => (Array.isArray(g?.paths) ? g.paths.filter((p) => typeof p === 'string') : []));
-    return paths.map((p) => resolve(dir, p)).filter((f) => dirname(f) === dir && !f.endsWith(`${sep}${MODEL_JSON}`));
+    return paths.map((p) => resolve(dir, p)).filter((f) => dirname(f) === dir && f.endsWith('.bin'));
   } catch {
     return [];
   }
