@@ -63,11 +63,14 @@ describe('27.3a the loader runs no initializer and checks every weight shape bef
 });
 
 describe('27.3b the stored topology is validated before TF.js sees it', () => {
-  it('refuses a dangling inbound node and a cycle, naming the layers', async () => {
+  it('refuses a dangling inbound node, a layer without one, and a cycle, naming the layers', async () => {
     const dangling = edited((h) => void (layer(h, 'fc2').inbound_nodes = [[['nowhere', 0, 0, {}]]]));
     expect(await refused(() => loadCondenseModel(dangling), 'NOT_LOADABLE')).toMatch(/layer 'fc2' inbound_nodes\[0\]\[0\] names the layer 'nowhere', which the topology does not define/);
     const cycle = edited((h) => void (layer(h, 'flat').inbound_nodes = [[['fc1', 0, 0, {}]]]));
     expect(await refused(() => loadCondenseModel(cycle), 'NOT_LOADABLE')).toMatch(/layer '(flat|fc1)' depends on itself/);
+    // Found by the fuzz test: TF.js waited forever for a layer that has no inbound node.
+    const orphan = edited((h) => void (layer(h, 'pool').inbound_nodes = []));
+    expect(await refused(() => loadCondenseModel(orphan), 'NOT_LOADABLE')).toMatch(/layer 'pool' \(config\.layers\[2\]\) has 0 inbound nodes; only an InputLayer may have none/);
     const badNode = edited((h) => void (layer(h, 'fc2').inbound_nodes = [[['fc1', 3, 0, {}]]]));
     expect(await refused(() => loadCondenseModel(badNode), 'NOT_LOADABLE')).toMatch(/names node 3 of layer 'fc1', which has 1/);
   });

@@ -55,11 +55,16 @@ function checkGeometry(layer: StoredLayer, fail: (field: string, what: string) =
 
 /** Functional models: every inbound node names an existing layer and node, and the layers form no cycle. */
 function checkGraph(raw: Json[], layers: StoredLayer[], config: Json, where: string): void {
+  // TF.js waits forever for a node that never comes: every layer but an InputLayer needs one.
   const nodesOf = new Map<string, number>();
   raw.forEach((l, i) => {
     const inbound = l.inbound_nodes;
+    const input = layers[i].className === 'InputLayer';
     if (!Array.isArray(inbound)) throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' (config.layers[${i}]): inbound_nodes is not a list`, where);
-    nodesOf.set(layers[i].name, Math.max(1, inbound.length));
+    if (input ? inbound.length !== 0 : inbound.length === 0) {
+      throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' (config.layers[${i}]) has ${inbound.length} inbound nodes; ${input ? 'an InputLayer has none' : 'only an InputLayer may have none'}`, where);
+    }
+    nodesOf.set(layers[i].name, input ? 1 : inbound.length);
   });
   const ref = (r: unknown, at: string): string => {
     if (!Array.isArray(r) || typeof r[0] !== 'string' || !isCount(r[1]) || !isCount(r[2])) throw new CodecError('NOT_LOADABLE', `${at} is not a [layer, node, tensor] reference`, where);
@@ -72,7 +77,7 @@ function checkGraph(raw: Json[], layers: StoredLayer[], config: Json, where: str
   raw.forEach((l, i) => {
     const list: string[] = [];
     (l.inbound_nodes as unknown[]).forEach((node, n) => {
-      if (!Array.isArray(node)) throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' inbound_nodes[${n}] is not a list`, where);
+      if (!Array.isArray(node) || node.length === 0) throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' inbound_nodes[${n}] is not a non-empty list`, where);
       node.forEach((r, k) => list.push(ref(r, `layer '${layers[i].name}' inbound_nodes[${n}][${k}]`)));
     });
     deps.set(layers[i].name, list);
@@ -80,7 +85,11 @@ function checkGraph(raw: Json[], layers: StoredLayer[], config: Json, where: str
   for (const key of ['input_layers', 'output_layers']) {
     const ends = config[key];
     if (!Array.isArray(ends) || ends.length === 0) throw new CodecError('NOT_LOADABLE', `config.${key} is not a non-empty list`, where);
-    ends.forEach((r, k) => ref(r, `config.${key}[${k}]`));
+    ends.forEach((r, k) => {
+      const name = ref(r, `config.${key}[${k}]`);
+      const isInput = layers.find((l) => l.name === name)?.className === 'InputLayer';
+      if (key === 'input_layers' && !isInput) throw new CodecError('NOT_LOADABLE', `config.input_layers[${k}] names '${name}', which is not an InputLayer`, where);
+    });
   }
   // Depth-first search with colours; iterative, so a long chain cannot overflow the stack.
   const state = new Map<string, 1 | 2>();
