@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 // unbuilt exports or workspace-only paths fail here.
 
 const root = join(import.meta.dirname, '..', '..');
-const PACKAGES = ['ir', 'tfjs', 'core', 'datasets', 'prune', 'quantize', 'codec'];
+const PACKAGES = ['files', 'ir', 'tfjs', 'core', 'datasets', 'prune', 'quantize', 'codec'];
 const built = PACKAGES.every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')));
 let tarballs: Record<string, string> = {};
 
@@ -44,7 +44,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1')('installi
   }, 300_000);
 
   it('@condense/tfjs loads and saves a model', async () => {
-    const out = await project(['ir', 'tfjs'], `
+    const out = await project(['files', 'ir', 'tfjs'], `
       import { lenet300100 } from '@condense/ir';
       import { saveModel, loadModel } from '@condense/tfjs';
       import { mkdtempSync } from 'node:fs';
@@ -56,13 +56,22 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1')('installi
   }, 300_000);
 
   it('@condense/prune with its dependencies prunes a model through a pipeline', async () => {
-    const out = await project(['ir', 'tfjs', 'core', 'prune'], `
+    const out = await project(['files', 'ir', 'tfjs', 'core', 'prune'], `
       import { lenet300100 } from '@condense/ir';
       import { pipeline } from '@condense/core';
       import { magnitudePrune } from '@condense/prune';
       const r = await pipeline([magnitudePrune({ sparsity: 0.9 })]).run(lenet300100());
       console.log(r.snapshots[1].nonzero);`);
     expect(Number(out)).toBeLessThan(30_000);
+  }, 300_000);
+
+  it('@condense/files alone writes atomically and bounds JSON trees', async () => {
+    const out = await project(['files'], `
+      import { writeFileAtomic, readBounded } from '@condense/files';
+      import { treeProblem } from '@condense/files/json';
+      await writeFileAtomic('out/a/b.txt', 'hello');
+      console.log(new TextDecoder().decode(await readBounded('out/a/b.txt', { maxBytes: 10 })), treeProblem([[[1]]], { maxDepth: 2 }));`);
+    expect(out.trim()).toBe('hello is nested more than 2 levels deep (at [0][0])');
   }, 300_000);
 
   it('@condense/datasets ships its embedded subset', async () => {
@@ -74,7 +83,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1')('installi
   }, 300_000);
 
   it('@condense/codec encodes and decodes, and its loader entry exists', async () => {
-    const out = await project(['ir', 'tfjs', 'core', 'codec'], `
+    const out = await project(['files', 'ir', 'tfjs', 'core', 'codec'], `
       import { lenet300100 } from '@condense/ir';
       import { encodeGraph, decodeGraph } from '@condense/codec';
       import { loadCondenseModel } from '@condense/codec/loader';

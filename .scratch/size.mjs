@@ -1,0 +1,10 @@
+import { build } from 'esbuild';
+import { gzipSync } from 'node:zlib';
+import { cpSync, mkdirSync } from 'node:fs';
+const variant = process.argv[2];
+const dir = '/work/wt/reliability/packages/codec';
+let plugins = [];
+if (variant === 'fflate') plugins = [{ name: 'swap', setup(b) { b.onResolve({ filter: /\.\/inflate\.js$/ }, () => ({ path: '/tmp/fl/inflate-fflate.ts' })); } }];
+const r = await build({ absWorkingDir: dir, entryPoints: ['src/loader.ts'], bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent', external: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'], plugins, nodePaths: [dir + '/node_modules', '/work/wt/reliability/node_modules'] });
+const bytes = r.outputFiles[0].contents;
+console.log(variant, bytes.length, 'min', gzipSync(bytes, { level: 9 }).length, 'min+gzip', Object.keys(r.metafile.inputs).filter(f=>!f.startsWith('src/')));
