@@ -4,9 +4,8 @@ import type { Graph } from '@condense/ir';
 import { decodeGraph, encodeGraph, type EncodeOptions, type EncodeResult } from './container.js';
 import type { DecodeOptions } from './decode.js';
 import { CodecError } from './errors.js';
+import { MAX_CONTAINER_BYTES } from './format.js';
 
-/** Largest container file read (its decoded size is bounded separately, by `maxElements`). */
-export const MAX_CONTAINER_BYTES = 2 ** 31 - 1;
 
 const problem = (e: unknown) => (e instanceof FileError ? e.problem : (e as Error).message);
 

@@ -30,6 +30,8 @@ export const prefixBytes = (version: number): number => (version === 1 ? 16 : PR
 export const MAX_HEADER_BYTES = 16 * 2 ** 20;
 export const HEADER_BASE_BYTES = 2 ** 20;
 export const HEADER_BYTES_PER_BODY_BYTE = 4;
+/** Largest container file read from a path (the decoded size is bounded separately, by `maxElements`). */
+export const MAX_CONTAINER_BYTES = 2 ** 31 - 1;
 /** Deepest nesting of the JSON header (real topologies stay under 20). */
 export const MAX_HEADER_DEPTH = 64;
 /** The header size a body of `bodyBytes` allows. */

@@ -12,6 +12,7 @@ import { engine, type Variable } from '@tensorflow/tfjs-core';
 import { models, type LayersModel } from '@tensorflow/tfjs-layers';
 import { decodeContainer, type DecodedParam, type DecodeOptions } from './decode.js';
 import { CodecError } from './errors.js';
+import { MAX_CONTAINER_BYTES } from './format.js';
 import { useStoredWeights, withStoredWeights } from './stored-init.js';
 import { validateTopology } from './topology.js';
 
@@ -75,7 +76,11 @@ async function readSource(source: CondenseSource, name: string): Promise<Uint8Ar
       // A computed specifier keeps browser bundlers from trying to resolve a Node builtin.
       const fsModule = 'node:fs/promises';
       const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
-      return new Uint8Array(await fs.readFile(source.startsWith('file:') ? new URL(source) : source));
+      const path = source.startsWith('file:') ? new URL(source) : source;
+      const info = await fs.stat(path);
+      if (!info.isFile()) throw new CodecError('IO', 'is not a regular file', name);
+      if (info.size > MAX_CONTAINER_BYTES) throw new CodecError('IO', `has ${info.size} bytes, more than the ${MAX_CONTAINER_BYTES} a container may have`, name);
+      return new Uint8Array(await fs.readFile(path));
     }
     return await responseBytes(await fetch(source));
   } catch (e) {
