@@ -55,11 +55,13 @@ describe('loadCondenseModel', () => {
   let f: Awaited<ReturnType<typeof fixture>>;
   let bytes: Uint8Array;
   let dir = '';
-  const x = tf.tensor2d(Array.from({ length: 5 * 8 }, (_, i) => Math.sin(i)), [5, 8]);
+  let x: tf.Tensor;
   const predict = (m: tfl.LayersModel) => Array.from((m.predict(x) as tf.Tensor).dataSync());
 
   beforeAll(async () => {
+    // The cpu backend first: the bridge (imported through the decoder's topology check) registers wasm too.
     await tf.setBackend('cpu');
+    x = tf.tensor2d(Array.from({ length: 5 * 8 }, (_, i) => Math.sin(i)), [5, 8]);
     f = await fixture();
     bytes = encodeGraph(f.graph, { modelTopology: f.modelTopology, weightNames: f.weightNames }).bytes;
     dir = await mkdtemp(join(tmpdir(), 'codec-loader-'));
