@@ -4,7 +4,7 @@
  * the stored topology must be the graph's own TF.js export (as `codec.deepCompression` and
  * `loaderOptions(graph)` write it), layer by layer, with the same weight names.
  */
-import type { Graph } from '@condense/ir';
+import { GraphError, type Graph } from '@condense/ir';
 import { exportTopology } from '@condense/tfjs';
 import { CodecError } from './errors.js';
 
@@ -47,7 +47,10 @@ const layerName = (l: Json, i: number): string => {
   return typeof name === 'string' ? `layer '${name}'` : `config.layers[${i}]`;
 };
 
-/** Refuse (TOPOLOGY_MISMATCH) a stored topology or weight-name table that is not the graph's own export. */
+/**
+ * Refuse (TOPOLOGY_MISMATCH) a stored topology or weight-name table that is not the graph's own
+ * export. Exporting validates the graph: an invalid one throws its GraphError.
+ */
 export function checkStoredTopology(graph: Graph, stored: Record<string, unknown>, storedNames: Map<string, string>, where: string): void {
   const fail = (what: string): never => {
     throw new CodecError('TOPOLOGY_MISMATCH', `the stored TF.js topology (what the loader runs) is not the stored graph: ${what}`, where);
@@ -56,6 +59,8 @@ export function checkStoredTopology(graph: Graph, stored: Record<string, unknown
   try {
     derived = exportTopology(graph);
   } catch (e) {
+    // An invalid graph is the caller's BAD_GRAPH; a valid one without a TF.js form cannot match any topology.
+    if (e instanceof GraphError) throw e;
     return fail(`the graph has no TF.js export to compare with (${(e as Error).message.split('\n')[0]})`);
   }
   const s = modelPart(stored);

@@ -108,12 +108,13 @@ export function decodeGraph(bytes: Uint8Array, source?: string, options: Omit<De
   }
   const graph: Graph = { name: c.name, nodes: c.nodes, params, inputs: c.inputs, outputs: c.outputs, meta: c.meta };
   try {
-    validate(graph);
+    // The topology check exports the graph, which validates it: validate once.
+    if (c.modelTopology) checkStoredTopology(graph, c.modelTopology, weightNames, where);
+    else validate(graph);
   } catch (e) {
     if (!(e instanceof GraphError)) throw e;
     throw new CodecError('BAD_GRAPH', e.message, where);
   }
-  if (c.modelTopology) checkStoredTopology(graph, c.modelTopology, weightNames, where);
   return graph;
 }
 
