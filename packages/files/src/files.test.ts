@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,16 @@ describe('replaceDir', () => {
     expect(names).toEqual(['model.json', 'nested', ...Array.from({ length: 50 }, (_, i) => `new${i}.bin`)].sort());
     expect(await readFile(join(out, 'model.json'), 'utf8')).toBe('new');
     expect(await readdir(root)).not.toContainEqual(expect.stringContaining('condense-tmp'));
+  });
+
+  it('updates the folder a symlinked target points at, keeping the link', async () => {
+    const real = await sub('real-out');
+    await writeFile(join(real, 'old'), 'x');
+    const link = join(root, 'link-out');
+    await symlink(real, link);
+    await replaceDir(link, async (d) => writeFile(join(d, 'new'), 'y'));
+    expect(await readdir(real)).toEqual(['new']);
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
   });
 
   it('leaves the old target untouched when writing fails', async () => {

@@ -7,6 +7,7 @@
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FileError, errnoOf, fileError } from './errors.js';
+import { realPathOf } from './paths.js';
 import { cleanStaleTemps, tempPath } from './temp.js';
 
 async function ensureDir(dir: string): Promise<void> {
@@ -47,8 +48,10 @@ export async function writeFileAtomic(path: string, contents: string | Uint8Arra
 
 /** A new, empty staging folder beside `target` (our temporary naming, so a killed run's is cleaned later). */
 export async function makeStage(target: string): Promise<string> {
-  await prepareParent(target);
-  const stage = tempPath(resolve(target));
+  // Beside where the target really is (through a symlink), so that moving in stays on one file system.
+  const real = await realPathOf(target);
+  await prepareParent(real);
+  const stage = tempPath(real);
   try {
     await mkdir(stage);
   } catch (e) {
@@ -93,7 +96,8 @@ export interface CommitOptions {
  * The target never disappears on the way. The stage is gone afterwards.
  */
 export async function commitStage(stage: string, target: string, options: CommitOptions = {}): Promise<void> {
-  const abs = resolve(target);
+  // A target that is a symlink to a folder is updated where it points.
+  const abs = await realPathOf(target);
   try {
     const existing = await kind(abs);
     if (existing === undefined) {
