@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodecError, DEFAULT_MAX_ELEMENTS, decodeContainer, decodeGraph } from '@condense/codec';
 import { loadCondenseModel } from '@condense/codec/loader';
+import { exportTopology } from '@condense/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadableBytes, splitContainer, joinContainer, tf, withStreams } from './containers.js';
 import { cli, isCleanRefusal, scratch } from './helpers.js';
@@ -16,7 +17,7 @@ let good: Uint8Array;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   tmp = await scratch();
-  good = loadableBytes();
+  good = await loadableBytes();
 });
 afterAll(() => tmp.done());
 
@@ -83,7 +84,7 @@ describe('27.3c the IR graph and the stored topology are the same model', () => 
     const m = await loadCondenseModel(other);
     m.dispose();
     // ... so everything that shows the graph refuses it.
-    expect(await refused(() => decodeGraph(other, 'm.cdz'), 'TOPOLOGY_MISMATCH')).toMatch(/^TOPOLOGY_MISMATCH: m\.cdz: .*layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph$/);
+    expect(await refused(() => decodeGraph(other, 'm.cdz', { exportTopology }), 'TOPOLOGY_MISMATCH')).toMatch(/^TOPOLOGY_MISMATCH: m\.cdz: .*layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph$/);
     const file = join(tmp.dir, 'other.cdz');
     await writeFile(file, other);
     const r = await cli('inspect', file);
@@ -99,7 +100,7 @@ describe('27.3c the IR graph and the stored topology are the same model', () => 
         set('fc2/kernel', 'quant', b);
       });
       expect(() => decodeContainer(bad)).not.toThrow();
-      expect(await refused(() => decodeGraph(bad, 'm.cdz'), 'BAD_GRAPH')).toMatch(/m\.cdz: param 'fc2\/kernel': quantization scale\[0\] = (0|-1|NaN) must be positive and finite/);
+      expect(await refused(() => decodeGraph(bad, 'm.cdz', { exportTopology }), 'BAD_GRAPH')).toMatch(/m\.cdz: param 'fc2\/kernel': quantization scale\[0\] = (0|-1|NaN) must be positive and finite/);
     }
   });
 });
@@ -154,7 +155,7 @@ describe('27.3f streams tile the body', () => {
 describe('27.8 container errors name the file and field; a failed load leaks nothing', () => {
   it('strides: null in the graph and in the stored topology', async () => {
     const inGraph = edited((h) => void (h.nodes.find((n: { name: string }) => n.name === 'conv').attrs.strides = null));
-    expect(await refused(() => decodeGraph(inGraph, 'm.cdz'), 'BAD_GRAPH')).toMatch(/m\.cdz: .*conv.*strides must be positive integers/);
+    expect(await refused(() => decodeGraph(inGraph, 'm.cdz', { exportTopology }), 'BAD_GRAPH')).toMatch(/m\.cdz: .*conv.*strides must be positive integers/);
     const inTopology = edited((h) => void (layer(h, 'conv').config.strides = null));
     expect(await refused(() => loadCondenseModel(inTopology), 'NOT_LOADABLE')).toMatch(/layer 'conv' \(Conv2D\) config\.strides must be a positive integer or a list of 1 to 3 of them, got null/);
   });

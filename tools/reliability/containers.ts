@@ -28,7 +28,7 @@ export function smallNet(seed = 1): Graph {
 }
 
 /** The small net's container with its TF.js topology, loadable by the loader. */
-export const loadableBytes = (seed = 1): Uint8Array => encodeGraph(smallNet(seed), loaderOptions(smallNet(seed))).bytes;
+export const loadableBytes = async (seed = 1): Promise<Uint8Array> => encodeGraph(smallNet(seed), await loaderOptions(smallNet(seed))).bytes;
 
 type Header = ReturnType<typeof splitContainer>['header'];
 

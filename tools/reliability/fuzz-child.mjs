@@ -24,6 +24,7 @@ await import('@tensorflow/tfjs-backend-cpu');
 await tf.setBackend('cpu');
 const { decodeGraph, CodecError } = await import('@condense/codec');
 const { loadCondenseModel } = await import('@condense/codec/loader');
+const { exportTopology } = await import('@condense/tfjs');
 const { main } = await import('@condense/cli');
 
 const BUILT_IN = /TypeError|RangeError|ReferenceError|SyntaxError|internal error|Maximum call stack|\n\s+at /;
@@ -45,7 +46,7 @@ for await (const file of createInterface({ input: process.stdin })) {
   opened.length = 0;
   recording = true;
   const bytes = new Uint8Array(fs.readFileSync(file));
-  const decoder = await outcome(() => decodeGraph(bytes, file));
+  const decoder = await outcome(() => decodeGraph(bytes, file, { exportTopology }));
   const err = [];
   const code = await main(['inspect', file, '--json'], () => {}, (s) => err.push(s));
   const inspect = code === 0 ? 'ok' : code === 1 && err.length === 1 && !BUILT_IN.test(err[0]) ? 'refused' : `RAW exit ${code}: ${err.join(' | ').slice(0, 300)}`;

@@ -35,8 +35,8 @@ interface Report {
 }
 
 /** The cases: [kind, bytes], deterministic. */
-function mutations(): [string, Uint8Array][] {
-  const base = loadableBytes();
+async function mutations(): Promise<[string, Uint8Array][]> {
+  const base = await loadableBytes();
   const next = rng(2727);
   const out: [string, Uint8Array][] = [['intact', base]];
   for (let i = 0; i < 250; i++) out.push(['bit flips', flipBits(base, next)]);
@@ -54,7 +54,7 @@ describe.skipIf(!built)('fuzzing the decoder, inspect and the loader (1,201 cont
   const files: { file: string; kind: string; hash: string }[] = [];
   beforeAll(async () => {
     tmp = await scratch('condense-fuzz-');
-    for (const [i, [kind, bytes]] of mutations().entries()) {
+    for (const [i, [kind, bytes]] of (await mutations()).entries()) {
       const file = join(tmp.dir, `case-${String(i).padStart(4, '0')}`, 'model.cdz');
       await mkdir(dirname(file));
       await writeFile(file, bytes);

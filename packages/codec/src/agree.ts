@@ -5,8 +5,10 @@
  * `loaderOptions(graph)` write it), layer by layer, with the same weight names.
  */
 import { GraphError, type Graph } from '@condense/ir';
-import { exportTopology } from '@condense/tfjs';
 import { CodecError } from './errors.js';
+
+/** The graph's own TF.js topology and weight names: `exportTopology` of @condense/tfjs. */
+export type ExportTopology = (graph: Graph) => { modelTopology: object; weightNames: Map<string, string> };
 
 type Json = unknown;
 const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -51,7 +53,7 @@ const layerName = (l: Json, i: number): string => {
  * Refuse (TOPOLOGY_MISMATCH) a stored topology or weight-name table that is not the graph's own
  * export. Exporting validates the graph: an invalid one throws its GraphError.
  */
-export function checkStoredTopology(graph: Graph, stored: Record<string, unknown>, storedNames: Map<string, string>, where: string): void {
+export function checkStoredTopology(graph: Graph, exportTopology: ExportTopology, stored: Record<string, unknown>, storedNames: Map<string, string>, where: string): void {
   const fail = (what: string): never => {
     throw new CodecError('TOPOLOGY_MISMATCH', `the stored TF.js topology (what the loader runs) is not the stored graph: ${what}`, where);
   };
@@ -61,10 +63,10 @@ export function checkStoredTopology(graph: Graph, stored: Record<string, unknown
   } catch (e) {
     // An invalid graph is the caller's BAD_GRAPH; a valid one without a TF.js form cannot match any topology.
     if (e instanceof GraphError) throw e;
-    return fail(`the graph has no TF.js export to compare with (${(e as Error).message.split('\n')[0]})`);
+    return fail(`cannot export the graph to compare with (${(e as Error).message.split('\n')[0]})`);
   }
   const s = modelPart(stored);
-  const d = modelPart(derived.modelTopology);
+  const d = modelPart(derived.modelTopology as Record<string, unknown>);
   const sl = isObject(s.config) && Array.isArray(s.config.layers) ? s.config.layers : [];
   const dl = isObject(d.config) && Array.isArray(d.config.layers) ? d.config.layers : [];
   if (sl.length !== dl.length) fail(`it has ${sl.length} layers, the graph exports ${dl.length}`);

@@ -2,6 +2,7 @@
 import { FileError, readBounded, writeFileAtomic } from '@condense/files';
 import type { Graph } from '@condense/ir';
 import { decodeGraph, encodeGraph, type EncodeOptions, type EncodeResult } from './container.js';
+import type { ExportTopology } from './agree.js';
 import type { DecodeOptions } from './decode.js';
 import { CodecError } from './errors.js';
 import { MAX_CONTAINER_BYTES } from './format.js';
@@ -20,7 +21,22 @@ export async function writeContainer(graph: Graph, path: string, options: Encode
   return result;
 }
 
-/** Read and decode a container file into an IR graph. */
+/**
+ * `exportTopology` of @condense/tfjs, loaded when first needed (the codec itself does not import
+ * TF.js); without it, a container that stores a TF.js topology cannot be checked and is refused.
+ */
+async function topologyExporter(): Promise<ExportTopology> {
+  try {
+    return (await import('@condense/tfjs')).exportTopology;
+  } catch (e) {
+    const why = (e as Error).message.split('\n')[0];
+    return () => {
+      throw new Error(`@condense/tfjs is needed to check it against the graph (npm install @condense/tfjs): ${why}`);
+    };
+  }
+}
+
+/** Read and decode a container file into an IR graph; a stored TF.js topology is checked against it. */
 export async function readContainer(path: string, options: Omit<DecodeOptions, 'source'> = {}): Promise<Graph> {
   let bytes: Uint8Array;
   try {
@@ -28,5 +44,5 @@ export async function readContainer(path: string, options: Omit<DecodeOptions, '
   } catch (e) {
     throw new CodecError('IO', `cannot read the container (${problem(e)})`, path);
   }
-  return decodeGraph(bytes, path, options);
+  return decodeGraph(bytes, path, { ...options, exportTopology: await topologyExporter() });
 }

@@ -17,7 +17,8 @@ export {
 export { encodeParam, valueEncoding, type ParamEncodeOptions, type EncodedParam, type EncodedStream } from './encode.js';
 export {
   encodeGraph, decodeGraph, storedWeightNames, sizeReport, containerReport,
-  type EncodeOptions, type EncodeResult, type Section, type SizeReport,
+  type DecodeGraphOptions, type EncodeOptions, type EncodeResult, type Section, type SizeReport,
 } from './container.js';
 export { writeContainer, readContainer } from './files.js';
 export { deepCompression, loaderOptions, plugins, register } from './plugin.js';
+export type { ExportTopology } from './agree.js';

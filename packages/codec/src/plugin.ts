@@ -1,14 +1,14 @@
 import { definePlugin, Type, type Registry } from '@condense/core';
 import type { Graph } from '@condense/ir';
-import { exportTopology } from '@condense/tfjs';
 import { containerReport, encodeGraph, type EncodeOptions } from './container.js';
 
 /**
  * The encode options that make a container loadable by `@condense/codec/loader`: the graph's own
- * TF.js topology and weight names (the only topology `decodeGraph` accepts next to the graph).
+ * TF.js topology and weight names (the only topology `readContainer` accepts next to the graph),
+ * written by @condense/tfjs, loaded only here.
  */
-export function loaderOptions(graph: Graph): Pick<EncodeOptions, 'modelTopology' | 'weightNames'> {
-  const { modelTopology, weightNames } = exportTopology(graph);
+export async function loaderOptions(graph: Graph): Promise<Pick<EncodeOptions, 'modelTopology' | 'weightNames'>> {
+  const { modelTopology, weightNames } = (await import('@condense/tfjs')).exportTopology(graph);
   return { modelTopology, weightNames };
 }
 
@@ -31,8 +31,8 @@ export const deepCompression = definePlugin({
   ),
   create: (o) => ({
     contract: { provides: ['encoded'], final: true },
-    apply(graph) {
-      const { bytes } = encodeGraph(graph, { huffman: o.huffman, gapBits: o.gapBits, ...(o.topology ? loaderOptions(graph) : {}) });
+    async apply(graph) {
+      const { bytes } = encodeGraph(graph, { huffman: o.huffman, gapBits: o.gapBits, ...(o.topology ? await loaderOptions(graph) : {}) });
       const size = containerReport(bytes);
       const share = Object.entries(size.byKind)
         .filter(([, b]) => b > 0)
