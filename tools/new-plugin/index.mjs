@@ -3,10 +3,11 @@
 // Writes packages/<name>/ (package.json, tsup config, tsconfig, src/index.ts with a registered
 // plugin skeleton, a test, a README), then links it into the workspace with `npm install`.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { commitStage, makeStage } from '@condense/files';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values, positionals } = parseArgs({
@@ -141,12 +142,13 @@ stages:
 `,
 };
 
-const tmp = `${dir}.tmp-${process.pid}`;
+// Staged beside the target and moved in by one rename: a failure leaves no half-made package.
+const tmp = await makeStage(dir);
 for (const [file, text] of Object.entries(files)) {
   mkdirSync(dirname(join(tmp, file)), { recursive: true });
   writeFileSync(join(tmp, file), text);
 }
-renameSync(tmp, dir);
+await commitStage(tmp, dir);
 console.log(`created packages/${name}: @condense/${name} with plugin '${name}.example'`);
 if (!values['no-install']) {
   console.log('linking it into the workspace (npm install)...');
