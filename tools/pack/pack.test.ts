@@ -154,7 +154,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
 
   it("@condense/codec's encoder installs no TF.js and encodes, decodes and writes a container in a pipeline", async () => {
     const p = await project(closure('codec'), { withTfjs: false });
-    expect(closure('codec').sort()).toEqual(['codec', 'core', 'ir']);
+    expect(closure('codec').sort()).toEqual(['codec', 'core', 'files', 'ir']);
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
       import { pipeline } from '@condense/core';
