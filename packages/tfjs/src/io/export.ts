@@ -189,7 +189,7 @@ export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportRe
     convertedBy: 'condense',
   };
   if (isObject(meta?.trainingConfig as Json)) artifacts.trainingConfig = meta!.trainingConfig as unknown as io.TrainingConfig;
-  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as { [key: string]: {} };
+  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as io.ModelArtifacts['userDefinedMetadata'];
   const weightNames = new Map<string, string>();
   for (const s of specs) for (const [role, p] of Object.entries(s.weights ?? {})) weightNames.set(p.name, `${s.name}/${role}`);
   return { artifacts, weightNames, notes };
