@@ -41,7 +41,13 @@ const files = {
       main: './dist/index.js',
       types: './dist/index.d.ts',
       files: ['dist', 'README.md'],
-      scripts: { build: 'tsup', test: `vitest run --root ../.. --dir packages/${name}`, typecheck: 'tsc --noEmit -p .' },
+      scripts: {
+        build: 'tsup',
+        test: `vitest run --root ../.. --dir packages/${name}`,
+        typecheck: 'tsc --noEmit -p .',
+        lint: 'biome lint --error-on-warnings .',
+        'format-check': 'biome format .',
+      },
       dependencies: { '@condense/core': version, '@condense/ir': version },
       condense: { plugins: true },
     },
@@ -61,7 +67,7 @@ export default defineConfig({
 `,
   'tsconfig.json': `{
   "extends": "../../tsconfig.base.json",
-  "include": ["src"]
+  "include": ["src", "tsup.config.ts"]
 }
 `,
   'src/index.ts': `import { definePlugin, Type, type Registry } from '@condense/core';

@@ -186,7 +186,7 @@ export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportRe
     convertedBy: 'condense',
   };
   if (isObject(meta?.trainingConfig as Json)) artifacts.trainingConfig = meta!.trainingConfig as unknown as io.TrainingConfig;
-  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as { [key: string]: {} };
+  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as io.ModelArtifacts['userDefinedMetadata'];
   return { artifacts, weightNames, notes };
 }
 
