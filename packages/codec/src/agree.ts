@@ -54,16 +54,16 @@ const layerName = (l: Json, i: number): string => {
  * export. Exporting validates the graph: an invalid one throws its GraphError.
  */
 export function checkStoredTopology(graph: Graph, exportTopology: ExportTopology, stored: Record<string, unknown>, storedNames: Map<string, string>, where: string): void {
-  const fail = (what: string): never => {
+  function fail(what: string): never {
     throw new CodecError('TOPOLOGY_MISMATCH', `the stored TF.js topology (what the loader runs) is not the stored graph: ${what}`, where);
-  };
+  }
   let derived: ReturnType<typeof exportTopology>;
   try {
     derived = exportTopology(graph);
   } catch (e) {
     // An invalid graph is the caller's BAD_GRAPH; a valid one without a TF.js form cannot match any topology.
     if (e instanceof GraphError) throw e;
-    return fail(`cannot export the graph to compare with (${(e as Error).message.split('\n')[0]})`);
+    fail(`cannot export the graph to compare with (${(e as Error).message.split('\n')[0]})`);
   }
   const s = modelPart(stored);
   const d = modelPart(derived.modelTopology as Record<string, unknown>);
