@@ -143,7 +143,7 @@ describe('pipeline', () => {
   });
 
   it('refuses to start without the data a stage requires', async () => {
-    await expect(pipeline([finetune()]).run(tinyModel())).rejects.toThrow(/stage 1 \(finetune\) needs labelled training data/);
+    await expect(pipeline([finetune()]).run(tinyModel())).rejects.toThrow(/stage 1 \(finetune\) needs training data/);
   });
 
   it('stops between stages when aborted', async () => {
