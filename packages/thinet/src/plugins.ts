@@ -1,4 +1,4 @@
-import { definePlugin, Type, type Registry, type StageContext, type TObject } from '@condense/core';
+import { definePlugin, imageSplit, Type, type Registry, type StageContext, type TObject } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { checkOptions, describeLayer, pruneChannels, type ChannelPruneOptions, type Method, type PruneEnv, type PruneReport } from './prune.js';
 
@@ -38,9 +38,10 @@ const ThinetOptions = Type.Object(
 const BaselineOptions = Type.Object(common, { additionalProperties: false });
 
 /** The pipeline's stage context as the pruning environment. */
-function envOf(ctx: StageContext, o: ChannelPruneOptions, needsCalibration: boolean): PruneEnv {
-  const d = ctx.data ?? {};
-  const calibration = needsCalibration ? ctx.requireData('calibration') : (d.calibration ?? d.train);
+async function envOf(graph: Graph, ctx: StageContext, o: ChannelPruneOptions, needsCalibration: boolean): Promise<PruneEnv> {
+  const d = ctx.data;
+  const given = needsCalibration || d.calibration !== undefined || d.train !== undefined;
+  const calibration = given ? imageSplit(await ctx.examples('calibration', graph), ctx.stage.name) : undefined;
   return {
     calibration,
     // Progress only: the per-layer lines become the stage's notes at the end.
@@ -75,7 +76,7 @@ function makePlugin<S extends TObject>(method: Method, name: string, description
         },
         async apply(graph: Graph, ctx: StageContext) {
           const seed = o.seed ?? ctx.seed;
-          return stageResult(await pruneChannels(graph, method, { ...o, seed }, envOf(ctx, o, method === 'thinet'), name));
+          return stageResult(await pruneChannels(graph, method, { ...o, seed }, await envOf(graph, ctx, o, method === 'thinet'), name));
         },
       };
     },

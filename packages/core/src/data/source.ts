@@ -38,7 +38,8 @@ export interface DataSource {
 export interface ExamplesInput {
   inputs: TensorsInput;
   targets?: TensorsInput;
-  weights?: TensorInput;
+  /** One number per example (a typed array, or a [n] tensor). */
+  weights?: TensorInput | Float32Array;
 }
 
 /** `@condense/datasets`' Split (images + integer labels) and `@condense/tfjs`' former Dataset spelling. */
@@ -98,7 +99,8 @@ export function readChunk(v: unknown, name: string): Chunk {
     const inputs = toColumns(('inputs' in v ? v.inputs : v.xs) as TensorsInput, `${name}: inputs`);
     const t = 'inputs' in v ? v.targets : v.ys;
     const targets = t === undefined ? undefined : toColumns(t as TensorsInput, `${name}: targets`);
-    const weights = v.weights === undefined ? undefined : toArrayTensor(v.weights as TensorInput, `${name}: weights`);
+    const w = ArrayBuffer.isView(v.weights) ? { values: v.weights as unknown as ArrayLike<number>, shape: [(v.weights as unknown as ArrayLike<number>).length] } : v.weights;
+    const weights = w === undefined ? undefined : toArrayTensor(w as TensorInput, `${name}: weights`);
     return { inputs, ...(targets ? { targets } : {}), ...(weights ? { weights: { ...weights, dtype: 'float32' } } : {}) };
   }
   return { inputs: toColumns(v as TensorsInput, `${name}: inputs`) };
