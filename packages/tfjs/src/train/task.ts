@@ -29,10 +29,10 @@ export interface Task {
 const isUser = (v: unknown): v is UserLoss | UserMetric => typeof v === 'object' && v !== null && typeof (v as { fn?: unknown }).fn === 'function';
 const isLossOne = (v: unknown) => typeof v === 'string' || isUser(v) || (typeof v === 'object' && v !== null && 'type' in v);
 
-/** Whether targets look like class indices for this output: one axis fewer, integers. */
+/** Whether targets look like class indices for this output: one axis fewer, integer values. */
 function sparseTargets(y: ArrayTensor | undefined, output: number[]): boolean {
-  if (!y) return false;
-  return y.shape.length - 1 === output.length - 1 && output.length >= 1 && (output.at(-1) as number) > 1 && y.dtype !== 'float32';
+  if (!y || !(y.shape.length === output.length && output.length >= 1 && (output.at(-1) as number) > 1)) return false;
+  return y.dtype !== 'float32' || y.values.every((v) => Number.isInteger(v));
 }
 
 /** The default loss of an output: class indices -> sparse CE; softmax -> categorical CE; sigmoid -> BCE; else MSE. */
