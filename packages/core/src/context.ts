@@ -58,6 +58,8 @@ export interface PipelineContext {
   task?: TaskSpec;
   /** Label-free recovery in fine-tunes: 'auto' (default) when the training data has no targets. */
   labelFree?: LabelFreeSetting;
+  /** Examples per batch in every fine-tune, overriding the stages' own (e.g. the CLI's --batch-size). */
+  batchSize?: number;
   /** Examples calibration-only stages read (`ctx.examples('calibration', ...)`); default all of a sized set, 1024 of a stream. */
   calibration?: number;
   /**

@@ -10,6 +10,6 @@ export { pipeline, sources, DEFAULT_FINETUNE, DEFAULT_AGREEMENT_EXAMPLES, DEFAUL
 export { testStageContext, type TestStageOptions, type TestStageContext } from './testing.js';
 export { finetune, evaluateStage } from './stages.js';
 export { Registry, createRegistry, discoverPlugins, registerModule, isPluginFactory, type Discovered } from './registry.js';
-export { parseRecipe, buildPipeline, recipeJsonSchema, type Recipe, type RecipeStage } from './recipe.js';
+export { parseRecipe, buildPipeline, recipeJsonSchema, RecipeDataSchema, type Recipe, type RecipeStage, type RecipeData } from './recipe.js';
 export * from './report/index.js';
 export { Type, type Static, type TObject } from '@sinclair/typebox';

@@ -89,6 +89,7 @@ async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext)
   let graph = cloneGraph(input);
   const data = sources(ctx.data);
   await checkTargets(stages, data, ctx);
+  for (const [kind, source] of Object.entries(data)) await ctx.runtime?.check?.(input, source, { task: ctx.task, what: kind });
   const emit = (e: PipelineEvent) => ctx.onEvent?.(e);
   const contributions = new Contributions();
   const result: PipelineResult = { graph, original, snapshots: [], stages: [], artifacts: {} };
@@ -195,7 +196,7 @@ export function stageContext(s: StageSetup): StageContext {
     return s.ctx.runtime;
   };
   const finetune = async (graph: Graph, options: Partial<FinetuneOptions> = {}, extra: TrainingContribution[] = []) => {
-    const resolved = { ...DEFAULT_FINETUNE, ...options };
+    const resolved = { ...DEFAULT_FINETUNE, ...options, ...(s.ctx.batchSize ? { batchSize: s.ctx.batchSize } : {}) };
     const r = await runtime('fine-tunes').train(graph, requireData('train'), {
       ...resolved,
       contributions: [...s.contributions.current(), ...extra],

@@ -1,6 +1,7 @@
 import { parse } from 'yaml';
-import type { TObject } from '@sinclair/typebox';
-import { OptionsError } from './options.js';
+import { Type, type Static, type TObject } from '@sinclair/typebox';
+import type { TaskSpec } from './data/task.js';
+import { OptionsError, parseOptions } from './options.js';
 import { pipeline, type Pipeline } from './pipeline.js';
 import type { Registry } from './registry.js';
 
@@ -9,9 +10,30 @@ export interface RecipeStage {
   options: Record<string, unknown>;
 }
 
+/** The data a recipe names (paths relative to the recipe file), as the CLI's --data, --val, --test and preprocessing flags. */
+export const RecipeDataSchema = Type.Object(
+  {
+    train: Type.Optional(Type.String({ minLength: 1, description: 'training data: an image folder (a subfolder per class gives labels), .npy / .npz, .csv or IDX' })),
+    val: Type.Optional(Type.String({ minLength: 1, description: 'validation data, same forms' })),
+    test: Type.Optional(Type.String({ minLength: 1, description: 'test data, same forms: every snapshot is evaluated on it' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'read the first N examples of each set' })),
+    calibration: Type.Optional(Type.Integer({ minimum: 1, description: 'examples calibration-only stages read' })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, description: 'examples per batch in every fine-tune and evaluation' })),
+    inputRange: Type.Optional(Type.Union([Type.Literal('0,1'), Type.Literal('-1,1'), Type.Literal('0,255')], { description: 'what pixel values 0..255 map to' })),
+    mean: Type.Optional(Type.Array(Type.Number(), { description: 'per-channel mean subtracted after the range' })),
+    std: Type.Optional(Type.Array(Type.Number(), { description: 'per-channel std divided by after the mean' })),
+  },
+  { additionalProperties: false },
+);
+export type RecipeData = Static<typeof RecipeDataSchema>;
+
 export interface Recipe {
   name?: string;
   description?: string;
+  /** The data the recipe runs on; CLI flags override it. */
+  data?: RecipeData;
+  /** Losses and metrics per output (names as in TaskSpec); default from the model. */
+  task?: TaskSpec;
   stages: RecipeStage[];
 }
 
@@ -33,8 +55,16 @@ export function parseRecipe(text: string, source = 'recipe'): Recipe {
   if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as Recipe).stages)) {
     throw new OptionsError(`${source}: a recipe needs a 'stages' list`);
   }
-  const raw = doc as { name?: string; description?: string; stages: unknown[] };
-  return { name: raw.name, description: raw.description, stages: raw.stages.map((s, i) => parseStage(s, `${source}: stage ${i + 1}`)) };
+  const raw = doc as { name?: string; description?: string; data?: unknown; task?: unknown; stages: unknown[] };
+  const data = raw.data === undefined ? undefined : parseOptions(RecipeDataSchema, raw.data, `${source}: data`);
+  if (raw.task !== undefined && (typeof raw.task !== 'object' || raw.task === null || Array.isArray(raw.task))) throw new OptionsError(`${source}: task must be a mapping (loss, lossWeights, metrics)`);
+  return {
+    name: raw.name,
+    description: raw.description,
+    ...(data ? { data } : {}),
+    ...(raw.task ? { task: raw.task as TaskSpec } : {}),
+    stages: raw.stages.map((s, i) => parseStage(s, `${source}: stage ${i + 1}`)),
+  };
 }
 
 function parseStage(s: unknown, where: string): RecipeStage {
@@ -75,6 +105,8 @@ export function recipeJsonSchema(registry: Registry): Record<string, unknown> {
     properties: {
       name: { type: 'string' },
       description: { type: 'string' },
+      data: stripTypebox(RecipeDataSchema),
+      task: { type: 'object', description: 'loss (per output: a name, a list or a mapping by output name), lossWeights, metrics' },
       stages: { type: 'array', items: { anyOf: [...stage, { type: 'string', enum: registry.names() }] } },
     },
     required: ['stages'],

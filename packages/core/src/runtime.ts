@@ -93,6 +93,12 @@ export interface Runtime {
   readonly name: string;
   train(graph: Graph, data: DataSource, request: TrainRequest): Promise<TrainResult>;
   evaluate(graph: Graph, data: DataSource, request?: EvaluateRequest): Promise<EvaluateResult>;
+  /**
+   * Check data against the model before any work (shapes, dtypes, names; targets against the
+   * task, labels in range): every example of an in-memory set, the first batch of a stream.
+   * Errors name the data and the example.
+   */
+  check?(graph: Graph, data: DataSource, request: { task?: TaskSpec; what: string }): Promise<void>;
   /** The model's outputs (in `graph.outputs` order) on the first `limit` examples, in data order. */
   predict(graph: Graph, data: DataSource, request?: { limit?: number }): Promise<ArrayTensor[]>;
 }

@@ -1,8 +1,8 @@
-import { hasTargets, type DataSource, type LabelFreeOptions, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
+import { hasTargets, modelSpec, type DataSource, type LabelFreeOptions, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { ensureBackend } from './backend/index.js';
 import { labelFreeContribution } from './distill/index.js';
-import { evaluate, predictData, train, type TrainingContribution } from './train/index.js';
+import { evaluate, predictData, preflight, train, type TrainingContribution } from './train/index.js';
 
 export interface TfjsRuntimeOptions {
   /** Examples per evaluation batch; default 512. */
@@ -71,6 +71,11 @@ export function tfjsRuntime(options: TfjsRuntimeOptions = {}): Runtime {
       await ensureBackend();
       const r = await evaluate(graph, data, { batchSize: options.evaluateBatchSize ?? 512, task: request.task, limit: request.limit });
       return { ...(Number.isNaN(r.accuracy) ? {} : { accuracy: r.accuracy }), loss: r.loss, metrics: r.metrics, count: r.count };
+    },
+    async check(graph, data, request) {
+      if (!data.repeatable) return; // a one-shot iterator is not read twice
+      await ensureBackend();
+      await preflight(data, modelSpec(graph), graph, request.task, request.what);
     },
     async predict(graph, data, request = {}) {
       await ensureBackend();

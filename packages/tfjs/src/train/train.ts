@@ -166,6 +166,7 @@ class TrainingRun {
 
   /** Check the data before any step: every example of a memory source, the first chunk of a stream; size the epoch. */
   async prepare(): Promise<void> {
+    if (!this.source.repeatable) throw new Error(`train: ${this.source.name} is a one-shot iterator, and training reads it more than once (a check, then each epoch); pass a function returning a fresh iterable, e.g. a generator function`);
     const p = await preflight(this.source, this.spec, this.model.graph, this.o.task, 'train');
     if (p.count === 0) throw new Error(`train: ${this.source.name} is empty`);
     this.task = p.task;
@@ -176,7 +177,6 @@ class TrainingRun {
       const output = this.task.outputs.findIndex((t) => t.metrics.some((m) => m.name === 'accuracy'));
       if (output >= 0) this.accuracyAt = { output, metric: this.task.outputs[output].metrics.findIndex((m) => m.name === 'accuracy') };
     }
-    if (this.epochs > 1 && !this.source.repeatable) throw new Error(`train: ${this.source.name} can be read once, and ${this.epochs} epochs were asked for; pass a function returning a fresh iterable`);
     const count = p.count ?? (needsLength(this.o.schedule) ? await countExamples(this.source, this.spec) : undefined);
     this.stepsPerEpoch = Math.min(count === undefined ? Infinity : Math.ceil(count / this.batchSize), this.o.stepsPerEpoch ?? Infinity);
     if (!Number.isFinite(this.stepsPerEpoch)) this.stepsPerEpoch = 0; // unknown until the first pass ends
