@@ -55,6 +55,16 @@ export interface TaskSpec {
   metrics?: MetricSpec[] | Record<string, MetricSpec[]>;
 }
 
+/** The error measures, losses and metrics alike. */
+const ERROR_ALIASES = {
+  mse: 'meanSquaredError',
+  mean_squared_error: 'meanSquaredError',
+  meansquarederror: 'meanSquaredError',
+  mae: 'meanAbsoluteError',
+  mean_absolute_error: 'meanAbsoluteError',
+  meanabsoluteerror: 'meanAbsoluteError',
+} as const;
+
 /** Loss names as Keras spells them (snake case, short forms), mapped to condense's. */
 const LOSS_ALIASES: Record<string, LossName> = {
   sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
@@ -63,12 +73,7 @@ const LOSS_ALIASES: Record<string, LossName> = {
   categoricalcrossentropy: 'categoricalCrossentropy',
   binary_crossentropy: 'binaryCrossentropy',
   binarycrossentropy: 'binaryCrossentropy',
-  mse: 'meanSquaredError',
-  mean_squared_error: 'meanSquaredError',
-  meansquarederror: 'meanSquaredError',
-  mae: 'meanAbsoluteError',
-  mean_absolute_error: 'meanAbsoluteError',
-  meanabsoluteerror: 'meanAbsoluteError',
+  ...ERROR_ALIASES,
   huber: 'huber',
   huber_loss: 'huber',
   cosine_similarity: 'cosineSimilarity',
@@ -86,18 +91,16 @@ const METRIC_ALIASES: Record<string, MetricName> = {
   top_k: 'topK',
   top_k_categorical_accuracy: 'topK',
   sparse_top_k_categorical_accuracy: 'topK',
-  mse: 'meanSquaredError',
-  mean_squared_error: 'meanSquaredError',
-  meansquarederror: 'meanSquaredError',
-  mae: 'meanAbsoluteError',
-  mean_absolute_error: 'meanAbsoluteError',
-  meanabsoluteerror: 'meanAbsoluteError',
+  ...ERROR_ALIASES,
 };
 
 /** A loss name in any spelling (Keras snake case included), or undefined when unknown. */
-export const lossName = (name: string): LossName | undefined => LOSS_ALIASES[name.toLowerCase()] ?? LOSS_ALIASES[name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()];
+export const lossName = (name: string): LossName | undefined => lookup(LOSS_ALIASES, name);
 
-export const metricName = (name: string): MetricName | undefined => METRIC_ALIASES[name.toLowerCase()] ?? METRIC_ALIASES[name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()];
+export const metricName = (name: string): MetricName | undefined => lookup(METRIC_ALIASES, name);
+
+/** By the lower-cased name, or its camelCase split into snake_case. */
+const lookup = <T>(table: Record<string, T>, name: string): T | undefined => table[name.toLowerCase()] ?? table[name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()];
 
 /** Which spec applies to output `i` (named `name`) of `count`; errors name `what`. */
 export function forOutput<T>(spec: PerOutput<T> | undefined, i: number, name: string, count: number, what: string, isOne: (v: unknown) => boolean): T | undefined {
