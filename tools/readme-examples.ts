@@ -12,7 +12,7 @@ export interface ReadmeExample {
   imports: string[];
 }
 
-/** Every ```ts block of the markdown file at `url`. */
+/** Every ```ts and ```js block of the markdown file at `url` (a fence tagged `sketch`, as in ```ts sketch, is shown but not run). */
 export function readmeExamples(url: URL): ReadmeExample[] {
   const text = readFileSync(url, 'utf8');
   return [...text.matchAll(/```(?:ts|js)\n([\s\S]*?)```/g)].map((m, i) => {
