@@ -1,1 +1,46 @@
-export {};
+/**
+ * The executors a condense worker loads by default (`@condense/search/executors`): recipe trials
+ * on the TF.js runtime, with every condense plugin package installed next to the worker (or
+ * under `init.plugins`). Each pool thread and each queue worker imports this module once.
+ */
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRegistry, discoverPlugins } from '@condense/core';
+import { selectBackend, tfjsRuntime, THREADS_ENV, type BackendChoice } from '@condense/tfjs';
+import { Redis } from 'ioredis';
+import { blobFetcher } from './blobs.js';
+import { RECIPE_TRIAL, recipeExecutor } from './recipe-trial.js';
+export { DEFAULT_EXECUTORS } from './recipe-trial.js';
+import type { Executors } from './trial.js';
+
+export interface DefaultExecutorsInit {
+  /** TF.js backend (default: the best available, or CONDENSE_BACKEND). */
+  backend?: BackendChoice;
+  /** XNNPACK threads per worker on WASM; default 1 (one worker per core already fills the machine). */
+  wasmThreads?: number;
+  /** Where verified copies of fetched blobs are kept. */
+  cacheDir?: string;
+  /** The Redis URL `redis:` blobs are read from (a queue worker's --queue). */
+  redis?: string;
+  /** A directory whose node_modules hold the plugin packages recipes name; default the working directory. */
+  plugins?: string;
+}
+
+export async function createExecutors(raw: unknown): Promise<Executors> {
+  const init = (raw ?? {}) as DefaultExecutorsInit;
+  process.env[THREADS_ENV] ??= String(init.wasmThreads ?? 1);
+  await selectBackend(init.backend);
+  const registry = createRegistry();
+  await discoverPlugins(registry, init.plugins ?? process.cwd());
+  await discoverPlugins(registry, dirname(fileURLToPath(import.meta.url)));
+  let redis: Redis | undefined;
+  const connect = () => {
+    if (!redis) {
+      redis = new Redis(init.redis as string, { maxRetriesPerRequest: 3 });
+      redis.on('error', () => {}); // reconnects are ioredis's job; a read that fails names the blob
+    }
+    return redis;
+  };
+  const fetch = blobFetcher({ cacheDir: init.cacheDir, ...(init.redis ? { redis: connect } : {}) });
+  return { [RECIPE_TRIAL]: recipeExecutor({ registry, runtime: tfjsRuntime(), fetch }) };
+}

@@ -19,7 +19,7 @@ export function hostRunner(host: TrialHost): TrialRunner {
   return {
     name: host.name,
     blobs,
-    async run<I extends Json, O extends Json>(trials: readonly Trial<I>[], options: RunOptions = {}) {
+    async run<O>(trials: readonly Trial[], options: RunOptions = {}) {
       checkTrials(trials);
       const book = new OutcomeBook<O>(trials.map((t) => t.id), options.onEvent);
       let next = 0;
@@ -48,7 +48,7 @@ export function moduleSpecifier(spec: string): string {
 }
 
 /** Import each executor module and merge their executors; a kind two modules define is an error naming both. */
-export async function loadExecutors(modules: readonly string[], init: Json): Promise<Executors> {
+export async function loadExecutors(modules: readonly string[], init: unknown): Promise<Executors> {
   const merged: Executors = {};
   const from: Record<string, string> = {};
   for (const spec of modules) {
@@ -69,7 +69,7 @@ export async function loadExecutors(modules: readonly string[], init: Json): Pro
   return merged;
 }
 
-export type LocalResult = { ok: true; output: Json; ms: number } | { ok: false; error: string; ms: number };
+export type LocalResult = { ok: true; output: unknown; ms: number } | { ok: false; error: string; ms: number };
 
 /** Run one trial with local executors; an unknown kind or a throw becomes a one-line error. The output must survive JSON. */
 export async function executeLocally(executors: Executors, trial: Trial, ctx: TrialContext): Promise<LocalResult> {
@@ -78,7 +78,7 @@ export async function executeLocally(executors: Executors, trial: Trial, ctx: Tr
   if (!fn) return { ok: false, error: `no executor for trial kind '${trial.kind}' on ${ctx.worker} (it has: ${Object.keys(executors).join(', ') || 'none'})`, ms: 0 };
   try {
     const output = await fn(trial.input, ctx);
-    return { ok: true, output: JSON.parse(JSON.stringify(output ?? null)) as Json, ms: performance.now() - started };
+    return { ok: true, output: JSON.parse(JSON.stringify(output ?? null)) as unknown, ms: performance.now() - started };
   } catch (e) {
     return { ok: false, error: oneLine(e), ms: performance.now() - started };
   }
@@ -88,7 +88,7 @@ export interface InProcessOptions {
   /** Executors by kind; or give `modules` (and `init`) to load them as workers do. */
   executors?: Executors;
   modules?: readonly string[];
-  init?: Json;
+  init?: unknown;
   /** Trials at once (they share the thread, so only asynchronous work overlaps); default 1. */
   concurrency?: number;
 }

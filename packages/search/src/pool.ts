@@ -8,13 +8,13 @@ export type ToThread = { type: 'run'; trial: Trial; attempt: number } | { type: 
 export type FromThread =
   | { type: 'ready' }
   | { type: 'initError'; error: string }
-  | { type: 'result'; id: string; ok: true; output: Json; ms: number }
+  | { type: 'result'; id: string; ok: true; output: unknown; ms: number }
   | { type: 'result'; id: string; ok: false; error: string; ms: number };
 
 /** What a thread is given to start: its executor modules and their init, its name. */
 export interface ThreadData {
   modules: string[];
-  init: Json;
+  init: unknown;
   name: string;
 }
 
@@ -24,7 +24,7 @@ export interface PoolOptions {
   /** Executor modules each thread imports (package names, file URLs or paths). */
   modules: readonly string[];
   /** JSON passed to every module's `createExecutors`. */
-  init?: Json;
+  init?: unknown;
   /** Runs of a trial whose thread died before it gives up; default 3. */
   maxAttempts?: number;
   /** Names the threads in events: `<name>/thread-<i>`; default `pool`. */
@@ -35,6 +35,19 @@ export interface PoolOptions {
 function threadEntry(): URL {
   const here = new URL(import.meta.url);
   return new URL(here.pathname.endsWith('.ts') ? '../dist/thread.js' : './thread.js', here);
+}
+
+/**
+ * The parent's Node flags minus `--conditions source`: condense packages export their TypeScript
+ * under that condition (vitest runs with it), and threads run the built JavaScript.
+ */
+export function threadExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if ((argv[i] === '--conditions' || argv[i] === '-C') && argv[i + 1] === 'source') i++;
+    else if (argv[i] !== '--conditions=source') out.push(argv[i]);
+  }
+  return out;
 }
 
 interface Running {
@@ -59,7 +72,7 @@ class Slot {
   /** Start the thread if it is not running; resolves when its executors are loaded. */
   start(): Promise<void> {
     if (this.ready) return this.ready;
-    const worker = new Worker(threadEntry(), { workerData: { ...this.data, name: this.name } satisfies ThreadData });
+    const worker = new Worker(threadEntry(), { workerData: { ...this.data, name: this.name } satisfies ThreadData, execArgv: threadExecArgv() });
     this.worker = worker;
     worker.unref();
     this.ready = new Promise<void>((resolve, reject) => {

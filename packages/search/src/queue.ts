@@ -40,7 +40,7 @@ interface JobData {
 
 /** What a worker returns for a job. */
 interface JobResult {
-  output: Json;
+  output: unknown;
   worker: string;
   ms: number;
   attempt: number;
@@ -95,10 +95,10 @@ export async function queueRunner(options: QueueRunnerOptions): Promise<QueueRun
     name: `BullMQ queue '${r.queue}' at ${r.address.display}`,
     address: r.address.display,
     blobs: redisBlobs(client, r.prefix),
-    async run<I extends Json, O extends Json>(trials: readonly Trial<I>[], run: RunOptions = {}) {
+    async run<O>(trials: readonly Trial[], run: RunOptions = {}) {
       checkTrials(trials);
       const runId = options.runId ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${++batches}`;
-      return runBatch<O>({ r, client, queue, runId, keep, sweepMs }, trials as readonly Trial[], run);
+      return runBatch<O>({ r, client, queue, runId, keep, sweepMs }, trials, run);
     },
     async close() {
       await queue.close();

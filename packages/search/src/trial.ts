@@ -10,7 +10,8 @@ import type { BlobStore } from './blobs.js';
 /** JSON data: what a trial's input and output may hold (they cross threads, processes and Redis). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export interface Trial<I = Json> {
+/** `input` must be plain JSON (it is sent as JSON); its type is the executor's. */
+export interface Trial<I = unknown> {
   /** Unique within a batch: letters, digits, `_`, `.` and `-` (it becomes part of a BullMQ job id). */
   id: string;
   /** Which executor runs it (e.g. `recipe`). */
@@ -18,7 +19,7 @@ export interface Trial<I = Json> {
   input: I;
 }
 
-export type TrialOutcome<O = Json> =
+export type TrialOutcome<O = unknown> =
   | { id: string; status: 'done'; output: O; attempts: number; worker: string; ms: number }
   | { id: string; status: 'failed'; error: string; attempts: number; worker?: string };
 
@@ -39,7 +40,7 @@ export interface TrialRunner {
   /** Where to put the blobs (models, data) the trials reference, so that this runner's workers can read them. */
   readonly blobs: BlobStore;
   /** Run every trial; resolves with one outcome per trial in input order, rejects only when cancelled or the runner breaks. */
-  run<I extends Json, O extends Json = Json>(trials: readonly Trial<I>[], options?: RunOptions): Promise<TrialOutcome<O>[]>;
+  run<O = unknown>(trials: readonly Trial[], options?: RunOptions): Promise<TrialOutcome<O>[]>;
   close(): Promise<void>;
 }
 
@@ -51,8 +52,11 @@ export interface TrialContext {
   signal: AbortSignal;
 }
 
-/** Runs trials of one kind. Throwing fails the trial (no retry: trials are deterministic); only a lost worker is retried. */
-export type TrialExecutor = (input: Json, ctx: TrialContext) => Promise<Json>;
+/**
+ * Runs trials of one kind; its result must be plain JSON. Throwing fails the trial (no retry:
+ * trials are deterministic); only a lost worker is retried.
+ */
+export type TrialExecutor = (input: unknown, ctx: TrialContext) => Promise<unknown>;
 
 export type Executors = Record<string, TrialExecutor>;
 
@@ -61,7 +65,7 @@ export type Executors = Record<string, TrialExecutor>;
  * functions): it exports `createExecutors(init)`, `init` being JSON the runner passes through.
  */
 export interface ExecutorModule {
-  createExecutors(init: Json): Executors | Promise<Executors>;
+  createExecutors(init: unknown): Executors | Promise<Executors>;
 }
 
 const ID = /^[A-Za-z0-9_.-]{1,200}$/;

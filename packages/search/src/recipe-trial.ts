@@ -1,0 +1,115 @@
+/**
+ * The trial the search is made of: run a recipe on a model and measure it on validation data.
+ * A sensitivity point is one too (a one-stage recipe that prunes or quantizes one layer), so
+ * anything a recipe can express, a later stage included, can be searched over without touching
+ * the runners.
+ */
+import { buildPipeline, type PipelineContext, type Recipe, type Registry, type Runtime, type Split } from '@condense/core';
+import { deserializeGraph, serializeGraph, type Graph } from '@condense/ir';
+import type { BlobFetcher, BlobRef, BlobStore } from './blobs.js';
+import { decodeSplit, encodeSplit, sliceOf } from './split.js';
+import type { Trial, TrialContext, TrialExecutor } from './trial.js';
+
+export const RECIPE_TRIAL = 'recipe';
+
+/** The module workers load for recipe trials on TF.js (see `executors.ts`). */
+export const DEFAULT_EXECUTORS = '@condense/search/executors';
+
+export interface RecipeTrialInput {
+  /** The model, as a serialized IR graph. */
+  model: BlobRef;
+  /** `validation` measures the result (and is what stages see as test data); `train` is for recipes that fine-tune. */
+  data: { validation: BlobRef; train?: BlobRef };
+  recipe: Recipe;
+  seed: number;
+  /** Validation examples to evaluate (the first ones); default all. */
+  samples?: number;
+}
+
+/** A trial's result: the metric on validation data and the cost of the model the recipe made. */
+export interface RecipeTrialOutput {
+  accuracy: number;
+  loss: number;
+  params: number;
+  nonzero: number;
+  /** Stored bytes (the codec's file bytes when the recipe encodes). */
+  bytes: number;
+  macs: number;
+  effectiveMacs: number;
+  /** Epochs the recipe trained. */
+  epochs: number;
+  /** Wall time of recipe and evaluation. */
+  ms: number;
+}
+
+/** What a worker runs recipe trials with. */
+export interface TrialEnvironment {
+  registry: Registry;
+  runtime: Runtime;
+  fetch: BlobFetcher;
+}
+
+/** Decoded blobs by hash: a worker decodes each model and split once, however many trials use it. */
+class DecodedCache<T> {
+  private readonly items = new Map<string, Promise<T>>();
+  constructor(private readonly limit: number) {}
+  get(ref: BlobRef, decode: (bytes: Uint8Array) => T, fetch: BlobFetcher): Promise<T> {
+    let p = this.items.get(ref.sha256);
+    if (!p) {
+      p = fetch(ref).then(decode);
+      p.catch(() => this.items.delete(ref.sha256));
+      this.items.set(ref.sha256, p);
+      while (this.items.size > this.limit) this.items.delete(this.items.keys().next().value as string);
+    }
+    return p;
+  }
+}
+
+/** The `recipe` executor over an environment. The pipeline runs on a copy, so the cached model is never changed. */
+export function recipeExecutor(env: TrialEnvironment): TrialExecutor {
+  const models = new DecodedCache<Graph>(4);
+  const splits = new DecodedCache<Split>(8);
+  return async (raw, ctx: TrialContext) => {
+    const input = raw as RecipeTrialInput;
+    const where = `trial '${ctx.id}'`;
+    const started = performance.now();
+    const graph = await models.get(input.model, (b) => deserializeGraph(b, `${where}: model ${input.model.location}`), env.fetch);
+    const full = await splits.get(input.data.validation, (b) => decodeSplit(b, `${where}: validation data`), env.fetch);
+    const validation = input.samples ? sliceOf(full, 0, input.samples) : full;
+    const train = input.data.train ? await splits.get(input.data.train, (b) => decodeSplit(b, `${where}: training data`), env.fetch) : undefined;
+    const run = buildPipeline(input.recipe, env.registry, where);
+    const context: PipelineContext = { data: { test: validation, ...(train ? { train } : {}) }, runtime: env.runtime, seed: input.seed, signal: ctx.signal, evaluateEachStage: false };
+    const result = await run.run(graph, context);
+    const measured = await env.runtime.evaluate(result.graph, validation);
+    const last = result.snapshots[result.snapshots.length - 1];
+    const output: RecipeTrialOutput = {
+      accuracy: measured.accuracy,
+      loss: measured.loss,
+      params: last.params,
+      nonzero: last.nonzero,
+      bytes: last.bytes,
+      macs: last.macs,
+      effectiveMacs: last.effectiveMacs,
+      epochs: result.stages.reduce((n, s) => n + s.epochs, 0),
+      ms: performance.now() - started,
+    };
+    return output;
+  };
+}
+
+/** The model and data a batch of recipe trials shares, each stored once. */
+export interface TrialAssets {
+  model: BlobRef;
+  data: RecipeTrialInput['data'];
+}
+
+/** Store the model and data in `blobs` (a runner's: where its workers can read them). */
+export async function storeAssets(blobs: BlobStore, graph: Graph, data: { validation: Split; train?: Split }): Promise<TrialAssets> {
+  const [model, validation, train] = await Promise.all([blobs.put(serializeGraph(graph)), blobs.put(encodeSplit(data.validation)), data.train ? blobs.put(encodeSplit(data.train)) : undefined]);
+  return { model, data: { validation, ...(train ? { train } : {}) } };
+}
+
+/** A recipe trial over stored assets. */
+export function recipeTrial(id: string, assets: TrialAssets, recipe: Recipe, options: { seed?: number; samples?: number } = {}): Trial<RecipeTrialInput> {
+  return { id, kind: RECIPE_TRIAL, input: { model: assets.model, data: assets.data, recipe, seed: options.seed ?? 1, ...(options.samples ? { samples: options.samples } : {}) } };
+}
