@@ -3,20 +3,17 @@
  * on the TF.js runtime, with every condense plugin package installed next to the worker (or
  * under `init.plugins`). Each pool thread and each queue worker imports this module once.
  */
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRegistry, discoverPlugins } from '@condense/core';
 import { selectBackend, tfjsRuntime, THREADS_ENV, type BackendChoice } from '@condense/tfjs';
 import { Redis } from 'ioredis';
 import { blobFetcher } from './blobs.js';
-import { RECIPE_TRIAL, recipeExecutor } from './recipe-trial.js';
+import { pluginRegistry, RECIPE_TRIAL, recipeExecutor } from './recipe-trial.js';
 export { DEFAULT_EXECUTORS } from './recipe-trial.js';
 import type { Executors } from './trial.js';
 
 export interface DefaultExecutorsInit {
   /** TF.js backend (default: the best available, or CONDENSE_BACKEND). */
   backend?: BackendChoice;
-  /** XNNPACK threads per worker on WASM; default 1 (one worker per core already fills the machine). */
+  /** XNNPACK threads on WASM (pools give 1: one thread per core already fills the machine). */
   wasmThreads?: number;
   /** Where verified copies of fetched blobs are kept. */
   cacheDir?: string;
@@ -28,11 +25,9 @@ export interface DefaultExecutorsInit {
 
 export async function createExecutors(raw: unknown): Promise<Executors> {
   const init = (raw ?? {}) as DefaultExecutorsInit;
-  process.env[THREADS_ENV] ??= String(init.wasmThreads ?? 1);
+  if (init.wasmThreads) process.env[THREADS_ENV] = String(init.wasmThreads);
   await selectBackend(init.backend);
-  const registry = createRegistry();
-  await discoverPlugins(registry, init.plugins ?? process.cwd());
-  await discoverPlugins(registry, dirname(fileURLToPath(import.meta.url)));
+  const registry = await pluginRegistry(init.plugins);
   let redis: Redis | undefined;
   const connect = () => {
     if (!redis) {

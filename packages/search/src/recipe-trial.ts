@@ -4,8 +4,10 @@
  * anything a recipe can express, a later stage included, can be searched over without touching
  * the runners.
  */
-import { buildPipeline, type PipelineContext, type Recipe, type Registry, type Runtime, type Split } from '@condense/core';
-import { deserializeGraph, serializeGraph, type Graph } from '@condense/ir';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildPipeline, createRegistry, discoverPlugins, type PipelineContext, type Recipe, type Registry, type Runtime, type Split } from '@condense/core';
+import { cost, deserializeGraph, paramBytes, serializeGraph, type Graph, type Param } from '@condense/ir';
 import type { BlobFetcher, BlobRef, BlobStore } from './blobs.js';
 import { decodeSplit, encodeSplit, sliceOf } from './split.js';
 import type { Trial, TrialContext, TrialExecutor } from './trial.js';
@@ -24,6 +26,14 @@ export interface RecipeTrialInput {
   seed: number;
   /** Validation examples to evaluate (the first ones); default all. */
   samples?: number;
+  /** Also report what these params would store at these codebook widths (32: as they are). */
+  probe?: EncodingProbe;
+}
+
+/** A what-if of the cost model: a param's stored bytes (its mask as the recipe left it) under a k-means codebook of each width. */
+export interface EncodingProbe {
+  params: string[];
+  bits: number[];
 }
 
 /** A trial's result: the metric on validation data and the cost of the model the recipe made. */
@@ -36,10 +46,25 @@ export interface RecipeTrialOutput {
   bytes: number;
   macs: number;
   effectiveMacs: number;
+  /** Per node: stored bytes, dense MACs, non-zero params. */
+  layers: Record<string, { bytes: number; macs: number; nonzero: number }>;
+  /** Param -> bits -> stored bytes, when the input asked for a probe. */
+  probe?: Record<string, Record<string, number>>;
   /** Epochs the recipe trained. */
   epochs: number;
   /** Wall time of recipe and evaluation. */
   ms: number;
+}
+
+/**
+ * Every condense plugin package installed where `dir` (default: the working directory) or this
+ * package can see it: what workers run recipes with, and what the search applies its choice with.
+ */
+export async function pluginRegistry(dir = process.cwd()): Promise<Registry> {
+  const registry = createRegistry();
+  await discoverPlugins(registry, dir);
+  await discoverPlugins(registry, dirname(fileURLToPath(import.meta.url)));
+  return registry;
 }
 
 /** What a worker runs recipe trials with. */
@@ -82,6 +107,7 @@ export function recipeExecutor(env: TrialEnvironment): TrialExecutor {
     const result = await run.run(graph, context);
     const measured = await env.runtime.evaluate(result.graph, validation);
     const last = result.snapshots[result.snapshots.length - 1];
+    const layers = Object.fromEntries(cost(result.graph).layers.map((l) => [l.node, { bytes: l.bytes, macs: l.macs, nonzero: l.nonzero }]));
     const output: RecipeTrialOutput = {
       accuracy: measured.accuracy,
       loss: measured.loss,
@@ -90,12 +116,28 @@ export function recipeExecutor(env: TrialEnvironment): TrialExecutor {
       bytes: last.bytes,
       macs: last.macs,
       effectiveMacs: last.effectiveMacs,
+      layers,
+      ...(input.probe ? { probe: probeEncodings(result.graph, input.probe, where) } : {}),
       epochs: result.stages.reduce((n, s) => n + s.epochs, 0),
       ms: performance.now() - started,
     };
     return output;
   };
 }
+
+/** Stored bytes of each probed param under a codebook of each width (the centroid count 2^bits is what the cost model charges for). */
+export function probeEncodings(graph: Graph, probe: EncodingProbe, where = 'probe'): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const name of probe.params) {
+    const p = graph.params.get(name);
+    if (!p) throw new Error(`${where}: probe names param '${name}', which the model does not have`);
+    const bytesAt = (bits: number) => paramBytes(bits >= 32 ? p : asCodebook(p, bits)).bytes;
+    out[name] = Object.fromEntries(probe.bits.map((bits) => [String(bits), bytesAt(bits)]));
+  }
+  return out;
+}
+
+const asCodebook = (p: Param, bits: number): Param => ({ name: p.name, shape: p.shape, data: p.data, mask: p.mask, codebook: { bits, centroids: new Float32Array(2 ** bits), indices: new Uint16Array(0) } });
 
 /** The model and data a batch of recipe trials shares, each stored once. */
 export interface TrialAssets {
@@ -110,6 +152,7 @@ export async function storeAssets(blobs: BlobStore, graph: Graph, data: { valida
 }
 
 /** A recipe trial over stored assets. */
-export function recipeTrial(id: string, assets: TrialAssets, recipe: Recipe, options: { seed?: number; samples?: number } = {}): Trial<RecipeTrialInput> {
-  return { id, kind: RECIPE_TRIAL, input: { model: assets.model, data: assets.data, recipe, seed: options.seed ?? 1, ...(options.samples ? { samples: options.samples } : {}) } };
+export function recipeTrial(id: string, assets: TrialAssets, recipe: Recipe, options: { seed?: number; samples?: number; probe?: EncodingProbe } = {}): Trial<RecipeTrialInput> {
+  const { seed = 1, samples, probe } = options;
+  return { id, kind: RECIPE_TRIAL, input: { model: assets.model, data: assets.data, recipe, seed, ...(samples ? { samples } : {}), ...(probe ? { probe } : {}) } };
 }

@@ -1,0 +1,279 @@
+/**
+ * Automatic per-layer budgets: measure each unit's sensitivity curve with one-shot trials (one
+ * layer or group changed at a time), allocate the choices that reach the target with the least
+ * predicted loss (a multiple-choice knapsack over the curves), correct the combination with real
+ * measurements (NetAdapt-style steps along each unit's curve, candidates measured in parallel),
+ * then verify the chosen recipe (fine-tuned when asked) on the validation data.
+ */
+import type { FinetuneOptions, Recipe, Split } from '@condense/core';
+import type { Graph } from '@condense/ir';
+import { allocate, maxSaving, type Choice, type Unit } from './allocate.js';
+import { recipeTrial, storeAssets, type RecipeTrialOutput, type TrialAssets } from './recipe-trial.js';
+import { configRecipe, configStages, DEFAULT_LEVELS, defaultMethods, emptyConfig, FLOAT_BITS, groupUnits, kernelUnits, type Config, type Levels, type Method, type SpaceSelection } from './space.js';
+import { parseTarget, targetLimit, type Target, type TargetMetric } from './target.js';
+import { trialOutputs, type Trial, type TrialEvent, type TrialRunner } from './trial.js';
+
+export interface BudgetOptions extends SpaceSelection {
+  /** e.g. `size=40x`, or a parsed target. */
+  target: Target | string;
+  /** Accuracy the result may lose, as a fraction (0.01 = one point); default 0.01. */
+  maxDrop?: number;
+  /** What to vary; default by target: prune + bits for size, prune for params, channels for MACs and latency. */
+  methods?: Method[];
+  levels?: Partial<Levels>;
+  /** Validation examples each sensitivity and correction trial evaluates; default 2000. */
+  samples?: number;
+  /** Greedy correction steps with real measurements; default 3. */
+  steps?: number;
+  /** Fine-tune the chosen recipe in the verification trial (needs `train`); default: verify one-shot. */
+  finetune?: Partial<FinetuneOptions>;
+  seed?: number;
+}
+
+export interface BudgetInput {
+  graph: Graph;
+  /** Held out of the training data: every trial measures on it. */
+  validation: Split;
+  /** For the verification's fine-tune. */
+  train?: Split;
+  runner: TrialRunner;
+  signal?: AbortSignal;
+  onEvent?: (event: SearchEvent) => void;
+}
+
+export type SearchPhase = 'sensitivity' | 'correction' | 'verification';
+export type SearchEvent = { type: 'phase'; phase: SearchPhase; trials: number } | TrialEvent;
+
+export interface CurvePoint {
+  level: number;
+  accuracy: number;
+  loss: number;
+  /** The target metric of the model with only this unit changed. */
+  value: number;
+}
+
+export interface Curve {
+  method: Method;
+  /** The layer (prune, bits) or channel group (channels). */
+  unit: string;
+  points: CurvePoint[];
+}
+
+export interface Measured {
+  value: number;
+  accuracy: number;
+  loss: number;
+}
+
+export interface BudgetResult {
+  target: { text: string; metric: TargetMetric; before: number; limit: number };
+  maxDrop: number;
+  methods: Method[];
+  baseline: { accuracy: number; loss: number };
+  curves: Curve[];
+  /** What each unit got. */
+  config: Config;
+  /** The stages of `config`: a normal recipe. */
+  recipe: Recipe;
+  /** What the curves predicted for the first allocation. */
+  predicted: { value: number; lossIncrease: number };
+  /** The chosen recipe, one-shot, after the correction. */
+  measured: Measured;
+  corrections: { step: number; move: string; value: number; loss: number }[];
+  /** The chosen recipe fine-tuned (when `finetune` was given). */
+  verified?: Measured & { epochs: number };
+  /** Baseline accuracy minus the verified (else measured) accuracy. */
+  drop: number;
+  withinMaxDrop: boolean;
+  trials: number;
+  ms: number;
+}
+
+const valueOf = (metric: TargetMetric, o: RecipeTrialOutput): number => {
+  if (metric === 'latency') throw new Error('latency targets need the latency model (not implemented yet)');
+  return o[metric];
+};
+
+/** What a unit's choice sets. */
+interface Setting {
+  unit: string;
+  prune?: number;
+  bits?: number;
+  channels?: number;
+}
+
+const describeSetting = (s: Setting) =>
+  [s.prune ? `sparsity ${s.prune}` : '', s.bits && s.bits < FLOAT_BITS ? `${s.bits} bits` : '', s.channels ? `${s.channels} of channels` : ''].filter(Boolean).join(', ') || 'unchanged';
+
+function toConfig(picks: readonly Choice<Setting>[]): Config {
+  const c = emptyConfig();
+  for (const { value: s } of picks) {
+    if (s.prune) c.prune[s.unit] = s.prune;
+    if (s.bits && s.bits < FLOAT_BITS) c.bits[s.unit] = s.bits;
+    if (s.channels) c.channels[s.unit] = s.channels;
+  }
+  return c;
+}
+
+/** Loss increases over the baseline along a curve, never below 0 and never falling as the level rises (one-shot noise). */
+function damages(points: readonly CurvePoint[], baseLoss: number): number[] {
+  let worst = 0;
+  return points.map((p) => (worst = Math.max(worst, p.loss - baseLoss, 0)));
+}
+
+/** A unit's Pareto-best choices (no other saves as much for less damage), by saving: the steps the correction moves along. */
+export function ladder<T>(choices: readonly Choice<T>[]): Choice<T>[] {
+  const out: Choice<T>[] = [];
+  let least = Infinity;
+  for (const c of [...choices].sort((a, b) => b.saving - a.saving || a.damage - b.damage)) {
+    if (c.damage < least) {
+      out.push(c);
+      least = c.damage;
+    }
+  }
+  return out.reverse();
+}
+
+export async function searchBudget(input: BudgetInput, options: BudgetOptions): Promise<BudgetResult> {
+  const started = performance.now();
+  const target = typeof options.target === 'string' ? parseTarget(options.target, 'target') : options.target;
+  const metric = target.metric;
+  const methods = options.methods ?? defaultMethods(metric);
+  const levels: Levels = { ...DEFAULT_LEVELS, ...options.levels };
+  const maxDrop = options.maxDrop ?? 0.01;
+  const samples = options.samples ?? 2000;
+  const seed = options.seed ?? 1;
+  const { runner, signal } = input;
+  const emit = (e: SearchEvent) => input.onEvent?.(e);
+  let trialCount = 0;
+
+  const assets: TrialAssets = await storeAssets(runner.blobs, input.graph, { validation: input.validation, ...(options.finetune && input.train ? { train: input.train } : {}) });
+  const batch = async (phase: SearchPhase, trials: Trial[]): Promise<RecipeTrialOutput[]> => {
+    emit({ type: 'phase', phase, trials: trials.length });
+    trialCount += trials.length;
+    return trialOutputs(await runner.run<RecipeTrialOutput>(trials, { signal, onEvent: emit }));
+  };
+  const oneShot = (id: string, recipe: Recipe, probe?: { params: string[]; bits: number[] }) => recipeTrial(id, assets, recipe, { seed, samples, ...(probe ? { probe } : {}) });
+
+  // Units and their sensitivity trials.
+  const kernels = methods.includes('prune') || methods.includes('bits') ? kernelUnits(input.graph, options) : [];
+  const groups = methods.includes('channels') ? groupUnits(input.graph, options) : [];
+  if (kernels.length + groups.length === 0) throw new Error(`search.budget: no layer to search (methods ${methods.join(', ')}; check ops/include/exclude)`);
+  const probeBits = [FLOAT_BITS, ...(methods.includes('bits') ? levels.bits : [])];
+  const kernelProbe = (params: string[]) => (metric === 'bytes' ? { params, bits: probeBits } : undefined);
+  type Point = { method: Method; unit: number; level: number; trial: Trial };
+  const points: Point[] = [];
+  kernels.forEach((k, u) => {
+    if (methods.includes('prune')) for (const [i, s] of levels.prune.entries()) points.push({ method: 'prune', unit: u, level: s, trial: oneShot(`p-${u}-${i}`, configRecipe({ ...emptyConfig(), prune: { [k.layer]: s } }), kernelProbe([k.param])) });
+    if (methods.includes('bits')) for (const [i, b] of levels.bits.entries()) points.push({ method: 'bits', unit: u, level: b, trial: oneShot(`b-${u}-${i}`, configRecipe({ ...emptyConfig(), bits: { [k.layer]: b } })) });
+  });
+  groups.forEach((g, u) => {
+    for (const [i, r] of levels.channels.entries()) points.push({ method: 'channels', unit: u, level: r, trial: oneShot(`c-${u}-${i}`, configRecipe({ ...emptyConfig(), channels: { [g.producer]: r } })) });
+  });
+  const [base, ...measured] = await batch('sensitivity', [oneShot('base', { stages: [] }, kernelProbe(kernels.map((k) => k.param))), ...points.map((p) => p.trial)]);
+  const before = valueOf(metric, base);
+  const limit = targetLimit(target, before);
+
+  const curveOf = (method: Method, unit: number): CurvePoint[] =>
+    points.flatMap((p, i) => (p.method === method && p.unit === unit ? [{ level: p.level, accuracy: measured[i].accuracy, loss: measured[i].loss, value: valueOf(metric, measured[i]) }] : []));
+  const outputOf = (method: Method, unit: number, level: number) => measured[points.findIndex((p) => p.method === method && p.unit === unit && p.level === level)];
+  const curves: Curve[] = [
+    ...kernels.flatMap((k, u) => (['prune', 'bits'] as const).filter((m) => methods.includes(m)).map((m) => ({ method: m, unit: k.layer, points: curveOf(m, u) }))),
+    ...groups.map((g, u) => ({ method: 'channels' as const, unit: g.group, points: curveOf('channels', u) })),
+  ];
+
+  // Choices per unit: saving of the target metric and predicted damage.
+  const units: Unit<Setting>[] = [
+    ...kernels.map((k, u): Unit<Setting> => {
+      const sparsities = [0, ...(methods.includes('prune') ? levels.prune : [])];
+      const bits = methods.includes('bits') ? probeBits : [FLOAT_BITS];
+      const pruneDamage = [0, ...(methods.includes('prune') ? damages(curveOf('prune', u), base.loss) : [])];
+      const bitsDamage = [0, ...(methods.includes('bits') ? damages(curveOf('bits', u), base.loss) : [])];
+      const choices = sparsities.flatMap((s, si) =>
+        bits.map((b, bi): Choice<Setting> => {
+          const out = s === 0 ? base : outputOf('prune', u, s);
+          // Bytes come from the probe (exact for every width); other metrics from the pruning trial (widths do not change them).
+          const value = metric === 'bytes' ? before - ((base.probe?.[k.param][FLOAT_BITS] ?? 0) - (out.probe?.[k.param][b] ?? 0)) : valueOf(metric, out);
+          return { value: { unit: k.layer, prune: s, bits: b }, saving: before - value, damage: pruneDamage[si] + bitsDamage[bi] };
+        }),
+      );
+      return { id: k.layer, choices };
+    }),
+    ...groups.map((g, u): Unit<Setting> => {
+      const curve = curveOf('channels', u);
+      const damage = damages(curve, base.loss);
+      return { id: g.group, choices: [{ value: { unit: g.producer }, saving: 0, damage: 0 }, ...curve.map((p, i) => ({ value: { unit: g.producer, channels: p.level }, saving: before - p.value, damage: damage[i] }))] };
+    }),
+  ];
+  const first = allocate(units, before - limit);
+  if (!first) {
+    const best = before - maxSaving(units);
+    throw new Error(`search.budget: ${target.text} needs ${fmt(metric, limit)}, and ${methods.join(' + ')} over ${units.length} units reach at most ${fmt(metric, best)} (${(before / Math.max(best, 1e-9)).toFixed(1)}x) by the curves; add methods or levels`);
+  }
+
+  // Greedy correction: measure the combination, then step single units along their ladders.
+  let picks = first.picks;
+  const ladders = units.map((u) => ladder(u.choices));
+  const measure = (o: RecipeTrialOutput): Measured => ({ value: valueOf(metric, o), accuracy: o.accuracy, loss: o.loss });
+  let current = measure((await batch('correction', [oneShot('combined-0', configRecipe(toConfig(picks)))]))[0]);
+  const corrections: BudgetResult['corrections'] = [];
+  for (let step = 1; step <= (options.steps ?? 3); step++) {
+    const tighten = current.value > limit;
+    const moves = picks.flatMap((pick, u) => {
+      const next = tighten ? ladders[u].find((c) => c.saving > pick.saving) : [...ladders[u]].reverse().find((c) => c.saving < pick.saving);
+      // Relaxing must stay within the target by the curves.
+      if (!next || (!tighten && current.value + (pick.saving - next.saving) > limit)) return [];
+      return [{ u, next, picks: picks.map((p, i) => (i === u ? next : p)) }];
+    });
+    if (!moves.length) break;
+    const outs = await batch('correction', moves.map((m, i) => oneShot(`combined-${step}-${i}`, configRecipe(toConfig(m.picks)))));
+    const results = moves.map((m, i) => ({ ...m, got: measure(outs[i]) }));
+    const meeting = results.filter((r) => r.got.value <= limit);
+    const best = tighten
+      ? // NetAdapt: the least loss among the steps that reach the target, else the most reduction per loss.
+        (meeting.length ? meeting : results).reduce((a, r) => (meeting.length ? r.got.loss < a.got.loss : gain(r, current) > gain(a, current)) ? r : a)
+      : meeting.filter((r) => r.got.loss < current.loss).reduce<(typeof results)[number] | undefined>((a, r) => (!a || r.got.loss < a.got.loss ? r : a), undefined);
+    if (!best) break;
+    picks = best.picks;
+    current = best.got;
+    corrections.push({ step, move: `${units[best.u].id}: ${describeSetting(best.next.value)}`, value: current.value, loss: current.loss });
+  }
+
+  const config = toConfig(picks);
+  let verified: BudgetResult['verified'];
+  if (options.finetune) {
+    if (!input.train) throw new Error('search.budget: finetune needs training data');
+    const stages = [...configStages(config), { plugin: 'finetune', options: { ...options.finetune } }];
+    const [out] = await batch('verification', [recipeTrial('verify', assets, { stages }, { seed })]);
+    verified = { ...measure(out), epochs: out.epochs };
+  }
+  const final = verified ?? current;
+  const drop = base.accuracy - final.accuracy;
+  return {
+    target: { text: target.text, metric, before, limit },
+    maxDrop,
+    methods,
+    baseline: { accuracy: base.accuracy, loss: base.loss },
+    curves,
+    config,
+    recipe: configRecipe(config),
+    predicted: { value: before - first.saving, lossIncrease: first.damage },
+    measured: current,
+    corrections,
+    ...(verified ? { verified } : {}),
+    drop,
+    withinMaxDrop: drop <= maxDrop && final.value <= limit,
+    trials: trialCount,
+    ms: performance.now() - started,
+  };
+}
+
+/** Metric reduction per loss increase of a candidate step. */
+const gain = (r: { got: Measured }, from: Measured) => (from.value - r.got.value) / Math.max(r.got.loss - from.loss, 1e-6);
+
+export function fmt(metric: TargetMetric, v: number): string {
+  if (metric === 'bytes') return v >= 1e6 ? `${(v / 1e6).toFixed(2)} MB` : `${(v / 1e3).toFixed(1)} kB`;
+  if (metric === 'latency') return `${v.toFixed(2)} ms`;
+  const unit = metric === 'macs' ? ' MACs' : ' params';
+  return v >= 1e6 ? `${(v / 1e6).toFixed(2)}M${unit}` : `${(v / 1e3).toFixed(1)}k${unit}`;
+}
