@@ -79,12 +79,15 @@ export interface BudgetResult {
   predicted: { value: number; lossIncrease: number };
   /** The chosen recipe, one-shot, after the correction. */
   measured: Measured;
+  /** Whether `measured` is within the target (the correction ran out of steps when not). */
+  meetsTarget: boolean;
   corrections: { step: number; move: string; value: number; loss: number }[];
   /** The chosen recipe fine-tuned (when `finetune` was given). */
   verified?: Measured & { epochs: number };
-  /** Baseline accuracy minus the verified (else measured) accuracy. */
+  /** Baseline accuracy minus the verified (else the one-shot) accuracy. */
   drop: number;
-  withinMaxDrop: boolean;
+  /** Whether the verified recipe meets the target within `maxDrop` (only known with `finetune`: one-shot drops are no verdict on a recipe that fine-tunes after). */
+  withinMaxDrop?: boolean;
   trials: number;
   ms: number;
 }
@@ -259,10 +262,11 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
     recipe: configRecipe(config),
     predicted: { value: before - first.saving, lossIncrease: first.damage },
     measured: current,
+    meetsTarget: current.value <= limit,
     corrections,
     ...(verified ? { verified } : {}),
     drop,
-    withinMaxDrop: drop <= maxDrop && final.value <= limit,
+    ...(verified ? { withinMaxDrop: drop <= maxDrop && final.value <= limit } : {}),
     trials: trialCount,
     ms: performance.now() - started,
   };

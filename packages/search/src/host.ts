@@ -99,7 +99,7 @@ export function inProcessRunner(options: InProcessOptions = {}): TrialRunner {
   const get = () => (executors ??= options.executors ? Promise.resolve(options.executors) : loadExecutors(options.modules ?? [], options.init ?? null));
   const worker = 'in-process';
   return hostRunner({
-    name: worker,
+    name: 'this thread',
     capacity: Math.max(1, options.concurrency ?? 1),
     async execute(trial, { signal, onEvent }) {
       const own = new AbortController();

@@ -83,13 +83,16 @@ async function applyChosen(graph: Graph, r: BudgetResult, ctx: StageContext, reg
 function summary(r: BudgetResult): string[] {
   const { metric, before, limit, text } = r.target;
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const points = (x: number) => `${(x * 100).toFixed(2)} points`;
   const final = r.verified ?? r.measured;
   return [
     `target ${text}: ${fmt(metric, before)} -> at most ${fmt(metric, limit)}; ${r.trials} trials in ${(r.ms / 1000).toFixed(1)} s`,
     `predicted ${fmt(metric, r.predicted.value)}, loss +${r.predicted.lossIncrease.toFixed(4)}; measured one-shot ${fmt(metric, r.measured.value)}, accuracy ${pct(r.measured.accuracy)} (baseline ${pct(r.baseline.accuracy)})`,
     ...r.corrections.map((c) => `correction ${c.step}: ${c.move} -> ${fmt(metric, c.value)}, loss ${c.loss.toFixed(4)}`),
-    ...(r.verified ? [`verified with fine-tuning: accuracy ${pct(r.verified.accuracy)} after ${r.verified.epochs} epochs`] : []),
-    `${r.withinMaxDrop ? 'within' : 'NOT within'} max drop ${(r.maxDrop * 100).toFixed(2)} points (drop ${((r.drop) * 100).toFixed(2)} points at ${fmt(metric, final.value)})`,
+    ...(r.meetsTarget ? [] : [`MISSED the target: the chosen recipe measures ${fmt(metric, r.measured.value)} after ${r.corrections.length} correction steps (raise steps, or add levels)`]),
+    r.verified
+      ? `verified with ${r.verified.epochs} epochs of fine-tuning: ${fmt(metric, final.value)}, accuracy ${pct(r.verified.accuracy)}, drop ${points(r.drop)}: ${r.withinMaxDrop ? 'within' : 'NOT within'} the max drop of ${points(r.maxDrop)}`
+      : `one-shot drop ${points(r.drop)} before any fine-tuning (max drop ${points(r.maxDrop)}: judge it on the final model, or set verify)`,
     `chosen: ${JSON.stringify(r.config)}`,
   ];
 }

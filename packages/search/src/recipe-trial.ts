@@ -137,7 +137,14 @@ export function probeEncodings(graph: Graph, probe: EncodingProbe, where = 'prob
   return out;
 }
 
-const asCodebook = (p: Param, bits: number): Param => ({ name: p.name, shape: p.shape, data: p.data, mask: p.mask, codebook: { bits, centroids: new Float32Array(2 ** bits), indices: new Uint16Array(0) } });
+/** The param under a codebook of `bits`: k-means gives every unmasked weight a centroid, zeros included, so only a mask keeps an entry out. */
+const asCodebook = (p: Param, bits: number): Param => ({
+  name: p.name,
+  shape: p.shape,
+  data: p.data,
+  mask: p.mask ?? new Uint8Array(p.data.length).fill(1),
+  codebook: { bits, centroids: new Float32Array(2 ** bits), indices: new Uint16Array(0) },
+});
 
 /** The model and data a batch of recipe trials shares, each stored once. */
 export interface TrialAssets {
