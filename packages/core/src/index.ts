@@ -3,7 +3,7 @@ export { parseOptions, OptionsError } from './options.js';
 export { checkContracts, ContractError } from './contract.js';
 export type { StageContext, PipelineContext, PipelineData, Split, FinetuneOptions } from './context.js';
 export type { PipelineEvent } from './events.js';
-export type { Runtime, RuntimeTask, TrainingContribution, TrainRequest, TrainResult, EvaluateResult, EpochProgress } from './runtime.js';
+export type { Runtime, RuntimeTask, TrainingContribution, TrainRequest, TrainResult, EvaluateResult, EpochProgress, LatencyRequest, LatencyResult } from './runtime.js';
 export { snapshot, type Snapshot } from './snapshot.js';
 export { pipeline, DEFAULT_FINETUNE, type Pipeline, type PipelineResult, type StageRecord, type FinetuneRecord } from './pipeline.js';
 export { testStageContext, type TestStageOptions, type TestStageContext } from './testing.js';

@@ -44,6 +44,23 @@ export interface EvaluateResult {
   loss: number;
 }
 
+/** How to time inference: `runs` timed passes over one batch of `batch` examples, after `warmup` untimed ones. */
+export interface LatencyRequest {
+  batch: number;
+  runs: number;
+  warmup?: number;
+}
+
+export interface LatencyResult {
+  /** Median wall time of one pass over the batch, output read back included. */
+  msPerBatch: number;
+  /** Every timed pass, in order. */
+  samples: number[];
+  batch: number;
+  /** The backend it ran on, e.g. `wasm (SIMD, 2 threads)`. */
+  backend: string;
+}
+
 /**
  * Executes IR graphs for the pipeline, so core needs no ML framework: `@condense/tfjs` provides
  * `tfjsRuntime()`; the CLI, the benchmarks and user code pass one as `runtime` in the pipeline
@@ -55,6 +72,8 @@ export interface Runtime {
   readonly name: string;
   train(graph: Graph, data: Split, request: TrainRequest): Promise<TrainResult>;
   evaluate(graph: Graph, data: Split): Promise<EvaluateResult>;
+  /** Inference time of the graph on the backend at hand (optional: latency targets need it). */
+  latency?(graph: Graph, request: LatencyRequest): Promise<LatencyResult>;
 }
 
 /** Runtime work a stage does, declared in its contract (`contract.runtime`). */

@@ -1,4 +1,4 @@
-import { lenet300100 } from '@condense/ir';
+import { lenet300100, lenet5 } from '@condense/ir';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Choice } from './allocate.js';
 import { ladder, searchBudget } from './budget.js';
@@ -40,6 +40,21 @@ describe('searchBudget', () => {
     expect(r.recipe.stages.map((s) => s.plugin)).toEqual(['prune.magnitude', 'quantize.kmeans']);
     expect(r.drop).toBeCloseTo(1 - r.measured.accuracy);
     expect(r.trials).toBeGreaterThanOrEqual(20);
+  });
+
+  it('meets a latency target with structured pruning, timed on the backend at hand', async () => {
+    const graph = lenet5(2);
+    const r = await searchBudget(
+      { graph, validation: selfLabelled(graph, 32, 3), runner },
+      { target: 'latency=1.5x', levels: { channels: [0.5, 0.75] }, samples: 32, steps: 2, latency: { batch: 8, runs: 3 } },
+    );
+    expect(r.methods).toEqual(['channels']);
+    expect(r.curves.map((c) => `${c.method} ${c.unit}`)).toEqual(['channels conv1', 'channels conv2', 'channels fc1']);
+    expect(r.latency?.timedOn).toEqual([expect.stringMatching(/^cpu .* on .+ x\d+$/)]);
+    expect(r.recipe.stages.map((s) => s.plugin)).toEqual(['prune.l1Filter']);
+    // Timings are noisy: the search either reports a measured model within the target or says it is not.
+    expect(r.meetsTarget).toBe(r.measured.value <= r.target.limit);
+    expect(r.target.limit).toBeCloseTo(r.target.before / 1.5);
   });
 
   it('says how far the methods can go when a target is out of reach', async () => {

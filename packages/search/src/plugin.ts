@@ -15,7 +15,7 @@ import type { TrialRunner } from './trial.js';
 
 const BudgetOptions = Type.Object(
   {
-    target: Type.String({ description: 'size=20x | bytes=200kB | macs=3x | params=100k (non-zero) ; Nx is relative to the model before this stage' }),
+    target: Type.String({ description: 'size=20x | bytes=200kB | macs=3x | params=100k (non-zero) | latency=2x (timed on the workers\' backend); Nx is relative to the model before this stage' }),
     maxDrop: Type.Number({ minimum: 0, exclusiveMaximum: 100, default: 1, description: 'points of validation accuracy the result may lose' }),
     methods: Type.Optional(Type.Array(Type.Union(METHODS.map((m) => Type.Literal(m))), { description: 'default: prune + bits for size/bytes, prune for params, channels for macs' })),
     levels: Type.Optional(
@@ -34,6 +34,12 @@ const BudgetOptions = Type.Object(
     validation: Type.Optional(Type.Integer({ minimum: 1, description: 'training examples held out (the last ones) to measure trials on; default min(5000, a sixth of them)' })),
     samples: Type.Integer({ minimum: 1, default: 2000, description: 'validation examples per sensitivity / correction trial' }),
     steps: Type.Integer({ minimum: 0, default: 3, description: 'greedy correction steps with real measurements' }),
+    latency: Type.Optional(
+      Type.Object(
+        { batch: Type.Integer({ minimum: 1, default: 32 }), runs: Type.Integer({ minimum: 1, default: 10 }), warmup: Type.Integer({ minimum: 0, default: 3 }) },
+        { additionalProperties: false, description: 'latency targets: median of `runs` timed passes over one batch' },
+      ),
+    ),
     verify: Type.Optional(finetuneSchema({ description: 'fine-tune the chosen recipe in a verification trial (the rest of the training data)' })),
     workers: Type.Integer({ minimum: 0, default: 1, description: 'trials at once on worker threads (0 or 1: in this thread)' }),
     queue: Type.Optional(Type.String({ description: 'redis://HOST:PORT: run the trials on `condense worker` processes instead' })),
@@ -93,6 +99,7 @@ function summary(r: BudgetResult): string[] {
     r.verified
       ? `verified with ${r.verified.epochs} epochs of fine-tuning: ${fmt(metric, final.value)}, accuracy ${pct(r.verified.accuracy)}, drop ${points(r.drop)}: ${r.withinMaxDrop ? 'within' : 'NOT within'} the max drop of ${points(r.maxDrop)}`
       : `one-shot drop ${points(r.drop)} before any fine-tuning (max drop ${points(r.maxDrop)}: judge it on the final model, or set verify)`,
+    ...(r.latency ? [`latency: median of ${r.latency.runs} passes over a batch of ${r.latency.batch}, timed on ${r.latency.timedOn.join('; ')}`] : []),
     `chosen: ${JSON.stringify(r.config)}`,
   ];
 }
@@ -104,7 +111,6 @@ export const budget = definePlugin({
   schema: BudgetOptions,
   create: (o) => {
     const target = parseTarget(o.target, 'search.budget: target');
-    if (target.metric === 'latency') throw new Error('search.budget: target: latency targets are not supported yet (size, bytes, macs, params are)');
     const methods = o.methods;
     const provides = [...new Set((methods ?? (['prune', 'bits', 'channels'] as Method[])).map((m) => PROVIDES[m]))];
     return {
@@ -117,7 +123,7 @@ export const budget = definePlugin({
         try {
           r = await searchBudget(
             { graph, validation, train: rest, runner, signal: ctx.signal, onEvent: progress(ctx) },
-            { target, maxDrop: o.maxDrop / 100, methods, levels: o.levels, ops: o.ops, include: o.include, exclude: o.exclude, samples: o.samples, steps: o.steps, finetune: o.verify, seed: ctx.seed },
+            { target, maxDrop: o.maxDrop / 100, methods, levels: o.levels, ops: o.ops, include: o.include, exclude: o.exclude, samples: o.samples, steps: o.steps, latency: o.latency, finetune: o.verify, seed: ctx.seed },
           );
         } finally {
           await runner.close();

@@ -4,9 +4,10 @@
  * anything a recipe can express, a later stage included, can be searched over without touching
  * the runners.
  */
+import os from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildPipeline, createRegistry, discoverPlugins, type PipelineContext, type Recipe, type Registry, type Runtime, type Split } from '@condense/core';
+import { buildPipeline, createRegistry, discoverPlugins, type LatencyRequest, type PipelineContext, type Recipe, type Registry, type Runtime, type Split } from '@condense/core';
 import { cost, deserializeGraph, paramBytes, serializeGraph, type Graph, type Param } from '@condense/ir';
 import type { BlobFetcher, BlobRef, BlobStore } from './blobs.js';
 import { decodeSplit, encodeSplit, sliceOf } from './split.js';
@@ -28,6 +29,8 @@ export interface RecipeTrialInput {
   samples?: number;
   /** Also report what these params would store at these codebook widths (32: as they are). */
   probe?: EncodingProbe;
+  /** Also time inference of the result on the worker's backend (its runtime must measure latency). */
+  latency?: LatencyRequest;
 }
 
 /** A what-if of the cost model: a param's stored bytes (its mask as the recipe left it) under a k-means codebook of each width. */
@@ -50,6 +53,10 @@ export interface RecipeTrialOutput {
   layers: Record<string, { bytes: number; macs: number; nonzero: number }>;
   /** Param -> bits -> stored bytes, when the input asked for a probe. */
   probe?: Record<string, Record<string, number>>;
+  /** Median ms per batch, when the input asked for latency. */
+  latencyMs?: number;
+  /** Where the latency was measured: the worker's backend and CPU. */
+  timedOn?: string;
   /** Epochs the recipe trained. */
   epochs: number;
   /** Wall time of recipe and evaluation. */
@@ -106,6 +113,7 @@ export function recipeExecutor(env: TrialEnvironment): TrialExecutor {
     const context: PipelineContext = { data: { test: validation, ...(train ? { train } : {}) }, runtime: env.runtime, seed: input.seed, signal: ctx.signal, evaluateEachStage: false };
     const result = await run.run(graph, context);
     const measured = await env.runtime.evaluate(result.graph, validation);
+    const timed = input.latency ? await timeIt(env.runtime, result.graph, input.latency, where) : undefined;
     const last = result.snapshots[result.snapshots.length - 1];
     const layers = Object.fromEntries(cost(result.graph).layers.map((l) => [l.node, { bytes: l.bytes, macs: l.macs, nonzero: l.nonzero }]));
     const output: RecipeTrialOutput = {
@@ -118,11 +126,23 @@ export function recipeExecutor(env: TrialEnvironment): TrialExecutor {
       effectiveMacs: last.effectiveMacs,
       layers,
       ...(input.probe ? { probe: probeEncodings(result.graph, input.probe, where) } : {}),
+      ...(timed ? { latencyMs: timed.msPerBatch, timedOn: `${timed.backend} on ${machine()}` } : {}),
       epochs: result.stages.reduce((n, s) => n + s.epochs, 0),
       ms: performance.now() - started,
     };
     return output;
   };
+}
+
+async function timeIt(runtime: Runtime, graph: Graph, request: LatencyRequest, where: string) {
+  if (!runtime.latency) throw new Error(`${where}: the worker's runtime '${runtime.name}' cannot measure latency`);
+  return runtime.latency(graph, request);
+}
+
+/** This machine's CPU, for saying where a latency was measured. */
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} x${cpus.length}`;
 }
 
 /** Stored bytes of each probed param under a codebook of each width (the centroid count 2^bits is what the cost model charges for). */
@@ -159,7 +179,7 @@ export async function storeAssets(blobs: BlobStore, graph: Graph, data: { valida
 }
 
 /** A recipe trial over stored assets. */
-export function recipeTrial(id: string, assets: TrialAssets, recipe: Recipe, options: { seed?: number; samples?: number; probe?: EncodingProbe } = {}): Trial<RecipeTrialInput> {
-  const { seed = 1, samples, probe } = options;
-  return { id, kind: RECIPE_TRIAL, input: { model: assets.model, data: assets.data, recipe, seed, ...(samples ? { samples } : {}), ...(probe ? { probe } : {}) } };
+export function recipeTrial(id: string, assets: TrialAssets, recipe: Recipe, options: Pick<RecipeTrialInput, 'samples' | 'probe' | 'latency'> & { seed?: number } = {}): Trial<RecipeTrialInput> {
+  const { seed = 1, ...rest } = options;
+  return { id, kind: RECIPE_TRIAL, input: { model: assets.model, data: assets.data, recipe, seed, ...rest } };
 }
