@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -8,7 +8,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, hasRedisServer, startRedis, type RedisServer } from './fixtures/redis-server.js';
+import { lenet300100 } from '@condense/ir';
 import { queueRunner, type QueueRunner } from './queue.js';
+import { DEFAULT_EXECUTORS, recipeTrial, storeAssets, type RecipeTrialOutput } from './recipe-trial.js';
 import { parseQueueUrl } from './redis.js';
 import { trialOutputs, type Trial, type TrialEvent } from './trial.js';
 
@@ -30,9 +32,9 @@ interface WorkerProcess {
   ready: Promise<void>;
 }
 
-/** A `startQueueWorker` process with one thread, logging every trial start and end to `log`. */
-function spawnWorker(name: string, url: string, queue: string, log: string): WorkerProcess {
-  const options = { url, queue, name, lockDuration: LOCK_MS, stalledInterval: STALLED_MS, modules: [join(FIXTURES, 'executors.mjs')], init: { log } };
+/** A `startQueueWorker` process with one thread, logging every trial start and end to `log` (the test executors), or with other executors. */
+function spawnWorker(name: string, url: string, queue: string, log: string, executors: { modules: string[]; init: unknown } = { modules: [join(FIXTURES, 'executors.mjs')], init: { log } }): WorkerProcess {
+  const options = { url, queue, name, lockDuration: LOCK_MS, stalledInterval: STALLED_MS, ...executors };
   const proc = spawn(process.execPath, [join(FIXTURES, 'queue-worker.mjs'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const events: TrialEvent[] = [];
   const ready = new Promise<void>((resolve, reject) => {
@@ -205,6 +207,25 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
     const jobs = await completedInRedis();
     expect(jobs.filter((j) => j.data.trial.id === frozen).map((j) => j.returnvalue.worker.split('/')[0])).toEqual(['B']);
     expect(jobs).toHaveLength(trials.length);
+  });
+
+  it('recipe trials: the model and data are stored once in Redis and every worker fetches them by hash', async () => {
+    queue = `q${++queueNo}`;
+    const cacheDir = (i: number) => join(dir, `cache-${queue}-${i}`);
+    workers = [0, 1].map((i) => spawnWorker(`R${i}`, redis.url, queue, '', { modules: [DEFAULT_EXECUTORS], init: { backend: 'cpu', redis: redis.url, cacheDir: cacheDir(i) } }));
+    await Promise.all(workers.map((w) => w.ready));
+    runner = await queueRunner({ url: redis.url, queue, sweepMs: 200 });
+    const n = 16;
+    const validation = { images: new Float32Array(n * 784).fill(0.25), labels: new Uint8Array(n), count: n, shape: [n, 28, 28, 1] };
+    const assets = await storeAssets(runner.blobs, lenet300100(), { validation });
+    expect(assets.model.location).toBe(`redis:condense:blob:${assets.model.sha256}`);
+    const prune = (s: number) => ({ stages: [{ plugin: 'prune.magnitude', options: { layers: { fc2: s } } }] });
+    const outs = trialOutputs(await runner.run<RecipeTrialOutput>([0.2, 0.4, 0.6, 0.8].map((s, i) => recipeTrial(`r${i}`, assets, prune(s)))));
+    // Each step prunes another fifth of fc2's 300 x 100 kernel.
+    expect(outs.slice(1).map((o, i) => outs[i].nonzero - o.nonzero)).toEqual([6000, 6000, 6000]);
+    // Each worker that ran a trial keeps one verified copy per blob.
+    const cached = await Promise.all([0, 1].map((i) => readdir(cacheDir(i)).catch(() => [] as string[])));
+    for (const files of cached.filter((f) => f.length)) expect(files.sort()).toEqual([assets.model.sha256, assets.data.validation.sha256].sort());
   });
 
   it('cancelling rejects, removes the waiting jobs and stops the running ones', async () => {
