@@ -42,6 +42,20 @@ describe('searchBudget', () => {
     expect(r.trials).toBeGreaterThanOrEqual(20);
   });
 
+  it('corrects a MACs allocation the curves over-promise (pruning two coupled layers saves less than the sum)', async () => {
+    const graph = lenet5(2);
+    const r = await searchBudget({ graph, validation: selfLabelled(graph, 32, 5), runner }, { target: 'macs=4x', levels: { channels: [0.25, 0.5, 0.75] }, samples: 32, steps: 3 });
+    // The curves add up the savings of conv1 and conv2, but pruning both shrinks conv2 by (1-a)(1-b), not (1-a-b).
+    expect(r.predicted.value).toBeLessThan(r.target.limit);
+    expect(r.measured.value).toBeGreaterThan(r.predicted.value);
+    // The first combination missed the target, so the correction tightened until the measurement met it.
+    expect(r.corrections.length).toBeGreaterThanOrEqual(1);
+    expect(r.corrections.at(-1)?.value).toBe(r.measured.value);
+    expect(r.meetsTarget).toBe(true);
+    expect(r.measured.value).toBeLessThanOrEqual(r.target.limit);
+    expect(r.recipe.stages).toEqual([{ plugin: 'prune.l1Filter', options: { layers: r.config.channels } }]);
+  });
+
   it('meets a latency target with structured pruning, timed on the backend at hand', async () => {
     const graph = lenet5(2);
     const r = await searchBudget(

@@ -241,12 +241,7 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
     });
     if (!moves.length) break;
     const outs = await batch('correction', moves.map((m, i) => oneShot(`combined-${step}-${i}`, configRecipe(toConfig(m.picks)))));
-    const results = moves.map((m, i) => ({ ...m, got: measure(outs[i]) }));
-    const meeting = results.filter((r) => r.got.value <= limit);
-    const best = tighten
-      ? // NetAdapt: the least loss among the steps that reach the target, else the most reduction per loss.
-        (meeting.length ? meeting : results).reduce((a, r) => (meeting.length ? r.got.loss < a.got.loss : gain(r, current) > gain(a, current)) ? r : a)
-      : meeting.filter((r) => r.got.loss < current.loss).reduce<(typeof results)[number] | undefined>((a, r) => (!a || r.got.loss < a.got.loss ? r : a), undefined);
+    const best = chooseStep(moves.map((m, i) => ({ ...m, got: measure(outs[i]) })), current, limit, tighten);
     if (!best) break;
     picks = best.picks;
     current = best.got;
@@ -258,7 +253,7 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   if (options.finetune) {
     if (!input.train) throw new Error('search.budget: finetune needs training data');
     const stages = [...configStages(config), { plugin: 'finetune', options: { ...options.finetune } }];
-    const [out] = await batch('verification', [recipeTrial('verify', assets, { stages }, { seed })]);
+    const [out] = await batch('verification', [recipeTrial('verify', assets, { stages }, { seed, ...(latency ? { latency } : {}) })]);
     verified = { ...measure(out), epochs: out.epochs };
   }
   const final = verified ?? current;
@@ -284,8 +279,27 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   };
 }
 
-/** Metric reduction per loss increase of a candidate step. */
-const gain = (r: { got: Measured }, from: Measured) => (from.value - r.got.value) / Math.max(r.got.loss - from.loss, 1e-6);
+/** A correction step: unit `u` moved to `next`, measured. */
+interface Step<T> {
+  u: number;
+  next: Choice<T>;
+  picks: Choice<T>[];
+  got: Measured;
+}
+
+/**
+ * Which measured step to take. Tightening (NetAdapt): the least loss among the steps that reach
+ * the target, else the most reduction per loss increase. Relaxing: the least loss among the steps
+ * that stay within the target and lower the loss. None: stop.
+ */
+function chooseStep<T>(steps: Step<T>[], current: Measured, limit: number, tighten: boolean): Step<T> | undefined {
+  const meeting = steps.filter((s) => s.got.value <= limit);
+  const leastLoss = (xs: Step<T>[]) => xs.reduce<Step<T> | undefined>((a, s) => (!a || s.got.loss < a.got.loss ? s : a), undefined);
+  if (!tighten) return leastLoss(meeting.filter((s) => s.got.loss < current.loss));
+  if (meeting.length) return leastLoss(meeting);
+  const gain = (s: Step<T>) => (current.value - s.got.value) / Math.max(s.got.loss - current.loss, 1e-6);
+  return steps.reduce((a, s) => (gain(s) > gain(a) ? s : a));
+}
 
 export function fmt(metric: TargetMetric, v: number): string {
   if (metric === 'bytes') return v >= 1e6 ? `${(v / 1e6).toFixed(2)} MB` : `${(v / 1e3).toFixed(1)} kB`;
