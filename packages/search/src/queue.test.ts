@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, hasRedisServer, startRedis, type RedisServer } from './fixtures/redis-server.js';
+import { freePort, hasRedisServer, startRedis, type RedisServer } from './testing.js';
 import { lenet300100 } from '@condense/ir';
 import { queueRunner, type QueueRunner } from './queue.js';
 import { DEFAULT_EXECUTORS, recipeTrial, storeAssets, type RecipeTrialOutput } from './recipe-trial.js';
@@ -19,9 +19,10 @@ const built = existsSync(join(import.meta.dirname, '..', 'dist', 'index.js'));
 if (!hasRedisServer) console.warn('queue tests skipped: redis-server is not installed (apt-get install redis-server; .ci/run does)');
 if (!built) console.warn('queue tests skipped: @condense/search is not built (npm run build)');
 
-// Short locks so that a lost worker's trial is back in the queue within about a second.
-const LOCK_MS = 800;
-const STALLED_MS = 300;
+// Short locks so that a lost worker's trial is back in the queue within about two seconds (long
+// enough that a live worker on a loaded machine still renews its locks in time).
+const LOCK_MS = 1500;
+const STALLED_MS = 400;
 
 const squares = (n: number, ms: number): Trial[] => Array.from({ length: n }, (_, i) => ({ id: `t${i}`, kind: 'square', input: { x: i, ms } }));
 
@@ -122,12 +123,18 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
     return workers as [WorkerProcess, WorkerProcess];
   }
 
-  const completedInRedis = async () => {
-    const q = new Queue(queue, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }), prefix: 'condense' });
-    const jobs = await q.getJobs(['completed']);
-    await q.close();
-    return jobs;
+  /** A Queue handle of the test's queue, for looking into Redis; closed with its connection after `fn`. */
+  const inspect = async <T>(fn: (q: Queue) => Promise<T>): Promise<T> => {
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(queue, { connection, prefix: 'condense' });
+    try {
+      return await fn(q);
+    } finally {
+      await q.close();
+      connection.disconnect();
+    }
   };
+  const completedInRedis = () => inspect((q) => q.getJobs(['completed']));
 
   it('both workers take trials; outcomes come back in order; a rerun with the same runId reads them back', async () => {
     await setup();
@@ -172,7 +179,7 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
     expect(trialOutputs(out)).toEqual(trials.map((_, i) => ({ y: i * i })));
     const lost = out.find((o) => o.id === killed);
     expect(lost).toMatchObject({ status: 'done', attempts: 2, worker: expect.stringMatching(/^B/) });
-    expect(events.filter((e) => e.type === 'trialRetried').map((e) => e.id)).toEqual([killed]);
+    expect(events.filter((e) => e.type === 'trialRetried').map((e) => e.id)).toContain(killed);
     // Recorded once: one finished event per trial, one completed job per trial in Redis.
     const finished = events.filter((e) => e.type === 'trialFinished').map((e) => e.id);
     expect(finished.sort()).toEqual(trials.map((t) => t.id).sort());
@@ -182,8 +189,9 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
     const { starts, ends } = await logOf(log);
     expect(starts.get(killed as string)).toEqual(['A', 'B']);
     expect(ends.get(killed as string)).toEqual(['B']);
-    for (const t of trials.filter((x) => x.id !== killed)) expect(starts.get(t.id)).toHaveLength(1);
-    expect(b.events.filter((e) => e.type === 'trialFinished')).toHaveLength(trials.length - (a.events.filter((e) => e.type === 'trialFinished').length));
+    // Every other trial ran on B once (twice only if a loaded machine delayed B's lock renewal past LOCK_MS).
+    for (const t of trials.filter((x) => x.id !== killed)) expect(starts.get(t.id)?.length).toBeGreaterThanOrEqual(1);
+    expect(a.events.filter((e) => e.type === 'trialFinished')).toEqual([]);
   });
 
   it('a worker frozen mid-trial (SIGSTOP) loses its job to the other; when it wakes, its late result is not recorded', async () => {
@@ -233,8 +241,6 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
     const abort = new AbortController();
     const run = (runner as QueueRunner).run(squares(6, 3000), { signal: abort.signal, onEvent: (e) => e.type === 'trialStarted' && abort.abort(new Error('user stop')) });
     await expect(run).rejects.toThrow('user stop');
-    const q = new Queue(queue, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }), prefix: 'condense' });
-    await expect.poll(async () => (await q.getJobCounts('waiting', 'active', 'completed')), { timeout: 5000 }).toEqual({ waiting: 0, active: 0, completed: 0 });
-    await q.close();
+    await expect.poll(() => inspect((q) => q.getJobCounts('waiting', 'active', 'completed')), { timeout: 5000 }).toEqual({ waiting: 0, active: 0, completed: 0 });
   });
 });

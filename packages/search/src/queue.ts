@@ -121,7 +121,10 @@ async function runBatch<O>(b: Batch, trials: readonly Trial[], { signal, onEvent
   const jobId = (t: Trial) => `${b.runId}.${t.id}`;
   const byJob = new Map(trials.map((t) => [jobId(t), t]));
   const book = new OutcomeBook<O>(trials.map((t) => t.id), emit);
-  const events = new QueueEvents(b.r.queue, { connection: b.client.duplicate(), prefix: b.r.prefix });
+  // QueueEvents blocks on its connection: its own, closed with it (BullMQ leaves a given one open).
+  const eventsConnection = b.client.duplicate();
+  eventsConnection.on('error', () => {});
+  const events = new QueueEvents(b.r.queue, { connection: eventsConnection, prefix: b.r.prefix });
   const lastAttempt = new Map<string, number>();
   let wake: () => void = () => {};
 
@@ -129,13 +132,17 @@ async function runBatch<O>(b: Batch, trials: readonly Trial[], { signal, onEvent
   const settle = async (id: string) => {
     const trial = byJob.get(id);
     if (!trial || book.has(trial.id)) return;
+    // State first: a job moves to completed/failed with its result in one step, so once the state
+    // says finished the job's record has the result (read the other way round, it may not yet).
+    const state = await b.queue.getJobState(id);
+    if (state !== 'completed' && state !== 'failed') return;
     const job = await Job.fromId<JobData, JobResult>(b.queue, id);
     if (!job) return;
-    const state = await job.getState();
     if (state === 'completed') {
       const res = job.returnvalue;
+      if (typeof res?.attempt !== 'number') return; // not a condense trial result (yet): the sweep looks again
       book.record({ id: trial.id, status: 'done', output: res.output as O, attempts: res.attempt, worker: res.worker, ms: res.ms });
-    } else if (state === 'failed') {
+    } else {
       book.record({ id: trial.id, status: 'failed', error: describeFailure(job), attempts: job.attemptsStarted, worker: job.processedBy });
     }
     if (book.complete) wake();
@@ -181,6 +188,7 @@ async function runBatch<O>(b: Batch, trials: readonly Trial[], { signal, onEvent
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await events.close();
+    eventsConnection.disconnect();
   }
 }
 

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_EXECUTORS, poolHost, startQueueWorker, type TrialEvent } from '@condense/search';
 import { UserError } from '../errors.js';
 import { intOption, type Command } from './command.js';
@@ -33,12 +33,15 @@ Stops on Ctrl-C / SIGTERM after the trials it is running finish.`,
     const threads = intOption(values, 'workers') || availableParallelism();
     const lock = intOption(values, 'lock-ms');
     const modules = [DEFAULT_EXECUTORS, ...String(values.module ?? '').split(',').filter(Boolean)];
-    const host = poolHost({ workers: threads, modules, init: { backend: values.backend, redis: url, plugins: process.cwd() } });
+    // Outcomes name the thread that ran them: <host>:<pid>/thread-<i>.
+    const name = `${hostname()}:${process.pid}`;
+    const host = poolHost({ workers: threads, modules, init: { backend: values.backend, redis: url, plugins: process.cwd(), wasmThreads: 1 }, name });
     const quiet = Boolean(values.quiet);
     const w = await startQueueWorker({
       url,
       queue: values['queue-name'] as string | undefined,
       host,
+      name,
       ...(lock ? { lockDuration: lock, stalledInterval: Math.max(1000, Math.round(lock / 2)) } : {}),
       onEvent: (e) => quiet || print(describeEvent(e)),
     }).catch(async (e) => {
