@@ -11,7 +11,14 @@ export {
   type ActivationFn, type ActivationDef, type ActivationAttrs, type ActivationFacts,
 } from './ops/activations.js';
 import './ops/all.js';
-export { windowOut, zeroPadding, strides2, dilation2, pool2, type Padding } from './ops/common.js';
+export { windowOut, zeroPadding, strides2, dilation2, pool2, single, convGroups, type Padding } from './ops/common.js';
+export { stride1, dilation1, windowOut1, transposeOut, type Padding1d } from './ops/convolution.js';
+export { upSampling, cropping2d, permuteDims } from './ops/reshaping.js';
+export { MERGES, type MergeOp } from './ops/merge.js';
+export { rescaleOf } from './ops/normalization.js';
+export { sharedAxes } from './ops/prelu.js';
+export { GATES, recurrentAttrs, type RecurrentOp, type RecurrentAttrs } from './ops/recurrent.js';
+export type { PoolKind } from './ops/pooling.js';
 export {
   createGraph, param, sizeOf, getNode, getParam, nodeParam, consumers, topoSort, inferShapes, validate,
   sortNodes, cloneGraph, cloneParam, paramUses, weightParams,

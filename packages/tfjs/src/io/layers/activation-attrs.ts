@@ -17,10 +17,8 @@ export function activationOf(v: Json | undefined, ctx: FromKerasContext, field =
   // Keras 3 may serialize a built-in activation as {class_name: 'function', config: 'relu', ...}.
   const id = typeof v === 'string' ? v : isObject(v) && typeof v.config === 'string' ? v.config : undefined;
   if (id === undefined) ctx.fail(`${field} ${brief(v)} is not a built-in activation`);
-  const attrs = fromKerasActivation(id);
+  const attrs = fromKerasActivation(id, ctx.kerasVersion);
   if (!attrs) ctx.fail(`${field} '${id}' is not supported (supported: ${KERAS_ACTIVATION_IDS.join(', ')})`);
-  const differs = activationDef(attrs.fn).keras3Differs;
-  if (differs && ctx.kerasVersion?.startsWith('3')) ctx.fail(`${field} '${id}' of Keras 3 (${differs}) differs from TF.js's ${attrs.fn} and is not supported`);
   return attrs;
 }
 
