@@ -542,7 +542,7 @@ export const unsortedSegmentSumConfig = kernel('UnsortedSegmentSum', ({ x, segme
   const segments = attrs.numSegments as number;
   const ids = tf.reshape(segmentIds, [-1, 1]);
   const rows = tf.reshape(x, [ids.shape[0], -1]);
-  const summed = tf.scatterND(ids, rows, [segments, rows.shape[1]]);
+  const summed = tf.scatterND(ids, rows, [segments, rows.shape[1] as number]);
   return tf.reshape(summed, [segments, ...x.shape.slice(segmentIds.rank)]);
 });
 

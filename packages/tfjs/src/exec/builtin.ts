@@ -79,7 +79,9 @@ function concat(node: Node, inputs: tf.Tensor[]): tf.Tensor {
 function dropout(node: Node, [x]: tf.Tensor[], _p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
   const rate = (node.attrs.rate as number | undefined) ?? 0;
   if (!ctx.training || rate === 0) return x;
-  return tf.dropout(x, rate, undefined, ctx.seed);
+  // Keras' noise_shape: one draw shared along its 1s (EfficientNet's per-example stochastic depth); null = the input's size.
+  const noise = node.attrs.noiseShape as (number | null)[] | undefined;
+  return tf.dropout(x, rate, noise?.map((d, i) => d ?? x.shape[i]), ctx.seed);
 }
 
 function zeroPad2d(node: Node, [x]: tf.Tensor[]): tf.Tensor {

@@ -78,7 +78,7 @@ function layerNames(nodes: Node[]): Names {
 }
 
 /** Keras layer specs for every node, via the registered mappings. */
-function layerSpecs(graph: Graph, meta: KerasMeta | undefined): { specs: KerasLayerSpec[]; names: Names } {
+function layerSpecs(graph: Graph, meta: KerasMeta | undefined, notes: string[]): { specs: KerasLayerSpec[]; names: Names } {
   const shapes = inferShapes(graph);
   const order = topoSort(graph);
   const names = layerNames(order);
@@ -104,6 +104,7 @@ function layerSpecs(graph: Graph, meta: KerasMeta | undefined): { specs: KerasLa
       kerasName: names.of,
       consumers: (value) => readers.get(value) ?? [],
       uniqueName: names.unique,
+      note: (message) => notes.push(`node '${node.name}': ${message}`),
       fail,
     };
     const out = toKeras(node, ctx);
@@ -176,7 +177,7 @@ export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportRe
   validate(graph);
   const meta = kerasMeta(graph);
   const notes: string[] = [];
-  const { specs, names } = layerSpecs(graph, meta);
+  const { specs, names } = layerSpecs(graph, meta, notes);
   const modelTopology = { ...topology(graph, specs, names, meta), keras_version: KERAS_VERSION, backend: 'tensor_flow.js' };
   const { weightSpecs, weightData } = encodeWeights(specs, options, notes);
   if (options.float16) notes.push('float16: float32 weights were rounded to float16');
