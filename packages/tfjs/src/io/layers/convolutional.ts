@@ -58,6 +58,16 @@ export function blockDiagonal(k: Param, groups: number): Param {
   return { name: k.name, shape: [...lead, cin, cout], data };
 }
 
+/** A kernel [kh, kw, ...] dilated by (dh, dw) as the undilated kernel with zeros between its taps (the same outputs). */
+export function spreadKernel(k: Param, [dh, dw]: [number, number]): Param {
+  const [kh, kw, ...rest] = k.shape;
+  const [sh, sw] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
+  const inner = rest.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(sh * sw * inner);
+  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) data.set(k.data.subarray((y * kw + x) * inner, (y * kw + x + 1) * inner), (y * dh * sw + x * dw) * inner);
+  return { name: k.name, shape: [sh, sw, ...rest], data };
+}
+
 /** The kernel of a grouped conv as tfjs-layers can hold it (see the file's comment), with a note when it grows. */
 function ungrouped(node: Node, kernel: Param, ctx: ToKerasContext): Param {
   const groups = convGroups(node.attrs);
@@ -218,10 +228,17 @@ export const convolutional: LayerFamily = {
       toKeras(node, ctx) {
         const [reader] = ctx.consumers(node.name);
         if (reader && separableDepthwise(reader, ctx) === node) return []; // written as part of the SeparableConv2D
-        const kernel = need(ctx, 'kernel');
+        let kernel = need(ctx, 'kernel');
         const bias = ctx.param('bias');
-        const config = { kernel_size: [kernel.shape[0], kernel.shape[1]], depth_multiplier: kernel.shape[3], ...windowConfig(node), use_bias: !!bias };
-        return withActivation(layer(ctx, 'DepthwiseConv2D', config, { depthwise_kernel: kernel, bias }), node, ctx);
+        const dilation = dilation2(node.attrs);
+        const config: JsonObject = { ...windowConfig(node), depth_multiplier: kernel.shape[3], use_bias: !!bias };
+        if (dilation[0] !== 1 || dilation[1] !== 1) {
+          // tfjs-layers' DepthwiseConv2D ignores dilation_rate: write the dilated kernel itself.
+          kernel = spreadKernel(kernel, dilation);
+          config.dilation_rate = [1, 1];
+          ctx.note(`tfjs-layers' DepthwiseConv2D ignores dilation_rate; written with the ${dilation.join('x')}-dilated kernel spread out (${kernel.shape[0]}x${kernel.shape[1]}, zeros between the taps)`);
+        }
+        return withActivation(layer(ctx, 'DepthwiseConv2D', { kernel_size: [kernel.shape[0], kernel.shape[1]], ...config }, { depthwise_kernel: kernel, bias }), node, ctx);
       },
     },
   },

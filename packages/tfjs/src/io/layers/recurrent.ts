@@ -88,19 +88,19 @@ const MERGE_MODES = Object.fromEntries(Object.entries(MERGE_OPS).map(([mode, op]
 /** Keras' Bidirectional: the forward layer and a backward copy over the same input, merged. */
 function bidirectional(l: KerasLayer, ctx: FromKerasContext): void {
   const inner = innerOf(l, 'layer', ctx) as { op: RecurrentOp; config: JsonObject };
-  const back = innerOf(l, 'backward_layer', ctx) ?? { op: inner.op, config: { ...inner.config, go_backwards: !(inner.config.go_backwards === true) } };
+  const name = String(inner.config.name ?? 'rnn');
+  // Without a backward_layer (tfjs-layers, Keras 2) the backward twin is the layer reading the other way, named backward_<name>.
+  const back = innerOf(l, 'backward_layer', ctx) ?? { op: inner.op, config: { ...inner.config, name: `backward_${name}`, go_backwards: !(inner.config.go_backwards === true) } };
   if (back.op !== inner.op) ctx.fail(`backward_layer is a ${back.config.name} of another class than layer`);
   if (inner.config.go_backwards === true || back.config.go_backwards !== true) ctx.fail('only a forward layer with a backward twin (go_backwards) is supported');
   const mode = l.config.merge_mode === undefined ? 'concat' : l.config.merge_mode;
   const merge = typeof mode === 'string' ? MERGE_OPS[mode] : undefined;
   if (!merge) ctx.fail(`merge_mode ${brief(mode)} is not supported (only ${Object.keys(MERGE_OPS).join(', ')}: one output)`);
-  const name = String(inner.config.name ?? 'rnn');
   const sequences = inner.config.return_sequences === true;
   const fwd = `${l.name}/forward`;
   const bwd = `${l.name}/backward`;
   addRecurrent(ctx, fwd, inner.op, inner.config, { prefix: `forward_${name}/`, saved: 'forward_layer/' });
-  const backName = String(back.config.name ?? `backward_${name}`);
-  addRecurrent(ctx, bwd, back.op, back.config, { prefix: `${backName}/`, saved: 'backward_layer/' }, sequences ? { alignOutputs: true } : {});
+  addRecurrent(ctx, bwd, back.op, back.config, { prefix: `${String(back.config.name)}/`, saved: 'backward_layer/' }, sequences ? { alignOutputs: true } : {});
   ctx.addNode({ name: l.name, op: merge, inputs: [fwd, bwd], attrs: merge === 'concat' ? { axis: -1 } : {} });
   if (sequences) ctx.setMask(ctx.mask);
 }
