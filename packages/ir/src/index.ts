@@ -11,7 +11,7 @@ export {
   type ActivationFn, type ActivationDef, type ActivationAttrs, type ActivationFacts,
 } from './ops/activations.js';
 import './ops/all.js';
-export { windowOut, zeroPadding, strides2, dilation2, pool2, single, convGroups, type Padding } from './ops/common.js';
+export { windowOut, zeroPadding, strides2, dilation2, pool2, single, convGroups, lastDim, type Padding } from './ops/common.js';
 export { stride1, dilation1, windowOut1, transposeOut, type Padding1d } from './ops/convolution.js';
 export { upSampling, cropping2d, permuteDims } from './ops/reshaping.js';
 export { MERGES, type MergeOp } from './ops/merge.js';

@@ -3,3 +3,4 @@ export * from './exec/index.js';
 export * from './train/index.js';
 export * from './backend/index.js';
 export { tfjsRuntime, asTfjsContribution, type TfjsRuntimeOptions } from './runtime.js';
+export { registerKerasLayer, type KerasLayerRegistration } from './custom-layer.js';
