@@ -96,6 +96,17 @@ export function specBytes(spec: WeightSpec): number {
   return n * VALUE_BYTES[spec.quantization?.dtype ?? spec.dtype];
 }
 
+/** Bytes a manifest group's weights take, every entry checked first (so shard sizes can be compared before reading). */
+export function manifestBytes(specs: unknown, where: string): number {
+  if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
+  let total = 0;
+  specs.forEach((spec: unknown, i) => {
+    checkSpec(spec, i, where);
+    total += specBytes(spec);
+  });
+  return total;
+}
+
 /**
  * The affine annotation equivalent to a TF.js uint8/uint16 manifest (value = q * scale + min), when
  * `min` is a whole number of steps below zero (the converter nudges it so that 0 is exact).
