@@ -15,7 +15,7 @@ export { windowOut, zeroPadding, strides2, dilation2, pool2, single, convGroups,
 export { stride1, dilation1, windowOut1, transposeOut, type Padding1d } from './ops/convolution.js';
 export { upSampling, cropping2d, permuteDims } from './ops/reshaping.js';
 export { MERGES, type MergeOp } from './ops/merge.js';
-export { rescaleOf } from './ops/normalization.js';
+export { rescaleOf, NORMALIZATION_EPSILON } from './ops/normalization.js';
 export { sharedAxes } from './ops/prelu.js';
 export { GATES, recurrentAttrs, type RecurrentOp, type RecurrentAttrs } from './ops/recurrent.js';
 export type { PoolKind } from './ops/pooling.js';

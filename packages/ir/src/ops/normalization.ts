@@ -1,6 +1,7 @@
 /**
- * Normalizations besides batchNorm (builtin): layerNorm over the channels of each position, and
- * rescaling, y = x * scale + offset (Keras' Rescaling; Keras 3's op nodes x + c and x * c too).
+ * Normalizations besides batchNorm (builtin): layerNorm over the channels of each position,
+ * normalization (Keras' preprocessing Normalization with its adapted statistics), and rescaling,
+ * y = x * scale + offset (Keras' Rescaling; Keras 3's op nodes x + c and x * c too).
  */
 import { formatShape } from '../errors.js';
 import { lastDim } from './common.js';
@@ -30,6 +31,28 @@ registerOp({
     return s;
   },
   channels: { kind: 'elementwise', params: [{ role: 'gamma', axis: 0 }, { role: 'beta', axis: 0 }] },
+});
+
+/** Keras 3's Normalization divides by max(sqrt(variance), 1e-7) (its backend epsilon). */
+export const NORMALIZATION_EPSILON = 1e-7;
+
+/** (x - mean) / max(sqrt(variance), 1e-7) per channel, in that order (Keras'). */
+registerOp({
+  op: 'normalization',
+  arity: 1,
+  params: {
+    mean: { kind: 'norm', shape: perChannel },
+    variance: { kind: 'norm', shape: perChannel },
+  },
+  inferShape: (ctx) => ctx.inputs[0],
+  channels: { kind: 'elementwise', params: [{ role: 'mean', axis: 0 }, { role: 'variance', axis: 0 }] },
+  channelValues: () => ({
+    constant: (k, c, param) => {
+      if (k === undefined) return undefined;
+      const at = (role: string, dflt: number) => param(role)?.data[c] ?? dflt;
+      return (k - at('mean', 0)) / Math.max(Math.sqrt(at('variance', 1)), NORMALIZATION_EPSILON);
+    },
+  }),
 });
 
 /** Rescaling's factor and offset: numbers, or one per channel. */

@@ -1,6 +1,6 @@
-/** Kernels of the per-channel ops with params beyond batchNorm: layerNorm, rescaling, prelu. */
+/** Kernels of the per-channel ops with params beyond batchNorm: layerNorm, normalization, rescaling, prelu. */
 import * as tf from '@tensorflow/tfjs-core';
-import { rescaleOf, type Node } from '@condense/ir';
+import { NORMALIZATION_EPSILON, rescaleOf, type Node } from '@condense/ir';
 import { registerKernel } from './kernels.js';
 
 /** (x - mean) / sqrt(variance + epsilon) * gamma + beta over each position's channels. */
@@ -21,6 +21,7 @@ function rescaling(node: Node, [x]: tf.Tensor[]): tf.Tensor {
 
 export function registerNormalizationKernels(): void {
   registerKernel('layerNorm', layerNorm);
+  registerKernel('normalization', (_node, [x], p) => tf.div(tf.sub(x, p.mean), tf.maximum(tf.sqrt(p.variance), NORMALIZATION_EPSILON)));
   registerKernel('rescaling', rescaling);
   registerKernel('prelu', (_node, [x], p) => tf.prelu(x, p.alpha));
 }

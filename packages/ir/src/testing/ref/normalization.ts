@@ -1,5 +1,5 @@
 /** Reference per-channel ops with params: batchNorm, layerNorm, rescaling, prelu. */
-import { rescaleOf } from '../../ops/normalization.js';
+import { NORMALIZATION_EPSILON, rescaleOf } from '../../ops/normalization.js';
 import { paramData, required, type Kernel } from './kernel.js';
 
 export const batchNorm: Kernel = ([x], ctx) => {
@@ -32,6 +32,13 @@ export const layerNorm: Kernel = ([x], ctx) => {
     for (let i = 0; i < c; i++) y[r + i] = ((x.data[r + i] - mean) / Math.sqrt(variance + eps)) * (gamma ? gamma[i] : 1) + (beta ? beta[i] : 0);
   }
   return y;
+};
+
+export const normalization: Kernel = ([x], ctx) => {
+  const c = x.shape[x.shape.length - 1];
+  const mean = required(ctx, 'mean');
+  const variance = required(ctx, 'variance');
+  return x.data.map((v, i) => (v - mean[i % c]) / Math.max(Math.sqrt(variance[i % c]), NORMALIZATION_EPSILON));
 };
 
 export const rescaling: Kernel = ([x], ctx) => {

@@ -1,17 +1,14 @@
 /**
  * tfjs-layers' normalization layers: BatchNormalization, LayerNormalization; and Keras'
- * preprocessing Rescaling and Normalization. Normalization, (x - mean) / max(sqrt(variance), 1e-7),
- * is the batchNorm (x - mean) / sqrt(variance + 0) with the variance floored at 1e-14, and is
- * written back as that BatchNormalization (tfjs-layers has no Normalization).
+ * preprocessing Rescaling and Normalization. tfjs-layers has no Normalization: it is written as
+ * the BatchNormalization (x - mean) / sqrt(variance + 0), the variance floored at 1e-14, which
+ * computes the same up to float32 rounding (a multiply by rsqrt instead of a divide; the notes say so).
  */
-import { rescaleOf, type Param } from '@condense/ir';
+import { NORMALIZATION_EPSILON, rescaleOf, type Param } from '@condense/ir';
 import { brief, type Json } from '../errors.js';
 import type { FromKerasContext } from '../mapping.js';
 import { axisOf, isLastAxis, layer, need } from './config.js';
 import type { LayerFamily } from './family.js';
-
-/** Keras 3's Normalization divides by max(sqrt(variance), backend.epsilon()). */
-const NORMALIZATION_EPSILON = 1e-7;
 
 function lastAxisOnly(v: Json | undefined, ctx: FromKerasContext) {
   const rank = ctx.inputShapes[0].length;
@@ -35,23 +32,31 @@ function statistic(ctx: FromKerasContext, role: 'mean' | 'variance', config: Jso
 export const normalization: LayerFamily = {
   name: 'normalization',
   mappings: {
-    batchNorm: {
-      kerasClass: ['BatchNormalization', 'Normalization'],
+    normalization: {
+      kerasClass: 'Normalization',
       masking: 'propagate',
-      kerasWeightOrder: (l) => l.className === 'Normalization'
-        ? (l.config.mean == null ? ['mean', 'variance', 'count'] : [])
-        : [...(l.config.scale !== false ? ['gamma'] : []), ...(l.config.center !== false ? ['beta'] : []), 'moving_mean', 'moving_variance'],
+      kerasWeightOrder: (l) => (l.config.mean == null ? ['mean', 'variance', 'count'] : []),
       fromKeras(l, ctx) {
-        if (l.className === 'Normalization') {
-          lastAxisOnly(l.config.axis, ctx);
-          if (l.config.invert === true) ctx.fail('invert = true is not supported');
-          const mean = statistic(ctx, 'mean', l.config.mean, l.name);
-          const variance = statistic(ctx, 'variance', l.config.variance, l.name);
-          ctx.weight('count', true); // the adapt() sample count: no part of the function
-          const floored = { ...variance, data: variance.data.map((v) => Math.max(v, NORMALIZATION_EPSILON ** 2)) };
-          ctx.addNode({ name: l.name, op: 'batchNorm', inputs: ctx.inputs, attrs: { epsilon: 0 }, params: { movingMean: mean, movingVariance: floored } });
-          return;
-        }
+        lastAxisOnly(l.config.axis, ctx);
+        if (l.config.invert === true) ctx.fail('invert = true is not supported');
+        const mean = statistic(ctx, 'mean', l.config.mean, l.name);
+        const variance = statistic(ctx, 'variance', l.config.variance, l.name);
+        ctx.weight('count', true); // the adapt() sample count: no part of the function
+        ctx.addNode({ name: l.name, op: 'normalization', inputs: ctx.inputs, params: { mean, variance } });
+      },
+      toKeras(_node, ctx) {
+        const variance = need(ctx, 'variance');
+        const floored = { ...variance, data: variance.data.map((v) => Math.max(v, NORMALIZATION_EPSILON ** 2)) };
+        ctx.note('tfjs-layers has no Normalization; written as a BatchNormalization (epsilon 0), equal up to float32 rounding');
+        return layer(ctx, 'BatchNormalization', { axis: -1, epsilon: 0, center: false, scale: false }, { moving_mean: need(ctx, 'mean'), moving_variance: floored });
+      },
+    },
+
+    batchNorm: {
+      kerasClass: 'BatchNormalization',
+      masking: 'propagate',
+      kerasWeightOrder: (l) => [...(l.config.scale !== false ? ['gamma'] : []), ...(l.config.center !== false ? ['beta'] : []), 'moving_mean', 'moving_variance'],
+      fromKeras(l, ctx) {
         const rank = ctx.inputShapes[0].length;
         if (!isLastAxis(axisOf(l.config.axis, -1, 'axis', ctx), rank)) ctx.fail(`axis ${brief(l.config.axis)} is not supported (only the channel axis, -1)`);
         if (l.config.renorm === true) ctx.fail('batch renormalization is not supported');

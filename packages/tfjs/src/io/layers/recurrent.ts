@@ -23,16 +23,16 @@ const CLASSES: Record<RecurrentOp, string> = { lstm: 'LSTM', gru: 'GRU', simpleR
 const CELLS: Record<RecurrentOp, string> = { lstm: 'lstm_cell', gru: 'gru_cell', simpleRnn: 'simple_rnn_cell' };
 const GATES: Record<RecurrentOp, number> = { lstm: 4, gru: 3, simpleRnn: 1 };
 
-/** Where one recurrent layer's weights are: a path inside the Keras layer (a Bidirectional's forward_lstm/) and its Keras 3 save path. */
+/** Where one recurrent layer's weights are: paths inside the Keras layer (a Bidirectional's forward_lstm/) and its Keras 3 save path. */
 interface WeightPath {
-  prefix: string;
+  prefixes: string[];
   saved: string;
 }
 
 const ROLES = ['kernel', 'recurrent_kernel', 'bias'] as const;
 
 function weightOf(ctx: FromKerasContext, op: RecurrentOp, role: string, at: WeightPath, optional: boolean): Param | undefined {
-  const names = [`${at.prefix}${role}`, `${at.prefix}${CELLS[op]}/${role}`, `${at.saved}cell/${role}`];
+  const names = [...at.prefixes.flatMap((p) => [`${p}${role}`, `${p}${CELLS[op]}/${role}`]), `${at.saved}cell/${role}`];
   for (const n of names) {
     const p = ctx.weight(n, true);
     if (p) return p;
@@ -99,8 +99,10 @@ function bidirectional(l: KerasLayer, ctx: FromKerasContext): void {
   const sequences = inner.config.return_sequences === true;
   const fwd = `${l.name}/forward`;
   const bwd = `${l.name}/backward`;
-  addRecurrent(ctx, fwd, inner.op, inner.config, { prefix: `forward_${name}/`, saved: 'forward_layer/' });
-  addRecurrent(ctx, bwd, back.op, back.config, { prefix: `${String(back.config.name)}/`, saved: 'backward_layer/' }, sequences ? { alignOutputs: true } : {});
+  // tfjs-layers and Keras 2 name the twin forward_<name>; Keras 3 writes the twin's own config, already named so.
+  const forward = name.startsWith('forward_') ? [`${name}/`, `forward_${name}/`] : [`forward_${name}/`];
+  addRecurrent(ctx, fwd, inner.op, inner.config, { prefixes: forward, saved: 'forward_layer/' });
+  addRecurrent(ctx, bwd, back.op, back.config, { prefixes: [`${String(back.config.name)}/`], saved: 'backward_layer/' }, sequences ? { alignOutputs: true } : {});
   ctx.addNode({ name: l.name, op: merge, inputs: [fwd, bwd], attrs: merge === 'concat' ? { axis: -1 } : {} });
   if (sequences) ctx.setMask(ctx.mask);
 }
@@ -119,7 +121,7 @@ const importing: Pick<LayerMapping, 'kerasClass' | 'masking' | 'fromKeras' | 'ke
     if (l.className === 'Bidirectional') return bidirectional(l, ctx);
     const op = OPS[l.className];
     // go_backwards alone is Keras': returned sequences come in reading order (reversed).
-    addRecurrent(ctx, l.name, op, l.config, { prefix: '', saved: '' });
+    addRecurrent(ctx, l.name, op, l.config, { prefixes: [''], saved: '' });
     if (l.config.return_sequences === true) ctx.setMask(ctx.mask);
   },
 };
@@ -179,7 +181,9 @@ export function bidirectionalLayer(merge: Node, ctx: ToKerasContext): KerasLayer
   if (!pair) return undefined;
   const [fwd, bwd] = pair;
   const original = ctx.originalOf(merge.name)?.config.layer;
-  const inner = isObject(original) && isObject(original.config) && typeof original.config.name === 'string' ? original.config.name : fwd.op;
+  // Keras 3 names the inner config after the forward twin already; tfjs-layers adds forward_ itself.
+  const named = isObject(original) && isObject(original.config) && typeof original.config.name === 'string' ? original.config.name : fwd.op;
+  const inner = named.replace(/^forward_/, '');
   const layer = { class_name: CLASSES[fwd.op as RecurrentOp], config: configOf(fwd, inner, ctx) };
   // tfjs-layers names the twins forward_<name> and backward_<name>, and their weights after them.
   const weights = { ...weightsOf(fwd, ctx, `forward_${inner}/`), ...weightsOf(bwd, ctx, `backward_${inner}/`) };
