@@ -43,9 +43,14 @@ describe('a custom layer class', () => {
   it('unknown: the error names the file, the layer and its class, and how to register it', async () => {
     const dir = `${tmp.dir}/unknown`;
     await customModel(dir);
-    const err = await loadModel(dir).then(() => undefined, (e: unknown) => e);
+    const err = await loadModel(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ModelIOError);
-    expect((err as Error).message).toMatch(/unknown\/model\.json: layer 'squash' \(ScaledTanh\): the layer class is not supported\. Register it from your code with registerKerasLayer\(\{ className: 'ScaledTanh', op, kernel, fromKeras, toKeras \}\)/);
+    expect((err as Error).message).toMatch(
+      /unknown\/model\.json: layer 'squash' \(ScaledTanh\): the layer class is not supported\. Register it from your code with registerKerasLayer\(\{ className: 'ScaledTanh', op, kernel, fromKeras, toKeras \}\)/,
+    );
   });
 
   it('registered: imports, runs and trains through its kernel, and exports to stock TF.js', async () => {

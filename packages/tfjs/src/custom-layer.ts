@@ -32,7 +32,8 @@ export interface KerasLayerRegistration {
 /** Register a custom Keras layer class for import, execution and export (see the module comment). Re-registering replaces. */
 export function registerKerasLayer(r: KerasLayerRegistration): void {
   const classes = Array.isArray(r.className) ? r.className : [r.className];
-  if (classes.length === 0 || classes.some((c) => typeof c !== 'string' || c === '')) throw new Error('registerKerasLayer: className must name the Keras class');
+  if (classes.length === 0 || classes.some((c) => typeof c !== 'string' || c === ''))
+    throw new Error('registerKerasLayer: className must name the Keras class');
   const def = typeof r.op === 'string' ? getOp(r.op) : registerOp(r.op);
   if (r.kernel) registerKernel(def.op, r.kernel, r.kernelOptions);
   else if (typeof r.op !== 'string') throw new Error(`registerKerasLayer('${classes[0]}'): a new op needs a kernel (how TF.js computes it)`);
@@ -41,23 +42,27 @@ export function registerKerasLayer(r: KerasLayerRegistration): void {
     kerasClass: classes,
     kerasWeightOrder: r.kerasWeightOrder ?? (() => roles),
     ...(r.masking ? { masking: r.masking } : {}),
-    fromKeras: r.fromKeras ?? ((l, ctx) => {
-      const params: Record<string, Param> = {};
-      for (const role of roles) {
-        const p = def.params?.[role]?.optional ? ctx.weight(role, true) : ctx.weight(role);
-        if (p) params[role] = p;
-      }
-      const { name: _, ...config } = l.config;
-      ctx.addNode({ name: l.name, op: def.op, inputs: ctx.inputs, attrs: { config }, params });
-    }),
-    toKeras: r.toKeras ?? ((node, ctx) => {
-      const weights: Record<string, Param> = {};
-      for (const role of roles) {
-        const p = ctx.param(role);
-        if (p) weights[role] = p;
-      }
-      const config = isObject(node.attrs.config as JsonObject) ? (node.attrs.config as JsonObject) : {};
-      return { className: classes[0], name: ctx.name, config, inputs: ctx.inputs, weights };
-    }),
+    fromKeras:
+      r.fromKeras ??
+      ((l, ctx) => {
+        const params: Record<string, Param> = {};
+        for (const role of roles) {
+          const p = def.params?.[role]?.optional ? ctx.weight(role, true) : ctx.weight(role);
+          if (p) params[role] = p;
+        }
+        const { name: _, ...config } = l.config;
+        ctx.addNode({ name: l.name, op: def.op, inputs: ctx.inputs, attrs: { config }, params });
+      }),
+    toKeras:
+      r.toKeras ??
+      ((node, ctx) => {
+        const weights: Record<string, Param> = {};
+        for (const role of roles) {
+          const p = ctx.param(role);
+          if (p) weights[role] = p;
+        }
+        const config = isObject(node.attrs.config as JsonObject) ? (node.attrs.config as JsonObject) : {};
+        return { className: classes[0], name: ctx.name, config, inputs: ctx.inputs, weights };
+      }),
   });
 }

@@ -1,7 +1,7 @@
 import { formatShape } from '../errors.js';
 import { activationScalar, activationScalePass, isActivation } from './activations.js';
 import {
-  checkActivation, checkPositive, convGroups, dilation2, groupInputs, keepsConstant, kernelOf, lastDim, pool2, rank, spatialOut, strides2, zeroPadding,
+  checkActivation, convGroups, dilation2, groupInputs, keepsConstant, kernelOf, lastDim, rank, spatialOut, strides2, zeroPadding,
 } from './common.js';
 import { fail, registerOp, type OpContext } from './registry.js';
 import type { Shape } from '../types.js';

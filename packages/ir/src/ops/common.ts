@@ -48,7 +48,9 @@ export function checkActivation(ctx: OpContext, key: string) {
 }
 
 /** A per-channel op that keeps a constant channel's value (pooling, dropout) and passes factors as `scale` says. */
-export const keepsConstant = (scale: ChannelValues['scale']): (() => ChannelValues) => () => ({ scale, constant: (k) => k });
+export const keepsConstant =
+  (scale: ChannelValues['scale']): (() => ChannelValues) =>
+  () => ({ scale, constant: (k) => k });
 
 export function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number, number] {
   const [, h, w] = ctx.inputs[0];
@@ -70,7 +72,8 @@ export const convGroups = (attrs: Attrs): number => (attrs.groups as number | un
 export function groupInputs(ctx: OpContext, cout: number): number {
   const g = convGroups(ctx.node.attrs);
   const cin = lastDim(ctx, ctx.inputs[0]);
-  if (!Number.isInteger(g) || g < 1 || cin % g !== 0 || cout % g !== 0) fail(ctx, `groups = ${String(g)} must be a positive integer dividing the ${cin} input and ${cout} output channels`);
+  if (!Number.isInteger(g) || g < 1 || cin % g !== 0 || cout % g !== 0)
+    fail(ctx, `groups = ${String(g)} must be a positive integer dividing the ${cin} input and ${cout} output channels`);
   return cin / g;
 }
 
@@ -84,8 +87,16 @@ export function kernelOf(ctx: OpContext, r: number, role = 'kernel'): number[] {
 
 /** Normalise Keras-style padding: n, [h, w] or [[top, bottom], [left, right]]. */
 export function zeroPadding(p: unknown): [[number, number], [number, number]] {
-  if (p === undefined) return [[1, 1], [1, 1]];
-  if (typeof p === 'number') return [[p, p], [p, p]];
+  if (p === undefined)
+    return [
+      [1, 1],
+      [1, 1],
+    ];
+  if (typeof p === 'number')
+    return [
+      [p, p],
+      [p, p],
+    ];
   const a = p as (number | number[])[];
   const side = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
   return [side(a[0]), side(a[1])];

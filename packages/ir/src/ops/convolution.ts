@@ -1,8 +1,6 @@
 /** Convolutions beyond conv2d and depthwiseConv2d: conv1d (over [N, T, C]) and conv2dTranspose. */
 import { formatShape } from '../errors.js';
-import {
-  checkActivation, checkPositive, convGroups, groupInputs, kernelOf, lastDim, rank, single, strides2, windowOut, type Padding,
-} from './common.js';
+import { checkActivation, checkPositive, convGroups, groupInputs, kernelOf, lastDim, rank, single, strides2, windowOut, type Padding } from './common.js';
 import { fail, registerOp, type OpContext } from './registry.js';
 import type { Attrs } from '../types.js';
 
@@ -27,7 +25,13 @@ registerOp({
   op: 'conv1d',
   arity: 1,
   params: {
-    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 3); return [k[0], groupInputs(ctx, k[2]), k[2]]; } },
+    kernel: {
+      kind: 'weight',
+      shape: (ctx) => {
+        const k = kernelOf(ctx, 3);
+        return [k[0], groupInputs(ctx, k[2]), k[2]];
+      },
+    },
     bias: { kind: 'bias', optional: true, shape: (ctx) => [kernelOf(ctx, 3)[2]] },
   },
   inferShape: (ctx) => {
@@ -46,7 +50,15 @@ registerOp({
     const k = kernelOf(ctx, 3);
     return (out[1] as number) * k[0] * k[1] * k[2];
   },
-  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 1 }], out: [{ role: 'kernel', axis: 2 }, { role: 'bias', axis: 0 }], groups: convGroups },
+  channels: {
+    kind: 'produce',
+    in: [{ role: 'kernel', axis: 1 }],
+    out: [
+      { role: 'kernel', axis: 2 },
+      { role: 'bias', axis: 0 },
+    ],
+    groups: convGroups,
+  },
 });
 
 /**
@@ -62,7 +74,13 @@ registerOp({
   arity: 1,
   params: {
     // [kh, kw, out, in]: Keras' and TF's layout for the transpose of a conv2d.
-    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 4); return [k[0], k[1], k[2], lastDim(ctx, ctx.inputs[0])]; } },
+    kernel: {
+      kind: 'weight',
+      shape: (ctx) => {
+        const k = kernelOf(ctx, 4);
+        return [k[0], k[1], k[2], lastDim(ctx, ctx.inputs[0])];
+      },
+    },
     bias: { kind: 'bias', optional: true, shape: (ctx) => [kernelOf(ctx, 4)[2]] },
   },
   inferShape: (ctx) => {
@@ -82,5 +100,12 @@ registerOp({
     const k = kernelOf(ctx, 4);
     return (h as number) * (w as number) * k[0] * k[1] * k[2] * k[3];
   },
-  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 3 }], out: [{ role: 'kernel', axis: 2 }, { role: 'bias', axis: 0 }] },
+  channels: {
+    kind: 'produce',
+    in: [{ role: 'kernel', axis: 3 }],
+    out: [
+      { role: 'kernel', axis: 2 },
+      { role: 'bias', axis: 0 },
+    ],
+  },
 });

@@ -40,7 +40,9 @@ describe('conv1d', () => {
     const g = one([1, 4], 'conv1d', { groups: 2 }, { kernel: [[1, 2, 2], f32(1, 10, 100, 1000)], bias: [[2], f32(0.5, -0.5)] });
     expect(run(g, f32(1, 2, 3, 4))).toEqual([1 + 2 * 100 + 0.5, 3 * 10 + 4 * 1000 - 0.5]);
     expect(macs(g)).toBe(4);
-    expect(() => one([1, 4], 'conv1d', { groups: 3 }, { kernel: [[1, 2, 3]] })).toThrow(/groups = 3 must be a positive integer dividing the 4 input and 3 output channels/);
+    expect(() => one([1, 4], 'conv1d', { groups: 3 }, { kernel: [[1, 2, 3]] })).toThrow(
+      /groups = 3 must be a positive integer dividing the 4 input and 3 output channels/,
+    );
   });
 
   it('shapes and MACs', () => {
@@ -102,7 +104,12 @@ describe('reshaping', () => {
   });
 
   it('cropping2d removes rows and columns from each side', () => {
-    const g = one([3, 3, 1], 'cropping2d', { cropping: [[1, 0], [0, 1]] });
+    const g = one([3, 3, 1], 'cropping2d', {
+      cropping: [
+        [1, 0],
+        [0, 1],
+      ],
+    });
     expect(shape(g)).toEqual([null, 2, 2, 1]);
     expect(run(g, iota(9))).toEqual([4, 5, 7, 8]);
     expect(() => one([3, 3, 1], 'cropping2d', { cropping: 2 })).toThrow(/leaves nothing/);
@@ -184,7 +191,11 @@ describe('embedding and notEqual', () => {
 describe('recurrent layers (Keras semantics)', () => {
   // One unit, one feature: h_t = tanh(w x_t + u h_{t-1} + b).
   const rnn: Params = { kernel: [[1, 1], f32(0.5)], recurrentKernel: [[1, 1], f32(-1)], bias: [[1], f32(0.1)] };
-  const h = (steps: number[]) => steps.reduce<number[]>((acc, x) => [...acc, Math.tanh(0.5 * x - (acc.at(-1) ?? 0) + 0.1)], []);
+  const h = (steps: number[]) => {
+    const out: number[] = [];
+    for (const x of steps) out.push(Math.tanh(0.5 * x - (out.at(-1) ?? 0) + 0.1));
+    return out;
+  };
 
   it('simpleRnn: the last state, or every step with returnSequences', () => {
     close(run(one([3, 1], 'simpleRnn', {}, rnn), f32(1, 2, 3)), [h([1, 2, 3])[2]]);
@@ -242,7 +253,9 @@ describe('recurrent layers (Keras semantics)', () => {
 
   it('shapes and errors', () => {
     expect(shape(one([5, 3], 'lstm', { returnSequences: true }, { kernel: [[3, 8]], recurrentKernel: [[2, 8]] }))).toEqual([null, 5, 2]);
-    expect(() => one([5, 3], 'lstm', { activation: 'softmax' }, { kernel: [[3, 8]], recurrentKernel: [[2, 8]] })).toThrow(/activation 'softmax' is not an elementwise activation/);
+    expect(() => one([5, 3], 'lstm', { activation: 'softmax' }, { kernel: [[3, 8]], recurrentKernel: [[2, 8]] })).toThrow(
+      /activation 'softmax' is not an elementwise activation/,
+    );
     expect(() => one([5, 3], 'simpleRnn', {}, { kernel: [[3, 8]], recurrentKernel: [[2, 8]] })).toThrow(/expected \[3, 2\]/);
   });
 });

@@ -30,7 +30,13 @@ registerOp({
     if (!(typeof eps === 'number' && eps >= 0)) fail(ctx, `epsilon must be a non-negative number, got ${JSON.stringify(eps)}`);
     return s;
   },
-  channels: { kind: 'elementwise', params: [{ role: 'gamma', axis: 0 }, { role: 'beta', axis: 0 }] },
+  channels: {
+    kind: 'elementwise',
+    params: [
+      { role: 'gamma', axis: 0 },
+      { role: 'beta', axis: 0 },
+    ],
+  },
 });
 
 /** Keras 3's Normalization divides by max(sqrt(variance), 1e-7) (its backend epsilon). */
@@ -45,7 +51,13 @@ registerOp({
     variance: { kind: 'norm', shape: perChannel },
   },
   inferShape: (ctx) => ctx.inputs[0],
-  channels: { kind: 'elementwise', params: [{ role: 'mean', axis: 0 }, { role: 'variance', axis: 0 }] },
+  channels: {
+    kind: 'elementwise',
+    params: [
+      { role: 'mean', axis: 0 },
+      { role: 'variance', axis: 0 },
+    ],
+  },
   channelValues: () => ({
     constant: (k, c, param) => {
       if (k === undefined) return undefined;

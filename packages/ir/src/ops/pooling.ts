@@ -48,7 +48,10 @@ for (const kind of ['max', 'avg'] as const) {
   });
 
   // Global pooling over the positions of [N, H, W, C] (2d) or [N, T, C] (1d).
-  for (const [dims, r] of [['2d', 4], ['1d', 3]] as const) {
+  for (const [dims, r] of [
+    ['2d', 4],
+    ['1d', 3],
+  ] as const) {
     registerOp({
       op: `global${kind === 'max' ? 'Max' : 'Avg'}Pool${dims}`,
       arity: 1,

@@ -10,7 +10,8 @@ export const sharedAxes = (attrs: Attrs): number[] => (attrs.sharedAxes as numbe
 function alphaShape(ctx: OpContext): number[] {
   const s = ctx.inputs[0];
   const shared = sharedAxes(ctx.node.attrs);
-  if (shared.some((a) => !(Number.isInteger(a) && a >= 1 && a < s.length))) fail(ctx, `sharedAxes ${JSON.stringify(shared)} must be non-batch axes of ${formatShape(s)}, numbered from 1`);
+  if (shared.some((a) => !(Number.isInteger(a) && a >= 1 && a < s.length)))
+    fail(ctx, `sharedAxes ${JSON.stringify(shared)} must be non-batch axes of ${formatShape(s)}, numbered from 1`);
   return s.slice(1).map((d, i) => {
     if (shared.includes(i + 1)) return 1;
     if (d === null) fail(ctx, `dimension ${i + 1} of ${formatShape(s)} must be known or shared`);

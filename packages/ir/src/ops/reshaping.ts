@@ -26,8 +26,16 @@ registerOp({
 
 /** Keras-style cropping: n, [h, w] or [[top, bottom], [left, right]]. */
 export function cropping2d(p: unknown): [[number, number], [number, number]] {
-  if (p === undefined) return [[0, 0], [0, 0]];
-  if (typeof p === 'number') return [[p, p], [p, p]];
+  if (p === undefined)
+    return [
+      [0, 0],
+      [0, 0],
+    ];
+  if (typeof p === 'number')
+    return [
+      [p, p],
+      [p, p],
+    ];
   const a = p as (number | number[])[];
   const side = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
   return [side(a[0]), side(a[1])];
@@ -39,7 +47,8 @@ registerOp({
   inferShape: (ctx) => {
     const [n, h, w, c] = rank(ctx, 0, 4);
     const [[t, b], [l, r]] = cropping2d(ctx.node.attrs.cropping);
-    if (![t, b, l, r].every((d) => Number.isInteger(d) && d >= 0)) fail(ctx, `cropping must be non-negative integers, got ${JSON.stringify(ctx.node.attrs.cropping)}`);
+    if (![t, b, l, r].every((d) => Number.isInteger(d) && d >= 0))
+      fail(ctx, `cropping must be non-negative integers, got ${JSON.stringify(ctx.node.attrs.cropping)}`);
     const ho = (h as number) - t - b;
     const wo = (w as number) - l - r;
     if (ho < 1 || wo < 1) fail(ctx, `cropping [[${t}, ${b}], [${l}, ${r}]] leaves nothing of ${formatShape(ctx.inputs[0])}`);

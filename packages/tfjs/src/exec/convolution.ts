@@ -20,9 +20,19 @@ function spread(k: tf.Tensor, axis: number, d: number): tf.Tensor {
   if (d === 1) return k;
   const n = k.shape[axis];
   const x = tf.expandDims(k, axis + 1);
-  const padded = tf.pad(x, x.shape.map((_, i): [number, number] => (i === axis + 1 ? [0, d - 1] : [0, 0])));
-  const flat = tf.reshape(padded, k.shape.map((s, i) => (i === axis ? n * d : s)));
-  return tf.slice(flat, k.shape.map(() => 0), k.shape.map((s, i) => (i === axis ? (n - 1) * d + 1 : s)));
+  const padded = tf.pad(
+    x,
+    x.shape.map((_, i): [number, number] => (i === axis + 1 ? [0, d - 1] : [0, 0])),
+  );
+  const flat = tf.reshape(
+    padded,
+    k.shape.map((s, i) => (i === axis ? n * d : s)),
+  );
+  return tf.slice(
+    flat,
+    k.shape.map(() => 0),
+    k.shape.map((s, i) => (i === axis ? (n - 1) * d + 1 : s)),
+  );
 }
 
 /** A kernel [kh, kw, ...] dilated by (dh, dw) as an undilated one: zeros between its taps. */
@@ -47,7 +57,10 @@ function plainConv(x: tf.Tensor4D, k: tf.Tensor4D, s: ConvSpec, training: boolea
 function groupedConv(x: tf.Tensor4D, k: tf.Tensor4D, s: ConvSpec, training: boolean): tf.Tensor4D {
   const xs = tf.split(x, s.groups, 3);
   const ks = tf.split(k, s.groups, 3);
-  return tf.concat(xs.map((xi, i) => plainConv(xi as tf.Tensor4D, ks[i] as tf.Tensor4D, s, training)), 3);
+  return tf.concat(
+    xs.map((xi, i) => plainConv(xi as tf.Tensor4D, ks[i] as tf.Tensor4D, s, training)),
+    3,
+  );
 }
 
 /** conv2d with bias and the node's activation, for inference (fused where tf can) or training. */
@@ -61,8 +74,15 @@ function convolve(node: Node, x: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor | 
   }
   const fused = fusedActivation(node.attrs);
   const y = tf.fused.conv2d({
-    x, filter: k, strides: s.strides, pad: s.pad, dataFormat: 'NHWC', dilations: s.dilation, bias,
-    activation: fused ?? 'linear', leakyreluAlpha: leakyAlpha(node.attrs),
+    x,
+    filter: k,
+    strides: s.strides,
+    pad: s.pad,
+    dataFormat: 'NHWC',
+    dilations: s.dilation,
+    bias,
+    activation: fused ?? 'linear',
+    leakyreluAlpha: leakyAlpha(node.attrs),
   });
   return finish(y, node.attrs, fused) as tf.Tensor4D;
 }
@@ -79,7 +99,13 @@ function conv1d(node: Node, [x]: tf.Tensor[], p: Params, ctx: KernelContext): tf
   const pad = (node.attrs.padding ?? 'valid') as Padding1d;
   const dilation = dilation1(node.attrs);
   let x4 = tf.expandDims(x, 1) as tf.Tensor4D;
-  if (pad === 'causal') x4 = tf.pad(x4, [[0, 0], [0, 0], [(k - 1) * dilation, 0], [0, 0]]);
+  if (pad === 'causal')
+    x4 = tf.pad(x4, [
+      [0, 0],
+      [0, 0],
+      [(k - 1) * dilation, 0],
+      [0, 0],
+    ]);
   const spec: ConvSpec = { strides: [1, stride1(node.attrs)], pad: pad === 'same' ? 'same' : 'valid', dilation: [1, dilation], groups: convGroups(node.attrs) };
   const y = convolve(node, x4, tf.reshape(p.kernel, [1, k, cin, cout]), p.bias, spec, ctx);
   return tf.squeeze(y, [1]);
@@ -123,8 +149,15 @@ function depthwiseConv2d(node: Node, [x]: tf.Tensor[], p: Params, ctx: KernelCon
   const fused = fusedActivation(node.attrs);
   // tf's depthwise filter is [h, w, in, multiplier] and output channel c*multiplier + m: the IR layout.
   const y = tf.fused.depthwiseConv2d({
-    x: x as tf.Tensor4D, filter: p.kernel as tf.Tensor4D, strides, pad, dataFormat: 'NHWC', dilations: dilation, bias: p.bias,
-    activation: fused ?? 'linear', leakyreluAlpha: leakyAlpha(node.attrs),
+    x: x as tf.Tensor4D,
+    filter: p.kernel as tf.Tensor4D,
+    strides,
+    pad,
+    dataFormat: 'NHWC',
+    dilations: dilation,
+    bias: p.bias,
+    activation: fused ?? 'linear',
+    leakyreluAlpha: leakyAlpha(node.attrs),
   });
   return finish(y, node.attrs, fused);
 }

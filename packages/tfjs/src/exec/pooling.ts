@@ -6,23 +6,29 @@ import { registerKernel } from './kernels.js';
 
 const poolOf = (kind: PoolKind) => (kind === 'max' ? tf.maxPool : tf.avgPool);
 
-const pool2d = (kind: PoolKind) => (node: Node, [x]: tf.Tensor[]): tf.Tensor => {
-  const size = pool2(node.attrs);
-  const strides = node.attrs.strides === undefined ? size : strides2(node.attrs);
-  return poolOf(kind)(x as tf.Tensor4D, size, strides, padding(node.attrs));
-};
+const pool2d =
+  (kind: PoolKind) =>
+  (node: Node, [x]: tf.Tensor[]): tf.Tensor => {
+    const size = pool2(node.attrs);
+    const strides = node.attrs.strides === undefined ? size : strides2(node.attrs);
+    return poolOf(kind)(x as tf.Tensor4D, size, strides, padding(node.attrs));
+  };
 
-const pool1d = (kind: PoolKind) => (node: Node, [x]: tf.Tensor[]): tf.Tensor => {
-  const k = single(node.attrs.poolSize, 2);
-  const s = single(node.attrs.strides, k);
-  return tf.squeeze(poolOf(kind)(tf.expandDims(x, 1) as tf.Tensor4D, [1, k], [1, s], padding(node.attrs)), [1]);
-};
+const pool1d =
+  (kind: PoolKind) =>
+  (node: Node, [x]: tf.Tensor[]): tf.Tensor => {
+    const k = single(node.attrs.poolSize, 2);
+    const s = single(node.attrs.strides, k);
+    return tf.squeeze(poolOf(kind)(tf.expandDims(x, 1) as tf.Tensor4D, [1, k], [1, s], padding(node.attrs)), [1]);
+  };
 
 /** Max or mean over every axis between the batch and the channels. */
-const globalPool = (kind: PoolKind) => (node: Node, [x]: tf.Tensor[]): tf.Tensor => {
-  const axes = x.shape.slice(1, -1).map((_, i) => i + 1);
-  return (kind === 'max' ? tf.max : tf.mean)(x, axes, Boolean(node.attrs.keepDims));
-};
+const globalPool =
+  (kind: PoolKind) =>
+  (node: Node, [x]: tf.Tensor[]): tf.Tensor => {
+    const axes = x.shape.slice(1, -1).map((_, i) => i + 1);
+    return (kind === 'max' ? tf.max : tf.mean)(x, axes, Boolean(node.attrs.keepDims));
+  };
 
 export function registerPoolingKernels(): void {
   for (const kind of ['max', 'avg'] as const) {

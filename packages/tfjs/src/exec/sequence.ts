@@ -53,29 +53,31 @@ function cellOf(op: RecurrentOp, a: RecurrentAttrs, u: tf.Tensor2D, recurrentBia
  * then the cell step by step. A masked step keeps the state and repeats the previous output
  * (0 with zeroMaskedOutputs), as Keras.
  */
-const recurrent = (op: RecurrentOp) => (node: Node, [x, mask]: tf.Tensor[], p: Params): tf.Tensor => {
-  const a = recurrentAttrs(node.attrs);
-  const [n, t, c] = x.shape;
-  const units = p.recurrentKernel.shape[0];
-  const width = GATES[op] * units;
-  // A resetAfter gru's bias is [input bias; recurrent bias].
-  const [inputBias, recurrentBias] = op === 'gru' && a.resetAfter && p.bias ? tf.unstack(p.bias) : [p.bias, undefined];
-  const zx = tf.reshape(tf.matMul(tf.reshape(x, [n * t, c]), p.kernel as tf.Tensor2D), [n, t, width]);
-  const steps = tf.unstack(inputBias ? tf.add(zx, inputBias) : zx, 1) as tf.Tensor2D[];
-  const keeps = mask ? (tf.unstack(tf.reshape(tf.cast(mask, 'float32'), [n, t, 1]), 1) as tf.Tensor2D[]) : undefined;
-  const cell = cellOf(op, a, p.recurrentKernel as tf.Tensor2D, recurrentBias);
-  let state: tf.Tensor2D[] = Array.from({ length: op === 'lstm' ? 2 : 1 }, () => tf.zeros([n, units]));
-  const outputs: tf.Tensor[] = new Array(t);
-  for (let s = 0; s < t; s++) {
-    const time = a.goBackwards ? t - 1 - s : s;
-    const next = cell(steps[time], state);
-    const keep = keeps?.[time];
-    // keep * new + (1 - keep) * old is exact for a 0/1 mask.
-    state = keep ? next.map((v, i) => tf.add(tf.mul(keep, v), tf.mul(tf.sub(1, keep), state[i])) as tf.Tensor2D) : next;
-    if (a.returnSequences) outputs[a.alignOutputs ? time : s] = keep && a.zeroMaskedOutputs ? tf.mul(keep, next[0]) : state[0];
-  }
-  return a.returnSequences ? tf.stack(outputs, 1) : state[0];
-};
+const recurrent =
+  (op: RecurrentOp) =>
+  (node: Node, [x, mask]: tf.Tensor[], p: Params): tf.Tensor => {
+    const a = recurrentAttrs(node.attrs);
+    const [n, t, c] = x.shape;
+    const units = p.recurrentKernel.shape[0];
+    const width = GATES[op] * units;
+    // A resetAfter gru's bias is [input bias; recurrent bias].
+    const [inputBias, recurrentBias] = op === 'gru' && a.resetAfter && p.bias ? tf.unstack(p.bias) : [p.bias, undefined];
+    const zx = tf.reshape(tf.matMul(tf.reshape(x, [n * t, c]), p.kernel as tf.Tensor2D), [n, t, width]);
+    const steps = tf.unstack(inputBias ? tf.add(zx, inputBias) : zx, 1) as tf.Tensor2D[];
+    const keeps = mask ? (tf.unstack(tf.reshape(tf.cast(mask, 'float32'), [n, t, 1]), 1) as tf.Tensor2D[]) : undefined;
+    const cell = cellOf(op, a, p.recurrentKernel as tf.Tensor2D, recurrentBias);
+    let state: tf.Tensor2D[] = Array.from({ length: op === 'lstm' ? 2 : 1 }, () => tf.zeros([n, units]));
+    const outputs: tf.Tensor[] = new Array(t);
+    for (let s = 0; s < t; s++) {
+      const time = a.goBackwards ? t - 1 - s : s;
+      const next = cell(steps[time], state);
+      const keep = keeps?.[time];
+      // keep * new + (1 - keep) * old is exact for a 0/1 mask.
+      state = keep ? next.map((v, i) => tf.add(tf.mul(keep, v), tf.mul(tf.sub(1, keep), state[i])) as tf.Tensor2D) : next;
+      if (a.returnSequences) outputs[a.alignOutputs ? time : s] = keep && a.zeroMaskedOutputs ? tf.mul(keep, next[0]) : state[0];
+    }
+    return a.returnSequences ? tf.stack(outputs, 1) : state[0];
+  };
 
 export function registerSequenceKernels(): void {
   registerKernel('embedding', embedding);

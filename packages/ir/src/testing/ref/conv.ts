@@ -9,21 +9,31 @@ import { padBefore, taps, windowOf, type Window } from './windows.js';
 const paddingOf = (ctx: OpContext) => (ctx.node.attrs.padding ?? 'valid') as Padding;
 
 /** y[b, oy, ox, f] = sum over the window and the group's inputs of x * kernel[ky, kx, ci, f] (+ bias). */
-function convolve(x: RefTensor, k: Float32Array, [kh, kw, cpg, f]: number[], groups: number, win: Window, bias: Float32Array | undefined, out: number[]): Float64Array {
+function convolve(
+  x: RefTensor,
+  k: Float32Array,
+  [, kw, cpg, f]: number[],
+  groups: number,
+  win: Window,
+  bias: Float32Array | undefined,
+  out: number[],
+): Float64Array {
   const y = new Float64Array(sizeOf(out));
   const fpg = f / groups;
-  for (let b = 0; b < win.n; b++) for (let oy = 0; oy < win.ho; oy++) for (let ox = 0; ox < win.wo; ox++) {
-    const o = ((b * win.ho + oy) * win.wo + ox) * f;
-    taps(win, b, oy, ox, (off, ky, kx) => {
-      for (let fo = 0; fo < f; fo++) {
-        const first = Math.floor(fo / fpg) * cpg;
-        let acc = 0;
-        for (let ci = 0; ci < cpg; ci++) acc += x.data[off + first + ci] * k[((ky * kw + kx) * cpg + ci) * f + fo];
-        y[o + fo] += acc;
+  for (let b = 0; b < win.n; b++)
+    for (let oy = 0; oy < win.ho; oy++)
+      for (let ox = 0; ox < win.wo; ox++) {
+        const o = ((b * win.ho + oy) * win.wo + ox) * f;
+        taps(win, b, oy, ox, (off, ky, kx) => {
+          for (let fo = 0; fo < f; fo++) {
+            const first = Math.floor(fo / fpg) * cpg;
+            let acc = 0;
+            for (let ci = 0; ci < cpg; ci++) acc += x.data[off + first + ci] * k[((ky * kw + kx) * cpg + ci) * f + fo];
+            y[o + fo] += acc;
+          }
+        });
+        if (bias) for (let fo = 0; fo < f; fo++) y[o + fo] += bias[fo];
       }
-    });
-    if (bias) for (let fo = 0; fo < f; fo++) y[o + fo] += bias[fo];
-  }
   return y;
 }
 
@@ -54,15 +64,17 @@ export const depthwiseConv2d: Kernel = (inputs, ctx, out) => {
   const bias = paramData(ctx, 'bias');
   const cout = cin * m;
   const y = new Float64Array(sizeOf(out));
-  for (let b = 0; b < win.n; b++) for (let oy = 0; oy < win.ho; oy++) for (let ox = 0; ox < win.wo; ox++) {
-    const o = ((b * win.ho + oy) * win.wo + ox) * cout;
-    taps(win, b, oy, ox, (off, ky, kx) => {
-      for (let ci = 0; ci < cin; ci++) {
-        for (let j = 0; j < m; j++) y[o + ci * m + j] += x.data[off + ci] * k[((ky * kw + kx) * cin + ci) * m + j];
+  for (let b = 0; b < win.n; b++)
+    for (let oy = 0; oy < win.ho; oy++)
+      for (let ox = 0; ox < win.wo; ox++) {
+        const o = ((b * win.ho + oy) * win.wo + ox) * cout;
+        taps(win, b, oy, ox, (off, ky, kx) => {
+          for (let ci = 0; ci < cin; ci++) {
+            for (let j = 0; j < m; j++) y[o + ci * m + j] += x.data[off + ci] * k[((ky * kw + kx) * cin + ci) * m + j];
+          }
+        });
+        if (bias) for (let c = 0; c < cout; c++) y[o + c] += bias[c];
       }
-    });
-    if (bias) for (let c = 0; c < cout; c++) y[o + c] += bias[c];
-  }
   return fusedActivation(ctx, y, out);
 };
 
@@ -81,23 +93,25 @@ export const conv2dTranspose: Kernel = (inputs, ctx, out) => {
   const left = padBefore(wo, w, kw, sw, 1, paddingOf(ctx));
   const bias = paramData(ctx, 'bias');
   const y = new Float64Array(sizeOf(out));
-  for (let b = 0; b < n; b++) for (let iy = 0; iy < h; iy++) for (let ix = 0; ix < w; ix++) {
-    const xi = ((b * h + iy) * w + ix) * cin;
-    for (let ky = 0; ky < kh; ky++) {
-      const oy = iy * sh - top + ky;
-      if (oy < 0 || oy >= ho) continue;
-      for (let kx = 0; kx < kw; kx++) {
-        const ox = ix * sw - left + kx;
-        if (ox < 0 || ox >= wo) continue;
-        const o = ((b * ho + oy) * wo + ox) * f;
-        for (let fo = 0; fo < f; fo++) {
-          let acc = 0;
-          for (let ci = 0; ci < cin; ci++) acc += x.data[xi + ci] * k[((ky * kw + kx) * f + fo) * cin + ci];
-          y[o + fo] += acc;
+  for (let b = 0; b < n; b++)
+    for (let iy = 0; iy < h; iy++)
+      for (let ix = 0; ix < w; ix++) {
+        const xi = ((b * h + iy) * w + ix) * cin;
+        for (let ky = 0; ky < kh; ky++) {
+          const oy = iy * sh - top + ky;
+          if (oy < 0 || oy >= ho) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ox = ix * sw - left + kx;
+            if (ox < 0 || ox >= wo) continue;
+            const o = ((b * ho + oy) * wo + ox) * f;
+            for (let fo = 0; fo < f; fo++) {
+              let acc = 0;
+              for (let ci = 0; ci < cin; ci++) acc += x.data[xi + ci] * k[((ky * kw + kx) * f + fo) * cin + ci];
+              y[o + fo] += acc;
+            }
+          }
         }
       }
-    }
-  }
   if (bias) for (let i = 0; i < y.length; i++) y[i] += bias[i % f];
   return fusedActivation(ctx, y, out);
 };

@@ -21,11 +21,13 @@ function broadcast(t: RefTensor, out: number[]): Float64Array {
   return y;
 }
 
-export const merge = (op: MergeOp | 'add'): Kernel => (inputs, _ctx, out) => {
-  const f = op === 'add' ? MERGES.average : MERGES[op];
-  const [first, ...rest] = inputs.map((t) => broadcast(t, out));
-  const y = first.slice();
-  for (const t of rest) for (let i = 0; i < y.length; i++) y[i] = f(y[i], t[i]);
-  if (op === 'average') for (let i = 0; i < y.length; i++) y[i] /= inputs.length;
-  return y;
-};
+export const merge =
+  (op: MergeOp | 'add'): Kernel =>
+  (inputs, _ctx, out) => {
+    const f = op === 'add' ? MERGES.average : MERGES[op];
+    const [first, ...rest] = inputs.map((t) => broadcast(t, out));
+    const y = first.slice();
+    for (const t of rest) for (let i = 0; i < y.length; i++) y[i] = f(y[i], t[i]);
+    if (op === 'average') for (let i = 0; i < y.length; i++) y[i] /= inputs.length;
+    return y;
+  };

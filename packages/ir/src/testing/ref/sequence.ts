@@ -66,44 +66,51 @@ function stepOf(op: RecurrentOp, ctx: OpContext, units: number): Step {
     const z = Float64Array.from({ length: units }, (_, j) => gate(zx[j] + rz[j]));
     const reset = Float64Array.from({ length: units }, (_, j) => gate(zx[units + j] + rr[j]));
     // resetAfter: r * (h U_h + b); otherwise (r * h) U_h.
-    const rh = a.resetAfter ? hu(h, 2 * units).map((v, j) => reset[j] * v) : hu(h.map((v, j) => reset[j] * v), 2 * units);
+    const rh = a.resetAfter
+      ? hu(h, 2 * units).map((v, j) => reset[j] * v)
+      : hu(
+          h.map((v, j) => reset[j] * v),
+          2 * units,
+        );
     for (let j = 0; j < units; j++) h[j] = z[j] * h[j] + (1 - z[j]) * act(zx[2 * units + j] + rh[j]);
   };
 }
 
-export const recurrent = (op: RecurrentOp): Kernel => ([x, mask], ctx, out) => {
-  const [n, t, cin] = x.shape;
-  const [units] = shapeOf(ctx, 'recurrentKernel');
-  const a = recurrentAttrs(ctx.node.attrs);
-  const w = required(ctx, 'kernel');
-  const g = GATES[op] * units;
-  const bias = paramData(ctx, 'bias');
-  const step = stepOf(op, ctx, units);
-  const y = new Float64Array(sizeOf(out));
-  for (let b = 0; b < n; b++) {
-    const h = new Float64Array(units);
-    const c = new Float64Array(units);
-    let last = new Float64Array(units);
-    for (let s = 0; s < t; s++) {
-      const time = a.goBackwards ? t - 1 - s : s;
-      const zx = new Float64Array(g);
-      for (let j = 0; j < g; j++) {
-        let acc = bias ? bias[j] : 0;
-        for (let i = 0; i < cin; i++) acc += x.data[(b * t + time) * cin + i] * w[i * g + j];
-        zx[j] = acc;
+export const recurrent =
+  (op: RecurrentOp): Kernel =>
+  ([x, mask], ctx, out) => {
+    const [n, t, cin] = x.shape;
+    const [units] = shapeOf(ctx, 'recurrentKernel');
+    const a = recurrentAttrs(ctx.node.attrs);
+    const w = required(ctx, 'kernel');
+    const g = GATES[op] * units;
+    const bias = paramData(ctx, 'bias');
+    const step = stepOf(op, ctx, units);
+    const y = new Float64Array(sizeOf(out));
+    for (let b = 0; b < n; b++) {
+      const h = new Float64Array(units);
+      const c = new Float64Array(units);
+      let last = new Float64Array(units);
+      for (let s = 0; s < t; s++) {
+        const time = a.goBackwards ? t - 1 - s : s;
+        const zx = new Float64Array(g);
+        for (let j = 0; j < g; j++) {
+          let acc = bias ? bias[j] : 0;
+          for (let i = 0; i < cin; i++) acc += x.data[(b * t + time) * cin + i] * w[i * g + j];
+          zx[j] = acc;
+        }
+        const keep = !mask || mask.data[b * t + time] !== 0;
+        if (keep) {
+          step(zx, h, c);
+          last = h.slice();
+        }
+        if (a.returnSequences) {
+          const at = a.alignOutputs ? time : s;
+          const value = keep || !a.zeroMaskedOutputs ? last : new Float64Array(units);
+          y.set(value, (b * t + at) * units);
+        }
       }
-      const keep = !mask || mask.data[b * t + time] !== 0;
-      if (keep) {
-        step(zx, h, c);
-        last = h.slice();
-      }
-      if (a.returnSequences) {
-        const at = a.alignOutputs ? time : s;
-        const value = keep || !a.zeroMaskedOutputs ? last : new Float64Array(units);
-        y.set(value, (b * t + at) * units);
-      }
+      if (!a.returnSequences) y.set(last, b * units);
     }
-    if (!a.returnSequences) y.set(last, b * units);
-  }
-  return y;
-};
+    return y;
+  };

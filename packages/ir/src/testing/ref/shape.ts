@@ -22,27 +22,44 @@ function remap2d(x: { shape: number[]; data: Float64Array }, out: number[], row:
   const [n, h, w, c] = x.shape;
   const [, ho, wo] = out;
   const y = new Float64Array(sizeOf(out));
-  for (let b = 0; b < n; b++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) {
-    const [iy, ix] = [row(oy), col(ox)];
-    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-    for (let ch = 0; ch < c; ch++) y[((b * ho + oy) * wo + ox) * c + ch] = x.data[((b * h + iy) * w + ix) * c + ch];
-  }
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < ho; oy++)
+      for (let ox = 0; ox < wo; ox++) {
+        const [iy, ix] = [row(oy), col(ox)];
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+        for (let ch = 0; ch < c; ch++) y[((b * ho + oy) * wo + ox) * c + ch] = x.data[((b * h + iy) * w + ix) * c + ch];
+      }
   return y;
 }
 
 export const zeroPad2d: Kernel = ([x], ctx, out) => {
   const [[top], [left]] = zeroPadding(ctx.node.attrs.padding);
-  return remap2d(x, out, (oy) => oy - top, (ox) => ox - left);
+  return remap2d(
+    x,
+    out,
+    (oy) => oy - top,
+    (ox) => ox - left,
+  );
 };
 
 export const cropping: Kernel = ([x], ctx, out) => {
   const [[top], [left]] = cropping2d(ctx.node.attrs.cropping);
-  return remap2d(x, out, (oy) => oy + top, (ox) => ox + left);
+  return remap2d(
+    x,
+    out,
+    (oy) => oy + top,
+    (ox) => ox + left,
+  );
 };
 
 export const upSampling2d: Kernel = ([x], ctx, out) => {
   const [sh, sw] = upSampling(ctx.node.attrs);
-  return remap2d(x, out, (oy) => Math.floor(oy / sh), (ox) => Math.floor(ox / sw));
+  return remap2d(
+    x,
+    out,
+    (oy) => Math.floor(oy / sh),
+    (ox) => Math.floor(ox / sw),
+  );
 };
 
 export const repeatVector: Kernel = ([x], _ctx, out) => {

@@ -10,16 +10,47 @@ export function padBefore(size: number, out: number, k: number, stride: number, 
 }
 
 export interface Window {
-  n: number; h: number; w: number; c: number; ho: number; wo: number;
-  kh: number; kw: number; sh: number; sw: number; dh: number; dw: number; top: number; left: number;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  top: number;
+  left: number;
 }
 
 /** The window of an op over a [N, H, W, C] input; `before` overrides the padding before (a causal conv's). */
-export function windowOf(x: RefTensor, out: number[], k: [number, number], strides: [number, number], dil: [number, number], padding: Padding, before?: [number, number]): Window {
+export function windowOf(
+  x: RefTensor,
+  out: number[],
+  k: [number, number],
+  strides: [number, number],
+  dil: [number, number],
+  padding: Padding,
+  before?: [number, number],
+): Window {
   const [n, h, w, c] = x.shape;
   const [, ho, wo] = out;
   return {
-    n, h, w, c, ho, wo, kh: k[0], kw: k[1], sh: strides[0], sw: strides[1], dh: dil[0], dw: dil[1],
+    n,
+    h,
+    w,
+    c,
+    ho,
+    wo,
+    kh: k[0],
+    kw: k[1],
+    sh: strides[0],
+    sw: strides[1],
+    dh: dil[0],
+    dw: dil[1],
     top: before?.[0] ?? padBefore(h, ho, k[0], strides[0], dil[0], padding),
     left: before?.[1] ?? padBefore(w, wo, k[1], strides[1], dil[1], padding),
   };

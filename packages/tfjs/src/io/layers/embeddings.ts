@@ -45,11 +45,15 @@ export const embeddings: LayerFamily = {
       opNodes: true,
       fromKeras(l, ctx) {
         const [c] = ctx.constants;
-        if (ctx.inputs.length !== 1 || ctx.constants.length !== 1) ctx.fail(`only NotEqual(x, number) is supported, got ${ctx.inputs.length} tensor(s) and ${ctx.constants.length} number(s)`);
+        if (ctx.inputs.length !== 1 || ctx.constants.length !== 1)
+          ctx.fail(`only NotEqual(x, number) is supported, got ${ctx.inputs.length} tensor(s) and ${ctx.constants.length} number(s)`);
         ctx.addNode({ name: l.name, op: 'notEqual', inputs: ctx.inputs, attrs: { value: c.value } });
       },
       toKeras(node, ctx) {
-        if (!maskedEmbedding(node, ctx)) ctx.fail(`a notEqual node is written only as the padding mask of an Embedding with mask_zero reading the same ids (value 0), got value ${brief(node.attrs.value ?? 0)}`);
+        if (!maskedEmbedding(node, ctx))
+          ctx.fail(
+            `a notEqual node is written only as the padding mask of an Embedding with mask_zero reading the same ids (value 0), got value ${brief(node.attrs.value ?? 0)}`,
+          );
         return [];
       },
     },

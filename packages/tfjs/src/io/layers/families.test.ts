@@ -47,7 +47,7 @@ const loadStock = (a: tf.io.ModelArtifacts) => tfl.loadLayersModel({ load: async
 function inputOf(shape: number[], vocab?: number): tf.Tensor {
   if (!vocab) return tf.randomUniform(shape, -2, 2, 'float32', 3);
   const [n, t] = shape;
-  const ids = Int32Array.from({ length: n * t }, (_, i) => ((i % t) >= t - (i % 3) ? 0 : 1 + ((i * 7) % (vocab - 1))));
+  const ids = Int32Array.from({ length: n * t }, (_, i) => (i % t >= t - (i % 3) ? 0 : 1 + ((i * 7) % (vocab - 1))));
   return tf.tensor(ids, shape, 'int32');
 }
 
@@ -85,7 +85,19 @@ describe('convolutional', () => {
     const m = apply(tfl.layers.globalMaxPooling1d(), x);
     const out = apply(tfl.layers.dense({ units: 3 }), apply(tfl.layers.concatenate(), [a, m]));
     const { graph } = await roundTrip(tfl.model({ inputs: inp, outputs: out }));
-    expect(ops(graph)).toEqual(['input', 'conv1d', 'batchNorm', 'maxPool1d', 'conv1d', 'avgPool1d', 'layerNorm', 'globalAvgPool1d', 'globalMaxPool1d', 'concat', 'dense']);
+    expect(ops(graph)).toEqual([
+      'input',
+      'conv1d',
+      'batchNorm',
+      'maxPool1d',
+      'conv1d',
+      'avgPool1d',
+      'layerNorm',
+      'globalAvgPool1d',
+      'globalMaxPool1d',
+      'concat',
+      'dense',
+    ]);
     expect(graph.nodes[1].attrs).toEqual({ padding: 'same', dilation: 2, activation: 'gelu' });
   });
 
@@ -94,7 +106,14 @@ describe('convolutional', () => {
     m.add(tfl.layers.conv2dTranspose({ inputShape: [4, 4, 3], filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }));
     m.add(tfl.layers.conv2dTranspose({ filters: 2, kernelSize: [3, 2], strides: [1, 2] }));
     m.add(tfl.layers.upSampling2d({ size: [2, 1] }));
-    m.add(tfl.layers.cropping2D({ cropping: [[1, 2], [0, 3]] }));
+    m.add(
+      tfl.layers.cropping2D({
+        cropping: [
+          [1, 2],
+          [0, 3],
+        ],
+      }),
+    );
     m.add(tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 3, padding: 'same' }));
     m.add(tfl.layers.globalMaxPooling2d({}));
     const { graph, classes } = await roundTrip(m);
@@ -105,13 +124,21 @@ describe('convolutional', () => {
   it('a grouped conv: a DepthwiseConv2D when each group reads one channel, else a conv with a block-diagonal kernel', async () => {
     const b = new GraphBuilder('g', [5, 5, 4], 2);
     b.add('conv2d', ['input'], { groups: 4, padding: 'same' }, { kernel: [[3, 3, 1, 8], Float32Array.from({ length: 72 }, (_, i) => Math.sin(i))] }, 'dw');
-    b.add('conv2d', ['dw'], { groups: 2, activation: 'relu' }, { kernel: [[3, 3, 4, 6], Float32Array.from({ length: 216 }, (_, i) => Math.cos(i))], bias: [[6], Float32Array.of(1, 2, 3, -1, -2, -3)] }, 'grouped');
+    b.add(
+      'conv2d',
+      ['dw'],
+      { groups: 2, activation: 'relu' },
+      { kernel: [[3, 3, 4, 6], Float32Array.from({ length: 216 }, (_, i) => Math.cos(i))], bias: [[6], Float32Array.of(1, 2, 3, -1, -2, -3)] },
+      'grouped',
+    );
     const g = b.globalAvgPool2d().build();
     const x = tf.randomUniform([2, 5, 5, 4], -1, 1, 'float32', 5);
     const { artifacts, notes } = toArtifacts(g);
     const layers = (artifacts.modelTopology as { config: { layers: { class_name: string }[] } }).config.layers.map((l) => l.class_name);
     expect(layers).toEqual(['InputLayer', 'DepthwiseConv2D', 'Conv2D', 'GlobalAveragePooling2D']);
-    expect(notes).toEqual(["node 'grouped': a conv with 2 groups has no tfjs-layers form; written as one whose kernel is zero outside the groups (2x the kernel weights)"]);
+    expect(notes).toEqual([
+      "node 'grouped': a conv with 2 groups has no tfjs-layers form; written as one whose kernel is zero outside the groups (2x the kernel weights)",
+    ]);
     const stock = await loadStock(artifacts);
     expect(relErr(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-5);
     // Re-imported, the block-diagonal kernel computes the same as the grouped one.
@@ -120,12 +147,14 @@ describe('convolutional', () => {
     x.dispose();
   });
 
-  it("a dilated DepthwiseConv2D (whose dilation_rate tfjs-layers ignores) is written with its kernel spread out", async () => {
+  it('a dilated DepthwiseConv2D (whose dilation_rate tfjs-layers ignores) is written with its kernel spread out', async () => {
     const b = new GraphBuilder('d', [7, 6, 2], 4);
     b.depthwiseConv2d(3, { name: 'dw', dilation: [2, 1], depthMultiplier: 2, padding: 'same' });
     const g = b.build();
     const { artifacts, notes } = toArtifacts(g);
-    expect(notes).toEqual(["node 'dw': tfjs-layers' DepthwiseConv2D ignores dilation_rate; written with the 2x1-dilated kernel spread out (5x3, zeros between the taps)"]);
+    expect(notes).toEqual([
+      "node 'dw': tfjs-layers' DepthwiseConv2D ignores dilation_rate; written with the 2x1-dilated kernel spread out (5x3, zeros between the taps)",
+    ]);
     const x = tf.randomUniform([2, 7, 6, 2], -1, 1, 'float32', 6);
     const stock = await loadStock(artifacts);
     expect(relErr(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-6);
@@ -133,7 +162,7 @@ describe('convolutional', () => {
     x.dispose();
   });
 
-  it("a causal Conv1D imports and runs, and says why it cannot be written for TF.js", () => {
+  it('a causal Conv1D imports and runs, and says why it cannot be written for TF.js', () => {
     const b = new GraphBuilder('c', [6, 2]);
     b.add('conv1d', ['input'], { padding: 'causal', dilation: 2 }, { kernel: [[3, 2, 2]] }, 'causal');
     expect(() => toArtifacts(b.build())).toThrow(/node 'causal' \(op 'conv1d'\): padding 'causal' has no tfjs-layers form/);
@@ -158,7 +187,14 @@ describe('merge and normalization', () => {
     const { graph } = await roundTrip(tfl.model({ inputs: inp, outputs: out }));
     expect(ops(graph)).toContain('multiply');
     expect(graph.nodes.find((n) => n.op === 'rescaling')?.attrs).toEqual({ scale: 1 / 127.5, offset: -1 });
-    expect(ops(graph).filter((o) => ['average', 'maximum', 'minimum', 'prelu', 'permute'].includes(o))).toEqual(['prelu', 'average', 'minimum', 'maximum', 'permute', 'prelu']);
+    expect(ops(graph).filter((o) => ['average', 'maximum', 'minimum', 'prelu', 'permute'].includes(o))).toEqual([
+      'prelu',
+      'average',
+      'minimum',
+      'maximum',
+      'permute',
+      'prelu',
+    ]);
   });
 
   it('Subtract (no tfjs-layers class) is written as Add(a, Rescaling(-1)(b)); Keras 3 hard swish as the layers computing it', async () => {
@@ -181,7 +217,10 @@ describe('sequences', () => {
   it('Embedding with mask_zero -> Bidirectional LSTM (return_sequences) -> GRU and SimpleRNN; padded ids are skipped', async () => {
     const inp = tfl.input({ shape: [7], dtype: 'int32' });
     const e = apply(tfl.layers.embedding({ inputDim: 12, outputDim: 5, maskZero: true }), inp);
-    const bi = apply(tfl.layers.bidirectional({ layer: tfl.layers.lstm({ units: 3, returnSequences: true, recurrentActivation: 'sigmoid' }) as tfl.RNN, name: 'bi' }), e);
+    const bi = apply(
+      tfl.layers.bidirectional({ layer: tfl.layers.lstm({ units: 3, returnSequences: true, recurrentActivation: 'sigmoid' }) as tfl.RNN, name: 'bi' }),
+      e,
+    );
     const g = apply(tfl.layers.gru({ units: 4 }), bi);
     const r = apply(tfl.layers.simpleRNN({ units: 2, goBackwards: true }), bi);
     const out = apply(tfl.layers.dense({ units: 3, activation: 'softmax' }), apply(tfl.layers.concatenate(), [g, r]));

@@ -90,9 +90,13 @@ function bidirectional(l: KerasLayer, ctx: FromKerasContext): void {
   const inner = innerOf(l, 'layer', ctx) as { op: RecurrentOp; config: JsonObject };
   const name = String(inner.config.name ?? 'rnn');
   // Without a backward_layer (tfjs-layers, Keras 2) the backward twin is the layer reading the other way, named backward_<name>.
-  const back = innerOf(l, 'backward_layer', ctx) ?? { op: inner.op, config: { ...inner.config, name: `backward_${name}`, go_backwards: !(inner.config.go_backwards === true) } };
+  const back = innerOf(l, 'backward_layer', ctx) ?? {
+    op: inner.op,
+    config: { ...inner.config, name: `backward_${name}`, go_backwards: !(inner.config.go_backwards === true) },
+  };
   if (back.op !== inner.op) ctx.fail(`backward_layer is a ${back.config.name} of another class than layer`);
-  if (inner.config.go_backwards === true || back.config.go_backwards !== true) ctx.fail('only a forward layer with a backward twin (go_backwards) is supported');
+  if (inner.config.go_backwards === true || back.config.go_backwards !== true)
+    ctx.fail('only a forward layer with a backward twin (go_backwards) is supported');
   const mode = l.config.merge_mode === undefined ? 'concat' : l.config.merge_mode;
   const merge = typeof mode === 'string' ? MERGE_OPS[mode] : undefined;
   if (!merge) ctx.fail(`merge_mode ${brief(mode)} is not supported (only ${Object.keys(MERGE_OPS).join(', ')}: one output)`);
@@ -102,7 +106,14 @@ function bidirectional(l: KerasLayer, ctx: FromKerasContext): void {
   // tfjs-layers and Keras 2 name the twin forward_<name>; Keras 3 writes the twin's own config, already named so.
   const forward = name.startsWith('forward_') ? [`${name}/`, `forward_${name}/`] : [`forward_${name}/`];
   addRecurrent(ctx, fwd, inner.op, inner.config, { prefixes: forward, saved: 'forward_layer/' });
-  addRecurrent(ctx, bwd, back.op, back.config, { prefixes: [`${String(back.config.name)}/`], saved: 'backward_layer/' }, sequences ? { alignOutputs: true } : {});
+  addRecurrent(
+    ctx,
+    bwd,
+    back.op,
+    back.config,
+    { prefixes: [`${String(back.config.name)}/`], saved: 'backward_layer/' },
+    sequences ? { alignOutputs: true } : {},
+  );
   ctx.addNode({ name: l.name, op: merge, inputs: [fwd, bwd], attrs: merge === 'concat' ? { axis: -1 } : {} });
   if (sequences) ctx.setMask(ctx.mask);
 }
@@ -134,8 +145,17 @@ function configOf(node: Node, name: string, ctx: ToKerasContext): JsonObject {
   const units = (ctx.graph.params.get(node.params.recurrentKernel) as Param).shape[0];
   const id = (fn: string, field: string) => tfjsActivationId(fn, {}) ?? ctx.fail(`${field} '${fn}' has no tfjs-layers identifier`);
   const config: JsonObject = {
-    name, units, activation: id(a.activation, 'activation'), use_bias: node.params.bias !== undefined,
-    return_sequences: a.returnSequences, return_state: false, go_backwards: a.goBackwards, stateful: false, unroll: false, dropout: 0, recurrent_dropout: 0,
+    name,
+    units,
+    activation: id(a.activation, 'activation'),
+    use_bias: node.params.bias !== undefined,
+    return_sequences: a.returnSequences,
+    return_state: false,
+    go_backwards: a.goBackwards,
+    stateful: false,
+    unroll: false,
+    dropout: 0,
+    recurrent_dropout: 0,
   };
   if (node.op !== 'simpleRnn') config.recurrent_activation = id(a.recurrentActivation, 'recurrentActivation');
   if (node.op === 'gru') {
@@ -148,7 +168,11 @@ function configOf(node: Node, name: string, ctx: ToKerasContext): JsonObject {
 
 const weightsOf = (node: Node, ctx: ToKerasContext, prefix = ''): Record<string, Param> => {
   const out: Record<string, Param> = {};
-  for (const [role, ir] of [['kernel', 'kernel'], ['recurrent_kernel', 'recurrentKernel'], ['bias', 'bias']] as const) {
+  for (const [role, ir] of [
+    ['kernel', 'kernel'],
+    ['recurrent_kernel', 'recurrentKernel'],
+    ['bias', 'bias'],
+  ] as const) {
     const p = node.params[ir] === undefined ? undefined : ctx.graph.params.get(node.params[ir]);
     if (p) out[`${prefix}${role}`] = p;
   }
@@ -196,7 +220,13 @@ function recurrentToKeras(node: Node, ctx: ToKerasContext): KerasLayerSpec | Ker
   const a = recurrentAttrs(node.attrs);
   if (a.alignOutputs) ctx.fail('a backward layer with aligned outputs is written only inside its Bidirectional');
   // The mask (a second input) is not a Keras input: TF.js derives it from the Embedding's mask_zero.
-  return { className: CLASSES[node.op as RecurrentOp], name: ctx.name, config: configOf(node, ctx.name, ctx), inputs: [ctx.inputs[0]], weights: weightsOf(node, ctx) };
+  return {
+    className: CLASSES[node.op as RecurrentOp],
+    name: ctx.name,
+    config: configOf(node, ctx.name, ctx),
+    inputs: [ctx.inputs[0]],
+    weights: weightsOf(node, ctx),
+  };
 }
 
 export const recurrent: LayerFamily = {

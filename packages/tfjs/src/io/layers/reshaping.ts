@@ -14,7 +14,8 @@ export const reshaping: LayerFamily = {
       fromKeras(l, ctx) {
         channelsLast(l.config, ctx);
         const interpolation = l.config.interpolation ?? 'nearest';
-        if (interpolation !== 'nearest') ctx.fail(`interpolation ${brief(interpolation)} is not supported (only 'nearest': Keras and tfjs-layers place bilinear samples differently)`);
+        if (interpolation !== 'nearest')
+          ctx.fail(`interpolation ${brief(interpolation)} is not supported (only 'nearest': Keras and tfjs-layers place bilinear samples differently)`);
         ctx.addNode({ name: l.name, op: 'upSampling2d', inputs: ctx.inputs, attrs: { size: pairOf(l.config.size, 2, 'size', ctx) } });
       },
       toKeras: (node, ctx) => layer(ctx, 'UpSampling2D', { size: upSampling(node.attrs), data_format: CHANNELS_LAST, interpolation: 'nearest' }),
