@@ -85,19 +85,19 @@ export function kernelOf(ctx: OpContext, r: number, role = 'kernel'): number[] {
   return k.shape;
 }
 
-/** Normalise Keras-style padding: n, [h, w] or [[top, bottom], [left, right]]. */
-export function zeroPadding(p: unknown): [[number, number], [number, number]] {
-  if (p === undefined)
+/** Keras-style sides of a 2-D padding or cropping: n, [h, w] or [[top, bottom], [left, right]]; `dflt` on every side when absent. */
+export function sides2d(p: unknown, dflt: number): [[number, number], [number, number]] {
+  if (p === undefined || typeof p === 'number') {
+    const n = p ?? dflt;
     return [
-      [1, 1],
-      [1, 1],
+      [n, n],
+      [n, n],
     ];
-  if (typeof p === 'number')
-    return [
-      [p, p],
-      [p, p],
-    ];
+  }
   const a = p as (number | number[])[];
   const side = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
   return [side(a[0]), side(a[1])];
 }
+
+/** A ZeroPadding2D's padding (default 1 on every side). */
+export const zeroPadding = (p: unknown) => sides2d(p, 1);

@@ -3,7 +3,7 @@
  * and permute (channels pass through it only when the last axis stays last).
  */
 import { formatShape } from '../errors.js';
-import { keepsConstant, pair, rank } from './common.js';
+import { keepsConstant, pair, rank, sides2d } from './common.js';
 import { fail, registerOp, type ChannelFlow } from './registry.js';
 import type { Attrs, Node } from '../types.js';
 
@@ -24,22 +24,8 @@ registerOp({
   channelValues: keepsConstant('any'),
 });
 
-/** Keras-style cropping: n, [h, w] or [[top, bottom], [left, right]]. */
-export function cropping2d(p: unknown): [[number, number], [number, number]] {
-  if (p === undefined)
-    return [
-      [0, 0],
-      [0, 0],
-    ];
-  if (typeof p === 'number')
-    return [
-      [p, p],
-      [p, p],
-    ];
-  const a = p as (number | number[])[];
-  const side = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
-  return [side(a[0]), side(a[1])];
-}
+/** A Cropping2D's cropping: n, [h, w] or [[top, bottom], [left, right]] (default none). */
+export const cropping2d = (p: unknown) => sides2d(p, 0);
 
 registerOp({
   op: 'cropping2d',

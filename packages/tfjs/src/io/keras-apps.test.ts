@@ -20,7 +20,8 @@ import { readdirSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { channelGroups, cost, groupOf, removeChannels, type ChannelGroup, type Graph, type Param } from '@condense/ir';
+import { filterL1Norms } from '@condense/core';
+import { channelGroups, cost, groupOf, removeChannels } from '@condense/ir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../exec/index.js';
 import { isObject, type Json, type JsonObject } from './errors.js';
@@ -367,22 +368,6 @@ describe('Keras applications fixtures: the round trip is lossless under stock TF
 
 // ---------------------------------------------------------------- structured pruning through the blocks
 
-/** Per group channel, the sum of |kernel| over its producers' output slices (filter L1 norms). */
-function filterNorms(graph: Graph, group: ChannelGroup): Float64Array {
-  const scores = new Float64Array(group.size);
-  for (const s of group.slices.filter((x) => x.kind === 'out' && x.role === 'kernel')) {
-    const p = graph.params.get(s.param) as Param;
-    const inner = p.shape.slice(s.axis + 1).reduce((a, b) => a * b, 1);
-    const owner = new Int32Array(s.dim).fill(-1);
-    s.positions.forEach((pos, c) => pos.forEach((i) => (owner[i] = c)));
-    for (let e = 0; e < p.data.length; e++) {
-      const c = owner[Math.floor(e / inner) % s.dim];
-      if (c >= 0) scores[c] += Math.abs(p.data[e]);
-    }
-  }
-  return scores;
-}
-
 /** Groups that must be prunable in each model, by a producer of theirs: [producer, the block it stands for]. */
 const PRUNED_THROUGH: Record<string, { dir: string; groups: [string, string][] }> = {
   mobilenetv2: { dir: 'mobilenetv2-h5-uint8', groups: [['block_1_expand', 'depthwise'], ['block_1_project', 'residual add']] },
@@ -407,7 +392,7 @@ describe('Keras applications fixtures: channels come out through SE, depthwise, 
       let removed = 0;
       for (const id of channelGroups(graph).filter((g) => g.prunable && g.size >= 4).map((g) => g.producers[0])) {
         const g = groupOf(graph, id);
-        const norms = filterNorms(graph, g);
+        const norms = filterL1Norms(graph, g);
         const drop = new Set([...norms.keys()].sort((a, b) => norms[a] - norms[b]).slice(0, Math.floor(g.size / 4)));
         removeChannels(graph, g, [...norms.keys()].filter((c) => !drop.has(c)));
         removed += drop.size;

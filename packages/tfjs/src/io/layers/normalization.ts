@@ -4,9 +4,9 @@
  * the BatchNormalization (x - mean) / sqrt(variance + 0), the variance floored at 1e-14, which
  * computes the same up to float32 rounding (a multiply by rsqrt instead of a divide; the notes say so).
  */
-import { NORMALIZATION_EPSILON, rescaleOf, type Param } from '@condense/ir';
-import { brief, type Json } from '../errors.js';
-import type { FromKerasContext } from '../mapping.js';
+import { NORMALIZATION_EPSILON, rescaleOf, type Node, type Param } from '@condense/ir';
+import { brief, type Json, type JsonObject } from '../errors.js';
+import type { FromKerasContext, ToKerasContext } from '../mapping.js';
 import { axisOf, isLastAxis, layer, need } from './config.js';
 import type { LayerFamily } from './family.js';
 
@@ -27,6 +27,22 @@ function statistic(ctx: FromKerasContext, role: 'mean' | 'variance', config: Jso
   const w = ctx.weight(role);
   if (w.data.length !== c) ctx.fail(`weight '${w.name}' has shape [${w.shape.join(', ')}], expected ${c} values`);
   return w.shape.length === 1 ? w : { ...w, shape: [c] };
+}
+
+/** The scale (gamma) and center (beta) weights a layer's config asks for, in Keras' order. */
+const affineRoles = (c: JsonObject) => [...(c.scale !== false ? ['gamma'] : []), ...(c.center !== false ? ['beta'] : [])];
+
+/** A BatchNormalization's or LayerNormalization's gamma / beta params and epsilon. */
+function affineOf(c: JsonObject, ctx: FromKerasContext): { params: Record<string, Param>; epsilon: number } {
+  const params = Object.fromEntries(affineRoles(c).map((role) => [role, ctx.weight(role)]));
+  return { params, epsilon: typeof c.epsilon === 'number' ? c.epsilon : 1e-3 };
+}
+
+/** The config fields and weights of the node's gamma / beta. */
+function affineConfig(node: Node, ctx: ToKerasContext) {
+  const gamma = ctx.param('gamma');
+  const beta = ctx.param('beta');
+  return { config: { axis: -1, epsilon: (node.attrs.epsilon as number | undefined) ?? 1e-3, center: !!beta, scale: !!gamma }, weights: { gamma, beta } };
 }
 
 export const normalization: LayerFamily = {
@@ -55,44 +71,35 @@ export const normalization: LayerFamily = {
     batchNorm: {
       kerasClass: 'BatchNormalization',
       masking: 'propagate',
-      kerasWeightOrder: (l) => [...(l.config.scale !== false ? ['gamma'] : []), ...(l.config.center !== false ? ['beta'] : []), 'moving_mean', 'moving_variance'],
+      kerasWeightOrder: (l) => [...affineRoles(l.config), 'moving_mean', 'moving_variance'],
       fromKeras(l, ctx) {
         const rank = ctx.inputShapes[0].length;
         if (!isLastAxis(axisOf(l.config.axis, -1, 'axis', ctx), rank)) ctx.fail(`axis ${brief(l.config.axis)} is not supported (only the channel axis, -1)`);
         if (l.config.renorm === true) ctx.fail('batch renormalization is not supported');
-        const params: Record<string, Param> = { movingMean: ctx.weight('moving_mean'), movingVariance: ctx.weight('moving_variance') };
-        if (l.config.scale !== false) params.gamma = ctx.weight('gamma');
-        if (l.config.center !== false) params.beta = ctx.weight('beta');
-        const epsilon = typeof l.config.epsilon === 'number' ? l.config.epsilon : 1e-3;
-        ctx.addNode({ name: l.name, op: 'batchNorm', inputs: ctx.inputs, attrs: { epsilon }, params });
+        const { params, epsilon } = affineOf(l.config, ctx);
+        const stats = { movingMean: ctx.weight('moving_mean'), movingVariance: ctx.weight('moving_variance') };
+        ctx.addNode({ name: l.name, op: 'batchNorm', inputs: ctx.inputs, attrs: { epsilon }, params: { ...stats, ...params } });
       },
       toKeras(node, ctx) {
-        const gamma = ctx.param('gamma');
-        const beta = ctx.param('beta');
+        const { config, weights } = affineConfig(node, ctx);
         const momentum = typeof ctx.original?.config.momentum === 'number' ? ctx.original.config.momentum : 0.99;
-        const config = { axis: -1, momentum, epsilon: (node.attrs.epsilon as number | undefined) ?? 1e-3, center: !!beta, scale: !!gamma };
-        return layer(ctx, 'BatchNormalization', config, { gamma, beta, moving_mean: need(ctx, 'movingMean'), moving_variance: need(ctx, 'movingVariance') });
+        return layer(ctx, 'BatchNormalization', { ...config, momentum }, { ...weights, moving_mean: need(ctx, 'movingMean'), moving_variance: need(ctx, 'movingVariance') });
       },
     },
 
     layerNorm: {
       kerasClass: 'LayerNormalization',
       masking: 'propagate',
-      kerasWeightOrder: (l) => [...(l.config.scale !== false ? ['gamma'] : []), ...(l.config.center !== false ? ['beta'] : [])],
+      kerasWeightOrder: (l) => affineRoles(l.config),
       fromKeras(l, ctx) {
         lastAxisOnly(l.config.axis, ctx);
         if (l.config.rms_scaling === true) ctx.fail('rms_scaling = true is not supported');
-        const params: Record<string, Param> = {};
-        if (l.config.scale !== false) params.gamma = ctx.weight('gamma');
-        if (l.config.center !== false) params.beta = ctx.weight('beta');
-        const epsilon = typeof l.config.epsilon === 'number' ? l.config.epsilon : 1e-3;
+        const { params, epsilon } = affineOf(l.config, ctx);
         ctx.addNode({ name: l.name, op: 'layerNorm', inputs: ctx.inputs, attrs: { epsilon }, params });
       },
       toKeras(node, ctx) {
-        const gamma = ctx.param('gamma');
-        const beta = ctx.param('beta');
-        const config = { axis: -1, epsilon: (node.attrs.epsilon as number | undefined) ?? 1e-3, center: !!beta, scale: !!gamma };
-        return layer(ctx, 'LayerNormalization', config, { gamma, beta });
+        const { config, weights } = affineConfig(node, ctx);
+        return layer(ctx, 'LayerNormalization', config, weights);
       },
     },
 
