@@ -4,7 +4,7 @@
  * tf.loadLayersModel and computes the same. Layers tfjs-layers lacks (Subtract, grouped convs,
  * Keras 3's hard swish) are built in the IR and checked against the IR's own execution.
  */
-import { cloneGraph, GraphBuilder, type Graph } from '@condense/ir';
+import { cloneGraph, GraphBuilder, groupOf, removeChannels, type Graph } from '@condense/ir';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../exec/index.js';
 import { fromArtifacts } from '../import.js';
@@ -237,6 +237,20 @@ describe('sequences', () => {
     for (const n of unmasked.nodes) if (['lstm', 'gru', 'simpleRnn'].includes(n.op)) n.inputs = n.inputs.slice(0, 1);
     expect(relErr(ours(unmasked, x), ours(graph, x))).toBeGreaterThan(1e-3);
     x.dispose();
+  });
+
+  it('a Bidirectional whose directions no longer match (uneven pruning) says why it cannot be written', async () => {
+    const inp = tfl.input({ shape: [4, 3] });
+    const bi = apply(
+      tfl.layers.bidirectional({ layer: tfl.layers.gru({ units: 3, returnSequences: true, recurrentInitializer: 'glorotUniform' }) as tfl.RNN, name: 'bi' }),
+      inp,
+    );
+    const out = apply(tfl.layers.dense({ units: 2 }), bi);
+    const graph = fromArtifacts(await artifactsOf(tfl.model({ inputs: inp, outputs: out })));
+    removeChannels(graph, groupOf(graph, 'bi/forward'), [0, 2]);
+    expect(() => toArtifacts(graph)).toThrow(
+      /node 'bi\/backward' \(op 'gru'\): a backward layer with aligned outputs is written only inside its Bidirectional/,
+    );
   });
 
   it('RepeatVector, a Bidirectional with merge_mode ave, an LSTM without bias', async () => {

@@ -218,7 +218,11 @@ function recurrentToKeras(node: Node, ctx: ToKerasContext): KerasLayerSpec | Ker
   const [reader] = ctx.consumers(node.name);
   if (reader && bidirectionalPair(reader, ctx)?.includes(node)) return []; // written as part of the Bidirectional
   const a = recurrentAttrs(node.attrs);
-  if (a.alignOutputs) ctx.fail('a backward layer with aligned outputs is written only inside its Bidirectional');
+  if (a.alignOutputs) {
+    ctx.fail(
+      "a backward layer with aligned outputs is written only inside its Bidirectional, whose merge must read it and a forward twin of the same units and attrs (tfjs-layers' Bidirectional holds one layer config for both)",
+    );
+  }
   // The mask (a second input) is not a Keras input: TF.js derives it from the Embedding's mask_zero.
   return {
     className: CLASSES[node.op as RecurrentOp],
