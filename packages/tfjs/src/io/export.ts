@@ -78,7 +78,7 @@ function layerNames(nodes: Node[]): Names {
 }
 
 /** Keras layer specs for every node, via the registered mappings. */
-function layerSpecs(graph: Graph, meta: KerasMeta | undefined): { specs: KerasLayerSpec[]; names: Names } {
+function layerSpecs(graph: Graph, meta: KerasMeta | undefined, notes: string[]): { specs: KerasLayerSpec[]; names: Names } {
   const shapes = inferShapes(graph);
   const order = topoSort(graph);
   const names = layerNames(order);
@@ -104,6 +104,7 @@ function layerSpecs(graph: Graph, meta: KerasMeta | undefined): { specs: KerasLa
       kerasName: names.of,
       consumers: (value) => readers.get(value) ?? [],
       uniqueName: names.unique,
+      note: (message) => notes.push(`node '${node.name}': ${message}`),
       fail,
     };
     const out = toKeras(node, ctx);
@@ -173,8 +174,8 @@ function encodeWeights(specs: KerasLayerSpec[], o: EncodeOptions, notes: string[
  * one weight buffer (float32, float16 or uint8/uint16-quantized per the params' annotations).
  */
 export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportResult {
-  const { modelTopology, weightNames, specs, meta } = kerasTopology(graph);
   const notes: string[] = [];
+  const { modelTopology, weightNames, specs, meta } = kerasTopology(graph, notes);
   const { weightSpecs, weightData } = encodeWeights(specs, options, notes);
   if (options.float16) notes.push('float16: float32 weights were rounded to float16');
   const artifacts: io.ModelArtifacts = {
@@ -192,14 +193,15 @@ export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportRe
 
 /** The Keras topology of a graph and its weight names, without encoding any weight. */
 export function exportTopology(graph: Graph): { modelTopology: JsonObject; weightNames: Map<string, string> } {
-  const { modelTopology, weightNames } = kerasTopology(graph);
+  const { modelTopology, weightNames } = kerasTopology(graph, []);
   return { modelTopology, weightNames };
 }
 
-function kerasTopology(graph: Graph) {
+/** `notes` gets what a layer could not write as the IR has it. */
+function kerasTopology(graph: Graph, notes: string[]) {
   validate(graph);
   const meta = kerasMeta(graph);
-  const { specs, names } = layerSpecs(graph, meta);
+  const { specs, names } = layerSpecs(graph, meta, notes);
   const modelTopology: JsonObject = { ...topology(graph, specs, names, meta), keras_version: KERAS_VERSION, backend: 'tensor_flow.js' };
   const weightNames = new Map<string, string>();
   for (const s of specs) for (const [role, p] of Object.entries(s.weights ?? {})) weightNames.set(p.name, `${s.name}/${role}`);

@@ -182,9 +182,11 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
     }
     const skip = spec.group === 'optimizer' || KERAS3_OPTIMIZER_WEIGHT.test(spec.name);
     if (!skip) {
-      if (spec.dtype !== 'float32') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 model weights are supported`);
+      if (spec.dtype !== 'float32' && spec.dtype !== 'int32') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 and int32 model weights are supported`);
       const raw = source.bytes(offset, len);
-      const decoded = spec.quantization ? decodeQuantized(spec, raw, n) : { data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) };
+      // int32 weights (a Normalization's sample count) as their values in float32, exact below 2^24.
+      const decoded = spec.dtype === 'int32' ? { data: Float32Array.from(aligned(raw, 4, (b, off) => new Int32Array(b, off, n))) }
+        : spec.quantization ? decodeQuantized(spec, raw, n) : { data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) };
       out.push({ name: spec.name, shape: [...spec.shape], ...decoded });
     }
     offset += len;
