@@ -1,5 +1,5 @@
 import { cloneGraph, type Graph } from '@condense/ir';
-import { checkContracts, measuresEachStage, trains } from './contract.js';
+import { checkContracts, checkPipeline, measuresEachStage, trains } from './contract.js';
 import type { FinetuneOptions, PipelineContext, PipelineData, Split, StageContext } from './context.js';
 import type { PipelineEvent } from './events.js';
 import type { Plugin, StageResult } from './plugin.js';
@@ -39,8 +39,11 @@ export interface PipelineResult {
 
 export interface Pipeline {
   stages: Plugin[];
-  /** Check the stage order against the contracts without running anything. */
-  check(ctx?: PipelineContext): void;
+  /**
+   * Check the stage order against the contracts without running anything; with the model, also
+   * against the state it carries and each stage's own `check` of it (as `run` does first).
+   */
+  check(ctx?: PipelineContext, graph?: Graph): void;
   run(graph: Graph, ctx?: PipelineContext): Promise<PipelineResult>;
 }
 
@@ -58,7 +61,7 @@ export const DEFAULT_FINETUNE: FinetuneOptions = {
 export function pipeline(stages: Plugin[]): Pipeline {
   return {
     stages,
-    check: (ctx) => checkContracts(stages, ctx),
+    check: (ctx = {}, graph) => (graph ? checkPipeline(stages, ctx, graph) : checkContracts(stages, ctx)),
     run: (graph, ctx = {}) => runPipeline(stages, graph, ctx),
   };
 }
@@ -79,7 +82,7 @@ export class Contributions {
 }
 
 async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext): Promise<PipelineResult> {
-  checkContracts(stages, ctx);
+  checkPipeline(stages, ctx, input);
   const original = cloneGraph(input);
   let graph = cloneGraph(input);
   const data = ctx.data ?? {};

@@ -29,7 +29,10 @@ export interface LayerCost {
   /** MACs that touch a non-zero weight (what a sparse kernel would do). */
   effectiveMacs: number;
   bytes: number;
-  /** Bytes of the layer's params in the encodings their input file stored them in (float32 where none). */
+  /**
+   * Bytes of the layer's params as the model came in: in the encodings their input file stored
+   * them in (float32 where none), or under their annotations when they carry compression state.
+   */
   sourceBytes: number;
 }
 
@@ -124,8 +127,9 @@ export function cost(graph: Graph): CostReport {
       counted.add(name);
       params += p.data.length;
       nonzero += countNonzero(p.data);
-      bytes += paramBytes(p).bytes;
-      source += sourceBytes(p);
+      const b = paramBytes(p).bytes;
+      bytes += b;
+      source += p.mask || p.codebook || p.quant || p.float16 ? b : sourceBytes(p);
     }
     layers.push({ node: node.name, op: node.op, shape, params, nonzero, macs, effectiveMacs: Math.round(macs * effectiveFraction(graph, node)), bytes, sourceBytes: source });
   }
