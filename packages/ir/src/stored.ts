@@ -141,8 +141,7 @@ export function storageRounding(p: Pick<Param, 'stored' | 'float16'>): ((v: numb
   const e = storedEncoding(p);
   if (e.dtype === 'float32') return undefined;
   if (e.dtype === 'float16') return (v) => fromFloat16Bits(toFloat16Bits(v));
-  return (v) => {
-    const r = nearestGridValue(e, v);
-    return Math.abs(r - v) <= e.scale / 2 ? r : v;
-  };
+  const lo = e.min - e.scale / 2;
+  const hi = e.min + gridMax(e) * e.scale + e.scale / 2;
+  return (v) => (v >= lo && v <= hi ? nearestGridValue(e, v) : v);
 }

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult, type Recipe } from '@condense/core';
+import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult, type Recipe, type WrittenModel } from '@condense/core';
 import { exists, writeFileAtomic } from '@condense/files';
 import { saveModel, tfjsRuntime } from '@condense/tfjs';
 import { serializeGraph } from '@condense/ir';
@@ -11,7 +11,7 @@ import { checkNotAnInput, checkOutputDir, writeOutputDir, type Input } from '../
 import { progressPrinter } from '../progress.js';
 import { loadRegistry, pluginOptions, type NamedPlugin } from '../registry.js';
 import { useBackend } from '../backend.js';
-import { stageTable } from '../table.js';
+import { stageTable, writtenSummary } from '../table.js';
 import { intOption, maxElementsOption, type Command } from './command.js';
 
 export const compress: Command = {
@@ -77,11 +77,12 @@ export const compress: Command = {
     await checkNotAnInput(out, '--out', [...inputs, { what: 'data', path: source.dir }]);
     const seed = intOption(values, 'seed') ?? 1;
     const runtime = tfjsRuntime();
-    run.check({ data, runtime });
+    run.check({ data, runtime }, graph);
     print(`condense compress: ${graph.name} with ${recipe.name ?? recipePath} (${run.stages.length} stages) on ${backend}; ${describe}`);
     const result = await run.run(graph, { data, runtime, seed, onEvent: progressPrinter(process.stderr, Boolean(values.quiet)) });
-    const files = await writeResult(out, result, { backend, recipe: recipeText });
+    const { files, written } = await writeResult(out, result, { backend, recipe: recipeText });
     print(`\n${stageTable(result.snapshots)}\n`);
+    print(writtenSummary(written, result.snapshots[0].float32Bytes));
     print(`wrote ${out}: ${files.join(', ')}`);
   },
 };
@@ -107,14 +108,16 @@ async function stageFiles(recipe: Recipe, recipePath: string): Promise<Input[]> 
   return found;
 }
 
-/** Everything a run produces, written atomically into `out`. */
-export async function writeResult(out: string, result: PipelineResult, meta: { backend: string; recipe?: string; title?: string }): Promise<string[]> {
+/** Everything a run produces, written atomically into `out`; the file names and what model.json holds. */
+export async function writeResult(out: string, result: PipelineResult, meta: { backend: string; recipe?: string; title?: string }): Promise<{ files: string[]; written: WrittenModel }> {
   const files: string[] = [];
+  let written: WrittenModel | undefined;
   // Shard names unlike the current output's, so its model.json never points at a new shard while files move in.
   const avoidNames = await readdir(out).catch(() => [] as string[]);
   await writeOutputDir(out, async (dir) => {
     const saved = await saveModel(result.graph, dir, { avoidNames });
     files.push(...saved.files.map((f) => f.split('/').at(-1) as string));
+    written = { file: 'model.json', bytes: saved.weightBytes, weights: saved.encodings, notes: saved.notes };
     await writeFileAtomic(join(dir, 'model.cir'), serializeGraph(result.graph));
     files.push('model.cir');
     for (const [name, bytes] of Object.entries(result.artifacts)) {
@@ -122,8 +125,8 @@ export async function writeResult(out: string, result: PipelineResult, meta: { b
       await writeFileAtomic(join(dir, name), bytes);
       files.push(name);
     }
-    await writeReport(dir, buildReport(result, meta));
+    await writeReport(dir, buildReport(result, { ...meta, written }));
     files.push('report.json', 'report.html');
   });
-  return files;
+  return { files, written: written as WrittenModel };
 }
