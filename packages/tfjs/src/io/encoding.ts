@@ -1,10 +1,11 @@
 /**
  * Which TF.js manifest encoding each weight is written in. Stock TF.js reads four: uint8 and
- * uint16 affine grids (value = code * scale + min), float16 and float32. Per weight, the smallest
- * one that stores the param's values exactly wins, the input file's own encoding first among
- * equals (so an untouched weight keeps its bytes); a smaller one that stays within the tolerance
- * the param's compression states (`tolerances`) wins over an exact but larger one; else float32,
- * which is always exact. Every choice comes back with its reason, for reports.
+ * uint16 affine grids (value = code * scale + min), float16 and float32. The candidates for a
+ * weight: exactly, the input file's own encoding (so an untouched weight keeps its bytes), the grid
+ * of its per-tensor affine annotation, float16 when it is marked so, float32; within the tolerance
+ * its compression states (`tolerances`), a uint8/uint16 grid over its values or float16. The
+ * fewest bytes win, then the smaller error, then the earlier candidate; every choice comes back
+ * with its reason, for reports.
  */
 import {
   affineRange, encodeExactly, gridMax, gridValue, isGrid, quantSlot, sourceBytes, storedEncoding, toFloat16Bits, fromFloat16Bits,
@@ -63,36 +64,41 @@ function valuesOf(p: Param): Float32Array {
   return data.map((v, i) => (mask[i] === 0 ? 0 : v));
 }
 
+/** How far storage may move the value at an index. */
+export type Tolerance = (i: number) => number;
+
 /**
  * How far storage may move each value, from what the param's compression states (undefined: it
  * must be exact). A codebook: an eighth of the gap to the nearest other used centroid, so every
  * weight stays far nearer its own shared value than its neighbour's. Affine quantization: a quarter
  * of its own error bound scale / 2. Pruned elements must stay exactly 0.
  */
-export function tolerances(p: Param): Float64Array | undefined {
-  const n = p.data.length;
-  let tol: Float64Array | undefined;
+export function tolerances(p: Param): Tolerance | undefined {
+  const { mask } = p;
+  let tol: Tolerance | undefined;
   if (p.codebook) {
     const { centroids, indices } = p.codebook;
-    const used = [...new Set(Array.from(indices).filter((_, i) => !p.mask || p.mask[i] !== 0))].sort((a, b) => centroids[a] - centroids[b]);
+    const isUsed = new Uint8Array(centroids.length);
+    for (let i = 0; i < indices.length; i++) if (!mask || mask[i] !== 0) isUsed[indices[i]] = 1;
+    const used = Array.from(isUsed.keys()).filter((j) => isUsed[j]).sort((a, b) => centroids[a] - centroids[b]);
     const perCentroid = new Float64Array(centroids.length);
     used.forEach((j, k) => {
-      const gaps = [k > 0 ? centroids[j] - centroids[used[k - 1]] : Infinity, k + 1 < used.length ? centroids[used[k + 1]] - centroids[j] : Infinity];
-      const gap = Math.min(...gaps);
+      const gap = Math.min(k > 0 ? centroids[j] - centroids[used[k - 1]] : Infinity, k + 1 < used.length ? centroids[used[k + 1]] - centroids[j] : Infinity);
       perCentroid[j] = Number.isFinite(gap) ? gap / 8 : Math.abs(centroids[j]) * 2 ** -8;
     });
-    tol = Float64Array.from(indices, (j) => perCentroid[j]);
+    tol = (i) => perCentroid[indices[i]];
   } else if (p.quant) {
     const { scale, axis } = p.quant;
     const slot = quantSlot(p.shape, axis);
-    tol = Float64Array.from({ length: n }, (_, i) => scale[slot(i)] / 8);
+    tol = (i) => scale[slot(i)] / 8;
   }
-  if (tol && p.mask) p.mask.forEach((m, i) => m === 0 && (tol[i] = 0));
-  return tol;
+  if (!tol || !mask) return tol;
+  const kept = tol;
+  return (i) => (mask[i] === 0 ? 0 : kept(i));
 }
 
 /** Codes of `values` on a grid: exact (undefined when a value is off it), or nearest within `tol`. */
-function onGrid(g: StoredGrid, values: Float32Array, tol?: Float64Array): { codes: Uint8Array | Uint16Array; maxError: number } | undefined {
+function onGrid(g: StoredGrid, values: Float32Array, tol?: Tolerance): { codes: Uint8Array | Uint16Array; maxError: number } | undefined {
   const max = gridMax(g);
   const codes = g.dtype === 'uint8' ? new Uint8Array(values.length) : new Uint16Array(values.length);
   let maxError = 0;
@@ -111,7 +117,7 @@ function onGrid(g: StoredGrid, values: Float32Array, tol?: Float64Array): { code
       }
       if (Math.abs(d - v) < err) [best, err] = [q, Math.abs(d - v)];
     }
-    if (!(err <= (tol ? tol[i] : 0))) return undefined;
+    if (!(err <= (tol ? tol(i) : 0))) return undefined;
     codes[i] = best;
     maxError = Math.max(maxError, err);
   }
@@ -119,14 +125,14 @@ function onGrid(g: StoredGrid, values: Float32Array, tol?: Float64Array): { code
 }
 
 /** float16 bits of `values`: exact (undefined when a value is not a float16), within `tol`, or rounded however far ('any'). */
-function float16Within(values: Float32Array, tol?: Float64Array | 'any'): { bits: Uint16Array; maxError: number } | undefined {
+function float16Within(values: Float32Array, tol?: Tolerance | 'any'): { bits: Uint16Array; maxError: number } | undefined {
   const bits = new Uint16Array(values.length);
   let maxError = 0;
   for (let i = 0; i < values.length; i++) {
     bits[i] = toFloat16Bits(values[i]);
     const d = fromFloat16Bits(bits[i]);
     const err = Object.is(d, values[i]) ? 0 : Math.abs(d - values[i]);
-    if (tol !== 'any' && !(err <= (tol ? tol[i] : 0))) return undefined;
+    if (tol !== 'any' && !(err <= (tol ? tol(i) : 0))) return undefined;
     maxError = Math.max(maxError, err);
   }
   return { bits, maxError };
@@ -189,8 +195,9 @@ function candidates(p: Param, values: Float32Array, o: ChooseOptions): Candidate
     const r = onGrid(qg, values);
     if (r) out.push({ encoding: qg, bytes: leBytes(r.codes), maxError: 0, reason: `per-tensor affine quantization as ${qg.dtype} codes, exact` });
   }
-  const half = float16Within(values);
-  if (half) out.push({ encoding: { dtype: 'float16' }, bytes: leBytes(half.bits), maxError: 0, reason: p.float16 ? 'marked float16, exact' : 'every value is a float16, exact' });
+  // Only where a stage asked for float16: an untouched float32 weight stays float32, even all zeros.
+  const half = p.float16 ? float16Within(values) : undefined;
+  if (half) out.push({ encoding: { dtype: 'float16' }, bytes: leBytes(half.bits), maxError: 0, reason: 'marked float16, exact' });
   // Lossy encodings only where they can beat the exact ones found so far.
   const exactBest = Math.min(4, ...out.map((c) => c.bytes.length / Math.max(1, values.length)));
   const tol = exactBest > 1 && grids ? tolerances(p) : undefined;
