@@ -1,6 +1,6 @@
 export { definePlugin, type Plugin, type PluginFactory, type PluginDefinition, type Contract, type Capability, type Requirement, type StageResult } from './plugin.js';
 export { parseOptions, OptionsError } from './options.js';
-export { checkContracts, ContractError } from './contract.js';
+export { checkContracts, checkPipeline, graphCapabilities, ContractError } from './contract.js';
 export type { StageContext, PipelineContext, PipelineData, PipelineSources, DataKind, Split, FinetuneOptions } from './context.js';
 export * from './data/index.js';
 export type { PipelineEvent } from './events.js';

@@ -27,6 +27,10 @@ export {
   validateParam, setMask, applyMask, countNonzero, density, setCodebook, applyCodebook, quantRange, affineRange, quantSlot, quantize,
   setQuant, applyQuant, toFloat16Bits, fromFloat16Bits, setFloat16, applyFloat16, enforceAnnotations,
 } from './annotations.js';
+export {
+  encodingOf, storedEncoding, isGrid, bytesPerValue, gridMax, gridValue, gridCode, nearestGridValue, roundToEncoding, gridCodes, float16Codes,
+  encodeExactly, fitsStored, sourceBytes, storageRounding, type StoredGrid, type StoredEncoding,
+} from './stored.js';
 export { cost, paramBytes, sparseEntries, SPARSE_GAP_BITS, type CostReport, type LayerCost, type ParamBytes, type Encoding } from './cost.js';
 export { channelGroups, groupOf, removeChannels, takeAlongAxis, type ChannelGroup, type ChannelSlice } from './channels.js';
 export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams } from './surgery.js';

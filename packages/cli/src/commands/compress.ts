@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult, type Recipe } from '@condense/core';
+import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult, type Recipe, type WrittenModel } from '@condense/core';
 import { exists, writeFileAtomic } from '@condense/files';
 import { parseMaxDrop } from '@condense/search';
 import { saveModel, tfjsRuntime } from '@condense/tfjs';
@@ -14,7 +14,7 @@ import { checkNotAnInput, checkOutputDir, writeOutputDir, type Input } from '../
 import { progressPrinter } from '../progress.js';
 import { loadRegistry, pluginOptions, type NamedPlugin } from '../registry.js';
 import { useBackend } from '../backend.js';
-import { stageTable } from '../table.js';
+import { stageTable, writtenSummary } from '../table.js';
 import { intOption, maxElementsOption, type Command, type CommandContext } from './command.js';
 
 export const compress: Command = {
@@ -120,13 +120,14 @@ export const compress: Command = {
     const calibration = intOption(values, 'calibration') ?? recipe.data?.calibration;
     const runtime = tfjsRuntime(batchSize ? { evaluateBatchSize: batchSize } : {});
     const ctx = { data, runtime, seed, task: recipe.task, ...(batchSize ? { batchSize } : {}), ...(calibration ? { calibration } : {}) };
-    run.check(ctx);
+    run.check(ctx, graph);
     print(`condense compress: ${graph.name} with ${recipe.name ?? source} (${run.stages.length} stages) on ${backend}; ${describe}`);
     const result = await run.run(graph, { ...ctx, onEvent: progressPrinter(process.stderr, Boolean(values.quiet)) });
     const chosen = chosenRecipe(recipe, result);
-    const files = await writeResult(out, result, { backend, recipe: chosen ? stringify(chosen) : (recipeText ?? stringify(recipe)) }, chosen);
+    const { files, written } = await writeResult(out, result, { backend, recipe: chosen ? stringify(chosen) : (recipeText ?? stringify(recipe)) }, chosen);
     for (const s of result.stages.filter((st) => st.name === 'search.budget')) print(`\n${s.notes.join('\n')}`);
     print(`\n${stageTable(result.snapshots)}\n`);
+    print(writtenSummary(written, result.snapshots[0].float32Bytes));
     const verdict = maxDropVerdict(result);
     if (verdict) print(verdict);
     print(`wrote ${out}: ${files.join(', ')}`);
@@ -200,8 +201,9 @@ function stringify(recipe: Recipe): string {
 }
 
 /** Everything a run produces, written atomically into `out`; `chosen` (a searched recipe) as recipe.yaml. */
-export async function writeResult(out: string, result: PipelineResult, meta: { backend: string; recipe?: string; title?: string }, chosen?: Recipe): Promise<string[]> {
+export async function writeResult(out: string, result: PipelineResult, meta: { backend: string; recipe?: string; title?: string }, chosen?: Recipe): Promise<{ files: string[]; written: WrittenModel }> {
   const files: string[] = [];
+  let written: WrittenModel | undefined;
   // Shard names unlike the current output's, so its model.json never points at a new shard while files move in.
   const avoidNames = await readdir(out).catch(() => [] as string[]);
   await writeOutputDir(out, async (dir) => {
@@ -211,6 +213,7 @@ export async function writeResult(out: string, result: PipelineResult, meta: { b
     }
     const saved = await saveModel(result.graph, dir, { avoidNames });
     files.push(...saved.files.map((f) => f.split('/').at(-1) as string));
+    written = { file: 'model.json', bytes: saved.weightBytes, weights: saved.encodings, notes: saved.notes };
     await writeFileAtomic(join(dir, 'model.cir'), serializeGraph(result.graph));
     files.push('model.cir');
     for (const [name, bytes] of Object.entries(result.artifacts)) {
@@ -218,8 +221,8 @@ export async function writeResult(out: string, result: PipelineResult, meta: { b
       await writeFileAtomic(join(dir, name), bytes);
       files.push(name);
     }
-    await writeReport(dir, buildReport(result, meta));
+    await writeReport(dir, buildReport(result, { ...meta, written }));
     files.push('report.json', 'report.html');
   });
-  return files;
+  return { files, written: written as WrittenModel };
 }

@@ -4,6 +4,7 @@ import { commitStage, FileError, makeStage, readInto, readTextBounded, regularFi
 import { parseBoundedJson } from '@condense/files/json';
 import type { Graph } from '@condense/ir';
 import { brief, isObject, ModelIOError, type Json } from './errors.js';
+import type { WeightEncoding } from './encoding.js';
 import { toArtifacts, type ExportOptions } from './export.js';
 import { checkFormat, extrasOf, importParts } from './import.js';
 import { ByteSource, decodeWeights, manifestBytes } from './weights.js';
@@ -163,7 +164,13 @@ export interface SaveOptions extends ExportOptions {
 export interface SaveResult {
   /** Absolute paths of the files written: model.json first, then the shards. */
   files: string[];
+  /** Bytes of all files written (model.json and shards). */
   bytes: number;
+  /** Bytes of the weight shards. */
+  weightBytes: number;
+  /** Each weight's encoding and why, in manifest order. */
+  encodings: WeightEncoding[];
+  /** Weights written larger than their input stored them, and why. */
   notes: string[];
 }
 
@@ -176,7 +183,7 @@ export interface SaveResult {
 export async function saveModel(graph: Graph, dir: string, options: SaveOptions = {}): Promise<SaveResult> {
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (!Number.isInteger(shardBytes) || shardBytes < 1) throw new ModelIOError(`saveModel: shardBytes must be a positive integer, got ${brief(shardBytes)}`);
-  const { artifacts, notes } = toArtifacts(graph, options);
+  const { artifacts, notes, encodings } = toArtifacts(graph, options);
   const data = new Uint8Array(artifacts.weightData as ArrayBuffer);
   const target = resolve(dir);
   const existing = await stat(target).catch((e) => {
@@ -215,7 +222,7 @@ export async function saveModel(graph: Graph, dir: string, options: SaveOptions 
   const kept = new Set(shards.map((s) => join(target, s.name)));
   for (const f of stale) if (!kept.has(f)) await rm(f, { force: true });
   const files = [join(target, MODEL_JSON), ...shards.map((s) => join(target, s.name))];
-  return { files, bytes: Buffer.byteLength(jsonText) + data.byteLength, notes };
+  return { files, bytes: Buffer.byteLength(jsonText) + data.byteLength, weightBytes: data.byteLength, encodings, notes };
 }
 
 /** A shard-name prefix whose names collide with none of `taken`. */

@@ -344,9 +344,7 @@ describe('Keras applications fixtures: condense imports them and agrees with Ker
 
 describe('Keras applications fixtures: the round trip is lossless under stock TF.js (issue 21, item 1)', () => {
   for (const f of fixtures) {
-    // Export writes uint8 weights back re-quantized (or as float32) rather than with their own scale and min.
-    const run = f.encoding === 'uint8' ? it.skip : it;
-    run(`${f.dir}${f.encoding === 'uint8' ? ' (export does not keep uint8 manifests yet)' : ''}`, async () => {
+    it(f.dir, async () => {
       const sample = await sampleOf(f);
       const out = join(tmp.dir, f.dir);
       await saveModel(await loadModel(join(FIXTURES, f.dir)), out);
