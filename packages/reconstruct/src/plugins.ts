@@ -4,7 +4,7 @@
  * (@condense/core's `LayerPass`, run by the pipeline's runtime).
  */
 import {
-  definePlugin, nodeRefs, perLayer, resolvePerLayer, selectionOptions, selectLayers, splitInputs, Type,
+  definePlugin, nodeRefs, perLayer, resolvePerLayer, selectionOptions, selectLayers, batchInputs, Type,
   type LayerPass, type LayerReconstruction, type NodeValue, type PassUsage, type Registry, type StageContext,
 } from '@condense/core';
 import { cloneGraph, enforceAnnotations, getNode, topoSort, type Graph, type Node, type Param } from '@condense/ir';
@@ -73,14 +73,14 @@ function selected(graph: Graph, o: { include?: string[]; exclude?: string[] }, w
 }
 
 /** A pass over the first `examples` calibration examples, on the graph itself (sequential) or a frozen copy. */
-function openPass(graph: Graph, ctx: StageContext, o: PassSettings): LayerPass {
-  const examples = splitInputs(ctx.requireData('calibration'), o.examples);
+async function openPass(graph: Graph, ctx: StageContext, o: PassSettings): Promise<LayerPass> {
+  const examples = batchInputs(await ctx.examples('calibration', graph, o.examples));
   return ctx.layerPass(o.sequential === false ? cloneGraph(graph) : graph, examples, { batchSize: o.batchSize });
 }
 
 /** Compress `layers` one at a time on their statistics from one layer pass; the pass is freed after. */
 async function eachLayer<R>(graph: Graph, ctx: StageContext, layers: string[], o: PassSettings, compress: (stats: LayerStats) => R): Promise<{ steps: SequentialStep<R>[]; pass: PassUsage; examples: number }> {
-  const pass = openPass(graph, ctx, o);
+  const pass = await openPass(graph, ctx, o);
   let done = 0;
   try {
     // A row budget over the whole pass: each example keeps its share of a conv layer's positions.
@@ -300,7 +300,7 @@ export const biasCorrectionPlugin = definePlugin({
         if (typeof c === 'string') notes.push(`${n.name}: skipped: ${c}`);
         return typeof c !== 'string';
       });
-      const examples = splitInputs(ctx.requireData('calibration'), o.examples);
+      const examples = batchInputs(await ctx.examples('calibration', graph, o.examples));
       const [current, before] = [ctx.layerPass(graph, examples, o), ctx.layerPass(reference, examples, o)];
       const rows: { layer: string; param: string; shiftRms: number; meanRms: number }[] = [];
       try {
@@ -337,7 +337,7 @@ export const bnRecalibratePlugin = definePlugin({
     async apply(graph, ctx) {
       const who = 'reconstruct.bnRecalibrate';
       const norms = selectLayers(nodeRefs(topoSort(graph).filter((n) => n.op === 'batchNorm')), o, who).map((r) => r.node);
-      const pass = openPass(graph, ctx, { ...o, sequential: true });
+      const pass = await openPass(graph, ctx, { ...o, sequential: true });
       const rows: BatchNormRow[] = [];
       const notes: string[] = [];
       try {

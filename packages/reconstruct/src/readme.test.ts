@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import * as core from '@condense/core';
 import * as ir from '@condense/ir';
 import * as tfjs from '@condense/tfjs';
+import { readmeExamples, runExample } from '../../../tools/readme-examples.js';
 import * as reconstruct from './index.js';
 
 // The README's ```ts blocks run as written, on the CPU backend (selectBackend is pinned to it).
@@ -13,6 +12,7 @@ const MODULES: Record<string, unknown> = {
   '@condense/reconstruct': reconstruct,
   '@condense/tfjs': { ...tfjs, selectBackend: () => tfjs.selectBackend('cpu') },
 };
+const examples = readmeExamples(new URL('../README.md', import.meta.url));
 
 /** What each example prints. */
 const EXPECTED = [
@@ -26,23 +26,11 @@ const EXPECTED = [
   },
 ];
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-
-function compile(source: string): (modules: Record<string, unknown>, console: { log(s: unknown): void }) => Promise<void> {
-  const code = source.replace(/import\s*\{([^}]*)\}\s*from\s+'([^']+)';/g, (_, names, mod) => `const {${names}} = modules[${JSON.stringify(mod)}];`);
-  const js = ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
-  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
-  return new AsyncFunction('modules', 'console', js);
-}
-
 describe('README examples run', () => {
-  it('has its examples', () => expect(blocks.length).toBe(EXPECTED.length));
-  blocks.forEach((block, i) => {
-    it(`example ${i + 1}`, async () => {
-      const lines: string[] = [];
-      await compile(block)(MODULES, { log: (s) => lines.push(String(s)) });
-      EXPECTED[i](lines);
+  it('has its examples', () => expect(examples.length).toBe(EXPECTED.length));
+  for (const example of examples) {
+    it(`example ${example.index}: ${example.title}`, async () => {
+      EXPECTED[example.index - 1](await runExample(example, MODULES));
     });
-  });
+  }
 });

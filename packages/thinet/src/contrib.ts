@@ -292,7 +292,7 @@ export async function contributionGrams(group: ChannelGroup, source: GroupSource
   const sums: (Float64Array | undefined)[] = [];
   const refSums: (Float64Array | undefined)[] = [];
   let count = 0;
-  const { consumers, refs } = await sampleBatches(group, source, o, (t, x, loc, start, target, inputs) => {
+  const { consumers, refs } = await sampleBatches(group, source, o, (t, x, _loc, start, target, inputs) => {
     addGram((grams[t] ??= new Float64Array(C * C)), x, C);
     if (t === 0) count = start + inputs.x.shape[0];
     if (o.means) {

@@ -1,4 +1,4 @@
-import { definePlugin, type LayerReconstruction, type Registry, type StageContext } from '@condense/core';
+import { definePlugin, imageSplit, type LayerReconstruction, type Registry, type StageContext } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { needsCalibration, resolveOptions, thinetSchema, type ImportanceName, type ResolvedOptions } from './options.js';
 import { describeLayer, pruneChannels, type PruneEnv, type PruneReport } from './prune.js';
@@ -9,11 +9,11 @@ import { PASS_BATCH, type PassFactory } from './sampling.js';
  * calibration data still measures its errors on it when the data is there and the pipeline's
  * runtime can run the model layer by layer.
  */
-function envOf(graph: Graph, ctx: StageContext, o: ResolvedOptions): PruneEnv {
-  const d = ctx.data ?? {};
+async function envOf(graph: Graph, ctx: StageContext, o: ResolvedOptions): Promise<PruneEnv> {
+  const d = ctx.data;
   const pass: PassFactory = (g, x, o) => ctx.layerPass(g, x, { batchSize: PASS_BATCH, ...o });
-  let calibration = needsCalibration(o) ? ctx.requireData('calibration') : (d.calibration ?? d.train);
-  if (calibration && !needsCalibration(o) && !canPass(graph, pass)) calibration = undefined;
+  const given = needsCalibration(o) || ((d.calibration !== undefined || d.train !== undefined) && canPass(graph, pass));
+  const calibration = given ? imageSplit(await ctx.examples('calibration', graph), ctx.stage.name) : undefined;
   return {
     calibration,
     pass,
@@ -67,7 +67,7 @@ function makePlugin(name: string, description: string, importance: ImportanceNam
           ...(tasks.length ? { runtime: tasks } : {}),
         },
         async apply(graph: Graph, ctx: StageContext) {
-          const r = await pruneChannels(graph, { ...options, seed: options.seed ?? ctx.seed }, envOf(graph, ctx, o), name);
+          const r = await pruneChannels(graph, { ...options, seed: options.seed ?? ctx.seed }, await envOf(graph, ctx, o), name);
           return stageResult(r, deprecated);
         },
       };

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, referenceValues, rng, type Graph } from '@condense/ir';
+import { GraphBuilder, referenceValues, rng, runReference, type Graph } from '@condense/ir';
+import { dataSource } from '../data/source.js';
 import { referenceRuntime } from '../testing.js';
 import type { Forward, NodeValue } from './forward.js';
-import { LayerPass, splitInputs, type ModelInputs } from './pass.js';
+import { batchInputs, LayerPass, splitInputs, type ModelInputs } from './pass.js';
 
 /** A small residual CNN: a branch that joins later, so values stay live across several layers. */
 function model(): Graph {
@@ -155,5 +156,19 @@ describe('LayerPass', () => {
     expect(() => new LayerPass(f, model(), { count: 3, inputs: [{ values: new Float32Array(5), shape: [3, 6, 6, 2] }] })).toThrow(/input 'input' has 5 values of shape \[3, 6, 6, 2\], expected 3 examples/);
     expect(() => new LayerPass(f, model(), { count: 1, inputs: [] })).toThrow(/graph 'res' takes 1 input\(s\), the examples have 0/);
     expect(() => new LayerPass(f, model(), examples, { batchSize: 0 })).toThrow(/batchSize must be a positive integer, got 0/);
+  });
+  it('batchInputs: float32 inputs as views, integer ones as float32 copies', () => {
+    const ints = Int32Array.of(1, 2, 3);
+    const x = batchInputs({ count: 3, indices: Int32Array.of(0, 1, 2), inputs: [{ values: images, shape: [COUNT, 72], dtype: 'float32' }, { values: ints, shape: [3, 1], dtype: 'int32' }] });
+    expect(x.inputs[0].values).toBe(images);
+    expect(x.inputs[1].values).toEqual(Float32Array.of(1, 2, 3));
+  });
+
+  it("the reference runtime predicts the graph's outputs on the first examples, as the interpreter computes them", async () => {
+    const g = model();
+    const data = dataSource({ inputs: { values: images, shape: [COUNT, 6, 6, 2], dtype: 'float32' } }, 'images');
+    const [out] = await referenceRuntime().predict(g, data, { limit: 4 });
+    expect(out.shape).toEqual([4, 3]);
+    expect(out.values).toEqual(runReference(g, images.subarray(0, 4 * 72), 4));
   });
 });

@@ -11,6 +11,7 @@
  */
 import { sizeOf, topoSort, type Graph, type Node } from '@condense/ir';
 import type { Split } from '../context.js';
+import type { Batch } from '../data/batches.js';
 import type { Forward, NodeValue } from './forward.js';
 
 /** Examples to run through a graph: one value per graph input (in `graph.inputs` order), batch axis first. */
@@ -61,6 +62,11 @@ export function splitInputs(split: Split, limit = split.count): ModelInputs {
   return { count, inputs: [{ values: split.images.subarray(0, count * size), shape: [count, ...example] }] };
 }
 
+/** A batch (e.g. `ctx.examples(...)`) as model inputs: float32 inputs as views, int32/bool ones as float32 copies. */
+export function batchInputs(batch: Batch): ModelInputs {
+  const inputs = batch.inputs.map((x) => ({ values: x.values instanceof Float32Array ? x.values : Float32Array.from(x.values), shape: x.shape }));
+  return { count: batch.count, inputs };
+}
 
 /** The batches of a set of examples: views into the caller's arrays, no copy. */
 function splitBatches(graph: Graph, examples: ModelInputs, batchSize: number, who: string): Map<string, NodeValue>[] {
