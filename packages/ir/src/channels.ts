@@ -62,6 +62,14 @@ function paramAxes(node: Node): { spec: ParamAxis; side: 'in' | 'out' | 'element
   return [];
 }
 
+/** The param axis a spec names (negative axes count from the end), or undefined when the param broadcasts over it. */
+function paramAxis(p: Param, spec: ParamAxis, channels: number): number | undefined {
+  const axis = spec.axis < 0 ? p.shape.length + spec.axis : spec.axis;
+  const len = p.shape[axis];
+  if (spec.broadcast && (len === undefined || len === 1) && channels !== 1) return undefined;
+  return axis;
+}
+
 /** Which value's channels index a param axis of a node. */
 function axisValue(node: Node, spec: ParamAxis, side: 'in' | 'out' | 'elementwise'): string {
   if (side === 'in') return node.inputs[0];
@@ -166,8 +174,10 @@ class SlotSpace {
     for (const { spec, side } of paramAxes(node)) {
       const p = nodeParam(this.graph, node, spec.role);
       const value = axisValue(node, spec, side);
-      if (p && p.shape[spec.axis] !== this.w(value)) {
-        this.block(value, `param '${p.name}' axis ${spec.axis} has ${p.shape[spec.axis]} entries, '${value}' has ${this.w(value)} channels`);
+      if (!p) continue;
+      const axis = paramAxis(p, spec, this.w(value));
+      if (axis !== undefined && p.shape[axis] !== this.w(value)) {
+        this.block(value, `param '${p.name}' axis ${axis} has ${p.shape[axis]} entries, '${value}' has ${this.w(value)} channels`);
       }
     }
   }
@@ -204,12 +214,26 @@ export function channelGroups(graph: Graph): ChannelGroup[] {
     }
   });
   collectSlices(graph, space, channelOfClass);
+  for (const g of groups) blockSharedParams(graph, g);
   for (const [slot, why] of space.blocked) {
     const g = channelOfClass.get(space.uf.find(slot));
     if (g) markUnprunable(g.group, `cannot remove channels: ${why}`);
   }
   for (const g of groups) g.id = g.producers.join('+');
   return groups;
+}
+
+/** A param the group slices must not also be read by a node the group does not slice it for (a shared weight). */
+function blockSharedParams(graph: Graph, g: ChannelGroup) {
+  const sliced = new Set(g.slices.map((s) => `${s.node}\u0000${s.role}`));
+  const params = new Set(g.slices.map((s) => s.param));
+  for (const node of graph.nodes) {
+    for (const [role, name] of Object.entries(node.params)) {
+      if (params.has(name) && !sliced.has(`${node.name}\u0000${role}`)) {
+        return markUnprunable(g, `cannot remove channels: param '${name}' is also used by node '${node.name}' (role '${role}')`);
+      }
+    }
+  }
 }
 
 function markUnprunable(g: ChannelGroup, reason: string) {
@@ -238,14 +262,15 @@ function collectSlices(graph: Graph, space: SlotSpace, channelOfClass: Map<numbe
     for (const { spec, side } of paramAxes(node)) {
       const p = nodeParam(graph, node, spec.role);
       const value = axisValue(node, spec, side);
-      if (!p || p.shape[spec.axis] !== space.w(value)) continue;
+      const axis = p && paramAxis(p, spec, space.w(value));
+      if (!p || axis === undefined || p.shape[axis] !== space.w(value)) continue;
       const bySlice = new Map<ChannelGroup, ChannelSlice>();
-      for (let i = 0; i < p.shape[spec.axis]; i++) {
+      for (let i = 0; i < p.shape[axis]; i++) {
         const g = channelOfClass.get(space.uf.find(space.slot(value, i)));
         if (!g) continue;
         let s = bySlice.get(g.group);
         if (!s) {
-          s = { node: node.name, role: spec.role, param: p.name, axis: spec.axis, dim: p.shape[spec.axis], kind: side, positions: Array.from({ length: g.group.size }, () => []) };
+          s = { node: node.name, role: spec.role, param: p.name, axis, dim: p.shape[axis], kind: side, positions: Array.from({ length: g.group.size }, () => []) };
           bySlice.set(g.group, s);
           g.group.slices.push(s);
           if (side === 'in' && !g.group.consumers.includes(node.name)) g.group.consumers.push(node.name);

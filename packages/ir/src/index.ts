@@ -11,6 +11,18 @@ export {
   type ActivationFn, type ActivationDef, type ActivationAttrs, type ActivationFacts,
 } from './ops/activations.js';
 export { windowOut, zeroPadding, strides2, dilation2, pool2, type Padding } from './ops/builtin.js';
+import './ops/constant.js';
+import './ops/identity.js';
+import './ops/prelu.js';
+import './ops/bias-add.js';
+import './ops/resize2d.js';
+import './ops/depth-to-space.js';
+import './ops/conv2d-transpose.js';
+import './ops/pad2d.js';
+import './ops/binary-const.js';
+export { BINARY_FNS, type BinaryFn } from './ops/binary-const.js';
+export { type PadMode } from './ops/pad2d.js';
+export { broadcastIndex, channelValue } from './ops/broadcast.js';
 export {
   createGraph, param, sizeOf, getNode, getParam, nodeParam, consumers, topoSort, inferShapes, validate,
   sortNodes, cloneGraph, cloneParam, paramUses, weightParams,

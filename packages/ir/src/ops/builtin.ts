@@ -25,13 +25,13 @@ function checkPositive(ctx: OpContext, what: string, v: [number, number]) {
   if (!v.every((d) => Number.isInteger(d) && d >= 1)) fail(ctx, `${what} must be positive integers, got [${v.join(', ')}]`);
 }
 
-function rank(ctx: OpContext, i: number, r: number): Shape {
+export function rank(ctx: OpContext, i: number, r: number): Shape {
   const s = ctx.inputs[i];
   if (s.length !== r) fail(ctx, `expects a rank-${r} input (batch included), got ${formatShape(s)}`);
   return s;
 }
 
-function lastDim(ctx: OpContext, s: Shape): number {
+export function lastDim(ctx: OpContext, s: Shape): number {
   const c = s[s.length - 1];
   if (c === null) fail(ctx, 'the channel dimension must be known');
   return c;
@@ -45,18 +45,21 @@ function checkActivation(ctx: OpContext, key: string) {
 /** A per-channel op that keeps a constant channel's value (pooling, dropout) and passes factors as `scale` says. */
 const keepsConstant = (scale: ChannelValues['scale']): (() => ChannelValues) => () => ({ scale, constant: (k) => k });
 
-function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number, number] {
+/** Output height and width; an unknown (null) input size gives an unknown output size. */
+function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number | null, number | null] {
   const [, h, w] = ctx.inputs[0];
   checkPositive(ctx, 'strides', strides);
   checkPositive(ctx, 'dilation', dilation);
-  if (h === null || w === null) fail(ctx, `spatial dimensions must be known, got ${formatShape(ctx.inputs[0])}`);
   const padding = (ctx.node.attrs.padding ?? 'valid') as Padding;
   if (padding !== 'same' && padding !== 'valid') fail(ctx, `padding must be 'same' or 'valid', got '${String(padding)}'`);
-  const ho = windowOut(h as number, k[0], strides[0], dilation[0], padding);
-  const wo = windowOut(w as number, k[1], strides[1], dilation[1], padding);
-  if (ho < 1 || wo < 1) fail(ctx, `window ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
+  const ho = h === null ? null : windowOut(h, k[0], strides[0], dilation[0], padding);
+  const wo = w === null ? null : windowOut(w, k[1], strides[1], dilation[1], padding);
+  if ((ho !== null && ho < 1) || (wo !== null && wo < 1)) fail(ctx, `window ${k[0]}x${k[1]} does not fit the ${h ?? '?'}x${w ?? '?'} input`);
   return [ho, wo];
 }
+
+/** Output positions per example (an unknown size counts as 1, as dense counts positions). */
+const spatialPositions = (out: Shape): number => (out[1] ?? 1) * (out[2] ?? 1);
 
 /** The kernel's shape; a kernel of the wrong rank fails here with a message naming it. */
 function kernelOf(ctx: OpContext, r: number): number[] {
@@ -71,10 +74,10 @@ registerOp({
   arity: 0,
   inferShape: (ctx) => {
     const shape = ctx.node.attrs.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-      fail(ctx, `input needs attrs.shape, an array of positive integers without the batch dimension; got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => d === null || (Number.isInteger(d) && d >= 1))) {
+      fail(ctx, `input needs attrs.shape, an array of positive integers (null for a size known only at run time) without the batch dimension; got ${JSON.stringify(shape)}`);
     }
-    return [null, ...(shape as number[])];
+    return [null, ...(shape as (number | null)[])];
   },
   channels: { kind: 'opaque' },
 });
@@ -116,7 +119,7 @@ registerOp({
   },
   macs: (ctx, out) => {
     const k = kernelOf(ctx, 4);
-    return (out[1] as number) * (out[2] as number) * k[0] * k[1] * k[2] * k[3];
+    return spatialPositions(out) * k[0] * k[1] * k[2] * k[3];
   },
   channels: { kind: 'produce', in: [{ role: 'kernel', axis: 2 }], out: [{ role: 'kernel', axis: 3 }, { role: 'bias', axis: 0 }] },
 });
@@ -139,7 +142,7 @@ registerOp({
   },
   macs: (ctx, out) => {
     const k = kernelOf(ctx, 4);
-    return (out[1] as number) * (out[2] as number) * k[0] * k[1] * k[2] * k[3];
+    return spatialPositions(out) * k[0] * k[1] * k[2] * k[3];
   },
   channels: {
     kind: 'elementwise',

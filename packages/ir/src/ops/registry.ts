@@ -13,9 +13,15 @@ export interface OpContext {
 /** A param's axis that is indexed by channels: per input channel or per output channel. */
 export interface ParamAxis {
   role: string;
+  /** The axis; negative counts from the end of the param's shape (-1: its last axis, e.g. a [1, 1, C] alpha). */
   axis: number;
   /** For ops that expand channels (depthwise multiplier): is the axis indexed by input or output channel? */
   per?: 'in' | 'out';
+  /**
+   * The param broadcasts across channels when this axis has length 1 or is absent (a scalar or [1]
+   * operand): it is then not sliced and does not keep the channels whole.
+   */
+  broadcast?: boolean;
 }
 
 /**
