@@ -2,4 +2,5 @@ export * from './io/index.js';
 export * from './exec/index.js';
 export * from './train/index.js';
 export * from './backend/index.js';
+export * from './graph-model/index.js';
 export { tfjsRuntime, asTfjsContribution, type TfjsRuntimeOptions } from './runtime.js';

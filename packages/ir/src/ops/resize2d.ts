@@ -17,8 +17,9 @@ registerOp({
     if (method !== 'bilinear' && method !== 'nearest') fail(ctx, `method must be 'bilinear' or 'nearest', got ${JSON.stringify(method)}`);
     if (ctx.inputs.length > 2) fail(ctx, `takes the image and optionally a size tensor, got ${ctx.inputs.length} inputs`);
     if (ctx.inputs.length === 2) {
+      // An opaque producer may not know its shape ([]); a known one must be a vector of 2.
       const s = ctx.inputs[1];
-      if (s.length !== 1 || (s[0] !== null && s[0] !== 2)) fail(ctx, `the size input must be a vector of 2, got ${formatShape(s)}`);
+      if (s.length > 1 || (s.length === 1 && s[0] !== null && s[0] !== 2)) fail(ctx, `the size input must be a vector of 2, got ${formatShape(s)}`);
       return [n, null, null, c];
     }
     const size = ctx.node.attrs.size;

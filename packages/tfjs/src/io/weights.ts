@@ -1,4 +1,4 @@
-import { fromFloat16Bits, toFloat16Bits, type AffineQuant, type Param } from '@condense/ir';
+import { fromFloat16Bits, toFloat16Bits, type AffineQuant, type Param, type StoredForm } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
 import { brief, isObject, ModelIOError } from './errors.js';
 
@@ -6,6 +6,8 @@ export type WeightSpec = io.WeightsManifestEntry;
 type QuantDtype = 'uint8' | 'uint16' | 'float16';
 
 const VALUE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+/** Manifest dtypes whose size is not fixed: a string weight stores each element as a uint32 byte length and the bytes. */
+const VARIABLE_DTYPES = new Set(['string']);
 
 /**
  * Weight bytes held in one or more chunks (shards, or groups read into one buffer), addressed
@@ -78,7 +80,7 @@ function checkSpec(spec: unknown, index: number, where: string): asserts spec is
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
     throw new ModelIOError(`${where}: weight '${spec.name}' has an invalid shape ${brief(shape)}`);
   }
-  if (typeof spec.dtype !== 'string' || !(spec.dtype in VALUE_BYTES)) throw new ModelIOError(`${where}: weight '${spec.name}' has unsupported dtype ${brief(spec.dtype)}`);
+  if (typeof spec.dtype !== 'string' || !(spec.dtype in VALUE_BYTES || VARIABLE_DTYPES.has(spec.dtype))) throw new ModelIOError(`${where}: weight '${spec.name}' has unsupported dtype ${brief(spec.dtype)}`);
   const q = spec.quantization;
   if (q !== undefined) {
     if (!isObject(q) || !['uint8', 'uint16', 'float16'].includes(q.dtype as string)) {
@@ -90,10 +92,56 @@ function checkSpec(spec: unknown, index: number, where: string): asserts spec is
   }
 }
 
-/** Stored bytes of one manifest entry. */
+/** Stored bytes of one manifest entry of a fixed-size dtype. */
 export function specBytes(spec: WeightSpec): number {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   return n * VALUE_BYTES[spec.quantization?.dtype ?? spec.dtype];
+}
+
+/** Stored bytes of the entry at `offset` of `source`: fixed for numbers, read from the length prefixes for strings (undefined when they run past the data). */
+function storedBytes(spec: WeightSpec, source: ByteSource, offset: number): number | undefined {
+  if (!VARIABLE_DTYPES.has(spec.dtype)) return specBytes(spec);
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  let at = offset;
+  for (let i = 0; i < n; i++) {
+    if (at + 4 > source.length) return undefined;
+    const len = source.bytes(at, 4);
+    at += 4 + new DataView(len.buffer, len.byteOffset, 4).getUint32(0, true);
+  }
+  return at - offset;
+}
+
+/** A non-float weight (a graph model's int32 shapes and indices, bool masks, string tables), decoded. */
+export interface ValueWeight {
+  name: string;
+  dtype: 'int32' | 'bool' | 'string';
+  shape: number[];
+  /** int32 and bool (0/1) values; strings as the base64 of each element's bytes (they need not be text). */
+  values: number[] | string[];
+}
+
+function decodeValues(spec: WeightSpec, raw: Uint8Array, n: number): ValueWeight {
+  const base = { name: spec.name, shape: [...spec.shape] };
+  if (spec.dtype === 'bool') return { ...base, dtype: 'bool', values: Array.from(raw.subarray(0, n), (b) => (b ? 1 : 0)) };
+  if (spec.dtype === 'string') {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const values: string[] = [];
+    for (let at = 0, i = 0; i < n; i++) {
+      const len = view.getUint32(at, true);
+      let bin = '';
+      for (const b of raw.subarray(at + 4, at + 4 + len)) bin += String.fromCharCode(b);
+      values.push(btoa(bin));
+      at += 4 + len;
+    }
+    return { ...base, dtype: 'string', values };
+  }
+  const q = spec.quantization;
+  if (q && q.dtype !== 'float16') {
+    // TF.js decodes quantized int32 weights as round(q * scale + min).
+    const codes = q.dtype === 'uint8' ? raw : aligned(raw, 2, (b, o) => new Uint16Array(b, o, n));
+    return { ...base, dtype: 'int32', values: Array.from(codes, (c) => Math.round(c * (q.scale as number) + (q.min as number))) };
+  }
+  return { ...base, dtype: 'int32', values: Array.from(aligned(raw, 4, (b, o) => new Int32Array(b, o, n))) };
 }
 
 /**
@@ -140,6 +188,8 @@ function aligned<T>(raw: Uint8Array, align: number, make: (buf: ArrayBuffer, off
 export interface DecodeOptions {
   /** Copy float32 values out of the source instead of viewing it (when the caller still owns the bytes). */
   copy: boolean;
+  /** Return int32, bool and string weights (a graph model's constants) as `values` instead of refusing them. */
+  values?: boolean;
 }
 
 /**
@@ -156,25 +206,32 @@ const KERAS3_OPTIMIZER_WEIGHT = /^optimizer\/(?:[^/]+\/)*vars\/\d+$/;
  * Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
  * that runs past the data throws; data left over after the last weight comes back as `sizeError`.
  */
-export function decodeWeights(specs: unknown, source: ByteSource, where: string, o: DecodeOptions): { params: Param[]; sizeError?: string } {
+export function decodeWeights(specs: unknown, source: ByteSource, where: string, o: DecodeOptions): { params: Param[]; values: ValueWeight[]; sizeError?: string } {
   if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
   const out: Param[] = [];
+  const values: ValueWeight[] = [];
   let offset = 0;
   let last = '';
   for (let i = 0; i < specs.length; i++) {
     const spec: unknown = specs[i];
     checkSpec(spec, i, where);
     const n = spec.shape.reduce((a, b) => a * b, 1);
-    const len = specBytes(spec);
-    if (offset + len > source.length) {
-      throw new ModelIOError(`${where}: weight '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.quantization?.dtype ?? spec.dtype}) needs bytes ${offset}..${offset + len} but the weight data has only ${source.length} bytes`);
+    const len = storedBytes(spec, source, offset);
+    if (len === undefined || offset + len > source.length) {
+      throw new ModelIOError(`${where}: weight '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.quantization?.dtype ?? spec.dtype}) needs bytes ${offset}..${len === undefined ? '?' : offset + len} but the weight data has only ${source.length} bytes`);
     }
     const skip = spec.group === 'optimizer' || KERAS3_OPTIMIZER_WEIGHT.test(spec.name);
     if (!skip) {
-      if (spec.dtype !== 'float32') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 model weights are supported`);
       const raw = source.bytes(offset, len);
-      const decoded = spec.quantization ? decodeQuantized(spec, raw, n) : { data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) };
-      out.push({ name: spec.name, shape: [...spec.shape], ...decoded });
+      if (spec.dtype !== 'float32') {
+        if (!o.values || spec.dtype === 'complex64') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 model weights are supported`);
+        values.push(decodeValues(spec, o.copy ? raw.slice() : raw, n));
+      } else {
+        const decoded = spec.quantization ? decodeQuantized(spec, raw, n) : { data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) };
+        // A quantized entry keeps its manifest entry and bytes, so that export can write it back exactly (float32 data is its own encoding).
+        const stored = spec.quantization ? { stored: { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw } } : {};
+        out.push({ name: spec.name, shape: [...spec.shape], ...decoded, ...stored });
+      }
     }
     offset += len;
     last = spec.name;
@@ -182,7 +239,7 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
   // Reported by the caller after the layers are read: a layer whose weight has the wrong shape names it better.
   const sizeError = offset === source.length ? undefined
     : `${where}: the weight data has ${source.length} bytes but the manifest describes ${offset} (through weight '${last}'); a weight's shape or dtype does not match the data`;
-  return { params: out, sizeError };
+  return { params: out, values, sizeError };
 }
 
 function copyFloats(raw: Uint8Array, n: number): Float32Array {
@@ -261,11 +318,32 @@ function floatWeight(p: Param, name: string, half: boolean, notes: string[]): En
 }
 
 /**
- * Encode a param for a TF.js manifest: per-tensor affine quant as uint8/uint16 (exactly its data),
+ * The param's stored form (the manifest entry and bytes it was read from) when writing those back
+ * gives exactly its data, and the options do not ask for another encoding (`quantized: 'dequantize'`).
+ */
+function storedFits(p: Param, o: EncodeOptions): StoredForm | undefined {
+  const s = p.stored;
+  if (!s) return undefined;
+  const spec = s.entry as unknown as WeightSpec;
+  if (!Array.isArray(spec.shape) || spec.shape.length !== p.shape.length || spec.shape.some((d, i) => d !== p.shape[i])) return undefined;
+  const q = spec.quantization;
+  if (spec.dtype !== 'float32' || !q || (q.dtype !== 'float16' && o.quantized === 'dequantize')) return undefined;
+  if (s.bytes.byteLength !== specBytes(spec)) return undefined;
+  const { data } = decodeQuantized(spec, s.bytes, p.data.length);
+  for (let i = 0; i < data.length; i++) if (!Object.is(data[i], p.data[i])) return undefined;
+  return s;
+}
+
+/**
+ * Encode a param for a TF.js manifest: its stored form while that still decodes to its data; per-tensor affine quant as uint8/uint16 (exactly its data),
  * float16 params (or all floats with `float16`) as float16, the rest as float32. What TF.js cannot
  * express is written dequantized, with a note saying so.
  */
 export function encodeParam(p: Param, name: string, o: EncodeOptions, notes: string[]): EncodedWeight {
+  const stored = storedFits(p, o);
+  if (stored) {
+    return { spec: { ...(structuredClone(stored.entry) as unknown as WeightSpec), name }, byteLength: stored.bytes.byteLength, write: (out) => out.set(stored.bytes) };
+  }
   const half = !!(p.float16 || o.float16);
   const as = half ? 'float16' : 'float32';
   if (p.codebook) notes.push(`param '${p.name}': a codebook (weight sharing) has no TF.js manifest form; written as ${as} (the shared values)`);

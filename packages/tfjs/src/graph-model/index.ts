@@ -1,0 +1,9 @@
+/** GraphModels (tfjs-converter's graph-model format) <-> condense IR. */
+export { importGraphModel, graphModelMeta, type GraphModelParts } from './import.js';
+export { toGraphModelArtifacts, type GraphModelArtifacts } from './export.js';
+export { toGraphModel } from './run.js';
+export { isGraphModelJson } from './parse.js';
+export {
+  registerGraphImporter, registerGraphExporter, type Importer, type Exporter, type ImportContext, type ExportContext, type PlannedNode, type TfInput,
+} from './mapping.js';
+export type { GraphModelMeta, NodeDef } from './types.js';
