@@ -123,7 +123,7 @@ class GraphModelWriter implements ExportContext {
     const owner = this.graph.nodes.find((n) => n.name === p.name);
     const name = this.weights.has(p.name) || (owner && owner.op !== 'constant') ? this.fresh(p.name) : p.name;
     this.paramOf.set(name, p);
-    this.weights.set(name, encodeParam(p, name, this.options, this.notes));
+    this.weights.set(name, encodeParam(p, name, { ...this.options, stored: true }, this.notes));
     this.nodes.set(name, constNode(name, this.meta?.consts[p.name], 'float32', p.shape));
     return name;
   }
@@ -168,7 +168,7 @@ class GraphModelWriter implements ExportContext {
         if (!node) throw new ModelIOError(`function '${f.signature.name}': its Const '${def.name}' has no constant node in the graph`);
         const p = this.graph.params.get(node.params.weight ?? node.params.value ?? '');
         if (p) {
-          this.weights.set(weightName, encodeParam(p, weightName, this.options, this.notes));
+          this.weights.set(weightName, encodeParam(p, weightName, { ...this.options, stored: true }, this.notes));
           return constNode(def.name, def, 'float32', p.shape);
         }
         const w: Values = { dtype: node.attrs.dtype as Values['dtype'], shape: node.attrs.shape as number[], values: node.attrs.values as number[] };

@@ -46,6 +46,7 @@ function checkNodes(list: unknown, at: string, where: string): NodeDef[] {
 export function parseGraphDef(topology: unknown, where: string): GraphDefJson {
   if (!isObject(topology as Json)) throw new ModelIOError(`${where}: modelTopology must be an object (a GraphDef), got ${brief(topology)}`);
   const t = topology as JsonObject;
+  if (!Array.isArray(t.node)) throw new ModelIOError(`${where}: format is 'graph-model' but modelTopology is not a GraphDef (it has no node list)`);
   const nodes = checkNodes(t.node, 'modelTopology.node', where);
   const names = new Set(nodes.map((n) => n.name));
   for (const n of nodes) {

@@ -117,7 +117,7 @@ export async function loadModel(pathOrDir: string): Promise<Graph> {
   const { buffer, ranges } = await readShards(groups, dirname(file), file);
   const decoded = groups.map((g, i) => {
     const where = `${file} (${g.at}: ${g.paths.join(', ') || 'no files'})`;
-    return decodeWeights(g.weights, new ByteSource([buffer.subarray(...ranges[i])]), where, { copy: false, values: graphModel });
+    return decodeWeights(g.weights, new ByteSource([buffer.subarray(...ranges[i])]), where, { copy: false, values: graphModel, stored: graphModel });
   });
   const params = decoded.flatMap((d) => d.params);
   const sizeError = decoded.find((d) => d.sizeError)?.sizeError;

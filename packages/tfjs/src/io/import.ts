@@ -273,7 +273,7 @@ export function fromArtifacts(artifacts: io.ModelArtifacts, source = 'model arti
   if (!isObject(artifacts as unknown)) throw new ModelIOError(`${source}: model artifacts must be an object`);
   if (isGraphModelJson(artifacts as Record<string, unknown>)) {
     const { weightSpecs = [], weightData, ...json } = artifacts;
-    const { params, values, sizeError } = decodeWeights(weightSpecs, ByteSource.of(weightData), source, { copy: true, values: true });
+    const { params, values, sizeError } = decodeWeights(weightSpecs, ByteSource.of(weightData), source, { copy: true, values: true, stored: true });
     return importGraphModel({ json: json as Record<string, unknown>, params, values, weightOrder: weightSpecs.map((w) => w.name), sizeError, where: source });
   }
   checkFormat(artifacts.format, source);

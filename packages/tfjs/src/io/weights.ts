@@ -190,6 +190,8 @@ export interface DecodeOptions {
   copy: boolean;
   /** Return int32, bool and string weights (a graph model's constants) as `values` instead of refusing them. */
   values?: boolean;
+  /** Keep each quantized entry's manifest entry and bytes on its param (`Param.stored`), for `EncodeOptions.stored`. */
+  stored?: boolean;
 }
 
 /**
@@ -229,7 +231,7 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
       } else {
         const decoded = spec.quantization ? decodeQuantized(spec, raw, n) : { data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) };
         // A quantized entry keeps its manifest entry and bytes, so that export can write it back exactly (float32 data is its own encoding).
-        const stored = spec.quantization ? { stored: { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw } } : {};
+        const stored = o.stored && spec.quantization ? { stored: { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw } } : {};
         out.push({ name: spec.name, shape: [...spec.shape], ...decoded, ...stored });
       }
     }
@@ -253,6 +255,11 @@ function copyFloats(raw: Uint8Array, n: number): Float32Array {
 export interface EncodeOptions {
   float16?: boolean;
   quantized?: 'manifest' | 'dequantize';
+  /**
+   * Write a param's stored form (`Param.stored`: the entry and bytes it was read from) while it
+   * still decodes to its data, so that each weight keeps its source encoding and bytes.
+   */
+  stored?: boolean;
 }
 
 /** One weight ready to be written: its manifest entry, its size, and a writer. */
@@ -323,7 +330,7 @@ function floatWeight(p: Param, name: string, half: boolean, notes: string[]): En
  */
 function storedFits(p: Param, o: EncodeOptions): StoredForm | undefined {
   const s = p.stored;
-  if (!s) return undefined;
+  if (!s || !o.stored) return undefined;
   const spec = s.entry as unknown as WeightSpec;
   if (!Array.isArray(spec.shape) || spec.shape.length !== p.shape.length || spec.shape.some((d, i) => d !== p.shape[i])) return undefined;
   const q = spec.quantization;
@@ -335,7 +342,7 @@ function storedFits(p: Param, o: EncodeOptions): StoredForm | undefined {
 }
 
 /**
- * Encode a param for a TF.js manifest: its stored form while that still decodes to its data; per-tensor affine quant as uint8/uint16 (exactly its data),
+ * Encode a param for a TF.js manifest: its stored form while that still decodes to its data (with `stored`); per-tensor affine quant as uint8/uint16 (exactly its data),
  * float16 params (or all floats with `float16`) as float16, the rest as float32. What TF.js cannot
  * express is written dequantized, with a note saying so.
  */
