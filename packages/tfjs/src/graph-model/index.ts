@@ -3,6 +3,7 @@ export { importGraphModel, graphModelMeta, type GraphModelParts } from './import
 export { toGraphModelArtifacts, type GraphModelArtifacts } from './export.js';
 export { toGraphModel } from './run.js';
 export { isGraphModelJson } from './parse.js';
+export { graphNodeInfo, opaqueOpCounts, type GraphNodeInfo } from './describe.js';
 export {
   registerGraphImporter, registerGraphExporter, type Importer, type Exporter, type ImportContext, type ExportContext, type PlannedNode, type TfInput,
 } from './mapping.js';

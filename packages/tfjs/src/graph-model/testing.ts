@@ -30,7 +30,7 @@ export const toTensors = (ts: TensorsJson): tf.NamedTensorMap =>
   Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, tf.tensor(t.values, t.shape, t.dtype)]));
 
 /** The model's outputs for the signature's output keys, as TF.js runs it (execute or executeAsync). */
-export async function runOutputs(model: GraphModel, how: SampleFile['execute'], inputs: tf.NamedTensorMap, keys: string[]): Promise<tf.Tensor[]> {
+export async function runOutputs(model: Pick<GraphModel, 'execute' | 'executeAsync'>, how: SampleFile['execute'], inputs: tf.NamedTensorMap, keys: string[]): Promise<tf.Tensor[]> {
   const r = how === 'execute' ? model.execute(inputs, keys) : await model.executeAsync(inputs, keys);
   return Array.isArray(r) ? r : [r];
 }
