@@ -4,7 +4,7 @@ import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResu
 import { saveModel, tfjsRuntime } from '@condense/tfjs';
 import { serializeGraph } from '@condense/ir';
 import { writeFileAtomic } from '@condense/core';
-import { loadData } from '../data.js';
+import { dataMismatch, loadData } from '../data.js';
 import { UserError } from '../errors.js';
 import { loadAnyModel } from '../models.js';
 import { checkOutputDir, writeOutputDir } from '../output.js';
@@ -57,7 +57,11 @@ export const compress: Command = {
     const run = buildPipeline(recipe, registry, recipePath);
     const backend = await useBackend(values.backend as string | undefined);
     const graph = await loadAnyModel(modelPath);
-    const { data, describe } = await loadData({ data: values.data as string | undefined, limitTrain: intOption(values, 'limit-train'), limitTest: intOption(values, 'limit-test') });
+    const loaded = await loadData({ data: values.data as string | undefined, limitTrain: intOption(values, 'limit-train'), limitTest: intOption(values, 'limit-test') });
+    // A model the dataset cannot feed (most graph models) runs its stages without data: no accuracy, no fine-tuning.
+    const mismatch = dataMismatch(graph, loaded.data);
+    const data = mismatch ? {} : loaded.data;
+    const describe = mismatch ? `no data (${mismatch}: accuracy is not measured and stages that need data cannot run)` : loaded.describe;
     const seed = intOption(values, 'seed') ?? 1;
     const runtime = tfjsRuntime();
     run.check({ data, runtime });
