@@ -93,8 +93,19 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   }, 300_000);
 
   it('covers every package', () => {
-    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'ir', 'kronecker', 'prune', 'quantize', 'sparsity', 'tfjs', 'thinet']);
+    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'files', 'ir', 'kronecker', 'prune', 'quantize', 'reconstruct', 'sparsity', 'tfjs', 'thinet']);
   });
+
+  it('@condense/files alone writes atomically and bounds JSON trees', async () => {
+    const p = await project(closure('files'), { withTfjs: false });
+    expect(tensorflow(p)).toEqual([]);
+    const out = await p.node(`
+      import { writeFileAtomic, readBounded } from '@condense/files';
+      import { treeProblem } from '@condense/files/json';
+      await writeFileAtomic('out/a/b.txt', 'hello');
+      console.log(new TextDecoder().decode(await readBounded('out/a/b.txt', { maxBytes: 10 })), treeProblem([[[1]]], { maxDepth: 2 }));`);
+    expect(out.trim()).toBe('hello is nested more than 2 levels deep (at [0][0])');
+  }, 300_000);
 
   it('@condense/ir alone installs no TF.js and costs a model', async () => {
     const p = await project(closure('ir'), { withTfjs: false });
@@ -107,7 +118,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
 
   it('@condense/core installs no TF.js, runs a pipeline, and refuses training without a runtime', async () => {
     const p = await project(closure('core'), { withTfjs: false });
-    expect(closure('core').sort()).toEqual(['core', 'ir']);
+    expect(closure('core').sort()).toEqual(['core', 'files', 'ir']);
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
       import { definePlugin, finetune, pipeline, Type } from '@condense/core';
@@ -124,7 +135,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
 
   it('@condense/quantize alone installs no TF.js and quantizes a graph', async () => {
     const p = await project(closure('quantize'), { withTfjs: false });
-    expect(closure('quantize').sort()).toEqual(['core', 'ir', 'quantize']);
+    expect(closure('quantize').sort()).toEqual(['core', 'files', 'ir', 'quantize']);
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
       import { pipeline } from '@condense/core';
@@ -143,7 +154,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
 
   it("@condense/codec's encoder installs no TF.js and encodes, decodes and writes a container in a pipeline", async () => {
     const p = await project(closure('codec'), { withTfjs: false });
-    expect(closure('codec').sort()).toEqual(['codec', 'core', 'ir']);
+    expect(closure('codec').sort()).toEqual(['codec', 'core', 'files', 'ir']);
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
       import { pipeline } from '@condense/core';
@@ -245,6 +256,20 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       const r = await pipeline([thinet({ layers: { conv1: 0.5 }, imagesPerClass: 2 })]).run(lenet5(), { data: { calibration: data.train } });
       console.log(r.graph.params.get('conv1/kernel').shape[3]);`);
     expect(Number(out)).toBe(10);
+  }, 300_000);
+
+  it('@condense/reconstruct installs no TF.js and quantizes a layer with GPTQ', async () => {
+    const p = await project(closure('reconstruct'), { withTfjs: false });
+    expect(tensorflow(p)).toEqual([]);
+    const out = await p.node(`
+      import { lenet300100 } from '@condense/ir';
+      import { accumulate, createStats, gptqLayer, layerSpec } from '@condense/reconstruct';
+      const g = lenet300100();
+      const stats = createStats(layerSpec(g, 'fc2'));
+      accumulate(stats, Float32Array.from({ length: 64 * 300 }, (_, i) => Math.sin(i)), [64, 300]);
+      const r = gptqLayer(g, stats, { bits: 4 });
+      console.log(g.params.get('fc2/kernel').quant.bits, r.error.after < r.error.before);`);
+    expect(out.trim()).toBe('4 true');
   }, 300_000);
 
   it('@condense/datasets ships its embedded subset', async () => {

@@ -105,7 +105,7 @@ describe('condense CLI', () => {
     expect(r.err).toMatch(/not empty; pass --force/);
     const inPlace = await run(['compress', '--recipe', join(dir, 'r.yaml'), '--model', join(dir, 'model'), '--out', join(dir, 'model')]);
     expect(inPlace.code).toBe(1);
-    expect(inPlace.err).toMatch(/overwrite the input/);
+    expect(inPlace.err).toMatch(/would replace the model .*; choose another directory/);
     expect(await readdir(out)).toEqual(['keep.txt']);
   });
 

@@ -7,6 +7,8 @@ import { containerReport, decodeGraph, encodeGraph, sizeReport, storedWeightName
 import { decodeContainer, parseContainer } from './decode.js';
 import { CodecError } from './errors.js';
 import { readContainer, writeContainer } from './files.js';
+import { loaderOptions } from './plugin.js';
+import { exportTopology } from '@condense/tfjs';
 import { crc32 } from './crc32.js';
 import { expectSameArray, expectSameGraph, joinContainer, randomCodebook, randomMask, splitContainer, zooGraph } from './test-helpers.js';
 
@@ -90,7 +92,20 @@ describe('round trip', () => {
     expect(decodeContainer(bytes).modelTopology).toEqual(modelTopology);
     expect(storedWeightNames(bytes)).toEqual(weightNames);
     expect(decodeContainer(bytes).params.find((p) => p.name === 'fc1/kernel')!.weightName).toBe('dense_Dense1/kernel');
-    expect(decodeGraph(bytes).params.get('fc1/kernel')).not.toHaveProperty('weightName');
+    // decodeGraph refuses a topology that is not the graph's own export: the loader would run another model.
+    expect(decodeGraph(bytes).params.size).toBe(zoo.params.size); // not checked without an exporter
+    expect(() => decodeGraph(bytes, 'm.cdz', { exportTopology })).toThrow(/^TOPOLOGY_MISMATCH: m\.cdz: the stored TF\.js topology \(what the loader runs\) is not the stored graph: it has 0 layers, the graph exports 6$/);
+  });
+
+  it("decodes the graph's own export and names the first layer field that differs from it", async () => {
+    const good = encodeGraph(zoo, await loaderOptions(zoo)).bytes;
+    expect(decodeGraph(good, 'm.cdz', { exportTopology }).params.get('fc1/kernel')).not.toHaveProperty('weightName');
+    const { header, body } = splitContainer(good);
+    header.modelTopology.config.layers[4].config.activation = 'linear';
+    expect(() => decodeGraph(joinContainer(header, body), 'm.cdz', { exportTopology })).toThrow(/layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph/);
+    const renamed = splitContainer(good);
+    renamed.header.params.find((p: any) => p.name === 'fc2/kernel').weightName = 'fc1/kernel';
+    expect(() => decodeGraph(joinContainer(renamed.header, renamed.body), 'm.cdz', { exportTopology })).toThrow(/param 'fc2\/kernel' loads into 'fc1\/kernel', the graph's layer weight is 'fc2\/kernel'/);
   });
 });
 
@@ -283,8 +298,11 @@ describe('files and size report', () => {
 
   it('reports IO errors with the path', async () => {
     await expect(readContainer(join(dir, 'missing.cdz'))).rejects.toThrow(/IO: .*missing\.cdz/);
-    await expect(writeContainer(zoo, join(dir, 'no/such/dir/model.cdz'))).rejects.toMatchObject({ code: 'IO' });
-    expect((await readdir(dir)).sort()).toEqual(['model.cdz']);
+    // A folder where the file should go; missing folders, on the other hand, are created.
+    await expect(writeContainer(zoo, join(dir, 'model.cdz', 'x'))).rejects.toMatchObject({ code: 'IO' });
+    await writeContainer(zoo, join(dir, 'new/sub/model.cdz'));
+    expect((await readdir(join(dir, 'new/sub')))).toEqual(['model.cdz']);
+    expect((await readdir(dir)).sort()).toEqual(['model.cdz', 'new']);
   });
 });
 

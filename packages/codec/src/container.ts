@@ -1,6 +1,7 @@
 /** The `.cdz` container over IR graphs: encodeGraph / decodeGraph, and size reports. */
-import type { Graph, Param } from '@condense/ir';
+import { GraphError, validate, type Graph, type Param } from '@condense/ir';
 import { deflateRawSync } from 'node:zlib';
+import { checkStoredTopology, type ExportTopology } from './agree.js';
 import { crc32 } from './crc32.js';
 import { decodeContainer, parseContainer, type DecodeOptions } from './decode.js';
 import { encodeParam, type ParamEncodeOptions } from './encode.js';
@@ -90,12 +91,40 @@ export function encodeGraph(graph: Graph, options: EncodeOptions = {}): EncodeRe
   return { bytes, sections: [{ name: 'header', kind: 'header', bytes: PREFIX_BYTES + stored.length }, ...sections] };
 }
 
-/** Decode a container into an IR graph with every annotation restored (mask, codebook, quant, float16, frozen). */
-export function decodeGraph(bytes: Uint8Array, source?: string, options: Omit<DecodeOptions, 'source'> = {}): Graph {
-  const c = decodeContainer(bytes, { ...options, source });
+export interface DecodeGraphOptions extends Omit<DecodeOptions, 'source'> {
+  /**
+   * `exportTopology` from @condense/tfjs: when given, a stored TF.js topology must be the graph's
+   * own export (`readContainer` always passes it). The codec does not import TF.js itself.
+   */
+  exportTopology?: ExportTopology;
+}
+
+/**
+ * Decode a container into an IR graph with every annotation restored (mask, codebook, quant,
+ * float16, frozen). The graph is validated (BAD_GRAPH) and, with `exportTopology`, a stored TF.js
+ * topology for the loader must be the graph's own export (TOPOLOGY_MISMATCH): a file cannot show
+ * one model here and run another in the loader.
+ */
+export function decodeGraph(bytes: Uint8Array, source?: string, options: DecodeGraphOptions = {}): Graph {
+  const where = source ?? 'container';
+  const { exportTopology, ...decode } = options;
+  const c = decodeContainer(bytes, { ...decode, source });
   const params = new Map<string, Param>();
-  for (const { weightName: _, ...p } of c.params) params.set(p.name, p);
-  return { name: c.name, nodes: c.nodes, params, inputs: c.inputs, outputs: c.outputs, meta: c.meta };
+  const weightNames = new Map<string, string>();
+  for (const { weightName, ...p } of c.params) {
+    params.set(p.name, p);
+    if (weightName !== undefined) weightNames.set(p.name, weightName);
+  }
+  const graph: Graph = { name: c.name, nodes: c.nodes, params, inputs: c.inputs, outputs: c.outputs, meta: c.meta };
+  try {
+    // The topology check exports the graph, which validates it: validate once.
+    if (c.modelTopology && exportTopology) checkStoredTopology(graph, exportTopology, c.modelTopology, weightNames, where);
+    else validate(graph);
+  } catch (e) {
+    if (!(e instanceof GraphError)) throw e;
+    throw new CodecError('BAD_GRAPH', e.message, where);
+  }
+  return graph;
 }
 
 /** Param name -> Keras weight name, as stored by `encodeGraph({ weightNames })`. */

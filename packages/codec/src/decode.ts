@@ -4,19 +4,23 @@
  * each stream's range, size and CRC, the Huffman tables, and the decoded symbols themselves.
  * Element counts are checked against the bytes that must back them before anything is allocated.
  */
+import { treeProblem } from '@condense/files/json';
 import { unpack, packedBytes } from './bits.js';
 import { crc32 } from './crc32.js';
 import { CodecError, type CodecErrorCode } from './errors.js';
 import {
-  FORMAT, MAGIC, MAX_HEADER_BYTES, READ_VERSIONS, SECTION_KINDS, STREAM_NAMES, affineBits, prefixBytes, halfToFloatBits, quantMin, quantSlots,
+  FORMAT, MAGIC, MAX_HEADER_DEPTH, READ_VERSIONS, headerLimit, SECTION_KINDS, STREAM_NAMES, affineBits, prefixBytes, halfToFloatBits, quantMin, quantSlots,
   type ContainerHeader, type NodeJson, type ParamEntry, type SectionKind, type StreamName, type StreamRef, type ValueEncoding,
 } from './format.js';
 import { InflateError, inflateRaw, maxInflatedSize } from './inflate.js';
 import { MAX_CODE_LENGTH, MAX_HUFFMAN_SYMBOLS, decodeTable, huffmanDecode, lengthsFromString } from './huffman.js';
 import { MAX_GAP_BITS, decodeGaps } from './sparse.js';
 
-/** Default cap on the total number of elements a container may declare (2^28 floats = 1 GiB). */
-export const DEFAULT_MAX_ELEMENTS = 2 ** 28;
+/**
+ * Default cap on the total number of elements a container may declare: 2^26 (67,108,864) float32
+ * weights = 256 MiB once decoded. Raise it with the `maxElements` option (`--max-elements`).
+ */
+export const DEFAULT_MAX_ELEMENTS = 2 ** 26;
 
 export interface DecodeOptions {
   /** Names the input in error messages (a path or URL). */
@@ -82,13 +86,18 @@ export function parseContainer(bytes: Uint8Array, options: DecodeOptions = {}): 
   check(prefix + storedLen <= bytes.length, 'TRUNCATED', `header declares ${storedLen} bytes, the file has ${bytes.length - prefix} after the prefix`, source);
   const stored = bytes.subarray(prefix, prefix + storedLen);
   check(crc32(stored) === dv.getUint32(12, true), 'CRC_MISMATCH', 'header CRC does not match', `${source}: header`);
-  const json = version === 1 ? stored : inflateHeader(stored, dv.getUint32(16, true), `${source}: header`);
+  // What the header may be is bounded by the body the file has: a small file cannot declare a big header.
+  const limit = headerLimit(bytes.length - prefix - storedLen);
+  if (version === 1) check(storedLen <= limit, 'SIZE_LIMIT', `header has ${storedLen} bytes, more than the ${limit} its body allows`, `${source}: header`);
+  const json = version === 1 ? stored : inflateHeader(stored, dv.getUint32(16, true), limit, `${source}: header`);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch (e) {
     throw new CodecError('BAD_HEADER', `header is not valid JSON (${(e as Error).message})`, source);
   }
+  const shape = treeProblem(raw, { maxDepth: MAX_HEADER_DEPTH });
+  if (shape) throw new CodecError('BAD_HEADER', `header ${shape}`, source);
   const headerBytes = prefix + storedLen;
   check(isObject(raw) && raw.format === FORMAT, 'BAD_HEADER', `header is not a '${FORMAT}' object`, source);
   check(isCount(raw.bodyBytes), 'BAD_HEADER', "header field 'bodyBytes' is not a byte count", source);
@@ -104,13 +113,17 @@ export function parseContainer(bytes: Uint8Array, options: DecodeOptions = {}): 
     check(total <= maxElements, 'SIZE_LIMIT', `params declare more than ${maxElements} elements in total`, source);
     sizes.push(n);
   }
+  checkTiling(header, bodyBytes, source);
   return { version, header, headerBytes, body: bytes.subarray(headerBytes), sizes };
 }
 
-/** The version-2 header: inflate, refusing a declared size no deflate stream of this length could reach. */
-function inflateHeader(stored: Uint8Array, size: number, where: string): Uint8Array {
-  const limit = Math.min(MAX_HEADER_BYTES, maxInflatedSize(stored.length));
-  check(size <= limit, 'SIZE_LIMIT', `header declares ${size} bytes once inflated, more than ${limit}`, where);
+/**
+ * The version-2 header: inflate, refusing a declared size above `limit` (what the body allows)
+ * or beyond what a deflate stream of this length could reach.
+ */
+function inflateHeader(stored: Uint8Array, size: number, bodyLimit: number, where: string): Uint8Array {
+  const limit = Math.min(bodyLimit, maxInflatedSize(stored.length));
+  check(size <= limit, 'SIZE_LIMIT', `header declares ${size} bytes once inflated, more than the ${limit} allowed`, where);
   try {
     return inflateRaw(stored, size);
   } catch (e) {
@@ -225,6 +238,21 @@ function checkStream(s: StreamRef, name: StreamName, want: { bits: number; n?: n
   if (typeof s.huff !== 'string' || s.huff.length > want.alphabet) {
     throw new CodecError('BAD_HUFFMAN', `code-length table must be a string of at most ${want.alphabet} digits`, where);
   }
+}
+
+/** Streams tile the body: back to back from byte 0 to the end, no overlap and no byte left unreferenced. */
+function checkTiling(header: ContainerHeader, bodyBytes: number, source: string): void {
+  const ranges = header.params.flatMap((p) => Object.entries(p.streams).map(([name, s]) => ({ off: s!.off, end: s!.off + s!.len, what: `param '${p.name}' stream '${name}'` })));
+  ranges.sort((a, b) => a.off - b.off || a.end - b.end);
+  let at = 0;
+  let last = 'the start of the body';
+  for (const r of ranges) {
+    check(r.off >= at, 'OUT_OF_RANGE', `${r.what} at bytes [${r.off}, ${r.end}) overlaps ${last}`, source);
+    check(r.off === at, 'OUT_OF_RANGE', `body bytes [${at}, ${r.off}) belong to no stream`, source);
+    at = r.end;
+    last = `${r.what} (ending at ${r.end})`;
+  }
+  check(at === bodyBytes, 'OUT_OF_RANGE', `body bytes [${at}, ${bodyBytes}) belong to no stream`, source);
 }
 
 /** Decode a whole container into plain params and topology. */

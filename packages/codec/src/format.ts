@@ -22,8 +22,20 @@ export const READ_VERSIONS: readonly number[] = [1, 2];
 /** Prefix bytes of the current version. */
 export const PREFIX_BYTES = 20;
 export const prefixBytes = (version: number): number => (version === 1 ? 16 : PREFIX_BYTES);
-/** Refuse headers declaring more than this once inflated (a JSON header, not weights). */
-export const MAX_HEADER_BYTES = 64 * 2 ** 20;
+/**
+ * Header size bounds (the JSON, once inflated): at most HEADER_BASE_BYTES plus
+ * HEADER_BYTES_PER_BODY_BYTE per body byte, and never more than MAX_HEADER_BYTES. A header
+ * describes the body's streams and the graph, so a small file cannot declare a large one.
+ */
+export const MAX_HEADER_BYTES = 16 * 2 ** 20;
+export const HEADER_BASE_BYTES = 2 ** 20;
+export const HEADER_BYTES_PER_BODY_BYTE = 4;
+/** Largest container file read from a path (the decoded size is bounded separately, by `maxElements`). */
+export const MAX_CONTAINER_BYTES = 2 ** 31 - 1;
+/** Deepest nesting of the JSON header (real topologies stay under 20). */
+export const MAX_HEADER_DEPTH = 64;
+/** The header size a body of `bodyBytes` allows. */
+export const headerLimit = (bodyBytes: number): number => Math.min(MAX_HEADER_BYTES, HEADER_BASE_BYTES + HEADER_BYTES_PER_BODY_BYTE * bodyBytes);
 export const FORMAT = 'condense-cdz';
 
 /** How a param's values are represented, in order of precedence when several annotations are present. */

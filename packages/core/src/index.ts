@@ -8,7 +8,7 @@ export { snapshot, type Snapshot } from './snapshot.js';
 export { pipeline, DEFAULT_FINETUNE, type Pipeline, type PipelineResult, type StageRecord, type FinetuneRecord } from './pipeline.js';
 export { testStageContext, type TestStageOptions, type TestStageContext } from './testing.js';
 export { finetune, evaluateStage } from './stages.js';
-export { Registry, createRegistry, discoverPlugins, registerModule, isPluginFactory, type Discovered } from './registry.js';
+export { Registry, createRegistry, dependencyTree, discoverPlugins, loadPlugin, registerModule, isPluginFactory, type Discovered } from './registry.js';
 export { parseRecipe, buildPipeline, recipeJsonSchema, type Recipe, type RecipeStage } from './recipe.js';
 export * from './report/index.js';
 export { Type, type Static, type TObject } from '@sinclair/typebox';

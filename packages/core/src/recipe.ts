@@ -1,3 +1,4 @@
+import { treeProblem } from '@condense/files/json';
 import { parse } from 'yaml';
 import type { TObject } from '@sinclair/typebox';
 import { OptionsError } from './options.js';
@@ -12,6 +13,8 @@ export interface RecipeStage {
 export interface Recipe {
   name?: string;
   description?: string;
+  /** Plugin modules or package folders to load, relative to the recipe file (see `loadPlugin`). */
+  plugins?: string[];
   stages: RecipeStage[];
 }
 
@@ -30,11 +33,21 @@ export function parseRecipe(text: string, source = 'recipe'): Recipe {
   } catch (e) {
     throw new OptionsError(`${source}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
   }
+  // A YAML alias can make the document contain itself, which no later step could walk.
+  const shape = treeProblem(doc);
+  if (shape) throw new OptionsError(`${source}: the recipe ${shape}`);
   if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as Recipe).stages)) {
     throw new OptionsError(`${source}: a recipe needs a 'stages' list`);
   }
-  const raw = doc as { name?: string; description?: string; stages: unknown[] };
-  return { name: raw.name, description: raw.description, stages: raw.stages.map((s, i) => parseStage(s, `${source}: stage ${i + 1}`)) };
+  const raw = doc as { name?: string; description?: string; plugins?: unknown; stages: unknown[] };
+  const recipe: Recipe = { name: raw.name, description: raw.description, stages: raw.stages.map((s, i) => parseStage(s, `${source}: stage ${i + 1}`)) };
+  if (raw.plugins !== undefined) {
+    if (!Array.isArray(raw.plugins) || !raw.plugins.every((p) => typeof p === 'string' && p !== '')) {
+      throw new OptionsError(`${source}: 'plugins' must be a list of paths to plugin modules or package folders`);
+    }
+    recipe.plugins = raw.plugins as string[];
+  }
+  return recipe;
 }
 
 function parseStage(s: unknown, where: string): RecipeStage {
@@ -75,6 +88,7 @@ export function recipeJsonSchema(registry: Registry): Record<string, unknown> {
     properties: {
       name: { type: 'string' },
       description: { type: 'string' },
+      plugins: { type: 'array', items: { type: 'string' }, description: 'plugin modules or package folders to load, relative to the recipe' },
       stages: { type: 'array', items: { anyOf: [...stage, { type: 'string', enum: registry.names() }] } },
     },
     required: ['stages'],

@@ -75,6 +75,37 @@ export function quantRange(q: Pick<AffineQuant, 'bits' | 'signed'>): [number, nu
   return q.signed ? [-(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1] : [0, 2 ** q.bits - 1];
 }
 
+/**
+ * The smallest positive float32 >= x, so a float32 scale never shrinks the range it must cover
+ * (and a range too small for float32, or whose quotient underflowed to 0, still gets a scale > 0).
+ */
+function float32Up(x: number): number {
+  const f = Math.fround(x);
+  if (f >= x && f > 0) return f;
+  const buf = new Float32Array([f]);
+  new Uint32Array(buf.buffer)[0]++;
+  return buf[0];
+}
+
+/**
+ * Scale and zero point of the affine grid that covers [lo, hi] (0 is always inside the range).
+ * Symmetric: [-max|x|, max|x|] with the zero point in the middle (0 for signed, 2^(bits-1) for
+ * unsigned); needs bits >= 2. Asymmetric: [min, max] nudged as TF does, the zero point rounded to
+ * an integer, so 0 maps exactly to a code and every value in [lo, hi] is within scale/2 of its
+ * dequantized value. A float32 scale (rounded up); 1 for an empty range.
+ */
+export function affineRange(lo: number, hi: number, q: Pick<AffineQuant, 'bits' | 'signed'> & { symmetric?: boolean }): { scale: number; zeroPoint: number } {
+  const [qmin, qmax] = quantRange(q);
+  const [a, b] = [Math.min(lo, 0), Math.max(hi, 0)];
+  if (q.symmetric) {
+    const zeroPoint = q.signed ? 0 : 2 ** (q.bits - 1);
+    const maxAbs = Math.max(-a, b);
+    return { scale: maxAbs > 0 ? float32Up(maxAbs / (qmax - zeroPoint)) : 1, zeroPoint };
+  }
+  const scale = b - a > 0 ? float32Up((b - a) / (qmax - qmin)) : 1;
+  return { scale, zeroPoint: Math.min(qmax, Math.max(qmin, Math.round(qmin - a / scale))) };
+}
+
 /** Which scale/zero-point slot each element uses (per tensor: all 0). */
 export function quantSlot(shape: readonly number[], axis: number | undefined): (i: number) => number {
   if (axis === undefined) return () => 0;
@@ -136,7 +167,7 @@ export function toFloat16Bits(v: number): number {
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;

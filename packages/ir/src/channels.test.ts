@@ -84,7 +84,7 @@ function keptIndices(shape: number[], axis: number, keep: number[]): number[] {
 /** After removal from an `indexed` graph: the listed params keep exactly these positions, all others are untouched. */
 function expectKept(before: Graph, after: Graph, kept: Record<string, [axis: number, keep: number[]][]>) {
   for (const [name, p] of before.params) {
-    let shape = [...p.shape];
+    const shape = [...p.shape];
     let values = [...p.data];
     for (const [axis, keep] of kept[name] ?? []) {
       values = keptIndices(shape, axis, keep).map((i) => values[i]);

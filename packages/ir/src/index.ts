@@ -28,7 +28,7 @@ export {
   sortNodes, cloneGraph, cloneParam, paramUses, weightParams,
 } from './graph.js';
 export {
-  validateParam, setMask, applyMask, countNonzero, density, setCodebook, applyCodebook, quantRange, quantSlot, quantize,
+  validateParam, setMask, applyMask, countNonzero, density, setCodebook, applyCodebook, quantRange, affineRange, quantSlot, quantize,
   setQuant, applyQuant, toFloat16Bits, fromFloat16Bits, setFloat16, applyFloat16, enforceAnnotations,
 } from './annotations.js';
 export { cost, paramBytes, sparseEntries, SPARSE_GAP_BITS, type CostReport, type LayerCost, type ParamBytes, type Encoding } from './cost.js';

@@ -1,18 +1,18 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult } from '@condense/core';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult, type Recipe } from '@condense/core';
+import { exists, writeFileAtomic } from '@condense/files';
 import { saveModel, tfjsRuntime } from '@condense/tfjs';
 import { serializeGraph } from '@condense/ir';
-import { writeFileAtomic } from '@condense/core';
 import { dataMismatch, loadData } from '../data.js';
 import { UserError } from '../errors.js';
-import { loadAnyModel } from '../models.js';
-import { checkOutputDir, writeOutputDir } from '../output.js';
+import { loadAnyModel, modelInput } from '../models.js';
+import { checkNotAnInput, checkOutputDir, writeOutputDir, type Input } from '../output.js';
 import { progressPrinter } from '../progress.js';
-import { loadRegistry } from '../registry.js';
+import { loadRegistry, pluginOptions, type NamedPlugin } from '../registry.js';
 import { useBackend } from '../backend.js';
 import { stageTable } from '../table.js';
-import { intOption, type Command } from './command.js';
+import { intOption, maxElementsOption, type Command } from './command.js';
 
 export const compress: Command = {
   name: 'compress',
@@ -29,7 +29,12 @@ export const compress: Command = {
   --limit-test N    use the first N test examples
   --seed N          seed for shuffling and initialisation (default 1)
   --backend B       node | wasm | cpu (default: best available; also CONDENSE_BACKEND)
-  --force           replace a non-empty --out
+  --plugin P        load a plugin module or package folder (repeatable); installed plugin
+                    packages are found in the project that installed condense, never in the
+                    working directory
+  --max-elements N  refuse a container declaring more than N weights (default 67108864)
+  --force           replace a non-empty --out (never one holding an input: model, recipe,
+                    data, a teacher or any file a stage names)
   --quiet           no progress output`,
   options: {
     recipe: { type: 'string' },
@@ -40,6 +45,8 @@ export const compress: Command = {
     'limit-test': { type: 'string' },
     seed: { type: 'string' },
     backend: { type: 'string' },
+    plugin: { type: 'string', multiple: true },
+    'max-elements': { type: 'string' },
     force: { type: 'boolean' },
     quiet: { type: 'boolean' },
   },
@@ -48,16 +55,26 @@ export const compress: Command = {
     const modelPath = values.model as string | undefined;
     const out = values.out as string | undefined;
     if (!recipePath || !modelPath || !out) throw new UserError('compress needs --recipe, --model and --out');
-    await checkOutputDir(out, Boolean(values.force), [modelPath, recipePath]);
-    const { registry } = await loadRegistry();
     const recipeText = await readFile(recipePath, 'utf8').catch(() => {
       throw new UserError(`${recipePath}: cannot read the recipe`);
     });
     const recipe = parseRecipe(recipeText, recipePath);
+    const plugins = [...pluginOptions(values), ...recipePlugins(recipe, recipePath)];
+    const inputs: Input[] = [
+      { what: 'model', path: modelInput(modelPath) },
+      { what: 'recipe', path: recipePath },
+      ...(typeof values.data === 'string' ? [{ what: 'data', path: values.data }] : []),
+      ...plugins.map((p) => ({ what: 'plugin', path: p.path })),
+      ...(await stageFiles(recipe, recipePath)),
+    ];
+    await checkOutputDir(out, Boolean(values.force), inputs);
+    const { registry } = await loadRegistry(plugins);
     const run = buildPipeline(recipe, registry, recipePath);
     const backend = await useBackend(values.backend as string | undefined);
-    const graph = await loadAnyModel(modelPath);
+    const graph = await loadAnyModel(modelPath, { maxElements: maxElementsOption(values) });
     const loaded = await loadData({ data: values.data as string | undefined, limitTrain: intOption(values, 'limit-train'), limitTest: intOption(values, 'limit-test') });
+    // The data folder actually read (FASHION_MNIST_DIR or a default one included).
+    await checkNotAnInput(out, '--out', [...inputs, { what: 'data', path: loaded.source.dir }]);
     // A model the dataset cannot feed (most graph models) runs its stages without data: no accuracy, no fine-tuning.
     const mismatch = dataMismatch(graph, loaded.data);
     const data = mismatch ? {} : loaded.data;
@@ -73,15 +90,39 @@ export const compress: Command = {
   },
 };
 
+/** A recipe's `plugins:` entries, relative to the recipe file. */
+function recipePlugins(recipe: Recipe, recipePath: string): NamedPlugin[] {
+  return (recipe.plugins ?? []).map((p, i) => ({ path: resolve(dirname(recipePath), p), where: `${recipePath}: plugins[${i}]` }));
+}
+
+/** Files a recipe's stages name (a distillation teacher, ...): any string option that is an existing path. */
+async function stageFiles(recipe: Recipe, recipePath: string): Promise<Input[]> {
+  const found: Input[] = [];
+  const visit = async (v: unknown, what: string): Promise<void> => {
+    if (typeof v === 'string') {
+      if (v !== '' && (await exists(v).catch(() => false))) found.push({ what, path: v });
+    } else if (Array.isArray(v)) {
+      for (const x of v) await visit(x, what);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) await visit(x, `${what}.${k}`);
+    }
+  };
+  for (const [i, s] of recipe.stages.entries()) await visit(s.options, `${recipePath} stage ${i + 1} (${s.plugin}) option`);
+  return found;
+}
+
 /** Everything a run produces, written atomically into `out`. */
 export async function writeResult(out: string, result: PipelineResult, meta: { backend: string; recipe?: string; title?: string }): Promise<string[]> {
   const files: string[] = [];
+  // Shard names unlike the current output's, so its model.json never points at a new shard while files move in.
+  const avoidNames = await readdir(out).catch(() => [] as string[]);
   await writeOutputDir(out, async (dir) => {
-    const saved = await saveModel(result.graph, dir);
+    const saved = await saveModel(result.graph, dir, { avoidNames });
     files.push(...saved.files.map((f) => f.split('/').at(-1) as string));
     await writeFileAtomic(join(dir, 'model.cir'), serializeGraph(result.graph));
     files.push('model.cir');
     for (const [name, bytes] of Object.entries(result.artifacts)) {
+      if (basename(name) !== name || name.startsWith('.')) throw new UserError(`a stage produced the artifact '${name}', which is not a plain file name`);
       await writeFileAtomic(join(dir, name), bytes);
       files.push(name);
     }

@@ -8,6 +8,7 @@ import { evaluate, tfjsRuntime, train } from '@condense/tfjs';
 import { readContainer } from '@condense/codec';
 import { useBackend } from '../backend.js';
 import { loadData } from '../data.js';
+import { checkNotAnInput } from '../output.js';
 import { UserError } from '../errors.js';
 import { progressPrinter, bar } from '../progress.js';
 import { loadRegistry } from '../registry.js';
@@ -56,7 +57,8 @@ export async function runDemo(o: DemoOptions, print: (s: string) => void): Promi
   try {
     if (!o.force && !(await ownsOutput(o.out))) throw new UserError(`--out ${o.out} is not empty and not an earlier demo's output; pass --force to replace it`);
     const backend = await useBackend(o.backend);
-    const { data, describe } = await loadData({ data: o.data, limitTrain: o.quick ? 2000 : undefined, limitTest: o.quick ? 500 : undefined });
+    const { data, describe, source } = await loadData({ data: o.data, limitTrain: o.quick ? 2000 : undefined, limitTest: o.quick ? 500 : undefined });
+    await checkNotAnInput(o.out, '--out', [{ what: 'data', path: source.dir }]);
     const seed = o.seed ?? 1;
     const epochs = o.epochs ?? (o.quick ? 2 : 10);
     print(`condense demo: LeNet-300-100, Deep Compression, on ${backend}; ${describe}`);

@@ -4,24 +4,25 @@ import { UserError } from '../errors.js';
 import { loadAnyModel } from '../models.js';
 import { fmtBytes } from '../progress.js';
 import { textTable } from '../table.js';
-import type { Command } from './command.js';
+import { maxElementsOption, type Command } from './command.js';
 
 export const inspect: Command = {
   name: 'inspect',
   summary: 'per-layer op, shape, params, non-zeros, MACs and stored bytes of a model',
-  usage: `condense inspect MODEL [--json]
+  usage: `condense inspect MODEL [--json] [--max-elements N]
 
-  MODEL    model.json (or its directory; a layers or a graph model), a .cir IR file or a .cdz container
-  --json   print { layers: [...], totals: { params, nonzero, macs, bytes }, opaque: { <TF op>: count } }
+  MODEL            model.json (or its directory; a layers or a graph model), a .cir IR file or a .cdz container
+  --json           print { layers: [...], totals: { params, nonzero, macs, bytes }, opaque: { <TF op>: count } }
+  --max-elements N refuse a container declaring more than N weights (default 67108864)
 
   A graph model's nodes that the IR does not model are opaque: TF.js runs them, the op column
   names their TensorFlow op with '(tf)', and a shape the importer could not infer reads '?'.
   Bytes include the int32/bool/string constants a node stores.`,
-  options: { json: { type: 'boolean' } },
+  options: { json: { type: 'boolean' }, 'max-elements': { type: 'string' } },
   async run({ positionals, values, print }) {
     const path = positionals[0];
     if (!path) throw new UserError('inspect needs a MODEL path');
-    const graph = await loadAnyModel(path);
+    const graph = await loadAnyModel(path, { maxElements: maxElementsOption(values) });
     const shapes = inferShapes(graph);
     const report = cost(graph);
     const layers = report.layers.map((l) => {

@@ -5,9 +5,11 @@ import type { Shape } from '../types.js';
 
 export type Padding = 'same' | 'valid';
 
+/** A number or a list of one or two; anything else comes back as NaN, which checkPositive names. */
 const pair = (v: unknown, dflt: number): [number, number] => {
   if (v === undefined) return [dflt, dflt];
   if (typeof v === 'number') return [v, v];
+  if (!Array.isArray(v)) return [NaN, NaN];
   const a = v as number[];
   return [a[0], a[1] ?? a[0]];
 };

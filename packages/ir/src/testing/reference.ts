@@ -7,7 +7,7 @@
 import { GraphError } from '../errors.js';
 import { inferShapes, nodeParam, sizeOf, topoSort } from '../graph.js';
 import { referenceActivation, type ActivationFn } from '../ops/activations.js';
-import { dilation2, pool2, strides2, windowOut, zeroPadding, type Padding } from '../ops/builtin.js';
+import { dilation2, pool2, strides2, zeroPadding, type Padding } from '../ops/builtin.js';
 import { getOp, type OpContext, type RefTensor } from '../ops/registry.js';
 import type { Graph, Node, Shape } from '../types.js';
 

@@ -220,7 +220,7 @@ function inputGradPads(g: Geometry): [Pair, Pair] {
  */
 function conv2DBackpropInput(dy: Tensor4D, filter: Tensor4D, g: Geometry): Tensor4D {
   const [n, , , co] = dy.shape;
-  const [kh, kw, ci] = filter.shape;
+  const [, , ci] = filter.shape;
   const pixels = n * g.inH * g.inW;
   const dcol = tf.matMul(tf.reshape(dy, [-1, co]), tf.reshape(filter, [-1, co]), false, true);
   const { indices, outside } = col2imIndices(g, n);

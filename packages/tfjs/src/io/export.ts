@@ -173,11 +173,8 @@ function encodeWeights(specs: KerasLayerSpec[], o: EncodeOptions, notes: string[
  * one weight buffer (float32, float16 or uint8/uint16-quantized per the params' annotations).
  */
 export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportResult {
-  validate(graph);
-  const meta = kerasMeta(graph);
+  const { modelTopology, weightNames, specs, meta } = kerasTopology(graph);
   const notes: string[] = [];
-  const { specs, names } = layerSpecs(graph, meta);
-  const modelTopology = { ...topology(graph, specs, names, meta), keras_version: KERAS_VERSION, backend: 'tensor_flow.js' };
   const { weightSpecs, weightData } = encodeWeights(specs, options, notes);
   if (options.float16) notes.push('float16: float32 weights were rounded to float16');
   const artifacts: io.ModelArtifacts = {
@@ -189,8 +186,22 @@ export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportRe
     convertedBy: 'condense',
   };
   if (isObject(meta?.trainingConfig as Json)) artifacts.trainingConfig = meta!.trainingConfig as unknown as io.TrainingConfig;
-  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as { [key: string]: {} };
+  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as io.ModelArtifacts['userDefinedMetadata'];
+  return { artifacts, weightNames, notes };
+}
+
+/** The Keras topology of a graph and its weight names, without encoding any weight. */
+export function exportTopology(graph: Graph): { modelTopology: JsonObject; weightNames: Map<string, string> } {
+  const { modelTopology, weightNames } = kerasTopology(graph);
+  return { modelTopology, weightNames };
+}
+
+function kerasTopology(graph: Graph) {
+  validate(graph);
+  const meta = kerasMeta(graph);
+  const { specs, names } = layerSpecs(graph, meta);
+  const modelTopology: JsonObject = { ...topology(graph, specs, names, meta), keras_version: KERAS_VERSION, backend: 'tensor_flow.js' };
   const weightNames = new Map<string, string>();
   for (const s of specs) for (const [role, p] of Object.entries(s.weights ?? {})) weightNames.set(p.name, `${s.name}/${role}`);
-  return { artifacts, weightNames, notes };
+  return { modelTopology, weightNames, specs, meta };
 }

@@ -145,6 +145,25 @@ function decodeValues(spec: WeightSpec, raw: Uint8Array, n: number): ValueWeight
 }
 
 /**
+ * Bytes a manifest group's weights take, every entry checked first (so shard sizes can be compared
+ * before reading). A string weight stores each element's length in the data, so with strings only
+ * a lower bound is known (4 bytes per element): `exact` says which.
+ */
+export function manifestBytes(specs: unknown, where: string): { bytes: number; exact: boolean } {
+  if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
+  let bytes = 0;
+  let exact = true;
+  specs.forEach((spec: unknown, i) => {
+    checkSpec(spec, i, where);
+    if (VARIABLE_DTYPES.has(spec.dtype)) {
+      exact = false;
+      bytes += 4 * spec.shape.reduce((a, b) => a * b, 1);
+    } else bytes += specBytes(spec);
+  });
+  return { bytes, exact };
+}
+
+/**
  * The affine annotation equivalent to a TF.js uint8/uint16 manifest (value = q * scale + min), when
  * `min` is a whole number of steps below zero (the converter nudges it so that 0 is exact).
  */
