@@ -21,7 +21,7 @@ import './ops/conv2d-transpose.js';
 import './ops/pad2d.js';
 import './ops/binary-const.js';
 export { BINARY_FNS, type BinaryFn } from './ops/binary-const.js';
-export { type PadMode } from './ops/pad2d.js';
+export type { PadMode } from './ops/pad2d.js';
 export { broadcastIndex, channelValue } from './ops/broadcast.js';
 export {
   createGraph, param, sizeOf, getNode, getParam, nodeParam, consumers, topoSort, inferShapes, validate,

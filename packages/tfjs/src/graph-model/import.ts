@@ -117,7 +117,10 @@ class GraphModelImport {
       return;
     }
     for (const ref of (node.input ?? []).map(parseRef)) if (this.byName.get(ref.node)?.op === 'Const') this.referenced.add(ref.node);
-    if (node.op === 'Placeholder') return this.importPlaceholder(node);
+    if (node.op === 'Placeholder') {
+      this.importPlaceholder(node);
+      return;
+    }
     const importer = importerOf(node.op);
     const data = (node.input ?? []).map(parseRef);
     let reason: string | undefined;
