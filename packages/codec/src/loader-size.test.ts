@@ -26,3 +26,23 @@ it('the loader entry bundles for the browser from codec sources and @condense/fi
   console.info(`@condense/codec/loader: ${bytes.length} bytes minified, ${gzipped} bytes min+gzip (TF.js not included)`);
   expect(gzipped).toBeLessThan(11 * 1024);
 });
+
+it('the graph-model loader entry bundles for the browser from codec sources and @condense/files/json alone (TF.js outside), under 11 KB min+gzip', async () => {
+  const r = await build({
+    absWorkingDir: pkgDir,
+    entryPoints: ['src/graph-loader.ts'],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    external: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-converter'],
+    conditions: ['source'],
+  });
+  expect(Object.keys(r.metafile.inputs).filter((f) => !f.startsWith('src/'))).toEqual(['../files/src/json.ts']);
+  const gzipped = gzipSync(r.outputFiles[0].contents, { level: 9 }).length;
+  console.info(`@condense/codec/graph-loader: ${r.outputFiles[0].contents.length} bytes minified, ${gzipped} bytes min+gzip (TF.js not included)`);
+  expect(gzipped).toBeLessThan(11 * 1024);
+});

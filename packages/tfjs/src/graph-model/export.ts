@@ -21,10 +21,13 @@ export interface GraphModelArtifacts {
   artifacts: io.ModelArtifacts;
   /** model.json's top-level fields in the source's order, `weightsManifest` standing where it goes. */
   modelJson(paths: string[]): Record<string, unknown>;
+  /** Weight name -> the param it holds (float weights) or its values (int32, bool, string), and its bytes' place in the weight data; in manifest order. */
+  sources: Map<string, WeightSource & { offset: number; length: number }>;
   notes: string[];
 }
 
 type Values = Omit<ValueWeight, 'name'>;
+type WeightSource = { param: string } | { values: Values };
 
 /** Encodes non-float values as TF.js stores them: int32 little-endian, bool bytes, strings as uint32 length + bytes. */
 function encodeValues(name: string, w: Values): EncodedWeight {
@@ -74,6 +77,7 @@ class GraphModelWriter implements ExportContext {
   private readonly weights = new Map<string, EncodedWeight>();
   private readonly valuesOf = new Map<string, Values>();
   private readonly paramOf = new Map<string, Param>();
+  private readonly sources = new Map<string, WeightSource>();
   private readonly taken: Set<string>;
 
   constructor(
@@ -123,6 +127,7 @@ class GraphModelWriter implements ExportContext {
     const owner = this.graph.nodes.find((n) => n.name === p.name);
     const name = this.weights.has(p.name) || (owner && owner.op !== 'constant') ? this.fresh(p.name) : p.name;
     this.paramOf.set(name, p);
+    this.sources.set(name, { param: p.name });
     this.weights.set(name, encodeParam(p, name, { ...this.options, stored: true }, this.notes));
     this.nodes.set(name, constNode(name, this.meta?.consts[p.name], 'float32', p.shape));
     return name;
@@ -133,6 +138,7 @@ class GraphModelWriter implements ExportContext {
     if (had && sameValues(had, w)) return preferred;
     const name = had || (this.taken.has(preferred) && !this.meta?.consts[preferred]) ? this.fresh(preferred) : preferred;
     this.valuesOf.set(name, w);
+    this.sources.set(name, { values: w });
     this.weights.set(name, encodeValues(name, w));
     this.nodes.set(name, constNode(name, this.meta?.consts[preferred], w.dtype, w.shape));
     return name;
@@ -168,10 +174,12 @@ class GraphModelWriter implements ExportContext {
         if (!node) throw new ModelIOError(`function '${f.signature.name}': its Const '${def.name}' has no constant node in the graph`);
         const p = this.graph.params.get(node.params.weight ?? node.params.value ?? '');
         if (p) {
+          this.sources.set(weightName, { param: p.name });
           this.weights.set(weightName, encodeParam(p, weightName, { ...this.options, stored: true }, this.notes));
           return constNode(def.name, def, 'float32', p.shape);
         }
         const w: Values = { dtype: node.attrs.dtype as Values['dtype'], shape: node.attrs.shape as number[], values: node.attrs.values as number[] };
+        this.sources.set(weightName, { values: w });
         this.weights.set(weightName, encodeValues(weightName, w));
         return constNode(def.name, def, w.dtype, w.shape);
       });
@@ -199,9 +207,11 @@ class GraphModelWriter implements ExportContext {
     const node = this.inOrder(this.nodes, this.meta?.order);
     const weights = this.inOrder(this.weights, this.meta?.weights);
     const data = new Uint8Array(weights.reduce((a, w) => a + w.byteLength, 0));
+    const sources = new Map<string, WeightSource & { offset: number; length: number }>();
     let at = 0;
     for (const w of weights) {
       w.write(data.subarray(at, at + w.byteLength));
+      sources.set(w.spec.name, { ...(this.sources.get(w.spec.name) as WeightSource), offset: at, length: w.byteLength });
       at += w.byteLength;
     }
     const topology: JsonObject = { node: node as unknown as Json, ...(this.meta?.topology ?? {}), ...(library ? { library } : {}) };
@@ -214,7 +224,7 @@ class GraphModelWriter implements ExportContext {
       const keys = [...keyOrder.filter((k) => k in all), ...Object.keys(all).filter((k) => !keyOrder.includes(k))];
       return Object.fromEntries(keys.map((k) => [k, all[k]]));
     };
-    return { artifacts, modelJson, notes: this.notes };
+    return { artifacts, modelJson, sources, notes: this.notes };
   }
 }
 
@@ -232,4 +242,38 @@ export function toGraphModelArtifacts(graph: Graph, options: ExportOptions = {})
     throw e;
   }
   return new GraphModelWriter(graph, options).write();
+}
+
+/**
+ * A weight of a graph-model topology as a container stores it for its loader: a float one loads
+ * from the container's param of that weight name; a non-float one (int32, bool, string) carries
+ * its bytes as TF.js stores them, base64.
+ */
+export type StoredGraphWeight = { name: string; shape: number[]; dtype: 'float32' } | { name: string; shape: number[]; dtype: 'int32' | 'bool' | 'string'; data: string };
+
+function base64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+/**
+ * A graph model as the container's loader rebuilds it (`@condense/codec/loader`): model.json's
+ * fields with the GraphDef, every weight in manifest order (float ones named, to be loaded from
+ * the container's params; non-float ones with their bytes), and param -> weight names.
+ */
+export function graphModelTopology(graph: Graph): { modelTopology: JsonObject; weightNames: Map<string, string> } {
+  const a = toGraphModelArtifacts(graph);
+  const data = new Uint8Array(a.artifacts.weightData as ArrayBuffer);
+  const weightNames = new Map<string, string>();
+  const weights: StoredGraphWeight[] = [];
+  for (const [name, src] of a.sources) {
+    const shape = [...('param' in src ? graph.params.get(src.param)!.shape : src.values.shape)];
+    if ('param' in src) {
+      weightNames.set(src.param, name);
+      weights.push({ name, shape, dtype: 'float32' });
+    } else weights.push({ name, shape, dtype: src.values.dtype, data: base64(data.subarray(src.offset, src.offset + src.length)) });
+  }
+  const { weightsManifest: _m, ...model } = a.modelJson([]);
+  return { modelTopology: { format: 'graph-model', model: model as JsonObject, weights: weights as unknown as Json }, weightNames };
 }

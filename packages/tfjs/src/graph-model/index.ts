@@ -1,6 +1,6 @@
 /** GraphModels (tfjs-converter's graph-model format) <-> condense IR. */
 export { importGraphModel, graphModelMeta, type GraphModelParts } from './import.js';
-export { toGraphModelArtifacts, type GraphModelArtifacts } from './export.js';
+export { toGraphModelArtifacts, graphModelTopology, type GraphModelArtifacts, type StoredGraphWeight } from './export.js';
 export { toGraphModel } from './run.js';
 export { isGraphModelJson } from './parse.js';
 export { graphNodeInfo, opaqueOpCounts, type GraphNodeInfo } from './describe.js';
