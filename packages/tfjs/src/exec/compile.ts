@@ -5,6 +5,7 @@ import {
 } from '@condense/ir';
 import { getKernel, type KernelContext, type KernelEntry } from './kernels.js';
 import './builtin.js';
+import './tensor-ops.js';
 import './gradients.js';
 
 export interface CompileOptions {
@@ -147,7 +148,9 @@ class Executor implements CompiledModel {
         }
       }
       const out = this.graph.outputs[0];
-      const outNode = this.plan.find((s) => s.node.name === out)?.node;
+      // An identity naming the output (a graph model's Identity) is looked through.
+      let outNode = this.plan.find((s) => s.node.name === out)?.node;
+      while (outNode?.op === 'identity') outNode = this.plan.find((s) => s.node.name === outNode!.inputs[0])?.node;
       if (!logits && outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') logits = values.get(outNode.inputs[0]);
       if (training && (opts.updateStats ?? true)) for (const u of updates) if (!u.bound.param.frozen) u.bound.variable.assign(u.value);
       // Returned tensors are the caller's to dispose: never hand out an input or a variable itself.
@@ -192,7 +195,8 @@ class Executor implements CompiledModel {
     xs.forEach((x, i) => {
       const want = this.inputShapes[i];
       const got = x.shape.slice(1);
-      if (got.length !== want.length || got.some((d, j) => d !== want[j])) {
+      // A size known only at run time (null) takes any size.
+      if (got.length !== want.length || got.some((d, j) => want[j] !== null && d !== want[j])) {
         throw new Error(`input '${this.graph.inputs[i]}': expected shape [batch, ${want.join(', ')}], got [${x.shape.join(', ')}]`);
       }
     });

@@ -2,6 +2,7 @@
 export { importGraphModel, graphModelMeta, type GraphModelParts } from './import.js';
 export { toGraphModelArtifacts, graphModelTopology, type GraphModelArtifacts, type StoredGraphWeight } from './export.js';
 export { toGraphModel } from './run.js';
+import './kernel.js';
 export { isGraphModelJson } from './parse.js';
 export { graphNodeInfo, opaqueOpCounts, type GraphNodeInfo } from './describe.js';
 export {
