@@ -27,7 +27,7 @@ function unrunnable(node: Node, t: NodeDef, graph: Graph): string | undefined {
 }
 
 /** The one-node graph model of an opaque node: placeholders for its data inputs, its library functions. */
-function singleNodeModel(node: Node, t: NodeDef, graph: Graph): GraphModel<tf.io.IOHandlerSync> {
+function singleNodeModel(t: NodeDef, graph: Graph): GraphModel<tf.io.IOHandlerSync> {
   const data = (t.input ?? []).filter((i) => !i.startsWith('^'));
   const placeholders: NodeDef[] = data.map((_, k) => ({ name: `__condense_input_${k}`, op: 'Placeholder', attr: {} }));
   const own: NodeDef = { ...t, input: placeholders.map((p) => p.name) };
@@ -45,7 +45,7 @@ registerKernel('tfOp', (node, inputs, _params, ctx) => {
   if (why) throw new Error(`compile() cannot run this ${t.op} node: ${why}; run the graph with toGraphModel`);
   let model = models.get(node);
   if (!model) {
-    model = singleNodeModel(node, t, ctx.graph);
+    model = singleNodeModel(t, ctx.graph);
     models.set(node, model);
   }
   const feeds: tf.NamedTensorMap = {};
