@@ -20,8 +20,10 @@ export interface TensorJson {
 }
 type TensorsJson = Record<string, TensorJson>;
 export interface SampleFile {
+  tensorflow_version: string;
   execute: 'execute' | 'executeAsync';
-  samples: { inputs: TensorsJson; outputs: TensorsJson }[];
+  /** `float_outputs`: the source model's outputs, for fixtures whose weights were quantized. */
+  samples: { inputs: TensorsJson; outputs: TensorsJson; float_outputs?: TensorsJson }[];
 }
 
 export const readJson = async <T>(dir: string, file: string): Promise<T> => JSON.parse(await readFile(join(dir, file), 'utf8')) as T;
@@ -35,10 +37,10 @@ export async function runOutputs(model: Pick<GraphModel, 'execute' | 'executeAsy
   return Array.isArray(r) ? r : [r];
 }
 
-/** max |got - want| over the largest |want| (absolute for integer outputs). */
+/** max |got - want| over the largest |want| (absolute for integer outputs); Infinity when the dtype or shape differs. */
 export function scaledDiff(got: tf.Tensor, want: TensorJson): number {
   const g = got.dataSync();
-  if (got.shape.join() !== want.shape.join() || g.length !== want.values.length) return Infinity;
+  if (got.dtype !== want.dtype || got.shape.join() !== want.shape.join() || g.length !== want.values.length) return Infinity;
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < want.values.length; i++) {
