@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCondenseGraphModel } from '@condense/codec/graph-loader';
 import { main } from './main.js';
 
 const FIXTURE = fileURLToPath(new URL('../../tfjs/src/io/fixtures/graph/mobilenet-v2', import.meta.url));
@@ -104,6 +105,21 @@ describe('condense compress on a graph model', () => {
     expect(new Set(w.dataSync()).size).toBeLessThanOrEqual(16);
     model.dispose();
     expect((await agreement(kmeans.dir)).top1).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('k-means + the Deep Compression container: smaller than the converter\'s uint8 files, and the graph loader runs it', async () => {
+    const { dir } = await compress('kmeans-cdz', [{ 'quantize.kmeans': { bits: 4 } }, { 'codec.deepCompression': {} }]);
+    const cdz = await readFile(join(dir, 'model.cdz'));
+    const uint8 = fileURLToPath(new URL('../../tfjs/src/io/fixtures/graph/mobilenet-v2-uint8', import.meta.url));
+    const converterBytes = (await readFile(join(uint8, 'model.json'))).byteLength + (await readFile(join(uint8, 'group1-shard1of1.bin'))).byteLength;
+    expect(cdz.byteLength).toBeLessThan(converterBytes);
+    const model = await loadCondenseGraphModel(new Uint8Array(cdz));
+    const written = await loadGraphModel(handler(dir));
+    const [a, b] = [model.predict(image) as tf.Tensor, written.predict(image) as tf.Tensor];
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    tf.dispose([a, b]);
+    model.dispose();
+    written.dispose();
   });
 
   it('L1 filter pruning removes channels through fused convs, depthwise convs, pads and residual adds', async () => {
