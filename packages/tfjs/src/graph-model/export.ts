@@ -146,8 +146,10 @@ class GraphModelWriter implements ExportContext {
 
   write(): GraphModelArtifacts {
     const fnConsts = this.graph.nodes.filter((n) => n.op === 'constant' && tfAttrs(n).function !== undefined);
+    const initConsts = this.graph.nodes.filter((n) => n.op === 'constant' && tfAttrs(n).initializer);
+    const outside = new Set([...fnConsts, ...initConsts]);
     // Constants first: they own their names; exporters that regenerate other values then take fresh ones.
-    const ordered = [...this.graph.nodes.filter((n) => n.op === 'constant' && !fnConsts.includes(n)), ...this.graph.nodes.filter((n) => n.op !== 'constant')];
+    const ordered = [...this.graph.nodes.filter((n) => n.op === 'constant' && !outside.has(n)), ...this.graph.nodes.filter((n) => n.op !== 'constant')];
     for (const node of ordered) {
       const exporter = exporterOf(node.op) ?? this.fail(node, `op '${node.op}' has no GraphModel form (ops that do: ${exportableOps().join(', ')})`);
       for (const def of exporter(node, this)) {
@@ -156,8 +158,24 @@ class GraphModelWriter implements ExportContext {
       }
     }
     const library = this.library(fnConsts);
+    // The initializer graph is written as read; its Consts' weights come from their constant nodes.
+    for (const node of initConsts) this.weightOf(node);
     this.checkSignature();
     return this.assemble(library);
+  }
+
+  /** The weight of a constant node that is not a graph node (a library function's or the initializer's Const), named like it. */
+  private weightOf(node: Node): { dtype: keyof typeof TF_DTYPE; shape: number[] } {
+    const p = this.graph.params.get(node.params.weight ?? node.params.value ?? '');
+    if (p) {
+      this.sources.set(node.name, { param: p.name });
+      this.weights.set(node.name, encodeParam(p, node.name, { ...this.options, stored: true }, this.notes));
+      return { dtype: 'float32', shape: p.shape };
+    }
+    const w: Values = { dtype: node.attrs.dtype as Values['dtype'], shape: node.attrs.shape as number[], values: node.attrs.values as number[] };
+    this.sources.set(node.name, { values: w });
+    this.weights.set(node.name, encodeValues(node.name, w));
+    return { dtype: w.dtype, shape: w.shape };
   }
 
   /** Library functions with their Consts written from the constant nodes (weights named like the Const). */
@@ -172,16 +190,8 @@ class GraphModelWriter implements ExportContext {
         const weightName = def.name;
         const node = byName.get(weightName);
         if (!node) throw new ModelIOError(`function '${f.signature.name}': its Const '${def.name}' has no constant node in the graph`);
-        const p = this.graph.params.get(node.params.weight ?? node.params.value ?? '');
-        if (p) {
-          this.sources.set(weightName, { param: p.name });
-          this.weights.set(weightName, encodeParam(p, weightName, { ...this.options, stored: true }, this.notes));
-          return constNode(def.name, def, 'float32', p.shape);
-        }
-        const w: Values = { dtype: node.attrs.dtype as Values['dtype'], shape: node.attrs.shape as number[], values: node.attrs.values as number[] };
-        this.sources.set(weightName, { values: w });
-        this.weights.set(weightName, encodeValues(weightName, w));
-        return constNode(def.name, def, w.dtype, w.shape);
+        const { dtype, shape } = this.weightOf(node);
+        return constNode(def.name, def, dtype, shape);
       });
     }
     return out as unknown as JsonObject;

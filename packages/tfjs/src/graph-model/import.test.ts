@@ -72,6 +72,25 @@ describe('graph-model import', () => {
     model.dispose();
   });
 
+  it('keeps the initializer graph and the weights of its Consts', async () => {
+    const a = await artifacts('frozen-classifier');
+    const data = new Uint8Array(a.weightData as ArrayBuffer);
+    const withInit: tf.io.ModelArtifacts = {
+      ...a,
+      modelInitializer: { node: [constNode('init/size', 'DT_INT32', []), { name: 'init/out', op: 'Identity', input: ['init/size'], attr: { T: { type: 'DT_INT32' } } }], versions: {} },
+      weightSpecs: [...a.weightSpecs!, { name: 'init/size', shape: [], dtype: 'int32' }],
+      weightData: Uint8Array.from([...data, ...new Uint8Array(Int32Array.of(5).buffer)]).buffer,
+    };
+    const graph = fromArtifacts(withInit);
+    const out = toGraphModelArtifacts(graph).artifacts;
+    expect(out.modelInitializer).toEqual(withInit.modelInitializer);
+    expect(out.weightSpecs).toEqual(withInit.weightSpecs);
+    expect(new Uint8Array(out.weightData as ArrayBuffer)).toEqual(new Uint8Array(withInit.weightData as ArrayBuffer));
+    const model = toGraphModel(graph);
+    expect((model.predict(tf.zeros([1, 16, 16, 1])) as tf.Tensor).shape).toEqual([1, 10]);
+    model.dispose();
+  });
+
   it('rewrites the shape constants a channel removal changes: a Reshape target after a pruned conv', async () => {
     const graph = fromArtifacts(await artifacts('frozen-classifier'));
     // Zero conv channel 3 first: removing it then cannot change the output (relu(0) = 0 feeds the dense).

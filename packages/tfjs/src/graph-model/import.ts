@@ -233,12 +233,12 @@ class GraphModelImport {
     return this.shapes.get(value);
   }
 
-  /** The `constant` node of a Const (made once). */
-  private ensureConstant(name: string, fn?: string, node = this.byName.get(name) as NodeDef): void {
+  /** The `constant` node of a Const (made once); `owner` marks a Const of a library function or of the initializer graph. */
+  private ensureConstant(name: string, owner: Pick<TfAttrs, 'function' | 'initializer'> = {}, node = this.byName.get(name) as NodeDef): void {
     if (this.constantNodes.has(name)) return;
     this.constantNodes.add(name);
     const w = this.weightOf(node, name);
-    const tf: TfAttrs = { node, ...(fn ? { function: fn } : {}) };
+    const tf: TfAttrs = { node, ...owner };
     if ('param' in w) {
       const role = w.param.shape.length >= 2 ? 'weight' : 'value';
       this.add({ name, op: 'constant', inputs: [], attrs: { tf } as unknown as Attrs, params: { [role]: w.param.name } });
@@ -248,14 +248,21 @@ class GraphModelImport {
     }
   }
 
-  /** Consts inside library functions (the converter names them `<function>/<const>`) are weights of their name: constant nodes keep them. */
+  /** Consts inside library functions (the converter names them `<function>/<const>`) and the initializer graph are weights of their name: constant nodes keep them. */
   private importFunctionConsts(): void {
     for (const [fn, def] of functionsOf(this.graphDef)) {
       for (const node of def.nodeDef ?? []) {
         if (node.op !== 'Const') continue;
         if (this.byName.has(node.name) || this.constantNodes.has(node.name)) this.fail(`function '${fn}' has a Const named '${node.name}' like another node; weights are named by their Const`);
-        this.ensureConstant(node.name, fn, node);
+        this.ensureConstant(node.name, { function: fn }, node);
       }
+    }
+    // The initializer graph (hash tables and the like) reads its Consts from the same weights.
+    const init = (this.parts.json.modelInitializer as { node?: NodeDef[] } | undefined)?.node ?? [];
+    for (const node of init) {
+      if (node.op !== 'Const') continue;
+      if (this.byName.has(node.name) || this.constantNodes.has(node.name)) this.fail(`modelInitializer has a Const named '${node.name}' like another node; weights are named by their Const`);
+      this.ensureConstant(node.name, { initializer: true }, node);
     }
   }
 

@@ -98,6 +98,8 @@ export interface TfAttrs {
   reason?: string;
   /** constant: the library function whose Const this is. */
   function?: string;
+  /** constant: a Const of the model's initializer graph (`modelInitializer`, kept as read). */
+  initializer?: boolean;
   /** Non-float Consts the node read as attrs (paddings, axes, shapes), by name, as they were. */
   consts?: Record<string, Omit<ValueWeight, 'name'>>;
 }
