@@ -2,7 +2,7 @@ export type * from './types.js';
 export { GraphError, formatShape } from './errors.js';
 export { rng, gaussian, shuffle } from './random.js';
 export {
-  registerOp, getOp, hasOp, registeredOps, fail, paramSpecOf, kernelAxis,
+  registerOp, getOp, hasOp, registeredOps, fail, paramSpecOf, kernelAxis, arityAllows,
   type OpDef, type RefTensor, type OpContext, type ParamSpec, type ParamAxis, type ChannelFlow, type ChannelValues, type ScalePass,
 } from './ops/registry.js';
 export {

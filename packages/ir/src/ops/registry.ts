@@ -79,8 +79,8 @@ export interface ChannelValues {
 
 export interface OpDef {
   op: string;
-  /** Number of inputs: exact, or `variadic` (at least 1). */
-  arity: number | 'variadic';
+  /** Number of inputs: exact, `variadic` (at least 1), or `any` (none included). */
+  arity: number | 'variadic' | 'any';
   params?: Record<string, ParamSpec>;
   /** Output shape from input shapes (and params). Throws a message string via `fail` on mismatch. */
   inferShape(ctx: OpContext): Shape;
@@ -104,8 +104,8 @@ const registry = new Map<string, OpDef>();
 /** Register an op. Plugins call this for the ops they introduce; re-registering the same op name replaces it. */
 export function registerOp(def: OpDef): OpDef {
   if (!def.op) throw new GraphError('registerOp: the op needs a name');
-  const arityOk = def.arity === 'variadic' || (Number.isInteger(def.arity) && def.arity >= 0);
-  if (!arityOk) throw new GraphError(`registerOp '${def.op}': arity must be a non-negative integer or 'variadic', got ${String(def.arity)}`);
+  const arityOk = def.arity === 'variadic' || def.arity === 'any' || (Number.isInteger(def.arity) && def.arity >= 0);
+  if (!arityOk) throw new GraphError(`registerOp '${def.op}': arity must be a non-negative integer, 'variadic' or 'any', got ${String(def.arity)}`);
   registry.set(def.op, def);
   return def;
 }
@@ -129,6 +129,12 @@ export function paramSpecOf(def: OpDef, role: string): ParamSpec | undefined {
 export function kernelAxis(def: OpDef, side: 'in' | 'out'): number | undefined {
   if (def.channels.kind !== 'produce') return undefined;
   return def.channels[side].find((p) => p.role === 'kernel')?.axis;
+}
+
+/** Whether a node of the op may have `n` inputs. */
+export function arityAllows(def: OpDef, n: number): boolean {
+  if (def.arity === 'any') return true;
+  return def.arity === 'variadic' ? n >= 1 : n === def.arity;
 }
 
 export function hasOp(op: string): boolean {

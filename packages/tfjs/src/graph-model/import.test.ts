@@ -18,6 +18,19 @@ async function artifacts(name: string): Promise<tf.io.ModelArtifacts> {
   return { ...json, weightSpecs: weightsManifest[0].weights, weightData: data.slice().buffer };
 }
 
+/** The weight data without one float32 weight's bytes. */
+function withoutWeight(a: tf.io.ModelArtifacts, name: string): ArrayBuffer {
+  const data = new Uint8Array(a.weightData as ArrayBuffer);
+  let at = 0;
+  const keep: number[] = [];
+  for (const w of a.weightSpecs!) {
+    const len = w.shape.reduce((x, y) => x * y, 1) * 4;
+    if (w.name !== name) keep.push(...data.subarray(at, at + len));
+    at += len;
+  }
+  return Uint8Array.from(keep).buffer;
+}
+
 const constNode = (name: string, dtype: string, dims: number[]) => ({
   name,
   op: 'Const',
@@ -91,6 +104,22 @@ describe('graph-model import', () => {
     model.dispose();
   });
 
+  it('a Placeholder without a batch dimension (scalar, or of unknown rank) is an opaque node that TF.js feeds', async () => {
+    const a = await artifacts('nms');
+    const topo = structuredClone(a.modelTopology) as { node: { name: string; op: string; input?: string[]; attr?: Record<string, unknown> }[] };
+    // The NMS score threshold becomes a scalar input.
+    const t = topo.node.find((n) => n.name === 'StatefulPartitionedCall/non_max_suppression/score_threshold')!;
+    Object.assign(t, { op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: {} } } });
+    const graph = fromArtifacts({ ...a, modelTopology: topo, weightSpecs: a.weightSpecs!.filter((w) => w.name !== t.name), weightData: withoutWeight(a, t.name) });
+    expect(graph.inputs).toEqual(['image']);
+    expect(graph.nodes.find((n) => n.name === t.name)?.op).toBe('tfOp');
+    const model = toGraphModel(graph);
+    const keep = async (threshold: number) => ((await model.executeAsync({ image: tf.zeros([1, 16, 16, 3]), [t.name]: tf.scalar(threshold) }, ['Identity_2'])) as tf.Tensor).shape[0];
+    expect(await keep(2)).toBe(0); // no score is above 2
+    expect(await keep(0)).toBeGreaterThan(0);
+    model.dispose();
+  });
+
   it('rewrites the shape constants a channel removal changes: a Reshape target after a pruned conv', async () => {
     const graph = fromArtifacts(await artifacts('frozen-classifier'));
     // Zero conv channel 3 first: removing it then cannot change the output (relu(0) = 0 feeds the dense).
@@ -114,20 +143,17 @@ describe('graph-model import', () => {
 });
 
 describe('errors name the node, its op and the file', () => {
-  it('a Const without a weight, a Placeholder without a rank, an input that no node produces, a cycle', async () => {
+  it('a Const without a weight, an input that no node produces, a cycle', async () => {
     const a = await artifacts('frozen-classifier');
     const noWeight = { ...a, weightSpecs: a.weightSpecs!.filter((w) => w.name !== 'dense/bias') };
     expect(() => fromArtifacts(noWeight, 'm/model.json')).toThrow(/^m\/model\.json: Const node 'dense\/bias' has no weight of that name in the weights manifest$/);
 
-    const topo = structuredClone(a.modelTopology) as { node: { name: string; op: string; input?: string[]; attr?: Record<string, unknown> }[] };
-    topo.node.find((n) => n.op === 'Placeholder')!.attr!.shape = { shape: { unknownRank: true } };
-    expect(() => fromArtifacts({ ...a, modelTopology: topo }, 'm/model.json')).toThrow(/m\/model\.json: input 'image' \(Placeholder\) has no known rank/);
-
-    const dangling = structuredClone(a.modelTopology) as typeof topo;
+    type Topology = { node: { name: string; op: string; input?: string[]; attr?: Record<string, unknown> }[] };
+    const dangling = structuredClone(a.modelTopology) as Topology;
     dangling.node.find((n) => n.name === 'Softmax')!.input = ['nowhere'];
     expect(() => fromArtifacts({ ...a, modelTopology: dangling }, 'm/model.json')).toThrow(/m\/model\.json: node 'Softmax' \(Softmax\) reads 'nowhere', which no node produces/);
 
-    const cycle = structuredClone(a.modelTopology) as typeof topo;
+    const cycle = structuredClone(a.modelTopology) as Topology;
     cycle.node.find((n) => n.name === 'Reshape')!.input = ['Softmax', 'Reshape/shape'];
     expect(() => fromArtifacts({ ...a, modelTopology: cycle }, 'm/model.json')).toThrow(/m\/model\.json: the nodes form a cycle through '\w+' \(\w+\) that is not a loop's NextIteration -> Merge edge/);
   });

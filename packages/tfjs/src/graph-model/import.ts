@@ -136,10 +136,16 @@ class GraphModelImport {
     this.importOpaque(node, reason);
   }
 
+  /** A Placeholder with a batch dimension is an IR input; a scalar one or one of unknown rank stays an opaque node that TF.js feeds. */
   private importPlaceholder(node: NodeDef): void {
     const dims = shapeDims(attrOf(node, 'shape')?.shape);
-    if (!dims) this.fail(`input '${node.name}' (Placeholder) has no known rank; condense needs the rank of every graph input`);
-    if (dims.length === 0) this.fail(`input '${node.name}' (Placeholder) is a scalar; condense needs graph inputs with a batch dimension`);
+    if (!dims || dims.length === 0) {
+      this.importOpaque(node, dims ? 'a scalar input has no batch dimension' : 'an input of unknown rank');
+      const n = this.irNodes.get(node.name) as Node;
+      (n.attrs.tf as TfAttrs).outputShape = dims ? [] : null;
+      this.shapes.set(node.name, dims ? [] : []);
+      return;
+    }
     const shape = dims.slice(1).map((d) => (d < 0 ? null : d));
     this.add({ name: node.name, op: 'input', inputs: [], attrs: { shape, tf: { node } }, params: {} });
   }
@@ -330,9 +336,10 @@ export function importGraphModel(parts: GraphModelParts): Graph {
   const graph = new GraphModelImport(graphDef, parts).run();
   if (parts.sizeError) throw new ModelIOError(parts.sizeError);
   const io = inputsAndOutputs(graphDef, signature);
-  const nonInput = io.inputs.find((i) => graph.nodes.find((n) => n.name === i)?.op !== 'input');
-  if (nonInput) throw new ModelIOError(`${where}: the signature's input '${nonInput}' is not a Placeholder`);
-  graph.inputs = io.inputs;
+  const notPlaceholder = io.inputs.find((i) => graphDef.node.find((n) => n.name === i)?.op !== 'Placeholder');
+  if (notPlaceholder) throw new ModelIOError(`${where}: the signature's input '${notPlaceholder}' is not a Placeholder`);
+  // Scalar inputs and inputs of unknown rank are opaque nodes TF.js feeds, not IR inputs.
+  graph.inputs = io.inputs.filter((i) => graph.nodes.find((n) => n.name === i)?.op === 'input');
   graph.outputs = io.outputs;
   const { modelTopology, ...fields } = json;
   const { node: _nodes, ...topology } = modelTopology as JsonObject;

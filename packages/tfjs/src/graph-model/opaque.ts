@@ -17,7 +17,7 @@ import type { Node } from '@condense/ir';
  */
 registerOp({
   op: 'tfOp',
-  arity: 'variadic',
+  arity: 'any',
   inferShape: (ctx) => [...(tfAttrs(ctx.node).outputShape ?? [])],
   channels: { kind: 'opaque' },
 });

@@ -1,4 +1,4 @@
-import { createGraph, getOp, GraphError, validate, type Attrs, type Graph, type Param, type Shape } from '@condense/ir';
+import { arityAllows, createGraph, getOp, GraphError, validate, type Attrs, type Graph, type Param, type Shape } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
 import { brief, isObject, ModelIOError, type Json } from './errors.js';
 import './layers/index.js';
@@ -102,7 +102,7 @@ function layerOrder(topo: KerasTopology, where: string): KerasLayer[] {
 /** Output shape of a node, checking its arity and param shapes the way `inferShapes` does. */
 export function nodeShape(graph: Graph, node: Graph['nodes'][number], shapes: Map<string, Shape>): Shape {
   const def = getOp(node.op, node.name);
-  if (def.arity === 'variadic' ? node.inputs.length < 1 : node.inputs.length !== def.arity) {
+  if (!arityAllows(def, node.inputs.length)) {
     throw new GraphError(`op '${node.op}' takes ${def.arity} input(s), got ${node.inputs.length}`, node.name);
   }
   const ctx = { node, inputs: node.inputs.map((i) => shapes.get(i) as Shape), param: (role: string) => graph.params.get(node.params[role] ?? '') };
