@@ -290,7 +290,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       import { execFileSync } from 'node:child_process';
       import { readFileSync } from 'node:fs';
       await saveModel(lenet300100(), 'model');
-      execFileSync('npx', ['condense', 'compress', '--recipe', 'recipe.yaml', '--model', 'model', '--out', 'out', '--limit-train', '256', '--limit-test', '128', '--backend', 'cpu', '--quiet'], { stdio: 'ignore' });
+      execFileSync('npx', ['condense', 'compress', '--recipe', 'recipe.yaml', '--model', 'model', '--out', 'out', '--data', 'node_modules/@condense/datasets/data/fashion-mnist-subset', '--limit-train', '256', '--limit-test', '128', '--backend', 'cpu', '--quiet'], { stdio: 'ignore' });
       const report = JSON.parse(readFileSync('out/report.json', 'utf8'));
       console.log(JSON.stringify(report.stages.map((s) => [s.stage, s.epochs])));`);
     expect(JSON.parse(out)).toEqual([['input', 0], ['prune.magnitude', 0], ['finetune', 1]]);

@@ -30,7 +30,7 @@ describe('pipeline contracts', () => {
 
   it('checks required data against the context', () => {
     const ft = stage('finetune', { requires: ['labels'] });
-    expect(() => checkContracts([ft])).toThrow(/stage 1 \(finetune\) needs labelled training data/);
+    expect(() => checkContracts([ft])).toThrow(/stage 1 \(finetune\) needs training data/);
     const split = { images: new Float32Array(4), labels: new Uint8Array(1), count: 1, shape: [1, 2, 2, 1] };
     expect(() => checkContracts([ft], { data: { train: split } })).not.toThrow();
   });

@@ -40,7 +40,7 @@ export function checkContracts(stages: Plugin[], ctx: PipelineContext = {}, init
     }
     for (const r of stage.contract.requires ?? []) {
       if ((r === 'labels' || r === 'calibration') && !ctx.data?.train && !ctx.data?.calibration) {
-        throw new ContractError(`${label(stage, i)} needs ${r === 'labels' ? 'labelled training' : 'calibration'} data, and the pipeline was given none`);
+        throw new ContractError(`${label(stage, i)} needs ${r === 'labels' ? 'training' : 'calibration'} data, and the pipeline was given none`);
       }
     }
     for (const task of stage.contract.runtime ?? []) {

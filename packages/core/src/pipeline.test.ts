@@ -71,7 +71,14 @@ function recordingRuntime() {
     },
     async evaluate(graph) {
       const k = graph.params.get('fc1/kernel')!;
-      return { accuracy: countNonzero(k.data) / k.data.length, loss: 1 };
+      const accuracy = countNonzero(k.data) / k.data.length;
+      return { accuracy, loss: 1, metrics: { accuracy }, count: 4 };
+    },
+    // One output per example: fc1's kept fraction, so agreement with the original follows training.
+    async predict(graph, _data, request = {}) {
+      const k = graph.params.get('fc1/kernel')!;
+      const n = Math.min(request.limit ?? 4, 4);
+      return [{ values: new Float32Array(n).fill(countNonzero(k.data) / k.data.length), shape: [n, 1], dtype: 'float32' as const }];
     },
   };
   return { runtime, trained };
@@ -110,6 +117,12 @@ describe('pipeline', () => {
     // Accuracy after every stage comes from the runtime: here it follows the weights training zeroed.
     expect(result.snapshots[4].accuracy).toBeCloseTo(result.snapshots[0].accuracy! - 4 / 128);
     expect(events.filter((e) => e.type === 'epoch').map((e) => (e as { index: number }).index)).toEqual([3, 3, 3, 4]);
+    // Agreement with the original on the test inputs, in every snapshot after the input's.
+    expect(result.snapshots[0].agreement).toBeUndefined();
+    expect(result.snapshots[1].agreement).toEqual({ examples: 4, maxAbsDiff: 0, meanAbsDiff: 0 });
+    expect(result.snapshots[4].agreement?.maxAbsDiff).toBeCloseTo(4 / 128);
+    expect(result.snapshots[4].metrics).toEqual({ accuracy: result.snapshots[4].accuracy });
+    expect(trained[0].teacher).toBe(result.original);
   });
 
   it('counts every fine-tune of a stage that trains inside apply, which also consumes the contributions', async () => {
@@ -143,7 +156,7 @@ describe('pipeline', () => {
   });
 
   it('refuses to start without the data a stage requires', async () => {
-    await expect(pipeline([finetune()]).run(tinyModel())).rejects.toThrow(/stage 1 \(finetune\) needs labelled training data/);
+    await expect(pipeline([finetune()]).run(tinyModel())).rejects.toThrow(/stage 1 \(finetune\) needs training data/);
   });
 
   it('stops between stages when aborted', async () => {

@@ -13,7 +13,11 @@ export type Capability = 'mask' | 'codebook' | 'quant' | 'float16' | 'structure'
 export type Requirement = 'labels' | 'calibration' | 'teacher';
 
 export interface Contract {
-  /** Data the stage needs from the pipeline context. */
+  /**
+   * Data the stage needs from the pipeline context: 'labels' is training data (its targets, or
+   * without them label-free recovery against the original model), 'calibration' inputs for a
+   * post-training stage (calibration data, else the training data).
+   */
   requires?: Requirement[];
   /** State the stage leaves on the graph (masks, codebooks, new ops, removed structure). */
   provides?: Capability[];

@@ -1,4 +1,5 @@
 import { cost, type Graph } from '@condense/ir';
+import type { Agreement } from './data/agreement.js';
 
 /** The measurable state of the model after a stage. */
 export interface Snapshot {
@@ -13,8 +14,14 @@ export interface Snapshot {
   effectiveMacs: number;
   /** Epochs the stage trained (its fine-tunes through the runtime); 0 for the input. */
   epochs: number;
+  /** Test accuracy (first output with an accuracy metric), when test data with targets was given. */
   accuracy?: number;
+  /** Mean test loss. */
   loss?: number;
+  /** Every test metric by name (the task's choice; see EvaluateResult.metrics). */
+  metrics?: Record<string, number>;
+  /** Outputs against the original model's on the same inputs (no labels needed); absent without data or runtime. */
+  agreement?: Agreement;
   wallMs: number;
   notes?: string[];
 }

@@ -1,4 +1,4 @@
-import { definePlugin, layerMap, nodeRefs, perLayer, resolveLayerMap, resolvePerLayer, selectLayers as select, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
+import { definePlugin, imageSplit, layerMap, nodeRefs, perLayer, resolveLayerMap, resolvePerLayer, selectLayers as select, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
 import { cloneGraph, validate, type Graph } from '@condense/ir';
 import { fitToReference, type FitReport } from './fit.js';
 import { factorizeLayer, KroneckerError, materialize, planLayer, type LayerPlan, type LayerReport } from './factorize.js';
@@ -100,7 +100,7 @@ export const kroneckerFactorize = definePlugin({
         const factors = reports.reduce((a, r) => a + r.factorParams, 0);
         let fitted: FitReport[] | undefined;
         if (o.fit && reference) {
-          const split = ctx.data.train ?? ctx.requireData('calibration');
+          const split = imageSplit(await ctx.examples(ctx.data.train ? 'train' : 'calibration', reference), 'kronecker.factorize fit');
           fitted = await fitToReference(graph, reference, reports.map((r) => r.layer), split, { ...o.fit, seed: ctx.seed });
           for (const f of fitted) ctx.log(`${f.layer}: fitted to the original layer, output error ${f.outputErrorBefore.toFixed(4)} -> ${f.outputErrorAfter.toFixed(4)}`);
         }

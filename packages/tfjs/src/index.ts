@@ -4,3 +4,4 @@ export * from './train/index.js';
 export * from './backend/index.js';
 export * from './graph-model/index.js';
 export { tfjsRuntime, asTfjsContribution, type TfjsRuntimeOptions } from './runtime.js';
+export * from './distill/index.js';

@@ -4,7 +4,7 @@ import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResu
 import { exists, writeFileAtomic } from '@condense/files';
 import { saveModel, tfjsRuntime } from '@condense/tfjs';
 import { serializeGraph } from '@condense/ir';
-import { dataMismatch, loadData } from '../data.js';
+import { loadRunData } from '../data.js';
 import { UserError } from '../errors.js';
 import { loadAnyModel, modelInput } from '../models.js';
 import { checkNotAnInput, checkOutputDir, writeOutputDir, type Input } from '../output.js';
@@ -23,10 +23,19 @@ export const compress: Command = {
   --model M         model.json (or its directory), a .cir IR file or a .cdz container
   --out DIR         output directory: model.json + shards, model.cdz when the recipe encodes,
                     model.cir, report.json, report.html
-  --data D          Fashion-MNIST directory (default: FASHION_MNIST_DIR,
-                    /usr/share/datasets/fashion-mnist, then the embedded subset)
-  --limit-train N   use the first N training examples
-  --limit-test N    use the first N test examples
+  --data D          training data: a folder of images (one subfolder per class gives
+                    labels; a flat folder is unlabeled: fine-tunes recover label-free
+                    against the original model), .npy / .npz, a .csv of numbers (an extra
+                    last column is the label), an IDX file or a Fashion-MNIST directory.
+                    Without --data (or a recipe 'data' section) the run uses no data:
+                    fine for data-free recipes (weight-level methods, the container)
+  --val V           validation data, same forms
+  --test T          test data, same forms: every snapshot is evaluated on it
+  --limit N         read the first N examples of each set (--limit-train, --limit-test per set)
+  --batch-size N    examples per batch in every fine-tune and evaluation
+  --input-range R   what pixel values 0..255 map to: 0,1 (default) | -1,1 | 0,255
+  --mean M --std S  per-channel normalisation after the range, e.g. --mean 0.485,0.456,0.406
+  --calibration N   examples calibration-only stages read (default: all of a set in memory)
   --seed N          seed for shuffling and initialisation (default 1)
   --backend B       node | wasm | cpu (default: best available; also CONDENSE_BACKEND)
   --plugin P        load a plugin module or package folder (repeatable); installed plugin
@@ -41,8 +50,16 @@ export const compress: Command = {
     model: { type: 'string' },
     out: { type: 'string' },
     data: { type: 'string' },
+    val: { type: 'string' },
+    test: { type: 'string' },
+    limit: { type: 'string' },
     'limit-train': { type: 'string' },
     'limit-test': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'input-range': { type: 'string' },
+    mean: { type: 'string' },
+    std: { type: 'string' },
+    calibration: { type: 'string' },
     seed: { type: 'string' },
     backend: { type: 'string' },
     plugin: { type: 'string', multiple: true },
@@ -63,7 +80,7 @@ export const compress: Command = {
     const inputs: Input[] = [
       { what: 'model', path: modelInput(modelPath) },
       { what: 'recipe', path: recipePath },
-      ...(typeof values.data === 'string' ? [{ what: 'data', path: values.data }] : []),
+      ...(['data', 'val', 'test'] as const).flatMap((k) => (typeof values[k] === 'string' ? [{ what: 'data', path: values[k] as string }] : [])),
       ...plugins.map((p) => ({ what: 'plugin', path: p.path })),
       ...(await stageFiles(recipe, recipePath)),
     ];
@@ -72,18 +89,21 @@ export const compress: Command = {
     const run = buildPipeline(recipe, registry, recipePath);
     const backend = await useBackend(values.backend as string | undefined);
     const graph = await loadAnyModel(modelPath, { maxElements: maxElementsOption(values) });
-    const loaded = await loadData({ data: values.data as string | undefined, limitTrain: intOption(values, 'limit-train'), limitTest: intOption(values, 'limit-test') });
-    // The data folder actually read (FASHION_MNIST_DIR or a default one included).
-    await checkNotAnInput(out, '--out', [...inputs, { what: 'data', path: loaded.source.dir }]);
-    // A model the dataset cannot feed (most graph models) runs its stages without data: no accuracy, no fine-tuning.
-    const mismatch = dataMismatch(graph, loaded.data);
-    const data = mismatch ? {} : loaded.data;
-    const describe = mismatch ? `no data (${mismatch}: accuracy is not measured and stages that need data cannot run)` : loaded.describe;
+    const str = (k: string) => values[k] as string | undefined;
+    const { data, describe, paths } = await loadRunData(
+      { data: str('data'), val: str('val'), test: str('test'), limit: intOption(values, 'limit'), limitTrain: intOption(values, 'limit-train'), limitTest: intOption(values, 'limit-test'), inputRange: str('input-range'), mean: str('mean'), std: str('std'), recipe: recipe.data, recipeDir: dirname(recipePath) },
+      graph,
+    );
+    // Every data file or folder actually read (the recipe's own data section included).
+    await checkNotAnInput(out, '--out', [...inputs, ...paths.map((path) => ({ what: 'data', path }))]);
     const seed = intOption(values, 'seed') ?? 1;
-    const runtime = tfjsRuntime();
-    run.check({ data, runtime });
+    const batchSize = intOption(values, 'batch-size') ?? recipe.data?.batchSize;
+    const calibration = intOption(values, 'calibration') ?? recipe.data?.calibration;
+    const runtime = tfjsRuntime(batchSize ? { evaluateBatchSize: batchSize } : {});
+    const ctx = { data, runtime, seed, task: recipe.task, ...(batchSize ? { batchSize } : {}), ...(calibration ? { calibration } : {}) };
+    run.check(ctx);
     print(`condense compress: ${graph.name} with ${recipe.name ?? recipePath} (${run.stages.length} stages) on ${backend}; ${describe}`);
-    const result = await run.run(graph, { data, runtime, seed, onEvent: progressPrinter(process.stderr, Boolean(values.quiet)) });
+    const result = await run.run(graph, { ...ctx, onEvent: progressPrinter(process.stderr, Boolean(values.quiet)) });
     const files = await writeResult(out, result, { backend, recipe: recipeText });
     print(`\n${stageTable(result.snapshots)}\n`);
     print(`wrote ${out}: ${files.join(', ')}`);

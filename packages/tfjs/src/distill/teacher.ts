@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cloneGraph, type Graph } from '@condense/ir';
-import { compile, type CompiledModel } from '@condense/tfjs';
+import { compile, type CompiledModel } from '../exec/index.js';
 
-/** What one teacher forward pass yields: its pre-softmax scores and the requested taps. */
+/** What one teacher forward pass yields: its pre-softmax scores, every output and the requested taps. */
 export interface TeacherOutputs {
+  /** The first output's logits (its pre-softmax value when it ends in a softmax, else the output). */
   logits: tf.Tensor;
+  /** Per output, in `graph.outputs` order: the pre-softmax value when it ends in a softmax, else the output. */
+  outputs: tf.Tensor[];
   taps: Record<string, tf.Tensor>;
 }
 
@@ -18,7 +21,7 @@ export class Teacher {
   private users = 0;
   private readonly tapNames = new Set<string>();
   /** The last batch run (by tensor identity) and its outputs, reused within one step. */
-  private last?: { x: tf.Tensor; out: TeacherOutputs };
+  private last?: { x: tf.Tensor[]; out: TeacherOutputs };
   /** Forward passes run so far (shared passes count once). */
   passes = 0;
   /** Changes whenever the compiled weights may differ: a logit cache keyed on it stays valid. */
@@ -54,20 +57,24 @@ export class Teacher {
     }
   }
 
-  /** Teacher outputs for a batch in inference mode; a second call with the same tensor reuses the first. */
-  run(x: tf.Tensor): TeacherOutputs {
+  /** Teacher outputs for a batch (one input tensor, or one per model input) in inference mode; a second call with the same tensors reuses the first. */
+  run(x: tf.Tensor | tf.Tensor[]): TeacherOutputs {
     if (!this.model) throw new Error(`teacher '${this.graph.name}' is not active: run() outside begin()/end()`);
-    if (this.last && this.last.x === x && !this.last.out.logits.isDisposed) return this.last.out;
-    const r = this.model.predict(x, { training: false, taps: [...this.tapNames] });
+    const xs = Array.isArray(x) ? x : [x];
+    const last = this.last;
+    if (last && last.x.length === xs.length && last.x.every((t, i) => t === xs[i]) && !last.out.logits.isDisposed) return last.out;
+    const r = this.model.predict(xs, { training: false, taps: [...this.tapNames] });
     this.passes++;
-    for (const o of r.outputs) if (o !== r.output) o.dispose();
-    let logits = r.logits ?? r.output;
-    if (r.logits) r.output.dispose();
     // Nothing may flow back into the teacher, whatever the trainer differentiates.
-    logits = detach(logits);
+    const outputs = r.outputs.map((o, k) => {
+      const z = r.outputLogits[k];
+      if (z) o.dispose();
+      return detach(z ?? o);
+    });
+    if (r.logits && r.logits !== r.outputLogits[0]) r.logits.dispose();
     const taps: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(r.taps)) taps[k] = detach(v);
-    this.last = { x, out: { logits, taps } };
+    this.last = { x: xs, out: { logits: outputs[0], outputs, taps } };
     return this.last.out;
   }
 }
