@@ -74,9 +74,9 @@ async function agreement(dir: string): Promise<{ maxDiff: number; top1: number }
 const manifest = async (dir: string) => JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')).weightsManifest[0].weights as { name: string; dtype: string; quantization?: { dtype: string } }[];
 
 describe('condense compress on a graph model', () => {
-  it('runs without data when Fashion-MNIST does not fit the model, and magnitude pruning zeroes conv and dense kernels', async () => {
+  it('runs a data-free recipe, and magnitude pruning zeroes conv and dense kernels', async () => {
     const { dir, out } = await compress('magnitude', [{ 'prune.magnitude': { sparsity: 0.5 } }]);
-    expect(out).toMatch(/no data \(the model takes \[32, 32, 3\] inputs and the dataset's images are \[28, 28, 1\]/);
+    expect(out).toMatch(/no data \(data-free recipe\)/);
     const model = await loadGraphModel(handler(dir));
     const kernel = model.weights['StatefulPartitionedCall/block2/expand/Conv2D_weights'][0];
     const zeros = tf.tidy(() => tf.sum(tf.cast(tf.equal(kernel, 0), 'float32')).dataSync()[0]);
