@@ -93,7 +93,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   }, 300_000);
 
   it('covers every package', () => {
-    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'files', 'ir', 'kronecker', 'prune', 'quantize', 'reconstruct', 'sparsity', 'tfjs', 'thinet']);
+    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'files', 'ir', 'kronecker', 'prune', 'quantize', 'reconstruct', 'search', 'sparsity', 'tfjs', 'thinet']);
   });
 
   it('@condense/files alone writes atomically and bounds JSON trees', async () => {
@@ -279,6 +279,26 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       const d = await loadFashionMnist({ dir: undefined });
       console.log(d.train.count + d.test.count);`);
     expect(Number(out)).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('@condense/search runs recipe trials on worker threads with the plugins installed beside it, and names an unreachable Redis', async () => {
+    const p = await project([...new Set([...closure('search'), 'prune'])]);
+    const out = await p.node(`
+      import { DEFAULT_EXECUTORS, queueRunner, recipeTrial, storeAssets, trialOutputs, workerPool } from '@condense/search';
+      import { lenet300100 } from '@condense/ir';
+      const pool = workerPool({ workers: 2, modules: [DEFAULT_EXECUTORS], init: { backend: 'cpu' } });
+      const n = 16;
+      const validation = { images: new Float32Array(n * 784).fill(0.5), labels: new Uint8Array(n), count: n, shape: [n, 28, 28, 1] };
+      const assets = await storeAssets(pool.blobs, lenet300100(), { validation });
+      const prune = (s) => ({ stages: [{ plugin: 'prune.magnitude', options: { layers: { fc1: s } } }] });
+      const outs = trialOutputs(await pool.run([recipeTrial('a', assets, prune(0.5)), recipeTrial('b', assets, prune(0.9))]));
+      await pool.close();
+      let refused = '';
+      await queueRunner({ url: 'redis://127.0.0.1:1' }).catch((e) => (refused = e.message));
+      console.log(JSON.stringify({ nonzero: outs.map((o) => o.nonzero), refused }));`);
+    const r = JSON.parse(out);
+    expect(r.nonzero[0] - r.nonzero[1]).toBe(Math.round(0.9 * 784 * 300) - Math.round(0.5 * 784 * 300));
+    expect(r.refused).toMatch(/^cannot reach Redis at redis:\/\/127.0.0.1:1: connection refused/);
   }, 300_000);
 
   it('@condense/cli compresses a model from a recipe, training through the TF.js runtime', async () => {

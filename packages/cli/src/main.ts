@@ -5,10 +5,11 @@ import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
 import { report } from './commands/report.js';
 import { schema } from './commands/schema.js';
+import { worker } from './commands/worker.js';
 import type { Command } from './commands/command.js';
 import { UsageError } from './errors.js';
 
-export const COMMANDS: Command[] = [demo, compress, inspect, convert, schema, report];
+export const COMMANDS: Command[] = [demo, compress, inspect, convert, schema, report, worker];
 
 const HELP = `condense: model compression for TensorFlow.js
 

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cloneGraph, lenet300100, param, rng, setCodebook, setMask, type Param } from '@condense/ir';
+import { cloneGraph, fromFloat16Bits, lenet300100, param, rng, setCodebook, setMask, type Param } from '@condense/ir';
 import { afterAll, describe, expect, it } from 'vitest';
 import { containerReport, decodeGraph, encodeGraph, sizeReport, storedWeightNames } from './container.js';
 import { decodeContainer, parseContainer } from './decode.js';
@@ -53,6 +53,42 @@ describe('round trip', () => {
     expect(e('extra/codebookAndQuant')).toMatchObject({ encoding: 'codebook', quant: { bits: 8, signed: true } });
     const huffman = header.params.flatMap((p) => Object.values(p.streams)).filter((s) => s.huff !== undefined);
     expect(huffman.length).toBeGreaterThan(0);
+  });
+
+  it("stores a weight on its input file's uint8/uint16/float16 encoding as codes, and gives back its stored form", () => {
+    const g = lenet300100(3);
+    const onGrid = (name: string, quantization: Record<string, unknown>, decode: (c: number) => number, codes: Uint8Array | Uint16Array) => {
+      const p = g.params.get(name)!;
+      p.data = Float32Array.from(codes, decode);
+      const bytes = new Uint8Array(codes.buffer.slice(0));
+      p.stored = { entry: { name, shape: p.shape, dtype: 'float32', quantization: { ...quantization, original_dtype: 'float32' } }, bytes };
+      return p;
+    };
+    const next = rng(5);
+    const n1 = 784 * 300;
+    const fc1 = onGrid('fc1/kernel', { dtype: 'uint8', scale: 0.0021, min: -0.2688 }, (c) => c * 0.0021 - 0.2688, Uint8Array.from({ length: n1 }, () => Math.floor(next() * 256)));
+    setMask(fc1, Uint8Array.from(fc1.data, (_, i) => (i % 4 === 0 ? 1 : 0))); // pruned: 0 is code 128
+    onGrid('fc2/kernel', { dtype: 'uint16', scale: 1e-5, min: -0.3 }, (c) => c * 1e-5 - 0.3, Uint16Array.from({ length: 300 * 100 }, () => Math.floor(next() * 65536)));
+    const half = Uint16Array.from({ length: 100 * 10 }, () => 0x2000 + Math.floor(next() * 0x2000));
+    const fc3 = g.params.get('fc3/kernel')!;
+    fc3.data = Float32Array.from(half, (h) => fromFloat16Bits(h));
+    fc3.stored = { entry: { name: 'fc3/kernel', shape: fc3.shape, dtype: 'float32', quantization: { dtype: 'float16' } }, bytes: new Uint8Array(half.buffer) };
+    const { bytes } = encodeGraph(g);
+    const { header } = parseContainer(bytes);
+    const e = (n: string) => header.params.find((p) => p.name === n)!;
+    expect([e('fc1/kernel').encoding, e('fc2/kernel').encoding, e('fc3/kernel').encoding]).toEqual(['grid', 'grid', 'float16']);
+    expect(e('fc1/kernel').streams.values).toMatchObject({ bits: 8, n: n1 / 4 });
+    expect(e('fc3/kernel').float16).toBeUndefined();
+    // One byte per kept fc1 weight plus gaps, not four.
+    expect(bytes.length).toBeLessThan(n1 / 4 + n1 / 8 + 300 * 100 * 2 + 1000 * 2 + 120_000);
+    const back = decodeGraph(bytes);
+    expectSameGraph(back, g);
+    expectSameArray(back.params.get('fc2/kernel')!.stored!.bytes, g.params.get('fc2/kernel')!.stored!.bytes, 'fc2 bytes');
+    expectSameArray(back.params.get('fc3/kernel')!.stored!.bytes, g.params.get('fc3/kernel')!.stored!.bytes, 'fc3 bytes');
+    // A value moved off its grid is stored as float32, the entry still kept.
+    fc1.data[0] += 1e-4;
+    const moved = parseContainer(encodeGraph(g).bytes).header.params.find((p) => p.name === 'fc1/kernel')!;
+    expect([moved.encoding, moved.stored?.quantization]).toEqual(['float32', fc1.stored!.entry.quantization]);
   });
 
   it('is deterministic and idempotent (decode then encode gives the same bytes)', () => {
@@ -144,8 +180,8 @@ describe('decoder validation: one distinct code per problem', () => {
 
   it('UNSUPPORTED_VERSION', () => {
     const b = zooBytes.slice();
-    b[4] = 3;
-    expect(() => decodeGraph(b, 'model.cdz')).toThrow(/UNSUPPORTED_VERSION: model.cdz: container version 3, this build reads versions 1 and 2/);
+    b[4] = 4;
+    expect(() => decodeGraph(b, 'model.cdz')).toThrow(/UNSUPPORTED_VERSION: model.cdz: container version 4, this build reads versions 1, 2, 3/);
   });
 
   it('reads version 1 containers (header stored uncompressed) to the same graph', () => {

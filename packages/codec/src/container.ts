@@ -1,5 +1,5 @@
 /** The `.cdz` container over IR graphs: encodeGraph / decodeGraph, and size reports. */
-import { GraphError, validate, type Graph, type Param } from '@condense/ir';
+import { encodeExactly, encodingOf, GraphError, validate, type Graph, type Param } from '@condense/ir';
 import { deflateRawSync } from 'node:zlib';
 import { checkStoredTopology, type ExportTopology } from './agree.js';
 import { crc32 } from './crc32.js';
@@ -101,7 +101,7 @@ export interface DecodeGraphOptions extends Omit<DecodeOptions, 'source'> {
 
 /**
  * Decode a container into an IR graph with every annotation restored (mask, codebook, quant,
- * float16, frozen). The graph is validated (BAD_GRAPH) and, with `exportTopology`, a stored TF.js
+ * float16, frozen) and each param's stored form (the manifest entry it was first read from). The graph is validated (BAD_GRAPH) and, with `exportTopology`, a stored TF.js
  * topology for the loader must be the graph's own export (TOPOLOGY_MISMATCH): a file cannot show
  * one model here and run another in the loader.
  */
@@ -111,8 +111,8 @@ export function decodeGraph(bytes: Uint8Array, source?: string, options: DecodeG
   const c = decodeContainer(bytes, { ...decode, source });
   const params = new Map<string, Param>();
   const weightNames = new Map<string, string>();
-  for (const { weightName, ...p } of c.params) {
-    params.set(p.name, p);
+  for (const { weightName, stored, ...p } of c.params) {
+    params.set(p.name, stored ? { ...p, stored: storedForm(stored, p.data) } : p);
     if (weightName !== undefined) weightNames.set(p.name, weightName);
   }
   const graph: Graph = { name: c.name, nodes: c.nodes, params, inputs: c.inputs, outputs: c.outputs, meta: c.meta };
@@ -125,6 +125,15 @@ export function decodeGraph(bytes: Uint8Array, source?: string, options: DecodeG
     throw new CodecError('BAD_GRAPH', e.message, where);
   }
   return graph;
+}
+
+/**
+ * A param's stored form back from its entry: the bytes are what the entry's encoding makes of the
+ * data when that is exact (the input's bytes, for a param no stage changed), else none.
+ */
+function storedForm(entry: Record<string, unknown>, data: Float32Array): NonNullable<Param['stored']> {
+  const bytes = encodeExactly(encodingOf({ entry, bytes: new Uint8Array(0) }), data) ?? new Uint8Array(0);
+  return { entry, bytes };
 }
 
 /** Param name -> Keras weight name, as stored by `encodeGraph({ weightNames })`. */

@@ -9,7 +9,7 @@ import { unpack, packedBytes } from './bits.js';
 import { crc32 } from './crc32.js';
 import { CodecError, type CodecErrorCode } from './errors.js';
 import {
-  FORMAT, MAGIC, MAX_HEADER_DEPTH, READ_VERSIONS, headerLimit, SECTION_KINDS, STREAM_NAMES, affineBits, prefixBytes, halfToFloatBits, quantMin, quantSlots,
+  FORMAT, MAGIC, MAX_HEADER_DEPTH, READ_VERSIONS, headerLimit, SECTION_KINDS, STREAM_NAMES, affineBits, gridBits, prefixBytes, halfToFloatBits, quantMin, quantSlots, storedGrid,
   type ContainerHeader, type NodeJson, type ParamEntry, type SectionKind, type StreamName, type StreamRef, type ValueEncoding,
 } from './format.js';
 import { InflateError, inflateRaw, maxInflatedSize } from './inflate.js';
@@ -39,6 +39,8 @@ export interface DecodedParam {
   float16?: boolean;
   frozen?: boolean;
   weightName?: string;
+  /** The weights-manifest entry the param was first read from (see `ParamEntry.stored`). */
+  stored?: Record<string, unknown>;
 }
 
 export interface DecodedContainer {
@@ -79,7 +81,7 @@ export function parseContainer(bytes: Uint8Array, options: DecodeOptions = {}): 
   check(bytes.length >= 8, 'TRUNCATED', `file has ${bytes.length} bytes, shorter than the container prefix`, source);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(4, true);
-  check(READ_VERSIONS.includes(version), 'UNSUPPORTED_VERSION', `container version ${version}, this build reads versions ${READ_VERSIONS.join(' and ')}`, source);
+  check(READ_VERSIONS.includes(version), 'UNSUPPORTED_VERSION', `container version ${version}, this build reads versions ${READ_VERSIONS.join(', ')}`, source);
   const prefix = prefixBytes(version);
   check(bytes.length >= prefix, 'TRUNCATED', `file has ${bytes.length} bytes, shorter than the ${prefix}-byte prefix`, source);
   const storedLen = dv.getUint32(8, true);
@@ -157,7 +159,7 @@ function checkHeader(h: Record<string, unknown>, source: string): ContainerHeade
   return h as unknown as ContainerHeader;
 }
 
-const ENCODINGS: readonly ValueEncoding[] = ['float32', 'float16', 'affine', 'codebook'];
+const ENCODINGS: readonly ValueEncoding[] = ['float32', 'float16', 'affine', 'codebook', 'grid'];
 const isBits = (v: unknown, max = 16): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
 const optBool = (v: unknown) => v === undefined || typeof v === 'boolean';
 
@@ -180,6 +182,9 @@ function checkParam(p: ParamEntry, bodyBytes: number, where: string, maxElements
     if (!(isObject(c) && isBits(c.bits) && isCount(c.size) && c.size >= 1 && c.size <= 2 ** c.bits)) throw bad('codebook needs bits in 1..16 and 1..2^bits centroids');
   } else if (e.codebook !== undefined) throw bad('a codebook entry without the codebook encoding');
   if (p.encoding === 'affine' && e.quant === undefined) throw bad('affine encoding without quantization parameters');
+  if (e.stored !== undefined && !isObject(e.stored)) throw bad('stored is not an object');
+  const grid = p.encoding === 'grid' ? storedGrid(p.stored) : undefined;
+  if (p.encoding === 'grid' && !grid) throw bad('grid encoding without a stored uint8/uint16 entry (finite scale > 0 and min)');
   let slots = 0;
   if (e.quant !== undefined) {
     const q = e.quant;
@@ -199,9 +204,9 @@ function checkParam(p: ParamEntry, bodyBytes: number, where: string, maxElements
   want('centroids', p.codebook !== undefined);
   want('quant', p.quant !== undefined);
   want('mask', !sparse && p.mask === true);
-  const valueBits = { float32: 32, float16: 16, affine: p.quant?.bits ?? 0, codebook: p.codebook?.bits ?? 0 }[p.encoding];
+  const valueBits = { float32: 32, float16: 16, affine: p.quant?.bits ?? 0, codebook: p.codebook?.bits ?? 0, grid: grid?.bits ?? 0 }[p.encoding];
   const valueAlphabet = p.encoding === 'codebook' ? p.codebook!.size : 2 ** valueBits;
-  const coded = p.encoding === 'affine' || p.encoding === 'codebook';
+  const coded = p.encoding === 'affine' || p.encoding === 'codebook' || p.encoding === 'grid';
   checkStream(p.streams.values, 'values', { bits: valueBits, n: sparse ? undefined : n, alphabet: coded ? valueAlphabet : 0 }, bodyBytes, where);
   if (sparse) checkStream(p.streams.gaps!, 'gaps', { bits: p.gapBits!, alphabet: 2 ** p.gapBits! }, bodyBytes, where);
   if (p.codebook) checkStream(p.streams.centroids!, 'centroids', { bits: 32, n: p.codebook.size, alphabet: 0 }, bodyBytes, where);
@@ -377,6 +382,12 @@ function decodeParam(p: ParamEntry, n: number, body: Uint8Array, where: string):
     case 'codebook':
       out.codebook = decodeCodebook(p, r, n, pos, bits, where);
       break;
+    case 'grid': {
+      const g = storedGrid(p.stored)!;
+      const codes = r.codes('values', 2 ** g.bits);
+      for (let k = 0; k < codes.length; k++) bits[at(k)] = gridBits(g, codes[k]);
+      break;
+    }
   }
   // Dense with a mask: pruned elements are exactly +0 whatever was stored for them.
   if (mask && !pos) for (let i = 0; i < n; i++) if (mask[i] === 0) bits[i] = 0;
@@ -384,6 +395,7 @@ function decodeParam(p: ParamEntry, n: number, body: Uint8Array, where: string):
   if (p.float16) out.float16 = true;
   if (p.frozen) out.frozen = true;
   if (p.weightName !== undefined) out.weightName = p.weightName;
+  if (p.stored !== undefined) out.stored = p.stored;
   return out;
 }
 

@@ -117,6 +117,7 @@ export function expectSameGraph(actual: Graph, expected: Graph): void {
       expectSameArray(bitsOf(a.codebook.centroids), bitsOf(e.codebook.centroids), `${at} centroid bits`);
       expectSameArray(a.codebook.indices, e.codebook.indices, `${at} indices`);
     }
+    expect(a.stored?.entry, `${at} stored entry`).toEqual(e.stored?.entry);
     expect(a.quant === undefined, at).toBe(e.quant === undefined);
     if (a.quant && e.quant) {
       expect([a.quant.bits, a.quant.signed, a.quant.axis], at).toEqual([e.quant.bits, e.quant.signed, e.quant.axis]);

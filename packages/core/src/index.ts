@@ -1,10 +1,10 @@
 export { definePlugin, type Plugin, type PluginFactory, type PluginDefinition, type Contract, type Capability, type Requirement, type StageResult } from './plugin.js';
 export { parseOptions, OptionsError } from './options.js';
-export { checkContracts, ContractError } from './contract.js';
+export { checkContracts, checkPipeline, graphCapabilities, ContractError } from './contract.js';
 export type { StageContext, PipelineContext, PipelineData, PipelineSources, DataKind, Split, FinetuneOptions } from './context.js';
 export * from './data/index.js';
 export type { PipelineEvent } from './events.js';
-export type { Runtime, RuntimeTask, TrainingContribution, TrainRequest, TrainResult, EvaluateRequest, EvaluateResult, EpochProgress, LabelFreeOptions, LabelFreeSetting } from './runtime.js';
+export type { Runtime, RuntimeTask, TrainingContribution, TrainRequest, TrainResult, EvaluateRequest, EvaluateResult, EpochProgress, LabelFreeOptions, LabelFreeSetting, LatencyRequest, LatencyResult } from './runtime.js';
 export { snapshot, type Snapshot } from './snapshot.js';
 export { pipeline, sources, DEFAULT_FINETUNE, DEFAULT_AGREEMENT_EXAMPLES, DEFAULT_CALIBRATION_EXAMPLES, type Pipeline, type PipelineResult, type StageRecord, type FinetuneRecord } from './pipeline.js';
 export { testStageContext, type TestStageOptions, type TestStageContext } from './testing.js';

@@ -149,6 +149,21 @@ describe('pipeline', () => {
     expect(() => p.check({ data: { train: data.train }, runtime: recordingRuntime().runtime })).not.toThrow();
   });
 
+  it("refuses, before any stage runs, a model a later stage's check rejects; the input's bytes are its file's", async () => {
+    const g = lenet300100(1);
+    const ran: string[] = [];
+    const first = { name: 'first', options: {}, contract: {}, apply: () => void ran.push('first') };
+    const refuses = { name: 'refuses', options: {}, contract: {}, check: (m: Graph) => { if (m.params.has('fc1/kernel')) throw new Error("layer 'fc1' cannot"); } };
+    await expect(pipeline([first, refuses]).run(g)).rejects.toThrow("stage 2 (refuses) cannot run on this model: layer 'fc1' cannot");
+    expect(ran).toEqual([]);
+    // A weight its file stored as uint8 counts 1 byte per value in the input snapshot.
+    const k = g.params.get('fc1/kernel')!;
+    k.data = k.data.map((v) => (Math.round(v * 100) + 128) * 0.01 - 1.28); // decoded as TF.js decodes uint8 codes
+    k.stored = { entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1.28 } }, bytes: new Uint8Array(0) };
+    const r = await pipeline([first]).run(g);
+    expect(r.snapshots[0].bytes).toBe(r.snapshots[0].float32Bytes - k.data.length * 3);
+  });
+
   it('refuses training contributions that no later stage trains with', () => {
     const { runtime } = recordingRuntime();
     expect(() => pipeline([finetune(), contributing('sss')]).check({ data, runtime })).toThrow('stage 2 (sss) adds training contributions, and no later stage trains: add a finetune stage after it');

@@ -1,5 +1,5 @@
 import { cloneGraph, type Graph } from '@condense/ir';
-import { checkContracts, ContractError, measuresEachStage, trains } from './contract.js';
+import { checkContracts, checkPipeline, ContractError, measuresEachStage, trains } from './contract.js';
 import type { DataKind, FinetuneOptions, PipelineContext, PipelineData, PipelineSources, StageContext } from './context.js';
 import { agreement } from './data/agreement.js';
 import { collect, hasTargets, modelSpec } from './data/batches.js';
@@ -44,8 +44,11 @@ export interface PipelineResult {
 
 export interface Pipeline {
   stages: Plugin[];
-  /** Check the stage order against the contracts without running anything. */
-  check(ctx?: PipelineContext): void;
+  /**
+   * Check the stage order against the contracts without running anything; with the model, also
+   * against the state it carries and each stage's own `check` of it (as `run` does first).
+   */
+  check(ctx?: PipelineContext, graph?: Graph): void;
   run(graph: Graph, ctx?: PipelineContext): Promise<PipelineResult>;
 }
 
@@ -63,7 +66,7 @@ export const DEFAULT_FINETUNE: FinetuneOptions = {
 export function pipeline(stages: Plugin[]): Pipeline {
   return {
     stages,
-    check: (ctx) => checkContracts(stages, ctx),
+    check: (ctx = {}, graph) => (graph ? checkPipeline(stages, ctx, graph) : checkContracts(stages, ctx)),
     run: (graph, ctx = {}) => runPipeline(stages, graph, ctx),
   };
 }
@@ -84,7 +87,7 @@ export class Contributions {
 }
 
 async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext): Promise<PipelineResult> {
-  checkContracts(stages, ctx);
+  checkPipeline(stages, ctx, input);
   const original = cloneGraph(input);
   let graph = cloneGraph(input);
   const data = sources(ctx.data);

@@ -59,6 +59,13 @@ export interface Plugin<O = unknown> {
   name: string;
   options: O;
   contract: Contract;
+  /**
+   * Refuse, before any stage runs, a model this stage cannot work on: throw with what and where
+   * (the pipeline names the stage). It sees the input model, so it refuses only what the input
+   * makes impossible (state on its params that no earlier stage removes), not what an earlier
+   * stage may still add or change.
+   */
+  check?(graph: Graph): void;
   /** Rewrite the graph once. */
   apply?(graph: Graph, ctx: StageContext): StageResult | void | Promise<StageResult | void>;
   /**

@@ -82,6 +82,23 @@ export interface EvaluateResult {
   count: number;
 }
 
+/** How to time inference: `runs` timed passes over one batch of `batch` examples, after `warmup` untimed ones. */
+export interface LatencyRequest {
+  batch: number;
+  runs: number;
+  warmup?: number;
+}
+
+export interface LatencyResult {
+  /** Median wall time of one pass over the batch, output read back included. */
+  msPerBatch: number;
+  /** Every timed pass, in order. */
+  samples: number[];
+  batch: number;
+  /** The backend it ran on, e.g. `wasm (SIMD, 2 threads)`. */
+  backend: string;
+}
+
 /**
  * Executes IR graphs for the pipeline, so core needs no ML framework: `@condense/tfjs` provides
  * `tfjsRuntime()`; the CLI, the benchmarks and user code pass one as `runtime` in the pipeline
@@ -101,6 +118,8 @@ export interface Runtime {
   check?(graph: Graph, data: DataSource, request: { task?: TaskSpec; what: string }): Promise<void>;
   /** The model's outputs (in `graph.outputs` order) on the first `limit` examples, in data order. */
   predict(graph: Graph, data: DataSource, request?: { limit?: number }): Promise<ArrayTensor[]>;
+  /** Inference time of the graph on the backend at hand (optional: latency targets need it). */
+  latency?(graph: Graph, request: LatencyRequest): Promise<LatencyResult>;
 }
 
 /** Runtime work a stage does, declared in its contract (`contract.runtime`). */

@@ -7,8 +7,13 @@ export interface Snapshot {
   stage: string;
   params: number;
   nonzero: number;
-  /** Stored bytes under the params' annotations (before entropy coding; the codec stage reports real file bytes). */
+  /**
+   * Stored bytes. The input (index 0): its weights as its file stores them (uint8, float16 or
+   * float32; float32 for a model built in memory). After a stage: under the params' annotations
+   * and stored encodings, before entropy coding (the codec stage reports its file's bytes).
+   */
   bytes: number;
+  /** The same params as float32, for the ratio against float32 (reported beside, never instead of, the ratio against the input). */
   float32Bytes: number;
   macs: number;
   effectiveMacs: number;
@@ -33,7 +38,7 @@ export function snapshot(graph: Graph, index: number, stage: string, wallMs: num
     stage,
     params: totals.params,
     nonzero: totals.nonzero,
-    bytes: totals.bytes,
+    bytes: index === 0 ? totals.sourceBytes : totals.bytes,
     float32Bytes: totals.float32Bytes,
     macs: totals.macs,
     effectiveMacs: totals.effectiveMacs,

@@ -41,3 +41,51 @@ export function vggSmall(seed = 1, o: { batchNorm?: boolean } = {}): Graph {
   b.maxPool2d(2, { name: 'pool2' });
   return b.flatten({ name: 'flatten' }).dense(256, { name: 'fc1', activation: 'relu' }).dense(10, { name: 'fc2', activation: 'softmax' }).build();
 }
+
+/** Keras' _make_divisible: round to the nearest multiple of `divisor`, never below 90% of `v`. */
+function makeDivisible(v: number, divisor = 8): number {
+  const rounded = Math.max(divisor, Math.floor(v + divisor / 2) - (Math.floor(v + divisor / 2) % divisor));
+  return rounded < 0.9 * v ? rounded + divisor : rounded;
+}
+
+/**
+ * MobileNetV2 (Sandler et al. 2018) as keras.applications builds it: the same layers, names and
+ * padding (a 'valid' depthwise conv after ZeroPadding2D at stride 2), width multiplier `alpha`.
+ * At 224x224, alpha 1 and 1000 classes: 3,538,984 params, 300.8M MACs (conv, depthwise and dense).
+ */
+export function mobilenetV2(o: { alpha?: number; inputSize?: number; classes?: number; seed?: number } = {}): Graph {
+  const { alpha = 1, inputSize = 224, classes = 1000, seed = 1 } = o;
+  const b = new GraphBuilder('mobilenetv2', [inputSize, inputSize, 3], seed);
+  let size = Math.ceil(inputSize / 2);
+  let channels = makeDivisible(32 * alpha);
+  const bnRelu = (name: string) => b.batchNorm({ name: `${name}_BN` }).activation('relu6', { name: `${name}_relu` });
+  b.conv2d(channels, 3, { name: 'Conv1', strides: 2, padding: 'same', bias: false }).batchNorm({ name: 'bn_Conv1' }).activation('relu6', { name: 'Conv1_relu' });
+  const inverted = (filters: number, stride: number, expansion: number, id: number) => {
+    const input = b.current;
+    const out = makeDivisible(Math.trunc(filters * alpha));
+    const prefix = id ? `block_${id}_` : 'expanded_conv_';
+    if (id) {
+      b.conv2d(expansion * channels, 1, { name: `${prefix}expand`, bias: false });
+      bnRelu(`${prefix}expand`);
+    }
+    if (stride === 2) {
+      // Keras' correct_pad for an even input: one row and column after.
+      b.zeroPad2d(size % 2 === 0 ? [[0, 1], [0, 1]] : [[1, 1], [1, 1]], { name: `${prefix}pad` });
+      size = Math.ceil(size / 2);
+    }
+    b.depthwiseConv2d(3, { name: `${prefix}depthwise`, strides: stride, padding: stride === 1 ? 'same' : 'valid', bias: false });
+    bnRelu(`${prefix}depthwise`);
+    b.conv2d(out, 1, { name: `${prefix}project`, bias: false }).batchNorm({ name: `${prefix}project_BN` });
+    if (channels === out && stride === 1) b.addValues([input, b.current], { name: `${prefix}add` });
+    channels = out;
+  };
+  const stages: [filters: number, stride: number, expansion: number, repeats: number][] = [
+    [16, 1, 1, 1], [24, 2, 6, 2], [32, 2, 6, 3], [64, 2, 6, 4], [96, 1, 6, 3], [160, 2, 6, 3], [320, 1, 6, 1],
+  ];
+  let id = 0;
+  for (const [filters, stride, expansion, repeats] of stages) {
+    for (let r = 0; r < repeats; r++) inverted(filters, r === 0 ? stride : 1, expansion, id++);
+  }
+  b.conv2d(alpha > 1 ? makeDivisible(1280 * alpha) : 1280, 1, { name: 'Conv_1', bias: false }).batchNorm({ name: 'Conv_1_bn' }).activation('relu6', { name: 'out_relu' });
+  return b.globalAvgPool2d({ name: 'global_average_pooling2d' }).dense(classes, { name: 'predictions', activation: 'softmax' }).build();
+}

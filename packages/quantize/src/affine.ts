@@ -1,4 +1,4 @@
-import { affineRange, getOp, quantize, quantRange, quantSlot, setQuant, type AffineQuant, type Graph, type Node, type Param } from '@condense/ir';
+import { affineRange, channelFlow, quantize, quantRange, quantSlot, setQuant, type AffineQuant, type Graph, type Node, type Param } from '@condense/ir';
 import { QuantizeError } from './errors.js';
 import { checkBits, errorStats } from './metrics.js';
 import { selectParams, type ParamKind, type Select } from './select.js';
@@ -132,7 +132,7 @@ export function quantizeAffine(p: Param, options: AffineOptions = {}, defaultAxi
 
 /** The axis of a node's param that is indexed by the node's output channels, if the op declares one. */
 export function outputChannelAxis(node: Node, role: string): number | undefined {
-  const flow = getOp(node.op).channels;
+  const flow = channelFlow(node);
   if (flow.kind === 'produce') return flow.out.find((a) => a.role === role)?.axis;
   if (flow.kind === 'elementwise') return flow.params?.find((a) => a.role === role)?.axis;
   return undefined;

@@ -1,7 +1,9 @@
-import { hasTargets, modelSpec, type DataSource, type LabelFreeOptions, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { hasTargets, modelSpec, type DataSource, type LabelFreeOptions, type LatencyRequest, type LatencyResult, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
 import type { Graph } from '@condense/ir';
-import { ensureBackend } from './backend/index.js';
+import { describeBackend, ensureBackend } from './backend/index.js';
 import { labelFreeContribution } from './distill/index.js';
+import { compile } from './exec/index.js';
 import { evaluate, predictData, preflight, train, type TrainingContribution } from './train/index.js';
 
 export interface TfjsRuntimeOptions {
@@ -81,5 +83,32 @@ export function tfjsRuntime(options: TfjsRuntimeOptions = {}): Runtime {
       await ensureBackend();
       return predictData(graph, data, { limit: request.limit, batchSize: options.evaluateBatchSize ?? 512 });
     },
+    latency: (graph, request) => measureLatency(graph, request),
   };
+}
+
+/** Median time of inference passes over one constant batch (the output read back each time, so async backends finish). */
+export async function measureLatency(graph: Graph, r: LatencyRequest): Promise<LatencyResult> {
+  await ensureBackend();
+  const model = compile(graph);
+  const inputs = model.inputShapes.map((shape) => tf.fill([r.batch, ...shape], 0.5));
+  try {
+    const pass = async () => {
+      const out = model.predict(inputs);
+      await out.output.data();
+      for (const t of [...out.outputs, ...(out.logits ? [out.logits] : []), ...Object.values(out.taps)]) t.dispose();
+    };
+    for (let i = 0; i < (r.warmup ?? 2); i++) await pass();
+    const samples: number[] = [];
+    for (let i = 0; i < r.runs; i++) {
+      const t0 = performance.now();
+      await pass();
+      samples.push(performance.now() - t0);
+    }
+    const sorted = [...samples].sort((a, b) => a - b);
+    return { msPerBatch: sorted[Math.floor(sorted.length / 2)], samples, batch: r.batch, backend: describeBackend() };
+  } finally {
+    for (const t of inputs) t.dispose();
+    model.dispose();
+  }
 }

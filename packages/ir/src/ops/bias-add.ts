@@ -1,4 +1,4 @@
-import { lastDim } from './builtin.js';
+import { lastDim } from './common.js';
 import { registerOp } from './registry.js';
 
 /** x + bias, one bias per channel (the last axis): a graph model's BiasAdd that no conv absorbed. */

@@ -1,4 +1,4 @@
-import { rank } from './builtin.js';
+import { rank } from './common.js';
 import { fail, registerOp } from './registry.js';
 
 /**

@@ -1,4 +1,4 @@
-import { rank, zeroPadding } from './builtin.js';
+import { rank, zeroPadding } from './common.js';
 import { fail, registerOp } from './registry.js';
 
 export type PadMode = 'constant' | 'reflect' | 'symmetric';

@@ -1,5 +1,5 @@
 import { formatShape } from '../errors.js';
-import { rank } from './builtin.js';
+import { rank } from './common.js';
 import { fail, registerOp } from './registry.js';
 
 /**

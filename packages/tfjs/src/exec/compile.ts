@@ -5,7 +5,6 @@ import {
 } from '@condense/ir';
 import { getKernel, type KernelContext, type KernelEntry } from './kernels.js';
 import './builtin.js';
-import './tensor-ops.js';
 import './gradients.js';
 
 export interface CompileOptions {

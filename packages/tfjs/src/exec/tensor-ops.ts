@@ -1,10 +1,10 @@
 /**
- * TF.js kernels of the IR ops graph-model import adds (constant, identity, prelu, biasAdd,
- * binaryConst, pad2d, resize2d, depthToSpace, conv2dTranspose), computing what the TF ops they
- * come from compute in TF.js.
+ * TF.js kernels of the IR ops graph-model import adds (constant, identity, biasAdd, binaryConst,
+ * pad2d, resize2d, depthToSpace), computing what the TF ops they come from compute in TF.js.
+ * (prelu and conv2dTranspose, which graph models also use, run on the family kernels.)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { strides2, zeroPadding, type BinaryFn, type Node } from '@condense/ir';
+import { zeroPadding, type BinaryFn, type Node } from '@condense/ir';
 import { registerKernel } from './kernels.js';
 
 const BINARY: Record<BinaryFn, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
@@ -39,23 +39,9 @@ function resize2d(node: Node, [x, size]: tf.Tensor[]): tf.Tensor {
   return node.attrs.method === 'nearest' ? tf.image.resizeNearestNeighbor(x as tf.Tensor4D, hw, ...o) : tf.image.resizeBilinear(x as tf.Tensor4D, hw, ...o);
 }
 
-/** TF's conv_transpose: the output size is `attrs.outputShape`, a run-time output-shape input, or TF's size for the padding. */
-function conv2dTranspose(node: Node, [x, outShape]: tf.Tensor[], p: Record<string, tf.Tensor>): tf.Tensor {
-  const kernel = p.kernel as tf.Tensor4D;
-  const [n, h, w] = x.shape;
-  const [sh, sw] = strides2(node.attrs);
-  const padding = (node.attrs.padding as 'same' | 'valid' | undefined) ?? 'valid';
-  const size = (d: number, k: number, s: number) => (padding === 'same' ? d * s : (d - 1) * s + k);
-  const fixed = outShape ? Array.from(outShape.dataSync()).slice(1, 3) : (node.attrs.outputShape as number[] | undefined);
-  const [ho, wo] = fixed ?? [size(h, kernel.shape[0], sh), size(w, kernel.shape[1], sw)];
-  const y = tf.conv2dTranspose(x as tf.Tensor4D, kernel, [n, ho, wo, kernel.shape[2]], [sh, sw], padding);
-  return p.bias ? tf.add(y, p.bias) : y;
-}
-
 export function registerTensorOpKernels(): void {
   registerKernel('constant', (node, _inputs, params) => constantValue(node, params));
   registerKernel('identity', (_node, [x]) => x);
-  registerKernel('prelu', (_node, [x], p) => tf.prelu(x, p.alpha));
   registerKernel('biasAdd', (_node, [x], p) => tf.add(x, p.bias));
   registerKernel('binaryConst', (node, [x], p) => {
     const f = BINARY[node.attrs.fn as BinaryFn];
@@ -64,7 +50,4 @@ export function registerTensorOpKernels(): void {
   registerKernel('pad2d', (node, [x]) => pad2d(node, x));
   registerKernel('resize2d', resize2d);
   registerKernel('depthToSpace', (node, [x]) => tf.depthToSpace(x as tf.Tensor4D, node.attrs.blockSize as number));
-  registerKernel('conv2dTranspose', conv2dTranspose);
 }
-
-registerTensorOpKernels();

@@ -1,12 +1,14 @@
 /**
  * An IR graph as a graph model: the GraphDef JSON (every node written by its IR op's exporter in
- * ./ops, opaque ones from their NodeDefs), the weights manifest (each weight in its original
- * encoding and bytes while its data is unchanged) and the rest of model.json as import kept it.
+ * ./ops, opaque ones from their NodeDefs), the weights manifest (each float weight encoded by
+ * `encodeParam`: its original encoding and bytes while its data is unchanged) and the rest of
+ * model.json as import kept it.
  */
 import { consumers, GraphError, inferShapes, validate, type Graph, type Node, type Param, type Shape } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
 import { ModelIOError, type Json, type JsonObject } from '../io/errors.js';
 import type { ExportOptions } from '../io/export.js';
+import type { WeightEncoding } from '../io/encoding.js';
 import { encodeParam, type EncodedWeight, type ValueWeight } from '../io/weights.js';
 import { TF_DTYPE, toTensorShape } from './attrs.js';
 import { graphModelMeta } from './import.js';
@@ -23,14 +25,18 @@ export interface GraphModelArtifacts {
   modelJson(paths: string[]): Record<string, unknown>;
   /** Weight name -> the param it holds (float weights) or its values (int32, bool, string), and its bytes' place in the weight data; in manifest order. */
   sources: Map<string, WeightSource & { offset: number; length: number }>;
+  /** Each float weight's encoding and why, in manifest order (non-float values are written as they are). */
+  encodings: WeightEncoding[];
   notes: string[];
 }
 
 type Values = Omit<ValueWeight, 'name'>;
 type WeightSource = { param: string } | { values: Values };
+/** A weight to write: a float param's says how it was encoded (`EncodedWeight`); non-float values have no choice. */
+type WrittenWeight = Omit<EncodedWeight, 'encoding'> & { encoding?: WeightEncoding };
 
 /** Encodes non-float values as TF.js stores them: int32 little-endian, bool bytes, strings as uint32 length + bytes. */
-function encodeValues(name: string, w: Values): EncodedWeight {
+function encodeValues(name: string, w: Values): WrittenWeight {
   const spec = { name, shape: [...w.shape], dtype: w.dtype };
   if (w.dtype === 'string') {
     const parts = (w.values as string[]).map((b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
@@ -74,7 +80,7 @@ class GraphModelWriter implements ExportContext {
   /** Graph nodes written, by name. */
   private readonly nodes = new Map<string, NodeDef>();
   /** Weights written, by name, and the values of non-float ones (to share a name only with equal values). */
-  private readonly weights = new Map<string, EncodedWeight>();
+  private readonly weights = new Map<string, WrittenWeight>();
   private readonly valuesOf = new Map<string, Values>();
   private readonly paramOf = new Map<string, Param>();
   private readonly sources = new Map<string, WeightSource>();
@@ -128,7 +134,7 @@ class GraphModelWriter implements ExportContext {
     const name = this.weights.has(p.name) || (owner && owner.op !== 'constant') ? this.fresh(p.name) : p.name;
     this.paramOf.set(name, p);
     this.sources.set(name, { param: p.name });
-    this.weights.set(name, encodeParam(p, name, { ...this.options, stored: true }, this.notes));
+    this.weights.set(name, encodeParam(p, name, this.options, this.notes));
     this.nodes.set(name, constNode(name, this.meta?.consts[p.name], 'float32', p.shape));
     return name;
   }
@@ -169,7 +175,7 @@ class GraphModelWriter implements ExportContext {
     const p = this.graph.params.get(node.params.weight ?? node.params.value ?? '');
     if (p) {
       this.sources.set(node.name, { param: p.name });
-      this.weights.set(node.name, encodeParam(p, node.name, { ...this.options, stored: true }, this.notes));
+      this.weights.set(node.name, encodeParam(p, node.name, this.options, this.notes));
       return { dtype: 'float32', shape: p.shape };
     }
     const w: Values = { dtype: node.attrs.dtype as Values['dtype'], shape: node.attrs.shape as number[], values: node.attrs.values as number[] };
@@ -234,7 +240,8 @@ class GraphModelWriter implements ExportContext {
       const keys = [...keyOrder.filter((k) => k in all), ...Object.keys(all).filter((k) => !keyOrder.includes(k))];
       return Object.fromEntries(keys.map((k) => [k, all[k]]));
     };
-    return { artifacts, modelJson, sources, notes: this.notes };
+    const encodings = weights.flatMap((w) => (w.encoding ? [w.encoding] : []));
+    return { artifacts, modelJson, sources, encodings, notes: this.notes };
   }
 }
 

@@ -33,10 +33,10 @@ describe('import errors name the file, layer, weight or field', () => {
   it('unsupported layer: names the layer and its class', async () => {
     const m = tfl.sequential();
     m.add(tfl.layers.conv2d({ inputShape: [5, 5, 1], filters: 2, kernelSize: 3, name: 'c' }));
-    m.add(tfl.layers.globalMaxPooling2d({ name: 'gmp' }));
+    m.add(tfl.layers.thresholdedReLU({ name: 'thr' }));
     const dir = join(tmp.dir, 'unsupported');
     await writeModelFiles(dir, await artifactsOf(m));
-    await expect(loadModel(dir)).rejects.toThrow(/model\.json: layer 'gmp' \(GlobalMaxPooling2D\): the layer class is not supported/);
+    await expect(loadModel(dir)).rejects.toThrow(/model\.json: layer 'thr' \(ThresholdedReLU\): the layer class is not supported\. Register it from your code with registerKerasLayer\(\{ className: 'ThresholdedReLU'/);
   });
 
   it('missing shard: names the file path', async () => {

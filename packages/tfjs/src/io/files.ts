@@ -4,6 +4,7 @@ import { commitStage, FileError, makeStage, readInto, readTextBounded, regularFi
 import { parseBoundedJson } from '@condense/files/json';
 import type { Graph } from '@condense/ir';
 import { brief, isObject, ModelIOError, type Json } from './errors.js';
+import type { WeightEncoding } from './encoding.js';
 import { toArtifacts, type ExportOptions } from './export.js';
 import { checkFormat, extrasOf, importParts } from './import.js';
 import { ByteSource, decodeWeights, manifestBytes } from './weights.js';
@@ -149,7 +150,7 @@ export async function loadModel(pathOrDir: string): Promise<Graph> {
   const { buffer, ranges } = await readShards(groups, dirname(file), file);
   const decoded = groups.map((g, i) => {
     const where = `${file} (${g.at}: ${g.paths.join(', ') || 'no files'})`;
-    return decodeWeights(g.weights, new ByteSource([buffer.subarray(...ranges[i])]), where, { copy: false, values: graphModel, stored: graphModel });
+    return decodeWeights(g.weights, new ByteSource([buffer.subarray(...ranges[i])]), where, { copy: false, values: graphModel });
   });
   const params = decoded.flatMap((d) => d.params);
   const sizeError = decoded.find((d) => d.sizeError)?.sizeError;
@@ -174,7 +175,13 @@ export interface SaveOptions extends ExportOptions {
 export interface SaveResult {
   /** Absolute paths of the files written: model.json first, then the shards. */
   files: string[];
+  /** Bytes of all files written (model.json and shards). */
   bytes: number;
+  /** Bytes of the weight shards. */
+  weightBytes: number;
+  /** Each weight's encoding and why, in manifest order. */
+  encodings: WeightEncoding[];
+  /** Weights written larger than their input stored them, and why. */
   notes: string[];
 }
 
@@ -188,7 +195,7 @@ export interface SaveResult {
 export async function saveModel(graph: Graph, dir: string, options: SaveOptions = {}): Promise<SaveResult> {
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (!Number.isInteger(shardBytes) || shardBytes < 1) throw new ModelIOError(`saveModel: shardBytes must be a positive integer, got ${brief(shardBytes)}`);
-  const { data, modelJson, notes } = modelFiles(graph, options);
+  const { data, modelJson, notes, encodings } = modelFiles(graph, options);
   const target = resolve(dir);
   const existing = await stat(target).catch((e) => {
     if (errno(e) === 'ENOENT') return undefined;
@@ -217,16 +224,16 @@ export async function saveModel(graph: Graph, dir: string, options: SaveOptions 
   const kept = new Set(shards.map((s) => join(target, s.name)));
   for (const f of stale) if (!kept.has(f)) await rm(f, { force: true });
   const files = [join(target, MODEL_JSON), ...shards.map((s) => join(target, s.name))];
-  return { files, bytes: Buffer.byteLength(jsonText) + data.byteLength, notes };
+  return { files, bytes: Buffer.byteLength(jsonText) + data.byteLength, weightBytes: data.byteLength, encodings, notes };
 }
 
-/** The weight bytes and model.json of a graph: a graph model when it was read from one, else a layers model. */
-function modelFiles(graph: Graph, options: ExportOptions): { data: Uint8Array; modelJson: (paths: string[]) => Record<string, unknown>; notes: string[] } {
+/** The weight bytes, model.json and weight encodings of a graph: a graph model when it was read from one, else a layers model. */
+function modelFiles(graph: Graph, options: ExportOptions): { data: Uint8Array; modelJson: (paths: string[]) => Record<string, unknown>; encodings: WeightEncoding[]; notes: string[] } {
   if (graphModelMeta(graph)) {
     const g = toGraphModelArtifacts(graph, options);
-    return { data: new Uint8Array(g.artifacts.weightData as ArrayBuffer), modelJson: g.modelJson, notes: g.notes };
+    return { data: new Uint8Array(g.artifacts.weightData as ArrayBuffer), modelJson: g.modelJson, encodings: g.encodings, notes: g.notes };
   }
-  const { artifacts, notes } = toArtifacts(graph, options);
+  const { artifacts, notes, encodings } = toArtifacts(graph, options);
   const modelJson = (paths: string[]) => {
     const json: Record<string, unknown> = {
       format: artifacts.format,
@@ -239,7 +246,7 @@ function modelFiles(graph: Graph, options: ExportOptions): { data: Uint8Array; m
     if (artifacts.userDefinedMetadata) json.userDefinedMetadata = artifacts.userDefinedMetadata;
     return json;
   };
-  return { data: new Uint8Array(artifacts.weightData as ArrayBuffer), modelJson, notes };
+  return { data: new Uint8Array(artifacts.weightData as ArrayBuffer), modelJson, encodings, notes };
 }
 
 /** A shard-name prefix whose names collide with none of `taken`. */

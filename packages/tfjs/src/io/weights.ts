@@ -1,5 +1,6 @@
-import { fromFloat16Bits, toFloat16Bits, type AffineQuant, type Param, type StoredForm } from '@condense/ir';
+import { fromFloat16Bits, type Param } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
+import { chooseEncoding, growthNote, type ChooseOptions, type WeightEncoding } from './encoding.js';
 import { brief, isObject, ModelIOError } from './errors.js';
 
 export type WeightSpec = io.WeightsManifestEntry;
@@ -164,38 +165,23 @@ export function manifestBytes(specs: unknown, where: string): { bytes: number; e
 }
 
 /**
- * The affine annotation equivalent to a TF.js uint8/uint16 manifest (value = q * scale + min), when
- * `min` is a whole number of steps below zero (the converter nudges it so that 0 is exact).
+ * The values of a quantized entry exactly as TF.js decodes them (tfjs-core io_utils, decodeWeight):
+ * float16 bits converted exactly; uint8/uint16 codes as `code * scale + min` in float64 (the
+ * manifest's numbers as parsed), rounded once to float32 by the Float32Array store.
  */
-export function manifestQuant(dtype: 'uint8' | 'uint16', scale: number, min: number): AffineQuant | undefined {
-  const s = Math.fround(scale);
-  const zpReal = -min / scale;
-  const zp = Math.round(zpReal);
-  if (!(s > 0) || !Number.isFinite(s) || Math.abs(zpReal - zp) > 1e-3 || Math.abs(zp) > 2 ** 30) return undefined;
-  return { bits: dtype === 'uint8' ? 8 : 16, signed: false, scale: Float32Array.of(s), zeroPoint: Int32Array.of(zp) };
-}
-
-function decodeQuantized(spec: WeightSpec, raw: Uint8Array, n: number): Pick<Param, 'data' | 'quant' | 'float16'> {
+function decodeQuantized(spec: WeightSpec, raw: Uint8Array, n: number): Float32Array {
   const q = spec.quantization as { dtype: QuantDtype; scale?: number; min?: number };
   const data = new Float32Array(n);
   const codes = q.dtype === 'uint8' ? raw : aligned(raw, 2, (b, o) => new Uint16Array(b, o, n));
   if (q.dtype === 'float16') {
     const table = halfToFloat();
     for (let i = 0; i < n; i++) data[i] = table[codes[i]];
-    return { data, float16: true };
+    return data;
   }
   const scale = q.scale as number;
   const min = q.min as number;
-  const quant = manifestQuant(q.dtype, scale, min);
-  if (quant) {
-    // Keep the IR invariant data = scale * (q - zeroPoint) exactly, so that re-export reproduces it bit for bit.
-    const s = quant.scale[0];
-    const zp = quant.zeroPoint[0];
-    for (let i = 0; i < n; i++) data[i] = s * (codes[i] - zp);
-    return { data, quant };
-  }
   for (let i = 0; i < n; i++) data[i] = codes[i] * scale + min;
-  return { data };
+  return data;
 }
 
 /** A typed view over `raw` when its offset is aligned, else over an aligned copy. */
@@ -207,10 +193,8 @@ function aligned<T>(raw: Uint8Array, align: number, make: (buf: ArrayBuffer, off
 export interface DecodeOptions {
   /** Copy float32 values out of the source instead of viewing it (when the caller still owns the bytes). */
   copy: boolean;
-  /** Return int32, bool and string weights (a graph model's constants) as `values` instead of refusing them. */
+  /** Return int32, bool and string weights (a graph model's constants) as `values` instead of params (int32) or refusing them. */
   values?: boolean;
-  /** Keep each quantized entry's manifest entry and bytes on its param (`Param.stored`), for `EncodeOptions.stored`. */
-  stored?: boolean;
 }
 
 /**
@@ -222,9 +206,11 @@ const KERAS3_OPTIMIZER_WEIGHT = /^optimizer\/(?:[^/]+\/)*vars\/\d+$/;
 
 /**
  * Params from a weights manifest and its bytes, in manifest order. Float32 weights are views
- * into the source where alignment allows (no copy); quantized ones are decoded (uint8/uint16
- * get an IR `quant` annotation when the manifest's affine map has an integer zero point).
- * Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
+ * into the source where alignment allows (no copy); quantized ones (uint8, uint16, float16) are
+ * decoded exactly as TF.js decodes them and keep their manifest entry and bytes as `Param.stored`:
+ * where they came from, not a compression annotation (stages see only the decoded values). int32
+ * weights become float32 params, or with `values` (a graph model's) come back as `values`, with
+ * bool and string ones. Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
  * that runs past the data throws; data left over after the last weight comes back as `sizeError`.
  */
 export function decodeWeights(specs: unknown, source: ByteSource, where: string, o: DecodeOptions): { params: Param[]; values: ValueWeight[]; sizeError?: string } {
@@ -245,13 +231,16 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
     if (!skip) {
       const raw = source.bytes(offset, len);
       if (spec.dtype !== 'float32') {
-        if (!o.values || spec.dtype === 'complex64') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 model weights are supported`);
-        values.push(decodeValues(spec, o.copy ? raw.slice() : raw, n));
+        if (o.values && spec.dtype !== 'complex64') values.push(decodeValues(spec, o.copy ? raw.slice() : raw, n));
+        else if (spec.dtype === 'int32') {
+          // int32 weights (a Normalization's sample count) as their values in float32, exact below 2^24.
+          out.push({ name: spec.name, shape: [...spec.shape], data: Float32Array.from(aligned(raw, 4, (b, off) => new Int32Array(b, off, n))) });
+        } else throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 and int32 model weights are supported`);
+      } else if (spec.quantization) {
+        const stored = { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw };
+        out.push({ name: spec.name, shape: [...spec.shape], data: decodeQuantized(spec, raw, n), stored });
       } else {
-        const decoded = spec.quantization ? decodeQuantized(spec, raw, n) : { data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) };
-        // A quantized entry keeps its manifest entry and bytes, so that export can write it back exactly (float32 data is its own encoding).
-        const stored = o.stored && spec.quantization ? { stored: { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw } } : {};
-        out.push({ name: spec.name, shape: [...spec.shape], ...decoded, ...stored });
+        out.push({ name: spec.name, shape: [...spec.shape], data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) });
       }
     }
     offset += len;
@@ -271,119 +260,29 @@ function copyFloats(raw: Uint8Array, n: number): Float32Array {
 
 // ---------------------------------------------------------------- encoding
 
-export interface EncodeOptions {
-  float16?: boolean;
-  quantized?: 'manifest' | 'dequantize';
-  /**
-   * Write a param's stored form (`Param.stored`: the entry and bytes it was read from) while it
-   * still decodes to its data, so that each weight keeps its source encoding and bytes.
-   */
-  stored?: boolean;
-}
+export type EncodeOptions = ChooseOptions;
 
-/** One weight ready to be written: its manifest entry, its size, and a writer. */
+/** One weight ready to be written: its manifest entry, its size, a writer, and how and why it was encoded so. */
 export interface EncodedWeight {
   spec: WeightSpec;
   byteLength: number;
   write(out: Uint8Array): void;
-}
-
-/** Codes of a per-tensor affine param as an unsigned TF.js manifest, or why that is impossible. */
-function affineCodes(p: Param, q: AffineQuant): { dtype: 'uint8' | 'uint16'; scale: number; min: number; codes: Uint8Array | Uint16Array } | string {
-  if (q.scale.length !== 1) return `per-channel quantization (axis ${q.axis}) has no TF.js manifest form`;
-  if (q.bits > 16) return `${q.bits}-bit quantization has no TF.js manifest form`;
-  const dtype = q.bits <= 8 ? 'uint8' : 'uint16';
-  const qmax = dtype === 'uint8' ? 255 : 65535;
-  const scale = q.scale[0];
-  // Signed codes shift into the unsigned range: s * (q - z) = s * ((q + 2^(b-1)) - (z + 2^(b-1))).
-  const zp = q.zeroPoint[0] + (q.signed ? 2 ** (q.bits - 1) : 0);
-  if (!(scale > 0) || zp < 0 || zp > qmax) return `its zero point ${q.zeroPoint[0]} does not map to a ${dtype} code`;
-  const codes = dtype === 'uint8' ? new Uint8Array(p.data.length) : new Uint16Array(p.data.length);
-  const { data, mask } = p;
-  for (let i = 0; i < data.length; i++) {
-    if (mask && mask[i] === 0) {
-      codes[i] = zp;
-      continue;
-    }
-    const c = Math.round(data[i] / scale) + zp;
-    if (c < 0 || c > qmax || Math.fround(scale * (c - zp)) !== data[i]) return `its data is not exactly on the quantization grid (element ${i}: ${data[i]})`;
-    codes[i] = c;
-  }
-  return { dtype, scale, min: -scale * zp, codes };
-}
-
-function floatWeight(p: Param, name: string, half: boolean, notes: string[]): EncodedWeight {
-  const { data, mask } = p;
-  const n = data.length;
-  if (half) {
-    const bits = new Uint16Array(n);
-    let inexact = 0;
-    for (let i = 0; i < n; i++) {
-      const v = mask && mask[i] === 0 ? 0 : data[i];
-      bits[i] = toFloat16Bits(v);
-      if (p.float16 && fromFloat16Bits(bits[i]) !== v && !Number.isNaN(v)) inexact++;
-    }
-    if (inexact) notes.push(`param '${p.name}': ${inexact} value(s) were not float16-exact and were rounded`);
-    return {
-      spec: { name, shape: [...p.shape], dtype: 'float32', quantization: { dtype: 'float16' } },
-      byteLength: n * 2,
-      write: (out) => out.set(new Uint8Array(bits.buffer)),
-    };
-  }
-  return {
-    spec: { name, shape: [...p.shape], dtype: 'float32' },
-    byteLength: n * 4,
-    write: (out) => {
-      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      if (!mask) return;
-      // Pruned weights are written as zeros even if a stage left a value behind.
-      const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      for (let i = 0; i < n; i++) if (mask[i] === 0) view.setFloat32(i * 4, 0, true);
-    },
-  };
+  encoding: WeightEncoding;
 }
 
 /**
- * The param's stored form (the manifest entry and bytes it was read from) when writing those back
- * gives exactly its data, and the options do not ask for another encoding (`quantized: 'dequantize'`).
- */
-function storedFits(p: Param, o: EncodeOptions): StoredForm | undefined {
-  const s = p.stored;
-  if (!s || !o.stored) return undefined;
-  const spec = s.entry as unknown as WeightSpec;
-  if (!Array.isArray(spec.shape) || spec.shape.length !== p.shape.length || spec.shape.some((d, i) => d !== p.shape[i])) return undefined;
-  const q = spec.quantization;
-  if (spec.dtype !== 'float32' || !q || (q.dtype !== 'float16' && o.quantized === 'dequantize')) return undefined;
-  if (s.bytes.byteLength !== specBytes(spec)) return undefined;
-  const { data } = decodeQuantized(spec, s.bytes, p.data.length);
-  for (let i = 0; i < data.length; i++) if (!Object.is(data[i], p.data[i])) return undefined;
-  return s;
-}
-
-/**
- * Encode a param for a TF.js manifest: its stored form while that still decodes to its data (with `stored`); per-tensor affine quant as uint8/uint16 (exactly its data),
- * float16 params (or all floats with `float16`) as float16, the rest as float32. What TF.js cannot
- * express is written dequantized, with a note saying so.
+ * Encode a param for a TF.js manifest in the smallest stock encoding that keeps its values (see
+ * `chooseEncoding`): an untouched weight keeps the input's encoding and bytes. A weight written
+ * larger than the input stored it gets a note saying why.
  */
 export function encodeParam(p: Param, name: string, o: EncodeOptions, notes: string[]): EncodedWeight {
-  const stored = storedFits(p, o);
-  if (stored) {
-    return { spec: { ...(structuredClone(stored.entry) as unknown as WeightSpec), name }, byteLength: stored.bytes.byteLength, write: (out) => out.set(stored.bytes) };
-  }
-  const half = !!(p.float16 || o.float16);
-  const as = half ? 'float16' : 'float32';
-  if (p.codebook) notes.push(`param '${p.name}': a codebook (weight sharing) has no TF.js manifest form; written as ${as} (the shared values)`);
-  else if (p.quant && o.quantized !== 'dequantize') {
-    const q = affineCodes(p, p.quant);
-    if (typeof q !== 'string') {
-      const bytes = q.codes;
-      return {
-        spec: { name, shape: [...p.shape], dtype: 'float32', quantization: { dtype: q.dtype, scale: q.scale, min: q.min } },
-        byteLength: bytes.byteLength,
-        write: (out) => out.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
-      };
-    }
-    notes.push(`param '${p.name}': ${q}; written as ${as} (dequantized)`);
-  }
-  return floatWeight(p, name, half, notes);
+  const { quantization, bytes, encoding } = chooseEncoding(p, o);
+  const grew = growthNote(encoding);
+  if (grew) notes.push(grew);
+  return {
+    spec: { name, shape: [...p.shape], dtype: 'float32', ...(quantization ? { quantization } : {}) },
+    byteLength: bytes.byteLength,
+    write: (out) => out.set(bytes),
+    encoding: { ...encoding, weight: name },
+  };
 }

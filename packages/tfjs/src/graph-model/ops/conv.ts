@@ -87,7 +87,8 @@ registerGraphImporter(['Conv2DBackpropInput'], (ctx) => {
 });
 
 registerGraphExporter(['conv2dTranspose'], (node, ctx) => {
-  if (node.params.bias !== undefined || node.inputs.length !== 1) ctx.fail(node, 'a conv2dTranspose with a bias or a run-time output shape has no Conv2DBackpropInput form');
+  const activation = node.attrs.activation !== undefined && node.attrs.activation !== 'linear';
+  if (node.params.bias !== undefined || activation || node.inputs.length !== 1) ctx.fail(node, 'a conv2dTranspose with a bias, a fused activation or a run-time output shape has no Conv2DBackpropInput form');
   const t = nodeFor(node, ctx, ['Conv2DBackpropInput']);
   const kernel = ctx.graph.params.get(node.params.kernel)!;
   const out = ctx.shapes.get(node.name)!;
