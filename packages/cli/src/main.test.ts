@@ -112,7 +112,7 @@ describe('condense CLI', () => {
   it('compress with a search.budget stage writes the recipe it chose, which reproduces the model without searching', async () => {
     const dir = await savedModel();
     await writeFile(join(dir, 'search.yaml'), 'stages:\n  - search.budget: { target: size=4x, levels: { prune: [0.5, 0.9], bits: [5] }, samples: 100, steps: 1 }\n');
-    const common = ['--model', join(dir, 'model'), '--limit-train', '600', '--limit-test', '100', '--backend', 'cpu', '--quiet'];
+    const common = ['--model', join(dir, 'model'), '--data', 'fashion-mnist', '--limit-train', '600', '--limit-test', '100', '--backend', 'cpu', '--quiet'];
     const r = await run(['compress', '--recipe', join(dir, 'search.yaml'), ...common, '--out', join(dir, 'a'), '--workers', '1']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/target size=4x: (\d+\.\d) kB -> at most (\d+\.\d) kB/);

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPipeline, parseRecipe, type PipelineResult } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
-import { evaluate, tfjsRuntime, train } from '@condense/tfjs';
+import { evaluate, saveModel, tfjsRuntime, train } from '@condense/tfjs';
 import { readContainer } from '@condense/codec';
 import { useBackend } from '../backend.js';
 import { loadData } from '../data.js';
@@ -82,6 +82,8 @@ export async function runDemo(o: DemoOptions, print: (s: string) => void): Promi
     if (o.quick) for (const s of recipe.stages) quicken(s.options);
     const result = await buildPipeline(recipe, registry, DEMO_RECIPE).run(graph, { data, runtime: tfjsRuntime(), seed, onEvent: progress });
     await writeResult(o.out, result, { backend, recipe: recipeText, title: 'condense demo: Deep Compression of LeNet-300-100' });
+    // The trained model before compression, for trying other recipes and targets on it.
+    await saveModel(result.original, join(o.out, 'trained'));
 
     const container = join(o.out, 'model.cdz');
     const decoded = await readContainer(container);
