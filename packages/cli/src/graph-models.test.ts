@@ -85,7 +85,7 @@ describe('condense compress on a graph model', () => {
     expect((await agreement(dir)).maxDiff).toBeLessThan(0.5);
   });
 
-  it('per-tensor int8 writes uint8 manifests; float16 writes float16 ones; per-channel and k-means are written as float32 values', async () => {
+  it('per-tensor int8 writes uint8 manifests; float16 writes float16 ones; per-channel is written as float32 values; k-means shares at most 16 values', async () => {
     const int8 = await compress('int8', [{ 'quantize.affine': { dtype: 'int8' } }]);
     const m8 = await manifest(int8.dir);
     expect(m8.find((w) => w.name === 'StatefulPartitionedCall/stem/Conv2D_weights')?.quantization?.dtype).toBe('uint8');
@@ -116,7 +116,11 @@ describe('condense compress on a graph model', () => {
     const model = await loadCondenseGraphModel(new Uint8Array(cdz));
     const written = await loadGraphModel(handler(dir));
     const [a, b] = [model.predict(image) as tf.Tensor, written.predict(image) as tf.Tensor];
-    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    // model.json may store a shared weight on a uint8 grid within its tolerance (an eighth of the gap to the next centroid); the container stores the centroids exactly.
+    const [pa, pb] = [a.dataSync(), b.dataSync()];
+    expect(Math.max(...pa.map((v, i) => Math.abs(v - pb[i])))).toBeLessThan(0.01);
+    const top = (t: tf.Tensor) => tf.tidy(() => Array.from(tf.argMax(t, -1).dataSync()));
+    expect(top(a)).toEqual(top(b));
     tf.dispose([a, b]);
     model.dispose();
     written.dispose();
