@@ -99,7 +99,7 @@ export function pipelineLog(log) {
   let stage = '';
   return (e) => {
     if (e.type === 'stageStart') log(`stage ${e.index}/${e.total}: ${(stage = e.name)}`);
-    else if (e.type === 'epoch') log(`  ${stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy ?? NaN)} ${Math.round(e.samplesPerSec ?? 0)} samples/s`);
+    else if (e.type === 'epoch') log(`  ${stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} ${Number.isFinite(e.accuracy) ? `acc ${pct(e.accuracy)} ` : ''}${Math.round(e.samplesPerSec ?? 0)} samples/s`);
     else if (e.type === 'log') log(`  ${e.message}`);
     else if (e.type === 'stageEnd') log(`  ${e.name}: ${e.snapshot.nonzero} non-zero params, ${e.snapshot.bytes} stored bytes${e.snapshot.accuracy === undefined ? '' : `, test accuracy ${pct(e.snapshot.accuracy)}`}`);
   };
