@@ -15,6 +15,13 @@ export async function benchData({ quick, data }, limits = {}) {
 
 export const asData = (s) => ({ x: s.images, y: s.labels, count: s.count, shape: [...s.shape] });
 
+/** Examples [from, to) of a split, as a split. */
+export function rangeOf(split, from, to) {
+  const size = split.images.length / split.count;
+  const n = to - from;
+  return { images: split.images.subarray(from * size, to * size), labels: split.labels.subarray(from, to), count: n, shape: [n, ...split.shape.slice(1)] };
+}
+
 /** The pipelines' runtime: train and evaluate through @condense/tfjs. */
 export const runtime = tfjs.tfjsRuntime();
 

@@ -152,7 +152,9 @@ class Executor implements CompiledModel {
         }
       }
       for (const out of this.graph.outputs) {
-        const outNode = this.plan.find((s) => s.node.name === out)?.node;
+        // An identity naming the output (a graph model's Identity) is looked through.
+        let outNode = this.plan.find((s) => s.node.name === out)?.node;
+        while (outNode?.op === 'identity') outNode = this.plan.find((s) => s.node.name === outNode!.inputs[0])?.node;
         if (!logitsOf.has(out) && outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') logitsOf.set(out, values.get(outNode.inputs[0]) as tf.Tensor);
       }
       if (training && (opts.updateStats ?? true)) for (const u of updates) if (!u.bound.param.frozen) u.bound.variable.assign(u.value);
@@ -202,7 +204,8 @@ class Executor implements CompiledModel {
     xs.forEach((x, i) => {
       const want = this.inputShapes[i];
       const got = x.shape.slice(1);
-      if (got.length !== want.length || got.some((d, j) => d !== want[j])) {
+      // A size known only at run time (null) takes any size.
+      if (got.length !== want.length || got.some((d, j) => want[j] !== null && d !== want[j])) {
         throw new Error(`input '${this.graph.inputs[i]}': expected shape [batch, ${want.join(', ')}], got [${x.shape.join(', ')}]`);
       }
     });
