@@ -248,7 +248,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   }, 300_000);
 
   it('@condense/thinet installs no TF.js, and removes channels from calibration data through the TF.js runtime', async () => {
-    expect(closure('thinet').sort()).toEqual(['core', 'ir', 'thinet']);
+    expect(closure('thinet').sort()).toEqual(['core', 'files', 'ir', 'thinet']);
     const p = await project([...closure('thinet'), 'tfjs']);
     const out = await p.node(`
       import { lenet5 } from '@condense/ir';
@@ -260,7 +260,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   }, 300_000);
 
   it('@condense/reconstruct installs no TF.js, quantizes a layer with GPTQ, and runs as a stage through the TF.js runtime', async () => {
-    expect(closure('reconstruct').sort()).toEqual(['core', 'ir', 'reconstruct']);
+    expect(closure('reconstruct').sort()).toEqual(['core', 'files', 'ir', 'reconstruct']);
     const p = await project(closure('reconstruct'), { withTfjs: false });
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
