@@ -40,6 +40,13 @@ export interface TrainOptions {
   /** Cap on steps per epoch (quick runs, benchmarks). */
   stepsPerEpoch?: number;
   /**
+   * Run each batch as chunks of at most this many examples and accumulate their gradients into
+   * one optimizer step: the loss and gradients are those of the whole batch, with less memory
+   * (the WASM heap stops near 2 GB; MobileNetV2 at batch 128 needs ~2.9 GB in one piece).
+   * Batch norm then normalises by each chunk's statistics ("ghost" batch norm). Default: no split.
+   */
+  microBatch?: number;
+  /**
    * Random shifts / flips of every training image, drawn per example and epoch from the seed (a
    * stream apart from the shuffle's, so the batch order is the same with and without).
    */
@@ -152,6 +159,7 @@ class TrainingRun {
     this.epochs = o.epochs ?? 1;
     this.batchSize = o.batchSize ?? 32;
     if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) throw new Error(`train: batchSize must be a positive integer, got ${this.batchSize}`);
+    if (o.microBatch !== undefined && !(Number.isInteger(o.microBatch) && o.microBatch > 0)) throw new Error(`train: microBatch must be a positive integer, got ${o.microBatch}`);
     if (this.arrays.count === 0) throw new Error('train: the dataset is empty');
     this.stepsPerEpoch = Math.min(Math.ceil(this.arrays.count / this.batchSize), o.stepsPerEpoch ?? Infinity);
     if (o.augment) this.augment = imageAugmenter(o.augment, this.arrays.example, rng(this.seed + 0x6a09e667));
@@ -243,41 +251,67 @@ class TrainingRun {
   private step(batch: Batch, ctx: StepContext): void {
     const trainable = this.trainableVariables();
     tf.tidy(() => {
+      let value: tf.Tensor | undefined;
       let correct: tf.Tensor | undefined;
-      const f = (): tf.Scalar => {
-        const r = this.model.predict(batch.x, { training: true, taps: this.taps, seed: mixSeed(this.seed, ctx.step) });
-        const ce = crossEntropy(r, batch.y, this.classes);
-        let loss: tf.Tensor = this.taskWeight === 1 ? ce : tf.mul(ce, this.taskWeight);
-        const lctx: LossContext = { x: batch.x, y: batch.y, output: r.output, logits: r.logits, taps: r.taps, variables: ctx.variables, batchIndices: batch.indices, step: ctx.step };
-        for (const c of this.contributions) {
-          if (!c.loss) continue;
-          const extra = c.loss(lctx);
-          if (extra.rank !== 0) throw new Error(`contribution '${c.name}': loss must be a scalar, got shape [${extra.shape.join(', ')}]`);
-          loss = tf.add(loss, extra);
-        }
-        correct = tf.keep(correctCount(r.output, batch.y));
-        return loss as tf.Scalar;
-      };
-      let value: tf.Scalar;
       let grads = new Map<string, tf.Tensor>();
-      if (trainable.size > 0) {
-        const res = tf.variableGrads(f, [...trainable.keys()]);
-        value = res.value;
-        for (const [v, key] of trainable) {
-          const g = res.grads[v.name];
-          if (g) grads.set(key, g);
-        }
-      } else {
-        value = f();
+      const add = (a: tf.Tensor | undefined, b: tf.Tensor) => (a ? tf.add(a, b) : b);
+      const kept: tf.Tensor[] = [];
+      for (const [k, chunk] of this.chunks(batch).entries()) {
+        // A chunk's loss counts by its share of the batch, so the sums are the whole batch's loss and gradients.
+        const r = this.chunkGradients(chunk, ctx, trainable, chunk.indices.length / batch.indices.length, k);
+        [value, correct] = [add(value, r.value), add(correct, r.correct)];
+        kept.push(r.correct);
+        for (const [key, g] of r.grads) grads.set(key, add(grads.get(key), g));
       }
       for (const c of this.contributions) if (c.transformGradients) grads = c.transformGradients(grads, ctx);
       this.applyGradients(grads, ctx.learningRate);
-      this.accumulate(value, correct as tf.Tensor, batch.indices.length);
-      (correct as tf.Tensor).dispose();
+      this.accumulate(value as tf.Tensor, correct as tf.Tensor, batch.indices.length);
+      tf.dispose(kept);
     });
     for (const c of this.contributions) c.afterStep?.(ctx);
     this.afterAnnotationsChange(this.model.refreshAnnotations());
     this.model.applyAnnotations(this.annotated());
+  }
+
+  /** The batch itself, or its consecutive chunks of at most `microBatch` examples. */
+  private chunks(batch: Batch): Batch[] {
+    const size = this.o.microBatch;
+    const n = batch.indices.length;
+    if (size === undefined || size >= n) return [batch];
+    const out: Batch[] = [];
+    for (let start = 0; start < n; start += size) {
+      const len = Math.min(size, n - start);
+      out.push({ x: tf.slice(batch.x, start, len), y: tf.slice(batch.y, start, len), indices: batch.indices.subarray(start, start + len) });
+    }
+    return out;
+  }
+
+  /** Loss (times `share`), correct count and gradients of one chunk; chunk k > 0 draws its own dropout masks. */
+  private chunkGradients(chunk: Batch, ctx: StepContext, trainable: Map<tf.Variable, string>, share: number, k: number): { value: tf.Tensor; correct: tf.Tensor; grads: Map<string, tf.Tensor> } {
+    let correct: tf.Tensor | undefined;
+    const f = (): tf.Scalar => {
+      const seed = k === 0 ? mixSeed(this.seed, ctx.step) : mixSeed(mixSeed(this.seed, ctx.step), k);
+      const r = this.model.predict(chunk.x, { training: true, taps: this.taps, seed });
+      const ce = crossEntropy(r, chunk.y, this.classes);
+      let loss: tf.Tensor = this.taskWeight === 1 ? ce : tf.mul(ce, this.taskWeight);
+      const lctx: LossContext = { x: chunk.x, y: chunk.y, output: r.output, logits: r.logits, taps: r.taps, variables: ctx.variables, batchIndices: chunk.indices, step: ctx.step };
+      for (const c of this.contributions) {
+        if (!c.loss) continue;
+        const extra = c.loss(lctx);
+        if (extra.rank !== 0) throw new Error(`contribution '${c.name}': loss must be a scalar, got shape [${extra.shape.join(', ')}]`);
+        loss = tf.add(loss, extra);
+      }
+      correct = tf.keep(correctCount(r.output, chunk.y)); // outlives the forward pass's tidy; step() disposes it
+      return (share === 1 ? loss : tf.mul(loss, share)) as tf.Scalar;
+    };
+    const grads = new Map<string, tf.Tensor>();
+    if (trainable.size === 0) return { value: f(), correct: correct as tf.Tensor, grads };
+    const res = tf.variableGrads(f, [...trainable.keys()]);
+    for (const [v, key] of trainable) {
+      const g = res.grads[v.name];
+      if (g) grads.set(key, g);
+    }
+    return { value: res.value, correct: correct as tf.Tensor, grads };
   }
 
   /** Trainable variables of this step (frozen flags are re-read), mapped to their keys. */
