@@ -8,7 +8,7 @@ import { finetune, pipeline } from '@condense/core';
 import { cloneGraph } from '@condense/ir';
 import { magnitudePrune } from '@condense/prune';
 import { float16Quantize, kmeansQuantize } from '@condense/quantize';
-import { accuracy, fitPhases, pct, round, runtime, shardBytes, withTempDir } from './lib.mjs';
+import { accuracy, fitPhases, pct, rangeOf, round, runtime, shardBytes, withTempDir } from './lib.mjs';
 
 /** Han et al. 2015, Table 2 (LeNet-300-100): fc1/fc2/fc3 keep 8%/9%/26% of their weights. */
 export const HAN_LENET300_SPARSITY = Object.freeze({ fc1: 0.92, fc2: 0.91, fc3: 0.74 });
@@ -41,9 +41,7 @@ export function mlpPrunePlan(quick) {
 
 /** The first `n` examples of a split. */
 export function headOf(split, n) {
-  if (n >= split.count) return split;
-  const size = split.images.length / split.count;
-  return { images: split.images.subarray(0, n * size), labels: split.labels.subarray(0, n), count: n, shape: [n, ...split.shape.slice(1)] };
+  return n >= split.count ? split : rangeOf(split, 0, n);
 }
 
 /**

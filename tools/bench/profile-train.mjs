@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Where training time goes on WASM: `node tools/bench/profile-train.mjs [--model resnet20|mobilenetv2|lenet5|lenet300100]
-// [--steps 3] [--batch 128] [--shapes] [--json FILE]`. Runs condense's trainer (Adam) on random
+// [--steps 3] [--batch 128] [--micro N] [--shapes] [--json FILE]`. Runs condense's trainer (Adam) on random
 // 28x28x1 data, one warm-up step, then `steps` profiled steps; prints the phases (forward,
 // backward, optimizer), the kernel families and the top kernels by self time, per step.
 // Needs `npm run build` first.
@@ -10,21 +10,22 @@ import { compile, describeBackend, selectBackend, train } from '@condense/tfjs';
 import { installKernelProfiler } from './kernel-profile.mjs';
 import { ZOO } from './zoo.mjs';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'resnet20' }, steps: { type: 'string', default: '3' }, batch: { type: 'string', default: '128' }, shapes: { type: 'boolean', default: false }, json: { type: 'string' }, top: { type: 'string', default: '25' } } });
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'resnet20' }, steps: { type: 'string', default: '3' }, batch: { type: 'string', default: '128' }, micro: { type: 'string' }, shapes: { type: 'boolean', default: false }, json: { type: 'string' }, top: { type: 'string', default: '25' } } });
 const spec = ZOO[values.model];
 if (!spec) throw new Error(`--model: unknown '${values.model}'; known: ${Object.keys(ZOO).join(', ')}`);
 const [steps, batch] = [Number(values.steps), Number(values.batch)];
+const micro = values.micro ? { microBatch: Number(values.micro) } : {};
 
 await selectBackend('wasm');
 const n = batch * steps;
 const random = (() => { let s = 7; return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32); })();
 const data = { x: Float32Array.from({ length: n * 784 }, random), y: Int32Array.from({ length: n }, (_, i) => i % 10), count: n, shape: [n, 28, 28, 1] };
 const model = compile(spec.make(1));
-await train(model, data, { epochs: 1, batchSize: batch, stepsPerEpoch: 1 }); // warm-up: kernels' first calls, XNNPACK setup
+await train(model, data, { epochs: 1, batchSize: batch, stepsPerEpoch: 1, ...micro }); // warm-up: kernels' first calls, XNNPACK setup
 
 const profiler = installKernelProfiler('wasm', { shapes: values.shapes });
 const t = performance.now();
-await train(model, data, { epochs: 1, batchSize: batch, stepsPerEpoch: steps, shuffle: false });
+await train(model, data, { epochs: 1, batchSize: batch, stepsPerEpoch: steps, shuffle: false, ...micro });
 const wallMs = performance.now() - t;
 const rep = profiler.report();
 profiler.uninstall();
@@ -32,7 +33,7 @@ model.dispose();
 
 const per = (ms) => +(ms / steps).toFixed(2);
 const share = (ms) => `${((100 * ms) / wallMs).toFixed(1)}%`;
-console.log(`${values.model} on ${describeBackend()}, batch ${batch}: ${per(wallMs)} ms/step, ${Math.round((n * 1000) / wallMs)} samples/s (profiled; the timers add a little)`);
+console.log(`${values.model} on ${describeBackend()}, batch ${batch}${values.micro ? ` (micro-batches of ${values.micro})` : ''}: ${per(wallMs)} ms/step, ${Math.round((n * 1000) / wallMs)} samples/s (profiled; the timers add a little)`);
 const kernelMs = rep.kernels.reduce((a, r) => a + r.selfMs, 0);
 console.log('\nphase                 ms/step  share');
 for (const p of rep.phases) console.log(`${p.phase.padEnd(20)} ${String(per(p.wallMs)).padStart(8)}  ${share(p.wallMs)}   (kernels ${per(p.kernelMs)}, outside kernels ${per(p.wallMs - p.kernelMs)})`);

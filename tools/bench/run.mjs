@@ -16,7 +16,8 @@ const root = join(here, '..', '..');
 export async function loadBenchmarks() {
   const files = readdirSync(join(here, 'benchmarks')).filter((f) => f.endsWith('.mjs')).sort();
   const mods = await Promise.all(files.map((f) => import(pathToFileURL(join(here, 'benchmarks', f)).href)));
-  return mods.map((m) => m.default).sort((a, b) => a.order - b.order);
+  // A file exports one benchmark, or several (e.g. one per network and seed).
+  return mods.flatMap((m) => [m.default].flat()).sort((a, b) => a.order - b.order);
 }
 
 function gitCommit() {
@@ -43,13 +44,14 @@ async function runOne(bench, opts) {
   const started = performance.now();
   const log = (msg) => console.error(`[${bench.name}] ${msg}`);
   log(`start${opts.quick ? ' (quick)' : ''}`);
-  const out = await bench.run({ quick: opts.quick, data: opts.data, seed: opts.seed, backend: opts.backend, log });
+  const commit = gitCommit();
+  const out = await bench.run({ quick: opts.quick, data: opts.data, seed: opts.seed, backend: opts.backend, log, commit });
   const result = {
     benchmark: bench.name,
     description: bench.description,
     command: `npm run bench -- ${bench.name}${opts.quick ? ' --quick' : ''}`,
     date: new Date().toISOString(),
-    commit: gitCommit(),
+    commit,
     backend: out.backend,
     machine: machine(),
     seed: opts.seed,

@@ -102,6 +102,29 @@ describe('wasm conv backprop kernels', () => {
     });
   }
 
+  it('conv2d gradients match cpu on the shapes with their own paths: 1x1 (GEMM filter gradient) and stride-1 same (flipped-kernel input gradient)', async () => {
+    const r = rng(41);
+    const cases: ConvCase[] = [
+      { batch: 3, h: 5, w: 4, inC: 3, outC: 5, k: [1, 1], strides: 1, pad: 'valid', dilation: 1, depthwise: false },
+      { batch: 2, h: 6, w: 6, inC: 4, outC: 2, k: [1, 1], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+      { batch: 2, h: 7, w: 7, inC: 2, outC: 3, k: [1, 1], strides: 2, pad: 'same', dilation: 1, depthwise: false }, // not pointwise: stride 2
+      { batch: 2, h: 6, w: 5, inC: 3, outC: 4, k: [3, 3], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+      { batch: 1, h: 5, w: 5, inC: 2, outC: 2, k: [3, 1], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+    ];
+    for (const c of cases) {
+      const xShape: Shape4 = [c.batch, c.h, c.w, c.inC];
+      const fShape: Shape4 = [c.k[0], c.k[1], c.inC, c.outC];
+      const [xs, fs] = [randomData(r, xShape), randomData(r, fShape)];
+      const outShape = tf.tidy(() => forward(c, tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D).shape);
+      const ws = randomData(r, outShape);
+      const grads = () => tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))))([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
+      const [wx, wf] = await on('wasm', grads);
+      const [cx, cf] = await on('cpu', grads);
+      expect(relErr(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relErr(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+    }
+  });
+
   // Kernel level, with dilation 2 too, against a plain-JS reference.
   for (const depthwise of [false, true]) {
     it(`${depthwise ? 'depthwise' : 'conv2d'} backprop kernels handle dilation (vs a JS reference)`, async () => {
@@ -279,6 +302,14 @@ describe('wasm Sum, Identity and Tile', () => {
       }));
       expect(shapes[0]).toEqual(shapes[1]);
     }
+  });
+
+  it('Sum over leading axes: more columns than the row-sum buffer holds (column at a time)', async () => {
+    const xs = randomData(rng(43), [3, 9000]);
+    const sum = () => [tf.sum(tf.tensor(xs, [3, 9000]), 0)];
+    const [w] = await on('wasm', sum);
+    const [c] = await on('cpu', sum);
+    expect(relErr(w, c)).toBeLessThan(TOL);
   });
 
   it('Identity shares the buffer: a clone outlives its source and frees it last', async () => {

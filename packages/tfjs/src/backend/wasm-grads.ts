@@ -134,10 +134,26 @@ function dilateSpatial(dy: Tensor4D, [sh, sw]: Pair): Tensor4D {
  */
 function conv2DBackpropFilter(x: Tensor4D, dy: Tensor4D, g: Geometry, onWasm: boolean): Tensor4D {
   if (onWasm && x.shape[3] === 1) return singleChannelFilterGrad(x, dy, g);
+  if (isPointwise(g)) return pointwiseFilterGrad(x, dy);
   const xt = tf.transpose(x, [3, 1, 2, 0]);
   const dyt = tf.transpose(dy, [1, 2, 0, 3]);
   const out = conv('Conv2D', xt, dyt, g.dilations, g.strides, filterGradPads(g));
   return tf.transpose(out, [1, 2, 0, 3]) as Tensor4D;
+}
+
+/** A 1x1 conv reading every input pixel once: stride 1, no padding (MobileNet's expansions and projections). */
+function isPointwise(g: Geometry): boolean {
+  return g.kH === 1 && g.kW === 1 && g.strides[0] === 1 && g.strides[1] === 1 && g.top === 0 && g.left === 0 && g.outH === g.inH && g.outW === g.inW;
+}
+
+/**
+ * 1x1: dW = xᵀ · dy over all pixels, one GEMM ([Ci, P] x [P, Co]). As a correlation with dy
+ * as an [H, W] filter, XNNPACK runs its generic path, several times slower.
+ */
+function pointwiseFilterGrad(x: Tensor4D, dy: Tensor4D): Tensor4D {
+  const [ci, co] = [x.shape[3], dy.shape[3]];
+  const dW = tf.matMul(tf.reshape(x, [-1, ci]) as tf.Tensor2D, tf.reshape(dy, [-1, co]) as tf.Tensor2D, true, false);
+  return tf.reshape(dW, [1, 1, ci, co]);
 }
 
 /**
@@ -510,6 +526,9 @@ function leadingAxes({ inputs, attrs }: KernelArgs): number {
   return x.dtype === 'float32' && k < x.shape.length && axes.every((a, i) => a === i) ? k : 0;
 }
 
+/** Column counts whose float64 row sums fit in L1/L2 (a dense layer's 4096 outputs). */
+const ROW_SUM_MAX = 8192;
+
 /**
  * Sum over the leading axes (every bias gradient: dy summed over N, H, W).
  * wasm transposes the reduced axes innermost first; a column sum reads x once.
@@ -524,6 +543,14 @@ function sumLeading(args: KernelArgs): TensorInfo {
   const out = backend.makeOutput(shape, 'float32');
   const [xs, ys] = [backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out)];
   const n = ys.length;
+  if (n <= ROW_SUM_MAX) {
+    // Row by row into n float64 sums: one sequential pass (a column at a time strides the
+    // whole array n times, ~5x slower once it is larger than the cache: batch-norm statistics).
+    const acc = new Float64Array(n);
+    for (let r = 0; r < xs.length; r += n) for (let j = 0; j < n; j++) acc[j] += xs[r + j];
+    ys.set(acc);
+    return out;
+  }
   for (let j = 0; j < n; j++) {
     let s = 0; // one column at a time: the running sum stays in a register
     for (let i = j; i < xs.length; i += n) s += xs[i];

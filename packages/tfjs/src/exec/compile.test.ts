@@ -185,6 +185,26 @@ describe('builtin kernels', () => {
     model.dispose();
   });
 
+  it('frees each activation after its last consumer: peak memory follows the live values, outputs and taps stay', async () => {
+    const b = new GraphBuilder('chain', [256]);
+    for (let i = 0; i < 24; i++) b.dense(256, { name: `fc${i}`, activation: 'relu', bias: false });
+    b.addValues(['fc22', 'fc23'], { name: 'sum' }).dropout(0, { name: 'same' }); // a kernel handing back its input
+    const model = compile(b.build());
+    const x = tf.ones([64, 256]);
+    const activation = 64 * 256 * 4;
+    const prof = await tf.profile(() => {
+      const r = model.predict(x, { taps: ['fc3'] });
+      expect(r.taps.fc3.shape).toEqual([64, 256]);
+      expect(r.output.shape).toEqual([64, 256]);
+      tf.dispose([r.output, r.taps.fc3]);
+    });
+    // Weights are resident; all 26 activations at once would be 26 x 64 KiB on top of them.
+    // Live at most: the tap, the add's two inputs and its output, and the kernels' temporaries.
+    expect(prof.peakBytes - tf.memory().numBytes).toBeLessThan(12 * activation);
+    tf.dispose(x);
+    model.dispose();
+  });
+
   it('batchNorm with gamma/beta matches tfjs-layers in inference', () => {
     const c = 3;
     const [gamma, beta, mean, v] = [values(c, 1), values(c, 2), values(c, 3), values(c, 4).map((a) => a + 1.5)];

@@ -1,0 +1,128 @@
+// The checkpoints the ResNet-20 and MobileNetV2 benchmarks start from, made here and nowhere else:
+// one benchmark per network and seed (`npm run bench -- zoo-train-resnet20-seed1`), each a full
+// run of at most about two hours on this machine's 2 cores. Trains on the Fashion-MNIST training
+// set minus the validation split (lib.mjs holdOut: the last 5,000 of the 60,000), keeps the epoch
+// with the best validation accuracy (the number of epochs chosen on validation), measures the test
+// set once on it, and writes the checkpoint with its sidecar (checkpoints.mjs).
+import { cloneGraph, cost } from '@condense/ir';
+import { compile, train } from '@condense/tfjs';
+import { accuracy, benchBackend, benchData, holdOut, pct, round } from '../lib.mjs';
+import { writeCheckpoint } from '../checkpoints.mjs';
+import { ZOO } from '../zoo.mjs';
+
+export const SEEDS = [1, 2, 3];
+
+/**
+ * Recipes. Epoch budgets from measured WASM training throughput at batch 128 (2 shared cores):
+ * ResNet-20 ~60 samples/s when the machine is quiet (21-45 under a load of 8-19), so ~16 min per
+ * epoch of 55,000 plus validation: 7 epochs ~ 1 h 50 min. MobileNetV2 0.5 ~35 samples/s quiet
+ * (two micro-batches of 64 per step: the WASM heap), ~27 min per epoch: 4 epochs ~ 1 h 50 min.
+ * Adam 1e-3 with a cosine decay to 0 over the budget; random shifts of up to 2 pixels and
+ * left-right flips. The best validation epoch is kept (with a cosine schedule usually the last).
+ */
+export const RECIPES = {
+  resnet20: { epochs: 7, learningRate: 1e-3, schedule: { type: 'cosine' }, batchSize: 128, augment: { shift: 2, flip: true } },
+  mobilenetv2: { epochs: 4, learningRate: 1e-3, schedule: { type: 'cosine' }, batchSize: 128, microBatch: 64, augment: { shift: 2, flip: true } },
+};
+
+const QUICK = { train: 2500, val: 500, test: 1000, epochs: 1 };
+
+async function trainCheckpoint({ network, seed, quick, data, backend, log, command, commit }) {
+  const recipe = quick ? { ...RECIPES[network], epochs: QUICK.epochs } : RECIPES[network];
+  const backendName = await benchBackend(backend);
+  const fm = await benchData({ quick, data }, { quickTrain: QUICK.train, quickTest: QUICK.test });
+  const { train: trainSplit, val, split } = holdOut(fm.train, quick ? QUICK.val : 5000);
+  const asData = (s) => ({ x: s.images, y: s.labels, count: s.count, shape: [...s.shape] });
+  log(`${ZOO[network].title}, seed ${seed}, ${backendName}: ${trainSplit.count} training images, ${val.count} validation, ${fm.test.count} test; ${recipe.epochs} epochs`);
+
+  const graph = ZOO[network].make(seed);
+  const model = compile(graph, { seed });
+  let best = { accuracy: -1, epoch: 0, graph: undefined };
+  const history = [];
+  const t0 = performance.now();
+  const summary = await train(model, asData(trainSplit), {
+    ...recipe,
+    seed,
+    validation: asData(val),
+    onEvent: (e) => {
+      if (e.type !== 'epochEnd') return;
+      history.push({ epoch: e.epoch + 1, loss: round(e.loss), train_accuracy: round(e.accuracy), val_accuracy: round(e.valAccuracy), val_loss: round(e.valLoss), learning_rate: round(e.learningRate, 6), samples_per_s: round(e.samplesPerSec, 1), elapsed_min: round(e.elapsedMs / 60000, 1) });
+      log(`epoch ${e.epoch + 1}/${recipe.epochs}: loss ${e.loss.toFixed(4)}, train ${pct(e.accuracy)}, validation ${pct(e.valAccuracy)}, ${Math.round(e.samplesPerSec)} samples/s`);
+      if (e.valAccuracy > best.accuracy) {
+        model.syncToGraph();
+        best = { accuracy: e.valAccuracy, epoch: e.epoch + 1, graph: cloneGraph(graph) };
+      }
+    },
+  });
+  model.dispose();
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const testAccuracy = await accuracy(best.graph, fm.test); // once, on the chosen epoch
+  const totals = cost(best.graph).totals;
+  log(`kept epoch ${best.epoch} (validation ${pct(best.accuracy)}); test ${pct(testAccuracy)}`);
+
+  const meta = {
+    network,
+    title: ZOO[network].title,
+    seed,
+    command,
+    commit,
+    date: new Date().toISOString(),
+    quick,
+    backend: backendName,
+    split,
+    data: fm.sizes,
+    recipe,
+    best_epoch: best.epoch,
+    epochs_run: summary.epochs,
+    val_accuracy: round(best.accuracy),
+    test_accuracy: round(testAccuracy),
+    params: totals.params,
+    macs: totals.macs,
+    train_samples_per_s: round(summary.samplesPerSec, 1),
+    train_minutes: round(trainSeconds / 60, 1),
+    history,
+  };
+  return { meta, best, testAccuracy, summary, trainSeconds, backendName, fm };
+}
+
+function benchmarkFor(network, seed) {
+  const name = `zoo-train-${network}-seed${seed}`;
+  return {
+    name,
+    order: 5,
+    description: `Train the ${ZOO[network].title} checkpoint for seed ${seed} (Fashion-MNIST minus the validation split; epochs chosen on validation; test measured once) and write it under bench-results/checkpoints/`,
+    checks: {},
+    targets: {},
+    paper: {},
+    async run({ quick, data, backend, log, commit }) {
+      const command = `npm run bench -- ${name}${quick ? ' --quick' : ''}`;
+      const r = await trainCheckpoint({ network, seed, quick, data, backend, log, command, commit });
+      const saved = await writeCheckpoint(r.best.graph, r.meta, { quick });
+      log(`checkpoint: ${saved.dir} (${saved.bytes} bytes)`);
+      return {
+        backend: r.backendName,
+        dataset: { ...r.fm.sizes, split: r.meta.split },
+        metrics: {
+          val_accuracy: r.meta.val_accuracy,
+          test_accuracy: r.meta.test_accuracy,
+          best_epoch: r.meta.best_epoch,
+          epochs_run: r.meta.epochs_run,
+          params: r.meta.params,
+          macs: r.meta.macs,
+          checkpoint_bytes: saved.bytes,
+          train_samples_per_s: r.meta.train_samples_per_s,
+          train_minutes: r.meta.train_minutes,
+        },
+        tables: { 'per epoch (validation split, never the test set)': r.meta.history },
+        notes: [
+          `Recipe: ${JSON.stringify(r.meta.recipe)}, seed ${seed} (initialisation, shuffle, augmentation).`,
+          `Split: ${r.meta.split}.`,
+          `Checkpoint: ${saved.dir.slice(saved.dir.indexOf(quick ? 'bench-out' : 'bench-results'))} (model.json + shards, ${saved.bytes} bytes; checkpoint.json holds this command, the commit, the seed, the split and both accuracies).`,
+          ...(quick ? ['--quick: a few thousand images and one epoch; checks that everything runs, written under bench-out/quick/checkpoints/.'] : []),
+        ],
+      };
+    },
+  };
+}
+
+export default Object.keys(RECIPES).flatMap((network) => SEEDS.map((seed) => benchmarkFor(network, seed)));
