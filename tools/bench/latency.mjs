@@ -153,7 +153,9 @@ export function latencyMetrics(run, name, prefix = name) {
     for (const [batch, t] of Object.entries(r?.results?.[name] ?? {})) metrics[`latency_ms_${env}_b${batch}_${prefix}`] = +t.median_ms.toFixed(3);
   };
   put('node_wasm', run.node);
-  for (const [backend, r] of Object.entries(run.browser)) if (r && typeof r === 'object' && r.actual) put(`chromium_${r.actual === backend ? backend : `${backend}_ran_${r.actual}`}`, r);
+  // The name says what ran: a WebGL request may end on another backend, or on software GL (SwiftShader).
+  const ran = (backend, r) => (r.actual !== backend ? `${backend}_ran_${r.actual}` : r.detail?.software ? `${backend}_software` : backend);
+  for (const [backend, r] of Object.entries(run.browser)) if (r && typeof r === 'object' && r.actual) put(`chromium_${ran(backend, r)}`, r);
   return metrics;
 }
 

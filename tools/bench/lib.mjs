@@ -131,3 +131,12 @@ export async function shardBytes(graph) {
     return total;
   });
 }
+
+/** Mean and sample standard deviation (n - 1; 0 for one value) of a list of numbers. */
+export function meanStd(xs) {
+  const n = xs.length;
+  if (n === 0) return { mean: NaN, std: NaN, n };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, n };
+}

@@ -90,11 +90,11 @@ class Peer {
 /**
  * Start the `kind` peer ('tf' or 'torch') with `threads` compute threads. Resolves to a Peer
  * (with `info`: framework, version, threads) or to { skipped: reason } when no interpreter can
- * run it.
+ * run it. `interpreters` and `script` replace the defaults (tests use a stand-in peer).
  */
-export async function startPeer(kind, { threads = 2 } = {}) {
-  const spec = PEERS[kind];
-  const pythons = [process.env[spec.env], ...spec.pythons].filter(Boolean);
+export async function startPeer(kind, { threads = 2, interpreters, script } = {}) {
+  const spec = { ...PEERS[kind], ...(script ? { script } : {}) };
+  const pythons = interpreters ?? [process.env[spec.env], ...spec.pythons].filter(Boolean);
   const failures = [];
   for (const python of pythons) {
     if (python.startsWith('/') && !existsSync(python)) continue;

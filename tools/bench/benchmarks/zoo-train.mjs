@@ -13,16 +13,17 @@ import { ZOO } from '../zoo.mjs';
 export const SEEDS = [1, 2, 3];
 
 /**
- * Recipes. Epoch budgets from measured WASM training throughput at batch 128 (2 shared cores):
- * ResNet-20 ~60 samples/s when the machine is quiet (21-45 under a load of 8-19), so ~16 min per
- * epoch of 55,000 plus validation: 7 epochs ~ 1 h 50 min. MobileNetV2 0.5 ~35 samples/s quiet
- * (two micro-batches of 64 per step: the WASM heap), ~27 min per epoch: 4 epochs ~ 1 h 50 min.
+ * Recipes. Epoch budgets from WASM training throughput at batch 128 measured here (2 cores shared
+ * with other work, load 9-12): ResNet-20 47-50 samples/s, MobileNetV2 0.5 12-25 samples/s (two
+ * micro-batches of 64 per step: the WASM heap). Quiet, expect ~1.5x that. An epoch is 55,000
+ * images plus the 5,000 of validation: ResNet-20 ~12-19 min, 7 epochs ~1 h 30 quiet (2 h 10 at
+ * load 10); MobileNetV2 ~30-60 min, 3 epochs ~1 h 35 quiet (3 h at load 10).
  * Adam 1e-3 with a cosine decay to 0 over the budget; random shifts of up to 2 pixels and
  * left-right flips. The best validation epoch is kept (with a cosine schedule usually the last).
  */
 export const RECIPES = {
   resnet20: { epochs: 7, learningRate: 1e-3, schedule: { type: 'cosine' }, batchSize: 128, augment: { shift: 2, flip: true } },
-  mobilenetv2: { epochs: 4, learningRate: 1e-3, schedule: { type: 'cosine' }, batchSize: 128, microBatch: 64, augment: { shift: 2, flip: true } },
+  mobilenetv2: { epochs: 3, learningRate: 1e-3, schedule: { type: 'cosine' }, batchSize: 128, microBatch: 64, augment: { shift: 2, flip: true } },
 };
 
 const QUICK = { train: 2500, val: 500, test: 1000, epochs: 1 };
