@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelGroups, cost, getNode, GraphBuilder, inferShapes, lenet300100, lenet5, makeDivisible, mobilenetV2, resnet20, validate, vggSmall } from './index.js';
+import { channelGroups, cost, getNode, GraphBuilder, inferShapes, lenet300100, lenet5, makeDivisible, mobilenetV2Small, resnet20, validate, vggSmall } from './index.js';
 
 describe('reference models', () => {
   it.each([
@@ -8,8 +8,8 @@ describe('reference models', () => {
     ['vggSmall', () => vggSmall(), [null, 10]],
     ['vggSmall + batchNorm', () => vggSmall(1, { batchNorm: true }), [null, 10]],
     ['resnet20', () => resnet20(), [null, 10]],
-    ['mobilenetV2', () => mobilenetV2(), [null, 10]],
-    ['mobilenetV2 width 1, 32x32x3, 100 classes', () => mobilenetV2(1, { width: 1, inputShape: [32, 32, 3], classes: 100 }), [null, 100]],
+    ['mobilenetV2Small', () => mobilenetV2Small(), [null, 10]],
+    ['mobilenetV2Small width 1, 32x32x3, 100 classes', () => mobilenetV2Small(1, { width: 1, inputShape: [32, 32, 3], classes: 100 }), [null, 100]],
   ] as const)('%s validates and ends in 10 classes', (_, make, out) => {
     const g = make();
     expect(() => validate(g)).not.toThrow();
@@ -92,7 +92,7 @@ describe('MobileNetV2', () => {
   });
 
   it('width 0.5: 17 inverted residual blocks, 10 residual adds, depthwise 3x3, relu6, linear projections, 28 -> 14 -> 7 -> 4', () => {
-    const g = mobilenetV2();
+    const g = mobilenetV2Small();
     const shapes = inferShapes(g);
     const ops = (op: string) => g.nodes.filter((n) => n.op === op);
     expect(ops('depthwiseConv2d')).toHaveLength(17);
@@ -112,7 +112,7 @@ describe('MobileNetV2', () => {
     expect(groups.filter((x) => x.prunable)).toHaveLength(16 + 7 + 1 + 1);
     expect(groups.find((x) => x.producers.includes('block_4_expand'))!.producers).toEqual(['block_4_expand']);
     expect(groups.find((x) => x.producers.includes('block_3_project'))!.producers).toEqual(['block_3_project', 'block_4_project', 'block_5_project']);
-    expect(() => mobilenetV2(1, { width: 0 })).toThrow(/mobilenetV2: width must be a positive number, got 0/);
+    expect(() => mobilenetV2Small(1, { width: 0 })).toThrow(/mobilenetV2Small: width must be a positive number, got 0/);
   });
 });
 

@@ -24,5 +24,5 @@ export { channelGroups, groupOf, removeChannels, takeAlongAxis, type ChannelGrou
 export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams } from './surgery.js';
 export { serializeGraph, deserializeGraph, isSerializedGraph, type GraphHeader } from './serialize.js';
 export { GraphBuilder, type LayerOptions, type ConvOptions } from './builder.js';
-export { lenet300100, lenet5, vggSmall, resnet20, mobilenetV2, makeDivisible, type ResNet20Options, type MobileNetV2Options } from './models.js';
+export { lenet300100, lenet5, vggSmall, resnet20, mobilenetV2Small, makeDivisible, type ResNet20Options, type MobileNetV2SmallOptions } from './models.js';
 export { runReference, referenceValues } from './testing/reference.js';

@@ -81,8 +81,8 @@ export function resnet20(seed = 1, o: ResNet20Options = {}): Graph {
   return b.globalAvgPool2d({ name: 'pool' }).dense(o.classes ?? 10, { name: 'fc', activation: 'softmax' }).build();
 }
 
-/** Options of `mobilenetV2`. */
-export interface MobileNetV2Options {
+/** Options of `mobilenetV2Small`. */
+export interface MobileNetV2SmallOptions {
   /** Width multiplier alpha on every layer's channels (rounded to multiples of 8, as Keras does); default 0.5. */
   width?: number;
   /** Input [height, width, channels]; default [28, 28, 1] (Fashion-MNIST). */
@@ -121,9 +121,9 @@ export function makeDivisible(v: number, divisor = 8): number {
  * `block_<i>_expand / _depthwise / _project`.
  * Width 0.5 on 28x28x1: 718,746 params, 23.1M MACs (width 1: 2,270,218 params, 72.9M MACs).
  */
-export function mobilenetV2(seed = 1, o: MobileNetV2Options = {}): Graph {
+export function mobilenetV2Small(seed = 1, o: MobileNetV2SmallOptions = {}): Graph {
   const alpha = o.width ?? 0.5;
-  if (!(alpha > 0)) throw new Error(`mobilenetV2: width must be a positive number, got ${o.width}`);
+  if (!(alpha > 0)) throw new Error(`mobilenetV2Small: width must be a positive number, got ${o.width}`);
   const b = new GraphBuilder(`mobilenet-v2-${alpha}`, o.inputShape ?? [28, 28, 1], seed);
   convBn(b, makeDivisible(32 * alpha), 3, 1, 'stem', 'relu6');
   let width = makeDivisible(32 * alpha);

@@ -2,7 +2,7 @@
 // tf.loadLayersModel loads and that compute what condense computes.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mobilenetV2, resnet20, rng, type Graph } from '@condense/ir';
+import { mobilenetV2Small, resnet20, rng, type Graph } from '@condense/ir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../exec/index.js';
 import { saveModel } from './index.js';
@@ -39,7 +39,7 @@ function trainLikeBatchNorms(g: Graph, x: tf.Tensor, seed: number): void {
 
 describe.each([
   ['resnet20', () => resnet20(3), ['Conv2D', 'BatchNormalization', 'Activation', 'Add', 'GlobalAveragePooling2D', 'Dense']],
-  ['mobilenetV2', () => mobilenetV2(3), ['Conv2D', 'BatchNormalization', 'Activation', 'DepthwiseConv2D', 'Add', 'GlobalAveragePooling2D', 'Dense']],
+  ['mobilenetV2Small', () => mobilenetV2Small(3), ['Conv2D', 'BatchNormalization', 'Activation', 'DepthwiseConv2D', 'Add', 'GlobalAveragePooling2D', 'Dense']],
 ] as const)('%s exports to Keras', (name, make, classes) => {
   it('stock tf.loadLayersModel loads it and predicts what condense predicts', async () => {
     const graph = make();
