@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildPipeline, createRegistry, parseRecipe, pipeline } from '@condense/core';
+import { FASHION_MNIST_EMBEDDED_DIR } from '@condense/datasets';
 import { lenet300100 } from '@condense/ir';
 import { saveModel } from '@condense/tfjs';
 import { main } from '@condense/cli';
@@ -38,7 +39,7 @@ describe('examples/pipeline', () => {
     await saveModel(lenet300100(1), join(dir, 'model'));
     const out: string[] = [];
     const code = await main(
-      ['compress', '--recipe', recipePath, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--limit-train', '1000', '--limit-test', '500', '--quiet'],
+      ['compress', '--recipe', recipePath, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--data', FASHION_MNIST_EMBEDDED_DIR, '--limit-train', '1000', '--limit-test', '500', '--quiet'],
       (s) => out.push(s),
       (s) => out.push(s),
     );

@@ -3,11 +3,12 @@
 // One JSON result per run: a flat `metrics` object plus commit, backend, machine, dataset sizes, seed.
 // `npm run bench -- all` runs every benchmark and regenerates BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '@condense/files';
 import { renderBenchmarksMd } from './table.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,13 +32,6 @@ function gitCommit() {
 export function machine() {
   const c = cpus();
   return { cores: c.length, cpu: c[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
-}
-
-function writeAtomic(file, text) {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }
 
 async function runOne(bench, opts) {
@@ -97,21 +91,21 @@ async function main() {
   for (const b of selected) {
     const r = await runOne(b, opts);
     const file = name !== 'all' && values.out ? values.out : join(dir, `${b.name}.json`);
-    writeAtomic(file, JSON.stringify(r, null, 2) + '\n');
+    await writeFileAtomic(file, JSON.stringify(r, null, 2) + '\n');
     console.log(JSON.stringify(r, null, 2));
     console.error(`[${b.name}] result: ${file}`);
   }
-  if (name === 'all' && !opts.quick) regenerate(dir, benchmarks);
+  if (name === 'all' && !opts.quick) await regenerate(dir, benchmarks);
 }
 
 /** Rebuild BENCHMARKS.md from saved results (one JSON per benchmark, as `all` writes them). */
-function regenerate(dir, benchmarks) {
+async function regenerate(dir, benchmarks) {
   const results = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
     .filter((r) => r.benchmark && r.metrics)
     .sort((a, b) => (benchmarks.find((x) => x.name === a.benchmark)?.order ?? 99) - (benchmarks.find((x) => x.name === b.benchmark)?.order ?? 99));
-  writeAtomic(join(root, 'BENCHMARKS.md'), renderBenchmarksMd(results, benchmarks));
+  await writeFileAtomic(join(root, 'BENCHMARKS.md'), renderBenchmarksMd(results, benchmarks));
   console.log(`BENCHMARKS.md from ${results.length} results in ${dir}`);
 }
 

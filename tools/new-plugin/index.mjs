@@ -3,10 +3,11 @@
 // Writes packages/<name>/ (package.json, tsup config, tsconfig, src/index.ts with a registered
 // plugin skeleton, a test, a README), then links it into the workspace with `npm install`.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { commitStage, makeStage } from '@condense/files';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values, positionals } = parseArgs({
@@ -40,7 +41,13 @@ const files = {
       main: './dist/index.js',
       types: './dist/index.d.ts',
       files: ['dist', 'README.md'],
-      scripts: { build: 'tsup', test: `vitest run --root ../.. --dir packages/${name}`, typecheck: 'tsc --noEmit -p .' },
+      scripts: {
+        build: 'tsup',
+        test: `vitest run --root ../.. --dir packages/${name}`,
+        typecheck: 'tsc --noEmit -p .',
+        lint: 'biome lint --error-on-warnings .',
+        'format-check': 'biome format .',
+      },
       dependencies: { '@condense/core': version, '@condense/ir': version },
       condense: { plugins: true },
     },
@@ -60,7 +67,7 @@ export default defineConfig({
 `,
   'tsconfig.json': `{
   "extends": "../../tsconfig.base.json",
-  "include": ["src"]
+  "include": ["src", "tsup.config.ts"]
 }
 `,
   'src/index.ts': `import { definePlugin, Type, type Registry } from '@condense/core';
@@ -141,12 +148,13 @@ stages:
 `,
 };
 
-const tmp = `${dir}.tmp-${process.pid}`;
+// Staged beside the target and moved in by one rename: a failure leaves no half-made package.
+const tmp = await makeStage(dir);
 for (const [file, text] of Object.entries(files)) {
   mkdirSync(dirname(join(tmp, file)), { recursive: true });
   writeFileSync(join(tmp, file), text);
 }
-renameSync(tmp, dir);
+await commitStage(tmp, dir);
 console.log(`created packages/${name}: @condense/${name} with plugin '${name}.example'`);
 if (!values['no-install']) {
   console.log('linking it into the workspace (npm install)...');

@@ -93,8 +93,19 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   }, 300_000);
 
   it('covers every package', () => {
-    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'ir', 'kronecker', 'prune', 'quantize', 'sparsity', 'tfjs', 'thinet']);
+    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'files', 'ir', 'kronecker', 'prune', 'quantize', 'reconstruct', 'search', 'sparsity', 'tfjs', 'thinet']);
   });
+
+  it('@condense/files alone writes atomically and bounds JSON trees', async () => {
+    const p = await project(closure('files'), { withTfjs: false });
+    expect(tensorflow(p)).toEqual([]);
+    const out = await p.node(`
+      import { writeFileAtomic, readBounded } from '@condense/files';
+      import { treeProblem } from '@condense/files/json';
+      await writeFileAtomic('out/a/b.txt', 'hello');
+      console.log(new TextDecoder().decode(await readBounded('out/a/b.txt', { maxBytes: 10 })), treeProblem([[[1]]], { maxDepth: 2 }));`);
+    expect(out.trim()).toBe('hello is nested more than 2 levels deep (at [0][0])');
+  }, 300_000);
 
   it('@condense/ir alone installs no TF.js and costs a model', async () => {
     const p = await project(closure('ir'), { withTfjs: false });
@@ -107,7 +118,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
 
   it('@condense/core installs no TF.js, runs a pipeline, and refuses training without a runtime', async () => {
     const p = await project(closure('core'), { withTfjs: false });
-    expect(closure('core').sort()).toEqual(['core', 'ir']);
+    expect(closure('core').sort()).toEqual(['core', 'files', 'ir']);
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
       import { definePlugin, finetune, pipeline, Type } from '@condense/core';
@@ -124,7 +135,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
 
   it('@condense/quantize alone installs no TF.js and quantizes a graph', async () => {
     const p = await project(closure('quantize'), { withTfjs: false });
-    expect(closure('quantize').sort()).toEqual(['core', 'ir', 'quantize']);
+    expect(closure('quantize').sort()).toEqual(['core', 'files', 'ir', 'quantize']);
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
       import { pipeline } from '@condense/core';
@@ -143,7 +154,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
 
   it("@condense/codec's encoder installs no TF.js and encodes, decodes and writes a container in a pipeline", async () => {
     const p = await project(closure('codec'), { withTfjs: false });
-    expect(closure('codec').sort()).toEqual(['codec', 'core', 'ir']);
+    expect(closure('codec').sort()).toEqual(['codec', 'core', 'files', 'ir']);
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
       import { pipeline } from '@condense/core';
@@ -247,6 +258,20 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
     expect(Number(out)).toBe(10);
   }, 300_000);
 
+  it('@condense/reconstruct installs no TF.js and quantizes a layer with GPTQ', async () => {
+    const p = await project(closure('reconstruct'), { withTfjs: false });
+    expect(tensorflow(p)).toEqual([]);
+    const out = await p.node(`
+      import { lenet300100 } from '@condense/ir';
+      import { accumulate, createStats, gptqLayer, layerSpec } from '@condense/reconstruct';
+      const g = lenet300100();
+      const stats = createStats(layerSpec(g, 'fc2'));
+      accumulate(stats, Float32Array.from({ length: 64 * 300 }, (_, i) => Math.sin(i)), [64, 300]);
+      const r = gptqLayer(g, stats, { bits: 4 });
+      console.log(g.params.get('fc2/kernel').quant.bits, r.error.after < r.error.before);`);
+    expect(out.trim()).toBe('4 true');
+  }, 300_000);
+
   it('@condense/datasets ships its embedded subset', async () => {
     const p = await project(closure('datasets'));
     const out = await p.node(`
@@ -254,6 +279,26 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       const d = await loadFashionMnist({ dir: undefined });
       console.log(d.train.count + d.test.count);`);
     expect(Number(out)).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('@condense/search runs recipe trials on worker threads with the plugins installed beside it, and names an unreachable Redis', async () => {
+    const p = await project([...new Set([...closure('search'), 'prune'])]);
+    const out = await p.node(`
+      import { DEFAULT_EXECUTORS, queueRunner, recipeTrial, storeAssets, trialOutputs, workerPool } from '@condense/search';
+      import { lenet300100 } from '@condense/ir';
+      const pool = workerPool({ workers: 2, modules: [DEFAULT_EXECUTORS], init: { backend: 'cpu' } });
+      const n = 16;
+      const validation = { images: new Float32Array(n * 784).fill(0.5), labels: new Uint8Array(n), count: n, shape: [n, 28, 28, 1] };
+      const assets = await storeAssets(pool.blobs, lenet300100(), { validation });
+      const prune = (s) => ({ stages: [{ plugin: 'prune.magnitude', options: { layers: { fc1: s } } }] });
+      const outs = trialOutputs(await pool.run([recipeTrial('a', assets, prune(0.5)), recipeTrial('b', assets, prune(0.9))]));
+      await pool.close();
+      let refused = '';
+      await queueRunner({ url: 'redis://127.0.0.1:1' }).catch((e) => (refused = e.message));
+      console.log(JSON.stringify({ nonzero: outs.map((o) => o.nonzero), refused }));`);
+    const r = JSON.parse(out);
+    expect(r.nonzero[0] - r.nonzero[1]).toBe(Math.round(0.9 * 784 * 300) - Math.round(0.5 * 784 * 300));
+    expect(r.refused).toMatch(/^cannot reach Redis at redis:\/\/127.0.0.1:1: connection refused/);
   }, 300_000);
 
   it('@condense/cli compresses a model from a recipe, training through the TF.js runtime', async () => {
@@ -265,7 +310,7 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       import { execFileSync } from 'node:child_process';
       import { readFileSync } from 'node:fs';
       await saveModel(lenet300100(), 'model');
-      execFileSync('npx', ['condense', 'compress', '--recipe', 'recipe.yaml', '--model', 'model', '--out', 'out', '--limit-train', '256', '--limit-test', '128', '--backend', 'cpu', '--quiet'], { stdio: 'ignore' });
+      execFileSync('npx', ['condense', 'compress', '--recipe', 'recipe.yaml', '--model', 'model', '--out', 'out', '--data', 'node_modules/@condense/datasets/data/fashion-mnist-subset', '--limit-train', '256', '--limit-test', '128', '--backend', 'cpu', '--quiet'], { stdio: 'ignore' });
       const report = JSON.parse(readFileSync('out/report.json', 'utf8'));
       console.log(JSON.stringify(report.stages.map((s) => [s.stage, s.epochs])));`);
     expect(JSON.parse(out)).toEqual([['input', 0], ['prune.magnitude', 0], ['finetune', 1]]);

@@ -8,6 +8,9 @@ import { saveModel } from '@condense/tfjs';
 import { main } from '@condense/cli';
 import * as plugin from './index.js';
 
+/** The Fashion-MNIST subset the datasets package ships. */
+const FASHION_MNIST = new URL('../../../packages/datasets/data/fashion-mnist-subset', import.meta.url).pathname;
+
 const recipe = new URL('../recipe.yaml', import.meta.url).pathname;
 
 describe('condense-plugin-random', () => {
@@ -34,7 +37,7 @@ describe('condense-plugin-random', () => {
     await saveModel(lenet300100(), join(dir, 'model'));
     const out: string[] = [];
     const code = await main(
-      ['compress', '--recipe', recipe, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--limit-train', '1000', '--limit-test', '500', '--backend', 'cpu', '--quiet'],
+      ['compress', '--recipe', recipe, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--data', FASHION_MNIST, '--limit-train', '1000', '--limit-test', '500', '--backend', 'cpu', '--quiet'],
       (s) => out.push(s),
       (s) => out.push(s),
     );

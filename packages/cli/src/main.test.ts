@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -91,8 +91,33 @@ describe('condense CLI', () => {
     expect(r.err).toMatch(/not empty; pass --force/);
     const inPlace = await run(['compress', '--recipe', join(dir, 'r.yaml'), '--model', join(dir, 'model'), '--out', join(dir, 'model')]);
     expect(inPlace.code).toBe(1);
-    expect(inPlace.err).toMatch(/overwrite the input/);
+    expect(inPlace.err).toMatch(/would replace the model .*; choose another directory/);
     expect(await readdir(out)).toEqual(['keep.txt']);
+  });
+
+  it('compress with a search.budget stage writes the recipe it chose, which reproduces the model without searching', async () => {
+    const dir = await savedModel();
+    await writeFile(join(dir, 'search.yaml'), 'stages:\n  - search.budget: { target: size=4x, levels: { prune: [0.5, 0.9], bits: [5] }, samples: 100, steps: 1 }\n');
+    const common = ['--model', join(dir, 'model'), '--data', 'fashion-mnist', '--limit-train', '600', '--limit-test', '100', '--backend', 'cpu', '--quiet'];
+    const r = await run(['compress', '--recipe', join(dir, 'search.yaml'), ...common, '--out', join(dir, 'a'), '--workers', '1']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/target size=4x: (\d+\.\d) kB -> at most (\d+\.\d) kB/);
+    // Kernel bytes add up exactly over layers: the curves predict what the combination measures.
+    const [, predicted, measured] = /predicted (\S+ kB).*measured one-shot (\S+ kB)/.exec(r.out) ?? [];
+    expect(measured).toBe(predicted);
+    expect(r.out).toMatch(/max drop 1 points: (met|MISSED) on the test data/);
+    const chosen = await readFile(join(dir, 'a', 'recipe.yaml'), 'utf8');
+    expect(chosen).toMatch(/^name: recipe \(chosen by search.budget\)\nstages:\n {2}- prune.magnitude:/);
+    const again = await run(['compress', '--recipe', join(dir, 'a', 'recipe.yaml'), ...common, '--out', join(dir, 'b')]);
+    expect(again.code, again.err).toBe(0);
+    const bytes = async (d: string) => JSON.parse(await readFile(join(dir, d, 'report.json'), 'utf8')).stages.at(-1).bytes;
+    expect(await bytes('b')).toBe(await bytes('a'));
+    expect(await bytes('a')).toBeLessThanOrEqual(JSON.parse(await readFile(join(dir, 'a', 'report.json'), 'utf8')).stages[0].bytes / 4);
+    const wrong = await run(['compress', '--recipe', join(dir, 'a', 'recipe.yaml'), ...common, '--out', join(dir, 'c'), '--target', 'size=2x']);
+    expect(wrong.err).toMatch(/recipe.yaml has no search.budget stage for --target/);
+    const bad = await run(['compress', '--target', 'size=2', ...common, '--out', join(dir, 'd')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--target|target: 'size=2': no unit/);
   });
 
   it('schema prints a JSON Schema over the installed plugins', async () => {

@@ -5,10 +5,11 @@ import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
 import { report } from './commands/report.js';
 import { schema } from './commands/schema.js';
+import { worker } from './commands/worker.js';
 import type { Command } from './commands/command.js';
 import { UsageError } from './errors.js';
 
-export const COMMANDS: Command[] = [demo, compress, inspect, convert, schema, report];
+export const COMMANDS: Command[] = [demo, compress, inspect, convert, schema, report, worker];
 
 const HELP = `condense: model compression for TensorFlow.js
 
@@ -51,11 +52,15 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       err(`condense ${name}: ${e.message}\n\n${command.usage}`);
       return 2;
     }
-    err(`condense ${name}: ${oneLine(e)}`);
+    // A built-in JS error (TypeError, RangeError, ...) is a bug of condense, not a problem with the input: say so.
+    err(`condense ${name}: ${isInternal(e) ? `internal error (${(e as Error).name}), please report it: ` : ''}${oneLine(e)}`);
     if (verbose && e instanceof Error && e.stack) err(e.stack);
     return 1;
   }
 }
+
+const BUILT_IN_ERRORS = ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError', 'AggregateError'];
+const isInternal = (e: unknown): boolean => !(e instanceof Error) || BUILT_IN_ERRORS.includes(e.constructor.name);
 
 function oneLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);

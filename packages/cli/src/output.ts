@@ -1,36 +1,38 @@
-import { mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { isWithin, realPathOf, replaceDir } from '@condense/files';
 import { UserError } from './errors.js';
 
-/** Refuse an output directory that is not empty (unless forced) or that would overwrite the input. */
-export async function checkOutputDir(out: string, force: boolean, inputs: string[]): Promise<void> {
-  const abs = resolve(out);
+/** A file or folder a command reads: no output may replace it or a folder holding it, with or without --force. */
+export interface Input {
+  /** What it is, for the message: 'model', 'recipe', 'data', a recipe stage's option... */
+  what: string;
+  path: string;
+}
+
+/** Refuse writing `out` (which will be replaced as a whole) when it is, or holds, one of the inputs (symlinks resolved). */
+export async function checkNotAnInput(out: string, flag: string, inputs: Input[]): Promise<void> {
+  const target = await realPathOf(out);
   for (const input of inputs) {
-    const rel = relative(abs, resolve(input));
-    if (rel === '' || !rel.startsWith('..')) throw new UserError(`--out ${out} would overwrite the input ${input}; choose another directory`);
+    if (isWithin(target, await realPathOf(input.path))) {
+      throw new UserError(`${flag} ${out} would replace the ${input.what} ${input.path}; choose another ${flag === 'OUT' ? 'output' : 'directory'}`);
+    }
   }
-  const entries = await readdir(abs).catch(() => undefined);
-  if (entries && entries.length > 0 && !force) throw new UserError(`--out ${out} is not empty; pass --force to replace it`);
-  const s = await stat(abs).catch(() => undefined);
+}
+
+/** Refuse an output directory that is not empty (unless forced), that is a file, or that would replace an input. */
+export async function checkOutputDir(out: string, force: boolean, inputs: Input[]): Promise<void> {
+  await checkNotAnInput(out, '--out', inputs);
+  const s = await stat(out).catch(() => undefined);
   if (s && !s.isDirectory()) throw new UserError(`--out ${out} is a file, not a directory`);
+  const entries = s ? await readdir(out) : [];
+  if (entries.length > 0 && !force) throw new UserError(`--out ${out} is not empty; pass --force to replace it`);
 }
 
 /**
- * Write everything into a temporary directory beside `out`, then swap it in, so a failure
- * never leaves a half-written output and never destroys the previous one.
+ * Write everything into a staging directory beside `out`, then move it in (model.json last), so a
+ * failure never leaves a half-written output, never destroys the previous one, and `out` never
+ * goes missing on the way. Temporaries a killed run left beside `out` are removed first.
  */
 export async function writeOutputDir(out: string, write: (dir: string) => Promise<void>): Promise<void> {
-  const abs = resolve(out);
-  const tmp = await mkdtemp(join(dirname(abs), `.${basename(abs)}.tmp-`));
-  try {
-    await write(tmp);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  const old = `${tmp}.old`;
-  const existed = await stat(abs).then(() => true, () => false);
-  if (existed) await rename(abs, old);
-  await rename(tmp, abs);
-  if (existed) await rm(old, { recursive: true, force: true });
+  await replaceDir(out, write, { last: ['model.json'] });
 }

@@ -1,6 +1,6 @@
 import { rng } from '@condense/ir';
 import { describe, expect, it } from 'vitest';
-import { BitReader, BitWriter, pack, packedBytes, unpack } from './bits.js';
+import { BitWriter, pack, packedBytes, unpack } from './bits.js';
 import { expectSameArray } from './test-helpers.js';
 
 describe('bit I/O', () => {
@@ -13,21 +13,16 @@ describe('bit I/O', () => {
     expect([...w.finish()]).toEqual([0b10111111, 0b10000000]);
   });
 
-  it('round-trips fields of mixed widths', () => {
+  it('writes what unpack reads, for widths up to 24', () => {
     const next = rng(3);
-    const fields = Array.from({ length: 5000 }, () => {
-      const bits = 1 + Math.floor(next() * 24);
-      return [Math.floor(next() * 2 ** bits), bits] as const;
-    });
-    const w = new BitWriter();
-    for (const [v, b] of fields) w.write(v, b);
-    const total = w.bitLength;
-    const r = new BitReader(w.finish());
-    expectSameArray(fields.map(([, b]) => r.read(b)), fields.map(([v]) => v), 'fields');
-    expect(r.bitsRead).toBe(total);
-    expect(r.overrun).toBe(false);
-    r.read(16);
-    expect(r.overrun).toBe(true);
+    for (const bits of [17, 20, 24]) {
+      const values = Uint32Array.from({ length: 500 }, () => Math.floor(next() * 2 ** bits));
+      const w = new BitWriter();
+      for (const v of values) w.write(v, bits);
+      const out = new Uint32Array(500);
+      unpack(w.finish(), bits, out);
+      expectSameArray(out, values, `${bits} bits`);
+    }
   });
 
   it('packs and unpacks every width 1..16', () => {

@@ -1,6 +1,8 @@
 /**
  * Bit I/O, most significant bit first: the first bit of a stream is bit 7 of byte 0. MSB-first
  * lets a Huffman decoder index its lookup table with the next N bits of the stream as they are.
+ * Reading is `unpack` (fixed widths) and `huffmanDecode` (codes), each one tight loop; the header's
+ * DEFLATE reader (least significant bit first) is inflate.ts's.
  */
 
 /** Appends bit fields to a growing byte buffer. */
@@ -41,37 +43,6 @@ export class BitWriter {
       this.buf = bigger;
     }
     this.buf[this.len++] = byte;
-  }
-}
-
-/** Reads bit fields. Reading past the end yields zero bits; check `overrun` when done. */
-export class BitReader {
-  private pos = 0;
-  private acc = 0;
-  private cnt = 0;
-
-  constructor(private readonly bytes: Uint8Array) {}
-
-  /** Next `bits` bits (0 <= bits <= 24) as an unsigned integer. */
-  read(bits: number): number {
-    while (this.cnt < bits) {
-      this.acc = (this.acc << 8) | (this.pos < this.bytes.length ? this.bytes[this.pos] : 0);
-      this.pos++;
-      this.cnt += 8;
-    }
-    this.cnt -= bits;
-    const v = (this.acc >>> this.cnt) & ((1 << bits) - 1);
-    this.acc &= (1 << this.cnt) - 1;
-    return v;
-  }
-
-  get bitsRead(): number {
-    return this.pos * 8 - this.cnt;
-  }
-
-  /** True once more bits were read than the buffer holds. */
-  get overrun(): boolean {
-    return this.bitsRead > this.bytes.length * 8;
   }
 }
 

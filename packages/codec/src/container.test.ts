@@ -1,12 +1,14 @@
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cloneGraph, lenet300100, param, rng, setCodebook, setMask, type Param } from '@condense/ir';
+import { cloneGraph, fromFloat16Bits, lenet300100, param, rng, setCodebook, setMask, type Param } from '@condense/ir';
 import { afterAll, describe, expect, it } from 'vitest';
 import { containerReport, decodeGraph, encodeGraph, sizeReport, storedWeightNames } from './container.js';
 import { decodeContainer, parseContainer } from './decode.js';
 import { CodecError } from './errors.js';
 import { readContainer, writeContainer } from './files.js';
+import { loaderOptions } from './plugin.js';
+import { exportTopology } from '@condense/tfjs';
 import { crc32 } from './crc32.js';
 import { expectSameArray, expectSameGraph, joinContainer, randomCodebook, randomMask, splitContainer, zooGraph } from './test-helpers.js';
 
@@ -53,6 +55,42 @@ describe('round trip', () => {
     expect(huffman.length).toBeGreaterThan(0);
   });
 
+  it("stores a weight on its input file's uint8/uint16/float16 encoding as codes, and gives back its stored form", () => {
+    const g = lenet300100(3);
+    const onGrid = (name: string, quantization: Record<string, unknown>, decode: (c: number) => number, codes: Uint8Array | Uint16Array) => {
+      const p = g.params.get(name)!;
+      p.data = Float32Array.from(codes, decode);
+      const bytes = new Uint8Array(codes.buffer.slice(0));
+      p.stored = { entry: { name, shape: p.shape, dtype: 'float32', quantization: { ...quantization, original_dtype: 'float32' } }, bytes };
+      return p;
+    };
+    const next = rng(5);
+    const n1 = 784 * 300;
+    const fc1 = onGrid('fc1/kernel', { dtype: 'uint8', scale: 0.0021, min: -0.2688 }, (c) => c * 0.0021 - 0.2688, Uint8Array.from({ length: n1 }, () => Math.floor(next() * 256)));
+    setMask(fc1, Uint8Array.from(fc1.data, (_, i) => (i % 4 === 0 ? 1 : 0))); // pruned: 0 is code 128
+    onGrid('fc2/kernel', { dtype: 'uint16', scale: 1e-5, min: -0.3 }, (c) => c * 1e-5 - 0.3, Uint16Array.from({ length: 300 * 100 }, () => Math.floor(next() * 65536)));
+    const half = Uint16Array.from({ length: 100 * 10 }, () => 0x2000 + Math.floor(next() * 0x2000));
+    const fc3 = g.params.get('fc3/kernel')!;
+    fc3.data = Float32Array.from(half, (h) => fromFloat16Bits(h));
+    fc3.stored = { entry: { name: 'fc3/kernel', shape: fc3.shape, dtype: 'float32', quantization: { dtype: 'float16' } }, bytes: new Uint8Array(half.buffer) };
+    const { bytes } = encodeGraph(g);
+    const { header } = parseContainer(bytes);
+    const e = (n: string) => header.params.find((p) => p.name === n)!;
+    expect([e('fc1/kernel').encoding, e('fc2/kernel').encoding, e('fc3/kernel').encoding]).toEqual(['grid', 'grid', 'float16']);
+    expect(e('fc1/kernel').streams.values).toMatchObject({ bits: 8, n: n1 / 4 });
+    expect(e('fc3/kernel').float16).toBeUndefined();
+    // One byte per kept fc1 weight plus gaps, not four.
+    expect(bytes.length).toBeLessThan(n1 / 4 + n1 / 8 + 300 * 100 * 2 + 1000 * 2 + 120_000);
+    const back = decodeGraph(bytes);
+    expectSameGraph(back, g);
+    expectSameArray(back.params.get('fc2/kernel')!.stored!.bytes, g.params.get('fc2/kernel')!.stored!.bytes, 'fc2 bytes');
+    expectSameArray(back.params.get('fc3/kernel')!.stored!.bytes, g.params.get('fc3/kernel')!.stored!.bytes, 'fc3 bytes');
+    // A value moved off its grid is stored as float32, the entry still kept.
+    fc1.data[0] += 1e-4;
+    const moved = parseContainer(encodeGraph(g).bytes).header.params.find((p) => p.name === 'fc1/kernel')!;
+    expect([moved.encoding, moved.stored?.quantization]).toEqual(['float32', fc1.stored!.entry.quantization]);
+  });
+
   it('is deterministic and idempotent (decode then encode gives the same bytes)', () => {
     expectSameArray(encodeGraph(zooGraph()).bytes, zooBytes, 'second encoding');
     expectSameArray(encodeGraph(decodeGraph(zooBytes)).bytes, zooBytes, 're-encoding');
@@ -90,7 +128,20 @@ describe('round trip', () => {
     expect(decodeContainer(bytes).modelTopology).toEqual(modelTopology);
     expect(storedWeightNames(bytes)).toEqual(weightNames);
     expect(decodeContainer(bytes).params.find((p) => p.name === 'fc1/kernel')!.weightName).toBe('dense_Dense1/kernel');
-    expect(decodeGraph(bytes).params.get('fc1/kernel')).not.toHaveProperty('weightName');
+    // decodeGraph refuses a topology that is not the graph's own export: the loader would run another model.
+    expect(decodeGraph(bytes).params.size).toBe(zoo.params.size); // not checked without an exporter
+    expect(() => decodeGraph(bytes, 'm.cdz', { exportTopology })).toThrow(/^TOPOLOGY_MISMATCH: m\.cdz: the stored TF\.js topology \(what the loader runs\) is not the stored graph: it has 0 layers, the graph exports 6$/);
+  });
+
+  it("decodes the graph's own export and names the first layer field that differs from it", async () => {
+    const good = encodeGraph(zoo, await loaderOptions(zoo)).bytes;
+    expect(decodeGraph(good, 'm.cdz', { exportTopology }).params.get('fc1/kernel')).not.toHaveProperty('weightName');
+    const { header, body } = splitContainer(good);
+    header.modelTopology.config.layers[4].config.activation = 'linear';
+    expect(() => decodeGraph(joinContainer(header, body), 'm.cdz', { exportTopology })).toThrow(/layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph/);
+    const renamed = splitContainer(good);
+    renamed.header.params.find((p: any) => p.name === 'fc2/kernel').weightName = 'fc1/kernel';
+    expect(() => decodeGraph(joinContainer(renamed.header, renamed.body), 'm.cdz', { exportTopology })).toThrow(/param 'fc2\/kernel' loads into 'fc1\/kernel', the graph's layer weight is 'fc2\/kernel'/);
   });
 });
 
@@ -129,8 +180,8 @@ describe('decoder validation: one distinct code per problem', () => {
 
   it('UNSUPPORTED_VERSION', () => {
     const b = zooBytes.slice();
-    b[4] = 3;
-    expect(() => decodeGraph(b, 'model.cdz')).toThrow(/UNSUPPORTED_VERSION: model.cdz: container version 3, this build reads versions 1 and 2/);
+    b[4] = 4;
+    expect(() => decodeGraph(b, 'model.cdz')).toThrow(/UNSUPPORTED_VERSION: model.cdz: container version 4, this build reads versions 1, 2, 3/);
   });
 
   it('reads version 1 containers (header stored uncompressed) to the same graph', () => {
@@ -283,8 +334,11 @@ describe('files and size report', () => {
 
   it('reports IO errors with the path', async () => {
     await expect(readContainer(join(dir, 'missing.cdz'))).rejects.toThrow(/IO: .*missing\.cdz/);
-    await expect(writeContainer(zoo, join(dir, 'no/such/dir/model.cdz'))).rejects.toMatchObject({ code: 'IO' });
-    expect((await readdir(dir)).sort()).toEqual(['model.cdz']);
+    // A folder where the file should go; missing folders, on the other hand, are created.
+    await expect(writeContainer(zoo, join(dir, 'model.cdz', 'x'))).rejects.toMatchObject({ code: 'IO' });
+    await writeContainer(zoo, join(dir, 'new/sub/model.cdz'));
+    expect((await readdir(join(dir, 'new/sub')))).toEqual(['model.cdz']);
+    expect((await readdir(dir)).sort()).toEqual(['model.cdz', 'new']);
   });
 });
 

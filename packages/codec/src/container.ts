@@ -1,6 +1,7 @@
 /** The `.cdz` container over IR graphs: encodeGraph / decodeGraph, and size reports. */
-import type { Graph, Param } from '@condense/ir';
+import { encodeExactly, encodingOf, GraphError, validate, type Graph, type Param } from '@condense/ir';
 import { deflateRawSync } from 'node:zlib';
+import { checkStoredTopology, type ExportTopology } from './agree.js';
 import { crc32 } from './crc32.js';
 import { decodeContainer, parseContainer, type DecodeOptions } from './decode.js';
 import { encodeParam, type ParamEncodeOptions } from './encode.js';
@@ -90,12 +91,49 @@ export function encodeGraph(graph: Graph, options: EncodeOptions = {}): EncodeRe
   return { bytes, sections: [{ name: 'header', kind: 'header', bytes: PREFIX_BYTES + stored.length }, ...sections] };
 }
 
-/** Decode a container into an IR graph with every annotation restored (mask, codebook, quant, float16, frozen). */
-export function decodeGraph(bytes: Uint8Array, source?: string, options: Omit<DecodeOptions, 'source'> = {}): Graph {
-  const c = decodeContainer(bytes, { ...options, source });
+export interface DecodeGraphOptions extends Omit<DecodeOptions, 'source'> {
+  /**
+   * `exportTopology` from @condense/tfjs: when given, a stored TF.js topology must be the graph's
+   * own export (`readContainer` always passes it). The codec does not import TF.js itself.
+   */
+  exportTopology?: ExportTopology;
+}
+
+/**
+ * Decode a container into an IR graph with every annotation restored (mask, codebook, quant,
+ * float16, frozen) and each param's stored form (the manifest entry it was first read from). The graph is validated (BAD_GRAPH) and, with `exportTopology`, a stored TF.js
+ * topology for the loader must be the graph's own export (TOPOLOGY_MISMATCH): a file cannot show
+ * one model here and run another in the loader.
+ */
+export function decodeGraph(bytes: Uint8Array, source?: string, options: DecodeGraphOptions = {}): Graph {
+  const where = source ?? 'container';
+  const { exportTopology, ...decode } = options;
+  const c = decodeContainer(bytes, { ...decode, source });
   const params = new Map<string, Param>();
-  for (const { weightName: _, ...p } of c.params) params.set(p.name, p);
-  return { name: c.name, nodes: c.nodes, params, inputs: c.inputs, outputs: c.outputs, meta: c.meta };
+  const weightNames = new Map<string, string>();
+  for (const { weightName, stored, ...p } of c.params) {
+    params.set(p.name, stored ? { ...p, stored: storedForm(stored, p.data) } : p);
+    if (weightName !== undefined) weightNames.set(p.name, weightName);
+  }
+  const graph: Graph = { name: c.name, nodes: c.nodes, params, inputs: c.inputs, outputs: c.outputs, meta: c.meta };
+  try {
+    // The topology check exports the graph, which validates it: validate once.
+    if (c.modelTopology && exportTopology) checkStoredTopology(graph, exportTopology, c.modelTopology, weightNames, where);
+    else validate(graph);
+  } catch (e) {
+    if (!(e instanceof GraphError)) throw e;
+    throw new CodecError('BAD_GRAPH', e.message, where);
+  }
+  return graph;
+}
+
+/**
+ * A param's stored form back from its entry: the bytes are what the entry's encoding makes of the
+ * data when that is exact (the input's bytes, for a param no stage changed), else none.
+ */
+function storedForm(entry: Record<string, unknown>, data: Float32Array): NonNullable<Param['stored']> {
+  const bytes = encodeExactly(encodingOf({ entry, bytes: new Uint8Array(0) }), data) ?? new Uint8Array(0);
+  return { entry, bytes };
 }
 
 /** Param name -> Keras weight name, as stored by `encodeGraph({ weightNames })`. */

@@ -4,19 +4,23 @@
  * each stream's range, size and CRC, the Huffman tables, and the decoded symbols themselves.
  * Element counts are checked against the bytes that must back them before anything is allocated.
  */
+import { treeProblem } from '@condense/files/json';
 import { unpack, packedBytes } from './bits.js';
 import { crc32 } from './crc32.js';
 import { CodecError, type CodecErrorCode } from './errors.js';
 import {
-  FORMAT, MAGIC, MAX_HEADER_BYTES, READ_VERSIONS, SECTION_KINDS, STREAM_NAMES, affineBits, prefixBytes, halfToFloatBits, quantMin, quantSlots,
+  FORMAT, MAGIC, MAX_HEADER_DEPTH, READ_VERSIONS, headerLimit, SECTION_KINDS, STREAM_NAMES, affineBits, gridBits, prefixBytes, halfToFloatBits, quantMin, quantSlots, storedGrid,
   type ContainerHeader, type NodeJson, type ParamEntry, type SectionKind, type StreamName, type StreamRef, type ValueEncoding,
 } from './format.js';
 import { InflateError, inflateRaw, maxInflatedSize } from './inflate.js';
 import { MAX_CODE_LENGTH, MAX_HUFFMAN_SYMBOLS, decodeTable, huffmanDecode, lengthsFromString } from './huffman.js';
 import { MAX_GAP_BITS, decodeGaps } from './sparse.js';
 
-/** Default cap on the total number of elements a container may declare (2^28 floats = 1 GiB). */
-export const DEFAULT_MAX_ELEMENTS = 2 ** 28;
+/**
+ * Default cap on the total number of elements a container may declare: 2^26 (67,108,864) float32
+ * weights = 256 MiB once decoded. Raise it with the `maxElements` option (`--max-elements`).
+ */
+export const DEFAULT_MAX_ELEMENTS = 2 ** 26;
 
 export interface DecodeOptions {
   /** Names the input in error messages (a path or URL). */
@@ -35,6 +39,8 @@ export interface DecodedParam {
   float16?: boolean;
   frozen?: boolean;
   weightName?: string;
+  /** The weights-manifest entry the param was first read from (see `ParamEntry.stored`). */
+  stored?: Record<string, unknown>;
 }
 
 export interface DecodedContainer {
@@ -75,20 +81,25 @@ export function parseContainer(bytes: Uint8Array, options: DecodeOptions = {}): 
   check(bytes.length >= 8, 'TRUNCATED', `file has ${bytes.length} bytes, shorter than the container prefix`, source);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(4, true);
-  check(READ_VERSIONS.includes(version), 'UNSUPPORTED_VERSION', `container version ${version}, this build reads versions ${READ_VERSIONS.join(' and ')}`, source);
+  check(READ_VERSIONS.includes(version), 'UNSUPPORTED_VERSION', `container version ${version}, this build reads versions ${READ_VERSIONS.join(', ')}`, source);
   const prefix = prefixBytes(version);
   check(bytes.length >= prefix, 'TRUNCATED', `file has ${bytes.length} bytes, shorter than the ${prefix}-byte prefix`, source);
   const storedLen = dv.getUint32(8, true);
   check(prefix + storedLen <= bytes.length, 'TRUNCATED', `header declares ${storedLen} bytes, the file has ${bytes.length - prefix} after the prefix`, source);
   const stored = bytes.subarray(prefix, prefix + storedLen);
   check(crc32(stored) === dv.getUint32(12, true), 'CRC_MISMATCH', 'header CRC does not match', `${source}: header`);
-  const json = version === 1 ? stored : inflateHeader(stored, dv.getUint32(16, true), `${source}: header`);
+  // What the header may be is bounded by the body the file has: a small file cannot declare a big header.
+  const limit = headerLimit(bytes.length - prefix - storedLen);
+  if (version === 1) check(storedLen <= limit, 'SIZE_LIMIT', `header has ${storedLen} bytes, more than the ${limit} its body allows`, `${source}: header`);
+  const json = version === 1 ? stored : inflateHeader(stored, dv.getUint32(16, true), limit, `${source}: header`);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch (e) {
     throw new CodecError('BAD_HEADER', `header is not valid JSON (${(e as Error).message})`, source);
   }
+  const shape = treeProblem(raw, { maxDepth: MAX_HEADER_DEPTH });
+  if (shape) throw new CodecError('BAD_HEADER', `header ${shape}`, source);
   const headerBytes = prefix + storedLen;
   check(isObject(raw) && raw.format === FORMAT, 'BAD_HEADER', `header is not a '${FORMAT}' object`, source);
   check(isCount(raw.bodyBytes), 'BAD_HEADER', "header field 'bodyBytes' is not a byte count", source);
@@ -104,13 +115,17 @@ export function parseContainer(bytes: Uint8Array, options: DecodeOptions = {}): 
     check(total <= maxElements, 'SIZE_LIMIT', `params declare more than ${maxElements} elements in total`, source);
     sizes.push(n);
   }
+  checkTiling(header, bodyBytes, source);
   return { version, header, headerBytes, body: bytes.subarray(headerBytes), sizes };
 }
 
-/** The version-2 header: inflate, refusing a declared size no deflate stream of this length could reach. */
-function inflateHeader(stored: Uint8Array, size: number, where: string): Uint8Array {
-  const limit = Math.min(MAX_HEADER_BYTES, maxInflatedSize(stored.length));
-  check(size <= limit, 'SIZE_LIMIT', `header declares ${size} bytes once inflated, more than ${limit}`, where);
+/**
+ * The version-2 header: inflate, refusing a declared size above `limit` (what the body allows)
+ * or beyond what a deflate stream of this length could reach.
+ */
+function inflateHeader(stored: Uint8Array, size: number, bodyLimit: number, where: string): Uint8Array {
+  const limit = Math.min(bodyLimit, maxInflatedSize(stored.length));
+  check(size <= limit, 'SIZE_LIMIT', `header declares ${size} bytes once inflated, more than the ${limit} allowed`, where);
   try {
     return inflateRaw(stored, size);
   } catch (e) {
@@ -144,7 +159,7 @@ function checkHeader(h: Record<string, unknown>, source: string): ContainerHeade
   return h as unknown as ContainerHeader;
 }
 
-const ENCODINGS: readonly ValueEncoding[] = ['float32', 'float16', 'affine', 'codebook'];
+const ENCODINGS: readonly ValueEncoding[] = ['float32', 'float16', 'affine', 'codebook', 'grid'];
 const isBits = (v: unknown, max = 16): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
 const optBool = (v: unknown) => v === undefined || typeof v === 'boolean';
 
@@ -167,6 +182,9 @@ function checkParam(p: ParamEntry, bodyBytes: number, where: string, maxElements
     if (!(isObject(c) && isBits(c.bits) && isCount(c.size) && c.size >= 1 && c.size <= 2 ** c.bits)) throw bad('codebook needs bits in 1..16 and 1..2^bits centroids');
   } else if (e.codebook !== undefined) throw bad('a codebook entry without the codebook encoding');
   if (p.encoding === 'affine' && e.quant === undefined) throw bad('affine encoding without quantization parameters');
+  if (e.stored !== undefined && !isObject(e.stored)) throw bad('stored is not an object');
+  const grid = p.encoding === 'grid' ? storedGrid(p.stored) : undefined;
+  if (p.encoding === 'grid' && !grid) throw bad('grid encoding without a stored uint8/uint16 entry (finite scale > 0 and min)');
   let slots = 0;
   if (e.quant !== undefined) {
     const q = e.quant;
@@ -186,9 +204,9 @@ function checkParam(p: ParamEntry, bodyBytes: number, where: string, maxElements
   want('centroids', p.codebook !== undefined);
   want('quant', p.quant !== undefined);
   want('mask', !sparse && p.mask === true);
-  const valueBits = { float32: 32, float16: 16, affine: p.quant?.bits ?? 0, codebook: p.codebook?.bits ?? 0 }[p.encoding];
+  const valueBits = { float32: 32, float16: 16, affine: p.quant?.bits ?? 0, codebook: p.codebook?.bits ?? 0, grid: grid?.bits ?? 0 }[p.encoding];
   const valueAlphabet = p.encoding === 'codebook' ? p.codebook!.size : 2 ** valueBits;
-  const coded = p.encoding === 'affine' || p.encoding === 'codebook';
+  const coded = p.encoding === 'affine' || p.encoding === 'codebook' || p.encoding === 'grid';
   checkStream(p.streams.values, 'values', { bits: valueBits, n: sparse ? undefined : n, alphabet: coded ? valueAlphabet : 0 }, bodyBytes, where);
   if (sparse) checkStream(p.streams.gaps!, 'gaps', { bits: p.gapBits!, alphabet: 2 ** p.gapBits! }, bodyBytes, where);
   if (p.codebook) checkStream(p.streams.centroids!, 'centroids', { bits: 32, n: p.codebook.size, alphabet: 0 }, bodyBytes, where);
@@ -225,6 +243,21 @@ function checkStream(s: StreamRef, name: StreamName, want: { bits: number; n?: n
   if (typeof s.huff !== 'string' || s.huff.length > want.alphabet) {
     throw new CodecError('BAD_HUFFMAN', `code-length table must be a string of at most ${want.alphabet} digits`, where);
   }
+}
+
+/** Streams tile the body: back to back from byte 0 to the end, no overlap and no byte left unreferenced. */
+function checkTiling(header: ContainerHeader, bodyBytes: number, source: string): void {
+  const ranges = header.params.flatMap((p) => Object.entries(p.streams).map(([name, s]) => ({ off: s!.off, end: s!.off + s!.len, what: `param '${p.name}' stream '${name}'` })));
+  ranges.sort((a, b) => a.off - b.off || a.end - b.end);
+  let at = 0;
+  let last = 'the start of the body';
+  for (const r of ranges) {
+    check(r.off >= at, 'OUT_OF_RANGE', `${r.what} at bytes [${r.off}, ${r.end}) overlaps ${last}`, source);
+    check(r.off === at, 'OUT_OF_RANGE', `body bytes [${at}, ${r.off}) belong to no stream`, source);
+    at = r.end;
+    last = `${r.what} (ending at ${r.end})`;
+  }
+  check(at === bodyBytes, 'OUT_OF_RANGE', `body bytes [${at}, ${bodyBytes}) belong to no stream`, source);
 }
 
 /** Decode a whole container into plain params and topology. */
@@ -349,6 +382,12 @@ function decodeParam(p: ParamEntry, n: number, body: Uint8Array, where: string):
     case 'codebook':
       out.codebook = decodeCodebook(p, r, n, pos, bits, where);
       break;
+    case 'grid': {
+      const g = storedGrid(p.stored)!;
+      const codes = r.codes('values', 2 ** g.bits);
+      for (let k = 0; k < codes.length; k++) bits[at(k)] = gridBits(g, codes[k]);
+      break;
+    }
   }
   // Dense with a mask: pruned elements are exactly +0 whatever was stored for them.
   if (mask && !pos) for (let i = 0; i < n; i++) if (mask[i] === 0) bits[i] = 0;
@@ -356,6 +395,7 @@ function decodeParam(p: ParamEntry, n: number, body: Uint8Array, where: string):
   if (p.float16) out.float16 = true;
   if (p.frozen) out.frozen = true;
   if (p.weightName !== undefined) out.weightName = p.weightName;
+  if (p.stored !== undefined) out.stored = p.stored;
   return out;
 }
 

@@ -3,12 +3,12 @@
  * per code stream raw packing or Huffman coding. Before storing anything it checks that the param's
  * data is exactly what its annotations reproduce, so that decoding is bit-exact.
  */
-import { toFloat16Bits, type Param } from '@condense/ir';
+import { fitsStored, storedEncoding, toFloat16Bits, type Param } from '@condense/ir';
 import { pack, packedBytes } from './bits.js';
 import { CodecError } from './errors.js';
 import {
-  affineBits, halfToFloatBits, quantMin, quantSlots,
-  type ParamEntry, type SectionKind, type StreamName, type ValueEncoding,
+  affineBits, gridBits, halfToFloatBits, quantMin, quantSlots, storedGrid,
+  type GridJson, type ParamEntry, type SectionKind, type StreamName, type ValueEncoding,
 } from './format.js';
 import { MAX_HUFFMAN_SYMBOLS, codeLengths, encodedBits, huffmanEncode, lengthsToString } from './huffman.js';
 import { GAP_BITS, MAX_GAP_BITS, encodeGaps } from './sparse.js';
@@ -40,9 +40,17 @@ const STREAM_JSON_BYTES = 90;
 
 const u32 = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
-/** Which of the param's annotations decides how its values are stored (as @condense/ir's cost model). */
+/**
+ * Which of the param's annotations decides how its values are stored (as @condense/ir's cost
+ * model); without one, the encoding its input file stored it in while the data still fits it.
+ */
 export function valueEncoding(p: Param): ValueEncoding {
-  return p.codebook ? 'codebook' : p.quant ? 'affine' : p.float16 ? 'float16' : 'float32';
+  if (p.codebook) return 'codebook';
+  if (p.quant) return 'affine';
+  if (p.float16) return 'float16';
+  const stored = storedEncoding(p).dtype;
+  if (stored === 'float32' || !fitsStored(p)) return 'float32';
+  return stored === 'float16' ? 'float16' : 'grid';
 }
 
 export function encodeParam(p: Param, kind: 'weight' | 'bias', options: ParamEncodeOptions = {}): EncodedParam {
@@ -51,10 +59,11 @@ export function encodeParam(p: Param, kind: 'weight' | 'bias', options: ParamEnc
   if (p.data.length !== n) throw new CodecError('INCONSISTENT_PARAM', `has ${p.data.length} values for shape [${p.shape.join(', ')}]`, where);
   const encoding = valueEncoding(p);
   checkAnnotations(p, n, where);
-  const sym = valueSymbols(p, encoding, n, where);
+  const grid = encoding === 'grid' ? (storedGrid(p.stored?.entry) as GridJson) : undefined;
+  const sym = valueSymbols(p, encoding, n, where, grid);
   const huffman = options.huffman !== false;
-  const valueBits = { float32: 32, float16: 16, affine: p.quant?.bits ?? 0, codebook: p.codebook?.bits ?? 0 }[encoding];
-  const alphabet = encoding === 'codebook' ? p.codebook!.centroids.length : encoding === 'affine' ? 2 ** valueBits : 0;
+  const valueBits = { float32: 32, float16: 16, affine: p.quant?.bits ?? 0, codebook: p.codebook?.bits ?? 0, grid: grid?.bits ?? 0 }[encoding];
+  const alphabet = encoding === 'codebook' ? p.codebook!.centroids.length : encoding === 'affine' || encoding === 'grid' ? 2 ** valueBits : 0;
   const values = (s: Uint32Array) => planValues(s, valueBits, alphabet, huffman);
 
   // Dense: every element's symbol, plus a 1-bit-per-element mask if there is one.
@@ -84,6 +93,7 @@ export function encodeParam(p: Param, kind: 'weight' | 'bias', options: ParamEnc
   if (p.frozen) entry.frozen = true;
   if (p.codebook) entry.codebook = { bits: p.codebook.bits, size: p.codebook.centroids.length };
   if (p.quant) entry.quant = { bits: p.quant.bits, signed: p.quant.signed, ...(p.quant.axis !== undefined ? { axis: p.quant.axis } : {}) };
+  if (p.stored) entry.stored = p.stored.entry;
 
   const streamKind = (s: StreamName): SectionKind =>
     kind === 'bias' ? 'bias' : s === 'values' ? (encoding === 'codebook' ? 'indices' : 'values') : s === 'centroids' ? 'codebook' : s;
@@ -134,7 +144,7 @@ function checkAnnotations(p: Param, n: number, where: string): void {
  * One symbol per element (float bits, half bits, affine code - qmin, or centroid index), checked
  * to decode to exactly the element's float32 bits. Pruned elements are not checked (they decode to +0).
  */
-function valueSymbols(p: Param, encoding: ValueEncoding, n: number, where: string): Uint32Array {
+function valueSymbols(p: Param, encoding: ValueEncoding, n: number, where: string, grid?: GridJson): Uint32Array {
   const bits = u32(p.data);
   const kept = (i: number) => !p.mask || p.mask[i] === 1;
   const mismatch = (i: number, what: string) =>
@@ -165,6 +175,15 @@ function valueSymbols(p: Param, encoding: ValueEncoding, n: number, where: strin
       }
       break;
     }
+    case 'grid': {
+      const g = grid as GridJson;
+      for (let i = 0; i < n; i++) {
+        const code = gridCodeOf(g, p.data[i], bits[i]);
+        if (code === undefined) throw mismatch(i, `value is not on its input's ${g.bits}-bit grid`);
+        sym[i] = code;
+      }
+      break;
+    }
     case 'codebook': {
       const { centroids, indices } = p.codebook!;
       const cbits = u32(centroids);
@@ -179,6 +198,14 @@ function valueSymbols(p: Param, encoding: ValueEncoding, n: number, where: strin
     }
   }
   return sym;
+}
+
+/** The grid code whose value has exactly `bits`, if there is one. */
+function gridCodeOf(g: GridJson, v: number, bits: number): number | undefined {
+  const q0 = Math.round((v - g.min) / g.scale);
+  const max = 2 ** g.bits - 1;
+  for (const q of [q0, q0 - 1, q0 + 1]) if (q >= 0 && q <= max && gridBits(g, q) === bits) return q;
+  return undefined;
 }
 
 /** The integer code whose dequantized float32 has exactly `bits`, if one exists in [qmin, qmax]. */

@@ -29,7 +29,11 @@ export type CodecErrorCode =
   | 'INCONSISTENT_PARAM'
   /** Encoding: bad arguments (unknown param in weightNames, unsupported bit width, ...). */
   | 'INVALID_ARGUMENT'
-  /** Loader: the container has no TF.js modelTopology, or its params do not match the model's weights. */
+  /** Decoding into a graph: the stored IR graph is invalid (unknown op, bad attribute, bad quantization). */
+  | 'BAD_GRAPH'
+  /** Decoding into a graph: the stored TF.js topology or weight names are not the graph's own export. */
+  | 'TOPOLOGY_MISMATCH'
+  /** Loader: the container has no TF.js modelTopology, its topology is malformed, or its params do not match the model's weights. */
   | 'NOT_LOADABLE'
   /** Reading or writing a file (or fetching a URL) failed. */
   | 'IO';

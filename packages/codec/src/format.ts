@@ -16,18 +16,35 @@
  */
 
 export const MAGIC = Uint8Array.of(0x43, 0x4e, 0x44, 0x5a); // "CNDZ"
-export const VERSION = 2;
+/** Version 3 adds the 'grid' encoding and each param's `stored` entry; its layout is version 2's. */
+export const VERSION = 3;
 /** Versions this build decodes. */
-export const READ_VERSIONS: readonly number[] = [1, 2];
+export const READ_VERSIONS: readonly number[] = [1, 2, 3];
 /** Prefix bytes of the current version. */
 export const PREFIX_BYTES = 20;
 export const prefixBytes = (version: number): number => (version === 1 ? 16 : PREFIX_BYTES);
-/** Refuse headers declaring more than this once inflated (a JSON header, not weights). */
-export const MAX_HEADER_BYTES = 64 * 2 ** 20;
+/**
+ * Header size bounds (the JSON, once inflated): at most HEADER_BASE_BYTES plus
+ * HEADER_BYTES_PER_BODY_BYTE per body byte, and never more than MAX_HEADER_BYTES. A header
+ * describes the body's streams and the graph, so a small file cannot declare a large one.
+ */
+export const MAX_HEADER_BYTES = 16 * 2 ** 20;
+export const HEADER_BASE_BYTES = 2 ** 20;
+export const HEADER_BYTES_PER_BODY_BYTE = 4;
+/** Largest container file read from a path (the decoded size is bounded separately, by `maxElements`). */
+export const MAX_CONTAINER_BYTES = 2 ** 31 - 1;
+/** Deepest nesting of the JSON header (real topologies stay under 20). */
+export const MAX_HEADER_DEPTH = 64;
+/** The header size a body of `bodyBytes` allows. */
+export const headerLimit = (bodyBytes: number): number => Math.min(MAX_HEADER_BYTES, HEADER_BASE_BYTES + HEADER_BYTES_PER_BODY_BYTE * bodyBytes);
 export const FORMAT = 'condense-cdz';
 
-/** How a param's values are represented, in order of precedence when several annotations are present. */
-export type ValueEncoding = 'float32' | 'float16' | 'affine' | 'codebook';
+/**
+ * How a param's values are represented, in order of precedence when several annotations are
+ * present. 'grid': no annotation, and the values lie on the uint8/uint16 grid their input file
+ * stored them on (the `stored` entry's TF.js quantization).
+ */
+export type ValueEncoding = 'float32' | 'float16' | 'affine' | 'codebook' | 'grid';
 
 /** What a byte range holds, for size reports. A bias param's streams are all `bias`. */
 export type SectionKind = 'header' | 'indices' | 'gaps' | 'codebook' | 'values' | 'quant' | 'mask' | 'bias';
@@ -53,7 +70,8 @@ export interface StreamRef {
 /**
  * One param. Stream contents:
  * - `values`: float32 -> n u32 LE (the float's bits); float16 -> n u16 LE half bits;
- *   affine -> codes q - qmin in `quant.bits` bits; codebook -> centroid indices in `codebook.bits` bits.
+ *   affine -> codes q - qmin in `quant.bits` bits; codebook -> centroid indices in `codebook.bits` bits;
+ *   grid -> codes in 8 or 16 bits, value = float32(code * scale + min) with the stored entry's numbers.
  *   Dense: one per element. Sparse: one per kept element, in position order.
  * - `gaps` (sparse only): gap codes of `gapBits` bits, see sparse.ts.
  * - `centroids`: `codebook.size` float32 LE. `quant`: `slots` float32 LE scales then `slots` i32 LE zero points.
@@ -74,7 +92,31 @@ export interface ParamEntry {
   weightName?: string;
   codebook?: { bits: number; size: number };
   quant?: { bits: number; signed: boolean; axis?: number };
+  /** The weights-manifest entry the param was read from (`Param.stored.entry` in @condense/ir), kept as it was. */
+  stored?: Record<string, unknown>;
   streams: Partial<Record<StreamName, StreamRef>> & { values: StreamRef };
+}
+
+/** A TF.js manifest grid: value = float32(code * scale + min), code in [0, 2^bits). */
+export interface GridJson {
+  bits: 8 | 16;
+  scale: number;
+  min: number;
+}
+
+/** The grid of a stored entry (a float32 entry quantized as uint8/uint16 with finite scale > 0 and min), if it has one. */
+export function storedGrid(entry: Record<string, unknown> | undefined): GridJson | undefined {
+  const q = entry?.quantization as Record<string, unknown> | undefined;
+  if (entry?.dtype !== 'float32' || typeof q !== 'object' || q === null) return undefined;
+  if ((q.dtype !== 'uint8' && q.dtype !== 'uint16') || typeof q.scale !== 'number' || typeof q.min !== 'number') return undefined;
+  if (!(q.scale > 0 && Number.isFinite(q.scale) && Number.isFinite(q.min))) return undefined;
+  return { bits: q.dtype === 'uint8' ? 8 : 16, scale: q.scale, min: q.min };
+}
+
+/** The float32 bits a grid code decodes to, as TF.js decodes it. */
+export function gridBits(g: GridJson, code: number): number {
+  f32[0] = code * g.scale + g.min;
+  return u32[0];
 }
 
 /** A graph node as the IR serializes it. */

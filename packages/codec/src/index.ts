@@ -1,6 +1,6 @@
 export { CodecError, type CodecErrorCode } from './errors.js';
 export { crc32 } from './crc32.js';
-export { BitReader, BitWriter, pack, unpack, packedBytes } from './bits.js';
+export { BitWriter, pack, unpack, packedBytes } from './bits.js';
 export {
   MAX_CODE_LENGTH, MAX_HUFFMAN_SYMBOLS, codeLengths, checkLengths, canonicalCodes, encodedBits, huffmanEncode, huffmanDecode,
   decodeTable, lengthsToString, lengthsFromString, type DecodeTable,
@@ -17,7 +17,8 @@ export {
 export { encodeParam, valueEncoding, type ParamEncodeOptions, type EncodedParam, type EncodedStream } from './encode.js';
 export {
   encodeGraph, decodeGraph, storedWeightNames, sizeReport, containerReport,
-  type EncodeOptions, type EncodeResult, type Section, type SizeReport,
+  type DecodeGraphOptions, type EncodeOptions, type EncodeResult, type Section, type SizeReport,
 } from './container.js';
 export { writeContainer, readContainer } from './files.js';
-export { deepCompression, plugins, register } from './plugin.js';
+export { deepCompression, loaderOptions, plugins, register } from './plugin.js';
+export type { ExportTopology } from './agree.js';

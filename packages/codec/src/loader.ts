@@ -3,13 +3,35 @@
  * without the condense toolkit. Depends only on @tensorflow/tfjs-core, @tensorflow/tfjs-layers and
  * the decoding core (no @condense/ir). The container must hold a `modelTopology` and a Keras
  * weight name per param (encodeGraph options `modelTopology` and `weightNames`).
+ *
+ * The stored topology is validated first (layers, inbound nodes, no cycle, geometry fields), then
+ * built with the stored weights as its initializers: no initializer runs, every weight's shape is
+ * checked before TF.js allocates it, and a failed build leaves no tensor behind.
  */
-import { tensor, dispose, type Tensor, type NamedTensorMap } from '@tensorflow/tfjs-core';
+import { engine, type Variable } from '@tensorflow/tfjs-core';
 import { models, type LayersModel } from '@tensorflow/tfjs-layers';
-import { decodeContainer, type DecodeOptions } from './decode.js';
+import { decodeContainer, type DecodedParam, type DecodeOptions } from './decode.js';
 import { CodecError } from './errors.js';
+import { MAX_CONTAINER_BYTES } from './format.js';
+import { useStoredWeights, withStoredWeights } from './stored-init.js';
+import { validateTopology } from './topology.js';
 
 export type CondenseSource = string | ArrayBuffer | Uint8Array | Response;
+
+/** Stored params by Keras weight name; a name carried twice is refused. */
+function weightsByName(params: DecodedParam[], where: string): Map<string, DecodedParam> {
+  const out = new Map<string, DecodedParam>();
+  for (const p of params) {
+    if (p.weightName === undefined) continue;
+    const other = out.get(p.weightName);
+    if (other) throw new CodecError('NOT_LOADABLE', `params '${other.name}' and '${p.name}' both carry the weight name '${p.weightName}'`, where);
+    out.set(p.weightName, p);
+  }
+  return out;
+}
+
+/** A TF.js error as one line (some have an empty message). */
+const tfjsMessage = (e: unknown): string => (((e as Error)?.message || (e as Error)?.name || String(e)).split('\n')[0]).trim();
 
 /** Decode a container and build the LayersModel it describes, weights set by their Keras names. */
 export async function loadCondenseModel(source: CondenseSource, options: Omit<DecodeOptions, 'source'> = {}): Promise<LayersModel> {
@@ -17,31 +39,29 @@ export async function loadCondenseModel(source: CondenseSource, options: Omit<De
   const bytes = await readSource(source, name);
   const c = decodeContainer(bytes, { ...options, source: name });
   if (!c.modelTopology) throw new CodecError('NOT_LOADABLE', 'the container stores no TF.js modelTopology (encode with the modelTopology option)', name);
-  let model: LayersModel;
+  const { topology, layers } = validateTopology(c.modelTopology, name);
+  const params = weightsByName(c.params, name);
+  useStoredWeights(layers);
+  const before = new Set(Object.keys(engine().registeredVariables));
+  let model: LayersModel | undefined;
   try {
-    model = await models.modelFromJSON({ modelTopology: c.modelTopology as never });
-  } catch (e) {
-    throw new CodecError('NOT_LOADABLE', `TF.js cannot build the stored modelTopology (${(e as Error).message})`, name);
-  }
-  const byWeight = new Map(c.params.filter((p) => p.weightName !== undefined).map((p) => [p.weightName as string, p]));
-  const weights: NamedTensorMap = {};
-  try {
+    // modelFromJSON builds the layers synchronously, before its first await.
+    const { result, used } = withStoredWeights(params, name, () => models.modelFromJSON({ modelTopology: topology as never }));
+    model = await result;
     for (const w of model.weights) {
-      const p = byWeight.get(w.originalName);
-      if (!p) throw new CodecError('NOT_LOADABLE', `no stored param carries the weight name '${w.originalName}'`, name);
-      const same = p.shape.length === w.shape.length && p.shape.every((d, i) => d === w.shape[i]);
-      if (!same) throw new CodecError('NOT_LOADABLE', `param '${p.name}' has shape [${p.shape}], weight '${w.originalName}' needs [${w.shape}]`, name);
-      weights[w.originalName] = tensor(p.data, p.shape, 'float32');
+      if (!used.has(w.originalName)) throw new CodecError('NOT_LOADABLE', `the model's weight '${w.originalName}' was not built from a stored param`, name);
     }
-    model.loadWeights(weights, true);
+    const unused = [...params.keys()].filter((k) => !used.has(k));
+    if (unused.length) throw new CodecError('NOT_LOADABLE', `stored params carry weight names the topology does not use: ${unused.slice(0, 5).join(', ')}`, name);
+    return model;
   } catch (e) {
-    model.dispose();
+    // Dispose whatever the failed build registered (model.dispose() cannot: the model may not exist).
+    model?.dispose();
+    const vars = engine().registeredVariables as Record<string, Variable>;
+    for (const [k, v] of Object.entries(vars)) if (!before.has(k)) v.dispose();
     if (e instanceof CodecError) throw e;
-    throw new CodecError('NOT_LOADABLE', `TF.js rejected the weights (${(e as Error).message})`, name);
-  } finally {
-    dispose(Object.values(weights) as Tensor[]);
+    throw new CodecError('NOT_LOADABLE', `TF.js cannot build the stored modelTopology (${tfjsMessage(e)})`, name);
   }
-  return model;
 }
 
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -56,7 +76,11 @@ async function readSource(source: CondenseSource, name: string): Promise<Uint8Ar
       // A computed specifier keeps browser bundlers from trying to resolve a Node builtin.
       const fsModule = 'node:fs/promises';
       const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
-      return new Uint8Array(await fs.readFile(source.startsWith('file:') ? new URL(source) : source));
+      const path = source.startsWith('file:') ? new URL(source) : source;
+      const info = await fs.stat(path);
+      if (!info.isFile()) throw new CodecError('IO', 'is not a regular file', name);
+      if (info.size > MAX_CONTAINER_BYTES) throw new CodecError('IO', `has ${info.size} bytes, more than the ${MAX_CONTAINER_BYTES} a container may have`, name);
+      return new Uint8Array(await fs.readFile(path));
     }
     return await responseBytes(await fetch(source));
   } catch (e) {

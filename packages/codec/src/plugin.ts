@@ -1,20 +1,22 @@
 import { definePlugin, Type, type Registry } from '@condense/core';
 import type { Graph } from '@condense/ir';
-import { containerReport, encodeGraph } from './container.js';
+import { containerReport, encodeGraph, type EncodeOptions } from './container.js';
 
 /**
- * The TF.js topology the standalone loader rebuilds a LayersModel from. Written by @condense/tfjs,
- * an optional peer: the encoder itself needs no TF.js, so it is loaded only when asked for.
+ * The encode options that make a container loadable by `@condense/codec/loader`: the graph's own
+ * TF.js topology and weight names (the only topology `readContainer` accepts next to the graph),
+ * written by @condense/tfjs, an optional peer: the encoder itself needs no TF.js, so it is loaded
+ * only here.
  */
-async function tfjsTopology(graph: Graph): Promise<{ modelTopology: object; weightNames: Map<string, string> }> {
+export async function loaderOptions(graph: Graph): Promise<Pick<EncodeOptions, 'modelTopology' | 'weightNames'>> {
   let tfjs: typeof import('@condense/tfjs');
   try {
     tfjs = await import('@condense/tfjs');
   } catch (e) {
     throw new Error(`codec.deepCompression: 'topology: true' writes the TF.js model topology for @condense/codec/loader and needs @condense/tfjs (npm install @condense/tfjs), or set topology: false (${(e as Error).message.split('\n')[0]})`);
   }
-  const exported = tfjs.toArtifacts(graph);
-  return { modelTopology: exported.artifacts.modelTopology as object, weightNames: exported.weightNames };
+  const { modelTopology, weightNames } = tfjs.exportTopology(graph);
+  return { modelTopology, weightNames };
 }
 
 /**
@@ -37,8 +39,7 @@ export const deepCompression = definePlugin({
   create: (o) => ({
     contract: { provides: ['encoded'], final: true },
     async apply(graph) {
-      const topology = o.topology ? await tfjsTopology(graph) : {};
-      const { bytes } = encodeGraph(graph, { huffman: o.huffman, gapBits: o.gapBits, ...topology });
+      const { bytes } = encodeGraph(graph, { huffman: o.huffman, gapBits: o.gapBits, ...(o.topology ? await loaderOptions(graph) : {}) });
       const size = containerReport(bytes);
       const share = Object.entries(size.byKind)
         .filter(([, b]) => b > 0)

@@ -117,6 +117,7 @@ export function expectSameGraph(actual: Graph, expected: Graph): void {
       expectSameArray(bitsOf(a.codebook.centroids), bitsOf(e.codebook.centroids), `${at} centroid bits`);
       expectSameArray(a.codebook.indices, e.codebook.indices, `${at} indices`);
     }
+    expect(a.stored?.entry, `${at} stored entry`).toEqual(e.stored?.entry);
     expect(a.quant === undefined, at).toBe(e.quant === undefined);
     if (a.quant && e.quant) {
       expect([a.quant.bits, a.quant.signed, a.quant.axis], at).toEqual([e.quant.bits, e.quant.signed, e.quant.axis]);
@@ -155,4 +156,68 @@ export function joinContainer(header: unknown, body: Uint8Array, headerText?: st
   out.set(stored, prefix);
   out.set(body, prefix + stored.length);
   return out;
+}
+
+// ---------------------------------------------------------------- seeded mutations (fuzz tests)
+
+/** Flip 1 to 4 random bits anywhere. */
+export function flipBits(bytes: Uint8Array, next: () => number): Uint8Array {
+  const b = bytes.slice();
+  const flips = 1 + Math.floor(next() * 4);
+  for (let f = 0; f < flips; f++) {
+    const bit = Math.floor(next() * b.length * 8);
+    b[bit >> 3] ^= 1 << (bit & 7);
+  }
+  return b;
+}
+
+/** Every [container, key] pair of the JSON tree, to mutate one in place. */
+function slots(root: unknown): [Record<string, unknown> | unknown[], string | number][] {
+  const out: [Record<string, unknown> | unknown[], string | number][] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach((x, i) => (out.push([v, i]), walk(x)));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push([v as Record<string, unknown>, k]), walk(x);
+  };
+  walk(root);
+  return out;
+}
+
+function mutateValue(old: unknown, next: () => number): unknown {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)];
+  const r = next();
+  if (typeof old === 'number' && r < 0.6) {
+    return pick([old + 1, old - 1, old * 2, 0, -1, 2 ** 31, 2 ** 32 + 5, 2 ** 53, 1e300, 0.5, Math.floor(next() * 1e6)]);
+  }
+  if (typeof old === 'string' && r < 0.6) {
+    return pick(['', 'x', old + '1', old.slice(1), '1'.repeat(1 + Math.floor(next() * 40)), Array.from({ length: old.length }, () => pick([...'0123456789abcdefg'])).join('')]);
+  }
+  return pick([undefined, null, true, 'str', [], {}, [1, 2], -3, 7]);
+}
+
+/** Change 1 to 3 values of the header's JSON tree (or of the part `pick` selects) and re-seal the CRC. */
+export function mutateHeader(bytes: Uint8Array, next: () => number, pick: (header: any) => unknown = (h) => h): Uint8Array {
+  const { header, body } = splitContainer(bytes);
+  const all = slots(pick(header));
+  const n = 1 + Math.floor(next() * 3);
+  for (let i = 0; i < n; i++) {
+    const [holder, key] = all[Math.floor(next() * all.length)];
+    const value = mutateValue((holder as Record<string | number, unknown>)[key], next);
+    if (value === undefined && !Array.isArray(holder)) delete (holder as Record<string, unknown>)[key as string];
+    else (holder as Record<string | number, unknown>)[key] = value;
+  }
+  return joinContainer(header, body);
+}
+
+/** Flip bits inside one stream and re-seal its CRC, so the stream decoder sees the damage. */
+export function mutateStream(bytes: Uint8Array, next: () => number): Uint8Array {
+  const { header, body } = splitContainer(bytes);
+  const streams = header.params.flatMap((p: any) => Object.values(p.streams)).filter((s: any) => s.len > 0) as { off: number; len: number; crc: number }[];
+  const s = streams[Math.floor(next() * streams.length)];
+  const flips = 1 + Math.floor(next() * 3);
+  for (let f = 0; f < flips; f++) {
+    const bit = Math.floor(next() * s.len * 8);
+    body[s.off + (bit >> 3)] ^= 1 << (bit & 7);
+  }
+  s.crc = crc32(body.subarray(s.off, s.off + s.len));
+  return joinContainer(header, body);
 }

@@ -42,6 +42,7 @@ export function finetuneSchema(options: SchemaOptions = {}) {
       momentum: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'SGD momentum' })),
       weightDecay: Type.Optional(Type.Number({ minimum: 0, default: 0 })),
       schedule: Type.Optional(Type.Union([Type.Literal('constant'), Type.Literal('cosine')], { default: 'constant', description: 'learning rate: constant, or cosine decay to 0 over the stage' })),
+      shuffleBuffer: Type.Optional(Type.Integer({ minimum: 1, description: "examples a streamed dataset's shuffle holds (memory stays bounded by it and the batch); default 1024" })),
       augment: Type.Optional(
         Type.Object(
           {

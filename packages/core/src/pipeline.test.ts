@@ -71,7 +71,14 @@ function recordingRuntime() {
     },
     async evaluate(graph) {
       const k = graph.params.get('fc1/kernel')!;
-      return { accuracy: countNonzero(k.data) / k.data.length, loss: 1 };
+      const accuracy = countNonzero(k.data) / k.data.length;
+      return { accuracy, loss: 1, metrics: { accuracy }, count: 4 };
+    },
+    // One output per example: fc1's kept fraction, so agreement with the original follows training.
+    async predict(graph, _data, request = {}) {
+      const k = graph.params.get('fc1/kernel')!;
+      const n = Math.min(request.limit ?? 4, 4);
+      return [{ values: new Float32Array(n).fill(countNonzero(k.data) / k.data.length), shape: [n, 1], dtype: 'float32' as const }];
     },
   };
   return { runtime, trained };
@@ -110,6 +117,12 @@ describe('pipeline', () => {
     // Accuracy after every stage comes from the runtime: here it follows the weights training zeroed.
     expect(result.snapshots[4].accuracy).toBeCloseTo(result.snapshots[0].accuracy! - 4 / 128);
     expect(events.filter((e) => e.type === 'epoch').map((e) => (e as { index: number }).index)).toEqual([3, 3, 3, 4]);
+    // Agreement with the original on the test inputs, in every snapshot after the input's.
+    expect(result.snapshots[0].agreement).toBeUndefined();
+    expect(result.snapshots[1].agreement).toEqual({ examples: 4, maxAbsDiff: 0, meanAbsDiff: 0 });
+    expect(result.snapshots[4].agreement?.maxAbsDiff).toBeCloseTo(4 / 128);
+    expect(result.snapshots[4].metrics).toEqual({ accuracy: result.snapshots[4].accuracy });
+    expect(trained[0].teacher).toBe(result.original);
   });
 
   it('counts every fine-tune of a stage that trains inside apply, which also consumes the contributions', async () => {
@@ -136,6 +149,21 @@ describe('pipeline', () => {
     expect(() => p.check({ data: { train: data.train }, runtime: recordingRuntime().runtime })).not.toThrow();
   });
 
+  it("refuses, before any stage runs, a model a later stage's check rejects; the input's bytes are its file's", async () => {
+    const g = lenet300100(1);
+    const ran: string[] = [];
+    const first = { name: 'first', options: {}, contract: {}, apply: () => void ran.push('first') };
+    const refuses = { name: 'refuses', options: {}, contract: {}, check: (m: Graph) => { if (m.params.has('fc1/kernel')) throw new Error("layer 'fc1' cannot"); } };
+    await expect(pipeline([first, refuses]).run(g)).rejects.toThrow("stage 2 (refuses) cannot run on this model: layer 'fc1' cannot");
+    expect(ran).toEqual([]);
+    // A weight its file stored as uint8 counts 1 byte per value in the input snapshot.
+    const k = g.params.get('fc1/kernel')!;
+    k.data = k.data.map((v) => (Math.round(v * 100) + 128) * 0.01 - 1.28); // decoded as TF.js decodes uint8 codes
+    k.stored = { entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1.28 } }, bytes: new Uint8Array(0) };
+    const r = await pipeline([first]).run(g);
+    expect(r.snapshots[0].bytes).toBe(r.snapshots[0].float32Bytes - k.data.length * 3);
+  });
+
   it('refuses training contributions that no later stage trains with', () => {
     const { runtime } = recordingRuntime();
     expect(() => pipeline([finetune(), contributing('sss')]).check({ data, runtime })).toThrow('stage 2 (sss) adds training contributions, and no later stage trains: add a finetune stage after it');
@@ -143,7 +171,7 @@ describe('pipeline', () => {
   });
 
   it('refuses to start without the data a stage requires', async () => {
-    await expect(pipeline([finetune()]).run(tinyModel())).rejects.toThrow(/stage 1 \(finetune\) needs labelled training data/);
+    await expect(pipeline([finetune()]).run(tinyModel())).rejects.toThrow(/stage 1 \(finetune\) needs training data/);
   });
 
   it('stops between stages when aborted', async () => {

@@ -1,6 +1,9 @@
 import { cloneGraph, type Graph } from '@condense/ir';
-import { checkContracts, measuresEachStage, trains } from './contract.js';
-import type { FinetuneOptions, PipelineContext, PipelineData, Split, StageContext } from './context.js';
+import { checkContracts, checkPipeline, ContractError, measuresEachStage, trains } from './contract.js';
+import type { DataKind, FinetuneOptions, PipelineContext, PipelineData, PipelineSources, StageContext } from './context.js';
+import { agreement } from './data/agreement.js';
+import { collect, hasTargets, modelSpec } from './data/batches.js';
+import { dataSource, isDataSource, type DataSource } from './data/source.js';
 import type { PipelineEvent } from './events.js';
 import type { Plugin, StageResult } from './plugin.js';
 import { RUNTIME_HINT, type Runtime, type TrainingContribution } from './runtime.js';
@@ -14,6 +17,8 @@ export interface FinetuneRecord {
   epochs: number;
   finalLoss: number;
   trainAccuracy: number;
+  /** It recovered against the original model's outputs (the data had no targets). */
+  labelFree?: boolean;
 }
 
 export interface StageRecord {
@@ -39,8 +44,11 @@ export interface PipelineResult {
 
 export interface Pipeline {
   stages: Plugin[];
-  /** Check the stage order against the contracts without running anything. */
-  check(ctx?: PipelineContext): void;
+  /**
+   * Check the stage order against the contracts without running anything; with the model, also
+   * against the state it carries and each stage's own `check` of it (as `run` does first).
+   */
+  check(ctx?: PipelineContext, graph?: Graph): void;
   run(graph: Graph, ctx?: PipelineContext): Promise<PipelineResult>;
 }
 
@@ -58,7 +66,7 @@ export const DEFAULT_FINETUNE: FinetuneOptions = {
 export function pipeline(stages: Plugin[]): Pipeline {
   return {
     stages,
-    check: (ctx) => checkContracts(stages, ctx),
+    check: (ctx = {}, graph) => (graph ? checkPipeline(stages, ctx, graph) : checkContracts(stages, ctx)),
     run: (graph, ctx = {}) => runPipeline(stages, graph, ctx),
   };
 }
@@ -79,19 +87,18 @@ export class Contributions {
 }
 
 async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext): Promise<PipelineResult> {
-  checkContracts(stages, ctx);
+  checkPipeline(stages, ctx, input);
   const original = cloneGraph(input);
   let graph = cloneGraph(input);
-  const data = ctx.data ?? {};
+  const data = sources(ctx.data);
+  await checkTargets(stages, data, ctx);
+  for (const [kind, source] of Object.entries(data)) await ctx.runtime?.check?.(input, source, { task: ctx.task, what: kind });
   const emit = (e: PipelineEvent) => ctx.onEvent?.(e);
-  const measure = measuresEachStage(ctx);
   const contributions = new Contributions();
   const result: PipelineResult = { graph, original, snapshots: [], stages: [], artifacts: {} };
-  const evaluate = (g: Graph) => (ctx.runtime as Runtime).evaluate(g, data.test as Split);
+  const measure = await measurer(original, data, ctx);
 
-  const first = snapshot(graph, 0, 'input', 0);
-  if (measure) Object.assign(first, await evaluate(graph));
-  result.snapshots.push(first);
+  result.snapshots.push(await measure(snapshot(graph, 0, 'input', 0), graph));
 
   for (const [i, plugin] of stages.entries()) {
     ctx.signal?.throwIfAborted();
@@ -109,7 +116,7 @@ async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext)
     const epochs = finetunes.reduce((n, f) => n + f.epochs, 0);
     const snap = snapshot(graph, i + 1, plugin.name, performance.now() - started, epochs);
     if (out.storedBytes !== undefined) snap.bytes = out.storedBytes;
-    if (measure) Object.assign(snap, await evaluate(graph));
+    await measure(snap, graph);
     if (notes.length) snap.notes = notes;
     result.snapshots.push(snap);
     result.stages.push({ index: i + 1, name: plugin.name, options: plugin.options, details: out.details, notes, epochs, finetunes });
@@ -119,12 +126,59 @@ async function runPipeline(stages: Plugin[], input: Graph, ctx: PipelineContext)
   return result;
 }
 
+/** The context's data as sources, named by use for errors. */
+export function sources(data: PipelineData = {}): PipelineSources {
+  const out: PipelineSources = {};
+  for (const kind of ['train', 'validation', 'test', 'calibration'] as const) {
+    const d = data[kind];
+    if (d !== undefined) out[kind] = dataSource(d, isDataSource(d) ? d.name : `${kind} data`);
+  }
+  return out;
+}
+
+/** Refuse before any work a fine-tune that needs targets the training data lacks. */
+async function checkTargets(stages: Plugin[], data: PipelineSources, ctx: PipelineContext): Promise<void> {
+  if (ctx.labelFree !== false || !data.train || !stages.some(trains)) return;
+  if (!(await hasTargets(data.train))) {
+    throw new ContractError(`${data.train.name} has no targets and labelFree is false: give targets, or let the fine-tunes recover label-free (labelFree: 'auto')`);
+  }
+}
+
+/**
+ * What every snapshot records besides the cost model: test metrics (when test data with targets
+ * was given) and the output agreement with the original model on the first examples available.
+ */
+async function measurer(original: Graph, data: PipelineSources, ctx: PipelineContext): Promise<(snap: Snapshot, graph: Graph) => Promise<Snapshot>> {
+  const runtime = ctx.runtime;
+  const test = data.test;
+  const evaluates = measuresEachStage(ctx) && test !== undefined && (ctx.evaluateEachStage === true || (await hasTargets(test)));
+  const probe = data.test ?? data.validation ?? data.calibration ?? data.train;
+  const limit = ctx.agreement === false ? 0 : (ctx.agreement ?? DEFAULT_AGREEMENT_EXAMPLES);
+  const reference = runtime && probe && limit > 0 ? await runtime.predict(original, probe, { limit }) : undefined;
+  return async (snap, graph) => {
+    if (evaluates) {
+      const r = await (runtime as Runtime).evaluate(graph, test as DataSource, { task: ctx.task });
+      if (r.accuracy !== undefined) snap.accuracy = r.accuracy;
+      snap.loss = r.loss;
+      snap.metrics = r.metrics;
+    }
+    if (reference && snap.index > 0) snap.agreement = agreement(reference, await (runtime as Runtime).predict(graph, probe as DataSource, { limit }));
+    return snap;
+  };
+}
+
+/** Examples the output agreement is measured on, by default. */
+export const DEFAULT_AGREEMENT_EXAMPLES = 1000;
+
+/** Examples calibration reads from a stream of unknown size, by default. */
+export const DEFAULT_CALIBRATION_EXAMPLES = 1024;
+
 interface StageSetup {
   plugin: Plugin;
   index: number;
   total: number;
   original: Graph;
-  data: PipelineData;
+  data: PipelineSources;
   ctx: PipelineContext;
   emit: (e: PipelineEvent) => void;
   notes: string[];
@@ -135,26 +189,36 @@ interface StageSetup {
 
 export function stageContext(s: StageSetup): StageContext {
   const where = `stage ${s.index + 1} (${s.plugin.name})`;
-  const requireData = (kind: keyof PipelineData): Split => {
-    const split = s.data[kind] ?? (kind === 'calibration' ? s.data.train : undefined);
-    if (!split) throw new Error(`${where} needs ${kind} data, and the pipeline was given none`);
-    return split;
+  const requireData = (kind: DataKind): DataSource => {
+    const source = s.data[kind] ?? (kind === 'calibration' ? s.data.train : undefined);
+    if (!source) throw new Error(`${where} needs ${kind} data, and the pipeline was given none`);
+    return source;
   };
   const runtime = (task: string): Runtime => {
     if (!s.ctx.runtime) throw new Error(`${where} ${task}, and the pipeline was given no runtime: ${RUNTIME_HINT}`);
     return s.ctx.runtime;
   };
   const finetune = async (graph: Graph, options: Partial<FinetuneOptions> = {}, extra: TrainingContribution[] = []) => {
-    const resolved = { ...DEFAULT_FINETUNE, ...options };
+    const resolved = { ...DEFAULT_FINETUNE, ...options, ...(s.ctx.batchSize ? { batchSize: s.ctx.batchSize } : {}) };
     const r = await runtime('fine-tunes').train(graph, requireData('train'), {
       ...resolved,
       contributions: [...s.contributions.current(), ...extra],
       seed: s.ctx.seed ?? 1,
+      task: s.ctx.task,
+      teacher: s.original,
+      labelFree: s.ctx.labelFree,
       signal: s.ctx.signal,
       onEpoch: (e) => s.emit({ type: 'epoch', index: s.index + 1, ...e }),
     });
-    s.finetunes.push({ options: resolved, epochs: r.epochs, finalLoss: r.finalLoss, trainAccuracy: r.trainAccuracy });
+    s.finetunes.push({ options: resolved, epochs: r.epochs, finalLoss: r.finalLoss, trainAccuracy: r.trainAccuracy, ...(r.labelFree ? { labelFree: true } : {}) });
     return r;
+  };
+  const examples = async (kind: DataKind, graph: Graph, limit?: number) => {
+    const source = requireData(kind);
+    const n = limit ?? (kind === 'calibration' ? s.ctx.calibration : undefined) ?? source.count ?? DEFAULT_CALIBRATION_EXAMPLES;
+    const batch = await collect(source, modelSpec(graph), n);
+    if (!batch) throw new Error(`${where}: ${source.name} has no examples`);
+    return batch;
   };
   return {
     stage: { index: s.index + 1, name: s.plugin.name, total: s.total },
@@ -169,7 +233,8 @@ export function stageContext(s: StageSetup): StageContext {
       s.emit({ type: 'log', index: s.index + 1, message });
     },
     requireData,
-    evaluate: (graph, split) => runtime('evaluates').evaluate(graph, split ?? requireData('test')),
+    examples,
+    evaluate: (graph, data, request) => runtime('evaluates').evaluate(graph, data === undefined ? requireData('test') : dataSource(data, 'evaluation data'), { task: s.ctx.task, ...request }),
     finetune,
   };
 }

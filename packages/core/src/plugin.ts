@@ -13,7 +13,11 @@ export type Capability = 'mask' | 'codebook' | 'quant' | 'float16' | 'structure'
 export type Requirement = 'labels' | 'calibration' | 'teacher';
 
 export interface Contract {
-  /** Data the stage needs from the pipeline context. */
+  /**
+   * Data the stage needs from the pipeline context: 'labels' is training data (its targets, or
+   * without them label-free recovery against the original model), 'calibration' inputs for a
+   * post-training stage (calibration data, else the training data).
+   */
   requires?: Requirement[];
   /** State the stage leaves on the graph (masks, codebooks, new ops, removed structure). */
   provides?: Capability[];
@@ -55,6 +59,13 @@ export interface Plugin<O = unknown> {
   name: string;
   options: O;
   contract: Contract;
+  /**
+   * Refuse, before any stage runs, a model this stage cannot work on: throw with what and where
+   * (the pipeline names the stage). It sees the input model, so it refuses only what the input
+   * makes impossible (state on its params that no earlier stage removes), not what an earlier
+   * stage may still add or change.
+   */
+  check?(graph: Graph): void;
   /** Rewrite the graph once. */
   apply?(graph: Graph, ctx: StageContext): StageResult | void | Promise<StageResult | void>;
   /**

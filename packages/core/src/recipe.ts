@@ -1,6 +1,8 @@
+import { treeProblem } from '@condense/files/json';
 import { parse } from 'yaml';
-import type { TObject } from '@sinclair/typebox';
-import { OptionsError } from './options.js';
+import { Type, type Static, type TObject } from '@sinclair/typebox';
+import type { TaskSpec } from './data/task.js';
+import { OptionsError, parseOptions } from './options.js';
 import { pipeline, type Pipeline } from './pipeline.js';
 import type { Registry } from './registry.js';
 
@@ -9,9 +11,32 @@ export interface RecipeStage {
   options: Record<string, unknown>;
 }
 
+/** The data a recipe names (paths relative to the recipe file), as the CLI's --data, --val, --test and preprocessing flags. */
+export const RecipeDataSchema = Type.Object(
+  {
+    train: Type.Optional(Type.String({ minLength: 1, description: 'training data: an image folder (a subfolder per class gives labels), .npy / .npz, .csv or IDX' })),
+    val: Type.Optional(Type.String({ minLength: 1, description: 'validation data, same forms' })),
+    test: Type.Optional(Type.String({ minLength: 1, description: 'test data, same forms: every snapshot is evaluated on it' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'read the first N examples of each set' })),
+    calibration: Type.Optional(Type.Integer({ minimum: 1, description: 'examples calibration-only stages read' })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, description: 'examples per batch in every fine-tune and evaluation' })),
+    inputRange: Type.Optional(Type.Union([Type.Literal('0,1'), Type.Literal('-1,1'), Type.Literal('0,255')], { description: 'what pixel values 0..255 map to' })),
+    mean: Type.Optional(Type.Array(Type.Number(), { description: 'per-channel mean subtracted after the range' })),
+    std: Type.Optional(Type.Array(Type.Number(), { description: 'per-channel std divided by after the mean' })),
+  },
+  { additionalProperties: false },
+);
+export type RecipeData = Static<typeof RecipeDataSchema>;
+
 export interface Recipe {
   name?: string;
   description?: string;
+  /** Plugin modules or package folders to load, relative to the recipe file (see `loadPlugin`). */
+  plugins?: string[];
+  /** The data the recipe runs on; CLI flags override it. */
+  data?: RecipeData;
+  /** Losses and metrics per output (names as in TaskSpec); default from the model. */
+  task?: TaskSpec;
   stages: RecipeStage[];
 }
 
@@ -30,11 +55,29 @@ export function parseRecipe(text: string, source = 'recipe'): Recipe {
   } catch (e) {
     throw new OptionsError(`${source}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
   }
+  // A YAML alias can make the document contain itself, which no later step could walk.
+  const shape = treeProblem(doc);
+  if (shape) throw new OptionsError(`${source}: the recipe ${shape}`);
   if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as Recipe).stages)) {
     throw new OptionsError(`${source}: a recipe needs a 'stages' list`);
   }
-  const raw = doc as { name?: string; description?: string; stages: unknown[] };
-  return { name: raw.name, description: raw.description, stages: raw.stages.map((s, i) => parseStage(s, `${source}: stage ${i + 1}`)) };
+  const raw = doc as { name?: string; description?: string; plugins?: unknown; data?: unknown; task?: unknown; stages: unknown[] };
+  const data = raw.data === undefined ? undefined : parseOptions(RecipeDataSchema, raw.data, `${source}: data`);
+  if (raw.task !== undefined && (typeof raw.task !== 'object' || raw.task === null || Array.isArray(raw.task))) throw new OptionsError(`${source}: task must be a mapping (loss, lossWeights, metrics)`);
+  const recipe: Recipe = {
+    name: raw.name,
+    description: raw.description,
+    ...(data ? { data } : {}),
+    ...(raw.task ? { task: raw.task as TaskSpec } : {}),
+    stages: raw.stages.map((s, i) => parseStage(s, `${source}: stage ${i + 1}`)),
+  };
+  if (raw.plugins !== undefined) {
+    if (!Array.isArray(raw.plugins) || !raw.plugins.every((p) => typeof p === 'string' && p !== '')) {
+      throw new OptionsError(`${source}: 'plugins' must be a list of paths to plugin modules or package folders`);
+    }
+    recipe.plugins = raw.plugins as string[];
+  }
+  return recipe;
 }
 
 function parseStage(s: unknown, where: string): RecipeStage {
@@ -75,6 +118,9 @@ export function recipeJsonSchema(registry: Registry): Record<string, unknown> {
     properties: {
       name: { type: 'string' },
       description: { type: 'string' },
+      plugins: { type: 'array', items: { type: 'string' }, description: 'plugin modules or package folders to load, relative to the recipe' },
+      data: stripTypebox(RecipeDataSchema),
+      task: { type: 'object', description: 'loss (per output: a name, a list or a mapping by output name), lossWeights, metrics' },
       stages: { type: 'array', items: { anyOf: [...stage, { type: 'string', enum: registry.names() }] } },
     },
     required: ['stages'],

@@ -1,5 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginFactory } from './plugin.js';
 import { OptionsError } from './options.js';
@@ -100,26 +100,80 @@ export interface Discovered {
   error?: string;
 }
 
+const real = (p: string) => realpath(p).catch(() => undefined);
+
+/** The folder of the package holding `anchor` (a file or folder inside it), and its name. */
+async function packageOf(anchor: string): Promise<{ root: string; name?: string }> {
+  const start = (await real(anchor)) ?? resolve(anchor);
+  for (let dir = start; ; dir = dirname(dir)) {
+    const pkg = await readJson(join(dir, 'package.json'));
+    if (pkg) return { root: dir, name: typeof pkg.name === 'string' ? pkg.name : undefined };
+    if (dirname(dir) === dir) return { root: start };
+  }
+}
+
+/**
+ * The node_modules folders of the dependency tree a package was installed with: its own, and
+ * those of its ancestors up to the node_modules folder that holds it (the installing project's,
+ * or the global one). A package that no node_modules folder holds (a bare checkout) has only its own.
+ */
+export async function dependencyTree(anchor: string): Promise<string[]> {
+  const { root, name } = await packageOf(anchor);
+  const chain: string[] = [];
+  for (let dir = root; ; dir = dirname(dir)) {
+    chain.push(join(dir, 'node_modules'));
+    if (name && (await real(join(dir, 'node_modules', name))) === root) return chain;
+    if (dirname(dir) === dir) return [join(root, 'node_modules')];
+  }
+}
+
+async function importPlugin(registry: Registry, pkgDir: string, pkg: PackageJson): Promise<Discovered> {
+  try {
+    const mod = (await import(pathToFileURL(join(pkgDir, entryOf(pkg))).href)) as Record<string, unknown>;
+    return { packageName: pkg.name, plugins: registerModule(registry, mod) };
+  } catch (e) {
+    return { packageName: pkg.name, plugins: [], error: (e as Error).message };
+  }
+}
+
 /**
  * Find installed plugin packages without a hand-kept list: `@condense/*` and `condense-plugin-*`
- * (scoped or not) in every node_modules from `cwd` up, whose package.json has a `condense` field.
+ * (scoped or not) whose package.json has a `condense` field, in the dependency tree that holds
+ * `anchor` (normally the CLI's own module: see `dependencyTree`). Never the working directory or
+ * anything above the installing project: a folder's node_modules is not trusted for being there.
  */
-export async function discoverPlugins(registry: Registry, cwd = process.cwd()): Promise<Discovered[]> {
+export async function discoverPlugins(registry: Registry, anchor: string): Promise<Discovered[]> {
   const found: Discovered[] = [];
   const seen = new Set<string>();
-  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
-    for (const pkgDir of await candidates(join(dir, 'node_modules'))) {
+  for (const nodeModules of await dependencyTree(anchor)) {
+    for (const pkgDir of await candidates(nodeModules)) {
       const pkg = await readJson(join(pkgDir, 'package.json'));
       if (!pkg?.condense || seen.has(pkg.name)) continue;
       seen.add(pkg.name);
-      try {
-        const mod = (await import(pathToFileURL(join(pkgDir, entryOf(pkg))).href)) as Record<string, unknown>;
-        found.push({ packageName: pkg.name, plugins: registerModule(registry, mod) });
-      } catch (e) {
-        found.push({ packageName: pkg.name, plugins: [], error: (e as Error).message });
-      }
+      found.push(await importPlugin(registry, pkgDir, pkg));
     }
-    if (dirname(dir) === dir) break;
   }
   return found;
+}
+
+/**
+ * Load a plugin the user names by path (`--plugin`, a recipe's `plugins:` list): a module file or a
+ * package folder (its `condense.plugins` entry, else its main export). Throws an OptionsError naming
+ * `where` and the path when it cannot be loaded or registers nothing.
+ */
+export async function loadPlugin(registry: Registry, path: string, where: string): Promise<Discovered> {
+  const abs = resolve(path);
+  const info = await stat(abs).catch(() => undefined);
+  if (!info) throw new OptionsError(`${where}: plugin ${path} does not exist`);
+  let result: Discovered;
+  if (info.isDirectory()) {
+    const pkg = await readJson(join(abs, 'package.json'));
+    if (!pkg) throw new OptionsError(`${where}: plugin folder ${path} has no readable package.json`);
+    result = await importPlugin(registry, abs, pkg);
+  } else {
+    result = await importPlugin(registry, dirname(abs), { name: path, main: basename(abs) });
+  }
+  if (result.error) throw new OptionsError(`${where}: plugin ${path} cannot be loaded (${result.error.split('\n')[0]})`);
+  if (result.plugins.length === 0) throw new OptionsError(`${where}: plugin ${path} registers no plugin (export register(registry) or plugin factories)`);
+  return result;
 }

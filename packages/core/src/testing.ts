@@ -1,8 +1,9 @@
 import type { Graph } from '@condense/ir';
 import type { PipelineData, StageContext } from './context.js';
 import type { PipelineEvent } from './events.js';
-import { Contributions, stageContext, type FinetuneRecord } from './pipeline.js';
-import type { Runtime, TrainingContribution } from './runtime.js';
+import { Contributions, sources, stageContext, type FinetuneRecord } from './pipeline.js';
+import type { TaskSpec } from './data/task.js';
+import type { LabelFreeSetting, Runtime, TrainingContribution } from './runtime.js';
 
 export interface TestStageOptions {
   /** The model before the pipeline (`ctx.original`, and the teacher unless `teacher` is given). */
@@ -14,6 +15,10 @@ export interface TestStageOptions {
   seed?: number;
   /** The stage's name in messages; default 'test'. */
   name?: string;
+  /** As in the pipeline context. */
+  task?: TaskSpec;
+  labelFree?: LabelFreeSetting;
+  calibration?: number;
   /** Active in `ctx.finetune`, as if earlier stages had contributed them. */
   contributions?: TrainingContribution[];
 }
@@ -45,8 +50,8 @@ export function testStageContext(o: TestStageOptions = {}): TestStageContext {
     index: 0,
     total: 1,
     original: o.original as Graph,
-    data: o.data ?? {},
-    ctx: { runtime: o.runtime, seed: o.seed, teacher: o.teacher },
+    data: sources(o.data),
+    ctx: { runtime: o.runtime, seed: o.seed, teacher: o.teacher, task: o.task, labelFree: o.labelFree, calibration: o.calibration },
     emit: (e) => events.push(e),
     notes,
     finetunes,

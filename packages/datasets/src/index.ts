@@ -12,3 +12,4 @@ export { batches, validationSplit, oneHot, subset, shuffledIndices } from './bat
 export type { BatchOptions, SubsetOptions } from './batches.js';
 export { sampleSize, take } from './split.js';
 export type { Split } from './split.js';
+export * from './files/index.js';

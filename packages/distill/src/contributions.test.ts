@@ -5,7 +5,7 @@ import { GraphBuilder, rng, type Graph } from '@condense/ir';
 import { compile, crossEntropy, train, type TrainEvent } from '@condense/tfjs';
 import { hintContribution, kdContribution, nstContribution } from './contributions.js';
 import { kdLoss } from './losses.js';
-import { teacherFor } from './teacher.js';
+import { teacherFor } from '@condense/tfjs';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

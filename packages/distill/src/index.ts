@@ -7,8 +7,8 @@ export {
   type KdOptions, type KdStats, type KdContribution, type FeatureOptions, type HintOptions, type HintContribution,
 } from './contributions.js';
 export { softTargetLoss, kdLoss, hintLoss, nstLoss, normalizeSpatial } from './losses.js';
-export { LogitCache } from './cache.js';
-export { Teacher, teacherFor } from './teacher.js';
+// The teacher, its output cache and the KD / hint losses live in @condense/tfjs (label-free recovery reuses them).
+export { Teacher, teacherFor, OutputCache } from '@condense/tfjs';
 
 export const plugins = [distillKd, distillHint, distillNst];
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  applyQuant, density, enforceAnnotations, fromFloat16Bits, param, quantize, quantRange, quantSlot, setCodebook, setFloat16, setMask, setQuant,
+  affineRange, applyQuant, density, enforceAnnotations, fromFloat16Bits, param, quantize, quantRange, quantSlot, setCodebook, setFloat16, setMask, setQuant,
   toFloat16Bits, type AffineQuant,
 } from './index.js';
 
@@ -43,6 +43,24 @@ describe('affine quantization', () => {
     expect(slotsAxis1).toEqual([0, 1, 2, 0, 1, 2]);
     expect(Array.from({ length: 6 }, (_, i) => quantSlot([2, 3], -2)(i))).toEqual([0, 0, 0, 1, 1, 1]);
     expect(quantSlot([2, 3], undefined)(5)).toBe(0);
+  });
+
+  it('affineRange: a grid over [lo, hi] with 0 on it and every value within scale / 2', () => {
+    fc.assert(
+      fc.property(fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), fc.integer({ min: 2, max: 16 }), fc.boolean(), fc.boolean(), (a, b, bits, signed, symmetric) => {
+        const [lo, hi] = [Math.min(a, b), Math.max(a, b)];
+        const { scale, zeroPoint } = affineRange(lo, hi, { bits, signed, symmetric });
+        const [qmin, qmax] = quantRange({ bits, signed });
+        expect(scale).toBe(f32(scale));
+        expect(zeroPoint >= qmin && zeroPoint <= qmax).toBe(true);
+        for (const v of [lo, hi, 0]) {
+          const q = Math.min(qmax, Math.max(qmin, Math.round(v / scale) + zeroPoint));
+          expect(Math.abs(scale * (q - zeroPoint) - v)).toBeLessThanOrEqual(scale / 2 + 1e-12);
+        }
+        if (symmetric) expect(zeroPoint).toBe(signed ? 0 : 2 ** (bits - 1));
+      }),
+    );
+    expect(affineRange(0, 0, { bits: 8, signed: false })).toEqual({ scale: 1, zeroPoint: 0 });
   });
 
   /** Random shape, axis, bits, sign; data inside the representable range of each slot. */

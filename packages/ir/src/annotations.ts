@@ -1,5 +1,9 @@
 import { GraphError } from './errors.js';
+import { fromFloat16Bits, toFloat16Bits } from './half.js';
+import { storageRounding } from './stored.js';
 import type { AffineQuant, Codebook, Param } from './types.js';
+
+export { fromFloat16Bits, toFloat16Bits } from './half.js';
 
 /** Throws unless the param's annotations fit it: sizes, bit widths, codebook indices, quantization slots and scales. */
 export function validateParam(p: Param): void {
@@ -63,16 +67,53 @@ export function setCodebook(p: Param, codebook: Codebook): void {
   applyCodebook(p);
 }
 
-/** data[i] = centroids[indices[i]] for kept elements, 0 for masked ones. */
+/**
+ * data[i] = centroids[indices[i]] for kept elements, 0 for masked ones. The centroids are first
+ * rounded to what the param is stored as (`storageRounding`: float16, or the input file's uint8 /
+ * uint16 grid), so shared values taken from an 8-bit input write back at 8 bits, exactly.
+ */
 export function applyCodebook(p: Param): void {
   const cb = p.codebook;
   if (!cb) return;
+  const round = storageRounding(p);
+  if (round) for (let j = 0; j < cb.centroids.length; j++) cb.centroids[j] = round(cb.centroids[j]);
   const { data, mask } = p;
   for (let i = 0; i < data.length; i++) data[i] = mask && mask[i] === 0 ? 0 : cb.centroids[cb.indices[i]];
 }
 
 export function quantRange(q: Pick<AffineQuant, 'bits' | 'signed'>): [number, number] {
   return q.signed ? [-(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1] : [0, 2 ** q.bits - 1];
+}
+
+/**
+ * The smallest positive float32 >= x, so a float32 scale never shrinks the range it must cover
+ * (and a range too small for float32, or whose quotient underflowed to 0, still gets a scale > 0).
+ */
+function float32Up(x: number): number {
+  const f = Math.fround(x);
+  if (f >= x && f > 0) return f;
+  const buf = new Float32Array([f]);
+  new Uint32Array(buf.buffer)[0]++;
+  return buf[0];
+}
+
+/**
+ * Scale and zero point of the affine grid that covers [lo, hi] (0 is always inside the range).
+ * Symmetric: [-max|x|, max|x|] with the zero point in the middle (0 for signed, 2^(bits-1) for
+ * unsigned); needs bits >= 2. Asymmetric: [min, max] nudged as TF does, the zero point rounded to
+ * an integer, so 0 maps exactly to a code and every value in [lo, hi] is within scale/2 of its
+ * dequantized value. A float32 scale (rounded up); 1 for an empty range.
+ */
+export function affineRange(lo: number, hi: number, q: Pick<AffineQuant, 'bits' | 'signed'> & { symmetric?: boolean }): { scale: number; zeroPoint: number } {
+  const [qmin, qmax] = quantRange(q);
+  const [a, b] = [Math.min(lo, 0), Math.max(hi, 0)];
+  if (q.symmetric) {
+    const zeroPoint = q.signed ? 0 : 2 ** (q.bits - 1);
+    const maxAbs = Math.max(-a, b);
+    return { scale: maxAbs > 0 ? float32Up(maxAbs / (qmax - zeroPoint)) : 1, zeroPoint };
+  }
+  const scale = b - a > 0 ? float32Up((b - a) / (qmax - qmin)) : 1;
+  return { scale, zeroPoint: Math.min(qmax, Math.max(qmin, Math.round(qmin - a / scale))) };
 }
 
 /** Which scale/zero-point slot each element uses (per tensor: all 0). */
@@ -123,45 +164,6 @@ export function applyQuant(p: Param): void {
     p.data[i] = q.scale[s] * (codes[i] - q.zeroPoint[s]);
   }
   applyMask(p);
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 -> IEEE half bits, round to nearest even (the input is first rounded to float32, as Param.data holds). */
-export function toFloat16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-/** IEEE half bits -> number. */
-export function fromFloat16Bits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 /** Round data to float16 precision and mark the param for float16 storage. */

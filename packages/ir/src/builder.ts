@@ -2,7 +2,7 @@ import { GraphError } from './errors.js';
 import { createGraph, inferShapes, param, sizeOf, validate } from './graph.js';
 import { rng } from './random.js';
 import type { ActivationFn } from './ops/activations.js';
-import type { Padding } from './ops/builtin.js';
+import type { Padding } from './ops/common.js';
 import type { Attrs, Graph, Shape } from './types.js';
 
 export interface LayerOptions {

@@ -55,7 +55,79 @@ function depthwiseNet(): Graph {
     .dense(2, { name: 'out' }).build();
 }
 
-const FIXTURES = { flattenNet, residualNet, concatNet, concatAddNet, depthwiseNet };
+/**
+ * Squeeze-and-excitation: x = relu(conv p); gate = sigmoid(conv e(relu(conv r(gap(x))))), and a
+ * Keras 3 hard-sigmoid gate (x + 3 -> relu6 -> x / 6) on a second block; multiply(x, gate) -> q.
+ */
+function seNet(): Graph {
+  const b = new GraphBuilder('se', [4, 4, 3]);
+  b.conv2d(4, 1, { name: 'p' }).activation('relu', { name: 'x' });
+  b.add('globalAvgPool2d', ['x'], { keepDims: true }, {}, 'gap');
+  b.conv2d(2, 1, { name: 'r', activation: 'relu' }).conv2d(4, 1, { name: 'e', activation: 'sigmoid' });
+  b.add('multiply', ['x', 'e'], {}, {}, 'se');
+  b.conv2d(3, 3, { name: 'q', padding: 'same', activation: 'relu' });
+  b.add('globalAvgPool2d', ['q'], {}, {}, 'gap2');
+  b.add('reshape', ['gap2'], { targetShape: [1, 1, 3] }, {}, 'rs');
+  b.conv2d(2, 1, { name: 'r2', activation: 'relu' }).conv2d(3, 1, { name: 'e2' });
+  b.add('rescaling', ['e2'], { scale: 1, offset: 3 }, {}, 'plus3');
+  b.activation('relu6', { name: 'clip' });
+  b.add('rescaling', ['clip'], { scale: 1 / 6, offset: 0 }, {}, 'div6');
+  b.add('multiply', ['q', 'div6'], {}, {}, 'se2');
+  return b.conv2d(2, 1, { name: 'c' }).flatten({ name: 'f' }).dense(2, { name: 'out' }).build();
+}
+
+/** p -> relu -> grouped conv g (2 groups) -> relu -> q: p's and g's channels are coupled by in-group position. */
+function groupedNet(): Graph {
+  const b = new GraphBuilder('grouped', [3, 3, 2]);
+  b.conv2d(4, 1, { name: 'p', activation: 'relu' });
+  b.add('conv2d', ['p'], { padding: 'same', groups: 2, activation: 'relu' }, { kernel: [[3, 3, 2, 6]], bias: [[6]] }, 'g');
+  b.add('conv2d', ['g'], { groups: 2 }, { kernel: [[1, 1, 3, 4]], bias: [[4]] }, 'h');
+  return b.conv2d(2, 1, { name: 'q' }).flatten({ name: 'f' }).dense(2, { name: 'out' }).build();
+}
+
+/**
+ * Sequences: a Bidirectional LSTM (forward, and backward with aligned outputs, concatenated), a
+ * Keras 3 GRU (resetAfter, [2, 3u] bias), a SimpleRNN, a dense head.
+ */
+function recurrentNet(): Graph {
+  const b = new GraphBuilder('rnn', [5, 3]);
+  const lstm = (units: number) => ({ kernel: [[3, 4 * units]], recurrentKernel: [[units, 4 * units]], bias: [[4 * units]] }) as Record<string, [number[]]>;
+  b.add('lstm', ['input'], { returnSequences: true }, lstm(3), 'fwd');
+  b.add('lstm', ['input'], { returnSequences: true, goBackwards: true, alignOutputs: true }, lstm(2), 'bwd');
+  b.add('concat', ['fwd', 'bwd'], { axis: -1 }, {}, 'bi');
+  b.add('gru', ['bi'], { returnSequences: true, resetAfter: true }, { kernel: [[5, 6]], recurrentKernel: [[2, 6]], bias: [[2, 6]] }, 'gru');
+  b.add('simpleRnn', ['gru'], {}, { kernel: [[2, 3]], recurrentKernel: [[3, 3]], bias: [[3]] }, 'rnn');
+  return b.dense(2, { name: 'out' }).build();
+}
+
+/** 1-D and 2-D transposed, pooling and resampling ops between producers. */
+function sequenceConvNet(): Graph {
+  const b = new GraphBuilder('conv1d', [9, 2]);
+  b.add('conv1d', ['input'], { padding: 'causal', dilation: 2 }, { kernel: [[3, 2, 4]], bias: [[4]] }, 'c1');
+  b.batchNorm({ name: 'bn' }).activation('gelu', { name: 'act' });
+  b.add('maxPool1d', ['act'], { poolSize: 2 }, {}, 'mp');
+  b.add('conv1d', ['mp'], { groups: 2, padding: 'same', strides: 2 }, { kernel: [[3, 2, 4]] }, 'c2');
+  b.add('avgPool1d', ['c2'], { poolSize: 2, padding: 'same' }, {}, 'ap');
+  b.add('globalMaxPool1d', ['ap'], {}, {}, 'gmp');
+  b.add('repeatVector', ['gmp'], { n: 2 }, {}, 'rep');
+  b.add('globalAvgPool1d', ['rep'], {}, {}, 'gap');
+  return b.dense(2, { name: 'out' }).build();
+}
+
+function transposeNet(): Graph {
+  const b = new GraphBuilder('transpose', [3, 3, 2]);
+  b.add('conv2dTranspose', ['input'], { strides: [2, 2], padding: 'same', activation: 'relu' }, { kernel: [[3, 3, 4, 2]], bias: [[4]] }, 't');
+  b.add('upSampling2d', ['t'], { size: [1, 2] }, {}, 'up');
+  b.add('cropping2d', ['up'], { cropping: [[1, 0], [0, 2]] }, {}, 'crop');
+  b.add('permute', ['crop'], { dims: [2, 1, 3] }, {}, 'perm');
+  b.add('prelu', ['perm'], { sharedAxes: [1, 2] }, { alpha: [[1, 1, 4]] }, 'pr');
+  b.add('conv2dTranspose', ['pr'], {}, { kernel: [[2, 2, 3, 4]] }, 't2');
+  b.add('maximum', ['t2', 't2'], {}, {}, 'mx');
+  b.add('globalMaxPool2d', ['mx'], {}, {}, 'gmp');
+  return b.dense(2, { name: 'out' }).build();
+}
+
+const FIXTURES = { flattenNet, residualNet, concatNet, concatAddNet, depthwiseNet, seNet, groupedNet, recurrentNet, sequenceConvNet, transposeNet };
 
 /** Param data[i] = i + 1: which values survive tells which positions were kept. */
 function indexed(g: Graph): Graph {
@@ -84,7 +156,7 @@ function keptIndices(shape: number[], axis: number, keep: number[]): number[] {
 /** After removal from an `indexed` graph: the listed params keep exactly these positions, all others are untouched. */
 function expectKept(before: Graph, after: Graph, kept: Record<string, [axis: number, keep: number[]][]>) {
   for (const [name, p] of before.params) {
-    let shape = [...p.shape];
+    const shape = [...p.shape];
     let values = [...p.data];
     for (const [axis, keep] of kept[name] ?? []) {
       values = keptIndices(shape, axis, keep).map((i) => values[i]);
@@ -218,14 +290,30 @@ describe('channel groups', () => {
     });
   });
 
-  it('output groups and opaque reshapes are unprunable, with a reason', () => {
+  it('output groups and reshapes that change the last axis are unprunable, with a reason', () => {
     const out = byId(channelGroups(flattenNet()), 'out');
     expect(out).toMatchObject({ prunable: false, reason: "cannot remove channels: it is the graph output 'out'" });
     expect(() => removeChannels(flattenNet(), out, [0])).toThrow(/group 'out' is not prunable: cannot remove channels: it is the graph output 'out'/);
     const b = new GraphBuilder('r', [4]).dense(6, { name: 'd' });
     b.add('reshape', ['d'], { targetShape: [2, 3] }, {}, 'rs');
     const g = b.flatten().dense(2, { name: 'out' }).build();
-    expect(groupOf(g, 'd')).toMatchObject({ prunable: false, reason: "cannot remove channels: it passes through reshape 'rs'" });
+    expect(groupOf(g, 'd')).toMatchObject({ prunable: false, reason: "cannot remove channels: reshape 'rs' maps 6 channels to 3, not 6" });
+  });
+
+  it('a reshape that keeps the last axis passes the channels (an SE gate [N, C] -> [N, 1, 1, C])', () => {
+    const b = new GraphBuilder('r', [4]).dense(6, { name: 'd' });
+    b.add('reshape', ['d'], { targetShape: [1, 1, 6] }, {}, 'rs');
+    const g = b.conv2d(2, 1, { name: 'c' }).flatten().dense(2, { name: 'out' }).build();
+    const group = groupOf(g, 'd');
+    expect(group).toMatchObject({ prunable: true, consumers: ['c'] });
+    const x = Float32Array.from({ length: 8 }, (_, i) => i / 4 - 1);
+    // Channel 3 of 'd' cannot matter once its reader's weights are zero: removing it keeps the function.
+    const k = g.params.get('c/kernel')!;
+    for (let f = 0; f < 2; f++) k.data[3 * 2 + f] = 0;
+    const before = runReference(g, x, 2);
+    removeChannels(g, group, [0, 1, 2, 4, 5]);
+    expect(Array.from(runReference(g, x, 2))).toEqual(Array.from(before));
+    expect(g.nodes.find((n) => n.name === 'rs')?.attrs.targetShape).toEqual([1, 1, 5]);
   });
 
   it('a producer op that cannot slice its input keeps the upstream group whole', () => {
@@ -259,6 +347,74 @@ describe('channel groups', () => {
     const snapshot = cloneGraph(g);
     expect(() => removeChannels(g, groupOf(g, 'd'), [0, 1])).toThrow(/group 'd': removal would leave the graph invalid, nothing was changed \(node 'sc': param 'sc\/s'/);
     expect(g).toEqual(snapshot);
+  });
+
+  it('squeeze-and-excitation: the gate producer is coupled with the gated channels (multiply, through reshape and rescaling)', () => {
+    const g = seNet();
+    const groups = channelGroups(g);
+    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([['p+e', 4, true], ['r', 2, true], ['q+e2', 3, true], ['r2', 2, true], ['c', 2, true], ['out', 2, false]]);
+    const pe = byId(groups, 'p+e');
+    expect(pe.consumers).toEqual(['r', 'q']);
+    expect(pe.slices.map((x) => `${x.param}@${x.axis}:${x.kind}`)).toEqual(['p/kernel@3:out', 'p/bias@0:out', 'r/kernel@2:in', 'e/kernel@3:out', 'e/bias@0:out', 'q/kernel@2:in']);
+    removeChannels(g, pe, [0, 3]);
+    removeChannels(g, groupOf(g, 'q'), [1]);
+    validate(g);
+    expect(g.nodes.find((n) => n.name === 'rs')?.attrs.targetShape).toEqual([1, 1, 1]);
+    expect(g.params.get('e2/kernel')!.shape).toEqual([1, 1, 2, 1]);
+  });
+
+  it('grouped conv: channels at the same in-group position are coupled, on both sides', () => {
+    const g = indexed(groupedNet());
+    const p = groupOf(g, 'p');
+    expect(p).toMatchObject({ size: 2, consumers: ['g'], prunable: true });
+    const pos = (group: ChannelGroup, node: string) => group.slices.find((x) => x.node === node && x.role === 'kernel')!.positions;
+    expect(pos(p, 'p')).toEqual([[0, 2], [1, 3]]);
+    expect(pos(p, 'g')).toEqual([[0], [1]]);
+    const gg = groupOf(g, 'g');
+    expect(gg).toMatchObject({ size: 3, consumers: ['h'] });
+    expect(pos(gg, 'g')).toEqual([[0, 3], [1, 4], [2, 5]]);
+    const before = cloneGraph(g);
+    removeChannels(g, gg, [0, 2]);
+    validate(g);
+    expectKept(before, g, { 'g/kernel': [[3, [0, 2, 3, 5]]], 'g/bias': [[0, [0, 2, 3, 5]]], 'h/kernel': [[2, [0, 2]]] });
+  });
+
+  it('recurrent layers: a unit owns its column of every gate, its recurrent row, and the next layer’s input row', () => {
+    const g = indexed(recurrentNet());
+    const groups = channelGroups(g);
+    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([['fwd', 3, true], ['bwd', 2, true], ['gru', 2, true], ['rnn', 3, true], ['out', 2, false]]);
+    const fwd = byId(groups, 'fwd');
+    const at = (group: ChannelGroup, node: string, role: string, axis: number) => group.slices.find((x) => x.node === node && x.role === role && x.axis === axis)!.positions;
+    expect(at(fwd, 'fwd', 'kernel', 1)).toEqual([[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8, 11]]);
+    expect(at(fwd, 'fwd', 'recurrentKernel', 0)).toEqual([[0], [1], [2]]);
+    expect(at(byId(groups, 'bwd'), 'gru', 'kernel', 0)).toEqual([[3], [4]]);
+    expect(at(byId(groups, 'gru'), 'gru', 'bias', 1)).toEqual([[0, 2, 4], [1, 3, 5]]);
+    const before = cloneGraph(g);
+    removeChannels(g, fwd, [0, 2]);
+    validate(g);
+    expectKept(before, g, {
+      'fwd/kernel': [[1, [0, 2, 3, 5, 6, 8, 9, 11]]],
+      'fwd/recurrentKernel': [[0, [0, 2]], [1, [0, 2, 3, 5, 6, 8, 9, 11]]],
+      'fwd/bias': [[0, [0, 2, 3, 5, 6, 8, 9, 11]]],
+      'gru/kernel': [[0, [0, 2, 3, 4]]],
+    });
+  });
+
+  it('an embedding produces its dimensions; the ids are not channels', () => {
+    const b = new GraphBuilder('emb', [4]);
+    b.add('embedding', ['input'], {}, { embeddings: [[10, 3], Float32Array.from({ length: 30 }, (_, i) => i / 10)] }, 'e');
+    b.add('lstm', ['e'], {}, { kernel: [[3, 8], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i))], recurrentKernel: [[2, 8], Float32Array.from({ length: 16 }, (_, i) => Math.cos(i))] }, 'l');
+    const g = b.dense(2, { name: 'out' }).build();
+    const e = groupOf(g, 'e');
+    expect(e).toMatchObject({ size: 3, consumers: ['l'], prunable: true });
+    // Dimension 1 read by no weight of the LSTM is dead: removing it keeps the function.
+    const k = g.params.get('l/kernel')!;
+    for (let j = 0; j < 8; j++) k.data[1 * 8 + j] = 0;
+    const ids = Float32Array.of(0, 3, 9, 2, 5, 5, 1, 0);
+    const before = runReference(g, ids, 2);
+    removeChannels(g, e, [0, 2]);
+    expect(g.params.get('e/embeddings')!.shape).toEqual([10, 2]);
+    expect(maxDiff(before, runReference(g, ids, 2))).toBe(0);
   });
 
   it('rejects out-of-range and empty keep-sets', () => {

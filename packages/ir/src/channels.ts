@@ -1,7 +1,7 @@
 import { GraphError } from './errors.js';
-import { inferShapes, nodeParam } from './graph.js';
-import { getOp, type ParamAxis } from './ops/registry.js';
-import type { Graph, Node, Param, Shape } from './types.js';
+import { inferShapes, nodeParam, topoSort } from './graph.js';
+import { channelFlow, getOp, type ChannelFlow, type ParamAxis } from './ops/registry.js';
+import type { Attrs, Graph, Node, Param, Shape } from './types.js';
 
 /** Positions along one param axis that belong to each channel of a group. */
 export interface ChannelSlice {
@@ -54,12 +54,29 @@ class UnionFind {
   }
 }
 
+type Side = 'in' | 'out' | 'elementwise';
+
 /** The param axes an op slices by channels, and which side of the op indexes them. */
-function paramAxes(node: Node): { spec: ParamAxis; side: 'in' | 'out' | 'elementwise' }[] {
-  const flow = getOp(node.op).channels;
+function paramAxes(node: Node): { spec: ParamAxis; side: Side }[] {
+  const flow = channelFlow(node);
   if (flow.kind === 'produce') return [...flow.in.map((spec) => ({ spec, side: 'in' as const })), ...flow.out.map((spec) => ({ spec, side: 'out' as const }))];
   if (flow.kind === 'elementwise') return (flow.params ?? []).map((spec) => ({ spec, side: 'elementwise' as const }));
   return [];
+}
+
+/** Groups of a producing op (a grouped conv's), 1 otherwise. */
+const groupsOf = (node: Node, flow: ChannelFlow = channelFlow(node)) => (flow.kind === 'produce' ? (flow.groups?.(node.attrs) ?? 1) : 1);
+
+/**
+ * How a param axis lines up with the channels of the value that indexes it: the axis index
+ * (negative ones resolved), the length it must have, and the channel of each position.
+ */
+function axisLayout(node: Node, spec: ParamAxis, side: Side, p: Param, channels: number): { axis: number; length: number; channel: (i: number) => number } {
+  const axis = spec.axis < 0 ? p.shape.length + spec.axis : spec.axis;
+  if (spec.blocks !== undefined) return { axis, length: channels * spec.blocks, channel: (i) => i % channels };
+  // A grouped conv's kernel holds one group's input channels: position j is channel j of every group (coupled).
+  const groups = side === 'in' ? groupsOf(node) : 1;
+  return { axis, length: channels / groups, channel: (i) => i };
 }
 
 /** Which value's channels index a param axis of a node. */
@@ -111,12 +128,12 @@ class SlotSpace {
   }
 
   private couple(node: Node) {
-    const flow = getOp(node.op).channels;
+    const flow = channelFlow(node);
     const out = node.name;
     const w = (v: string) => this.w(v);
     const what = `${node.op} '${node.name}'`;
-    // Only add and concat trace more than one input; any other input's channels stay whole.
-    if (flow.kind !== 'add' && flow.kind !== 'concat') {
+    // Only the merges trace more than one input; any other input's channels stay whole (a recurrent layer's mask).
+    if (flow.kind !== 'add' && flow.kind !== 'combine' && flow.kind !== 'concat') {
       for (const extra of node.inputs.slice(1)) this.block(extra, `it is input ${node.inputs.indexOf(extra) + 1} of ${what}, which channels cannot be traced through`);
     }
     switch (flow.kind) {
@@ -125,6 +142,8 @@ class SlotSpace {
         const bound = (axes: ParamAxis[]) => axes.some((a) => node.params[a.role] !== undefined);
         if (!bound(flow.in)) this.block(node.inputs[0], `${what} cannot drop input channels`);
         if (!bound(flow.out)) this.block(out, `${what} cannot drop output channels`);
+        const groups = groupsOf(node, flow);
+        if (groups > 1) for (const v of [node.inputs[0], out]) this.coupleGroups(node, v, groups);
         return;
       }
       case 'elementwise': {
@@ -142,7 +161,12 @@ class SlotSpace {
         return;
       }
       case 'add':
-        for (const inp of node.inputs) for (let c = 0; c < w(out); c++) this.uf.union(this.slot(inp, c), this.slot(out, c));
+      case 'combine':
+        for (const inp of node.inputs) {
+          if (w(inp) === 1 && w(out) > 1) continue; // broadcast along the channels: nothing to couple
+          if (w(inp) !== w(out)) return this.blockAll(node, `${what} reads ${w(inp)} channels into ${w(out)}`);
+          for (let c = 0; c < w(out); c++) this.uf.union(this.slot(inp, c), this.slot(out, c));
+        }
         return;
       case 'concat': {
         let off = 0;
@@ -161,13 +185,23 @@ class SlotSpace {
     for (const v of [...node.inputs, node.name]) this.block(v, why);
   }
 
-  /** A declared per-channel param axis whose length is not the channel count cannot be sliced: keep it whole. */
+  /** Channel j of every one of `groups` equal groups of `value` is one channel (a grouped conv's side). */
+  private coupleGroups(node: Node, value: string, groups: number) {
+    const c = this.w(value);
+    if (c % groups !== 0) return this.block(value, `${node.op} '${node.name}' splits ${c} channels into ${groups} groups`);
+    const per = c / groups;
+    for (let j = 0; j < per; j++) for (let k = 1; k < groups; k++) this.uf.union(this.slot(value, j), this.slot(value, j + k * per));
+  }
+
+  /** A declared per-channel param axis whose length does not match the channel count cannot be sliced: keep it whole. */
   private checkParamAxes(node: Node) {
     for (const { spec, side } of paramAxes(node)) {
       const p = nodeParam(this.graph, node, spec.role);
       const value = axisValue(node, spec, side);
-      if (p && p.shape[spec.axis] !== this.w(value)) {
-        this.block(value, `param '${p.name}' axis ${spec.axis} has ${p.shape[spec.axis]} entries, '${value}' has ${this.w(value)} channels`);
+      if (!p) continue;
+      const { axis, length } = axisLayout(node, spec, side, p, this.w(value));
+      if (p.shape[axis] !== length) {
+        this.block(value, `param '${p.name}' axis ${axis} has ${p.shape[axis]} entries, '${value}' has ${this.w(value)} channels`);
       }
     }
   }
@@ -175,13 +209,15 @@ class SlotSpace {
 
 /**
  * Every prunable axis of the graph as a group of coupled slices; unprunable groups say why.
- * Producers whose channels are coupled (by add, possibly through concat) share one group. Group
- * channels are numbered by first appearance over the producers in graph order: with a single
- * producer, group channel c is the producer's output channel c.
+ * Producers whose channels are coupled (by add or another merge, possibly through concat) share
+ * one group. Group channels are numbered by first appearance over the producers in graph order:
+ * with a single producer, group channel c is the producer's output channel c, unless the
+ * producer's own channels are coupled (a grouped conv's, by in-group position), when one group
+ * channel covers all of them.
  */
 export function channelGroups(graph: Graph): ChannelGroup[] {
   const space = new SlotSpace(graph, inferShapes(graph));
-  const producers = graph.nodes.filter((n) => getOp(n.op).channels.kind === 'produce');
+  const producers = graph.nodes.filter((n) => channelFlow(n).kind === 'produce');
   const linked = linkProducers(space, producers);
   const byRoot = new Map<number, ChannelGroup>();
   const channelOfClass = new Map<number, { group: ChannelGroup; channel: number }>();
@@ -195,11 +231,8 @@ export function channelGroups(graph: Graph): ChannelGroup[] {
       groups.push(group);
     }
     group.producers.push(p.name);
-    const own = new Set<number>();
     for (let c = 0; c < space.w(p.name); c++) {
       const cls = space.uf.find(space.slot(p.name, c));
-      if (own.has(cls)) markUnprunable(group, `channels of '${p.name}' are coupled with each other`);
-      own.add(cls);
       if (!channelOfClass.has(cls)) channelOfClass.set(cls, { group, channel: group.size++ });
     }
   });
@@ -238,14 +271,16 @@ function collectSlices(graph: Graph, space: SlotSpace, channelOfClass: Map<numbe
     for (const { spec, side } of paramAxes(node)) {
       const p = nodeParam(graph, node, spec.role);
       const value = axisValue(node, spec, side);
-      if (!p || p.shape[spec.axis] !== space.w(value)) continue;
+      if (!p) continue;
+      const { axis, length, channel } = axisLayout(node, spec, side, p, space.w(value));
+      if (p.shape[axis] !== length) continue;
       const bySlice = new Map<ChannelGroup, ChannelSlice>();
-      for (let i = 0; i < p.shape[spec.axis]; i++) {
-        const g = channelOfClass.get(space.uf.find(space.slot(value, i)));
+      for (let i = 0; i < length; i++) {
+        const g = channelOfClass.get(space.uf.find(space.slot(value, channel(i))));
         if (!g) continue;
         let s = bySlice.get(g.group);
         if (!s) {
-          s = { node: node.name, role: spec.role, param: p.name, axis: spec.axis, dim: p.shape[spec.axis], kind: side, positions: Array.from({ length: g.group.size }, () => []) };
+          s = { node: node.name, role: spec.role, param: p.name, axis, dim: length, kind: side, positions: Array.from({ length: g.group.size }, () => []) };
           bySlice.set(g.group, s);
           g.group.slices.push(s);
           if (side === 'in' && !g.group.consumers.includes(node.name)) g.group.consumers.push(node.name);
@@ -346,10 +381,28 @@ export function removeChannels(graph: Graph, group: ChannelGroup, keep: Iterable
     if (!before.has(param)) before.set(param, p);
     graph.params.set(param, takeAlongAxis(p, axis, keepPos));
   }
+  const attrsBefore = new Map<Node, Attrs>();
   try {
+    followChannels(graph, attrsBefore);
     inferShapes(graph);
   } catch (e) {
     for (const [name, p] of before) graph.params.set(name, p);
+    for (const [node, attrs] of attrsBefore) node.attrs = attrs;
     throw new GraphError(`group '${group.id}': removal would leave the graph invalid, nothing was changed (${(e as Error).message})`);
+  }
+}
+
+/** Nodes whose attrs name a channel count (reshape's target) take the new counts; their old attrs go to `before`. */
+function followChannels(graph: Graph, before: Map<Node, Attrs>): void {
+  const shapes = new Map<string, Shape>();
+  for (const node of topoSort(graph)) {
+    const def = getOp(node.op, node.name);
+    const inputs = node.inputs.map((i) => shapes.get(i) as Shape);
+    const attrs = def.followChannels?.(node, inputs);
+    if (attrs) {
+      before.set(node, node.attrs);
+      node.attrs = attrs;
+    }
+    shapes.set(node.name, def.inferShape({ node, inputs, param: (role) => nodeParam(graph, node, role) }));
   }
 }

@@ -1,6 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cost, getNode, GraphBuilder, lenet300100, lenet5, param, paramBytes, setMask, sparseEntries, SPARSE_GAP_BITS, vggSmall, type Param } from './index.js';
+import { cost, getNode, GraphBuilder, lenet300100, lenet5, mobilenetV2, param, paramBytes, setMask, sparseEntries, SPARSE_GAP_BITS, vggSmall, type Param } from './index.js';
+
+describe('MobileNetV2 at 224x224 against the published figures', () => {
+  it("300M multiply-adds (Sandler et al. 2018, Table 4) within 1%, Keras' 3,538,984 params", () => {
+    const c = cost(mobilenetV2());
+    expect(c.totals.params).toBe(3_538_984);
+    // Counted: every conv2d, depthwiseConv2d and dense multiply-add (no batch norm, activation, add or pooling).
+    const by = (op: string) => c.layers.filter((l) => l.op === op).reduce((a, l) => a + l.macs, 0);
+    expect(by('conv2d') + by('depthwiseConv2d') + by('dense')).toBe(c.totals.macs);
+    expect(by('dense')).toBe(1280 * 1000);
+    expect(c.totals.macs).toBe(300_774_272);
+    expect(Math.abs(c.totals.macs / 300e6 - 1)).toBeLessThan(0.01);
+  });
+});
 
 describe('cost of the reference models (hand-computed)', () => {
   it('LeNet-300-100: 266,610 params, 266,200 MACs', () => {

@@ -1,9 +1,11 @@
 import { countNonzero } from './annotations.js';
 import { inferShapes, nodeParam } from './graph.js';
 import { getOp } from './ops/registry.js';
+import { bytesPerValue, fitsStored, isGrid, sourceBytes, storedEncoding } from './stored.js';
 import type { Graph, Param, Shape } from './types.js';
 
-export type Encoding = 'float32' | 'float16' | 'affine' | 'codebook';
+/** 'grid': the input file's own uint8/uint16 grid (a TF.js manifest quantization), which the data still lies on. */
+export type Encoding = 'float32' | 'float16' | 'affine' | 'codebook' | 'grid';
 
 export interface ParamBytes {
   encoding: Encoding;
@@ -27,18 +29,31 @@ export interface LayerCost {
   /** MACs that touch a non-zero weight (what a sparse kernel would do). */
   effectiveMacs: number;
   bytes: number;
+  /**
+   * Bytes of the layer's params as the model came in: in the encodings their input file stored
+   * them in (float32 where none), or under their annotations when they carry compression state.
+   */
+  sourceBytes: number;
 }
 
 export interface CostReport {
   layers: LayerCost[];
-  totals: { params: number; nonzero: number; macs: number; effectiveMacs: number; bytes: number; float32Bytes: number };
+  totals: { params: number; nonzero: number; macs: number; effectiveMacs: number; bytes: number; sourceBytes: number; float32Bytes: number };
 }
 
-/** Bits per value and side-table bytes of the param's current encoding. */
+/**
+ * Bits per value and side-table bytes of the param's current encoding: its annotation's, else the
+ * encoding its input file stored it in while the data still fits that exactly, else float32.
+ */
 function valueEncoding(p: Param): { encoding: Encoding; valueBits: number; tableBytes: number } {
   if (p.codebook) return { encoding: 'codebook', valueBits: p.codebook.bits, tableBytes: p.codebook.centroids.length * 4 };
   if (p.quant) return { encoding: 'affine', valueBits: p.quant.bits, tableBytes: p.quant.scale.length * 8 };
   if (p.float16) return { encoding: 'float16', valueBits: 16, tableBytes: 0 };
+  const stored = storedEncoding(p);
+  if (stored.dtype !== 'float32' && fitsStored(p)) {
+    // A grid's scale and min are two float64 numbers.
+    return isGrid(stored) ? { encoding: 'grid', valueBits: bytesPerValue(stored) * 8, tableBytes: 16 } : { encoding: 'float16', valueBits: 16, tableBytes: 0 };
+  }
   return { encoding: 'float32', valueBits: 32, tableBytes: 0 };
 }
 
@@ -105,19 +120,22 @@ export function cost(graph: Graph): CostReport {
     let params = 0;
     let nonzero = 0;
     let bytes = 0;
+    let source = 0;
     for (const name of Object.values(node.params)) {
       const p = graph.params.get(name);
       if (!p || counted.has(name)) continue;
       counted.add(name);
       params += p.data.length;
       nonzero += countNonzero(p.data);
-      bytes += paramBytes(p).bytes;
+      const b = paramBytes(p).bytes;
+      bytes += b;
+      source += p.mask || p.codebook || p.quant || p.float16 ? b : sourceBytes(p);
     }
-    layers.push({ node: node.name, op: node.op, shape, params, nonzero, macs, effectiveMacs: Math.round(macs * effectiveFraction(graph, node)), bytes });
+    layers.push({ node: node.name, op: node.op, shape, params, nonzero, macs, effectiveMacs: Math.round(macs * effectiveFraction(graph, node)), bytes, sourceBytes: source });
   }
   const sum = (k: keyof LayerCost) => layers.reduce((a, l) => a + (l[k] as number), 0);
   return {
     layers,
-    totals: { params: sum('params'), nonzero: sum('nonzero'), macs: sum('macs'), effectiveMacs: sum('effectiveMacs'), bytes: sum('bytes'), float32Bytes: sum('params') * 4 },
+    totals: { params: sum('params'), nonzero: sum('nonzero'), macs: sum('macs'), effectiveMacs: sum('effectiveMacs'), bytes: sum('bytes'), sourceBytes: sum('sourceBytes'), float32Bytes: sum('params') * 4 },
   };
 }

@@ -93,13 +93,11 @@ export interface MobileNetV2SmallOptions {
 
 /**
  * The inverted-residual stages of MobileNetV2 (Sandler et al. 2018, Table 2) as
- * [expansion t, channels c, repeats n, stride s], for small inputs: the stem and the 24-channel
- * stage keep stride 1 (as CIFAR ports do), so 28x28 goes 28 -> 14 -> 7 -> 4 instead of vanishing
- * after ImageNet's five halvings.
+ * [expansion t, channels c, repeats n, stride s] for ImageNet inputs.
  */
-const MOBILENET_V2_STAGES: [number, number, number, number][] = [
+const MOBILENET_V2_STAGES: [t: number, c: number, n: number, s: number][] = [
   [1, 16, 1, 1],
-  [6, 24, 2, 1],
+  [6, 24, 2, 2],
   [6, 32, 3, 2],
   [6, 64, 4, 2],
   [6, 96, 3, 1],
@@ -119,6 +117,8 @@ export function makeDivisible(v: number, divisor = 8): number {
  * a residual add when stride 1 and the width is unchanged), a 1x1 conv to 1280 channels (1280 for
  * width <= 1, as Keras), global average pooling, dense softmax. Layer names follow Keras's
  * `block_<i>_expand / _depthwise / _project`.
+ * For small inputs the stem and the 24-channel stage keep stride 1 (as CIFAR ports do), so 28x28
+ * goes 28 -> 14 -> 7 -> 4 instead of vanishing after ImageNet's five halvings.
  * Width 0.5 on 28x28x1: 718,746 params, 23.1M MACs (width 1: 2,270,218 params, 72.9M MACs).
  */
 export function mobilenetV2Small(seed = 1, o: MobileNetV2SmallOptions = {}): Graph {
@@ -131,7 +131,7 @@ export function mobilenetV2Small(seed = 1, o: MobileNetV2SmallOptions = {}): Gra
   for (const [t, c, n, s] of MOBILENET_V2_STAGES) {
     const out = makeDivisible(c * alpha);
     for (let i = 0; i < n; i++) {
-      const stride = i === 0 ? s : 1;
+      const stride = i === 0 && c !== 24 ? s : 1;
       const name = `block_${block++}`;
       const input = b.current;
       if (t !== 1) convBn(b, width * t, 1, 1, `${name}_expand`, 'relu6');
@@ -151,4 +151,43 @@ function convBn(b: GraphBuilder, filters: number, kernel: number, strides: numbe
   b.conv2d(filters, kernel, { name, strides, padding: 'same', bias: false }, from).batchNorm({ name: `${name}_bn` });
   if (fn) b.activation(fn, { name: `${name}_${fn}` });
   return b.current;
+}
+
+/**
+ * MobileNetV2 (Sandler et al. 2018) as keras.applications builds it: the same layers, names and
+ * padding (a 'valid' depthwise conv after ZeroPadding2D at stride 2), width multiplier `alpha`.
+ * At 224x224, alpha 1 and 1000 classes: 3,538,984 params, 300.8M MACs (conv, depthwise and dense).
+ */
+export function mobilenetV2(o: { alpha?: number; inputSize?: number; classes?: number; seed?: number } = {}): Graph {
+  const { alpha = 1, inputSize = 224, classes = 1000, seed = 1 } = o;
+  const b = new GraphBuilder('mobilenetv2', [inputSize, inputSize, 3], seed);
+  let size = Math.ceil(inputSize / 2);
+  let channels = makeDivisible(32 * alpha);
+  const bnRelu = (name: string) => b.batchNorm({ name: `${name}_BN` }).activation('relu6', { name: `${name}_relu` });
+  b.conv2d(channels, 3, { name: 'Conv1', strides: 2, padding: 'same', bias: false }).batchNorm({ name: 'bn_Conv1' }).activation('relu6', { name: 'Conv1_relu' });
+  const inverted = (filters: number, stride: number, expansion: number, id: number) => {
+    const input = b.current;
+    const out = makeDivisible(Math.trunc(filters * alpha));
+    const prefix = id ? `block_${id}_` : 'expanded_conv_';
+    if (id) {
+      b.conv2d(expansion * channels, 1, { name: `${prefix}expand`, bias: false });
+      bnRelu(`${prefix}expand`);
+    }
+    if (stride === 2) {
+      // Keras' correct_pad for an even input: one row and column after.
+      b.zeroPad2d(size % 2 === 0 ? [[0, 1], [0, 1]] : [[1, 1], [1, 1]], { name: `${prefix}pad` });
+      size = Math.ceil(size / 2);
+    }
+    b.depthwiseConv2d(3, { name: `${prefix}depthwise`, strides: stride, padding: stride === 1 ? 'same' : 'valid', bias: false });
+    bnRelu(`${prefix}depthwise`);
+    b.conv2d(out, 1, { name: `${prefix}project`, bias: false }).batchNorm({ name: `${prefix}project_BN` });
+    if (channels === out && stride === 1) b.addValues([input, b.current], { name: `${prefix}add` });
+    channels = out;
+  };
+  let id = 0;
+  for (const [expansion, filters, repeats, stride] of MOBILENET_V2_STAGES) {
+    for (let r = 0; r < repeats; r++) inverted(filters, r === 0 ? stride : 1, expansion, id++);
+  }
+  b.conv2d(alpha > 1 ? makeDivisible(1280 * alpha) : 1280, 1, { name: 'Conv_1', bias: false }).batchNorm({ name: 'Conv_1_bn' }).activation('relu6', { name: 'out_relu' });
+  return b.globalAvgPool2d({ name: 'global_average_pooling2d' }).dense(classes, { name: 'predictions', activation: 'softmax' }).build();
 }

@@ -16,6 +16,7 @@ interface ParamHeader {
   quant?: { bits: number; signed: boolean; axis?: number; scale: Section; zeroPoint: Section };
   float16?: boolean;
   frozen?: boolean;
+  stored?: { entry: Record<string, unknown>; bytes: Section };
 }
 
 export interface GraphHeader {
@@ -55,6 +56,7 @@ function paramHeader(p: Param, w: Writer): ParamHeader {
   }
   if (p.float16) h.float16 = true;
   if (p.frozen) h.frozen = true;
+  if (p.stored) h.stored = { entry: p.stored.entry, bytes: w.add(p.stored.bytes) };
   return h;
 }
 
@@ -81,6 +83,7 @@ function checkJson(v: unknown, where: string): void {
 export function serializeGraph(graph: Graph): Uint8Array {
   checkJson(graph.meta, `graph '${graph.name}' meta`);
   for (const n of graph.nodes) checkJson(n.attrs, `node '${n.name}' attrs`);
+  for (const p of graph.params.values()) if (p.stored) checkJson(p.stored.entry, `param '${p.name}' stored entry`);
   const body = new Writer();
   const header: GraphHeader = {
     format: 'condense-ir',
@@ -171,6 +174,10 @@ function readParam(bytes: Uint8Array, base: number, h: ParamHeader, source: stri
   }
   if (h.float16) p.float16 = true;
   if (h.frozen) p.frozen = true;
+  if (h.stored) {
+    const len = Array.isArray(h.stored.bytes) ? h.stored.bytes[1] : NaN;
+    p.stored = { entry: h.stored.entry, bytes: section(bytes, base, h.stored.bytes, at('stored bytes'), Uint8Array, len) };
+  }
   return p;
 }
 

@@ -19,6 +19,19 @@ export interface AffineQuant {
   axis?: number;
 }
 
+/**
+ * A param as its source file stored it: the file's own description of the encoding (for TF.js, the
+ * weights-manifest entry) and the stored bytes, exactly as read. Export writes them back unchanged
+ * while the param's shape and data still equal their decoding, so that a model read and written
+ * with no stage in between keeps every weight's encoding and bytes. Nothing edits it; a stage that
+ * changes `data` makes it stale, which export detects.
+ */
+export interface StoredForm {
+  /** Plain JSON. */
+  entry: Record<string, unknown>;
+  bytes: Uint8Array;
+}
+
 /** A named weight tensor and the compression state it carries. */
 export interface Param {
   name: string;
@@ -33,6 +46,8 @@ export interface Param {
   float16?: boolean;
   /** Training does not move this param. */
   frozen?: boolean;
+  /** How the source file stored it (see `StoredForm`). */
+  stored?: StoredForm;
 }
 
 export type Attrs = Record<string, unknown>;

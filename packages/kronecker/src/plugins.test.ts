@@ -114,6 +114,13 @@ describe('kronecker.factorize', () => {
     const g = lenet300100();
     g.params.get('fc1/kernel')!.mask = new Uint8Array(784 * 300).fill(1);
     expect(() => factorizeGraph(g, { rank: 2 })).toThrow(/layer 'fc1': kernel 'fc1\/kernel' carries mask/);
+    // Said at check time, before any stage runs, when the input model carries it.
+    expect(() => pipeline([{ name: 'first', options: {}, contract: {} }, kroneckerFactorize({ rank: 2 })]).check({}, g)).toThrow(/^stage 2 \(kronecker.factorize\) cannot run on this model: layer 'fc1': kernel 'fc1\/kernel' carries mask/);
+    // A weight read from a uint8 manifest carries no annotation: nothing to refuse.
+    const fromUint8 = lenet300100();
+    const k = fromUint8.params.get('fc1/kernel')!;
+    k.stored = { entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1.28 } }, bytes: new Uint8Array(0) };
+    expect(() => kroneckerFactorize({ rank: 2 }).check?.(fromUint8)).not.toThrow();
     const p = pipeline([kroneckerFactorize({ rank: 2 }), { name: 'fake.kmeans', options: {}, contract: { provides: ['codebook'] } }, kroneckerMaterialize()]);
     expect(() => p.check()).toThrow(/kronecker.materialize.*codebook/);
     expect(finetune).toBeDefined();

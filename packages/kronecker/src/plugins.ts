@@ -1,7 +1,7 @@
-import { definePlugin, layerMap, nodeRefs, perLayer, resolveLayerMap, resolvePerLayer, selectLayers as select, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
+import { definePlugin, imageSplit, layerMap, nodeRefs, perLayer, resolveLayerMap, resolvePerLayer, selectLayers as select, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
 import { cloneGraph, validate, type Graph } from '@condense/ir';
 import { fitToReference, type FitReport } from './fit.js';
-import { factorizeLayer, KroneckerError, materialize, planLayer, type LayerPlan, type LayerReport } from './factorize.js';
+import { factorizeLayer, kernelOf, KroneckerError, materialize, planLayer, type LayerPlan, type LayerReport } from './factorize.js';
 
 const LayerShapes = Type.Object(
   {
@@ -93,6 +93,16 @@ export const kroneckerFactorize = definePlugin({
     if (o.rank === undefined && o.ratio === undefined) throw new KroneckerError('kronecker.factorize: give rank or ratio (for all layers, or per layer)');
     return {
       contract: { provides: ['op:kronDense', 'op:kronConv2d'], conflicts: ['encoded'], ...(o.fit ? { requires: ['calibration' as const] } : {}) },
+      /** A selected kernel of the input that carries compression state, is shared or dilated cannot be factorized whatever runs first. */
+      check(graph: Graph) {
+        let layers: string[];
+        try {
+          layers = selectLayers(graph, o);
+        } catch {
+          return; // a pattern that matches nothing yet is apply's to judge: an earlier stage may add what it names
+        }
+        for (const name of layers) kernelOf(graph, graph.nodes.find((n) => n.name === name) as Graph['nodes'][number]);
+      },
       async apply(graph: Graph, ctx: StageContext) {
         const reference = o.fit ? cloneGraph(graph) : undefined;
         const reports = factorizeGraph(graph, o, (m) => ctx.log(m));
@@ -100,7 +110,7 @@ export const kroneckerFactorize = definePlugin({
         const factors = reports.reduce((a, r) => a + r.factorParams, 0);
         let fitted: FitReport[] | undefined;
         if (o.fit && reference) {
-          const split = ctx.data.train ?? ctx.requireData('calibration');
+          const split = imageSplit(await ctx.examples(ctx.data.train ? 'train' : 'calibration', reference), 'kronecker.factorize fit');
           fitted = await fitToReference(graph, reference, reports.map((r) => r.layer), split, { ...o.fit, seed: ctx.seed });
           for (const f of fitted) ctx.log(`${f.layer}: fitted to the original layer, output error ${f.outputErrorBefore.toFixed(4)} -> ${f.outputErrorAfter.toFixed(4)}`);
         }

@@ -135,11 +135,14 @@ export function kronConv2d(x: tf.Tensor4D, a: tf.Tensor5D, b: tf.Tensor5D, o: Kr
  * `alpha` keeps the IR's defaults (elu 1, leakyRelu 0.3).
  */
 export function runtimeActivation(id: string): ActivationFn | undefined {
-  return isActivation(id) ? id : ACTIVATIONS.find((fn) => kerasActivationId(fn) === id);
+  if (isActivation(id)) return id;
+  // tfjs-layers camel-cases a snake_case identifier that is no IR name (hard_silu arrives as hardSilu).
+  const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return ACTIVATIONS.find((fn) => kerasActivationId(fn) === id || camel(kerasActivationId(fn)) === id);
 }
 
 /** Activation identifiers the runtime layers accept (as written to model.json). */
-export const RUNTIME_ACTIVATIONS = ACTIVATIONS.map(kerasActivationId);
+export const RUNTIME_ACTIVATIONS = [...new Set(ACTIVATIONS.map(kerasActivationId))];
 
 function activationFn(where: string, id: string): ActivationFn {
   const fn = runtimeActivation(id);

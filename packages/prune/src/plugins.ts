@@ -129,11 +129,9 @@ const SensitivityOptions = Type.Object(
 
 /** Han et al. Fig. 6: prune each layer alone at a ladder of sparsities and record accuracy. */
 export async function sensitivity(graph: Graph, ctx: StageContext, o: (typeof SensitivityOptions)['static']) {
-  const test = ctx.requireData('test');
-  const n = Math.min(o.samples, test.count);
-  const size = test.images.length / test.count;
-  const split = { images: test.images.subarray(0, n * size), labels: test.labels.subarray(0, n), count: n, shape: [n, ...test.shape.slice(1)] };
-  const base = (await ctx.evaluate(graph, split)).accuracy;
+  const split = await ctx.examples('test', graph, o.samples);
+  const accuracy = async (g: Graph) => (await ctx.evaluate(g, split)).accuracy ?? NaN;
+  const base = await accuracy(graph);
   const layers = prunableLayers(graph, o, 'prune.sensitivity');
   const curves = [];
   const total = layers.length * o.sparsities.length;
@@ -143,7 +141,7 @@ export async function sensitivity(graph: Graph, ctx: StageContext, o: (typeof Se
     for (const s of o.sparsities) {
       const trial = cloneGraph(graph);
       pruneToSparsity(trial.params.get(l.param.name) as Param, s);
-      points.push({ sparsity: s, accuracy: (await ctx.evaluate(trial, split)).accuracy });
+      points.push({ sparsity: s, accuracy: await accuracy(trial) });
       ctx.emit({ type: 'progress', index: ctx.stage.index, label: 'sensitivity', done: ++done, total });
     }
     curves.push({ layer: l.node.name, points });

@@ -1,4 +1,4 @@
-import { getOp, quantize, quantRange, quantSlot, setQuant, type AffineQuant, type Graph, type Node, type Param } from '@condense/ir';
+import { affineRange, channelFlow, quantize, quantRange, quantSlot, setQuant, type AffineQuant, type Graph, type Node, type Param } from '@condense/ir';
 import { QuantizeError } from './errors.js';
 import { checkBits, errorStats } from './metrics.js';
 import { selectParams, type ParamKind, type Select } from './select.js';
@@ -81,15 +81,6 @@ export function resolveAffine(options: AffineOptions, shape: readonly number[], 
   return { bits, signed, symmetric, axis };
 }
 
-/** The smallest float32 >= x (x > 0), so a float32 scale never shrinks the range it must cover. */
-function float32Up(x: number): number {
-  const f = Math.fround(x);
-  if (f >= x) return f;
-  const buf = new Float32Array([f]);
-  new Uint32Array(buf.buffer)[0]++;
-  return buf[0];
-}
-
 /**
  * Scale and zero point per slot from the min/max of the kept elements (masked ones are 0 and
  * are ignored; 0 is always inside the range). Asymmetric ranges are nudged as TF does: the zero
@@ -107,22 +98,9 @@ export function affineQuant(data: Float32Array, shape: readonly number[], spec: 
     if (data[i] < lo[s]) lo[s] = data[i];
     if (data[i] > hi[s]) hi[s] = data[i];
   }
-  const [qmin, qmax] = quantRange(spec);
   const scale = new Float32Array(slots);
   const zeroPoint = new Int32Array(slots);
-  for (let s = 0; s < slots; s++) {
-    if (spec.symmetric) {
-      const zp = spec.signed ? 0 : 2 ** (spec.bits - 1);
-      const maxAbs = Math.max(-lo[s], hi[s]);
-      scale[s] = maxAbs > 0 ? float32Up(maxAbs / (qmax - zp)) : 1;
-      zeroPoint[s] = zp;
-    } else {
-      const range = hi[s] - lo[s];
-      scale[s] = range > 0 ? float32Up(range / (qmax - qmin)) : 1;
-      const zp = Math.round(qmin - lo[s] / scale[s]);
-      zeroPoint[s] = Math.min(qmax, Math.max(qmin, zp));
-    }
-  }
+  for (let s = 0; s < slots; s++) ({ scale: scale[s], zeroPoint: zeroPoint[s] } = affineRange(lo[s], hi[s], spec));
   return { bits: spec.bits, signed: spec.signed, scale, zeroPoint, ...(spec.axis === undefined ? {} : { axis: spec.axis }) };
 }
 
@@ -154,7 +132,7 @@ export function quantizeAffine(p: Param, options: AffineOptions = {}, defaultAxi
 
 /** The axis of a node's param that is indexed by the node's output channels, if the op declares one. */
 export function outputChannelAxis(node: Node, role: string): number | undefined {
-  const flow = getOp(node.op).channels;
+  const flow = channelFlow(node);
   if (flow.kind === 'produce') return flow.out.find((a) => a.role === role)?.axis;
   if (flow.kind === 'elementwise') return flow.params?.find((a) => a.role === role)?.axis;
   return undefined;

@@ -44,6 +44,22 @@ describe('toFloat16', () => {
     expect(() => toFloat16(g, 'fc4')).toThrow(/toFloat16: include pattern 'fc4' matches no/);
   });
 
+  it('leaves params their input stores in 2 bytes or fewer as they are, unless selected', () => {
+    const g = lenet300100(1);
+    const k = getParam(g, 'fc2/kernel');
+    const scale = 0.002;
+    k.stored = { entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint16', scale, min: 0 } }, bytes: new Uint8Array(0) };
+    k.data = k.data.map((v) => Math.fround(Math.max(0, Math.round(v / scale)) * scale)); // on the grid, as decoded
+    const before = k.data.slice();
+    const reports = toFloat16(g, undefined, { kinds: ['weight'] });
+    expect(reports.find((r) => r.param === 'fc2/kernel')).toMatchObject({ skipped: expect.stringMatching(/stores it as uint16 \(2 bytes per value\) already/), maxAbsError: 0 });
+    expect(k.float16).toBeUndefined();
+    expect(k.data).toEqual(before);
+    expect(reports.filter((r) => !r.skipped).map((r) => r.param)).toEqual(['fc1/kernel', 'fc3/kernel']);
+    expect(toFloat16(g, 'fc2/kernel')[0].skipped).toBeUndefined();
+    expect(k.float16).toBe(true);
+  });
+
   it('refuses values beyond the float16 range instead of storing Infinity', () => {
     const g = lenet300100(1);
     const p = getParam(g, 'fc3/bias');

@@ -82,7 +82,9 @@ export const float16Quantize = definePlugin({
     contract: { provides: ['float16'], conflicts: ['encoded'] },
     apply(graph) {
       const reports = toFloat16(graph, includeOf(o, 'quantize.float16'), { kinds: o.kinds, exclude: o.exclude });
-      return { details: { layers: reports }, notes: [...deprecation(o, 'quantize.float16'), `${reports.length} params stored as float16`] };
+      const kept = reports.filter((r) => r.skipped);
+      const keptNote = kept.length ? [`${kept.length} params kept as their input stores them (2 bytes per value or fewer already; float16 would not shrink them)`] : [];
+      return { details: { layers: reports }, notes: [...deprecation(o, 'quantize.float16'), `${reports.length - kept.length} params stored as float16`, ...keptNote] };
     },
   }),
 });

@@ -1,4 +1,4 @@
-import { GraphBuilder, fromFloat16Bits, gaussian, getParam, lenet300100, lenet5, param, rng, setMask, toFloat16Bits, type Param } from '@condense/ir';
+import { GraphBuilder, fitsStored, fromFloat16Bits, gaussian, getParam, lenet300100, lenet5, param, rng, setMask, toFloat16Bits, type Param } from '@condense/ir';
 import { describe, expect, it } from 'vitest';
 import { DEEP_COMPRESSION_BITS, shareGraphWeights, shareWeights } from './weight-sharing.js';
 
@@ -87,6 +87,21 @@ describe('shareWeights', () => {
     shareWeights(p, { bits: 3 });
     for (const c of p.codebook!.centroids) expect(fromFloat16Bits(toFloat16Bits(c))).toBe(c);
     expectConsistent(p);
+  });
+
+  it('keeps the centroids of a weight read from a uint8 manifest on its grid, so it writes back as uint8', () => {
+    const scale = 0.0014681343354430853;
+    const min = -128 * scale;
+    const codes = Uint8Array.from({ length: 3000 }, (_, i) => Math.min(255, Math.max(0, Math.round(128 + 40 * gaussian(rng(i))()))));
+    const p = param('w', [codes.length], Float32Array.from(codes, (c) => c * scale + min));
+    p.stored = { entry: { name: 'w', shape: [codes.length], dtype: 'float32', quantization: { dtype: 'uint8', scale, min } }, bytes: codes };
+    for (const bits of [5, 6, 7, 8]) {
+      const r = shareWeights(p, { bits });
+      for (const c of p.codebook!.centroids) expect(fitsStored({ ...p, data: Float32Array.of(c) }), `${bits} bits: centroid ${c}`).toBe(true);
+      expect(fitsStored(p)).toBe(true);
+      expect(r.maxAbsError).toBeLessThan(2 ** (8 - bits) * scale);
+      expectConsistent(p);
+    }
   });
 
   it.each([0, 17, 2.5, Number.NaN, '8'])('rejects bits = %s naming the field', (bits) => {

@@ -1,5 +1,5 @@
 import { resolveLayerMap } from '@condense/core';
-import { fromFloat16Bits, setCodebook, toFloat16Bits, type Graph, type Param } from '@condense/ir';
+import { setCodebook, storageRounding, type Graph, type Param } from '@condense/ir';
 import { QuantizeError } from './errors.js';
 import { checkBits, errorStats } from './metrics.js';
 import { kmeans1d, type KmeansInit } from './kmeans.js';
@@ -39,13 +39,13 @@ export interface ShareReport {
 /** Bits per op type from Deep Compression (AlexNet/VGG: 8 for conv, 5 for fully connected). LeNet-300-100 used 6 everywhere. */
 export const DEEP_COMPRESSION_BITS: Readonly<Record<string, number>> = { conv2d: 8, depthwiseConv2d: 8, dense: 5 };
 
-const f16 = (v: number) => fromFloat16Bits(toFloat16Bits(v));
-
 /**
  * Weight sharing (Deep Compression 3.1): k-means over the param's kept weights, then
  * `setCodebook`, so data[i] = centroids[indices[i]]. Pruned weights (mask 0) take no part in the
- * clustering and are never given a centroid: they keep index 0 and data 0. A param marked float16
- * gets float16 centroids, so its data stays exactly storable as float16. Replaces a previous codebook.
+ * clustering and are never given a centroid: they keep index 0 and data 0. The centroids are
+ * rounded to what the param is stored as (`storageRounding`: float16 when marked, else the input
+ * file's uint8/uint16 grid or float16), centroids that then coincide merged, so the shared values
+ * still write back at the input's size, exactly. Replaces a previous codebook.
  */
 export function shareWeights(p: Param, options: ShareWeightsOptions): ShareReport {
   const bits = checkBits(options.bits, `shareWeights: param '${p.name}': 'bits'`);
@@ -60,8 +60,9 @@ export function shareWeights(p: Param, options: ShareWeightsOptions): ShareRepor
   let converged = true;
   if (kept.length > 0) {
     const result = kmeans1d(values, { k, init: options.init, iterations: options.iterations, seed: options.seed });
-    for (let j = 0; j < kept.length; j++) indices[kept[j]] = result.indices[j];
-    centroids = p.float16 ? result.centroids.map(f16) : result.centroids;
+    const storable = storableCentroids(p, result.centroids);
+    for (let j = 0; j < kept.length; j++) indices[kept[j]] = storable.index[result.indices[j]];
+    centroids = storable.centroids;
     ({ iterations, converged } = result);
   }
   const before = p.data.slice();
@@ -70,6 +71,20 @@ export function shareWeights(p: Param, options: ShareWeightsOptions): ShareRepor
   for (const i of kept) used.add(indices[i]);
   const err = errorStats(before, p.data, p.mask);
   return { param: p.name, bits, k, centroids: centroids.length, clustersUsed: used.size, weights: kept.length, mse: err.mse, maxAbsError: err.maxAbsError, iterations, converged };
+}
+
+/** Sorted centroids rounded to the param's storage, equal ones merged; `index` maps old positions to new. */
+function storableCentroids(p: Param, sorted: Float32Array): { centroids: Float32Array; index: Uint16Array } {
+  const round = storageRounding(p);
+  if (!round) return { centroids: sorted, index: Uint16Array.from(sorted, (_, j) => j) };
+  const out: number[] = [];
+  const index = new Uint16Array(sorted.length);
+  sorted.forEach((c, j) => {
+    const r = round(c);
+    if (out.length === 0 || out[out.length - 1] !== r) out.push(r);
+    index[j] = out.length - 1;
+  });
+  return { centroids: Float32Array.from(out), index };
 }
 
 function keptPositions(p: Param): Uint32Array {

@@ -6,7 +6,7 @@
  */
 import { pruneGroupsSync, type Importance } from '@condense/core';
 import {
-  activationScalar, activationScalePass, cloneGraph, consumers, getNode, getOp, kernelAxis, paramUses,
+  activationScalar, activationScalePass, channelFlow, cloneGraph, consumers, getNode, getOp, kernelAxis, paramUses,
   removeUnusedParams, validate, type ActivationFn, type Attrs, type ChannelGroup, type Graph, type Node, type Param, type ScalePass,
 } from '@condense/ir';
 import { scaleNodes } from './scale-op.js';
@@ -109,7 +109,7 @@ function fusedPassesScale(node: Node, nonNegative: boolean): boolean {
 }
 
 /** The axis of a dense/conv kernel indexed by input or output channels; undefined for ops without such a kernel. */
-const kernelAxisOf = (node: Node, side: 'in' | 'out') => kernelAxis(getOp(node.op, node.name), side);
+const kernelAxisOf = (node: Node, side: 'in' | 'out') => kernelAxis(getOp(node.op, node.name), side, node);
 
 // ------------------------------------------------------------------------------ blocks
 
@@ -317,8 +317,9 @@ function deadChannel(graph: Graph, group: ChannelGroup, c: number): Compensation
     const producer = getNode(graph, name);
     const kernel = paramOf(graph, producer, 'kernel') as Param;
     const out = group.slices.find((s) => s.node === name && s.kind === 'out' && s.param === kernel.name);
-    const local = out?.positions[c]?.[0];
-    if (local === undefined) return undefined;
+    // One output column per channel (not a grouped conv's or a recurrent layer's several).
+    if (out?.positions[c]?.length !== 1) return undefined;
+    const local = out.positions[c][0];
     const bias = paramOf(graph, producer, 'bias');
     const act = (producer.attrs.activation as ActivationFn | undefined) ?? 'linear';
     const start = outColumnZero(kernel, local) ? activationAt(act, producer.attrs, bias ? bias.data[local] : 0) : undefined;
@@ -334,11 +335,12 @@ function deadChannel(graph: Graph, group: ChannelGroup, c: number): Compensation
  */
 function step(graph: Graph, node: Node, c: number, k: number | undefined, flat: boolean): { k: number | undefined; flat: boolean } | false {
   const def = getOp(node.op, node.name);
-  if (def.channels.kind === 'flatten') return flat ? false : { k, flat: true };
+  const flow = channelFlow(node, def);
+  if (flow.kind === 'flatten') return flat ? false : { k, flat: true };
   // The sum is 0 when every input is; the walks from the group's other producers check theirs.
-  if (def.channels.kind === 'add') return k === 0 ? { k: 0, flat } : false;
+  if (flow.kind === 'add') return k === 0 ? { k: 0, flat } : false;
   const values = def.channelValues?.(node);
-  if (!values || (flat && def.channels.kind === 'elementwise' && def.channels.params?.length)) return false;
+  if (!values || (flat && flow.kind === 'elementwise' && flow.params?.length)) return false;
   return { k: values.constant(k, c, (role) => paramOf(graph, node, role)), flat };
 }
 

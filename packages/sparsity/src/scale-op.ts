@@ -55,7 +55,7 @@ registerKernel(SCALE_OP, (_node, [x], p) => tf.mul(x, p.scale));
  * variance and epsilon 0 computes exactly x * scale in tfjs-layers.
  */
 registerLayerMapping(SCALE_OP, {
-  toKeras: (node: Node, ctx) => {
+  toKeras: (_node: Node, ctx) => {
     const s = ctx.param('scale') ?? ctx.fail("has no 'scale' param");
     const n = s.shape[0];
     const constant = (suffix: string, v: number) => param(`${s.name}#${suffix}`, [n], new Float32Array(n).fill(v));

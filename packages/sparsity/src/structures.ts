@@ -4,7 +4,7 @@
  */
 import { selectLayers, type LayerSelection } from '@condense/core';
 import {
-  channelGroups, cloneGraph, consumers, getNode, getOp, inferShapes, param, sortNodes, uniqueNodeName, validate,
+  channelFlow, channelGroups, cloneGraph, consumers, getNode, inferShapes, param, sortNodes, uniqueNodeName, validate,
   type ChannelGroup, type Graph, type Node,
 } from '@condense/ir';
 import { SCALE_OP, type StructureKind } from './scale-op.js';
@@ -97,7 +97,7 @@ function ancestors(graph: Graph, value: string): Set<string> {
 export function blockStructures(graph: Graph): BlockStructure[] {
   const out: BlockStructure[] = [];
   for (const node of graph.nodes) {
-    if (getOp(node.op).channels.kind !== 'add') continue;
+    if (channelFlow(node).kind !== 'add') continue;
     const anc = node.inputs.map((i) => ancestors(graph, i));
     const isShortcut = node.inputs.map((i, k) => anc.some((a, j) => j !== k && a.has(i)));
     if (!isShortcut.some(Boolean)) continue;

@@ -71,3 +71,18 @@ describe('tfjsRuntime in a pipeline', () => {
     await expect(run).rejects.toThrow("tfjs runtime: training contribution 'bad': 'afterStep' must be a function, got number");
   });
 });
+
+describe('tfjsRuntime latency', () => {
+  it('times inference passes on the backend at hand: the median of the samples, a wider model slower', async () => {
+    await selectBackend('cpu');
+    const wide = new GraphBuilder('wide', [28, 28, 1]).flatten().dense(1000, { activation: 'relu' }).dense(10).build();
+    const narrow = new GraphBuilder('narrow', [28, 28, 1]).flatten().dense(10).build();
+    const runtime = tfjsRuntime();
+    const a = await runtime.latency!(wide, { batch: 32, runs: 5 });
+    const b = await runtime.latency!(narrow, { batch: 32, runs: 5 });
+    expect(a.samples).toHaveLength(5);
+    expect(a.msPerBatch).toBe([...a.samples].sort((x, y) => x - y)[2]);
+    expect(a.backend).toMatch(/^cpu/);
+    expect(a.msPerBatch).toBeGreaterThan(b.msPerBatch);
+  });
+});

@@ -1,14 +1,15 @@
-import type { Runtime, Split, TrainingContribution as AnyContribution, TrainRequest } from '@condense/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { hasTargets, modelSpec, type DataSource, type LabelFreeOptions, type LatencyRequest, type LatencyResult, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
 import type { Graph } from '@condense/ir';
-import { ensureBackend } from './backend/index.js';
-import { evaluate, train, type Dataset, type TrainingContribution } from './train/index.js';
+import { describeBackend, ensureBackend } from './backend/index.js';
+import { labelFreeContribution } from './distill/index.js';
+import { compile } from './exec/index.js';
+import { evaluate, predictData, preflight, train, type TrainingContribution } from './train/index.js';
 
 export interface TfjsRuntimeOptions {
   /** Examples per evaluation batch; default 512. */
   evaluateBatchSize?: number;
 }
-
-const asDataset = (s: Split): Dataset => ({ x: s.images, y: s.labels, count: s.count, shape: [...s.shape] });
 
 const HOOKS = ['loss', 'transformGradients', 'afterStep', 'variables', 'begin', 'end'] as const;
 
@@ -24,19 +25,32 @@ export function asTfjsContribution(c: AnyContribution): TrainingContribution {
   return t;
 }
 
+/** The label-free options a request asks for, or undefined when it trains on targets. */
+async function labelFreeOf(data: DataSource, r: TrainRequest): Promise<LabelFreeOptions | undefined> {
+  const setting = r.labelFree ?? 'auto';
+  if (setting === false) return undefined;
+  if (setting === 'auto' && (await hasTargets(data))) return undefined;
+  if (!r.teacher) throw new Error(`tfjs runtime: ${data.name} has no targets and the request names no teacher for label-free recovery`);
+  return typeof setting === 'object' ? setting : {};
+}
+
 /**
  * condense's `Runtime` on TF.js: fine-tunes with this package's trainer (masks, codebooks,
- * quantization and frozen params honoured, contributions as its `TrainingContribution`) and
- * evaluates top-1 accuracy and cross-entropy, on the backend in use (else the best available).
+ * quantization and frozen params honoured, contributions as its `TrainingContribution`), with
+ * label-free recovery against the request's teacher when the data has no targets; evaluates the
+ * task's loss and metrics; predicts every output. On the backend in use (else the best available).
  *
  *   await pipeline(stages).run(graph, { data, runtime: tfjsRuntime() });
  */
 export function tfjsRuntime(options: TfjsRuntimeOptions = {}): Runtime {
   return {
     name: 'tfjs',
-    async train(graph: Graph, data: Split, r: TrainRequest) {
+    async train(graph: Graph, data: DataSource, r: TrainRequest) {
       await ensureBackend();
-      const summary = await train(graph, asDataset(data), {
+      const contributions = r.contributions.map(asTfjsContribution);
+      const labelFree = await labelFreeOf(data, r);
+      if (labelFree) contributions.push(labelFreeContribution(r.teacher as Graph, graph, labelFree));
+      const summary = await train(graph, data, {
         epochs: r.epochs,
         batchSize: r.batchSize,
         optimizer: r.optimizer === 'sgd' ? { type: 'sgd', momentum: r.momentum } : 'adam',
@@ -44,19 +58,57 @@ export function tfjsRuntime(options: TfjsRuntimeOptions = {}): Runtime {
         weightDecay: r.weightDecay,
         schedule: { type: r.schedule },
         augment: r.augment,
+        shuffleBuffer: r.shuffleBuffer,
+        task: r.task,
         seed: r.seed,
         signal: r.signal,
-        contributions: r.contributions.map(asTfjsContribution),
+        contributions,
         onEvent: (e) => {
           if (e.type === 'epochEnd') r.onEpoch?.({ epoch: e.epoch + 1, epochs: r.epochs, loss: e.loss ?? NaN, accuracy: e.accuracy, samplesPerSec: e.samplesPerSec });
         },
       });
-      return { epochs: summary.epochs, finalLoss: summary.finalLoss, trainAccuracy: summary.trainAccuracy };
+      return { epochs: summary.epochs, finalLoss: summary.finalLoss, trainAccuracy: summary.trainAccuracy, ...(labelFree ? { labelFree: true } : {}) };
     },
-    async evaluate(graph: Graph, data: Split) {
+    async evaluate(graph, data, request = {}) {
       await ensureBackend();
-      const r = evaluate(graph, asDataset(data), { batchSize: options.evaluateBatchSize ?? 512 });
-      return { accuracy: r.accuracy, loss: r.loss };
+      const r = await evaluate(graph, data, { batchSize: options.evaluateBatchSize ?? 512, task: request.task, limit: request.limit });
+      return { ...(Number.isNaN(r.accuracy) ? {} : { accuracy: r.accuracy }), loss: r.loss, metrics: r.metrics, count: r.count };
     },
+    async check(graph, data, request) {
+      if (!data.repeatable) return; // a one-shot iterator is not read twice
+      await ensureBackend();
+      await preflight(data, modelSpec(graph), graph, request.task, request.what);
+    },
+    async predict(graph, data, request = {}) {
+      await ensureBackend();
+      return predictData(graph, data, { limit: request.limit, batchSize: options.evaluateBatchSize ?? 512 });
+    },
+    latency: (graph, request) => measureLatency(graph, request),
   };
+}
+
+/** Median time of inference passes over one constant batch (the output read back each time, so async backends finish). */
+export async function measureLatency(graph: Graph, r: LatencyRequest): Promise<LatencyResult> {
+  await ensureBackend();
+  const model = compile(graph);
+  const inputs = model.inputShapes.map((shape) => tf.fill([r.batch, ...shape], 0.5));
+  try {
+    const pass = async () => {
+      const out = model.predict(inputs);
+      await out.output.data();
+      for (const t of [...out.outputs, ...(out.logits ? [out.logits] : []), ...Object.values(out.taps)]) t.dispose();
+    };
+    for (let i = 0; i < (r.warmup ?? 2); i++) await pass();
+    const samples: number[] = [];
+    for (let i = 0; i < r.runs; i++) {
+      const t0 = performance.now();
+      await pass();
+      samples.push(performance.now() - t0);
+    }
+    const sorted = [...samples].sort((a, b) => a - b);
+    return { msPerBatch: sorted[Math.floor(sorted.length / 2)], samples, batch: r.batch, backend: describeBackend() };
+  } finally {
+    for (const t of inputs) t.dispose();
+    model.dispose();
+  }
 }

@@ -1,12 +1,13 @@
-import { definePlugin, type Registry, type StageContext } from '@condense/core';
+import { definePlugin, imageSplit, type Registry, type StageContext } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { needsCalibration, resolveOptions, thinetSchema, type ImportanceName, type ResolvedOptions } from './options.js';
 import { describeLayer, pruneChannels, type PruneEnv, type PruneReport } from './prune.js';
 
 /** The pipeline's stage context as the pruning environment. */
-function envOf(ctx: StageContext, o: ResolvedOptions): PruneEnv {
-  const d = ctx.data ?? {};
-  const calibration = needsCalibration(o) ? ctx.requireData('calibration') : (d.calibration ?? d.train);
+async function envOf(graph: Graph, ctx: StageContext, o: ResolvedOptions): Promise<PruneEnv> {
+  const d = ctx.data;
+  const given = needsCalibration(o) || d.calibration !== undefined || d.train !== undefined;
+  const calibration = given ? imageSplit(await ctx.examples('calibration', graph), ctx.stage.name) : undefined;
   return {
     calibration,
     // Progress only: the per-layer lines become the stage's notes at the end.
@@ -40,7 +41,7 @@ function makePlugin(name: string, description: string, importance: ImportanceNam
           ...(trains ? { runtime: ['train' as const] } : {}),
         },
         async apply(graph: Graph, ctx: StageContext) {
-          const r = await pruneChannels(graph, { ...options, seed: options.seed ?? ctx.seed }, envOf(ctx, o), name);
+          const r = await pruneChannels(graph, { ...options, seed: options.seed ?? ctx.seed }, await envOf(graph, ctx, o), name);
           return stageResult(r, deprecated);
         },
       };

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import * as core from '@condense/core';
 import * as ir from '@condense/ir';
 import * as tfjs from '@condense/tfjs';
+import { readmeExamples, runExample } from '../../../tools/readme-examples.js';
 import * as thinet from './index.js';
 
 // The README's ```ts blocks run as written, on the CPU backend (selectBackend is pinned to it).
@@ -15,26 +14,13 @@ const MODULES: Record<string, unknown> = {
   '@condense/thinet': thinet,
   'node:assert/strict': assert,
 };
-
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-
-function compile(source: string): (modules: Record<string, unknown>, console: { log(s: string): void }) => Promise<void> {
-  const code = source
-    .replace(/import\s+(\w+)\s+from\s+'([^']+)';/g, (_, name, mod) => `const ${name} = modules[${JSON.stringify(mod)}];`)
-    .replace(/import\s*\{([^}]*)\}\s*from\s+'([^']+)';/g, (_, names, mod) => `const {${names}} = modules[${JSON.stringify(mod)}];`);
-  const js = ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
-  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
-  return new AsyncFunction('modules', 'console', js);
-}
+const examples = readmeExamples(new URL('../README.md', import.meta.url));
 
 describe('README examples run', () => {
-  it('has an example', () => expect(blocks.length).toBeGreaterThanOrEqual(1));
-  blocks.forEach((block, i) => {
-    it(`example ${i + 1}`, async () => {
-      const lines: string[] = [];
-      await compile(block)(MODULES, { log: (s: string) => lines.push(s) });
-      expect(lines.join('\n')).toMatch(/conv1: 8 -> 4 channels, reconstruction error/);
+  it('has an example', () => expect(examples.length).toBeGreaterThanOrEqual(1));
+  for (const example of examples) {
+    it(`example ${example.index}: ${example.title}`, async () => {
+      expect((await runExample(example, MODULES)).join('\n')).toMatch(/conv1: 8 -> 4 channels, reconstruction error/);
     });
-  });
+  }
 });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cloneGraph, cost, createGraph, inferShapes, lenet300100, lenet5, param } from '@condense/ir';
 import * as tfjs from '@condense/tfjs';
 import { factorizeGraph } from '@condense/kronecker';
-import { asData, benchBackend, benchData, fit as fitEpochs, medianMs, round, runtime } from '../lib.mjs';
+import { accuracy, benchBackend, benchData, fit as fitEpochs, medianMs, round, runtime } from '../lib.mjs';
 
 /** Adam; the continuation phases (baseline and fine-tuning alike) decay the rate on a cosine. */
 async function fit(graph, split, { epochs, lr = 1e-3, cosine = false, seed, log, label }) {
@@ -16,7 +16,7 @@ async function fit(graph, split, { epochs, lr = 1e-3, cosine = false, seed, log,
   log(`${label}: ${epochs} epoch(s) in ${((performance.now() - t) / 1000).toFixed(0)}s`);
 }
 
-const accuracyOf = (graph, split) => tfjs.evaluate(graph, asData(split), { batchSize: 512 }).accuracy;
+const accuracyOf = accuracy;
 
 const kernelWeights = (reports) => reports.reduce((a, r) => a + r.kernelParams, 0);
 const factorWeights = (reports) => reports.reduce((a, r) => a + r.factorParams, 0);
@@ -74,7 +74,7 @@ async function composeWithOthers(graph, data, { seed, log }) {
   const r = await core.pipeline(stages).run(graph, { data: { train: data.train, test: data.test }, runtime, seed, evaluateEachStage: false });
   const c = cost(r.graph).totals;
   log(`composed: pruned 50% of the factors, 5-bit k-means, ${c.bytes} bytes`);
-  return { graph: r.graph, accuracy: accuracyOf(r.graph, data.test), bytes: c.bytes };
+  return { graph: r.graph, accuracy: await accuracyOf(r.graph, data.test), bytes: c.bytes };
 }
 
 export default {
@@ -110,7 +110,7 @@ export default {
     // ---------------------------------------------------------------- LeNet-300-100
     const pre = lenet300100(seed);
     await fit(pre, data.train, { epochs: P, seed, log, label: 'lenet-300-100 pretrain' });
-    const pretrained = accuracyOf(pre, data.test);
+    const pretrained = await accuracyOf(pre, data.test);
     // The baseline continues with the usual rate and with the factors' rate; the better one counts.
     let base;
     let baseline = -1;
@@ -118,7 +118,7 @@ export default {
     for (const lr of quick ? [1e-3] : [1e-3, LR_FT]) {
       const g = cloneGraph(pre);
       await fit(g, data.train, { epochs: F, lr, cosine: true, seed: seed + 1, log, label: `lenet-300-100 baseline continuation (lr ${lr})` });
-      const acc = accuracyOf(g, data.test);
+      const acc = await accuracyOf(g, data.test);
       baselines[lr] = acc;
       if (acc > baseline) [base, baseline] = [g, acc];
     }
@@ -132,9 +132,9 @@ export default {
       const g = cloneGraph(pre);
       const reports = factorizeGraph(g, { rank });
       for (const r of reports) log(`rank ${rank}: ${r.layer} [${r.a}] (x) [${r.b}] relative error ${r.relativeError.toFixed(4)} (${r.method}, ${r.iterations} it, ${r.ms.toFixed(0)} ms)`);
-      const init = accuracyOf(g, data.test);
+      const init = await accuracyOf(g, data.test);
       await fit(g, data.train, { epochs: F, lr: LR_FT, cosine: true, seed: seed + 1, log, label: `rank ${rank} fine-tune` });
-      const acc = accuracyOf(g, data.test);
+      const acc = await accuracyOf(g, data.test);
       const totals = cost(g).totals;
       const fc1 = reports.find((r) => r.layer === 'fc1');
       const lat = await speedup(oneLayer(base, 'fc1'), oneLayer(g, 'fc1'), [784], 64, quick ? 3 : 9);
@@ -196,13 +196,13 @@ export default {
     await fit(pre5, train5, { epochs: P5, seed, log, label: 'lenet-5 pretrain' });
     const base5 = cloneGraph(pre5);
     await fit(base5, train5, { epochs: F5, lr: 3e-3, cosine: true, seed: seed + 1, log, label: 'lenet-5 baseline continuation' });
-    const baseline5 = accuracyOf(base5, data.test);
+    const baseline5 = await accuracyOf(base5, data.test);
     const g5 = cloneGraph(pre5);
     const RATIO5 = 4;
     const conv = factorizeGraph(g5, { ratio: RATIO5, include: ['conv1', 'conv2'] });
-    const init5 = accuracyOf(g5, data.test);
+    const init5 = await accuracyOf(g5, data.test);
     await fit(g5, train5, { epochs: F5, lr: 3e-3, cosine: true, seed: seed + 1, log, label: 'lenet-5 conv factorized fine-tune' });
-    const acc5 = accuracyOf(g5, data.test);
+    const acc5 = await accuracyOf(g5, data.test);
     const lat5 = await speedup(base5, g5, [28, 28, 1], 64, quick ? 3 : 7);
     tables['LeNet-5: conv1 and conv2 factorized (GKPD), fc layers dense'] = conv.map((r) => ({
       layer: r.layer,

@@ -1,9 +1,9 @@
 import type { ParseArgsConfig } from 'node:util';
-import { UserError } from '../errors.js';
+import { UsageError, UserError } from '../errors.js';
 
 export interface CommandContext {
   positionals: string[];
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   print(text: string): void;
 }
 
@@ -21,5 +21,14 @@ export function intOption(values: CommandContext['values'], name: string): numbe
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new UserError(`--${name} must be a non-negative integer, got '${String(raw)}'`);
+  return n;
+}
+
+/** `--max-elements N`: the largest container (in declared weights) to decode; a usage error when not a positive integer. */
+export function maxElementsOption(values: CommandContext['values']): number | undefined {
+  const raw = values['max-elements'];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--max-elements must be a positive integer, got '${String(raw)}'`);
   return n;
 }

@@ -4,10 +4,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPipeline, parseRecipe, type PipelineResult } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
-import { evaluate, tfjsRuntime, train } from '@condense/tfjs';
+import { evaluate, saveModel, tfjsRuntime, train } from '@condense/tfjs';
 import { readContainer } from '@condense/codec';
 import { useBackend } from '../backend.js';
 import { loadData } from '../data.js';
+import { checkNotAnInput } from '../output.js';
 import { UserError } from '../errors.js';
 import { progressPrinter, bar } from '../progress.js';
 import { loadRegistry } from '../registry.js';
@@ -56,7 +57,8 @@ export async function runDemo(o: DemoOptions, print: (s: string) => void): Promi
   try {
     if (!o.force && !(await ownsOutput(o.out))) throw new UserError(`--out ${o.out} is not empty and not an earlier demo's output; pass --force to replace it`);
     const backend = await useBackend(o.backend);
-    const { data, describe } = await loadData({ data: o.data, limitTrain: o.quick ? 2000 : undefined, limitTest: o.quick ? 500 : undefined });
+    const { data, describe, source } = await loadData({ data: o.data, limitTrain: o.quick ? 2000 : undefined, limitTest: o.quick ? 500 : undefined });
+    await checkNotAnInput(o.out, '--out', [{ what: 'data', path: source.dir }]);
     const seed = o.seed ?? 1;
     const epochs = o.epochs ?? (o.quick ? 2 : 10);
     print(`condense demo: LeNet-300-100, Deep Compression, on ${backend}; ${describe}`);
@@ -80,6 +82,8 @@ export async function runDemo(o: DemoOptions, print: (s: string) => void): Promi
     if (o.quick) for (const s of recipe.stages) quicken(s.options);
     const result = await buildPipeline(recipe, registry, DEMO_RECIPE).run(graph, { data, runtime: tfjsRuntime(), seed, onEvent: progress });
     await writeResult(o.out, result, { backend, recipe: recipeText, title: 'condense demo: Deep Compression of LeNet-300-100' });
+    // The trained model before compression, for trying other recipes and targets on it.
+    await saveModel(result.original, join(o.out, 'trained'));
 
     const container = join(o.out, 'model.cdz');
     const decoded = await readContainer(container);

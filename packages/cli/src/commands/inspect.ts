@@ -3,20 +3,21 @@ import { UserError } from '../errors.js';
 import { loadAnyModel } from '../models.js';
 import { fmtBytes } from '../progress.js';
 import { textTable } from '../table.js';
-import type { Command } from './command.js';
+import { maxElementsOption, type Command } from './command.js';
 
 export const inspect: Command = {
   name: 'inspect',
   summary: 'per-layer op, shape, params, non-zeros, MACs and stored bytes of a model',
-  usage: `condense inspect MODEL [--json]
+  usage: `condense inspect MODEL [--json] [--max-elements N]
 
-  MODEL    model.json (or its directory), a .cir IR file or a .cdz container
-  --json   print { layers: [...], totals: { params, nonzero, macs, bytes } }`,
-  options: { json: { type: 'boolean' } },
+  MODEL            model.json (or its directory), a .cir IR file or a .cdz container
+  --json           print { layers: [...], totals: { params, nonzero, macs, bytes } }
+  --max-elements N refuse a container declaring more than N weights (default 67108864)`,
+  options: { json: { type: 'boolean' }, 'max-elements': { type: 'string' } },
   async run({ positionals, values, print }) {
     const path = positionals[0];
     if (!path) throw new UserError('inspect needs a MODEL path');
-    const graph = await loadAnyModel(path);
+    const graph = await loadAnyModel(path, { maxElements: maxElementsOption(values) });
     const shapes = inferShapes(graph);
     const report = cost(graph);
     const layers = report.layers.map((l) => {

@@ -1,4 +1,4 @@
-import { countNonzero, weightParams, type Graph } from '@condense/ir';
+import { countNonzero, paramBytes, weightParams, type Encoding, type Graph } from '@condense/ir';
 import type { PipelineResult } from '../pipeline.js';
 import type { Snapshot } from '../snapshot.js';
 
@@ -16,9 +16,9 @@ export interface LayerReport {
   params: number;
   nonzero: number;
   sparsity: number;
-  /** Bits per stored value (32 float, 16 half, n for codebooks / affine). */
+  /** Bits per stored value (32 float, 16 half, n for codebooks / affine / the input file's grid). */
   bits: number;
-  encoding: 'float32' | 'float16' | 'affine' | 'codebook';
+  encoding: Encoding;
   /** Histogram of the non-zero weights. */
   histogram: Histogram;
   centroids?: number[];
@@ -27,6 +27,31 @@ export interface LayerReport {
 export interface SensitivityCurve {
   layer: string;
   points: { sparsity: number; accuracy: number }[];
+}
+
+/** How one weight was written to the output model file, and why (what @condense/tfjs's export reports). */
+export interface WrittenWeight {
+  param: string;
+  weight: string;
+  /** 'uint8' | 'uint16' | 'float16' | 'float32' (a TF.js manifest encoding). */
+  dtype: string;
+  bytes: number;
+  /** How the input file stored it. */
+  input: { dtype: string; bytes: number };
+  /** Largest change storage made to a value (0: exact). */
+  maxError: number;
+  reason: string;
+}
+
+/** The model file written from the compressed graph (model.json + shards), weight by weight. */
+export interface WrittenModel {
+  /** e.g. 'model.json'. */
+  file: string;
+  /** Weight bytes written (the shards). */
+  bytes: number;
+  weights: WrittenWeight[];
+  /** Weights written larger than their input stored them, and why. */
+  notes: string[];
 }
 
 export interface Report {
@@ -40,6 +65,8 @@ export interface Report {
   /** Per-layer state of the input and the compressed model. */
   layers: { before: LayerReport[]; after: LayerReport[] };
   sensitivity?: SensitivityCurve[];
+  /** The output model file's weights: encoding per weight and why. */
+  written?: WrittenModel;
 }
 
 export function histogram(values: Float32Array, bins = 40): Histogram {
@@ -61,8 +88,7 @@ export function histogram(values: Float32Array, bins = 40): Histogram {
 export function layerReports(graph: Graph): LayerReport[] {
   return weightParams(graph).map(({ node, param: p }) => {
     const nonzero = countNonzero(p.data);
-    const enc = p.codebook ? 'codebook' : p.quant ? 'affine' : p.float16 ? 'float16' : 'float32';
-    const bits = p.codebook?.bits ?? p.quant?.bits ?? (p.float16 ? 16 : 32);
+    const { encoding: enc, valueBits: bits } = paramBytes(p);
     return {
       node: node.name,
       op: node.op,
@@ -80,7 +106,7 @@ export function layerReports(graph: Graph): LayerReport[] {
 }
 
 /** Everything report.json and report.html show, from a pipeline run. */
-export function buildReport(result: PipelineResult, meta: { title?: string; backend?: string; recipe?: string } = {}): Report {
+export function buildReport(result: PipelineResult, meta: { title?: string; backend?: string; recipe?: string; written?: WrittenModel } = {}): Report {
   const sensitivity = result.stages.flatMap((s) => (s.details?.sensitivity as SensitivityCurve[] | undefined) ?? []);
   return {
     title: meta.title ?? `condense report: ${result.original.name}`,
@@ -92,5 +118,6 @@ export function buildReport(result: PipelineResult, meta: { title?: string; back
     stageDetails: result.stages,
     layers: { before: layerReports(result.original), after: layerReports(result.graph) },
     ...(sensitivity.length ? { sensitivity } : {}),
+    ...(meta.written ? { written: meta.written } : {}),
   };
 }

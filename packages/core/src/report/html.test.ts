@@ -65,6 +65,32 @@ describe('renderReportHtml', () => {
     expect(html).toContain('2025-03-14 09:26 UTC');
   });
 
+  it('gives ratios against the input file\'s own bytes and, beside them, against float32; and the written weights, grown ones first', () => {
+    const report = sampleReport();
+    // An input stored as uint8: a quarter of its float32 bytes.
+    report.stages[0].bytes = report.stages[0].float32Bytes / 4;
+    report.written = {
+      file: 'model.json',
+      bytes: 300_000,
+      notes: [],
+      weights: [
+        { param: 'a', weight: 'dense/kernel', dtype: 'uint8', bytes: 200_000, input: { dtype: 'uint8', bytes: 200_000 }, maxError: 0, reason: "the input's uint8 grid, bytes unchanged" },
+        { param: 'b', weight: 'dense_1/kernel', dtype: 'float32', bytes: 100_000, input: { dtype: 'uint8', bytes: 25_000 }, maxError: 0, reason: 'a stage changed the values' },
+      ],
+    };
+    const html = renderReportHtml(report);
+    const table = html.slice(html.indexOf('<table class="stages"'), html.indexOf('</table>'));
+    expect(table).toContain('<th class="num">vs input</th><th class="num">vs float32</th>');
+    expect(table).toContain('10.1×'); // 266,610 / 26,310
+    expect(table).toContain('40.5×');
+    const written = html.slice(html.indexOf('<section id="written"'), html.indexOf('</section>', html.indexOf('<section id="written"')));
+    expect(written).toContain('Weights written to model.json');
+    expect(written).toContain('1 of 2 weights keep the input’s encoding; 1 written larger than the input stored them');
+    expect(written.indexOf('dense_1/kernel')).toBeLessThan(written.indexOf('dense/kernel<'));
+    expect(written).toContain('<tr class="grew">');
+    expectNoJunk(html);
+  });
+
   it('is self-contained: no script, no external resource, a CSP that forbids fetching', () => {
     const html = renderReportHtml(sampleReport());
     expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(/i);

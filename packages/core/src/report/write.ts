@@ -1,25 +1,12 @@
-// report.json + report.html on disk, each written atomically (temp file in the same directory, then rename).
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+// report.json + report.html on disk, each written atomically (@condense/files: temp file beside it, then rename).
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '@condense/files';
 import type { Report } from './data.js';
 import { renderReportHtml } from './html.js';
 
 export const REPORT_JSON = 'report.json';
 export const REPORT_HTML = 'report.html';
-const TMP_PREFIX = '.condense-report.';
-
-/** Writes `file` so that a reader never sees it half-written: same-directory temp file, then rename. */
-export async function writeFileAtomic(file: string, contents: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(file), `${TMP_PREFIX}${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, contents);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** Writes DIR/report.json and DIR/report.html (creating DIR); returns both paths. */
 export async function writeReport(dir: string, report: Report): Promise<{ json: string; html: string }> {

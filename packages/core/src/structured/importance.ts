@@ -1,4 +1,4 @@
-import { rng, shuffle, type ChannelGroup, type Graph, type Param } from '@condense/ir';
+import { getNode, getOp, paramSpecOf, rng, shuffle, type ChannelGroup, type Graph, type Param } from '@condense/ir';
 
 /** Where the driver is when it asks for scores. */
 export interface ImportanceContext {
@@ -22,10 +22,15 @@ export type Importance = (graph: Graph, group: ChannelGroup, ctx: ImportanceCont
 /**
  * Sum of |kernel| over each group channel's filter (its output slice of every producer kernel,
  * summed over producers coupled by an add): Li et al. 2017, "Pruning Filters for Efficient ConvNets".
+ * Kernel: a producer's weight param (a recurrent layer's kernel and recurrent kernel, an embedding's table).
  */
 export function filterL1Norms(graph: Graph, group: ChannelGroup): Float64Array {
   const scores = new Float64Array(group.size);
-  const slices = group.slices.filter((s) => s.kind === 'out' && s.role === 'kernel');
+  const isWeight = (node: string, role: string) => {
+    const n = getNode(graph, node);
+    return paramSpecOf(getOp(n.op, n.name), role)?.kind === 'weight';
+  };
+  const slices = group.slices.filter((s) => s.kind === 'out' && isWeight(s.node, s.role));
   if (slices.length === 0) throw new Error(`group '${group.id}': no producer kernel to take filter norms of`);
   for (const s of slices) {
     const p = graph.params.get(s.param) as Param;

@@ -59,8 +59,22 @@ describe('reference values', () => {
 });
 
 describe('Keras identifiers', () => {
-  it('every function has one, and it reads back as that function', () => {
-    for (const fn of ACTIVATIONS) expect(fromKerasActivation(kerasActivationId(fn))?.fn).toBe(fn);
+  it('every function has one, and it reads back as that function in files of its Keras version', () => {
+    for (const fn of ACTIVATIONS) {
+      const version = activationDef(fn).kerasMajor === 3 ? '3.3.3' : 'tfjs-layers 4.22.0';
+      expect(fromKerasActivation(kerasActivationId(fn), version)?.fn).toBe(fn);
+    }
+  });
+
+  it("hard_sigmoid is Keras 2's 0.2 x + 0.5 in Keras 2 and tfjs-layers files and relu6(x + 3) / 6 in Keras 3 ones", () => {
+    expect(fromKerasActivation('hard_sigmoid', '2.15.0')).toEqual({ fn: 'hardSigmoid' });
+    expect(fromKerasActivation('hard_sigmoid')).toEqual({ fn: 'hardSigmoid' });
+    expect(fromKerasActivation('hard_sigmoid', '3.15.1')).toEqual({ fn: 'hardSigmoid6' });
+    expect(activationScalar('hardSigmoid')?.(1)).toBeCloseTo(0.7, 15);
+    expect(activationScalar('hardSigmoid6')?.(1)).toBeCloseTo(4 / 6, 15);
+    expect([-4, -1, 0, 2, 5].map((x) => (activationScalar('hardSwish')?.(x) ?? NaN) + 0)).toEqual([0, -1 * (2 / 6), 0, 2 * (5 / 6), 5]);
+    expect(fromKerasActivation('hard_silu', '3.0.0')).toEqual({ fn: 'hardSwish' });
+    expect(fromKerasActivation('hard_swish', '3.0.0')).toEqual({ fn: 'hardSwish' });
   });
 
   it('aliases carry the attrs they imply', () => {
@@ -72,9 +86,9 @@ describe('Keras identifiers', () => {
     expect(KERAS_ACTIVATION_IDS).toContain('hard_sigmoid');
   });
 
-  it('tfjs-layers loads all but leaky_relu, elu with alpha != 1 and the tanh gelu', () => {
+  it('tfjs-layers loads all but leaky_relu, the Keras 3 hard sigmoid and hard swish, elu with alpha != 1 and the tanh gelu', () => {
     const loads = (fn: ActivationFn, attrs: ActivationAttrs = {}) => activationFacts(fn, attrs).tfjsLayers;
-    expect(ACTIVATIONS.filter((fn) => !loads(fn))).toEqual(['leakyRelu']);
+    expect(ACTIVATIONS.filter((fn) => !loads(fn))).toEqual(['leakyRelu', 'hardSigmoid6', 'hardSwish']);
     expect([loads('elu', { alpha: 2 }), loads('gelu', { approximate: true })]).toEqual([false, false]);
   });
 

@@ -28,8 +28,12 @@ export interface ActivationDef {
   kerasImplies?: ActivationAttrs;
   /** Other identifiers Keras files use for this function, with the attrs they imply. */
   kerasAliases?: Record<string, ActivationAttrs>;
-  /** Set when Keras 3 defines `keras` differently (hard_sigmoid is relu6(x + 3) / 6 there): such files cannot be read as this function. */
-  keras3Differs?: string;
+  /**
+   * The Keras major version whose files mean this function by `keras` (and the aliases), when
+   * versions differ: `hard_sigmoid` is clip(0.2 x + 0.5, 0, 1) in Keras 2 and tfjs-layers files
+   * and relu6(x + 3) / 6 in Keras 3 ones. Absent: every version.
+   */
+  kerasMajor?: 2 | 3;
   /**
    * Whether tfjs-layers loads `keras` as a layer's `activation` field for these attrs. Its set is
    * smaller than Keras': no leaky_relu, elu only with alpha 1, gelu only the exact form (it cannot
@@ -82,9 +86,13 @@ const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) 
 const ALL = true;
 const NONE = false;
 
+/** relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1): Keras 3's hard_sigmoid, MobileNetV3's gate. */
+const hardSigmoid6 = (x: number) => Math.min(Math.max(x + 3, 0), 6) / 6;
+
 /**
  * Keras semantics throughout: softmax is over the last axis; hardSigmoid is clip(0.2x + 0.5, 0, 1)
- * (Keras 2 and TF.js); gelu is the exact erf form unless `approximate`.
+ * (Keras 2 and TF.js), hardSigmoid6 relu6(x + 3) / 6 (Keras 3's hard_sigmoid) and hardSwish
+ * x hardSigmoid6(x) (Keras 3's hard_silu); gelu is the exact erf form unless `approximate`.
  */
 const DEFS = {
   relu: { keras: 'relu', tfjsLayers: ALL, scalar: (x) => Math.max(0, x), positiveHomogeneous: ALL, odd: NONE, zeroAtZero: ALL, monotone: ALL },
@@ -108,8 +116,16 @@ const DEFS = {
     scalar: (x) => x * sigmoid(x), positiveHomogeneous: NONE, odd: NONE, zeroAtZero: ALL, monotone: NONE,
   },
   hardSigmoid: {
-    keras: 'hard_sigmoid', kerasAliases: { hardSigmoid: {} }, keras3Differs: 'relu6(x + 3) / 6', tfjsLayers: ALL,
+    keras: 'hard_sigmoid', kerasAliases: { hardSigmoid: {} }, kerasMajor: 2, tfjsLayers: ALL,
     scalar: (x) => Math.min(Math.max(0.2 * x + 0.5, 0), 1), positiveHomogeneous: NONE, odd: NONE, zeroAtZero: NONE, monotone: ALL,
+  },
+  hardSigmoid6: {
+    keras: 'hard_sigmoid', kerasMajor: 3, tfjsLayers: NONE,
+    scalar: hardSigmoid6, positiveHomogeneous: NONE, odd: NONE, zeroAtZero: NONE, monotone: ALL,
+  },
+  hardSwish: {
+    keras: 'hard_silu', kerasAliases: { hard_swish: {} }, tfjsLayers: NONE,
+    scalar: (x) => x * hardSigmoid6(x), positiveHomogeneous: NONE, odd: NONE, zeroAtZero: ALL, monotone: NONE,
   },
   softplus: {
     keras: 'softplus', tfjsLayers: ALL,
@@ -209,23 +225,38 @@ export function referenceActivation(fn: ActivationFn, x: Float64Array, channels:
   return x;
 }
 
-/** Every Keras identifier the IR reads, with the function and attrs it stands for. */
-function kerasIds(): Map<string, { fn: ActivationFn } & ActivationAttrs> {
-  const ids = new Map<string, { fn: ActivationFn } & ActivationAttrs>();
+type KerasId = { fn: ActivationFn; major?: 2 | 3 } & ActivationAttrs;
+
+/** Every Keras identifier the IR reads, with the functions and attrs it stands for (one per Keras version at most). */
+function kerasIds(): Map<string, KerasId[]> {
+  const ids = new Map<string, KerasId[]>();
+  const add = (id: string, entry: KerasId) => ids.set(id, [...(ids.get(id) ?? []), entry]);
   for (const fn of ACTIVATIONS) {
     const def: ActivationDef = DEFS[fn];
-    ids.set(def.keras, { fn, ...def.kerasImplies });
-    for (const [id, implies] of Object.entries(def.kerasAliases ?? {})) ids.set(id, { fn, ...implies });
+    const major = def.kerasMajor === undefined ? {} : { major: def.kerasMajor };
+    add(def.keras, { fn, ...major, ...def.kerasImplies });
+    for (const [id, implies] of Object.entries(def.kerasAliases ?? {})) add(id, { fn, ...major, ...implies });
   }
   return ids;
 }
 
 const KERAS_IDS = kerasIds();
 
-/** The IR function and attrs a Keras activation identifier stands for, or undefined if the IR has none. */
-export function fromKerasActivation(id: string): ({ fn: ActivationFn } & ActivationAttrs) | undefined {
-  const hit = KERAS_IDS.get(id);
-  return hit && { ...hit };
+/** The Keras major version of a file's `keras_version` ('3.3.3' -> 3); tfjs-layers files ('tfjs-layers 4.22.0') and unknown ones count as 2. */
+export function kerasMajor(kerasVersion: string | undefined): 2 | 3 {
+  return kerasVersion !== undefined && /^3\./.test(kerasVersion) ? 3 : 2;
+}
+
+/**
+ * The IR function and attrs a Keras activation identifier stands for in a file of `kerasVersion`
+ * (its `keras_version`), or undefined if the IR has none.
+ */
+export function fromKerasActivation(id: string, kerasVersion?: string): ({ fn: ActivationFn } & ActivationAttrs) | undefined {
+  const major = kerasMajor(kerasVersion);
+  const hit = KERAS_IDS.get(id)?.find((e) => e.major === undefined || e.major === major);
+  if (!hit) return undefined;
+  const { major: _, ...out } = hit;
+  return out;
 }
 
 /** The Keras identifiers `fromKerasActivation` knows, in table order. */

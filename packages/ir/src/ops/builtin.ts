@@ -1,70 +1,10 @@
 import { formatShape } from '../errors.js';
 import { activationScalar, activationScalePass, isActivation } from './activations.js';
-import { fail, registerOp, type ChannelValues, type OpContext } from './registry.js';
+import {
+  checkActivation, convGroups, dilation2, groupInputs, keepsConstant, kernelOf, lastDim, rank, spatialOut, strides2, zeroPadding,
+} from './common.js';
+import { fail, registerOp, type OpContext } from './registry.js';
 import type { Shape } from '../types.js';
-
-export type Padding = 'same' | 'valid';
-
-const pair = (v: unknown, dflt: number): [number, number] => {
-  if (v === undefined) return [dflt, dflt];
-  if (typeof v === 'number') return [v, v];
-  const a = v as number[];
-  return [a[0], a[1] ?? a[0]];
-};
-export const strides2 = (attrs: Record<string, unknown>): [number, number] => pair(attrs.strides, 1);
-export const dilation2 = (attrs: Record<string, unknown>): [number, number] => pair(attrs.dilation, 1);
-export const pool2 = (attrs: Record<string, unknown>): [number, number] => pair(attrs.poolSize, 2);
-
-/** Output length of a windowed op along one spatial axis (TF semantics). */
-export function windowOut(size: number, k: number, stride: number, dilation: number, padding: Padding): number {
-  const eff = (k - 1) * dilation + 1;
-  return padding === 'same' ? Math.ceil(size / stride) : Math.ceil((size - eff + 1) / stride);
-}
-
-function checkPositive(ctx: OpContext, what: string, v: [number, number]) {
-  if (!v.every((d) => Number.isInteger(d) && d >= 1)) fail(ctx, `${what} must be positive integers, got [${v.join(', ')}]`);
-}
-
-function rank(ctx: OpContext, i: number, r: number): Shape {
-  const s = ctx.inputs[i];
-  if (s.length !== r) fail(ctx, `expects a rank-${r} input (batch included), got ${formatShape(s)}`);
-  return s;
-}
-
-function lastDim(ctx: OpContext, s: Shape): number {
-  const c = s[s.length - 1];
-  if (c === null) fail(ctx, 'the channel dimension must be known');
-  return c;
-}
-
-function checkActivation(ctx: OpContext, key: string) {
-  const fn = ctx.node.attrs[key];
-  if (fn !== undefined && !isActivation(fn)) fail(ctx, `unknown activation '${String(fn)}'`);
-}
-
-/** A per-channel op that keeps a constant channel's value (pooling, dropout) and passes factors as `scale` says. */
-const keepsConstant = (scale: ChannelValues['scale']): (() => ChannelValues) => () => ({ scale, constant: (k) => k });
-
-function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number, number] {
-  const [, h, w] = ctx.inputs[0];
-  checkPositive(ctx, 'strides', strides);
-  checkPositive(ctx, 'dilation', dilation);
-  if (h === null || w === null) fail(ctx, `spatial dimensions must be known, got ${formatShape(ctx.inputs[0])}`);
-  const padding = (ctx.node.attrs.padding ?? 'valid') as Padding;
-  if (padding !== 'same' && padding !== 'valid') fail(ctx, `padding must be 'same' or 'valid', got '${String(padding)}'`);
-  const ho = windowOut(h as number, k[0], strides[0], dilation[0], padding);
-  const wo = windowOut(w as number, k[1], strides[1], dilation[1], padding);
-  if (ho < 1 || wo < 1) fail(ctx, `window ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
-  return [ho, wo];
-}
-
-/** The kernel's shape; a kernel of the wrong rank fails here with a message naming it. */
-function kernelOf(ctx: OpContext, r: number): number[] {
-  const k = ctx.param('kernel');
-  if (!k) fail(ctx, `missing param role 'kernel'`);
-  if (k.shape.length !== r) fail(ctx, `param '${k.name}' (role 'kernel') must be rank ${r}, got shape [${k.shape.join(', ')}]`);
-  return k.shape;
-}
 
 registerOp({
   op: 'input',
@@ -104,21 +44,23 @@ registerOp({
   op: 'conv2d',
   arity: 1,
   params: {
-    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 4); return [k[0], k[1], lastDim(ctx, ctx.inputs[0]), k[3]]; } },
+    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 4); return [k[0], k[1], groupInputs(ctx, k[3]), k[3]]; } },
     bias: { kind: 'bias', optional: true, shape: (ctx) => [kernelOf(ctx, 4)[3]] },
   },
   inferShape: (ctx) => {
     checkActivation(ctx, 'activation');
     rank(ctx, 0, 4);
+    groupInputs(ctx, kernelOf(ctx, 4)[3]);
     const k = kernelOf(ctx, 4);
     const [ho, wo] = spatialOut(ctx, [k[0], k[1]], strides2(ctx.node.attrs), dilation2(ctx.node.attrs));
     return [null, ho, wo, k[3]];
   },
+  // A grouped kernel's axis 2 is one group's inputs: every output reads only those.
   macs: (ctx, out) => {
     const k = kernelOf(ctx, 4);
     return (out[1] as number) * (out[2] as number) * k[0] * k[1] * k[2] * k[3];
   },
-  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 2 }], out: [{ role: 'kernel', axis: 3 }, { role: 'bias', axis: 0 }] },
+  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 2 }], out: [{ role: 'kernel', axis: 3 }, { role: 'bias', axis: 0 }], groups: convGroups },
 });
 
 const depthMultiplier = (attrs: Record<string, unknown>) => (attrs.depthMultiplier as number | undefined) ?? 1;
@@ -194,35 +136,6 @@ registerOp({
   },
 });
 
-for (const op of ['maxPool2d', 'avgPool2d'] as const) {
-  registerOp({
-    op,
-    arity: 1,
-    inferShape: (ctx) => {
-      const s = rank(ctx, 0, 4);
-      const k = pool2(ctx.node.attrs);
-      checkPositive(ctx, 'poolSize', k);
-      const strides = ctx.node.attrs.strides === undefined ? k : strides2(ctx.node.attrs);
-      const [ho, wo] = spatialOut(ctx, k, strides, [1, 1]);
-      return [null, ho, wo, s[3]];
-    },
-    channels: { kind: 'elementwise' },
-    // Padded positions take no part, so a constant channel stays that constant; max(s x) = s max(x) needs s >= 0.
-    channelValues: keepsConstant(op === 'maxPool2d' ? 'nonNegative' : 'any'),
-  });
-}
-
-registerOp({
-  op: 'globalAvgPool2d',
-  arity: 1,
-  inferShape: (ctx) => {
-    const s = rank(ctx, 0, 4);
-    return ctx.node.attrs.keepDims ? [null, 1, 1, s[3]] : [null, s[3]];
-  },
-  channels: { kind: 'elementwise' },
-  channelValues: keepsConstant('any'),
-});
-
 registerOp({
   op: 'flatten',
   arity: 1,
@@ -252,7 +165,14 @@ registerOp({
     }
     return [null, ...out];
   },
-  channels: { kind: 'opaque' },
+  // Row-major: when the last axis keeps its length, element p * C + c stays channel c. Otherwise
+  // the channel-group analysis sees the widths differ and keeps both sides whole.
+  channels: { kind: 'elementwise' },
+  followChannels: (node, [s]) => {
+    const target = node.attrs.targetShape as number[];
+    const [last, c] = [target[target.length - 1], s[s.length - 1]];
+    return last === -1 || c === null || last === c ? undefined : { ...node.attrs, targetShape: [...target.slice(0, -1), c] };
+  },
 });
 
 function sameShapes(ctx: OpContext): Shape {
@@ -319,12 +239,3 @@ registerOp({
   // The padding is 0: only a zero channel stays constant.
   channelValues: () => ({ scale: 'any', constant: (k) => (k === 0 ? 0 : undefined) }),
 });
-
-/** Normalise Keras-style padding: n, [h, w] or [[top, bottom], [left, right]]. */
-export function zeroPadding(p: unknown): [[number, number], [number, number]] {
-  if (p === undefined) return [[1, 1], [1, 1]];
-  if (typeof p === 'number') return [[p, p], [p, p]];
-  const a = p as (number | number[])[];
-  const side = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
-  return [side(a[0]), side(a[1])];
-}

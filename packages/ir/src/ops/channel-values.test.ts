@@ -5,7 +5,7 @@ import { referenceValues } from '../testing/reference.js';
 import type { Attrs, Graph } from '../types.js';
 import { ACTIVATIONS } from './activations.js';
 import { getOp, kernelAxis } from './registry.js';
-import './builtin.js';
+import './all.js';
 
 const [H, W, C] = [3, 4, 3];
 const BATCH = 2;
@@ -40,6 +40,15 @@ const CASES: [string, Attrs, Record<string, [number[], Float32Array?]>?][] = [
   ['globalAvgPool2d', {}],
   ['dropout', { rate: 0.5 }],
   ['zeroPad2d', { padding: [[1, 0], [0, 2]] }],
+  ['globalMaxPool2d', {}],
+  ['globalMaxPool2d', { keepDims: true }],
+  ['upSampling2d', { size: [2, 1] }],
+  ['cropping2d', { cropping: [[1, 0], [0, 2]] }],
+  ['permute', { dims: [2, 1, 3] }],
+  ['rescaling', { scale: -2, offset: 0 }],
+  ['rescaling', { scale: 0.5, offset: 1 }],
+  ['prelu', { sharedAxes: [1, 2] }, { alpha: [[1, 1, C], Float32Array.of(0.25, 0, -1)] }],
+  ['prelu', {}, { alpha: [[H, W, C], Float32Array.from({ length: H * W * C }, (_, i) => (i % 5) / 4)] }],
 ];
 
 describe('OpDef.channelValues agrees with the reference interpreter', () => {
@@ -76,5 +85,8 @@ describe('OpDef.channelValues agrees with the reference interpreter', () => {
     expect([kernelAxis(getOp('dense'), 'in'), kernelAxis(getOp('dense'), 'out')]).toEqual([0, 1]);
     expect([kernelAxis(getOp('conv2d'), 'in'), kernelAxis(getOp('conv2d'), 'out')]).toEqual([2, 3]);
     expect(kernelAxis(getOp('depthwiseConv2d'), 'in')).toBeUndefined();
+    expect([kernelAxis(getOp('conv1d'), 'in'), kernelAxis(getOp('conv1d'), 'out')]).toEqual([1, 2]);
+    expect([kernelAxis(getOp('conv2dTranspose'), 'in'), kernelAxis(getOp('conv2dTranspose'), 'out')]).toEqual([3, 2]);
+    expect([kernelAxis(getOp('lstm'), 'in'), kernelAxis(getOp('lstm'), 'out')]).toEqual([0, 1]);
   });
 });

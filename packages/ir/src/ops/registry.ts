@@ -13,29 +13,40 @@ export interface OpContext {
 /** A param's axis that is indexed by channels: per input channel or per output channel. */
 export interface ParamAxis {
   role: string;
+  /** The axis; negative counts from the end (a param whose rank follows the input's, as PReLU's alpha). */
   axis: number;
   /** For ops that expand channels (depthwise multiplier): is the axis indexed by input or output channel? */
   per?: 'in' | 'out';
+  /**
+   * The axis holds `blocks` runs of the channels one after another (a recurrent layer's gates,
+   * [i | f | c | o]): channel c owns positions c, C + c, 2C + c, ...
+   */
+  blocks?: number;
 }
 
 /**
  * How channels (the last axis of a value) flow through an op. This is all the channel-group
  * analysis needs to know about an op, so a new op only picks a kind.
  * - produce: the op creates a new channel space (dense, conv). `in` params are sliced by the
- *   input's channels, `out` params by the output's.
+ *   input's channels, `out` params by the output's. `groups` > 1 (a grouped conv): both sides
+ *   are split into that many equal groups and position j of every group is coupled (removing it
+ *   keeps the groups equal); `in` params then have C / groups entries, one per in-group position.
  * - elementwise: output channel c depends only on input channel c (activations, pooling,
  *   batchNorm, depthwise conv, per-channel scale). `expand` > 1: input channel c feeds output
  *   channels c*expand ... c*expand + expand - 1 (depthwise channel multiplier).
  * - flatten: [N, H, W, C] -> [N, H*W*C]; channel c becomes features c, c + C, c + 2C, ...
- * - add: all inputs and the output share one channel space (coupled).
+ * - add: all inputs and the output share one channel space (coupled); the output is their sum.
+ * - combine: the same coupling for other elementwise merges (multiply, maximum, ...); an input
+ *   broadcast along the channels (one channel) is not coupled.
  * - concat: channels of input i land at an offset in the output.
  * - opaque: channels cannot be traced through this op; groups that reach it are not prunable.
  */
 export type ChannelFlow =
-  | { kind: 'produce'; in: ParamAxis[]; out: ParamAxis[] }
+  | { kind: 'produce'; in: ParamAxis[]; out: ParamAxis[]; groups?: (attrs: Attrs) => number }
   | { kind: 'elementwise'; params?: ParamAxis[]; expand?: (attrs: Attrs) => number }
   | { kind: 'flatten' }
   | { kind: 'add' }
+  | { kind: 'combine' }
   | { kind: 'concat' }
   | { kind: 'opaque' };
 
@@ -80,7 +91,8 @@ export interface OpDef {
   inferShape(ctx: OpContext): Shape;
   /** Multiply-accumulates per example (conv and dense style compute only). */
   macs?(ctx: OpContext, out: Shape): number;
-  channels: ChannelFlow;
+  /** How channels flow through the op; a function when that depends on the node's attrs (a permute that moves the last axis is opaque). */
+  channels: ChannelFlow | ((node: Node) => ChannelFlow);
   /**
    * Slow, exact pure-JS forward pass (inference mode), used by `runReference` to check
    * rewrites preserve function. Builtin ops have one in testing/reference.ts; plugin ops may add theirs.
@@ -91,6 +103,11 @@ export interface OpDef {
    * `channelValues` at all, when output channels mix input channels (dense, softmax, add).
    */
   channelValues?(node: Node): ChannelValues | undefined;
+  /**
+   * For ops whose attrs name a channel count (reshape's targetShape): the attrs for the node's
+   * input shapes after a channel removal changed them, or undefined to keep the attrs.
+   */
+  followChannels?(node: Node, inputs: Shape[]): Attrs | undefined;
 }
 
 const registry = new Map<string, OpDef>();
@@ -115,14 +132,20 @@ export function paramSpecOf(def: OpDef, role: string): ParamSpec | undefined {
   return def.params && Object.hasOwn(def.params, role) ? def.params[role] : undefined;
 }
 
+/** The channel flow of a node (its op's, evaluated for the node's attrs when it depends on them). */
+export function channelFlow(node: Node, def: OpDef = getOp(node.op, node.name)): ChannelFlow {
+  return typeof def.channels === 'function' ? def.channels(node) : def.channels;
+}
+
 /**
  * The axis of the op's `kernel` param that is indexed by input ('in') or output ('out') channels,
  * from its channel flow (dense [in, out]: 0 and 1; conv2d HWIO: 2 and 3); undefined when the op
- * does not produce channels from a kernel.
+ * does not produce channels from a kernel. Ops whose flow depends on the attrs need the `node`.
  */
-export function kernelAxis(def: OpDef, side: 'in' | 'out'): number | undefined {
-  if (def.channels.kind !== 'produce') return undefined;
-  return def.channels[side].find((p) => p.role === 'kernel')?.axis;
+export function kernelAxis(def: OpDef, side: 'in' | 'out', node?: Node): number | undefined {
+  const flow = typeof def.channels === 'function' ? (node ? def.channels(node) : undefined) : def.channels;
+  if (flow?.kind !== 'produce') return undefined;
+  return flow[side].find((p) => p.role === 'kernel')?.axis;
 }
 
 export function hasOp(op: string): boolean {

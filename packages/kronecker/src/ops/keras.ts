@@ -9,7 +9,8 @@ function kerasActivation(node: Node, ctx: ToKerasContext): { activation: string;
   const fn = (node.attrs.activation as ActivationFn | undefined) ?? 'linear';
   const alpha = node.attrs.alpha as number | undefined;
   if (fn === 'gelu' && node.attrs.approximate) return ctx.fail("the runtime layers have only the exact (erf) gelu, not the tanh approximation");
-  const id = kerasActivationId(fn);
+  // Keras 3's hard_sigmoid shares its identifier with Keras 2's: the runtime reads the IR name of that one.
+  const id = activationDef(fn).kerasMajor === 3 ? fn : kerasActivationId(fn);
   return alpha !== undefined && activationDef(fn).alpha !== undefined ? { activation: id, alpha } : { activation: id };
 }
 

@@ -71,12 +71,24 @@ beforeAll(async () => {
 
 describe('wasm conv backprop kernels', () => {
   it('are registered once, and only where wasm lacks them', () => {
-    for (const name of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
+    for (const name of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum',
       'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'Sum', 'Tile', 'Multiply', 'Add', 'Sub', 'RealDiv']) {
       expect(isOurKernel(name), name).toBe(true);
     }
     expect(registerWasmGrads()).toEqual([]);
     expect(isOurKernel('Conv2D')).toBe(false);
+  });
+
+  it('UnsortedSegmentSum sums repeated ids (the gradient of an embedding lookup) as cpu does', async () => {
+    const r = rng(17);
+    const table = randomData(r, [6, 3]);
+    const ids = Int32Array.from([0, 5, 2, 5, 5, 1, 0, 3]);
+    const dy = randomData(r, [2, 4, 3]);
+    const grad = () => tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor(ids, [2, 4], 'int32')), tf.tensor(dy, [2, 4, 3]))))([tf.tensor(table, [6, 3])]);
+    const [w] = await on('wasm', grad);
+    const [c] = await on('cpu', grad);
+    expect(relErr(w, c)).toBeLessThan(TOL);
+    expect(Array.from(c.slice(9, 15))).toEqual([...dy.slice(21, 24), 0, 0, 0]); // id 3 once (position 7), id 4 never
   });
 
   // tf.grads of conv2d / depthwiseConv2d (dilation 1: tfjs gradients reject other values).

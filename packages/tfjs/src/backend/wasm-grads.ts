@@ -5,6 +5,7 @@
  *   DepthwiseConv2dNativeBackpropInput are missing (tfjs issue 8474), so conv
  *   models cannot train. We compose them from WASM's fast forward kernels
  *   (XNNPACK Conv2D / DepthwiseConv2dNative, Transpose, Reverse, Pad, Sum).
+ *   UnsortedSegmentSum (gather's gradient: embeddings) is missing too; ScatterNd sums it.
  * - Native kernels much slower than a composition are replaced:
  *   Conv2DBackpropInput (a plain C++ loop; ours is XNNPACK matmul + ScatterNd,
  *   or for stride-1 "same" convs a conv with the flipped kernel)
@@ -271,7 +272,7 @@ function inputGradPads(g: Geometry): [Pair, Pair] {
 function conv2DBackpropInput(dy: Tensor4D, filter: Tensor4D, g: Geometry): Tensor4D {
   if (correlationWastesLittle(g)) return flippedCorrelation(dy, filter, g);
   const [n, , , co] = dy.shape;
-  const [kh, kw, ci] = filter.shape;
+  const [, , ci] = filter.shape;
   const pixels = n * g.inH * g.inW;
   const dcol = tf.matMul(tf.reshape(dy, [-1, co]), tf.reshape(filter, [-1, co]), false, true);
   const { indices, outside } = col2imIndices(g, n);
@@ -687,6 +688,18 @@ export const depthwiseBackpropInputConfig = kernel('DepthwiseConv2dNativeBackpro
   return depthwiseBackpropInput(dy as Tensor4D, filter as Tensor4D, g);
 });
 
+/**
+ * UnsortedSegmentSum (the gradient of gather, so of an embedding) as ScatterNd, which sums the
+ * rows sent to one segment. Ids outside [0, numSegments) are not supported (TF drops them).
+ */
+export const unsortedSegmentSumConfig = kernel('UnsortedSegmentSum', ({ x, segmentIds }, attrs) => {
+  const segments = attrs.numSegments as number;
+  const ids = tf.reshape(segmentIds, [-1, 1]);
+  const rows = tf.reshape(x, [ids.shape[0], -1]);
+  const summed = tf.scatterND(ids, rows, [segments, rows.shape[1] as number]);
+  return tf.reshape(summed, [segments, ...x.shape.slice(segmentIds.rank)]);
+});
+
 type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
 
 /**
@@ -730,6 +743,7 @@ export const WASM_GRAD_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
+  unsortedSegmentSumConfig,
 ];
 
 /** Native wasm kernels we replace (slower or wrong for training shapes), and when to still use the native one. */

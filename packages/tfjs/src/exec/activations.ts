@@ -17,6 +17,8 @@ function geluTanh(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
 }
 
+const hardSigmoid6 = (x: tf.Tensor) => tf.div(tf.relu6(tf.add(x, 3)), 6);
+
 const KERNELS: Record<ActivationFn, ActivationKernel> = {
   linear: (x) => x,
   relu: (x) => tf.relu(x),
@@ -32,6 +34,9 @@ const KERNELS: Record<ActivationFn, ActivationKernel> = {
   swish: (x) => tf.mul(x, tf.sigmoid(x)),
   // tfjs-layers / Keras 2 definition.
   hardSigmoid: (x) => tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1),
+  // Keras 3's: relu6(x + 3) / 6, computed in that order.
+  hardSigmoid6: (x) => hardSigmoid6(x),
+  hardSwish: (x) => tf.mul(x, hardSigmoid6(x)),
   softplus: (x) => tf.softplus(x),
   selu: (x) => tf.selu(x),
   gelu: (x, attrs) => (attrs.approximate ? geluTanh(x) : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))),

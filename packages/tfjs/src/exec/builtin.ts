@@ -1,25 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { activationAlpha, dilation2, isActivation, pool2, strides2, zeroPadding, type Attrs, type Node } from '@condense/ir';
-import { activate, FUSABLE } from './activations.js';
+import { zeroPadding, type Node } from '@condense/ir';
+import { activate } from './activations.js';
+import { registerConvolutionKernels } from './convolution.js';
+import { finish, fusedActivation, leakyAlpha, type FusedActivation } from './fused.js';
 import { registerKernel, type KernelContext } from './kernels.js';
-
-type FusedActivation = NonNullable<(typeof FUSABLE)[keyof typeof FUSABLE]>;
-
-/** Keras/tfjs-layers default: LeakyReLU alpha 0.3. */
-const leakyAlpha = (attrs: Attrs): number => activationAlpha('leakyRelu', attrs);
-
-/** The tf.fused name of the node's activation if tf.fused can apply it, else undefined. */
-function fusedActivation(attrs: Attrs): FusedActivation | undefined {
-  const fn = (attrs.activation as string | undefined) ?? 'linear';
-  if (!isActivation(fn) || (fn === 'elu' && activationAlpha('elu', attrs) !== 1)) return undefined;
-  return FUSABLE[fn];
-}
-
-/** Apply the node's `attrs.activation` unless it was fused into the kernel. */
-function finish(y: tf.Tensor, attrs: Attrs, fused: FusedActivation | undefined): tf.Tensor {
-  if (fused) return y;
-  return activate((attrs.activation as string | undefined) ?? 'linear', y, attrs);
-}
+import { registerMergeKernels } from './merge.js';
+import { registerNormalizationKernels } from './normalization.js';
+import { registerPoolingKernels } from './pooling.js';
+import { registerReshapingKernels } from './reshaping.js';
+import { registerSequenceKernels } from './sequence.js';
 
 function dense(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
   const kernel = p.kernel as tf.Tensor2D;
@@ -59,88 +48,6 @@ function matMulForTraining(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor | und
   });
   const inputs = [...(inputGrad ? [x] : []), w, ...(bias ? [bias] : [])];
   return op(...inputs) as tf.Tensor2D;
-}
-
-const padding = (attrs: Attrs): 'same' | 'valid' => (attrs.padding as 'same' | 'valid' | undefined) ?? 'valid';
-
-/**
- * In training the convolutions run unfused: tf.fused ops compute every input's gradient eagerly
- * (the first layer's dx included), plain ops only the ones the tape needs. A conv2d with a bias
- * goes through convForTraining, which fuses the bias but keeps that property.
- */
-function conv2d(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
-  const dilations = dilation2(node.attrs);
-  if (ctx.training && p.bias && dilations.every((d) => d === 1)) {
-    const y = convForTraining(x as tf.Tensor4D, p.kernel as tf.Tensor4D, p.bias, strides2(node.attrs), padding(node.attrs), ctx.inputGrad);
-    return finish(y, node.attrs, undefined);
-  }
-  if (ctx.training) {
-    const y = tf.conv2d(x as tf.Tensor4D, p.kernel as tf.Tensor4D, strides2(node.attrs), padding(node.attrs), 'NHWC', dilation2(node.attrs));
-    return finish(p.bias ? tf.add(y, p.bias) : y, node.attrs, undefined);
-  }
-  const fused = fusedActivation(node.attrs);
-  const y = tf.fused.conv2d({
-    x: x as tf.Tensor4D,
-    filter: p.kernel as tf.Tensor4D,
-    strides: strides2(node.attrs),
-    pad: padding(node.attrs),
-    dataFormat: 'NHWC',
-    dilations: dilation2(node.attrs),
-    bias: p.bias,
-    activation: fused ?? 'linear',
-    leakyreluAlpha: leakyAlpha(node.attrs),
-  });
-  return finish(y, node.attrs, fused);
-}
-
-/**
- * conv2d + bias with a hand-written gradient: the bias is added inside the conv kernel (no
- * separate pass over the activation, which on WASM costs ~10% of a LeNet-5 step), and as with
- * plain tf.conv2d the input gradient is computed only when something upstream trains.
- * Dilation 1 only: tf.conv2d's gradient rejects other values, and so must we.
- */
-function convForTraining(
-  x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor, strides: [number, number], pad: 'same' | 'valid', inputGrad: boolean,
-): tf.Tensor4D {
-  const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1] };
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    save([x, w]);
-    return {
-      value: tf.fused.conv2d({ x, filter: w, strides, pad, dataFormat: 'NHWC', bias }),
-      gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => {
-        const grads: tf.Tensor[] = [];
-        const run = (kernel: string, inputs: Record<string, tf.Tensor>, extra: Record<string, unknown>) =>
-          tf.engine().runKernel(kernel, inputs, { ...attrs, ...extra } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        if (inputGrad) grads.push(run('Conv2DBackpropInput', { dy, filter: ws }, { inputShape: xs.shape }));
-        grads.push(run('Conv2DBackpropFilter', { x: xs, dy }, { filterShape: ws.shape }));
-        grads.push(tf.sum(dy, [0, 1, 2]));
-        return grads;
-      },
-    };
-  });
-  return op(...(inputGrad ? [x] : []), w, bias) as tf.Tensor4D;
-}
-
-function depthwiseConv2d(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
-  if (ctx.training) {
-    const y = tf.depthwiseConv2d(x as tf.Tensor4D, p.kernel as tf.Tensor4D, strides2(node.attrs), padding(node.attrs), 'NHWC', dilation2(node.attrs));
-    return finish(p.bias ? tf.add(y, p.bias) : y, node.attrs, undefined);
-  }
-  const fused = fusedActivation(node.attrs);
-  // tf's depthwise filter is [h, w, in, multiplier] and output channel c*multiplier + m: the IR layout.
-  const y = tf.fused.depthwiseConv2d({
-    x: x as tf.Tensor4D,
-    filter: p.kernel as tf.Tensor4D,
-    strides: strides2(node.attrs),
-    pad: padding(node.attrs),
-    dataFormat: 'NHWC',
-    dilations: dilation2(node.attrs),
-    bias: p.bias,
-    activation: fused ?? 'linear',
-    leakyreluAlpha: leakyAlpha(node.attrs),
-  });
-  return finish(y, node.attrs, fused);
 }
 
 /**
@@ -212,15 +119,6 @@ function batchNormForTraining(
   return { y, mean, variance };
 }
 
-function pool(kind: 'max' | 'avg') {
-  return (node: Node, [x]: tf.Tensor[]): tf.Tensor => {
-    const size = pool2(node.attrs);
-    const strides = node.attrs.strides === undefined ? size : strides2(node.attrs);
-    const f = kind === 'max' ? tf.maxPool : tf.avgPool;
-    return f(x as tf.Tensor4D, size, strides, padding(node.attrs));
-  };
-}
-
 function reshape(node: Node, [x]: tf.Tensor[]): tf.Tensor {
   const target = node.attrs.targetShape as number[];
   return tf.reshape(x, [x.shape[0], ...target]);
@@ -234,7 +132,9 @@ function concat(node: Node, inputs: tf.Tensor[]): tf.Tensor {
 function dropout(node: Node, [x]: tf.Tensor[], _p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
   const rate = (node.attrs.rate as number | undefined) ?? 0;
   if (!ctx.training || rate === 0) return x;
-  return tf.dropout(x, rate, undefined, ctx.seed);
+  // Keras' noise_shape: one draw shared along its 1s (EfficientNet's per-example stochastic depth); null = the input's size.
+  const noise = node.attrs.noiseShape as (number | null)[] | undefined;
+  return tf.dropout(x, rate, noise?.map((d, i) => d ?? x.shape[i]), ctx.seed);
 }
 
 function zeroPad2d(node: Node, [x]: tf.Tensor[]): tf.Tensor {
@@ -245,19 +145,20 @@ function zeroPad2d(node: Node, [x]: tf.Tensor[]): tf.Tensor {
 /** Register the kernels of every op in @condense/ir's builtin set. Idempotent. */
 export function registerBuiltinKernels(): void {
   registerKernel('dense', dense);
-  registerKernel('conv2d', conv2d);
-  registerKernel('depthwiseConv2d', depthwiseConv2d);
   registerKernel('batchNorm', batchNorm, { stateRoles: ['movingMean', 'movingVariance'] });
   registerKernel('activation', (node, [x]) => activate(node.attrs.fn as string, x, node.attrs));
-  registerKernel('maxPool2d', pool('max'));
-  registerKernel('avgPool2d', pool('avg'));
-  registerKernel('globalAvgPool2d', (node, [x]) => tf.mean(x, [1, 2], Boolean(node.attrs.keepDims)));
   registerKernel('flatten', (_node, [x]) => tf.reshape(x, [x.shape[0], -1]));
   registerKernel('reshape', reshape);
   registerKernel('add', (_node, inputs) => tf.addN(inputs));
   registerKernel('concat', concat);
   registerKernel('dropout', dropout);
   registerKernel('zeroPad2d', zeroPad2d);
+  registerConvolutionKernels();
+  registerPoolingKernels();
+  registerReshapingKernels();
+  registerMergeKernels();
+  registerNormalizationKernels();
+  registerSequenceKernels();
   // Graph inputs are bound by the executor; the kernel exists so `input` is a known op.
   registerKernel('input', (node) => {
     throw new Error(`node '${node.name}': an input node is bound by the executor, not executed`);

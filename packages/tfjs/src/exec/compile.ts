@@ -28,8 +28,10 @@ export interface PredictResult {
   output: tf.Tensor;
   /** Every graph output, in `graph.outputs` order. */
   outputs: tf.Tensor[];
-  /** The pre-softmax value when the first output ends in a softmax (fused or an activation node). */
+  /** The pre-softmax value when the first output ends in a softmax (fused or an activation node); `outputLogits[0]`. */
   logits?: tf.Tensor;
+  /** Per output, in `graph.outputs` order: its pre-softmax value when it ends in a softmax, else undefined. */
+  outputLogits: (tf.Tensor | undefined)[];
   taps: Record<string, tf.Tensor>;
 }
 
@@ -57,9 +59,10 @@ export interface CompiledModel {
   readonly variables: Map<string, tf.Variable>;
   /** Variables with their annotation tensors (masks, codebooks). */
   readonly bound: Map<string, BoundParam>;
-  /** Per-example shapes of the graph inputs and of the first output. */
+  /** Per-example shapes of the graph inputs, of the first output and of every output. */
   readonly inputShapes: number[][];
   readonly outputShape: number[];
+  readonly outputShapes: number[][];
   /** Run the graph. Returned tensors are the caller's to dispose; intermediates are freed. */
   predict(x: tf.Tensor | tf.Tensor[], opts?: PredictOptions): PredictResult;
   /** Write variables into Param.data (and codebook centroids), re-imposing every annotation. */
@@ -148,6 +151,7 @@ class Executor implements CompiledModel {
   readonly bound = new Map<string, BoundParam>();
   inputShapes: number[][] = [];
   outputShape: number[] = [];
+  outputShapes: number[][] = [];
   private plan: PlanStep[] = [];
   private snapshots = new Map<string, Snapshot>();
   private readonly prefix = `condense${++modelCount}`;
@@ -170,12 +174,16 @@ class Executor implements CompiledModel {
     const wanted = opts.taps ?? [];
     for (const t of wanted) if (!this.plan.some((s) => s.node.name === t)) throw new Error(`tap '${t}': no node of that name in graph '${this.graph.name}'`);
     return tf.tidy(() => {
-      const out = this.graph.outputs[0];
-      const outNode = this.plan.find((s) => s.node.name === out)?.node;
-      const values = new LiveValues(this.plan, [...this.graph.outputs, ...wanted, ...(outNode?.op === 'activation' && outNode.attrs.fn === 'softmax' ? [outNode.inputs[0]] : [])]);
+      // An output that is an unfused softmax: its input is the output's logits.
+      const softmaxInputs = new Map<string, string>();
+      for (const out of this.graph.outputs) {
+        const outNode = this.plan.find((s) => s.node.name === out)?.node;
+        if (outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') softmaxInputs.set(out, outNode.inputs[0]);
+      }
+      const values = new LiveValues(this.plan, [...this.graph.outputs, ...wanted, ...softmaxInputs.values()]);
       this.graph.inputs.forEach((name, i) => values.set(name, xs[i]));
       const updates: { bound: BoundParam; value: tf.Tensor }[] = [];
-      let logits: tf.Tensor | undefined;
+      const logitsOf = new Map<string, tf.Tensor>();
       const trains = new Set<string>(); // values that depend on a trainable param
       for (const step of this.plan) {
         if (step.node.op === 'input') continue;
@@ -184,22 +192,27 @@ class Executor implements CompiledModel {
         if (inputGrad || Object.values(step.node.params).some((p) => this.bound.get(p)?.trainable)) trains.add(step.node.name);
         const ctx = this.context(step, base, training, inputGrad, updates);
         if (step.logitsNode) {
-          logits = this.run(step, step.logitsNode, inputs, ctx);
-          values.set(step.node.name, tf.softmax(logits));
+          const z = this.run(step, step.logitsNode, inputs, ctx);
+          logitsOf.set(step.node.name, z);
+          values.set(step.node.name, tf.softmax(z));
         } else {
           values.set(step.node.name, this.run(step, step.node, inputs, ctx));
         }
         values.release(step, xs);
       }
-      if (!logits && outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') logits = values.get(outNode.inputs[0]);
+      for (const [out, z] of softmaxInputs) if (!logitsOf.has(out)) logitsOf.set(out, values.get(z) as tf.Tensor);
       if (training && (opts.updateStats ?? true)) for (const u of updates) if (!u.bound.param.frozen) u.bound.variable.assign(u.value);
       // Returned tensors are the caller's to dispose: never hand out an input or a variable itself.
       const own = (t: tf.Tensor) => (xs.includes(t) || t instanceof tf.Variable ? tf.clone(t) : t);
       const outputs = this.graph.outputs.map((o) => own(values.get(o) as tf.Tensor));
+      const outputLogits = this.graph.outputs.map((o) => {
+        const z = logitsOf.get(o);
+        return z ? own(z) : undefined;
+      });
       const taps: Record<string, tf.Tensor> = {};
       for (const t of wanted) taps[t] = own(values.get(t) as tf.Tensor);
-      if (logits) logits = own(logits);
-      return { output: outputs[0], outputs, ...(logits ? { logits } : {}), taps };
+      const logits = outputLogits[0];
+      return { output: outputs[0], outputs, ...(logits ? { logits } : {}), outputLogits, taps };
     });
   }
 
@@ -263,7 +276,8 @@ class Executor implements CompiledModel {
     const shapes = inferShapes(this.graph);
     this.plan = this.makePlan();
     this.inputShapes = this.graph.inputs.map((i) => (shapes.get(i) as number[]).slice(1));
-    this.outputShape = (shapes.get(this.graph.outputs[0]) as number[]).slice(1);
+    this.outputShapes = this.graph.outputs.map((o) => (shapes.get(o) as number[]).slice(1));
+    this.outputShape = this.outputShapes[0];
     const used = this.usedParams();
     for (const [name, b] of this.bound) if (!used.has(name)) this.unbind(b);
     for (const [name, use] of used) this.bind(name, use.kind, use.isState);
@@ -271,11 +285,11 @@ class Executor implements CompiledModel {
   }
 
   private makePlan(): PlanStep[] {
-    const out = this.graph.outputs[0];
+    const outputs = new Set(this.graph.outputs);
     return topoSort(this.graph).map((node, index) => {
       const kernel = getKernel(node.op, node.name);
       const step: PlanStep = { node, kernel, index };
-      if (node.name === out && node.attrs.activation === 'softmax') step.logitsNode = { ...node, attrs: { ...node.attrs, activation: 'linear' } };
+      if (outputs.has(node.name) && node.attrs.activation === 'softmax') step.logitsNode = { ...node, attrs: { ...node.attrs, activation: 'linear' } };
       return step;
     });
   }

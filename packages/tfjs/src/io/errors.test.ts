@@ -33,10 +33,10 @@ describe('import errors name the file, layer, weight or field', () => {
   it('unsupported layer: names the layer and its class', async () => {
     const m = tfl.sequential();
     m.add(tfl.layers.conv2d({ inputShape: [5, 5, 1], filters: 2, kernelSize: 3, name: 'c' }));
-    m.add(tfl.layers.globalMaxPooling2d({ name: 'gmp' }));
+    m.add(tfl.layers.thresholdedReLU({ name: 'thr' }));
     const dir = join(tmp.dir, 'unsupported');
     await writeModelFiles(dir, await artifactsOf(m));
-    await expect(loadModel(dir)).rejects.toThrow(/model\.json: layer 'gmp' \(GlobalMaxPooling2D\): the layer class is not supported/);
+    await expect(loadModel(dir)).rejects.toThrow(/model\.json: layer 'thr' \(ThresholdedReLU\): the layer class is not supported\. Register it from your code with registerKerasLayer\(\{ className: 'ThresholdedReLU'/);
   });
 
   it('missing shard: names the file path', async () => {
@@ -58,16 +58,15 @@ describe('import errors name the file, layer, weight or field', () => {
     await expect(loadModel(join(tmp.dir, 'nowhere'))).rejects.toThrow(/nowhere: no such file or directory/);
   });
 
-  it('weight size mismatch: names the weight', async () => {
-    // A truncated shard: the first weight that does not fit is named, with the group's files.
+  it('shard sizes are compared with the manifest before anything is read, naming the shards and both sizes', async () => {
+    // 300*40 + 40 + 40*3 + 3 floats = 48,652 bytes in shards of 16 KiB.
     const truncated = await failure('truncated', (dir) => truncate(join(dir, 'group1-shard3of3.bin'), 100));
-    expect(truncated).toMatch(/group1-shard3of3\.bin\): weight 'fc1\/kernel' \(shape \[300, 40\], float32\) needs bytes 0\.\.48000 but the weight data has only 32868 bytes/);
-    // A wrong shape in the manifest: the layer that reads the weight names it.
+    expect(truncated).toMatch(/model\.json: weightsManifest\[0\] needs 48652 bytes for its weights \(their shapes and dtypes\) but its shards hold 32868: group1-shard1of3\.bin 16384 bytes, group1-shard2of3\.bin 16384 bytes, group1-shard3of3\.bin 100 bytes/);
     const reshaped = await failure('reshaped', (_d, j) => void (j.weightsManifest[0].weights[0].shape = [300, 39]));
-    expect(reshaped).toMatch(/layer 'fc1' \(Dense\): weight 'fc1\/kernel' has shape \[300, 39\], the config implies \[\?, 40\]/);
-    // Extra bytes that no weight claims.
-    const extra = await failure('extra', (_d, j) => void j.weightsManifest[0].weights.pop());
-    expect(extra).toMatch(/layer 'fc2' \(Dense\): weight 'fc2\/bias' is missing/);
+    expect(reshaped).toMatch(/needs 47452 bytes .* but its shards hold 48652/);
+    // A shape that keeps the byte count reaches the layers, which name the weight.
+    const swapped = await failure('swapped', (_d, j) => void (j.weightsManifest[0].weights[0].shape = [40, 300]));
+    expect(swapped).toMatch(/layer 'fc1' \(Dense\): weight 'fc1\/kernel' has shape \[40, 300\], the config implies \[\?, 40\]/);
   });
 
   it('artifacts in memory: same checks, and the artifacts are not modified', () => {

@@ -4,12 +4,13 @@ import { isObject, ModelIOError, type Json, type JsonObject } from './errors.js'
 import type { KerasMeta } from './import.js';
 import './layers/index.js';
 import { mappingForOp, type KerasLayerSpec, type OriginalLayer, type ToKerasContext } from './mapping.js';
+import type { WeightEncoding } from './encoding.js';
 import { encodeParam, type EncodedWeight, type EncodeOptions } from './weights.js';
 
 export interface ExportOptions {
-  /** Write every float weight that is not written quantized as float16 (half the bytes, lossy). */
+  /** Write every weight that would be written float32 as float16 instead (half the bytes, lossy). */
   float16?: boolean;
-  /** 'manifest' (default): per-tensor affine params become uint8/uint16 manifests; 'dequantize': all float. */
+  /** 'manifest' (default): uint8/uint16 grids where they hold a weight (its input's, its affine quantization's); 'dequantize': float encodings only. */
   quantized?: 'manifest' | 'dequantize';
 }
 
@@ -17,7 +18,9 @@ export interface ExportResult {
   artifacts: io.ModelArtifacts;
   /** IR param name -> the weight name in the manifest (`layer/role`). */
   weightNames: Map<string, string>;
-  /** What could not be written as the IR has it (e.g. per-channel quantization written as float32). */
+  /** Each weight's encoding and why (see `chooseEncoding`), in manifest order. */
+  encodings: WeightEncoding[];
+  /** Weights written larger than the input stored them, and why. */
   notes: string[];
 }
 
@@ -78,7 +81,7 @@ function layerNames(nodes: Node[]): Names {
 }
 
 /** Keras layer specs for every node, via the registered mappings. */
-function layerSpecs(graph: Graph, meta: KerasMeta | undefined): { specs: KerasLayerSpec[]; names: Names } {
+function layerSpecs(graph: Graph, meta: KerasMeta | undefined, notes: string[]): { specs: KerasLayerSpec[]; names: Names } {
   const shapes = inferShapes(graph);
   const order = topoSort(graph);
   const names = layerNames(order);
@@ -104,6 +107,7 @@ function layerSpecs(graph: Graph, meta: KerasMeta | undefined): { specs: KerasLa
       kerasName: names.of,
       consumers: (value) => readers.get(value) ?? [],
       uniqueName: names.unique,
+      note: (message) => notes.push(`node '${node.name}': ${message}`),
       fail,
     };
     const out = toKeras(node, ctx);
@@ -154,7 +158,7 @@ function topology(graph: Graph, specs: KerasLayerSpec[], names: Names, meta: Ker
 const WIDTH: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 const width = (w: EncodedWeight) => WIDTH[w.spec.quantization?.dtype ?? 'float32'] ?? 4;
 
-function encodeWeights(specs: KerasLayerSpec[], o: EncodeOptions, notes: string[]): { weightSpecs: io.WeightsManifestEntry[]; weightData: ArrayBuffer } {
+function encodeWeights(specs: KerasLayerSpec[], o: EncodeOptions, notes: string[]): { weightSpecs: io.WeightsManifestEntry[]; weightData: ArrayBuffer; encodings: WeightEncoding[] } {
   const encoded: EncodedWeight[] = [];
   for (const s of specs) for (const [role, p] of Object.entries(s.weights ?? {})) encoded.push(encodeParam(p, `${s.name}/${role}`, o, notes));
   encoded.sort((a, b) => width(b) - width(a));
@@ -165,21 +169,18 @@ function encodeWeights(specs: KerasLayerSpec[], o: EncodeOptions, notes: string[
     w.write(new Uint8Array(weightData, off, w.byteLength));
     off += w.byteLength;
   }
-  return { weightSpecs: encoded.map((w) => w.spec), weightData };
+  return { weightSpecs: encoded.map((w) => w.spec), weightData, encodings: encoded.map((w) => w.encoding) };
 }
 
 /**
  * TF.js model artifacts for a graph: a Keras topology that stock `tf.loadLayersModel` reads and
- * one weight buffer (float32, float16 or uint8/uint16-quantized per the params' annotations).
+ * one weight buffer, each weight in the smallest stock encoding that keeps its values (see
+ * `chooseEncoding`; an untouched weight keeps its input encoding and bytes).
  */
 export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportResult {
-  validate(graph);
-  const meta = kerasMeta(graph);
   const notes: string[] = [];
-  const { specs, names } = layerSpecs(graph, meta);
-  const modelTopology = { ...topology(graph, specs, names, meta), keras_version: KERAS_VERSION, backend: 'tensor_flow.js' };
-  const { weightSpecs, weightData } = encodeWeights(specs, options, notes);
-  if (options.float16) notes.push('float16: float32 weights were rounded to float16');
+  const { modelTopology, weightNames, specs, meta } = kerasTopology(graph, notes);
+  const { weightSpecs, weightData, encodings } = encodeWeights(specs, options, notes);
   const artifacts: io.ModelArtifacts = {
     modelTopology,
     weightSpecs,
@@ -189,8 +190,23 @@ export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportRe
     convertedBy: 'condense',
   };
   if (isObject(meta?.trainingConfig as Json)) artifacts.trainingConfig = meta!.trainingConfig as unknown as io.TrainingConfig;
-  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as { [key: string]: {} };
+  if (isObject(meta?.userDefinedMetadata as Json)) artifacts.userDefinedMetadata = meta!.userDefinedMetadata as io.ModelArtifacts['userDefinedMetadata'];
+  return { artifacts, weightNames, encodings, notes };
+}
+
+/** The Keras topology of a graph and its weight names, without encoding any weight. */
+export function exportTopology(graph: Graph): { modelTopology: JsonObject; weightNames: Map<string, string> } {
+  const { modelTopology, weightNames } = kerasTopology(graph, []);
+  return { modelTopology, weightNames };
+}
+
+/** `notes` gets what a layer could not write as the IR has it. */
+function kerasTopology(graph: Graph, notes: string[]) {
+  validate(graph);
+  const meta = kerasMeta(graph);
+  const { specs, names } = layerSpecs(graph, meta, notes);
+  const modelTopology: JsonObject = { ...topology(graph, specs, names, meta), keras_version: KERAS_VERSION, backend: 'tensor_flow.js' };
   const weightNames = new Map<string, string>();
   for (const s of specs) for (const [role, p] of Object.entries(s.weights ?? {})) weightNames.set(p.name, `${s.name}/${role}`);
-  return { artifacts, weightNames, notes };
+  return { modelTopology, weightNames, specs, meta };
 }

@@ -1,32 +1,34 @@
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { commitStage, FileError, makeStage, readInto, readTextBounded, regularFileSize, resolveInside } from '@condense/files';
+import { parseBoundedJson } from '@condense/files/json';
 import type { Graph } from '@condense/ir';
 import { brief, isObject, ModelIOError, type Json } from './errors.js';
+import type { WeightEncoding } from './encoding.js';
 import { toArtifacts, type ExportOptions } from './export.js';
 import { checkFormat, extrasOf, importParts } from './import.js';
-import { ByteSource, decodeWeights } from './weights.js';
+import { ByteSource, decodeWeights, manifestBytes } from './weights.js';
 
 const MODEL_JSON = 'model.json';
 const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+/** Largest model.json read: topology and manifest, not weights (those are in the shards). */
+export const MAX_MODEL_JSON_BYTES = 256 * 2 ** 20;
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)?.code;
+const fileProblem = (e: unknown): string => (e instanceof FileError ? e.problem : (e as Error).message);
 
 async function readJson(file: string): Promise<Record<string, Json>> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextBounded(file, { maxBytes: MAX_MODEL_JSON_BYTES });
   } catch (e) {
     if (errno(e) === 'ENOENT') throw new ModelIOError(`${file}: no such file`);
-    throw new ModelIOError(`${file}: cannot be read (${(e as Error).message})`);
+    throw new ModelIOError(`${file}: ${fileProblem(e)}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelIOError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!isObject(json)) throw new ModelIOError(`${file}: the top level must be a JSON object`);
-  return json;
+  const parsed = parseBoundedJson(text);
+  if ('problem' in parsed) throw new ModelIOError(`${file}: ${parsed.problem.replace(/^is not valid JSON/, 'not valid JSON')}`);
+  if (!isObject(parsed.value as Json)) throw new ModelIOError(`${file}: the top level must be a JSON object`);
+  return parsed.value as Record<string, Json>;
 }
 
 interface ShardGroup {
@@ -47,61 +49,92 @@ function weightGroups(json: Record<string, Json>, file: string): ShardGroup[] {
   });
 }
 
-/** Read every shard of every group into one buffer (one allocation, no concatenation copies). */
-async function readShards(groups: ShardGroup[], base: string, file: string): Promise<{ buffer: Uint8Array; ranges: [number, number][] }> {
-  const sizes: number[][] = [];
-  for (const g of groups) {
-    const row: number[] = [];
-    for (const [i, p] of g.paths.entries()) {
-      const full = resolve(base, p);
-      try {
-        row.push((await stat(full)).size);
-      } catch (e) {
-        if (errno(e) === 'ENOENT') throw new ModelIOError(`${file}: weight shard ${full} (${g.at}.paths[${i}]) does not exist`);
-        throw new ModelIOError(`${file}: weight shard ${full} cannot be read (${(e as Error).message})`);
-      }
+interface Shard {
+  path: string;
+  size: number;
+}
+
+/**
+ * The shard files of a group: each path must stay inside the model's folder (no absolute path,
+ * URL or `..`, no symlink out; TF.js itself joins them onto the model's URL) and be a regular file.
+ */
+async function groupShards(g: ShardGroup, base: string, file: string): Promise<Shard[]> {
+  const shards: Shard[] = [];
+  for (const [i, p] of g.paths.entries()) {
+    const field = `${g.at}.paths[${i}]`;
+    let path: string;
+    try {
+      path = await resolveInside(base, p);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') throw new ModelIOError(`${file}: weight shard ${join(base, p)} (${field}) does not exist`);
+      throw new ModelIOError(`${file}: ${field} ${brief(p)} ${fileProblem(e)}; weight shards must be files inside the model's folder`);
     }
-    sizes.push(row);
+    try {
+      shards.push({ path, size: await regularFileSize(path) });
+    } catch (e) {
+      throw new ModelIOError(`${file}: weight shard ${path} (${field}) ${fileProblem(e)}`);
+    }
   }
-  const total = sizes.flat().reduce((a, b) => a + b, 0);
-  const buffer = new Uint8Array(total);
+  return shards;
+}
+
+const listShards = (shards: Shard[]): string => {
+  const shown = shards.slice(0, 4).map((s) => `${s.path.split(sep).at(-1)} ${s.size} bytes`);
+  return shown.join(', ') + (shards.length > 4 ? `, and ${shards.length - 4} more` : '');
+};
+
+/**
+ * Read every shard of every group into one buffer (one allocation, no concatenation copies). Each
+ * group's shard sizes are compared with what its manifest entries need before anything is
+ * allocated, and files are read in bounded chunks.
+ */
+async function readShards(groups: ShardGroup[], base: string, file: string): Promise<{ buffer: Uint8Array; ranges: [number, number][] }> {
+  const all: Shard[][] = [];
+  let total = 0;
+  for (const g of groups) {
+    const shards = await groupShards(g, base, file);
+    const need = manifestBytes(g.weights, `${file} (${g.at})`);
+    const have = shards.reduce((a, s) => a + s.size, 0);
+    if (have !== need) {
+      throw new ModelIOError(`${file}: ${g.at} needs ${need} bytes for its weights (their shapes and dtypes) but its shards hold ${have}: ${listShards(shards) || 'no files'}`);
+    }
+    all.push(shards);
+    total += need;
+  }
+  let buffer: Uint8Array;
+  try {
+    buffer = new Uint8Array(total);
+  } catch {
+    throw new ModelIOError(`${file}: the weights take ${total} bytes, more than this process can allocate`);
+  }
   const ranges: [number, number][] = [];
   let at = 0;
-  for (const [gi, g] of groups.entries()) {
+  for (const shards of all) {
     const start = at;
-    for (const [i, p] of g.paths.entries()) {
-      await readInto(resolve(base, p), buffer.subarray(at, at + sizes[gi][i]));
-      at += sizes[gi][i];
+    for (const s of shards) {
+      try {
+        await readInto(s.path, buffer.subarray(at, at + s.size));
+      } catch (e) {
+        throw new ModelIOError(`${file}: weight shard ${s.path}: ${fileProblem(e)}`);
+      }
+      at += s.size;
     }
     ranges.push([start, at]);
   }
   return { buffer, ranges };
 }
 
-async function readInto(path: string, target: Uint8Array): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    let done = 0;
-    while (done < target.byteLength) {
-      const { bytesRead } = await fh.read(target, done, target.byteLength - done, done);
-      if (bytesRead === 0) throw new ModelIOError(`${path}: the file shrank while it was read`);
-      done += bytesRead;
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Import a TF.js layers model (`model.json` and its weight shards) as an IR graph. `pathOrDir` is
- * the model.json file or the directory holding it. The files are only read. Float32 weights are
- * views into one buffer holding all shards, so import needs about the weight bytes once.
+ * the model.json file or the directory holding it. The files are only read, and only inside the
+ * model's folder. Float32 weights are views into one buffer holding all shards, so import needs
+ * about the weight bytes once.
  */
 export async function loadModel(pathOrDir: string): Promise<Graph> {
   let file = resolve(pathOrDir);
   const info = await stat(file).catch((e) => {
     if (errno(e) === 'ENOENT') throw new ModelIOError(`${file}: no such file or directory`);
-    throw e;
+    throw new ModelIOError(`${file}: cannot be read (${errno(e) ?? (e as Error).message})`);
   });
   if (info.isDirectory()) file = join(file, MODEL_JSON);
   const json = await readJson(file);
@@ -121,12 +154,23 @@ export async function loadModel(pathOrDir: string): Promise<Graph> {
 export interface SaveOptions extends ExportOptions {
   /** Maximum bytes per weight shard (default 4 MiB, like TF.js). */
   shardBytes?: number;
+  /**
+   * File names the new shards must not take besides those already in `dir`: the files of a folder
+   * this model will be moved into, so that its old model.json never points at a new shard.
+   */
+  avoidNames?: Iterable<string>;
 }
 
 export interface SaveResult {
   /** Absolute paths of the files written: model.json first, then the shards. */
   files: string[];
+  /** Bytes of all files written (model.json and shards). */
   bytes: number;
+  /** Bytes of the weight shards. */
+  weightBytes: number;
+  /** Each weight's encoding and why, in manifest order. */
+  encodings: WeightEncoding[];
+  /** Weights written larger than their input stored them, and why. */
   notes: string[];
 }
 
@@ -139,16 +183,17 @@ export interface SaveResult {
 export async function saveModel(graph: Graph, dir: string, options: SaveOptions = {}): Promise<SaveResult> {
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (!Number.isInteger(shardBytes) || shardBytes < 1) throw new ModelIOError(`saveModel: shardBytes must be a positive integer, got ${brief(shardBytes)}`);
-  const { artifacts, notes } = toArtifacts(graph, options);
+  const { artifacts, notes, encodings } = toArtifacts(graph, options);
   const data = new Uint8Array(artifacts.weightData as ArrayBuffer);
   const target = resolve(dir);
   const existing = await stat(target).catch((e) => {
     if (errno(e) === 'ENOENT') return undefined;
-    throw e;
+    throw new ModelIOError(`saveModel: ${target} cannot be examined (${errno(e) ?? (e as Error).message})`);
   });
   if (existing && !existing.isDirectory()) throw new ModelIOError(`saveModel: ${target} exists and is not a directory`);
   const count = Math.ceil(data.byteLength / shardBytes);
-  const prefix = existing ? await freshPrefix(target, count) : 'group1';
+  const taken = new Set([...(existing ? await readdir(target) : []), ...(options.avoidNames ?? [])]);
+  const prefix = freshPrefix(taken, count);
   const shards = Array.from({ length: count }, (_, i) => ({
     name: `${prefix}-shard${i + 1}of${count}.bin`,
     bytes: data.subarray(i * shardBytes, Math.min(data.byteLength, (i + 1) * shardBytes)),
@@ -164,31 +209,25 @@ export async function saveModel(graph: Graph, dir: string, options: SaveOptions 
   if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
   const jsonText = JSON.stringify(modelJson);
 
-  await mkdir(dirname(target), { recursive: true });
-  const stage = await mkdtemp(join(dirname(target), `.${basename(target)}.tmp-`));
+  const stage = await makeStage(target);
   try {
     for (const s of shards) await writeFile(join(stage, s.name), s.bytes);
     await writeFile(join(stage, MODEL_JSON), jsonText);
-    if (!existing) {
-      await rename(stage, target);
-    } else {
-      const stale = await listedShards(target);
-      for (const s of shards) await rename(join(stage, s.name), join(target, s.name));
-      await rename(join(stage, MODEL_JSON), join(target, MODEL_JSON));
-      const kept = new Set(shards.map((s) => join(target, s.name)));
-      for (const f of stale) if (!kept.has(f)) await rm(f, { force: true });
-    }
-  } finally {
+  } catch (e) {
     await rm(stage, { recursive: true, force: true });
+    throw new ModelIOError(`saveModel: cannot write into ${stage} (${errno(e) ?? (e as Error).message})`);
   }
+  const stale = existing ? await listedShards(target) : [];
+  await commitStage(stage, target, { last: [MODEL_JSON] });
+  const kept = new Set(shards.map((s) => join(target, s.name)));
+  for (const f of stale) if (!kept.has(f)) await rm(f, { force: true });
   const files = [join(target, MODEL_JSON), ...shards.map((s) => join(target, s.name))];
-  return { files, bytes: Buffer.byteLength(jsonText) + data.byteLength, notes };
+  return { files, bytes: Buffer.byteLength(jsonText) + data.byteLength, weightBytes: data.byteLength, encodings, notes };
 }
 
-/** A shard-name prefix whose names collide with no file already in `dir`. */
-async function freshPrefix(dir: string, count: number): Promise<string> {
-  const present = new Set(await readdir(dir));
-  const clash = (prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}-shard${i + 1}of${count}.bin`).some((n) => present.has(n));
+/** A shard-name prefix whose names collide with none of `taken`. */
+function freshPrefix(taken: Set<string>, count: number): string {
+  const clash = (prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}-shard${i + 1}of${count}.bin`).some((n) => taken.has(n));
   if (!clash('group1')) return 'group1';
   for (;;) {
     const prefix = `group1-${Math.random().toString(36).slice(2, 8)}`;
@@ -196,13 +235,16 @@ async function freshPrefix(dir: string, count: number): Promise<string> {
   }
 }
 
-/** Shard files (inside `dir`) listed by the model.json currently in `dir`, if there is a readable one. */
+/**
+ * Shard files (`.bin`, directly inside `dir`) listed by the model.json currently in `dir`, if there
+ * is a readable one: only those are removed, so a stray entry cannot make saveModel delete another file.
+ */
 async function listedShards(dir: string): Promise<string[]> {
   try {
     const json = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8'));
     const groups = Array.isArray(json?.weightsManifest) ? json.weightsManifest : [];
     const paths: string[] = groups.flatMap((g: { paths?: unknown }) => (Array.isArray(g?.paths) ? g.paths.filter((p) => typeof p === 'string') : []));
-    return paths.map((p) => resolve(dir, p)).filter((f) => dirname(f) === dir && !f.endsWith(`${sep}${MODEL_JSON}`));
+    return paths.map((p) => resolve(dir, p)).filter((f) => dirname(f) === dir && f.endsWith('.bin'));
   } catch {
     return [];
   }

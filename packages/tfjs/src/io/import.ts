@@ -29,9 +29,14 @@ export interface KerasMeta {
 
 /**
  * A weight named by position, as the converter's Keras 3 path (`--input_format keras_keras`) writes
- * the .keras file's model.weights.h5: `layers/<saved name>/vars/<index>`.
+ * the .keras file's model.weights.h5: `layers/<saved name>/vars/<index>`, or for the layers a layer
+ * holds `layers/<saved name>/<path>/vars/<index>` (a recurrent layer's `cell`, a Bidirectional's
+ * `forward_layer/cell`).
  */
-const POSITIONAL_WEIGHT = /^layers\/([^/]+)\/vars\/(\d+)$/;
+const POSITIONAL_WEIGHT = /^layers\/([^/]+)\/(?:(.+)\/)?vars\/(\d+)$/;
+
+/** A role's path inside the layer ('forward_layer/cell' of 'forward_layer/cell/kernel'), '' for a plain role. */
+const subPath = (role: string) => role.slice(0, Math.max(0, role.lastIndexOf('/')));
 
 /**
  * Weights by name, by their last two path segments (`layer/role`, ':0' dropped) for scoped names,
@@ -51,9 +56,10 @@ class WeightIndex {
       this.byTail.set(tail, [...(this.byTail.get(tail) ?? []), p]);
       const pos = POSITIONAL_WEIGHT.exec(p.name);
       if (pos) {
-        const vars = this.byPosition.get(pos[1]) ?? [];
-        vars[Number(pos[2])] = p;
-        this.byPosition.set(pos[1], vars);
+        const key = pos[2] === undefined ? pos[1] : `${pos[1]}/${pos[2]}`;
+        const vars = this.byPosition.get(key) ?? [];
+        vars[Number(pos[3])] = p;
+        this.byPosition.set(key, vars);
       }
     }
   }
@@ -65,9 +71,9 @@ class WeightIndex {
     return p;
   }
 
-  /** The weights saved for a layer under `layers/<saved>/vars/<i>`, by index (may have holes), if any. */
-  positional(saved: string): (Param | undefined)[] | undefined {
-    return this.byPosition.get(saved);
+  /** The weights saved for a layer under `layers/<saved>[/<path>]/vars/<i>`, by index (may have holes), if any. */
+  positional(saved: string, path: string): (Param | undefined)[] | undefined {
+    return this.byPosition.get(path ? `${saved}/${path}` : saved);
   }
 
   use(p: Param): Param {
@@ -89,7 +95,7 @@ function layerOrder(topo: KerasTopology, where: string): KerasLayer[] {
     if (state.get(l.name) === 2) return;
     if (state.get(l.name) === 1) throw new ModelIOError(`${where}: the layers form a cycle through '${l.name}'`);
     state.set(l.name, 1);
-    for (const i of l.inbound) visit(byName.get(i) as KerasLayer);
+    for (const i of [...l.inbound, ...(l.mask !== undefined ? [l.mask] : [])]) visit(byName.get(i) as KerasLayer);
     state.set(l.name, 2);
     out.push(l);
   };
@@ -128,7 +134,8 @@ function snakeCase(className: string): string {
 function savedNames(topo: KerasTopology): Map<string, string> {
   const counts = new Map<string, number>();
   const out = new Map<string, string>();
-  for (const l of topo.layers) {
+  // Op nodes are not layers: they save nothing and take no number.
+  for (const l of topo.layers.filter((x) => !x.opNode)) {
     const base = snakeCase(l.className);
     const n = counts.get(base);
     counts.set(base, n === undefined ? 0 : n + 1);
@@ -137,10 +144,23 @@ function savedNames(topo: KerasTopology): Map<string, string> {
   return out;
 }
 
+/**
+ * Why a layer class cannot be imported, and how to teach condense: a custom class is registered
+ * from user code with `registerKerasLayer` (its IR op, TF.js kernel and Keras mapping at once).
+ */
+function unknownLayer(className: string): string {
+  const lambda = className === 'Lambda' || className === 'TFOpLambda'
+    ? ' A Lambda layer stores Python code, which no JavaScript runtime can run: rebuild the model with that code in a custom layer class, then register that class.'
+    : '';
+  return `the layer class is not supported.${lambda} Register it from your code with registerKerasLayer({ className: '${className}', op, kernel, fromKeras, toKeras }) from @condense/tfjs (see its README, "Custom layers"), or registerLayerMapping for an op condense already has. Built-in classes: ${importableClasses().join(', ')}`;
+}
+
 function buildGraph(topo: KerasTopology, weights: WeightIndex, where: string): Graph {
   const graph = createGraph(topo.modelName);
   const shapes = new Map<string, Shape>();
   const saved = savedNames(topo);
+  /** Implicit masks: Keras layer -> the IR value of the mask its output carries. */
+  const masks = new Map<string, string>();
   for (const layer of layerOrder(topo, where)) {
     const at = `${where}: layer '${layer.name}' (${layer.className})`;
     const fail = (message: string): never => {
@@ -148,21 +168,28 @@ function buildGraph(topo: KerasTopology, weights: WeightIndex, where: string): G
     };
     const mapping = mappingForClass(layer.className);
     const fromKeras = mapping?.fromKeras;
-    if (!fromKeras) return fail(`the layer class is not supported (supported: ${importableClasses().join(', ')})`);
-    /** A weight of a Keras 3 .keras conversion: `layers/<saved name>/vars/<index of the role>`. */
+    if (!fromKeras) return fail(unknownLayer(layer.className));
+    if (layer.opNode && !mapping.opNodes) fail(`a Keras 3 op node (a keras.ops call in the model) of class ${layer.className} is not supported`);
+    /** A weight of a Keras 3 .keras conversion: `layers/<saved name>[/<path>]/vars/<index of the role among its path's>`. */
     const byPosition = (role: string): Param | undefined => {
       const name = saved.get(layer.name) as string;
-      const vars = weights.positional(name);
+      const path = subPath(role);
+      const vars = weights.positional(name, path);
       if (!vars) return undefined;
-      const order = mapping?.kerasWeightOrder?.(layer);
-      if (!order) return fail(`the weights are named by position (layers/${name}/vars/<i>, a Keras 3 .keras conversion) and the ${layer.className} mapping gives no kerasWeightOrder to read them`);
+      const at = `layers/${name}${path ? `/${path}` : ''}/vars`;
+      const all = mapping?.kerasWeightOrder?.(layer);
+      if (!all) return fail(`the weights are named by position (${at}/<i>, a Keras 3 .keras conversion) and the ${layer.className} mapping gives no kerasWeightOrder to read them`);
+      const order = all.filter((r) => subPath(r) === path);
       const have = vars.map((p, i) => (p ? i : undefined)).filter((i) => i !== undefined);
       if (vars.length !== order.length || have.length !== order.length) {
-        fail(`the weights manifest has ${have.length} weight(s) saved for this layer (layers/${name}/vars/${have.join(', ') || '-'}) but its config implies ${order.length} (${order.join(', ')})`);
+        fail(`the weights manifest has ${have.length} weight(s) saved for this layer (${at}/${have.join(', ') || '-'}) but its config implies ${order.length} (${order.join(', ')})`);
       }
       const i = order.indexOf(role);
       return i < 0 ? undefined : weights.use(vars[i] as Param);
     };
+    const mask = topo.explicitMasks ? layer.mask : masks.get(layer.inbound[0]);
+    if (mask !== undefined && topo.explicitMasks && !mapping.masking) fail(`it is called with a mask (from '${mask}'), which condense does not apply to this layer`);
+    let outMask = !topo.explicitMasks && mapping.masking === 'propagate' ? mask : undefined;
     const first = graph.nodes.length;
     const ctx: FromKerasContext = {
       source: where,
@@ -191,10 +218,17 @@ function buildGraph(topo: KerasTopology, weights: WeightIndex, where: string): G
         }
         return shapes.get(name) as Shape;
       },
+      ...(mask !== undefined ? { mask } : {}),
+      explicitMasks: topo.explicitMasks,
+      setMask: (value) => {
+        outMask = value;
+      },
+      constants: layer.constants,
       fail,
     };
     fromKeras(layer, ctx);
     if (!shapes.has(layer.name)) fail(`the import of this layer made no node named '${layer.name}'`);
+    if (outMask !== undefined) masks.set(layer.name, outMask);
     if (layer.config.trainable === false) {
       for (const n of graph.nodes.slice(first)) for (const p of Object.values(n.params)) (graph.params.get(p) as Param).frozen = true;
     }

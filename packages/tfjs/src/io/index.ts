@@ -2,7 +2,8 @@
 export { ModelIOError } from './errors.js';
 export { loadModel, saveModel, type SaveOptions, type SaveResult } from './files.js';
 export { fromArtifacts, type KerasMeta } from './import.js';
-export { toArtifacts, type ExportOptions, type ExportResult } from './export.js';
+export { exportTopology, toArtifacts, type ExportOptions, type ExportResult } from './export.js';
+export { chooseEncoding, tolerances, type Tolerance, type WeightEncoding, type ManifestDtype, type ChooseOptions, type ChosenEncoding } from './encoding.js';
 export {
   registerLayerMapping, type LayerMapping, type FromKerasContext, type ToKerasContext, type KerasLayerSpec, type OriginalLayer,
 } from './mapping.js';

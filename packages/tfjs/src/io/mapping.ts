@@ -22,6 +22,17 @@ export interface FromKerasContext {
    * The layer's output is the node named like the layer, so add that one last.
    */
   addNode(node: { name: string; op: string; inputs: string[]; attrs?: Attrs; params?: Record<string, Param> }): Shape;
+  /**
+   * The IR value of the mask the layer is called with (0 = a padded step), if any: Keras 3's
+   * kwargs.mask, or in older files the mask an Embedding with mask_zero passes down implicitly.
+   */
+  mask?: string;
+  /** Keras 3 files name masks in every call; in older ones they flow implicitly (see `setMask`). */
+  explicitMasks: boolean;
+  /** Implicit masks: the mask the layer's output carries on (an Embedding with mask_zero makes one). */
+  setMask(value: string | undefined): void;
+  /** Numbers among the call's arguments (a Keras 3 op node such as x + 3.0), with their position among all arguments. */
+  constants: { position: number; value: number }[];
   /** Throw an error naming the file, layer and class. */
   fail(message: string): never;
 }
@@ -62,6 +73,8 @@ export interface ToKerasContext {
   consumers(value: string): Node[];
   /** A fresh Keras layer name derived from `base`, for extra layers a node needs. */
   uniqueName(base: string): string;
+  /** Say in the export's notes what could not be written as the IR has it (a grouped conv written dense). */
+  note(message: string): void;
   fail(message: string): never;
 }
 
@@ -78,6 +91,15 @@ export interface LayerMapping {
   kerasWeightOrder?(layer: KerasLayer): string[];
   /** Keras layers for an IR node (usually one; [] when another node's layer covers it). */
   toKeras?(node: Node, ctx: ToKerasContext): KerasLayerSpec | KerasLayerSpec[];
+  /**
+   * How the layer treats a mask it is called with: 'propagate' (its output carries the same mask:
+   * Dropout, Dense, the normalizations) or 'read' (`fromKeras` uses `ctx.mask`, and calls
+   * `setMask` for what its output carries: a recurrent layer). A layer without it that is called
+   * with a mask fails to import, unless the mask is implicit (then it stops there, as in TF.js).
+   */
+  masking?: 'propagate' | 'read';
+  /** `fromKeras` also reads Keras 3 op nodes of its classes (x + 3.0 as class Add): see `ctx.constants`. */
+  opNodes?: boolean;
 }
 
 const byOp = new Map<string, LayerMapping>();

@@ -78,46 +78,52 @@ function smallModel(): tfl.LayersModel {
 const PICK: Record<string, QDtype> = { 'conv/kernel': 'uint8', 'conv/bias': 'float16', 'fc1/kernel': 'uint16', 'fc1/bias': 'uint8', 'fc2/kernel': 'float16', 'fc2/bias': 'uint8' };
 
 describe('quantized weight manifests', () => {
-  it('decodes uint8/uint16/float16 manifests, annotates them, and re-exports them exactly', async () => {
+  it('decodes uint8/uint16/float16 manifests exactly as TF.js does, as plain values, and writes each back in its own encoding and bytes', async () => {
     const m = smallModel();
     const src = join(tmp.dir, 'q-src');
     await writeModelFiles(src, quantizeArtifacts(await artifactsOf(m), (n) => PICK[n]));
     const stock = await loadStock(src);
     const stockW = stockWeights(stock);
     const graph = await loadModel(src);
+    const srcManifest = JSON.parse(await readFile(join(src, 'model.json'), 'utf8')).weightsManifest[0].weights as tf.io.WeightsManifestEntry[];
 
-    for (const [name, dtype] of Object.entries(PICK)) {
+    for (const name of Object.keys(PICK)) {
       const p = getParam(graph, name);
-      const want = stockW.get(name)!;
-      if (dtype === 'float16') {
-        expect(p.float16).toBe(true);
-        expect(equalBits(p.data, want)).toBe(true);
-      } else if (name === 'fc2/bias') {
-        expect(p.quant).toBeUndefined();
-        expect(equalBits(p.data, want)).toBe(true);
-      } else {
-        expect(p.quant).toMatchObject({ bits: dtype === 'uint8' ? 8 : 16, signed: false });
-        expect(p.quant!.zeroPoint[0]).toBeGreaterThan(0);
-        // The IR keeps data = scale * (q - zeroPoint) with a float32 scale: within float32 rounding of what TF.js decodes.
-        const largest = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
-        expect(maxAbsDiff(p.data, want)).toBeLessThanOrEqual(largest * 2 ** -22);
-      }
+      expect(equalBits(p.data, stockW.get(name)!), `${name}: the values TF.js decodes, bit for bit`).toBe(true);
+      // The file's encoding is where the weight came from, not a compression annotation.
+      expect([p.quant, p.float16, p.codebook]).toEqual([undefined, undefined, undefined]);
+      expect(p.stored?.entry.quantization).toEqual(srcManifest.find((w) => w.name === name)!.quantization);
     }
 
     const out = join(tmp.dir, 'q-out');
     const saved = await saveModel(graph, out);
     expect(saved.notes).toEqual([]);
     const manifest = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')).weightsManifest[0].weights as tf.io.WeightsManifestEntry[];
-    const dtypes = Object.fromEntries(manifest.map((w) => [w.name, w.quantization?.dtype ?? w.dtype]));
-    expect(dtypes).toEqual({ ...PICK, 'fc2/bias': 'float32' });
-
+    for (const w of manifest) expect(w.quantization, w.name).toEqual(srcManifest.find((s) => s.name === w.name)!.quantization);
     const exported = await loadStock(out);
-    for (const [name, data] of stockWeights(exported)) expect(equalBits(data, getParam(graph, name).data), name).toBe(true);
+    for (const [name, data] of stockWeights(exported)) expect(equalBits(data, stockW.get(name)!), name).toBe(true);
     const x = randomInput(m);
-    expect(maxAbsDiff(predict(exported, x), predict(stock, x))).toBeLessThan(1e-5);
-    // Quantized storage: well under the float32 bytes.
-    const floatBytes = [...graph.params.values()].reduce((a, p) => a + p.data.length * 4, 0);
-    expect((await stat(join(out, 'group1-shard1of1.bin'))).size).toBeLessThan(floatBytes / 2);
+    expect(Array.from(predict(exported, x))).toEqual(Array.from(predict(stock, x)));
+    const size = async (dir: string) => (await stat(join(dir, 'group1-shard1of1.bin'))).size;
+    expect(await size(out)).toBe(await size(src));
+  });
+
+  it('keeps the input grid through a stage that leaves the values on it, and says when a weight outgrows its input', async () => {
+    const src = join(tmp.dir, 'q-stage');
+    await writeModelFiles(src, quantizeArtifacts(await artifactsOf(smallModel()), (n) => PICK[n]));
+    const graph = await loadModel(src);
+    const k = getParam(graph, 'conv/kernel'); // uint8, its zero point a whole code: 0 is on the grid
+    setMask(k, Uint8Array.from(k.data, (_, i) => (i % 2 === 0 ? 0 : 1)));
+    getParam(graph, 'fc1/kernel').data[0] += 1e-3; // a stage moved one value off the uint16 grid
+    const { artifacts, notes, encodings } = toArtifacts(graph);
+    const byName = Object.fromEntries(encodings.map((e) => [e.weight, e]));
+    expect(byName['conv/kernel']).toMatchObject({ dtype: 'uint8', maxError: 0 });
+    expect(byName['conv/kernel'].reason).toMatch(/the values lie on the input's uint8 grid/);
+    expect(byName['fc1/bias'].reason).toMatch(/bytes unchanged/);
+    expect(byName['fc1/kernel']).toMatchObject({ dtype: 'float32', bytes: getParam(graph, 'fc1/kernel').data.length * 4 });
+    expect(notes).toEqual([expect.stringMatching(/^param 'fc1\/kernel': written as float32 .* larger than the input's uint16 .*: a stage changed the values/)]);
+    const stock = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+    for (const [name, data] of stockWeights(stock)) expect(equalBits(data, getParam(graph, name).data), name).toBe(true);
   });
 
   describe('export of IR annotations', () => {
@@ -126,8 +132,8 @@ describe('quantized weight manifests', () => {
       return { graph: fromArtifacts(await artifactsOf(model)), model };
     }
     const load = (g: Graph, o = {}) => {
-      const { artifacts, notes } = toArtifacts(g, o);
-      return { artifacts, notes, model: tfl.loadLayersModel(tf.io.fromMemory(artifacts)) };
+      const { artifacts, notes, encodings } = toArtifacts(g, o);
+      return { artifacts, notes, encodings, model: tfl.loadLayersModel(tf.io.fromMemory(artifacts)) };
     };
     const dtypeOf = (a: tf.io.ModelArtifacts, name: string) => {
       const w = a.weightSpecs!.find((s) => s.name === name)!;
@@ -151,22 +157,33 @@ describe('quantized weight manifests', () => {
       expect(dtypeOf(toArtifacts(graph, { quantized: 'dequantize' }).artifacts, 'fc1/kernel')).toBe('float32');
     });
 
-    it('dequantizes what TF.js cannot express and says so', async () => {
+    it('writes what TF.js cannot express in the smallest encoding within the tolerance the compression states', async () => {
       const { graph } = await graphOf();
       const fc1 = getParam(graph, 'fc1/kernel'); // [64, 8]
-      setQuant(fc1, { bits: 8, signed: true, axis: 1, scale: new Float32Array(8).fill(0.01), zeroPoint: new Int32Array(8) });
+      // Per channel, with scales far apart: no common grid holds it, float16 does within scale / 8.
+      setQuant(fc1, { bits: 8, signed: true, axis: 1, scale: Float32Array.from({ length: 8 }, (_, c) => 0.003 * 1.7 ** c), zeroPoint: new Int32Array(8) });
       const conv = getParam(graph, 'conv/kernel');
       setCodebook(conv, { bits: 2, centroids: Float32Array.of(-0.2, 0, 0.1, 0.3), indices: Uint16Array.from(conv.data, (_, i) => i % 4) });
       const fc2 = getParam(graph, 'fc2/kernel');
       setQuant(fc2, { bits: 8, signed: false, scale: Float32Array.of(0.01), zeroPoint: Int32Array.of(128) });
-      fc2.data[0] += 0.001; // off the grid
-      const { artifacts, notes, model } = load(graph);
-      expect(notes).toHaveLength(3);
-      expect(notes.find((n) => n.includes("'fc1/kernel'"))).toMatch(/per-channel/);
-      expect(notes.find((n) => n.includes("'conv/kernel'"))).toMatch(/codebook/);
-      expect(notes.find((n) => n.includes("'fc2/kernel'"))).toMatch(/not exactly on the quantization grid/);
-      expect(['fc1/kernel', 'conv/kernel', 'fc2/kernel'].map((n) => dtypeOf(artifacts, n))).toEqual(['float32', 'float32', 'float32']);
-      for (const [name, data] of stockWeights(await model)) expect(equalBits(data, getParam(graph, name).data), name).toBe(true);
+      fc2.data[0] += 0.0037; // a stage moved it off the grid: exact uint8 no longer holds it, a uint16 grid does within scale / 8
+      const { artifacts, notes, encodings, model } = load(graph);
+      expect(notes).toEqual([]); // the input was float32: nothing grew
+      const byName = Object.fromEntries(encodings.map((e) => [e.weight, e]));
+      expect(['fc1/kernel', 'conv/kernel', 'fc2/kernel'].map((n) => byName[n].bytes / getParam(graph, n).data.length)).toEqual([2, 1, 2]);
+      expect(byName['fc1/kernel'].reason).toMatch(/affine quantization: each value within a quarter of its error bound/);
+      expect(byName['conv/kernel'].reason).toMatch(/codebook \(4 centroids\).*uint8 grid/);
+      expect(dtypeOf(artifacts, 'fc2/kernel')).toBe('uint16');
+      const stock = stockWeights(await model);
+      const within = (name: string, tol: (i: number) => number) => {
+        const want = getParam(graph, name).data;
+        return stock.get(name)!.every((v, i) => Math.abs(v - want[i]) <= tol(i));
+      };
+      expect(within('fc1/kernel', (i) => (0.003 * 1.7 ** (i % 8)) / 8)).toBe(true);
+      expect(within('conv/kernel', () => 0.1 / 8)).toBe(true);
+      expect(within('fc2/kernel', () => 0.01 / 8)).toBe(true);
+      // Exact float encodings only, on request.
+      expect(load(graph, { quantized: 'dequantize' }).encodings.every((e) => e.dtype === 'float32' && e.maxError === 0)).toBe(true);
     });
 
     it('writes masked weights as zeros, float16 params as float16, and everything as float16 on request', async () => {
@@ -186,7 +203,8 @@ describe('quantized weight manifests', () => {
 
       const half = load(graph, { float16: true });
       expect(half.artifacts.weightSpecs!.every((s) => s.quantization?.dtype === 'float16')).toBe(true);
-      expect(half.notes).toEqual(['float16: float32 weights were rounded to float16']);
+      expect(half.notes).toEqual([]);
+      expect(half.encodings.find((e) => e.weight === 'conv/kernel')!.reason).toMatch(/rounded to float16 as asked/);
       const hw = stockWeights(await half.model);
       expect(maxAbsDiff(hw.get('conv/kernel')!, getParam(graph, 'conv/kernel').data)).toBeLessThan(1e-3);
     });

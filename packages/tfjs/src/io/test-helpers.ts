@@ -8,6 +8,22 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 export { tf, tfl };
 
+/**
+ * tfjs-layers' Orthogonal initializer (the default recurrent_initializer of LSTM, GRU, SimpleRNN)
+ * calls chained ops (x.flatten().stridedSlice(...), .sign(), .transpose(), .reshape()) that only
+ * the @tensorflow/tfjs bundle registers; the tests use tfjs-core, so give tensors those methods.
+ */
+const proto = tf.Tensor.prototype as unknown as Record<string, unknown>;
+const ops = tf as unknown as Record<string, (x: tf.Tensor, ...a: unknown[]) => tf.Tensor>;
+for (const name of ['stridedSlice', 'sign', 'transpose', 'reshape']) {
+  proto[name] ??= function (this: tf.Tensor, ...a: unknown[]) {
+    return ops[name](this, ...a);
+  };
+}
+proto.flatten ??= function (this: tf.Tensor) {
+  return tf.reshape(this, [this.size]);
+};
+
 export async function useCpu(): Promise<void> {
   await tf.setBackend('cpu');
 }

@@ -8,6 +8,15 @@ export interface KerasLayer {
   config: JsonObject;
   /** Layers whose outputs feed this one, in call order (empty for inputs). */
   inbound: string[];
+  /** Numbers among the call's arguments (a Keras 3 op node such as x + 3.0), with their position among all arguments. */
+  constants: { position: number; value: number }[];
+  /** The layer whose output is passed as this call's mask (Keras 3's kwargs.mask), if any. */
+  mask?: string;
+  /**
+   * A Keras 3 op node: a keras.ops call in the functional graph (x + 3.0, ops.not_equal), not a
+   * layer. Its class is the op's (Add, Multiply, NotEqual) and its config only its name.
+   */
+  opNode: boolean;
 }
 
 export interface KerasTopology {
@@ -21,6 +30,8 @@ export interface KerasTopology {
   outputs: string[];
   /** Set when a Sequential model had no InputLayer and one was made from the first layer's input shape. */
   syntheticInput?: string;
+  /** Keras 3 files name every mask in the calls (kwargs.mask); older ones leave masks implicit (Embedding mask_zero). */
+  explicitMasks: boolean;
 }
 
 const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
@@ -50,9 +61,10 @@ export function parseTopology(topology: unknown, where: string): KerasTopology {
   if (!Array.isArray(config.layers)) throw new ModelIOError(`${where}: ${at}.config.layers must be an array`);
   const modelName = typeof config.name === 'string' ? config.name : 'model';
   const raw = config.layers.map((l, i) => layerHeader(l, `${where}: ${at}.config.layers[${i}]`));
+  const explicitMasks = raw.some((l) => Array.isArray(l.inboundNodes) && isObject(l.inboundNodes[0]));
   return modelClass === 'Sequential'
-    ? { ...base, modelName, ...sequential(raw, where) }
-    : { ...base, modelName, ...functional(raw, config, `${where}: ${at}.config`) };
+    ? { ...base, modelName, explicitMasks, ...sequential(raw, where) }
+    : { ...base, modelName, explicitMasks, ...functional(raw, config, `${where}: ${at}.config`) };
 }
 
 interface RawLayer {
@@ -96,18 +108,20 @@ function sequential(raw: RawLayer[], where: string): Pick<KerasTopology, 'layers
   }
   raw.forEach((l, i) => {
     if (i > 0 && l.className === 'InputLayer') throw new ModelIOError(`${l.at}: an InputLayer can only come first in a Sequential model`);
-    layers.push({ name: l.name, className: l.className, config: l.config, inbound: i === 0 ? [] : [raw[i - 1].name] });
+    layers.push({ name: l.name, className: l.className, config: l.config, inbound: i === 0 ? [] : [raw[i - 1].name], constants: [], opNode: false });
   });
   checkUnique(layers, where);
   return { layers, inputs: [raw[0].name], outputs: [raw[raw.length - 1].name], syntheticInput };
 }
 
 function functional(raw: RawLayer[], config: JsonObject, at: string): Pick<KerasTopology, 'layers' | 'inputs' | 'outputs'> {
-  const layers = raw.map((l) => ({ name: l.name, className: l.className, config: l.config, inbound: inboundOf(l) }));
+  const layers = raw.map((l): KerasLayer => ({ name: l.name, className: l.className, config: l.config, ...callOf(l), opNode: isOpNode(l) }));
   checkUnique(layers, at);
   const known = new Set(layers.map((l) => l.name));
   for (const l of layers) {
-    for (const i of l.inbound) if (!known.has(i)) throw new ModelIOError(`${at}: layer '${l.name}' reads from '${i}', which is not a layer of the model`);
+    for (const i of [...l.inbound, ...(l.mask !== undefined ? [l.mask] : [])]) {
+      if (!known.has(i)) throw new ModelIOError(`${at}: layer '${l.name}' reads from '${i}', which is not a layer of the model`);
+    }
   }
   const ends = (key: string) => {
     const list = config[key];
@@ -132,15 +146,23 @@ function checkUnique(layers: KerasLayer[], at: string) {
   }
 }
 
-/** Inbound layer names of a layer's single call; errors for shared layers and multi-output references. */
-function inboundOf(l: RawLayer): string[] {
+/** A Keras 3 op node's config holds only its name (a layer's also has `trainable`, ...). */
+const isOpNode = (l: RawLayer) => l.className !== 'InputLayer' && Object.keys(l.config).every((k) => k === 'name');
+
+type Call = Pick<KerasLayer, 'inbound' | 'constants' | 'mask'>;
+
+/** Inbound layer names of a layer's single call (and its constants and mask); errors for shared layers and multi-output references. */
+function callOf(l: RawLayer): Call {
   const nodes = l.inboundNodes;
-  if (nodes === null) return [];
+  const none: Call = { inbound: [], constants: [] };
+  if (nodes === null) return none;
   if (!Array.isArray(nodes)) throw new ModelIOError(`${l.at}: inbound_nodes must be an array`);
-  if (nodes.length === 0) return [];
+  if (nodes.length === 0) return none;
   if (nodes.length > 1) throw new ModelIOError(`${l.at}: layer '${l.name}' (${l.className}) is called ${nodes.length} times; shared layers are not supported`);
   const call = nodes[0];
   const refs: { name: string; tensor: number }[] = [];
+  const constants: Call['constants'] = [];
+  let mask: string | undefined;
   if (Array.isArray(call)) {
     // TF.js / Keras 2: [["name", nodeIndex, tensorIndex, {kwargs}], ...]
     call.forEach((r, i) => {
@@ -149,14 +171,20 @@ function inboundOf(l: RawLayer): string[] {
     });
   } else if (isObject(call)) {
     // Keras 3: {args: [...], kwargs: {...}} with __keras_tensor__ entries carrying keras_history.
-    collectKerasTensors(call.args ?? [], refs);
+    const args = Array.isArray(call.args) ? call.args : [];
+    args.forEach((a, position) => (typeof a === 'number' ? constants.push({ position, value: a }) : collectKerasTensors(a, refs)));
+    const kwargs = isObject(call.kwargs) ? call.kwargs : {};
+    const masks: { name: string; tensor: number }[] = [];
+    collectKerasTensors(kwargs.mask ?? null, masks);
+    if (masks.length > 1) throw new ModelIOError(`${l.at}: the call passes ${masks.length} masks; only one is supported`);
+    mask = masks[0]?.name;
   } else {
     throw new ModelIOError(`${l.at}: inbound_nodes[0] must be an array or an object, got ${brief(call)}`);
   }
   for (const r of refs) {
     if (r.tensor !== 0) throw new ModelIOError(`${l.at}: reads output ${r.tensor} of layer '${r.name}' (only single-output layers are supported)`);
   }
-  return refs.map((r) => r.name);
+  return { inbound: refs.map((r) => r.name), constants, ...(mask !== undefined ? { mask } : {}) };
 }
 
 function collectKerasTensors(v: Json, out: { name: string; tensor: number }[]): void {

@@ -1,5 +1,6 @@
-import { fromFloat16Bits, toFloat16Bits, type AffineQuant, type Param } from '@condense/ir';
+import { fromFloat16Bits, type Param } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
+import { chooseEncoding, growthNote, type ChooseOptions, type WeightEncoding } from './encoding.js';
 import { brief, isObject, ModelIOError } from './errors.js';
 
 export type WeightSpec = io.WeightsManifestEntry;
@@ -96,39 +97,35 @@ export function specBytes(spec: WeightSpec): number {
   return n * VALUE_BYTES[spec.quantization?.dtype ?? spec.dtype];
 }
 
-/**
- * The affine annotation equivalent to a TF.js uint8/uint16 manifest (value = q * scale + min), when
- * `min` is a whole number of steps below zero (the converter nudges it so that 0 is exact).
- */
-export function manifestQuant(dtype: 'uint8' | 'uint16', scale: number, min: number): AffineQuant | undefined {
-  const s = Math.fround(scale);
-  const zpReal = -min / scale;
-  const zp = Math.round(zpReal);
-  if (!(s > 0) || !Number.isFinite(s) || Math.abs(zpReal - zp) > 1e-3 || Math.abs(zp) > 2 ** 30) return undefined;
-  return { bits: dtype === 'uint8' ? 8 : 16, signed: false, scale: Float32Array.of(s), zeroPoint: Int32Array.of(zp) };
+/** Bytes a manifest group's weights take, every entry checked first (so shard sizes can be compared before reading). */
+export function manifestBytes(specs: unknown, where: string): number {
+  if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
+  let total = 0;
+  specs.forEach((spec: unknown, i) => {
+    checkSpec(spec, i, where);
+    total += specBytes(spec);
+  });
+  return total;
 }
 
-function decodeQuantized(spec: WeightSpec, raw: Uint8Array, n: number): Pick<Param, 'data' | 'quant' | 'float16'> {
+/**
+ * The values of a quantized entry exactly as TF.js decodes them (tfjs-core io_utils, decodeWeight):
+ * float16 bits converted exactly; uint8/uint16 codes as `code * scale + min` in float64 (the
+ * manifest's numbers as parsed), rounded once to float32 by the Float32Array store.
+ */
+function decodeQuantized(spec: WeightSpec, raw: Uint8Array, n: number): Float32Array {
   const q = spec.quantization as { dtype: QuantDtype; scale?: number; min?: number };
   const data = new Float32Array(n);
   const codes = q.dtype === 'uint8' ? raw : aligned(raw, 2, (b, o) => new Uint16Array(b, o, n));
   if (q.dtype === 'float16') {
     const table = halfToFloat();
     for (let i = 0; i < n; i++) data[i] = table[codes[i]];
-    return { data, float16: true };
+    return data;
   }
   const scale = q.scale as number;
   const min = q.min as number;
-  const quant = manifestQuant(q.dtype, scale, min);
-  if (quant) {
-    // Keep the IR invariant data = scale * (q - zeroPoint) exactly, so that re-export reproduces it bit for bit.
-    const s = quant.scale[0];
-    const zp = quant.zeroPoint[0];
-    for (let i = 0; i < n; i++) data[i] = s * (codes[i] - zp);
-    return { data, quant };
-  }
   for (let i = 0; i < n; i++) data[i] = codes[i] * scale + min;
-  return { data };
+  return data;
 }
 
 /** A typed view over `raw` when its offset is aligned, else over an aligned copy. */
@@ -151,8 +148,9 @@ const KERAS3_OPTIMIZER_WEIGHT = /^optimizer\/(?:[^/]+\/)*vars\/\d+$/;
 
 /**
  * Params from a weights manifest and its bytes, in manifest order. Float32 weights are views
- * into the source where alignment allows (no copy); quantized ones are decoded (uint8/uint16
- * get an IR `quant` annotation when the manifest's affine map has an integer zero point).
+ * into the source where alignment allows (no copy); quantized ones (uint8, uint16, float16) are
+ * decoded exactly as TF.js decodes them and keep their manifest entry and bytes as `Param.stored`:
+ * where they came from, not a compression annotation (stages see only the decoded values).
  * Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
  * that runs past the data throws; data left over after the last weight comes back as `sizeError`.
  */
@@ -171,10 +169,17 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
     }
     const skip = spec.group === 'optimizer' || KERAS3_OPTIMIZER_WEIGHT.test(spec.name);
     if (!skip) {
-      if (spec.dtype !== 'float32') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 model weights are supported`);
+      if (spec.dtype !== 'float32' && spec.dtype !== 'int32') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 and int32 model weights are supported`);
       const raw = source.bytes(offset, len);
-      const decoded = spec.quantization ? decodeQuantized(spec, raw, n) : { data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) };
-      out.push({ name: spec.name, shape: [...spec.shape], ...decoded });
+      if (spec.dtype === 'int32') {
+        // int32 weights (a Normalization's sample count) as their values in float32, exact below 2^24.
+        out.push({ name: spec.name, shape: [...spec.shape], data: Float32Array.from(aligned(raw, 4, (b, off) => new Int32Array(b, off, n))) });
+      } else if (spec.quantization) {
+        const stored = { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw };
+        out.push({ name: spec.name, shape: [...spec.shape], data: decodeQuantized(spec, raw, n), stored });
+      } else {
+        out.push({ name: spec.name, shape: [...spec.shape], data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) });
+      }
     }
     offset += len;
     last = spec.name;
@@ -193,93 +198,29 @@ function copyFloats(raw: Uint8Array, n: number): Float32Array {
 
 // ---------------------------------------------------------------- encoding
 
-export interface EncodeOptions {
-  float16?: boolean;
-  quantized?: 'manifest' | 'dequantize';
-}
+export type EncodeOptions = ChooseOptions;
 
-/** One weight ready to be written: its manifest entry, its size, and a writer. */
+/** One weight ready to be written: its manifest entry, its size, a writer, and how and why it was encoded so. */
 export interface EncodedWeight {
   spec: WeightSpec;
   byteLength: number;
   write(out: Uint8Array): void;
-}
-
-/** Codes of a per-tensor affine param as an unsigned TF.js manifest, or why that is impossible. */
-function affineCodes(p: Param, q: AffineQuant): { dtype: 'uint8' | 'uint16'; scale: number; min: number; codes: Uint8Array | Uint16Array } | string {
-  if (q.scale.length !== 1) return `per-channel quantization (axis ${q.axis}) has no TF.js manifest form`;
-  if (q.bits > 16) return `${q.bits}-bit quantization has no TF.js manifest form`;
-  const dtype = q.bits <= 8 ? 'uint8' : 'uint16';
-  const qmax = dtype === 'uint8' ? 255 : 65535;
-  const scale = q.scale[0];
-  // Signed codes shift into the unsigned range: s * (q - z) = s * ((q + 2^(b-1)) - (z + 2^(b-1))).
-  const zp = q.zeroPoint[0] + (q.signed ? 2 ** (q.bits - 1) : 0);
-  if (!(scale > 0) || zp < 0 || zp > qmax) return `its zero point ${q.zeroPoint[0]} does not map to a ${dtype} code`;
-  const codes = dtype === 'uint8' ? new Uint8Array(p.data.length) : new Uint16Array(p.data.length);
-  const { data, mask } = p;
-  for (let i = 0; i < data.length; i++) {
-    if (mask && mask[i] === 0) {
-      codes[i] = zp;
-      continue;
-    }
-    const c = Math.round(data[i] / scale) + zp;
-    if (c < 0 || c > qmax || Math.fround(scale * (c - zp)) !== data[i]) return `its data is not exactly on the quantization grid (element ${i}: ${data[i]})`;
-    codes[i] = c;
-  }
-  return { dtype, scale, min: -scale * zp, codes };
-}
-
-function floatWeight(p: Param, name: string, half: boolean, notes: string[]): EncodedWeight {
-  const { data, mask } = p;
-  const n = data.length;
-  if (half) {
-    const bits = new Uint16Array(n);
-    let inexact = 0;
-    for (let i = 0; i < n; i++) {
-      const v = mask && mask[i] === 0 ? 0 : data[i];
-      bits[i] = toFloat16Bits(v);
-      if (p.float16 && fromFloat16Bits(bits[i]) !== v && !Number.isNaN(v)) inexact++;
-    }
-    if (inexact) notes.push(`param '${p.name}': ${inexact} value(s) were not float16-exact and were rounded`);
-    return {
-      spec: { name, shape: [...p.shape], dtype: 'float32', quantization: { dtype: 'float16' } },
-      byteLength: n * 2,
-      write: (out) => out.set(new Uint8Array(bits.buffer)),
-    };
-  }
-  return {
-    spec: { name, shape: [...p.shape], dtype: 'float32' },
-    byteLength: n * 4,
-    write: (out) => {
-      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      if (!mask) return;
-      // Pruned weights are written as zeros even if a stage left a value behind.
-      const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      for (let i = 0; i < n; i++) if (mask[i] === 0) view.setFloat32(i * 4, 0, true);
-    },
-  };
+  encoding: WeightEncoding;
 }
 
 /**
- * Encode a param for a TF.js manifest: per-tensor affine quant as uint8/uint16 (exactly its data),
- * float16 params (or all floats with `float16`) as float16, the rest as float32. What TF.js cannot
- * express is written dequantized, with a note saying so.
+ * Encode a param for a TF.js manifest in the smallest stock encoding that keeps its values (see
+ * `chooseEncoding`): an untouched weight keeps the input's encoding and bytes. A weight written
+ * larger than the input stored it gets a note saying why.
  */
 export function encodeParam(p: Param, name: string, o: EncodeOptions, notes: string[]): EncodedWeight {
-  const half = !!(p.float16 || o.float16);
-  const as = half ? 'float16' : 'float32';
-  if (p.codebook) notes.push(`param '${p.name}': a codebook (weight sharing) has no TF.js manifest form; written as ${as} (the shared values)`);
-  else if (p.quant && o.quantized !== 'dequantize') {
-    const q = affineCodes(p, p.quant);
-    if (typeof q !== 'string') {
-      const bytes = q.codes;
-      return {
-        spec: { name, shape: [...p.shape], dtype: 'float32', quantization: { dtype: q.dtype, scale: q.scale, min: q.min } },
-        byteLength: bytes.byteLength,
-        write: (out) => out.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
-      };
-    }
-    notes.push(`param '${p.name}': ${q}; written as ${as} (dequantized)`);
-  }
-  return floatWeight(p, name, half, notes);
+  const { quantization, bytes, encoding } = chooseEncoding(p, o);
+  const grew = growthNote(encoding);
+  if (grew) notes.push(grew);
+  return {
+    spec: { name, shape: [...p.shape], dtype: 'float32', ...(quantization ? { quantization } : {}) },
+    byteLength: bytes.byteLength,
+    write: (out) => out.set(bytes),
+    encoding: { ...encoding, weight: name },
+  };
 }

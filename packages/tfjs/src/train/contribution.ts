@@ -10,7 +10,7 @@ export interface TrainingContribution {
   /** Extra loss term (a scalar), computed inside the gradient tape. */
   loss?(ctx: LossContext): tf.Scalar;
   /**
-   * Factor on the task cross-entropy while this contribution is active (default 1). The trainer
+   * Factor on the task loss while this contribution is active (default 1). The trainer
    * multiplies the factors of all contributions: knowledge distillation sets 1 - alpha so that
    * total = alpha * T^2 * soft + (1 - alpha) * hard.
    */
@@ -26,13 +26,25 @@ export interface TrainingContribution {
 }
 
 export interface LossContext {
+  /** The first input of the batch (`inputs[0]`). */
   x: tf.Tensor;
-  y: tf.Tensor /* int labels */;
+  /** Every input, in the model's input order. */
+  inputs: tf.Tensor[];
+  /** The first output's targets (class indices for a classifier); undefined when the data has none. */
+  y?: tf.Tensor;
+  /** Every output's targets, in output order; undefined when the data has none. */
+  targets?: tf.Tensor[];
+  /** The first output (`outputs[0]`). */
   output: tf.Tensor;
+  outputs: tf.Tensor[];
+  /** The first output's pre-softmax value, when it ends in a softmax. */
   logits?: tf.Tensor;
+  /** Per output: its pre-softmax value when it ends in a softmax. */
+  outputLogits: (tf.Tensor | undefined)[];
   taps: Record<string, tf.Tensor>;
   variables: Map<string, tf.Variable>;
-  batchIndices: Int32Array /* dataset indices of the batch, for caching teacher outputs */;
+  /** Position of each example in the data (before shuffling), for caching teacher outputs. */
+  batchIndices: Int32Array;
   step: number;
 }
 

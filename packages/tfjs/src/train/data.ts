@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { dataSource, sizeOf, type ArrayTensor, type Batch, type DataInput, type DataSource } from '@condense/core';
 
 /**
  * Labelled samples, row-major NHWC float32 with integer labels. `shape` is the per-example shape
@@ -9,6 +10,37 @@ export type Dataset =
   | { x: Float32Array; y: Uint8Array | Int32Array; count: number; shape: number[] }
   | { images: Float32Array; labels: Uint8Array | Int32Array; count: number; shape: number[] };
 
+/** What train and evaluate take: a Dataset, or anything `dataSource` of @condense/core reads (arrays, tf.data.Dataset, iterables). */
+export type TrainData = Dataset | DataInput;
+
+export const asSource = (data: TrainData, name: string): DataSource => dataSource(data as DataInput, name);
+
+/** A bound batch as tensors (the caller disposes them): inputs, targets in the dtypes the losses want, weights. */
+export interface TensorBatch {
+  xs: tf.Tensor[];
+  ys?: tf.Tensor[];
+  weights?: tf.Tensor1D;
+  count: number;
+  indices: Int32Array;
+}
+
+const tensorOf = (t: ArrayTensor, dtype: 'float32' | 'int32'): tf.Tensor => {
+  const values = dtype === 'float32' ? (t.values instanceof Float32Array ? t.values : Float32Array.from(t.values)) : t.values instanceof Int32Array ? t.values : Int32Array.from(t.values);
+  return tf.tensor(values, [...t.shape], dtype);
+};
+
+export function toTensors(b: Batch, targetDtypes?: ('float32' | 'int32')[]): TensorBatch {
+  const xs = b.inputs.map((t) => tensorOf(t, t.dtype === 'float32' ? 'float32' : 'int32'));
+  const ys = b.targets && targetDtypes ? b.targets.map((t, i) => tensorOf(t, targetDtypes[i])) : undefined;
+  const weights = b.weights ? tf.tensor1d(b.weights) : undefined;
+  return { xs, ...(ys ? { ys } : {}), ...(weights ? { weights } : {}), count: b.count, indices: b.indices };
+}
+
+export const disposeBatch = (b: TensorBatch) => tf.dispose([...b.xs, ...(b.ys ?? []), ...(b.weights ? [b.weights] : [])]);
+
+/** Per-example size of a batch-first tensor. */
+export const rowSize = (t: ArrayTensor) => sizeOf(t.shape.slice(1));
+
 export interface Arrays {
   x: Float32Array;
   y: Uint8Array | Int32Array;
@@ -16,30 +48,6 @@ export interface Arrays {
   /** Per-example shape (the model input's). */
   example: number[];
   size: number;
-}
-
-/** Normalise and check a dataset against the model's per-example input shape and class count. */
-export function toArrays(data: Dataset, example: number[], classes: number, what = 'data'): Arrays {
-  const x = 'x' in data ? data.x : data.images;
-  const y = 'y' in data ? data.y : data.labels;
-  const { count } = data;
-  const size = example.reduce((a, b) => a * b, 1);
-  const shape = data.shape.length === example.length + 1 ? data.shape.slice(1) : data.shape;
-  if (shape.length !== example.length || shape.some((d, i) => d !== example[i])) {
-    throw new Error(`${what}: shape [${data.shape.join(', ')}] does not match the model input [${example.join(', ')}]`);
-  }
-  if (x.length !== count * size) throw new Error(`${what}: ${x.length} values for ${count} examples of ${size}`);
-  if (y.length < count) throw new Error(`${what}: ${y.length} labels for ${count} examples`);
-  for (let i = 0; i < count; i++) {
-    if (y[i] >= classes) throw new Error(`${what}: label ${y[i]} at index ${i} is out of range for ${classes} classes`);
-  }
-  return { x, y, count, example, size };
-}
-
-export interface Batch {
-  x: tf.Tensor;
-  y: tf.Tensor1D;
-  indices: Int32Array;
 }
 
 /** Random per-example image augmentation for training (NHWC inputs). */
@@ -79,26 +87,3 @@ export function imageAugmenter(o: Augment, example: number[], random: () => numb
   };
 }
 
-/** Copy the examples at order[start, end) into tensors (the caller disposes them), transformed in place by `transform` if given. */
-export function makeBatch(
-  a: Arrays,
-  order: ArrayLike<number> | undefined,
-  start: number,
-  end: number,
-  transform?: (xs: Float32Array, n: number) => void,
-): Batch {
-  const n = end - start;
-  const indices = new Int32Array(n);
-  for (let k = 0; k < n; k++) indices[k] = order ? order[start + k] : start + k;
-  let xs: Float32Array;
-  if (order) {
-    xs = new Float32Array(n * a.size);
-    for (let k = 0; k < n; k++) xs.set(a.x.subarray(indices[k] * a.size, (indices[k] + 1) * a.size), k * a.size);
-  } else {
-    xs = a.x.slice(start * a.size, end * a.size);
-  }
-  transform?.(xs, n);
-  const ys = new Int32Array(n);
-  for (let k = 0; k < n; k++) ys[k] = a.y[indices[k]];
-  return { x: tf.tensor(xs, [n, ...a.example]), y: tf.tensor1d(ys, 'int32'), indices };
-}

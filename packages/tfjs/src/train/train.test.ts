@@ -38,9 +38,9 @@ describe('train', () => {
     const g = lenet300100(1);
     // Kept small: the CPU backend runs LeNet-300-100 at only a few hundred samples/s.
     const data = synthetic(60, [28, 28, 1], 10, 2);
-    const before = evaluate(g, data);
+    const before = await evaluate(g, data);
     const s = await train(g, data, { epochs: 3, batchSize: 20, learningRate: 3e-3, seed: 1 });
-    const after = evaluate(g, data);
+    const after = await evaluate(g, data);
     expect(after.accuracy).toBeGreaterThan(0.9);
     expect(after.accuracy).toBeGreaterThan(before.accuracy + 0.3);
     expect(after.loss).toBeLessThan(before.loss);
@@ -255,8 +255,8 @@ describe('train', () => {
   });
 
   it('rejects bad data with a clear message', async () => {
-    await expect(train(small(), { ...data8, y: Uint8Array.from(data8.y, () => 7) })).rejects.toThrow(/label 7 at index 0 is out of range for 4 classes/);
-    await expect(train(small(), { ...data8, shape: [64, 9] })).rejects.toThrow(/shape \[64, 9\] does not match the model input \[8\]/);
+    await expect(train(small(), { ...data8, y: Uint8Array.from(data8.y, () => 7) })).rejects.toThrow(/train: train data: label 7 at example 0 is out of range for 4 classes/);
+    await expect(train(small(), { ...data8, shape: [64, 9] })).rejects.toThrow(/train data: images: 512 values do not fill the shape \[64, 9\]/);
   });
 
   it('microBatch: chunks with accumulated gradients give the whole batch\'s step, with a contribution loss, and leak nothing', async () => {
@@ -289,13 +289,13 @@ describe('train', () => {
     const start = tf.memory().numTensors;
     const hint: TrainingContribution = { name: 'l1', taps: ['fc1'], loss: (ctx) => tf.mul(1e-3, tf.mean(tf.abs(ctx.taps.fc1))) as tf.Scalar };
     await train(model, data8, { epochs: 3, batchSize: 16, contributions: [hint], validation: data8, optimizer: { type: 'sgd', momentum: 0.9 } });
-    evaluate(model, data8, { batchSize: 10 });
+    await evaluate(model, data8, { batchSize: 10 });
     predict(model, data8.x, 10).dispose();
     expect(tf.memory().numTensors).toBe(start);
     model.dispose();
     const before = tf.memory().numTensors;
     await train(small(), data8, { epochs: 2, batchSize: 16 });
-    evaluate(small(), data8);
+    await evaluate(small(), data8);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
@@ -304,8 +304,8 @@ describe('evaluate and predict', () => {
   const identity = () => new GraphBuilder('id', [3]).activation('softmax', { name: 'sm' }).build();
   const data = { x: Float32Array.from([3, 2, 1, 1, 3, 2, 1, 2, 3, 3, 1, 2]), y: Uint8Array.from([0, 2, 2, 1]), count: 4, shape: [3] };
 
-  it('computes accuracy, top-k accuracy and mean cross-entropy', () => {
-    const r = evaluate(identity(), data, { batchSize: 3, topK: 2 });
+  it('computes accuracy, top-k accuracy and mean cross-entropy', async () => {
+    const r = await evaluate(identity(), data, { batchSize: 3, topK: 2 });
     expect(r.count).toBe(4);
     expect(r.accuracy).toBe(0.5); // rows 0 and 2
     expect(r.topKAccuracy).toBe(0.75); // row 1: label 2 is second; row 3: label 1 is last
@@ -315,8 +315,8 @@ describe('evaluate and predict', () => {
     expect(r.k).toBe(2);
   });
 
-  it('accepts the images/labels spelling of @condense/datasets', () => {
-    const r = evaluate(identity(), { images: data.x, labels: data.y, count: 4, shape: [4, 3] });
+  it('accepts the images/labels spelling of @condense/datasets', async () => {
+    const r = await evaluate(identity(), { images: data.x, labels: data.y, count: 4, shape: [4, 3] });
     expect(r.accuracy).toBe(0.5);
   });
 

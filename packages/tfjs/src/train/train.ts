@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { rng, shuffle, type Graph } from '@condense/ir';
+import { batches, bindChunk, modelSpec, type DataSource, type ModelSpec, type TaskSpec } from '@condense/core';
+import { rng, type Graph } from '@condense/ir';
 import { compile, type BoundParam, type CompiledModel } from '../exec/index.js';
 import type { LossContext, StepContext, TrainingContribution } from './contribution.js';
-import { imageAugmenter, makeBatch, toArrays, type Arrays, type Augment, type Batch, type Dataset } from './data.js';
-import { evaluate } from './evaluate.js';
-import { correctCount, crossEntropy } from './metrics.js';
+import { asSource, disposeBatch, imageAugmenter, toTensors, type Augment, type TensorBatch, type TrainData } from './data.js';
+import { evaluate, preflight } from './evaluate.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from './optimizer.js';
+import { taskLoss, type Task } from './task.js';
 import { learningRateAt, type LearningRateSchedule } from './schedule.js';
 
 export interface TrainOptions {
@@ -30,7 +31,11 @@ export interface TrainOptions {
   /** Reshuffle every epoch; default true. */
   shuffle?: boolean;
   /** Evaluated after every epoch. */
-  validation?: Dataset;
+  validation?: TrainData;
+  /** Losses and metrics per output; default from the model (Keras training_config, else output activations and targets). */
+  task?: TaskSpec;
+  /** Examples a streamed dataset's shuffle holds; default 1024. */
+  shuffleBuffer?: number;
   /** Stops after the current step; the summary says `aborted` and Param.data holds the weights reached. */
   signal?: AbortSignal;
   contributions?: TrainingContribution[];
@@ -63,9 +68,9 @@ export interface TrainEvent {
   stepsPerEpoch: number;
   totalSteps: number;
   learningRate: number;
-  /** Mean loss (cross-entropy plus contribution terms) of the epoch so far. */
+  /** Mean loss (task loss plus contribution terms) of the epoch so far. */
   loss?: number;
-  /** Training accuracy of the epoch so far (training mode, so with dropout). */
+  /** Training accuracy of the epoch so far (training mode, so with dropout; first output with an accuracy metric, NaN without). */
   accuracy?: number;
   valLoss?: number;
   valAccuracy?: number;
@@ -100,8 +105,11 @@ export interface TrainSummary {
 }
 
 /**
- * Train a compiled model (or a graph, compiled for the call) on labelled examples, honouring the
- * params' annotations exactly:
+ * Train a compiled model (or a graph, compiled for the call) on examples, honouring the params'
+ * annotations exactly. The data is anything `dataSource` reads (arrays, a tf.data.Dataset, an
+ * async iterable streamed with bounded memory); the task loss (per output, see `resolveTask`)
+ * applies to batches with targets, the contributions' losses to every batch, so data without
+ * targets trains on contributions alone (label-free recovery, distillation). Annotations:
  * - masked elements: the gradient is masked and the mask re-applied after every step, so they
  *   stay exactly 0; a mask changed on the graph (afterStep of a contribution) takes effect at once;
  * - codebooks: centroid gradient = sum of the (unmasked) members' gradients; the optimizer moves the
@@ -112,11 +120,12 @@ export interface TrainSummary {
  * made since compiling count) and ends by writing the variables back into Param.data and the
  * codebook centroids, annotations re-imposed.
  */
-export async function train(model: CompiledModel | Graph, data: Dataset, options: TrainOptions = {}): Promise<TrainSummary> {
+export async function train(model: CompiledModel | Graph, data: TrainData, options: TrainOptions = {}): Promise<TrainSummary> {
   const owned = !('predict' in model);
   const m = owned ? compile(model, { seed: options.seed }) : model;
-  const run = new TrainingRun(m, data, options);
+  const run = new TrainingRun(m, asSource(data, 'train data'), options);
   try {
+    await run.prepare();
     return await run.run();
   } finally {
     run.dispose();
@@ -125,31 +134,32 @@ export async function train(model: CompiledModel | Graph, data: Dataset, options
 }
 
 class TrainingRun {
-  private readonly arrays: Arrays;
-  private readonly classes: number;
+  private readonly spec: ModelSpec;
+  private task?: Task;
+  /** Index of the metric whose sums are the training accuracy (first output with accuracy). */
+  private accuracyAt?: { output: number; metric: number };
   private readonly optimizer: Optimizer;
   private readonly contributions: TrainingContribution[];
   private readonly extraVariables = new Map<string, tf.Variable>();
   private readonly taps: string[];
-  /** Product of the contributions' taskLossWeight: the factor on the cross-entropy. */
+  /** Product of the contributions' taskLossWeight: the factor on the task loss. */
   private readonly taskWeight: number;
   private readonly seed: number;
   private readonly baseLr: number;
   private readonly epochs: number;
   private readonly batchSize: number;
-  private readonly stepsPerEpoch: number;
-  private readonly augment?: (xs: Float32Array, n: number) => void;
+  private stepsPerEpoch = 0;
+  private augment?: (xs: Float32Array, n: number) => void;
   private lossSum?: tf.Tensor;
   private correctSum?: tf.Tensor;
   private steps = 0;
 
   constructor(
     private readonly model: CompiledModel,
-    data: Dataset,
+    private readonly source: DataSource,
     private readonly o: TrainOptions,
   ) {
-    this.classes = model.outputShape.at(-1) as number;
-    this.arrays = toArrays(data, model.inputShapes[0], this.classes, 'train');
+    this.spec = modelSpec(model.graph);
     this.optimizer = createOptimizer(o.optimizer ?? 'adam');
     this.contributions = o.contributions ?? [];
     this.taps = [...new Set(this.contributions.flatMap((c) => c.taps ?? []))];
@@ -160,9 +170,26 @@ class TrainingRun {
     this.batchSize = o.batchSize ?? 32;
     if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) throw new Error(`train: batchSize must be a positive integer, got ${this.batchSize}`);
     if (o.microBatch !== undefined && !(Number.isInteger(o.microBatch) && o.microBatch > 0)) throw new Error(`train: microBatch must be a positive integer, got ${o.microBatch}`);
-    if (this.arrays.count === 0) throw new Error('train: the dataset is empty');
-    this.stepsPerEpoch = Math.min(Math.ceil(this.arrays.count / this.batchSize), o.stepsPerEpoch ?? Infinity);
-    if (o.augment) this.augment = imageAugmenter(o.augment, this.arrays.example, rng(this.seed + 0x6a09e667));
+  }
+
+  /** Check the data before any step: every example of a memory source, the first chunk of a stream; size the epoch. */
+  async prepare(): Promise<void> {
+    if (!this.source.repeatable) throw new Error(`train: ${this.source.name} is a one-shot iterator, and training reads it more than once (a check, then each epoch); pass a function returning a fresh iterable, e.g. a generator function`);
+    const p = await preflight(this.source, this.spec, this.model.graph, this.o.task, 'train');
+    if (p.count === 0) throw new Error(`train: ${this.source.name} is empty`);
+    this.task = p.task;
+    if (!p.task && !this.contributions.some((c) => c.loss)) {
+      throw new Error(`train: ${this.source.name} has no targets, and nothing gives a loss without them: recover label-free (the tfjs runtime does so by default) or add a distillation contribution`);
+    }
+    if (this.task) {
+      const output = this.task.outputs.findIndex((t) => t.metrics.some((m) => m.name === 'accuracy'));
+      if (output >= 0) this.accuracyAt = { output, metric: this.task.outputs[output].metrics.findIndex((m) => m.name === 'accuracy') };
+    }
+    const count = p.count ?? (needsLength(this.o.schedule) ? await countExamples(this.source, this.spec) : undefined);
+    this.stepsPerEpoch = Math.min(count === undefined ? Infinity : Math.ceil(count / this.batchSize), this.o.stepsPerEpoch ?? Infinity);
+    if (!Number.isFinite(this.stepsPerEpoch)) this.stepsPerEpoch = 0; // unknown until the first pass ends
+    const example = this.spec.inputs[0]?.shape.map((d) => d ?? -1) ?? [];
+    if (this.o.augment) this.augment = imageAugmenter(this.o.augment, example, rng(this.seed + 0x6a09e667));
   }
 
   async run(): Promise<TrainSummary> {
@@ -181,28 +208,29 @@ class TrainingRun {
     this.afterAnnotationsChange(this.model.refreshAnnotations()); // masks set in begin apply to step 0
 
     for (let epoch = 0; epoch < this.epochs && !aborted; epoch++) {
-      const order = this.o.shuffle === false ? undefined : shuffle(Int32Array.from({ length: this.arrays.count }, (_, i) => i), random);
+      const order = batches(this.source, this.spec, { batchSize: this.batchSize, random: this.o.shuffle === false ? undefined : random, shuffleBuffer: this.o.shuffleBuffer });
       this.emit('epochStart', epoch, { learningRate: this.lr(this.steps, epoch) }, t0);
       const e0 = now();
       let epochSamples = 0;
       let epochSteps = 0;
       let lr = 0;
-      for (let s = 0; s < this.stepsPerEpoch; s++) {
+      const cap = this.o.stepsPerEpoch ?? Infinity;
+      for await (const bound of order) {
         if (this.o.signal?.aborted) {
           aborted = true;
           break;
         }
         lr = this.lr(this.steps, epoch);
-        const start = s * this.batchSize;
-        const batch = makeBatch(this.arrays, order, start, Math.min(start + this.batchSize, this.arrays.count), this.augment);
+        if (this.augment) this.augment(bound.inputs[0].values as Float32Array, bound.count);
+        const batch = toTensors(bound, this.task?.outputs.map((t) => t.loss.targetDtype));
         try {
           this.step(batch, this.stepContext(epoch, lr));
         } finally {
-          tf.dispose([batch.x, batch.y]);
+          disposeBatch(batch);
         }
         this.steps++;
         epochSteps++;
-        epochSamples += batch.indices.length;
+        epochSamples += batch.count;
         if (this.steps % (this.o.logEvery ?? 10) === 0) {
           const { loss, accuracy } = this.readSums(epochSamples);
           this.emit('step', epoch, { learningRate: lr, loss, accuracy, samplesPerSec: (epochSamples * 1000) / (now() - e0) }, t0);
@@ -211,7 +239,9 @@ class TrainingRun {
           await yieldToEventLoop();
           lastYield = now();
         }
+        if (epochSteps >= cap) break;
       }
+      if (this.stepsPerEpoch === 0) this.stepsPerEpoch = epochSteps;
       if (epochSteps === 0) break;
       const ms = now() - e0;
       trainMs += ms;
@@ -220,7 +250,7 @@ class TrainingRun {
       this.resetSums();
       const record: EpochRecord = { epoch, steps: epochSteps, loss, accuracy, learningRate: lr, samplesPerSec: (epochSamples * 1000) / ms, ms };
       if (this.o.validation) {
-        const v = evaluate(this.model, this.o.validation, { batchSize: Math.max(this.batchSize, 256) });
+        const v = await evaluate(this.model, this.o.validation, { batchSize: Math.max(this.batchSize, 256), task: this.o.task });
         Object.assign(record, { valLoss: v.loss, valAccuracy: v.accuracy });
       }
       history.push(record);
@@ -247,8 +277,8 @@ class TrainingRun {
     return summary;
   }
 
-  /** One optimizer step on a batch, then the contributions' afterStep and the annotations. */
-  private step(batch: Batch, ctx: StepContext): void {
+  /** One optimizer step on a batch (accumulated over its micro-batches), then the contributions' afterStep and the annotations. */
+  private step(batch: TensorBatch, ctx: StepContext): void {
     const trainable = this.trainableVariables();
     tf.tidy(() => {
       let value: tf.Tensor | undefined;
@@ -258,14 +288,17 @@ class TrainingRun {
       const kept: tf.Tensor[] = [];
       for (const [k, chunk] of this.chunks(batch).entries()) {
         // A chunk's loss counts by its share of the batch, so the sums are the whole batch's loss and gradients.
-        const r = this.chunkGradients(chunk, ctx, trainable, chunk.indices.length / batch.indices.length, k);
-        [value, correct] = [add(value, r.value), add(correct, r.correct)];
-        kept.push(r.correct);
+        const r = this.chunkGradients(chunk, ctx, trainable, chunk.count / batch.count, k);
+        value = add(value, r.value);
+        if (r.correct) {
+          correct = add(correct, r.correct);
+          kept.push(r.correct);
+        }
         for (const [key, g] of r.grads) grads.set(key, add(grads.get(key), g));
       }
       for (const c of this.contributions) if (c.transformGradients) grads = c.transformGradients(grads, ctx);
       this.applyGradients(grads, ctx.learningRate);
-      this.accumulate(value as tf.Tensor, correct as tf.Tensor, batch.indices.length);
+      this.accumulate(value as tf.Tensor, correct, batch.count);
       tf.dispose(kept);
     });
     for (const c of this.contributions) c.afterStep?.(ctx);
@@ -273,45 +306,70 @@ class TrainingRun {
     this.model.applyAnnotations(this.annotated());
   }
 
-  /** The batch itself, or its consecutive chunks of at most `microBatch` examples. */
-  private chunks(batch: Batch): Batch[] {
+  /** The batch itself, or its consecutive chunks of at most `microBatch` examples (slices the step's tidy frees). */
+  private chunks(batch: TensorBatch): TensorBatch[] {
     const size = this.o.microBatch;
-    const n = batch.indices.length;
+    const n = batch.count;
     if (size === undefined || size >= n) return [batch];
-    const out: Batch[] = [];
+    const out: TensorBatch[] = [];
     for (let start = 0; start < n; start += size) {
       const len = Math.min(size, n - start);
-      out.push({ x: tf.slice(batch.x, start, len), y: tf.slice(batch.y, start, len), indices: batch.indices.subarray(start, start + len) });
+      const rows = <T extends tf.Tensor>(t: T) => tf.slice(t, start, len) as T;
+      out.push({
+        xs: batch.xs.map(rows),
+        ...(batch.ys ? { ys: batch.ys.map(rows) } : {}),
+        ...(batch.weights ? { weights: rows(batch.weights) } : {}),
+        count: len,
+        indices: batch.indices.subarray(start, start + len),
+      });
     }
     return out;
   }
 
-  /** Loss (times `share`), correct count and gradients of one chunk; chunk k > 0 draws its own dropout masks. */
-  private chunkGradients(chunk: Batch, ctx: StepContext, trainable: Map<tf.Variable, string>, share: number, k: number): { value: tf.Tensor; correct: tf.Tensor; grads: Map<string, tf.Tensor> } {
+  /**
+   * Loss (times `share`), accuracy sum (kept: step() disposes it) and gradients of one chunk;
+   * chunk k > 0 draws its own dropout masks.
+   */
+  private chunkGradients(
+    chunk: TensorBatch, ctx: StepContext, trainable: Map<tf.Variable, string>, share: number, k: number,
+  ): { value: tf.Tensor; correct?: tf.Tensor; grads: Map<string, tf.Tensor> } {
     let correct: tf.Tensor | undefined;
     const f = (): tf.Scalar => {
       const seed = k === 0 ? mixSeed(this.seed, ctx.step) : mixSeed(mixSeed(this.seed, ctx.step), k);
-      const r = this.model.predict(chunk.x, { training: true, taps: this.taps, seed });
-      const ce = crossEntropy(r, chunk.y, this.classes);
-      let loss: tf.Tensor = this.taskWeight === 1 ? ce : tf.mul(ce, this.taskWeight);
-      const lctx: LossContext = { x: chunk.x, y: chunk.y, output: r.output, logits: r.logits, taps: r.taps, variables: ctx.variables, batchIndices: chunk.indices, step: ctx.step };
+      const r = this.model.predict(chunk.xs, { training: true, taps: this.taps, seed });
+      let loss: tf.Tensor = tf.scalar(0);
+      if (this.task && chunk.ys) {
+        const task = taskLoss(this.task, r, chunk.ys, chunk.weights);
+        loss = this.taskWeight === 1 ? task : tf.mul(task, this.taskWeight);
+      }
+      const lctx: LossContext = {
+        x: chunk.xs[0], inputs: chunk.xs, y: chunk.ys?.[0], targets: chunk.ys, output: r.output, outputs: r.outputs, logits: r.logits,
+        outputLogits: r.outputLogits, taps: r.taps, variables: ctx.variables, batchIndices: chunk.indices, step: ctx.step,
+      };
+      let first = !(this.task && chunk.ys);
       for (const c of this.contributions) {
         if (!c.loss) continue;
         const extra = c.loss(lctx);
         if (extra.rank !== 0) throw new Error(`contribution '${c.name}': loss must be a scalar, got shape [${extra.shape.join(', ')}]`);
-        loss = tf.add(loss, extra);
+        loss = first ? extra : tf.add(loss, extra);
+        first = false;
       }
-      correct = tf.keep(correctCount(r.output, chunk.y)); // outlives the forward pass's tidy; step() disposes it
+      const at = this.accuracyAt;
+      // Kept: it outlives the forward pass's tidy.
+      if (at && chunk.ys && this.task) correct = tf.keep(this.task.outputs[at.output].metrics[at.metric].sum(chunk.ys[at.output], r.outputs[at.output]));
       return (share === 1 ? loss : tf.mul(loss, share)) as tf.Scalar;
     };
     const grads = new Map<string, tf.Tensor>();
-    if (trainable.size === 0) return { value: f(), correct: correct as tf.Tensor, grads };
+    if (trainable.size === 0) {
+      const value = f();
+      return { value, ...(correct ? { correct } : {}), grads };
+    }
     const res = tf.variableGrads(f, [...trainable.keys()]);
     for (const [v, key] of trainable) {
       const g = res.grads[v.name];
       if (g) grads.set(key, g);
     }
-    return { value: res.value, correct: correct as tf.Tensor, grads };
+    return { value: res.value, ...(correct ? { correct } : {}), grads };
   }
 
   /** Trainable variables of this step (frozen flags are re-read), mapped to their keys. */
@@ -399,17 +457,17 @@ class TrainingRun {
   }
 
   /** Running sums stay on the device; they are read only every `logEvery` steps. */
-  private accumulate(loss: tf.Tensor, correct: tf.Tensor, n: number): void {
+  private accumulate(loss: tf.Tensor, correct: tf.Tensor | undefined, n: number): void {
     const [oldLoss, oldCorrect] = [this.lossSum, this.correctSum];
     this.lossSum = tf.keep(oldLoss ? tf.add(oldLoss, tf.mul(loss, n)) : tf.mul(loss, n));
-    this.correctSum = tf.keep(oldCorrect ? tf.add(oldCorrect, correct) : tf.clone(correct));
+    if (correct) this.correctSum = tf.keep(oldCorrect ? tf.add(oldCorrect, correct) : tf.clone(correct));
     oldLoss?.dispose();
-    oldCorrect?.dispose();
+    if (correct) oldCorrect?.dispose();
   }
 
   private readSums(samples: number): { loss: number; accuracy: number } {
-    if (!this.lossSum || !this.correctSum || samples === 0) return { loss: NaN, accuracy: NaN };
-    return { loss: this.lossSum.dataSync()[0] / samples, accuracy: this.correctSum.dataSync()[0] / samples };
+    if (!this.lossSum || samples === 0) return { loss: NaN, accuracy: NaN };
+    return { loss: this.lossSum.dataSync()[0] / samples, accuracy: this.correctSum ? this.correctSum.dataSync()[0] / samples : NaN };
   }
 
   private resetSums(): void {
@@ -449,6 +507,17 @@ function mixSeed(seed: number, step: number): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(step + 1, 0xc2b2ae35);
   h ^= h >>> 15;
   return Math.imul(h, 0x27d4eb2f) >>> 0;
+}
+
+/** Whether a schedule needs the number of steps ahead. */
+const needsLength = (s: LearningRateSchedule | undefined): boolean => s !== undefined && (typeof s === 'function' || s.type !== 'constant');
+
+/** Examples in one pass of a source of unknown size (a schedule needs the steps ahead). */
+async function countExamples(source: DataSource, spec: ModelSpec): Promise<number> {
+  if (!source.repeatable) throw new Error(`train: ${source.name} can be read once, and a learning-rate schedule needs its size first; pass a function returning a fresh iterable, or a constant schedule`);
+  let n = 0;
+  for await (const chunk of source.stream()) n += bindChunk(chunk, spec, source.name, undefined, n).count;
+  return n;
 }
 
 /** Let timers, I/O and abort() run between steps. */

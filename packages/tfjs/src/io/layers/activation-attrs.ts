@@ -3,7 +3,7 @@
  * of a weighted layer (Dense, Conv2D, ...) and the standalone activation layers.
  */
 import {
-  KERAS_ACTIVATION_IDS, activationAlpha, activationDef, activationFacts, fromKerasActivation, isActivation, kerasActivationId,
+  KERAS_ACTIVATION_IDS, activationAlpha, activationFacts, fromKerasActivation, isActivation, kerasActivationId,
   type ActivationFn, type Attrs, type Node,
 } from '@condense/ir';
 import { brief, isObject, type Json, type JsonObject } from '../errors.js';
@@ -17,10 +17,8 @@ export function activationOf(v: Json | undefined, ctx: FromKerasContext, field =
   // Keras 3 may serialize a built-in activation as {class_name: 'function', config: 'relu', ...}.
   const id = typeof v === 'string' ? v : isObject(v) && typeof v.config === 'string' ? v.config : undefined;
   if (id === undefined) ctx.fail(`${field} ${brief(v)} is not a built-in activation`);
-  const attrs = fromKerasActivation(id);
+  const attrs = fromKerasActivation(id, ctx.kerasVersion);
   if (!attrs) ctx.fail(`${field} '${id}' is not supported (supported: ${KERAS_ACTIVATION_IDS.join(', ')})`);
-  const differs = activationDef(attrs.fn).keras3Differs;
-  if (differs && ctx.kerasVersion?.startsWith('3')) ctx.fail(`${field} '${id}' of Keras 3 (${differs}) differs from TF.js's ${attrs.fn} and is not supported`);
   return attrs;
 }
 
@@ -52,13 +50,34 @@ export function activationLayer(fn: unknown, attrs: Attrs, was: string | undefin
 }
 
 /**
+ * Keras 3's hard sigmoid and hard swish from layers tfjs-layers has: relu6(x + 3) / 6 as
+ * Rescaling(offset 3), ReLU(max 6), Rescaling(1/6); hard swish multiplies x by that.
+ */
+function composedActivation(fn: unknown, input: string, name: string, ctx: ToKerasContext): KerasLayerSpec[] | undefined {
+  if (fn !== 'hardSigmoid6' && fn !== 'hardSwish') return undefined;
+  const [plus3, clip] = [ctx.uniqueName(`${name}_plus3`), ctx.uniqueName(`${name}_relu6`)];
+  const gate = fn === 'hardSwish' ? ctx.uniqueName(`${name}_gate`) : name;
+  const layers: KerasLayerSpec[] = [
+    { className: 'Rescaling', name: plus3, config: { scale: 1, offset: 3 }, inputs: [input] },
+    { className: 'ReLU', name: clip, config: { max_value: 6 }, inputs: [plus3] },
+    { className: 'Rescaling', name: gate, config: { scale: 1 / 6, offset: 0 }, inputs: [clip] },
+  ];
+  if (fn === 'hardSwish') layers.push({ className: 'Multiply', name, config: {}, inputs: [input, gate] });
+  return layers;
+}
+
+/** The Keras layers of an activation reading `input` (one, or the composition of a Keras 3 one), the last named `name`. */
+export function activationLayers(fn: unknown, attrs: Attrs, was: string | undefined, input: string, name: string, ctx: ToKerasContext): KerasLayerSpec[] {
+  return composedActivation(fn, input, name, ctx) ?? [{ ...activationLayer(fn, attrs, was, ctx), name, inputs: [input] }];
+}
+
+/**
  * A weighted layer with the node's fused activation: in its config when tfjs-layers has that
- * activation, else as a separate activation layer after it (e.g. a fused leaky relu).
+ * activation, else as separate activation layers after it (e.g. a fused leaky relu).
  */
 export function withActivation(spec: KerasLayerSpec, node: Node, ctx: ToKerasContext): KerasLayerSpec[] {
   const id = tfjsActivationId(node.attrs.activation, node.attrs);
   if (id !== undefined) return [{ ...spec, config: { ...spec.config, activation: id } }];
   const pre = ctx.uniqueName(`${ctx.name}_preact`);
-  const act = activationLayer(node.attrs.activation, node.attrs, undefined, ctx);
-  return [{ ...spec, name: pre, config: { ...spec.config, activation: 'linear' } }, { ...act, name: ctx.name, inputs: [pre] }];
+  return [{ ...spec, name: pre, config: { ...spec.config, activation: 'linear' } }, ...activationLayers(node.attrs.activation, node.attrs, undefined, pre, ctx.name, ctx)];
 }

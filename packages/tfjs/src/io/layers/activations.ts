@@ -1,8 +1,12 @@
-/** Activation layers: Activation (tfjs-layers' core) and ReLU, LeakyReLU, ELU, Softmax (its advanced_activations). */
-import type { Attrs } from '@condense/ir';
+/**
+ * Activation layers: Activation (tfjs-layers' core) and ReLU, LeakyReLU, ELU, Softmax, PReLU (its
+ * advanced_activations). Keras 3's hard_sigmoid and hard_silu have no tfjs-layers identifier and
+ * are written as the layers that compute them.
+ */
+import { sharedAxes, type Attrs } from '@condense/ir';
 import { brief } from '../errors.js';
-import { activationLayer, activationOf } from './activation-attrs.js';
-import { axisOf, isLastAxis, layer } from './config.js';
+import { activationLayers, activationOf } from './activation-attrs.js';
+import { axisOf, isLastAxis, layer, need } from './config.js';
 import type { LayerFamily } from './family.js';
 
 export const activations: LayerFamily = {
@@ -10,6 +14,7 @@ export const activations: LayerFamily = {
   mappings: {
     activation: {
       kerasClass: ['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax'],
+      masking: 'propagate',
       fromKeras(l, ctx) {
         const add = (attrs: Attrs) => ctx.addNode({ name: l.name, op: 'activation', inputs: ctx.inputs, attrs });
         const c = l.config;
@@ -43,9 +48,22 @@ export const activations: LayerFamily = {
           }
         }
       },
-      toKeras(node, ctx) {
-        const { className, config } = activationLayer(node.attrs.fn, node.attrs, ctx.original?.className, ctx);
-        return layer(ctx, className, config);
+      toKeras: (node, ctx) => activationLayers(node.attrs.fn, node.attrs, ctx.original?.className, ctx.inputs[0], ctx.name, ctx),
+    },
+
+    prelu: {
+      kerasClass: 'PReLU',
+      kerasWeightOrder: () => ['alpha'],
+      fromKeras(l, ctx) {
+        const shared = l.config.shared_axes ?? [];
+        const axes = typeof shared === 'number' ? [shared] : shared;
+        if (!Array.isArray(axes) || !axes.every((a) => Number.isInteger(a))) ctx.fail(`shared_axes ${brief(shared)} must be a list of axes`);
+        const attrs = (axes as number[]).length ? { sharedAxes: axes as number[] } : {};
+        ctx.addNode({ name: l.name, op: 'prelu', inputs: ctx.inputs, attrs, params: { alpha: ctx.weight('alpha') } });
+      },
+      toKeras: (node, ctx) => {
+        const shared = sharedAxes(node.attrs);
+        return layer(ctx, 'PReLU', { shared_axes: shared.length ? shared : null }, { alpha: need(ctx, 'alpha') });
       },
     },
   },

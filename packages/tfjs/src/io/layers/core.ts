@@ -13,6 +13,7 @@ export const core: LayerFamily = {
   mappings: {
     dense: {
       kerasClass: 'Dense',
+      masking: 'propagate',
       kerasWeightOrder: kernelBias('kernel'),
       fromKeras(l, ctx) {
         const kernel = ctx.weight('kernel');
@@ -29,12 +30,16 @@ export const core: LayerFamily = {
 
     dropout: {
       kerasClass: 'Dropout',
+      masking: 'propagate',
       fromKeras(l, ctx) {
         const rate = l.config.rate ?? 0;
         if (typeof rate !== 'number') ctx.fail(`rate must be a number, got ${brief(rate)}`);
-        ctx.addNode({ name: l.name, op: 'dropout', inputs: ctx.inputs, attrs: { rate } });
+        const noise = l.config.noise_shape;
+        const ok = noise === undefined || noise === null || (Array.isArray(noise) && noise.length === ctx.inputShapes[0].length && noise.every((d) => d === null || Number.isInteger(d)));
+        if (!ok) ctx.fail(`noise_shape ${brief(noise)} must list one size (or null) per axis of the input`);
+        ctx.addNode({ name: l.name, op: 'dropout', inputs: ctx.inputs, attrs: { rate, ...(Array.isArray(noise) ? { noiseShape: noise as (number | null)[] } : {}) } });
       },
-      toKeras: (node, ctx) => layer(ctx, 'Dropout', { rate: (node.attrs.rate as number | undefined) ?? 0 }),
+      toKeras: (node, ctx) => layer(ctx, 'Dropout', { rate: (node.attrs.rate as number | undefined) ?? 0, noise_shape: (node.attrs.noiseShape as (number | null)[] | undefined) ?? null }),
     },
 
     flatten: {

@@ -13,8 +13,13 @@ import { merge } from './merge.js';
 import { normalization } from './normalization.js';
 import { padding } from './padding.js';
 import { pooling } from './pooling.js';
+import { recurrent } from './recurrent.js';
+import { reshaping } from './reshaping.js';
+import { embeddings } from './embeddings.js';
 
-export const LAYER_FAMILIES: readonly LayerFamily[] = [input, core, activations, convolutional, normalization, pooling, merge, padding];
+export const LAYER_FAMILIES: readonly LayerFamily[] = [
+  input, core, activations, convolutional, normalization, pooling, merge, padding, reshaping, embeddings, recurrent,
+];
 
 for (const family of LAYER_FAMILIES) {
   for (const [op, mapping] of Object.entries(family.mappings)) registerLayerMapping(op, mapping);

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, GraphBuilder, registeredOps } from '@condense/ir';
+import { ACTIVATIONS, activationFacts, GraphBuilder, registeredOps } from '@condense/ir';
 import { describe, expect, it } from 'vitest';
 import { fromArtifacts } from '../import.js';
 import { toArtifacts } from '../export.js';
@@ -38,7 +38,7 @@ const fused = (a: ReturnType<typeof denseWith>) => fromArtifacts(a).nodes.find((
 
 describe('activation fields read and written through the IR activation table', () => {
   it('writes each activation tfjs-layers has by its Keras identifier, and reads it back', () => {
-    for (const fn of ACTIVATIONS.filter((f) => f !== 'leakyRelu')) expect(fused(denseWith(fn))).toEqual(fn === 'linear' ? {} : { activation: fn });
+    for (const fn of ACTIVATIONS.filter((f) => activationFacts(f).tfjsLayers)) expect(fused(denseWith(fn))).toEqual(fn === 'linear' ? {} : { activation: fn });
   });
 
   it('reads Keras aliases with the attrs they imply', () => {
@@ -47,14 +47,20 @@ describe('activation fields read and written through the IR activation table', (
     expect(fused(denseWith('relu', 'leaky_relu'))).toEqual({ activation: 'leakyRelu', alpha: 0.2 });
   });
 
-  it("refuses Keras 3's hard_sigmoid (a different function) and unknown identifiers", () => {
+  it("reads Keras 3's hard_sigmoid as relu6(x + 3) / 6 and refuses unknown identifiers", () => {
     expect(fused(denseWith('hardSigmoid', undefined, '2.15.0'))).toEqual({ activation: 'hardSigmoid' });
-    expect(() => fused(denseWith('hardSigmoid', undefined, '3.3.3'))).toThrow(/activation 'hard_sigmoid' of Keras 3 \(relu6\(x \+ 3\) \/ 6\) differs/);
+    expect(fused(denseWith('hardSigmoid', undefined, '3.3.3'))).toEqual({ activation: 'hardSigmoid6' });
     expect(() => fused(denseWith('relu', 'mish'))).toThrow(/activation 'mish' is not supported \(supported: relu, relu6, .*silu.*gelu_new/);
   });
 
   it('writes a fused leaky relu as a LeakyReLU layer after the dense', () => {
     const topology = denseWith('leakyRelu').modelTopology as Obj;
     expect((topology.config.layers as Obj[]).map((l) => l.class_name)).toEqual(['InputLayer', 'Dense', 'LeakyReLU']);
+  });
+
+  it("writes Keras 3's hard sigmoid and hard swish as the tfjs-layers that compute them", () => {
+    const classes = (fn: 'hardSigmoid6' | 'hardSwish') => ((denseWith(fn).modelTopology as Obj).config.layers as Obj[]).map((l) => l.class_name);
+    expect(classes('hardSigmoid6')).toEqual(['InputLayer', 'Dense', 'Rescaling', 'ReLU', 'Rescaling']);
+    expect(classes('hardSwish')).toEqual(['InputLayer', 'Dense', 'Rescaling', 'ReLU', 'Rescaling', 'Multiply']);
   });
 });

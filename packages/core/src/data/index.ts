@@ -1,0 +1,10 @@
+export type { DType, TypedValues, ArrayTensor, TensorLike, Columns, TensorInput, TensorsInput, NestedNumbers } from './tensors.js';
+export { toArrayTensor, toColumns, columnList, gatherRows, sliceRows, concatRows, sizeOf, widen, isTensorLike } from './tensors.js';
+export type { Chunk, DataSource, DataInput, ExamplesInput, SplitLike, TfDatasetLike, ChunkInput, Streamable } from './source.js';
+export { dataSource, memorySource, isDataSource, readChunk, mapChunk } from './source.js';
+export type { TensorSpec, ModelSpec, Batch, BatchOptions } from './batches.js';
+export { batches, bindChunk, collect, hasTargets, modelSpec, outputActivation } from './batches.js';
+export type { LossName, LossConfig, UserLoss, LossSpec, MetricName, MetricConfig, UserMetric, MetricSpec, PerOutput, TaskSpec } from './task.js';
+export { lossName, metricName, forOutput, taskFromTrainingConfig } from './task.js';
+export { agreement, type Agreement } from './agreement.js';
+export { imageSplit } from './split.js';
