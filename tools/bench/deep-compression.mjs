@@ -9,6 +9,7 @@ import { cloneGraph } from '@condense/ir';
 import { magnitudePrune } from '@condense/prune';
 import { float16Quantize, kmeansQuantize } from '@condense/quantize';
 import { accuracy, fitPhases, pct, rangeOf, round, runtime, shardBytes, withTempDir } from './lib.mjs';
+import { overSeeds, seedRecord } from './protocol.mjs';
 
 /** Han et al. 2015, Table 2 (LeNet-300-100): fc1/fc2/fc3 keep 8%/9%/26% of their weights. */
 export const HAN_LENET300_SPARSITY = Object.freeze({ fc1: 0.92, fc2: 0.91, fc3: 0.74 });
@@ -98,7 +99,7 @@ export function pipelineLog(log) {
   let stage = '';
   return (e) => {
     if (e.type === 'stageStart') log(`stage ${e.index}/${e.total}: ${(stage = e.name)}`);
-    else if (e.type === 'epoch') log(`  ${stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy ?? NaN)} ${Math.round(e.samplesPerSec ?? 0)} samples/s`);
+    else if (e.type === 'epoch') log(`  ${stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} ${Number.isFinite(e.accuracy) ? `acc ${pct(e.accuracy)} ` : ''}${Math.round(e.samplesPerSec ?? 0)} samples/s`);
     else if (e.type === 'log') log(`  ${e.message}`);
     else if (e.type === 'stageEnd') log(`  ${e.name}: ${e.snapshot.nonzero} non-zero params, ${e.snapshot.bytes} stored bytes${e.snapshot.accuracy === undefined ? '' : `, test accuracy ${pct(e.snapshot.accuracy)}`}`);
   };
@@ -106,24 +107,32 @@ export function pipelineLog(log) {
 
 /**
  * Train a fresh model to the checkpoint that compression starts from; `base` trains on later as the
- * fair baseline. `evaluate: false` skips measuring the checkpoint (a pipeline's input snapshot does).
+ * fair baseline. The checkpoint is measured on `validation` (an intermediate model: never on the
+ * test set); `validation: undefined` skips that (a pipeline's input snapshot does it).
  */
-export async function pretrain(makeModel, train, test, plan, { seed, log, evaluate = true }) {
+export async function pretrain(makeModel, train, validation, plan, { seed, log }) {
   const base = makeModel(seed);
   await fitPhases(base, train, [{ ...plan.pretrain, label: 'pretrain' }], { batchSize: plan.batchSize, seed, log });
   const checkpoint = cloneGraph(base);
-  const checkpointAccuracy = evaluate ? await accuracy(checkpoint, test) : undefined;
-  if (evaluate) log(`checkpoint after ${plan.pretrain.epochs} epochs: test accuracy ${pct(checkpointAccuracy)}`);
+  const checkpointAccuracy = validation ? await accuracy(checkpoint, validation) : undefined;
+  if (validation) log(`checkpoint after ${plan.pretrain.epochs} epochs: validation accuracy ${pct(checkpointAccuracy)}`);
   return { base, checkpoint, checkpointAccuracy };
 }
 
-/** Continue the uncompressed model through `phases` (the compressed model's retraining) and measure it. */
-export async function fairBaseline(base, train, test, plan, phases, { seed, log }) {
-  const more = await fitPhases(base, train, phases.map((p) => ({ ...p, label: `baseline: ${p.label}` })), { batchSize: plan.batchSize, seed, log });
-  const acc = await accuracy(base, test);
+/**
+ * The fair baseline: the uncompressed model continued through `phases` (the compressed model's
+ * retraining: same epochs, rates, schedules), with `distill` (() => contributions, e.g. KD from the
+ * checkpoint) in every phase when the compressed model was distilled. Measured on validation and,
+ * once, on the test split (`protocol.test`, as `label`).
+ */
+export async function fairBaseline(base, protocol, plan, phases, { seed, log, label, distill }) {
+  const contributions = distill ? distill() : [];
+  const more = await fitPhases(base, protocol.train, phases.map((p) => ({ ...p, label: `${label}: ${p.label}` })), { batchSize: plan.batchSize, seed, log, contributions });
+  const validation = await accuracy(base, protocol.validation);
+  const acc = await protocol.testAccuracy(base, label);
   const epochs = plan.pretrain.epochs + more;
-  log(`fair baseline after ${epochs} epochs: test accuracy ${pct(acc)}`);
-  return { accuracy: acc, epochs };
+  log(`${label} after ${epochs} epochs: validation ${pct(validation)}, test ${pct(acc)}`);
+  return { accuracy: acc, validation, epochs };
 }
 
 /** Kept fraction of the pruned kernels and the whole-model parameter reduction. */
@@ -197,41 +206,73 @@ export async function containerOnDisk(artifact, test) {
 }
 
 /**
- * The whole Deep Compression run on one model: pretrain to the checkpoint, prune with retraining,
- * k-means with centroid training, encode; write the container, decode it back from the file,
- * measure it; then the fair baseline. Returns metrics, tables and notes for a benchmark result.
+ * The quantize step's choices a Deep Compression run selects from on validation: the plan's own
+ * k-means init and the other (linear: the paper's; k-means++), from the same pruned model.
  */
-export async function runDeepCompression({ makeModel, plan, train, test, seed, log }) {
-  const { base, checkpoint } = await pretrain(makeModel, train, test, plan, { seed, log, evaluate: false });
+export const quantizeChoices = (plan) => plan.quantizeChoices ?? [{ init: plan.quantize.init ?? 'linear' }];
+
+/**
+ * The whole Deep Compression run on one model, once per seed: pretrain to the checkpoint, prune
+ * with retraining, then k-means with centroid training and the container for each of
+ * `quantizeChoices(plan)`, the one with the best validation accuracy kept (ties: the first); write
+ * its container, decode it back from the file and measure it on the test split; then the fair
+ * baseline. Returns metrics (mean ± std over the seeds), tables, notes and the seed runs.
+ */
+export async function runDeepCompression({ makeModel, plan, protocol, seeds, log }) {
+  const { runs, metrics } = await overSeeds(seeds, (seed) => deepCompressionSeed({ makeModel, plan, protocol, seed, log }), { log });
+  const [first] = runs;
+  const choices = quantizeChoices(plan);
+  return {
+    metrics,
+    seedRuns: seedRecord(runs),
+    protocol: protocol.record(),
+    tables: {
+      ...(choices.length > 1 ? { 'quantize choice per seed (validation accuracy of the final in-memory model; the best is kept)': runs.flatMap((r) => r.choices) } : {}),
+      [`seed ${first.seed}: pipeline stages (validation accuracy; stored bytes before entropy coding; the codec row is the container)`]: first.stages,
+      [`seed ${first.seed}: container, per param`]: first.perParam,
+      [`seed ${first.seed}: container, bytes by kind`]: first.byKind,
+    },
+    notes: first.notes,
+  };
+}
+
+async function deepCompressionSeed({ makeModel, plan, protocol, seed, log }) {
+  const { train, validation } = protocol;
+  const { base, checkpoint } = await pretrain(makeModel, train, undefined, plan, { seed, log });
   const originalBytes = await shardBytes(checkpoint);
   log(`original float32 weight shards: ${originalBytes} bytes`);
 
-  const pruneN = pruneStages(plan).length;
-  const quantN = quantizeStages(plan).length;
+  // Every stage is measured on validation (the pipeline's evaluation data); the test split only once, below.
+  const data = { train, test: validation };
   const t0 = performance.now();
-  const result = await pipeline([...pruneStages(plan), ...quantizeStages(plan), deepCompression({})]).run(checkpoint, {
-    data: { train, test },
-    runtime,
-    seed,
-    onEvent: pipelineLog(log),
-  });
-  const wallS = (performance.now() - t0) / 1000;
+  const pruned = await pipeline(pruneStages(plan)).run(checkpoint, { data, runtime, seed, onEvent: pipelineLog(log) });
+  const pruneS = (performance.now() - t0) / 1000;
+  const tried = [];
+  for (const choice of quantizeChoices(plan)) {
+    const p = { ...plan, quantize: { ...plan.quantize, ...choice } };
+    const t = performance.now();
+    const q = await pipeline([...quantizeStages(p), deepCompression({})]).run(pruned.graph, { data, runtime, seed, onEvent: pipelineLog(log) });
+    tried.push({ choice, q, seconds: (performance.now() - t) / 1000, val: q.snapshots.at(-1).accuracy });
+    log(`quantize ${JSON.stringify(choice)}: validation accuracy ${pct(q.snapshots.at(-1).accuracy)}`);
+  }
+  const best = tried.reduce((a, b) => (b.val > a.val ? b : a));
+  const result = best.q;
+  const wallS = pruneS + best.seconds;
   const artifact = result.artifacts['model.cdz'];
-  const inMemory = result.snapshots.at(-1).accuracy;
 
-  const disk = await containerOnDisk(artifact, test);
+  const disk = await containerOnDisk(artifact, protocol.test(`seed ${seed}: decoded container`));
   const params = result.snapshots[0].params;
   const mbPerS = (ms) => (params * 4) / 1e6 / (ms / 1000);
-  log(`container ${disk.bytes} bytes (${(originalBytes / disk.bytes).toFixed(1)}x); decoded from the file: accuracy ${pct(disk.decodedAccuracy)}; decode median ${disk.decode.wallMs.toFixed(2)} ms (CPU ${disk.decode.cpuMs.toFixed(2)} ms, best ${disk.decode.bestMs.toFixed(2)} ms)`);
+  log(`container ${disk.bytes} bytes (${(originalBytes / disk.bytes).toFixed(1)}x); decoded from the file: test accuracy ${pct(disk.decodedAccuracy)}; decode median ${disk.decode.wallMs.toFixed(2)} ms (CPU ${disk.decode.cpuMs.toFixed(2)} ms, best ${disk.decode.bestMs.toFixed(2)} ms)`);
 
   const phases = retrainingPhases(plan);
-  checkFairPhases(phases, pipelineEpochs(result));
-  const baseline = await fairBaseline(base, train, test, plan, phases, { seed, log });
+  checkFairPhases(phases, pipelineEpochs(pruned, result));
+  const baseline = await fairBaseline(base, protocol, plan, phases, { seed, log, label: `seed ${seed}: baseline` });
 
   const noTopology = encodeGraph(result.graph).bytes.length;
   const report = containerReport(disk.onDisk);
   const header = parseContainer(disk.onDisk).header;
-  const f32 = result.snapshots[0].float32Bytes;
+  const f32 = pruned.snapshots[0].float32Bytes;
   const kernels = Object.keys(plan.prune.layers);
   const sp = sparsityOf(result.graph, kernels);
   const perParam = header.params.map((p) => {
@@ -248,23 +289,27 @@ export async function runDeepCompression({ makeModel, plan, train, test, seed, l
       bits_per_kept_weight: round((8 * bytes) / (keptRow ? keptRow.kept : n), 2),
     };
   });
+  const quantN = quantizeStages({ ...plan, quantize: { ...plan.quantize, ...best.choice } }).length;
+  const inMemoryVal = result.snapshots.at(-1).accuracy;
 
   return {
     metrics: {
       baseline_accuracy: round(baseline.accuracy),
       accuracy: round(disk.decodedAccuracy),
       accuracy_drop_points: round((baseline.accuracy - disk.decodedAccuracy) * 100, 2),
+      val_baseline_accuracy: round(baseline.validation),
+      val_accuracy: round(inMemoryVal),
+      val_accuracy_drop_points: round((baseline.validation - inMemoryVal) * 100, 2),
       compression_ratio: round(originalBytes / disk.bytes, 2),
-      ratio_after_prune: round(f32 / result.snapshots[pruneN].bytes, 2),
-      ratio_after_quantize: round(f32 / result.snapshots[pruneN + quantN].bytes, 2),
+      ratio_after_prune: round(f32 / pruned.snapshots.at(-1).bytes, 2),
+      ratio_after_quantize: round(f32 / result.snapshots[quantN].bytes, 2),
       wall_s: round(wallS, 1),
       decode_mb_per_s: round(mbPerS(disk.decode.wallMs), 1),
       decode_mb_per_s_cpu: round(mbPerS(disk.decode.cpuMs), 1),
       decode_mb_per_s_best: round(mbPerS(disk.decode.bestMs), 1),
-      checkpoint_accuracy: round(result.snapshots[0].accuracy),
-      accuracy_after_prune: round(result.snapshots[pruneN].accuracy),
-      accuracy_after_kmeans: round(result.snapshots[pruneN + 1].accuracy),
-      accuracy_in_memory: round(inMemory),
+      val_checkpoint_accuracy: round(pruned.snapshots[0].accuracy),
+      val_accuracy_after_prune: round(pruned.snapshots.at(-1).accuracy),
+      val_accuracy_after_kmeans: round(result.snapshots[1].accuracy),
       original_bytes: originalBytes,
       container_bytes: disk.bytes,
       container_bytes_without_topology: noTopology,
@@ -273,20 +318,19 @@ export async function runDeepCompression({ makeModel, plan, train, test, seed, l
       params_reduction: round(sp.reduction, 2),
       decode_ms: round(disk.decode.wallMs, 3),
       baseline_epochs: baseline.epochs,
-      compressed_epochs: plan.pretrain.epochs + pipelineEpochs(result),
+      compressed_epochs: plan.pretrain.epochs + pipelineEpochs(pruned, result),
     },
-    tables: {
-      'pipeline stages (stored bytes before entropy coding; the codec row is the container)': stageRows(result.snapshots),
-      'container, per param': perParam,
-      'container, bytes by kind': Object.entries(report.byKind).filter(([, b]) => b > 0).map(([kind, b]) => ({ kind, bytes: b, share: round(b / report.total, 3) })),
-    },
+    choices: tried.map((t) => ({ seed, ...t.choice, validation_accuracy: round(t.val), kept: t === best ? 'yes' : '' })),
+    stages: stageRows([...pruned.snapshots, ...result.snapshots.slice(1)]),
+    perParam,
+    byKind: Object.entries(report.byKind).filter(([, b]) => b > 0).map(([kind, b]) => ({ kind, bytes: b, share: round(b / report.total, 3) })),
     notes: [
       `Training: Adam, batch ${plan.batchSize}. Checkpoint: ${plan.pretrain.epochs} epochs at ${plan.pretrain.lr}${plan.pretrain.schedule ? ` (${plan.pretrain.schedule})` : ''}. Then ${phases.map((p) => `${p.label}: ${p.epochs} epoch(s) at ${p.lr}${p.schedule ? ` (${p.schedule})` : ''}`).join('; ')}.`,
       `baseline_accuracy: the uncompressed model continued from the same checkpoint through exactly those phases (same epochs, rates, schedules): ${baseline.epochs} epochs in all, as many as the compressed model (${plan.pretrain.epochs + phaseEpochs(phases)}).`,
-      `Pruning: ${JSON.stringify(plan.prune.layers)} (sparsity per layer), ${plan.prune.rounds} rounds, the kept fraction shrinking geometrically. k-means: ${JSON.stringify(plan.quantize.bits)} bits, ${plan.quantize.init ?? 'linear'} init, on the kept weights; biases ${plan.quantize.biasFloat16 ? 'rounded to float16 (quantize.float16, kinds bias) before centroid training' : 'stay float32'}.`,
-      `accuracy is measured on the graph decoded from the container file written to disk (readContainer); the in-memory model scored ${pct(inMemory)}.`,
-      `compression_ratio = ${originalBytes} bytes of float32 weight shards (saveModel of the checkpoint) / ${disk.bytes} bytes of model.cdz, everything included: header with graph, Huffman tables and the TF.js topology for the standalone loader (${disk.bytes - noTopology} bytes; without it ${noTopology} bytes, ${(originalBytes / noTopology).toFixed(1)}x).`,
-      `ratio_after_prune / ratio_after_quantize: float32 bytes / the pipeline snapshots' stored bytes (sparse relative indices and raw codebook indices, before Huffman coding).`,
+      `Pruning: ${JSON.stringify(plan.prune.layers)} (sparsity per layer), ${plan.prune.rounds} rounds, the kept fraction shrinking geometrically. k-means: ${JSON.stringify(plan.quantize.bits)} bits on the kept weights, init chosen per seed on validation from ${quantizeChoices(plan).map((c) => c.init).join(' / ')}; biases ${plan.quantize.biasFloat16 ? 'rounded to float16 (quantize.float16, kinds bias) before centroid training' : 'stay float32'}.`,
+      'accuracy is measured once per seed on the graph decoded from the container file written to disk (readContainer); val_* metrics are the in-memory models on the validation split.',
+      `compression_ratio = float32 weight shards (saveModel of the checkpoint: ${originalBytes} bytes) / model.cdz, everything included: header with graph, Huffman tables and the TF.js topology for the standalone loader (seed ${seed}: ${disk.bytes - noTopology} bytes of ${disk.bytes}; without it ${(originalBytes / noTopology).toFixed(1)}x).`,
+      'ratio_after_prune / ratio_after_quantize: float32 bytes / the pipeline snapshots\' stored bytes (sparse relative indices and raw codebook indices, before Huffman coding).',
       `decode_mb_per_s: ${(params * 4).toLocaleString('en-US')} bytes (10^6 per MB) of float32 weights produced per decode of the container bytes already read (decodeGraph, annotations restored): median wall time of 51 decodes after 20 warm-up ones, on a shared machine; _cpu uses the median process CPU time of the same decodes, _best the fastest one.`,
     ],
   };

@@ -22,22 +22,6 @@ export function rangeOf(split, from, to) {
   return { images: split.images.subarray(from * size, to * size), labels: split.labels.subarray(from, to), count: n, shape: [n, ...split.shape.slice(1)] };
 }
 
-/**
- * The validation split every choice is made on: the last `n` examples of the training set held
- * out (of the full 60,000: images 55,000-59,999 of train-images-idx3-ubyte), the rest trains.
- * Fixed, not drawn, so every benchmark and seed holds out the same images. The test set is
- * measured once per final configuration.
- */
-export function holdOut(train, n = 5000) {
-  if (!(n > 0 && n < train.count)) throw new Error(`holdOut: validation size must be in (0, ${train.count}), got ${n}`);
-  const cut = train.count - n;
-  return {
-    train: rangeOf(train, 0, cut),
-    val: rangeOf(train, cut, train.count),
-    split: `training images 0-${cut - 1} train, ${cut}-${train.count - 1} (the last ${n} of the ${train.count} loaded) are the validation split; test set measured once`,
-  };
-}
-
 /** The pipelines' runtime: train and evaluate through @condense/tfjs. */
 export const runtime = tfjs.tfjsRuntime();
 
@@ -130,13 +114,4 @@ export async function shardBytes(graph) {
     for (const f of files.slice(1)) total += (await stat(f)).size;
     return total;
   });
-}
-
-/** Mean and sample standard deviation (n - 1; 0 for one value) of a list of numbers. */
-export function meanStd(xs) {
-  const n = xs.length;
-  if (n === 0) return { mean: NaN, std: NaN, n };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const std = n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, n };
 }

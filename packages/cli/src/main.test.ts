@@ -1,6 +1,7 @@
-import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile, mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { lenet300100, setMask } from '@condense/ir';
 import { saveModel } from '@condense/tfjs';
@@ -51,6 +52,19 @@ describe('condense CLI', () => {
     expect(j.layers.find((l: { name: string }) => l.name === 'fc1')).toMatchObject({ op: 'dense', params: 235_500 });
     const text = await run(['inspect', join(dir, 'model')]);
     expect(text.out).toMatch(/fc1\s+dense/);
+  });
+
+  it('inspect on a graph model: per-node ops, the opaque TF ops with counts, and the weight file\'s bytes', async () => {
+    const dir = fileURLToPath(new URL('../../tfjs/src/io/fixtures/graph/nms', import.meta.url));
+    const j = JSON.parse((await run(['inspect', dir, '--json'])).out);
+    expect(j.opaque).toMatchObject({ StridedSlice: 4, NonMaxSuppressionV3: 1, Where: 1, GatherV2: 2 });
+    expect(j.layers.find((l: { name: string }) => l.name === 'StatefulPartitionedCall/Relu')).toMatchObject({ op: 'conv2d', shape: [null, 8, 8, 8], params: 224, macs: 13_824 });
+    expect(j.layers.find((l: { name: string }) => l.name === 'StatefulPartitionedCall/Where')).toMatchObject({ op: 'Where', opaque: true, shape: null });
+    // Every byte of the weight file: float weights by their encoding, int32 constants included.
+    expect(j.totals.bytes).toBe((await stat(join(dir, 'group1-shard1of1.bin'))).size);
+    const text = (await run(['inspect', dir])).out;
+    expect(text).toMatch(/StatefulPartitionedCall\/Where\s+Where \(tf\)\s+\?/);
+    expect(text).toMatch(/opaque \(run by TF\.js.*\): \d+ nodes, .*NonMaxSuppressionV3 x1/);
   });
 
   it('exits 1 with a one-line message on a user error, stack only with --verbose', async () => {

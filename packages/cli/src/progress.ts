@@ -23,7 +23,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr, qui
         return line(`[${e.index}/${e.total}] ${e.name} ...`);
       case 'epoch':
         return (tty ? line : done)(
-          `[${e.index}] ${bar(e.epoch / e.epochs)} epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}${e.accuracy === undefined ? '' : `  acc ${(e.accuracy * 100).toFixed(2)}%`}${e.samplesPerSec ? `  ${Math.round(e.samplesPerSec)} samples/s` : ''}`,
+          `[${e.index}] ${bar(e.epoch / e.epochs)} epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}${e.accuracy === undefined || Number.isNaN(e.accuracy) ? '' : `  acc ${(e.accuracy * 100).toFixed(2)}%`}${e.samplesPerSec ? `  ${Math.round(e.samplesPerSec)} samples/s` : ''}`,
         );
       case 'progress':
         if (tty || e.done === e.total) line(`[${e.index}] ${bar(e.done / e.total)} ${e.label} ${e.done}/${e.total}`);

@@ -69,10 +69,13 @@ const groupsOf = (node: Node, flow: ChannelFlow = channelFlow(node)) => (flow.ki
 
 /**
  * How a param axis lines up with the channels of the value that indexes it: the axis index
- * (negative ones resolved), the length it must have, and the channel of each position.
+ * (negative ones resolved), the length it must have, and the channel of each position; undefined
+ * when the param broadcasts over the channels (a `broadcast` axis of length 1 or absent).
  */
-function axisLayout(node: Node, spec: ParamAxis, side: Side, p: Param, channels: number): { axis: number; length: number; channel: (i: number) => number } {
+function axisLayout(node: Node, spec: ParamAxis, side: Side, p: Param, channels: number): { axis: number; length: number; channel: (i: number) => number } | undefined {
   const axis = spec.axis < 0 ? p.shape.length + spec.axis : spec.axis;
+  const len = p.shape[axis];
+  if (spec.broadcast && (len === undefined || len === 1) && channels !== 1) return undefined;
   if (spec.blocks !== undefined) return { axis, length: channels * spec.blocks, channel: (i) => i % channels };
   // A grouped conv's kernel holds one group's input channels: position j is channel j of every group (coupled).
   const groups = side === 'in' ? groupsOf(node) : 1;
@@ -199,9 +202,9 @@ class SlotSpace {
       const p = nodeParam(this.graph, node, spec.role);
       const value = axisValue(node, spec, side);
       if (!p) continue;
-      const { axis, length } = axisLayout(node, spec, side, p, this.w(value));
-      if (p.shape[axis] !== length) {
-        this.block(value, `param '${p.name}' axis ${axis} has ${p.shape[axis]} entries, '${value}' has ${this.w(value)} channels`);
+      const layout = axisLayout(node, spec, side, p, this.w(value));
+      if (layout && p.shape[layout.axis] !== layout.length) {
+        this.block(value, `param '${p.name}' axis ${layout.axis} has ${p.shape[layout.axis]} entries, '${value}' has ${this.w(value)} channels`);
       }
     }
   }
@@ -237,12 +240,26 @@ export function channelGroups(graph: Graph): ChannelGroup[] {
     }
   });
   collectSlices(graph, space, channelOfClass);
+  for (const g of groups) blockSharedParams(graph, g);
   for (const [slot, why] of space.blocked) {
     const g = channelOfClass.get(space.uf.find(slot));
     if (g) markUnprunable(g.group, `cannot remove channels: ${why}`);
   }
   for (const g of groups) g.id = g.producers.join('+');
   return groups;
+}
+
+/** A param the group slices must not also be read by a node the group does not slice it for (a shared weight). */
+function blockSharedParams(graph: Graph, g: ChannelGroup) {
+  const sliced = new Set(g.slices.map((s) => `${s.node}\u0000${s.role}`));
+  const params = new Set(g.slices.map((s) => s.param));
+  for (const node of graph.nodes) {
+    for (const [role, name] of Object.entries(node.params)) {
+      if (params.has(name) && !sliced.has(`${node.name}\u0000${role}`)) {
+        return markUnprunable(g, `cannot remove channels: param '${name}' is also used by node '${node.name}' (role '${role}')`);
+      }
+    }
+  }
 }
 
 function markUnprunable(g: ChannelGroup, reason: string) {
@@ -272,8 +289,9 @@ function collectSlices(graph: Graph, space: SlotSpace, channelOfClass: Map<numbe
       const p = nodeParam(graph, node, spec.role);
       const value = axisValue(node, spec, side);
       if (!p) continue;
-      const { axis, length, channel } = axisLayout(node, spec, side, p, space.w(value));
-      if (p.shape[axis] !== length) continue;
+      const layout = axisLayout(node, spec, side, p, space.w(value));
+      if (!layout || p.shape[layout.axis] !== layout.length) continue;
+      const { axis, length, channel } = layout;
       const bySlice = new Map<ChannelGroup, ChannelSlice>();
       for (let i = 0; i < length; i++) {
         const g = channelOfClass.get(space.uf.find(space.slot(value, channel(i))));

@@ -1,6 +1,6 @@
 import { validateParam } from './annotations.js';
 import { GraphError } from './errors.js';
-import { getOp, paramSpecOf, type OpContext } from './ops/registry.js';
+import { arityAllows, getOp, paramSpecOf, type OpContext } from './ops/registry.js';
 import type { Graph, Node, Param, Shape } from './types.js';
 
 export function createGraph(name = 'model'): Graph {
@@ -100,7 +100,7 @@ export function inferShapes(graph: Graph): Map<string, Shape> {
   const shapes = new Map<string, Shape>();
   for (const node of topoSort(graph)) {
     const def = getOp(node.op, node.name);
-    if (def.arity === 'variadic' ? node.inputs.length < 1 : node.inputs.length !== def.arity) {
+    if (!arityAllows(def, node.inputs.length)) {
       throw new GraphError(`op '${node.op}' takes ${def.arity} input(s), got ${node.inputs.length}`, node.name);
     }
     const ctx = context(graph, node, shapes);

@@ -2,7 +2,7 @@ export type * from './types.js';
 export { GraphError, formatShape } from './errors.js';
 export { rng, gaussian, shuffle } from './random.js';
 export {
-  registerOp, getOp, hasOp, registeredOps, fail, paramSpecOf, kernelAxis, channelFlow,
+  registerOp, getOp, hasOp, registeredOps, fail, paramSpecOf, kernelAxis, channelFlow, arityAllows,
   type OpDef, type RefTensor, type OpContext, type ParamSpec, type ParamAxis, type ChannelFlow, type ChannelValues, type ScalePass,
 } from './ops/registry.js';
 export {
@@ -19,6 +19,9 @@ export { rescaleOf, NORMALIZATION_EPSILON } from './ops/normalization.js';
 export { sharedAxes } from './ops/prelu.js';
 export { GATES, recurrentAttrs, type RecurrentOp, type RecurrentAttrs } from './ops/recurrent.js';
 export type { PoolKind } from './ops/pooling.js';
+export { BINARY_FNS, type BinaryFn } from './ops/binary-const.js';
+export type { PadMode } from './ops/pad2d.js';
+export { broadcastIndex, channelValue } from './ops/broadcast.js';
 export {
   createGraph, param, sizeOf, getNode, getParam, nodeParam, consumers, topoSort, inferShapes, validate,
   sortNodes, cloneGraph, cloneParam, paramUses, weightParams,

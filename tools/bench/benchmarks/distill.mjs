@@ -1,22 +1,25 @@
 // Knowledge distillation on Fashion-MNIST (Hinton et al. 2015; NST, Huang & Wang 2017).
 // (a) teacher = the VGG-style CNN, student = LeNet-300-100 trained alone and distilled (a few
-//     temperatures, several seeds; T chosen on a held-out validation slice of train).
+//     temperatures, 3 seeds; T chosen on the protocol's validation split, the test set measured
+//     once per seed for the student alone and the chosen T).
 // (b) a ThiNet-pruned copy of the teacher recovered by the same fine-tune, plain, with KD
-//     and with NST from the unpruned model.
+//     and with NST from the unpruned model, 3 seeds.
 import { pipeline } from '@condense/core';
 import { cloneGraph, cost, lenet300100, vggSmall } from '@condense/ir';
 import { thinet } from '@condense/thinet';
 import { kdContribution, nstContribution } from '@condense/distill';
-import { accuracy, benchBackend, benchData, envOverrides, fit, round, runtime } from '../lib.mjs';
+import { accuracy, benchBackend, envOverrides, fit, round, runtime } from '../lib.mjs';
+import { headOf } from '../deep-compression.mjs';
+import { mean, protocolData, seedMetrics, seedRecord } from '../protocol.mjs';
 
 /**
- * Sizes. The CNN teacher is what costs: on the 2-core machine WASM trains it at roughly 100-200
- * examples/s depending on load, so it gets a slice of the training set; the students are cheap.
- * CONDENSE_DISTILL_CONFIG (JSON) overrides fields, for experiments.
+ * Sizes. The CNN teacher is what costs: on the 2-core machine WASM trains it at roughly 50-140
+ * examples/s depending on load (2 epochs on all 55,000 training images: ~15-35 min); the
+ * students are cheap. CONDENSE_DISTILL_CONFIG (JSON) overrides fields, for experiments.
  */
 const FULL = {
-  // 2 epochs on 24k: 88.8% (on 12k: 86.1%). The better teacher raised the KD gain (scratch runs, 1000 transfer examples: +2.6 points vs +1.7).
-  teacherCount: 24000, // first N training examples
+  // Earlier runs: 2 epochs on 24k: 88.8% (on 12k: 86.1%). The better teacher raised the KD gain (scratch runs, 1000 transfer examples: +2.6 points vs +1.7).
+  teacherCount: undefined, // first N training examples; all of them (the 55,000 outside the validation split)
   teacherEpochs: 2,
   // The students' training set: the first N (a subset of the teacher's). Small, as in Hinton et al.
   // section 5 (soft targets as a regulariser when labelled data is scarce): the student alone overfits it.
@@ -24,15 +27,12 @@ const FULL = {
   // (30% of the gap); 3000 examples, alone 83.14% / KD (T=4) 85.33% (39%). Random shifts of the
   // transfer images (train's augment) lowered both, alone and distilled.
   transferCount: 3000,
-  validationCount: 5000, // the last N of train, used by nobody for training: picks T
   studentEpochs: 40,
-  seeds: [1, 2, 3],
   temperatures: [2, 4, 8],
   alpha: 0.7, // a full run with alpha 0.9 and T 4/8/16 did worse (students 80.7-81.2% vs 81.7% at T=8, alpha 0.7)
   keep: 0.5, // (b) fraction of channels kept in every conv layer
   recoveryCount: 3000,
   recoveryEpochs: 2,
-  recoverySeeds: [1],
   nstWeight: 25,
   nstTap: 'conv4',
 };
@@ -41,29 +41,12 @@ const QUICK = {
   teacherCount: 1000,
   teacherEpochs: 1,
   transferCount: 500,
-  validationCount: 400,
   studentEpochs: 6,
-  seeds: [1, 2],
-  temperatures: [4],
+  temperatures: [2, 4],
   recoveryCount: 300,
   recoveryEpochs: 1,
 };
 
-/** The first `n` examples of a split, or the last `n` with `fromEnd`. */
-function slice(split, n, fromEnd = false) {
-  const size = split.images.length / split.count;
-  const start = fromEnd ? split.count - n : 0;
-  return {
-    images: split.images.subarray(start * size, (start + n) * size),
-    labels: split.labels.subarray(start, start + n),
-    count: n,
-    shape: [n, ...split.shape.slice(1)],
-  };
-}
-
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** Sample standard deviation (n - 1). */
-const std = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 
 export default {
   name: 'distill',
@@ -71,26 +54,27 @@ export default {
   description: 'Knowledge distillation on Fashion-MNIST: VGG-style CNN teacher -> LeNet-300-100 student (Hinton KD, several T and seeds); a channel-pruned CNN recovered with and without KD / NST',
   // Whether a result meets each target (the summary of BENCHMARKS.md).
   checks: {
-    student_kd_accuracy_mean: (m) => m.student_kd_accuracy_mean - m.student_alone_accuracy_mean > 2 * m.student_alone_accuracy_std,
+    student_kd_accuracy: (m) => m.student_kd_accuracy - m.student_alone_accuracy > 2 * (m.student_alone_accuracy_std ?? 0),
     gap_closed: (m) => m.gap_closed >= 0.35,
   },
   targets: {
-    student_kd_accuracy_mean: 'distilled student beats the student alone by more than two standard deviations',
+    student_kd_accuracy: 'distilled student beats the student alone by more than two standard deviations (of the student alone, over seeds)',
     gap_closed: '>= 0.35 of the teacher-student gap closed, (kd - alone) / (teacher - alone)',
   },
   paper: {
     gap_closed: 'Hinton et al. 2015, MNIST: the distilled 2x800 net closed about 90% of the gap (146 -> 74 errors, teacher 67)',
   },
-  async run({ quick, data, seed = 1, backend, log }) {
+  seedColumns: ['student_alone_accuracy', 'student_kd_accuracy', 'recovery_plain', 'recovery_kd', 'recovery_nst'],
+  async run({ quick, data, seeds, backend, log }) {
     const { overrides, note: overrideNote } = envOverrides('CONDENSE_DISTILL_CONFIG');
     const cfg = { ...(quick ? QUICK : FULL), ...overrides };
     const backendDesc = await benchBackend(backend);
-    log(`backend ${backendDesc}`);
-    const d = await benchData({ quick, data }, { quickTrain: cfg.teacherCount + cfg.validationCount, quickTest: 1000 });
-    const teacherSet = slice(d.train, Math.min(cfg.teacherCount, d.train.count - cfg.validationCount));
-    const transfer = slice(d.train, Math.min(cfg.transferCount, teacherSet.count));
-    const validation = slice(d.train, cfg.validationCount, true);
-    const seeds = cfg.seeds.map((s) => s + seed - 1);
+    const protocol = await protocolData({ quick, data }, { train: cfg.teacherCount, quickTrain: cfg.teacherCount, quickTest: 1000 });
+    log(`backend ${backendDesc}; ${protocol.validationSplit}`);
+    const { validation } = protocol;
+    const teacherSet = protocol.train;
+    const transfer = headOf(teacherSet, cfg.transferCount);
+    const [seed] = seeds;
     const t0 = performance.now();
 
     // (a) Teacher.
@@ -98,16 +82,17 @@ export default {
     const tt = performance.now();
     const ts = await fit(teacher, teacherSet, { epochs: cfg.teacherEpochs, batchSize: 64, seed, log, label: 'teacher' });
     const teacherTrainS = (performance.now() - tt) / 1000;
-    const teacherAcc = await accuracy(teacher, d.test);
+    const teacherAcc = await protocol.testAccuracy(teacher, 'teacher');
     log(`teacher (vggSmall) ${(teacherAcc * 100).toFixed(2)}% test, ${Math.round(ts.samplesPerSec)} train samples/s, ${teacherTrainS.toFixed(0)} s`);
 
-    // Students: same seeds, data, epochs and optimizer with and without KD.
+    // Students: same seeds, data, epochs and optimizer with and without KD; measured on validation
+    // (the graphs kept, so that the chosen ones are measured on the test split once each).
     const student = async (s, contributions, label) => {
       const g = lenet300100(s);
       const summary = await fit(g, transfer, { epochs: cfg.studentEpochs, batchSize: 64, seed: s, contributions, label, log: () => {} });
-      const [test, val] = [await accuracy(g, d.test), await accuracy(g, validation)];
-      log(`${label} seed ${s}: ${(test * 100).toFixed(2)}% test, ${(val * 100).toFixed(2)}% validation`);
-      return { test, val, summary };
+      const val = await accuracy(g, validation);
+      log(`${label} seed ${s}: ${(val * 100).toFixed(2)}% validation`);
+      return { seed: s, graph: g, val, summary };
     };
     const alone = [];
     for (const s of seeds) alone.push(await student(s, [], 'alone'));
@@ -126,11 +111,9 @@ export default {
     }
     const valMean = (runs) => mean(runs.map((r) => r.val));
     const bestT = [...byT.keys()].reduce((a, b) => (valMean(byT.get(b)) > valMean(byT.get(a)) ? b : a));
-    const kdTest = byT.get(bestT).map((r) => r.test);
-    const aloneTest = alone.map((r) => r.test);
-    const gap = teacherAcc - mean(aloneTest);
-    const gain = mean(kdTest) - mean(aloneTest);
-    const sigma = Math.max(std(aloneTest), std(kdTest));
+    // The test split: the student alone and the chosen T, once per seed.
+    for (const r of alone) r.test = await protocol.testAccuracy(r.graph, `seed ${r.seed}: student alone`);
+    for (const r of byT.get(bestT)) r.test = await protocol.testAccuracy(r.graph, `seed ${r.seed}: student KD T=${bestT}`);
 
     // Logit cache: epoch 1 of the first KD run ran the teacher, later epochs read the cache.
     const [first, ...later] = cacheFirst.history.map((h) => h.ms);
@@ -141,75 +124,86 @@ export default {
     // (b) Channel pruning, then recovery.
     // ThiNet (defaults: 20 calibration images per class from the teacher's training set) on every conv layer.
     const pruned = (await pipeline([thinet({ ratio: 1 - cfg.keep, seed })]).run(cloneGraph(teacher), { data: { train: teacherSet }, runtime, seed, evaluateEachStage: false })).graph;
-    const prunedAcc = await accuracy(pruned, d.test);
+    const prunedAcc = await protocol.testAccuracy(pruned, 'ThiNet-pruned teacher, no recovery');
     const [macsBefore, macsAfter] = [cost(teacher).totals.macs, cost(pruned).totals.macs];
     log(`ThiNet, keep ${cfg.keep} of every conv layer's channels: MACs ${macsBefore} -> ${macsAfter}, accuracy ${(prunedAcc * 100).toFixed(2)}% before recovery`);
-    const recoverySet = slice(d.train, Math.min(cfg.recoveryCount, teacherSet.count));
-    const recover = async (label, make) => {
-      const accs = [];
+    const recoverySet = headOf(teacherSet, cfg.recoveryCount);
+    const recover = async (s, label, make) => {
+      const g = cloneGraph(pruned);
       const t = performance.now();
-      for (const s of cfg.recoverySeeds.map((x) => x + seed - 1)) {
-        const g = cloneGraph(pruned);
-        await fit(g, recoverySet, { epochs: cfg.recoveryEpochs, batchSize: 64, seed: s, contributions: make(g), label, log: () => {} });
-        accs.push(await accuracy(g, d.test));
-      }
-      log(`recovery ${label}: ${accs.map((a) => (a * 100).toFixed(2)).join(', ')}% (${((performance.now() - t) / 1000).toFixed(0)} s)`);
-      return { mean: mean(accs), std: std(accs) };
+      await fit(g, recoverySet, { epochs: cfg.recoveryEpochs, batchSize: 64, seed: s, contributions: make(g), label, log: () => {} });
+      const acc = await protocol.testAccuracy(g, `seed ${s}: recovery ${label}`);
+      log(`recovery ${label} seed ${s}: ${(acc * 100).toFixed(2)}% (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+      return acc;
     };
-    const plain = await recover('plain', () => []);
-    const kdRec = await recover(`kd T=${bestT}`, () => [kdContribution(teacher, { temperature: bestT, alpha: cfg.alpha })]);
-    const nstRec = await recover('nst', (g) => [nstContribution(teacher, g, { teacherTap: cfg.nstTap, studentTap: cfg.nstTap, weight: cfg.nstWeight })]);
+
+    // Per seed: the students' test accuracies and the three recoveries.
+    const runs = [];
+    for (const [i, s] of seeds.entries()) {
+      runs.push({
+        seed: s,
+        metrics: {
+          student_alone_accuracy: round(alone[i].test),
+          student_kd_accuracy: round(byT.get(bestT)[i].test),
+          val_student_alone_accuracy: round(alone[i].val),
+          val_student_kd_accuracy: round(byT.get(bestT)[i].val),
+          recovery_plain: round(await recover(s, 'plain', () => [])),
+          recovery_kd: round(await recover(s, `kd T=${bestT}`, () => [kdContribution(teacher, { temperature: bestT, alpha: cfg.alpha })])),
+          recovery_nst: round(await recover(s, 'nst', (g) => [nstContribution(teacher, g, { teacherTap: cfg.nstTap, studentTap: cfg.nstTap, weight: cfg.nstWeight })])),
+        },
+      });
+    }
+    const perSeed = seedMetrics(runs);
+    const gap = teacherAcc - perSeed.student_alone_accuracy;
+    const gain = perSeed.student_kd_accuracy - perSeed.student_alone_accuracy;
+    const sigma = Math.max(perSeed.student_alone_accuracy_std ?? 0, perSeed.student_kd_accuracy_std ?? 0);
 
     const pct = (x) => `${(x * 100).toFixed(2)}%`;
-    const ms = (xs) => `${pct(mean(xs))} ± ${(std(xs) * 100).toFixed(2)}`;
+    const ms = (k) => `${pct(perSeed[k])} ± ${((perSeed[`${k}_std`] ?? 0) * 100).toFixed(2)}`;
     return {
       backend: backendDesc,
-      dataset: { ...d.sizes, teacher_train: teacherSet.count, transfer: transfer.count, validation: validation.count, recovery: recoverySet.count },
+      dataset: protocol.sizes({ teacher_train: teacherSet.count, transfer: transfer.count, recovery: recoverySet.count }),
       metrics: {
         teacher_accuracy: round(teacherAcc),
-        student_alone_accuracy_mean: round(mean(aloneTest)),
-        student_alone_accuracy_std: round(std(aloneTest)),
-        student_kd_accuracy_mean: round(mean(kdTest)),
-        student_kd_accuracy_std: round(std(kdTest)),
+        ...perSeed,
         kd_temperature: bestT,
         kd_alpha: cfg.alpha,
         kd_gain: round(gain),
-        kd_gain_sigmas: round(gain / sigma, 2),
-        // Undefined when the teacher is no better than the student alone (quick runs with a tiny teacher).
+        // Undefined with one seed (no spread) or when the teacher is no better than the student alone (quick runs with a tiny teacher).
+        kd_gain_sigmas: sigma > 0 ? round(gain / sigma, 2) : null,
         gap_closed: gap > 0 ? round(gain / gap, 3) : null,
         kd_cache_epoch_speedup: round(epochSpeedup, 2),
         kd_cache_run_speedup: round(runSpeedup, 2),
         teacher_passes_saved: round(1 - 1 / (kdRuns * cfg.studentEpochs), 3),
         pruned_accuracy: round(prunedAcc),
         pruned_macs_ratio: round(macsAfter / macsBefore, 3),
-        recovery_plain: round(plain.mean),
-        recovery_kd: round(kdRec.mean),
-        recovery_nst: round(nstRec.mean),
         teacher_train_s: round(teacherTrainS, 1),
         wall_s: round((performance.now() - t0) / 1000, 1),
       },
+      seedRuns: seedRecord(runs),
+      protocol: protocol.record(),
       tables: {
-        'Students (LeNet-300-100), test accuracy over seeds': [
+        'Students (LeNet-300-100): validation accuracy of every T, test accuracy of the student alone and the chosen T (mean ± std over seeds)': [
           { student: 'teacher (vggSmall)', accuracy: pct(teacherAcc), validation: '', seeds: 1 },
-          { student: 'alone', accuracy: ms(aloneTest), validation: pct(valMean(alone)), seeds: seeds.length },
-          ...[...byT].map(([T, runs]) => ({
+          { student: 'alone', accuracy: ms('student_alone_accuracy'), validation: pct(valMean(alone)), seeds: seeds.length },
+          ...[...byT].map(([T, tr]) => ({
             student: `KD T=${T}, alpha=${cfg.alpha}${T === bestT ? ' (chosen)' : ''}`,
-            accuracy: ms(runs.map((r) => r.test)),
-            validation: pct(valMean(runs)),
+            accuracy: T === bestT ? ms('student_kd_accuracy') : '(not measured: not chosen)',
+            validation: pct(valMean(tr)),
             seeds: seeds.length,
           })),
         ],
-        'Channel-pruned CNN: recovery fine-tune': [
+        'Channel-pruned CNN: recovery fine-tune (test accuracy, mean ± std over seeds)': [
           { model: 'unpruned teacher', accuracy: pct(teacherAcc), macs: macsBefore },
           { model: `ThiNet-pruned (keep ${cfg.keep} of conv channels), no fine-tune`, accuracy: pct(prunedAcc), macs: macsAfter },
-          { model: 'recovered, plain', accuracy: pct(plain.mean), macs: macsAfter },
-          { model: `recovered, KD (T=${bestT})`, accuracy: pct(kdRec.mean), macs: macsAfter },
-          { model: `recovered, NST (${cfg.nstTap}, weight ${cfg.nstWeight})`, accuracy: pct(nstRec.mean), macs: macsAfter },
+          { model: 'recovered, plain', accuracy: ms('recovery_plain'), macs: macsAfter },
+          { model: `recovered, KD (T=${bestT})`, accuracy: ms('recovery_kd'), macs: macsAfter },
+          { model: `recovered, NST (${cfg.nstTap}, weight ${cfg.nstWeight})`, accuracy: ms('recovery_nst'), macs: macsAfter },
         ],
       },
       notes: [
-        `Teacher: vggSmall trained ${cfg.teacherEpochs} epochs on the first ${teacherSet.count} training examples (Adam 1e-3, batch 64). Students: LeNet-300-100, ${cfg.studentEpochs} epochs on the first ${transfer.count} (the transfer set), Adam 1e-3, batch 64, seeds ${seeds.join(', ')}; alone and distilled runs share seeds, data, epochs and optimizer.`,
-        `T chosen by mean accuracy on a validation slice (the last ${validation.count} training examples, never trained on); the test set only reports.`,
+        `Teacher: vggSmall trained ${cfg.teacherEpochs} epochs on the first ${teacherSet.count} training examples (Adam 1e-3, batch 64), one seed (${seed}): the fixed input of every student. Students: LeNet-300-100, ${cfg.studentEpochs} epochs on the first ${transfer.count} (the transfer set), Adam 1e-3, batch 64, seeds ${seeds.join(', ')}; alone and distilled runs share seeds, data, epochs and optimizer (the student alone is the fair baseline).`,
+        `T chosen by mean accuracy on the validation split (never trained on) from ${cfg.temperatures.join(', ')}; the test set measures the student alone and the chosen T once per seed. alpha ${cfg.alpha}, the NST weight and tap were chosen in earlier runs that looked at the test set, kept.`,
         `kd_gain_sigmas = (kd - alone) / max(std_alone, std_kd), sample standard deviations over ${seeds.length} seeds.`,
         `Logit cache: the first KD run computed the teacher on ${cacheFirst.stats.teacherExamples} examples and served ${cacheFirst.stats.cachedExamples} from the cache; its first epoch took ${(first / 1000).toFixed(1)} s, the later ones ${(mean(later) / 1000).toFixed(1)} s on average. The cache is shared by every KD run of the same teacher, so the ${kdRuns} KD runs ran the teacher over the transfer set once instead of ${kdRuns * cfg.studentEpochs} times.`,
         `(b) ThiNet (@condense/thinet, defaults: 20 calibration images per class, least squares, bias correction) on conv1-4, keeping ${cfg.keep} of the channels; recovery = ${cfg.recoveryEpochs} epochs on the first ${recoverySet.count} examples, Adam 1e-3, same seeds for the three variants. NST matches ${cfg.nstTap} of the pruned model to ${cfg.nstTap} of the teacher.`,

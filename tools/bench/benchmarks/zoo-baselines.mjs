@@ -4,7 +4,8 @@
 import { cost } from '@condense/ir';
 import { latencyMetrics, latencyNotes, measureLatency } from '../latency.mjs';
 import { checkpointDir, listCheckpoints, loadCheckpoint } from '../checkpoints.mjs';
-import { meanStd, round } from '../lib.mjs';
+import { round } from '../lib.mjs';
+import { mean, std } from '../protocol.mjs';
 import { RECIPES, SEEDS } from './zoo-train.mjs';
 import { ZOO } from '../zoo.mjs';
 
@@ -29,21 +30,21 @@ export default {
       const missing = SEEDS.filter((s) => !metas.some((m) => m.seed === s));
       if (missing.length) notes.push(`${ZOO[network].title}: no checkpoint for seed(s) ${missing.join(', ')}; make them with ${missing.map((s) => `npm run bench -- zoo-train-${network}-seed${s}${quick ? ' --quick' : ''}`).join(', ')}.`);
       if (metas.length === 0) continue;
-      const test = meanStd(metas.map((m) => m.test_accuracy));
-      const val = meanStd(metas.map((m) => m.val_accuracy));
+      const test = metas.map((m) => m.test_accuracy);
+      const val = metas.map((m) => m.val_accuracy);
       const { graph, dir } = await loadCheckpoint(network, metas[0].seed, { quick });
       const t = cost(graph).totals;
       Object.assign(metrics, {
-        [`${network}_test_accuracy_mean`]: round(test.mean),
-        [`${network}_test_accuracy_std`]: round(test.std),
-        [`${network}_val_accuracy_mean`]: round(val.mean),
+        [`${network}_test_accuracy_mean`]: round(mean(test)),
+        [`${network}_test_accuracy_std`]: round(std(test)),
+        [`${network}_val_accuracy_mean`]: round(mean(val)),
         [`${network}_params`]: t.params,
         [`${network}_macs`]: t.macs,
         [`${network}_file_bytes`]: metas[0].bytes,
       });
       for (const m of metas) rows.push({ network: ZOO[network].title, seed: m.seed, best_epoch: `${m.best_epoch}/${m.recipe.epochs}`, val_accuracy: m.val_accuracy, test_accuracy: m.test_accuracy, train_samples_per_s: m.train_samples_per_s, commit: m.commit.slice(0, 8), command: m.command });
       timed.push({ name: network, dir });
-      log(`${network}: ${metas.length} seed(s), test ${(100 * test.mean).toFixed(2)}% ± ${(100 * test.std).toFixed(2)}`);
+      log(`${network}: ${metas.length} seed(s), test ${(100 * mean(test)).toFixed(2)}% ± ${(100 * std(test)).toFixed(2)}`);
     }
     let latency;
     if (timed.length) {

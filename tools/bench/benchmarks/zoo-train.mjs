@@ -1,12 +1,14 @@
 // The checkpoints the ResNet-20 and MobileNetV2 benchmarks start from, made here and nowhere else:
 // one benchmark per network and seed (`npm run bench -- zoo-train-resnet20-seed1`), each a full
-// run of at most about two hours on this machine's 2 cores. Trains on the Fashion-MNIST training
-// set minus the validation split (lib.mjs holdOut: the last 5,000 of the 60,000), keeps the epoch
-// with the best validation accuracy (the number of epochs chosen on validation), measures the test
-// set once on it, and writes the checkpoint with its sidecar (checkpoints.mjs).
+// run of at most about two hours on this machine's 2 cores (protocol.mjs seedParts; the report
+// merges the seeds). Trains on the Fashion-MNIST training set minus the protocol's validation
+// split (the last 5,000 of the 60,000), keeps the epoch with the best validation accuracy (the
+// number of epochs chosen on validation), measures the test set once on it, and writes the
+// checkpoint with its sidecar (checkpoints.mjs).
 import { cloneGraph, cost } from '@condense/ir';
 import { compile, train } from '@condense/tfjs';
-import { accuracy, benchBackend, benchData, holdOut, pct, round } from '../lib.mjs';
+import { asData, benchBackend, pct, round } from '../lib.mjs';
+import { protocolData, seedParts, seedRecord } from '../protocol.mjs';
 import { writeCheckpoint } from '../checkpoints.mjs';
 import { ZOO } from '../zoo.mjs';
 
@@ -31,10 +33,9 @@ const QUICK = { train: 2500, val: 500, test: 1000, epochs: 1 };
 async function trainCheckpoint({ network, seed, quick, data, backend, log, command, commit }) {
   const recipe = quick ? { ...RECIPES[network], epochs: QUICK.epochs } : RECIPES[network];
   const backendName = await benchBackend(backend);
-  const fm = await benchData({ quick, data }, { quickTrain: QUICK.train, quickTest: QUICK.test });
-  const { train: trainSplit, val, split } = holdOut(fm.train, quick ? QUICK.val : 5000);
-  const asData = (s) => ({ x: s.images, y: s.labels, count: s.count, shape: [...s.shape] });
-  log(`${ZOO[network].title}, seed ${seed}, ${backendName}: ${trainSplit.count} training images, ${val.count} validation, ${fm.test.count} test; ${recipe.epochs} epochs`);
+  const protocol = await protocolData({ quick, data }, { quickTrain: QUICK.train, quickValidation: QUICK.val, quickTest: QUICK.test });
+  const { train: trainSplit, validation: val } = protocol;
+  log(`${ZOO[network].title}, seed ${seed}, ${backendName}: ${protocol.validationSplit}; ${recipe.epochs} epochs`);
 
   const graph = ZOO[network].make(seed);
   const model = compile(graph, { seed });
@@ -57,7 +58,7 @@ async function trainCheckpoint({ network, seed, quick, data, backend, log, comma
   });
   model.dispose();
   const trainSeconds = (performance.now() - t0) / 1000;
-  const testAccuracy = await accuracy(best.graph, fm.test); // once, on the chosen epoch
+  const testAccuracy = await protocol.testAccuracy(best.graph, `seed ${seed}: epoch ${best.epoch}`); // once, on the chosen epoch
   const totals = cost(best.graph).totals;
   log(`kept epoch ${best.epoch} (validation ${pct(best.accuracy)}); test ${pct(testAccuracy)}`);
 
@@ -70,8 +71,8 @@ async function trainCheckpoint({ network, seed, quick, data, backend, log, comma
     date: new Date().toISOString(),
     quick,
     backend: backendName,
-    split,
-    data: fm.sizes,
+    split: protocol.validationSplit,
+    data: protocol.sizes(),
     recipe,
     best_epoch: best.epoch,
     epochs_run: summary.epochs,
@@ -83,37 +84,41 @@ async function trainCheckpoint({ network, seed, quick, data, backend, log, comma
     train_minutes: round(trainSeconds / 60, 1),
     history,
   };
-  return { meta, best, testAccuracy, summary, trainSeconds, backendName, fm };
+  return { meta, best, testAccuracy, summary, trainSeconds, backendName, protocol };
 }
 
-function benchmarkFor(network, seed) {
-  const name = `zoo-train-${network}-seed${seed}`;
-  return {
+/** One part per seed: `zoo-train-<network>-seed<N>` (seedParts), each writing its checkpoint. */
+function benchmarksFor(network) {
+  const name = `zoo-train-${network}`;
+  return seedParts({
     name,
     order: 5,
-    description: `Train the ${ZOO[network].title} checkpoint for seed ${seed} (Fashion-MNIST minus the validation split; epochs chosen on validation; test measured once) and write it under bench-results/checkpoints/`,
+    description: `Train the ${ZOO[network].title} checkpoint (Fashion-MNIST minus the validation split; epochs chosen on validation; test measured once) and write it under bench-results/checkpoints/`,
     checks: {},
     targets: {},
     paper: {},
-    async run({ quick, data, backend, log, commit }) {
-      const command = `npm run bench -- ${name}${quick ? ' --quick' : ''}`;
+    async run({ quick, data, seed, backend, log, commit }) {
+      const command = `npm run bench -- ${name}-seed${seed}${quick ? ' --quick' : ''}`;
       const r = await trainCheckpoint({ network, seed, quick, data, backend, log, command, commit });
       const saved = await writeCheckpoint(r.best.graph, r.meta, { quick });
       log(`checkpoint: ${saved.dir} (${saved.bytes} bytes)`);
+      const metrics = {
+        val_accuracy: r.meta.val_accuracy,
+        test_accuracy: r.meta.test_accuracy,
+        best_epoch: r.meta.best_epoch,
+        epochs_run: r.meta.epochs_run,
+        params: r.meta.params,
+        macs: r.meta.macs,
+        checkpoint_bytes: saved.bytes,
+        train_samples_per_s: r.meta.train_samples_per_s,
+        train_minutes: r.meta.train_minutes,
+      };
       return {
         backend: r.backendName,
-        dataset: { ...r.fm.sizes, split: r.meta.split },
-        metrics: {
-          val_accuracy: r.meta.val_accuracy,
-          test_accuracy: r.meta.test_accuracy,
-          best_epoch: r.meta.best_epoch,
-          epochs_run: r.meta.epochs_run,
-          params: r.meta.params,
-          macs: r.meta.macs,
-          checkpoint_bytes: saved.bytes,
-          train_samples_per_s: r.meta.train_samples_per_s,
-          train_minutes: r.meta.train_minutes,
-        },
+        dataset: r.protocol.sizes(),
+        metrics,
+        protocol: r.protocol.record(),
+        seedRuns: seedRecord([{ seed, metrics }]),
         tables: { 'per epoch (validation split, never the test set)': r.meta.history },
         notes: [
           `Recipe: ${JSON.stringify(r.meta.recipe)}, seed ${seed} (initialisation, shuffle, augmentation).`,
@@ -123,7 +128,7 @@ function benchmarkFor(network, seed) {
         ],
       };
     },
-  };
+  }, SEEDS);
 }
 
-export default Object.keys(RECIPES).flatMap((network) => SEEDS.map((seed) => benchmarkFor(network, seed)));
+export default Object.keys(RECIPES).flatMap(benchmarksFor);

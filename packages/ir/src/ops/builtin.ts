@@ -1,7 +1,7 @@
 import { formatShape } from '../errors.js';
 import { activationScalar, activationScalePass, isActivation } from './activations.js';
 import {
-  checkActivation, convGroups, dilation2, groupInputs, keepsConstant, kernelOf, lastDim, rank, spatialOut, strides2, zeroPadding,
+  checkActivation, convGroups, dilation2, groupInputs, keepsConstant, kernelOf, lastDim, rank, spatialOut, spatialPositions, strides2, zeroPadding,
 } from './common.js';
 import { fail, registerOp, type OpContext } from './registry.js';
 import type { Shape } from '../types.js';
@@ -11,10 +11,10 @@ registerOp({
   arity: 0,
   inferShape: (ctx) => {
     const shape = ctx.node.attrs.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-      fail(ctx, `input needs attrs.shape, an array of positive integers without the batch dimension; got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => d === null || (Number.isInteger(d) && d >= 1))) {
+      fail(ctx, `input needs attrs.shape, an array of positive integers (null for a size known only at run time) without the batch dimension; got ${JSON.stringify(shape)}`);
     }
-    return [null, ...(shape as number[])];
+    return [null, ...(shape as (number | null)[])];
   },
   channels: { kind: 'opaque' },
 });
@@ -58,7 +58,7 @@ registerOp({
   // A grouped kernel's axis 2 is one group's inputs: every output reads only those.
   macs: (ctx, out) => {
     const k = kernelOf(ctx, 4);
-    return (out[1] as number) * (out[2] as number) * k[0] * k[1] * k[2] * k[3];
+    return spatialPositions(out) * k[0] * k[1] * k[2] * k[3];
   },
   channels: { kind: 'produce', in: [{ role: 'kernel', axis: 2 }], out: [{ role: 'kernel', axis: 3 }, { role: 'bias', axis: 0 }], groups: convGroups },
 });
@@ -81,7 +81,7 @@ registerOp({
   },
   macs: (ctx, out) => {
     const k = kernelOf(ctx, 4);
-    return (out[1] as number) * (out[2] as number) * k[0] * k[1] * k[2] * k[3];
+    return spatialPositions(out) * k[0] * k[1] * k[2] * k[3];
   },
   channels: {
     kind: 'elementwise',

@@ -52,18 +52,21 @@ export const keepsConstant =
   (scale: ChannelValues['scale']): (() => ChannelValues) =>
   () => ({ scale, constant: (k) => k });
 
-export function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number, number] {
+/** Output height and width; an unknown (null) input size gives an unknown output size. */
+export function spatialOut(ctx: OpContext, k: [number, number], strides: [number, number], dilation: [number, number]): [number | null, number | null] {
   const [, h, w] = ctx.inputs[0];
   checkPositive(ctx, 'strides', strides);
   checkPositive(ctx, 'dilation', dilation);
-  if (h === null || w === null) fail(ctx, `spatial dimensions must be known, got ${formatShape(ctx.inputs[0])}`);
   const padding = (ctx.node.attrs.padding ?? 'valid') as Padding;
   if (padding !== 'same' && padding !== 'valid') fail(ctx, `padding must be 'same' or 'valid', got '${String(padding)}'`);
-  const ho = windowOut(h as number, k[0], strides[0], dilation[0], padding);
-  const wo = windowOut(w as number, k[1], strides[1], dilation[1], padding);
-  if (ho < 1 || wo < 1) fail(ctx, `window ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
+  const ho = h === null ? null : windowOut(h, k[0], strides[0], dilation[0], padding);
+  const wo = w === null ? null : windowOut(w, k[1], strides[1], dilation[1], padding);
+  if ((ho !== null && ho < 1) || (wo !== null && wo < 1)) fail(ctx, `window ${k[0]}x${k[1]} does not fit the ${h ?? '?'}x${w ?? '?'} input`);
   return [ho, wo];
 }
+
+/** Output positions per example of a 2-D op (an unknown size counts as 1, as dense counts positions). */
+export const spatialPositions = (out: Shape): number => (out[1] ?? 1) * (out[2] ?? 1);
 
 /** `attrs.groups` of a grouped conv (1: an ordinary one). */
 export const convGroups = (attrs: Attrs): number => (attrs.groups as number | undefined) ?? 1;

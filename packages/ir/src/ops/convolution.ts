@@ -1,6 +1,6 @@
 /** Convolutions beyond conv2d and depthwiseConv2d: conv1d (over [N, T, C]) and conv2dTranspose. */
 import { formatShape } from '../errors.js';
-import { checkActivation, checkPositive, convGroups, groupInputs, kernelOf, lastDim, rank, single, strides2, windowOut, type Padding } from './common.js';
+import { checkActivation, checkPositive, convGroups, groupInputs, kernelOf, lastDim, rank, single, spatialPositions, strides2, windowOut, type Padding } from './common.js';
 import { fail, registerOp, type OpContext } from './registry.js';
 import type { Attrs } from '../types.js';
 
@@ -69,11 +69,28 @@ export function transposeOut(size: number, k: number, stride: number, padding: P
   return padding === 'same' ? size * stride : size * stride + Math.max(k - stride, 0);
 }
 
+/** conv2dTranspose's output height and width: `attrs.outputShape` [h, w] (TF's input_sizes) when given, else `transposeOut`'s (unknown stays unknown). */
+function transposeSpatial(ctx: OpContext, k: number[], strides: [number, number], padding: Padding): [number | null, number | null] {
+  const fixed = ctx.node.attrs.outputShape;
+  if (fixed !== undefined) {
+    if (!Array.isArray(fixed) || fixed.length !== 2 || !fixed.every((d) => Number.isInteger(d) && d >= 1)) fail(ctx, `outputShape must be [height, width], got ${JSON.stringify(fixed)}`);
+    return [fixed[0] as number, fixed[1] as number];
+  }
+  const [, h, w] = ctx.inputs[0];
+  const out = (size: number | null, i: 0 | 1) => (size === null ? null : transposeOut(size, k[i], strides[i], padding));
+  return [out(h, 0), out(w, 1)];
+}
+
+/**
+ * Transposed convolution (Keras' Conv2DTranspose, TF's Conv2DBackpropInput), NHWC, kernel
+ * [kh, kw, out, in] (the forward conv's filter), optional bias [out] and fused activation. The
+ * output size is `attrs.outputShape` [h, w] when given, else `transposeOut`'s; an optional second
+ * input holding the output shape (an int32 [4] tensor computed at run time) makes it unknown.
+ */
 registerOp({
   op: 'conv2dTranspose',
-  arity: 1,
+  arity: 'variadic',
   params: {
-    // [kh, kw, out, in]: Keras' and TF's layout for the transpose of a conv2d.
     kernel: {
       kind: 'weight',
       shape: (ctx) => {
@@ -85,20 +102,24 @@ registerOp({
   },
   inferShape: (ctx) => {
     checkActivation(ctx, 'activation');
-    const [, h, w] = rank(ctx, 0, 4);
+    const [n] = rank(ctx, 0, 4);
     const k = kernelOf(ctx, 4);
-    const [sh, sw] = strides2(ctx.node.attrs);
-    checkPositive(ctx, 'strides', [sh, sw]);
+    const strides = strides2(ctx.node.attrs);
+    checkPositive(ctx, 'strides', strides);
     const padding = (ctx.node.attrs.padding ?? 'valid') as Padding;
     if (padding !== 'same' && padding !== 'valid') fail(ctx, `padding must be 'same' or 'valid', got '${String(padding)}'`);
-    if (h === null || w === null) fail(ctx, `spatial dimensions must be known, got ${formatShape(ctx.inputs[0])}`);
-    return [null, transposeOut(h, k[0], sh, padding), transposeOut(w, k[1], sw, padding), k[2]];
+    if (ctx.inputs.length > 2) fail(ctx, `takes the input and optionally an output-shape tensor, got ${ctx.inputs.length} inputs`);
+    if (ctx.inputs.length === 2) {
+      const s = ctx.inputs[1];
+      if (s.length !== 1 || (s[0] !== null && s[0] !== 4)) fail(ctx, `the output-shape input must be a vector of 4, got ${formatShape(s)}`);
+      return [n, null, null, k[2]];
+    }
+    return [n, ...transposeSpatial(ctx, k, strides, padding), k[2]];
   },
-  // Every input position scatters into a kh x kw window: the MACs of the conv2d it transposes.
+  // Every input position scatters into a kh x kw window: the MACs of the conv2d it transposes (an unknown size counts as 1).
   macs: (ctx) => {
-    const [, h, w] = ctx.inputs[0];
     const k = kernelOf(ctx, 4);
-    return (h as number) * (w as number) * k[0] * k[1] * k[2] * k[3];
+    return spatialPositions(ctx.inputs[0]) * k[0] * k[1] * k[2] * k[3];
   },
   channels: {
     kind: 'produce',

@@ -13,7 +13,7 @@ export interface OpContext {
 /** A param's axis that is indexed by channels: per input channel or per output channel. */
 export interface ParamAxis {
   role: string;
-  /** The axis; negative counts from the end (a param whose rank follows the input's, as PReLU's alpha). */
+  /** The axis; negative counts from the end of the param's shape (-1: its last axis, e.g. a [1, 1, C] alpha). */
   axis: number;
   /** For ops that expand channels (depthwise multiplier): is the axis indexed by input or output channel? */
   per?: 'in' | 'out';
@@ -22,6 +22,11 @@ export interface ParamAxis {
    * [i | f | c | o]): channel c owns positions c, C + c, 2C + c, ...
    */
   blocks?: number;
+  /**
+   * The param broadcasts across channels when this axis has length 1 or is absent (a scalar or [1]
+   * operand): it is then not sliced and does not keep the channels whole.
+   */
+  broadcast?: boolean;
 }
 
 /**
@@ -84,8 +89,8 @@ export interface ChannelValues {
 
 export interface OpDef {
   op: string;
-  /** Number of inputs: exact, or `variadic` (at least 1). */
-  arity: number | 'variadic';
+  /** Number of inputs: exact, `variadic` (at least 1), or `any` (none included). */
+  arity: number | 'variadic' | 'any';
   params?: Record<string, ParamSpec>;
   /** Output shape from input shapes (and params). Throws a message string via `fail` on mismatch. */
   inferShape(ctx: OpContext): Shape;
@@ -115,8 +120,8 @@ const registry = new Map<string, OpDef>();
 /** Register an op. Plugins call this for the ops they introduce; re-registering the same op name replaces it. */
 export function registerOp(def: OpDef): OpDef {
   if (!def.op) throw new GraphError('registerOp: the op needs a name');
-  const arityOk = def.arity === 'variadic' || (Number.isInteger(def.arity) && def.arity >= 0);
-  if (!arityOk) throw new GraphError(`registerOp '${def.op}': arity must be a non-negative integer or 'variadic', got ${String(def.arity)}`);
+  const arityOk = def.arity === 'variadic' || def.arity === 'any' || (Number.isInteger(def.arity) && def.arity >= 0);
+  if (!arityOk) throw new GraphError(`registerOp '${def.op}': arity must be a non-negative integer, 'variadic' or 'any', got ${String(def.arity)}`);
   registry.set(def.op, def);
   return def;
 }
@@ -146,6 +151,12 @@ export function kernelAxis(def: OpDef, side: 'in' | 'out', node?: Node): number 
   const flow = typeof def.channels === 'function' ? (node ? def.channels(node) : undefined) : def.channels;
   if (flow?.kind !== 'produce') return undefined;
   return flow[side].find((p) => p.role === 'kernel')?.axis;
+}
+
+/** Whether a node of the op may have `n` inputs. */
+export function arityAllows(def: OpDef, n: number): boolean {
+  if (def.arity === 'any') return true;
+  return def.arity === 'variadic' ? n >= 1 : n === def.arity;
 }
 
 export function hasOp(op: string): boolean {

@@ -15,7 +15,7 @@ import type { Graph, Node, Shape } from '../types.js';
 import { conv1d, conv2d, conv2dTranspose, depthwiseConv2d } from './ref/conv.js';
 import { fusedActivation, identity, paramData, required, type Kernel } from './ref/kernel.js';
 import { merge } from './ref/merge.js';
-import { batchNorm, layerNorm, normalization, prelu, rescaling } from './ref/normalization.js';
+import { batchNorm, layerNorm, normalization, rescaling } from './ref/normalization.js';
 import { globalPool, pool1d, pool2d } from './ref/pooling.js';
 import { embedding, notEqual, recurrent } from './ref/sequence.js';
 import { concat, cropping, permute, repeatVector, upSampling2d, zeroPad2d } from './ref/shape.js';
@@ -33,7 +33,6 @@ const BUILTIN: Record<string, Kernel> = {
   layerNorm,
   normalization,
   rescaling,
-  prelu,
   activation: (inputs, ctx, out) => referenceActivation(ctx.node.attrs.fn as ActivationFn, inputs[0].data.slice(), out[out.length - 1], ctx.node.attrs),
   ...Object.fromEntries(POOLS.flatMap((kind) => [
     [`${kind}Pool2d`, pool2d(kind)],

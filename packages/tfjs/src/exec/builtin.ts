@@ -9,6 +9,7 @@ import { registerNormalizationKernels } from './normalization.js';
 import { registerPoolingKernels } from './pooling.js';
 import { registerReshapingKernels } from './reshaping.js';
 import { registerSequenceKernels } from './sequence.js';
+import { registerTensorOpKernels } from './tensor-ops.js';
 
 function dense(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
   const kernel = p.kernel as tf.Tensor2D;
@@ -142,7 +143,7 @@ function zeroPad2d(node: Node, [x]: tf.Tensor[]): tf.Tensor {
   return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]);
 }
 
-/** Register the kernels of every op in @condense/ir's builtin set. Idempotent. */
+/** Register the kernels of every op @condense/ir defines. Idempotent. */
 export function registerBuiltinKernels(): void {
   registerKernel('dense', dense);
   registerKernel('batchNorm', batchNorm, { stateRoles: ['movingMean', 'movingVariance'] });
@@ -159,6 +160,7 @@ export function registerBuiltinKernels(): void {
   registerMergeKernels();
   registerNormalizationKernels();
   registerSequenceKernels();
+  registerTensorOpKernels();
   // Graph inputs are bound by the executor; the kernel exists so `input` is a known op.
   registerKernel('input', (node) => {
     throw new Error(`node '${node.name}': an input node is bound by the executor, not executed`);

@@ -177,7 +177,9 @@ class Executor implements CompiledModel {
       // An output that is an unfused softmax: its input is the output's logits.
       const softmaxInputs = new Map<string, string>();
       for (const out of this.graph.outputs) {
-        const outNode = this.plan.find((s) => s.node.name === out)?.node;
+        // An identity naming the output (a graph model's Identity) is looked through.
+        let outNode = this.plan.find((s) => s.node.name === out)?.node;
+        while (outNode?.op === 'identity') outNode = this.plan.find((s) => s.node.name === outNode!.inputs[0])?.node;
         if (outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') softmaxInputs.set(out, outNode.inputs[0]);
       }
       const values = new LiveValues(this.plan, [...this.graph.outputs, ...wanted, ...softmaxInputs.values()]);
@@ -248,7 +250,8 @@ class Executor implements CompiledModel {
     xs.forEach((x, i) => {
       const want = this.inputShapes[i];
       const got = x.shape.slice(1);
-      if (got.length !== want.length || got.some((d, j) => d !== want[j])) {
+      // A size known only at run time (null) takes any size.
+      if (got.length !== want.length || got.some((d, j) => want[j] !== null && d !== want[j])) {
         throw new Error(`input '${this.graph.inputs[i]}': expected shape [batch, ${want.join(', ')}], got [${x.shape.join(', ')}]`);
       }
     });

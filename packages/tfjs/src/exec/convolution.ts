@@ -162,14 +162,19 @@ function depthwiseConv2d(node: Node, [x]: tf.Tensor[], p: Params, ctx: KernelCon
   return finish(y, node.attrs, fused);
 }
 
-/** The transpose of a conv2d (Keras Conv2DTranspose): kernel [kh, kw, out, in]. */
-function conv2dTranspose(node: Node, [x]: tf.Tensor[], p: Params): tf.Tensor {
+/**
+ * The transpose of a conv2d (Keras Conv2DTranspose, TF's Conv2DBackpropInput): kernel [kh, kw,
+ * out, in]. The output's height and width: a run-time output-shape input's, else
+ * `attrs.outputShape`, else `transposeOut`'s.
+ */
+function conv2dTranspose(node: Node, [x, outShape]: tf.Tensor[], p: Params): tf.Tensor {
   const [n, h, w] = x.shape;
   const [kh, kw, f] = p.kernel.shape;
   const [sh, sw] = strides2(node.attrs);
   const pad = padding(node.attrs);
-  const out: [number, number, number, number] = [n, transposeOut(h, kh, sh, pad), transposeOut(w, kw, sw, pad), f];
-  const y = tf.conv2dTranspose(x as tf.Tensor4D, p.kernel as tf.Tensor4D, out, [sh, sw], pad);
+  const fixed = outShape ? Array.from(outShape.dataSync()).slice(1, 3) : (node.attrs.outputShape as number[] | undefined);
+  const [ho, wo] = fixed ?? [transposeOut(h, kh, sh, pad), transposeOut(w, kw, sw, pad)];
+  const y = tf.conv2dTranspose(x as tf.Tensor4D, p.kernel as tf.Tensor4D, [n, ho, wo, f], [sh, sw], pad);
   return finish(p.bias ? tf.add(y, p.bias) : y, node.attrs, undefined);
 }
 

@@ -54,7 +54,7 @@ describe('import errors name the file, layer, weight or field', () => {
     expect(await failure('bad-manifest', (_d, j) => void (j.weightsManifest = { paths: [] }))).toMatch(/model\.json: weightsManifest must be an array/);
     expect(await failure('no-class', (_d, j) => void delete j.modelTopology.config.layers[1].class_name)).toMatch(/modelTopology\.config\.layers\[1\]\.class_name is missing/);
     expect(await failure('bad-shape', (_d, j) => void (j.weightsManifest[0].weights[0].shape = [300, 'x']))).toMatch(/weight 'fc1\/kernel' has an invalid shape/);
-    expect(await failure('graph-model', (_d, j) => void (j.format = 'graph-model'))).toMatch(/format is "graph-model"; only TF\.js layers models/);
+    expect(await failure('graph-model', (_d, j) => void (j.format = 'graph-model'))).toMatch(/graph-model\/model\.json: format is 'graph-model' but modelTopology is not a GraphDef \(it has no node list\)/);
     await expect(loadModel(join(tmp.dir, 'nowhere'))).rejects.toThrow(/nowhere: no such file or directory/);
   });
 

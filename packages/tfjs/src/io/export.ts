@@ -6,6 +6,8 @@ import './layers/index.js';
 import { mappingForOp, type KerasLayerSpec, type OriginalLayer, type ToKerasContext } from './mapping.js';
 import type { WeightEncoding } from './encoding.js';
 import { encodeParam, type EncodedWeight, type EncodeOptions } from './weights.js';
+import { graphModelTopology } from '../graph-model/export.js';
+import { graphModelMeta } from '../graph-model/import.js';
 
 export interface ExportOptions {
   /** Write every weight that would be written float32 as float16 instead (half the bytes, lossy). */
@@ -194,8 +196,13 @@ export function toArtifacts(graph: Graph, options: ExportOptions = {}): ExportRe
   return { artifacts, weightNames, encodings, notes };
 }
 
-/** The Keras topology of a graph and its weight names, without encoding any weight. */
+/**
+ * The TF.js topology of a graph and its param -> weight names, as `@condense/codec/loader` rebuilds
+ * the model from a container: the Keras topology, or for a graph read from a graph model its
+ * GraphDef and model.json fields (`graphModelTopology`).
+ */
 export function exportTopology(graph: Graph): { modelTopology: JsonObject; weightNames: Map<string, string> } {
+  if (graphModelMeta(graph)) return graphModelTopology(graph);
   const { modelTopology, weightNames } = kerasTopology(graph, []);
   return { modelTopology, weightNames };
 }

@@ -8,6 +8,9 @@ import type { WeightEncoding } from './encoding.js';
 import { toArtifacts, type ExportOptions } from './export.js';
 import { checkFormat, extrasOf, importParts } from './import.js';
 import { ByteSource, decodeWeights, manifestBytes } from './weights.js';
+import { graphModelMeta, importGraphModel } from '../graph-model/import.js';
+import { toGraphModelArtifacts } from '../graph-model/export.js';
+import { isGraphModelJson } from '../graph-model/parse.js';
 
 const MODEL_JSON = 'model.json';
 const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
@@ -95,11 +98,12 @@ async function readShards(groups: ShardGroup[], base: string, file: string): Pro
     const shards = await groupShards(g, base, file);
     const need = manifestBytes(g.weights, `${file} (${g.at})`);
     const have = shards.reduce((a, s) => a + s.size, 0);
-    if (have !== need) {
-      throw new ModelIOError(`${file}: ${g.at} needs ${need} bytes for its weights (their shapes and dtypes) but its shards hold ${have}: ${listShards(shards) || 'no files'}`);
+    // String weights store their lengths in the data: then the manifest gives a lower bound, checked while decoding.
+    if (need.exact ? have !== need.bytes : have < need.bytes) {
+      throw new ModelIOError(`${file}: ${g.at} needs ${need.exact ? '' : 'at least '}${need.bytes} bytes for its weights (their shapes and dtypes) but its shards hold ${have}: ${listShards(shards) || 'no files'}`);
     }
     all.push(shards);
-    total += need;
+    total += have;
   }
   let buffer: Uint8Array;
   try {
@@ -125,10 +129,11 @@ async function readShards(groups: ShardGroup[], base: string, file: string): Pro
 }
 
 /**
- * Import a TF.js layers model (`model.json` and its weight shards) as an IR graph. `pathOrDir` is
- * the model.json file or the directory holding it. The files are only read, and only inside the
- * model's folder. Float32 weights are views into one buffer holding all shards, so import needs
- * about the weight bytes once.
+ * Import a TF.js model (`model.json` and its weight shards) as an IR graph: a layers model, or a
+ * graph model (tfjs-converter's `format: 'graph-model'`, or a GraphDef topology without a format
+ * field). `pathOrDir` is the model.json file or the directory holding it. The files are only
+ * read, and only inside the model's folder. Float32 weights are views into one buffer holding all
+ * shards, so import needs about the weight bytes once.
  */
 export async function loadModel(pathOrDir: string): Promise<Graph> {
   let file = resolve(pathOrDir);
@@ -138,16 +143,22 @@ export async function loadModel(pathOrDir: string): Promise<Graph> {
   });
   if (info.isDirectory()) file = join(file, MODEL_JSON);
   const json = await readJson(file);
-  checkFormat(json.format, file);
+  const graphModel = isGraphModelJson(json);
+  if (!graphModel) checkFormat(json.format, file);
   if (json.modelTopology === undefined || json.modelTopology === null) throw new ModelIOError(`${file}: modelTopology is missing`);
   const groups = weightGroups(json, file);
   const { buffer, ranges } = await readShards(groups, dirname(file), file);
   const decoded = groups.map((g, i) => {
     const where = `${file} (${g.at}: ${g.paths.join(', ') || 'no files'})`;
-    return decodeWeights(g.weights, new ByteSource([buffer.subarray(...ranges[i])]), where, { copy: false });
+    return decodeWeights(g.weights, new ByteSource([buffer.subarray(...ranges[i])]), where, { copy: false, values: graphModel });
   });
   const params = decoded.flatMap((d) => d.params);
   const sizeError = decoded.find((d) => d.sizeError)?.sizeError;
+  if (graphModel) {
+    const { weightsManifest: _manifest, ...fields } = json;
+    const weightOrder = groups.flatMap((g) => (g.weights as { name: string }[]).map((w) => w.name));
+    return importGraphModel({ json: fields, params, values: decoded.flatMap((d) => d.values), weightOrder, sizeError, where: file });
+  }
   return importParts({ modelTopology: json.modelTopology, params, sizeError, where: file, extras: extrasOf(json) });
 }
 
@@ -175,7 +186,8 @@ export interface SaveResult {
 }
 
 /**
- * Write a graph as `dir/model.json` plus weight shards that stock `tf.loadLayersModel` loads.
+ * Write a graph as `dir/model.json` plus weight shards that stock `tf.loadLayersModel` loads (or
+ * `tf.loadGraphModel`, for a graph read from a graph model).
  * Atomic: files are staged beside `dir` and moved in; model.json, moved last, switches the
  * model over, so a crash leaves the old model or the new one, never a mix. Shards that the
  * replaced model.json listed are removed afterwards; other files in `dir` are left alone.
@@ -183,8 +195,7 @@ export interface SaveResult {
 export async function saveModel(graph: Graph, dir: string, options: SaveOptions = {}): Promise<SaveResult> {
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (!Number.isInteger(shardBytes) || shardBytes < 1) throw new ModelIOError(`saveModel: shardBytes must be a positive integer, got ${brief(shardBytes)}`);
-  const { artifacts, notes, encodings } = toArtifacts(graph, options);
-  const data = new Uint8Array(artifacts.weightData as ArrayBuffer);
+  const { data, modelJson, notes, encodings } = modelFiles(graph, options);
   const target = resolve(dir);
   const existing = await stat(target).catch((e) => {
     if (errno(e) === 'ENOENT') return undefined;
@@ -198,16 +209,7 @@ export async function saveModel(graph: Graph, dir: string, options: SaveOptions 
     name: `${prefix}-shard${i + 1}of${count}.bin`,
     bytes: data.subarray(i * shardBytes, Math.min(data.byteLength, (i + 1) * shardBytes)),
   }));
-  const modelJson: Record<string, unknown> = {
-    format: artifacts.format,
-    generatedBy: artifacts.generatedBy,
-    convertedBy: artifacts.convertedBy,
-    modelTopology: artifacts.modelTopology,
-    weightsManifest: [{ paths: shards.map((s) => s.name), weights: artifacts.weightSpecs }],
-  };
-  if (artifacts.trainingConfig) modelJson.trainingConfig = artifacts.trainingConfig;
-  if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-  const jsonText = JSON.stringify(modelJson);
+  const jsonText = JSON.stringify(modelJson(shards.map((s) => s.name)));
 
   const stage = await makeStage(target);
   try {
@@ -223,6 +225,28 @@ export async function saveModel(graph: Graph, dir: string, options: SaveOptions 
   for (const f of stale) if (!kept.has(f)) await rm(f, { force: true });
   const files = [join(target, MODEL_JSON), ...shards.map((s) => join(target, s.name))];
   return { files, bytes: Buffer.byteLength(jsonText) + data.byteLength, weightBytes: data.byteLength, encodings, notes };
+}
+
+/** The weight bytes, model.json and weight encodings of a graph: a graph model when it was read from one, else a layers model. */
+function modelFiles(graph: Graph, options: ExportOptions): { data: Uint8Array; modelJson: (paths: string[]) => Record<string, unknown>; encodings: WeightEncoding[]; notes: string[] } {
+  if (graphModelMeta(graph)) {
+    const g = toGraphModelArtifacts(graph, options);
+    return { data: new Uint8Array(g.artifacts.weightData as ArrayBuffer), modelJson: g.modelJson, encodings: g.encodings, notes: g.notes };
+  }
+  const { artifacts, notes, encodings } = toArtifacts(graph, options);
+  const modelJson = (paths: string[]) => {
+    const json: Record<string, unknown> = {
+      format: artifacts.format,
+      generatedBy: artifacts.generatedBy,
+      convertedBy: artifacts.convertedBy,
+      modelTopology: artifacts.modelTopology,
+      weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
+    };
+    if (artifacts.trainingConfig) json.trainingConfig = artifacts.trainingConfig;
+    if (artifacts.userDefinedMetadata) json.userDefinedMetadata = artifacts.userDefinedMetadata;
+    return json;
+  };
+  return { data: new Uint8Array(artifacts.weightData as ArrayBuffer), modelJson, encodings, notes };
 }
 
 /** A shard-name prefix whose names collide with none of `taken`. */

@@ -5,26 +5,12 @@
  * TensorFlow's outputs: the fixtures are what the converter writes, and the reference for the
  * GraphModel importer.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { GRAPH_FIXTURES as FIXTURES, readJson, runOutputs as run, scaledDiff, toTensors, type SampleFile } from '../graph-model/testing.js';
 import { fileHandler, tf, useCpu } from './test-helpers.js';
 
-const FIXTURES = fileURLToPath(new URL('./fixtures/graph/', import.meta.url));
-
-interface TensorJson {
-  dtype: 'float32' | 'int32';
-  shape: number[];
-  values: number[];
-}
-type TensorsJson = Record<string, TensorJson>;
-interface SampleFile {
-  tensorflow_version: string;
-  execute: 'execute' | 'executeAsync';
-  samples: { inputs: TensorsJson; outputs: TensorsJson; float_outputs?: TensorsJson }[];
-}
 interface ModelJson {
   format?: string;
   modelTopology: { node: { op: string }[]; library?: { function?: { nodeDef?: { op: string }[] }[] } };
@@ -56,30 +42,6 @@ const CASES = [
   { name: 'frozen-classifier', encodings: ['float32', 'int32'], ops: CLASSIFIER },
   { name: 'frozen-classifier-uint8', encodings: ['uint8', 'int32'], ops: CLASSIFIER },
 ];
-
-const readJson = async <T>(dir: string, file: string): Promise<T> => JSON.parse(await readFile(join(dir, file), 'utf8')) as T;
-
-const toTensors = (ts: TensorsJson): tf.NamedTensorMap =>
-  Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, tf.tensor(t.values, t.shape, t.dtype)]));
-
-/** max |got - want| relative to the largest |want| (exact for integer outputs). */
-function scaledDiff(got: tf.Tensor, want: TensorJson): number {
-  expect(got.dtype).toBe(want.dtype);
-  expect(got.shape).toEqual(want.shape);
-  const g = got.dataSync();
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.values.length; i++) {
-    diff = Math.max(diff, Math.abs(g[i] - want.values[i]));
-    scale = Math.max(scale, Math.abs(want.values[i]));
-  }
-  return want.dtype === 'int32' ? diff : diff / Math.max(scale, 1e-30);
-}
-
-async function run(model: GraphModel, how: SampleFile['execute'], inputs: tf.NamedTensorMap, outputs: string[]): Promise<tf.Tensor[]> {
-  const r = how === 'execute' ? model.execute(inputs, outputs) : await model.executeAsync(inputs, outputs);
-  return Array.isArray(r) ? r : [r];
-}
 
 beforeAll(async () => {
   await useCpu();

@@ -1,10 +1,12 @@
-import { createGraph, getOp, GraphError, validate, type Attrs, type Graph, type Param, type Shape } from '@condense/ir';
+import { arityAllows, createGraph, getOp, GraphError, validate, type Attrs, type Graph, type Param, type Shape } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
 import { brief, isObject, ModelIOError, type Json } from './errors.js';
 import './layers/index.js';
 import { importableClasses, mappingForClass, type FromKerasContext, type OriginalLayer } from './mapping.js';
 import { parseTopology, type KerasLayer, type KerasTopology } from './topology.js';
 import { ByteSource, decodeWeights } from './weights.js';
+import { importGraphModel } from '../graph-model/import.js';
+import { isGraphModelJson } from '../graph-model/parse.js';
 
 /** What import keeps in `graph.meta.keras` so that export can write the model back faithfully. */
 export interface KerasMeta {
@@ -104,9 +106,9 @@ function layerOrder(topo: KerasTopology, where: string): KerasLayer[] {
 }
 
 /** Output shape of a node, checking its arity and param shapes the way `inferShapes` does. */
-function nodeShape(graph: Graph, node: Graph['nodes'][number], shapes: Map<string, Shape>): Shape {
+export function nodeShape(graph: Graph, node: Graph['nodes'][number], shapes: Map<string, Shape>): Shape {
   const def = getOp(node.op, node.name);
-  if (def.arity === 'variadic' ? node.inputs.length < 1 : node.inputs.length !== def.arity) {
+  if (!arityAllows(def, node.inputs.length)) {
     throw new GraphError(`op '${node.op}' takes ${def.arity} input(s), got ${node.inputs.length}`, node.name);
   }
   const ctx = { node, inputs: node.inputs.map((i) => shapes.get(i) as Shape), param: (role: string) => graph.params.get(node.params[role] ?? '') };
@@ -299,10 +301,15 @@ export function checkFormat(format: unknown, where: string): void {
 
 /**
  * An IR graph from in-memory TF.js model artifacts (what `model.save(tf.io.withSaveHandler(...))`
- * hands over). The weights are copied, so the artifacts stay untouched.
+ * hands over, or a graph model's artifacts). The weights are copied, so the artifacts stay untouched.
  */
 export function fromArtifacts(artifacts: io.ModelArtifacts, source = 'model artifacts'): Graph {
   if (!isObject(artifacts as unknown)) throw new ModelIOError(`${source}: model artifacts must be an object`);
+  if (isGraphModelJson(artifacts as Record<string, unknown>)) {
+    const { weightSpecs = [], weightData, ...json } = artifacts;
+    const { params, values, sizeError } = decodeWeights(weightSpecs, ByteSource.of(weightData), source, { copy: true, values: true });
+    return importGraphModel({ json: json as Record<string, unknown>, params, values, weightOrder: weightSpecs.map((w) => w.name), sizeError, where: source });
+  }
   checkFormat(artifacts.format, source);
   if (artifacts.modelTopology === undefined || artifacts.modelTopology === null) throw new ModelIOError(`${source}: modelTopology is missing`);
   const { params, sizeError } = decodeWeights(artifacts.weightSpecs ?? [], ByteSource.of(artifacts.weightData), source, { copy: true });

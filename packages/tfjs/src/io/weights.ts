@@ -7,6 +7,8 @@ export type WeightSpec = io.WeightsManifestEntry;
 type QuantDtype = 'uint8' | 'uint16' | 'float16';
 
 const VALUE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+/** Manifest dtypes whose size is not fixed: a string weight stores each element as a uint32 byte length and the bytes. */
+const VARIABLE_DTYPES = new Set(['string']);
 
 /**
  * Weight bytes held in one or more chunks (shards, or groups read into one buffer), addressed
@@ -79,7 +81,7 @@ function checkSpec(spec: unknown, index: number, where: string): asserts spec is
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
     throw new ModelIOError(`${where}: weight '${spec.name}' has an invalid shape ${brief(shape)}`);
   }
-  if (typeof spec.dtype !== 'string' || !(spec.dtype in VALUE_BYTES)) throw new ModelIOError(`${where}: weight '${spec.name}' has unsupported dtype ${brief(spec.dtype)}`);
+  if (typeof spec.dtype !== 'string' || !(spec.dtype in VALUE_BYTES || VARIABLE_DTYPES.has(spec.dtype))) throw new ModelIOError(`${where}: weight '${spec.name}' has unsupported dtype ${brief(spec.dtype)}`);
   const q = spec.quantization;
   if (q !== undefined) {
     if (!isObject(q) || !['uint8', 'uint16', 'float16'].includes(q.dtype as string)) {
@@ -91,21 +93,75 @@ function checkSpec(spec: unknown, index: number, where: string): asserts spec is
   }
 }
 
-/** Stored bytes of one manifest entry. */
+/** Stored bytes of one manifest entry of a fixed-size dtype. */
 export function specBytes(spec: WeightSpec): number {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   return n * VALUE_BYTES[spec.quantization?.dtype ?? spec.dtype];
 }
 
-/** Bytes a manifest group's weights take, every entry checked first (so shard sizes can be compared before reading). */
-export function manifestBytes(specs: unknown, where: string): number {
+/** Stored bytes of the entry at `offset` of `source`: fixed for numbers, read from the length prefixes for strings (undefined when they run past the data). */
+function storedBytes(spec: WeightSpec, source: ByteSource, offset: number): number | undefined {
+  if (!VARIABLE_DTYPES.has(spec.dtype)) return specBytes(spec);
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  let at = offset;
+  for (let i = 0; i < n; i++) {
+    if (at + 4 > source.length) return undefined;
+    const len = source.bytes(at, 4);
+    at += 4 + new DataView(len.buffer, len.byteOffset, 4).getUint32(0, true);
+  }
+  return at - offset;
+}
+
+/** A non-float weight (a graph model's int32 shapes and indices, bool masks, string tables), decoded. */
+export interface ValueWeight {
+  name: string;
+  dtype: 'int32' | 'bool' | 'string';
+  shape: number[];
+  /** int32 and bool (0/1) values; strings as the base64 of each element's bytes (they need not be text). */
+  values: number[] | string[];
+}
+
+function decodeValues(spec: WeightSpec, raw: Uint8Array, n: number): ValueWeight {
+  const base = { name: spec.name, shape: [...spec.shape] };
+  if (spec.dtype === 'bool') return { ...base, dtype: 'bool', values: Array.from(raw.subarray(0, n), (b) => (b ? 1 : 0)) };
+  if (spec.dtype === 'string') {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const values: string[] = [];
+    for (let at = 0, i = 0; i < n; i++) {
+      const len = view.getUint32(at, true);
+      let bin = '';
+      for (const b of raw.subarray(at + 4, at + 4 + len)) bin += String.fromCharCode(b);
+      values.push(btoa(bin));
+      at += 4 + len;
+    }
+    return { ...base, dtype: 'string', values };
+  }
+  const q = spec.quantization;
+  if (q && q.dtype !== 'float16') {
+    // TF.js decodes quantized int32 weights as round(q * scale + min).
+    const codes = q.dtype === 'uint8' ? raw : aligned(raw, 2, (b, o) => new Uint16Array(b, o, n));
+    return { ...base, dtype: 'int32', values: Array.from(codes, (c) => Math.round(c * (q.scale as number) + (q.min as number))) };
+  }
+  return { ...base, dtype: 'int32', values: Array.from(aligned(raw, 4, (b, o) => new Int32Array(b, o, n))) };
+}
+
+/**
+ * Bytes a manifest group's weights take, every entry checked first (so shard sizes can be compared
+ * before reading). A string weight stores each element's length in the data, so with strings only
+ * a lower bound is known (4 bytes per element): `exact` says which.
+ */
+export function manifestBytes(specs: unknown, where: string): { bytes: number; exact: boolean } {
   if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
-  let total = 0;
+  let bytes = 0;
+  let exact = true;
   specs.forEach((spec: unknown, i) => {
     checkSpec(spec, i, where);
-    total += specBytes(spec);
+    if (VARIABLE_DTYPES.has(spec.dtype)) {
+      exact = false;
+      bytes += 4 * spec.shape.reduce((a, b) => a * b, 1);
+    } else bytes += specBytes(spec);
   });
-  return total;
+  return { bytes, exact };
 }
 
 /**
@@ -137,6 +193,8 @@ function aligned<T>(raw: Uint8Array, align: number, make: (buf: ArrayBuffer, off
 export interface DecodeOptions {
   /** Copy float32 values out of the source instead of viewing it (when the caller still owns the bytes). */
   copy: boolean;
+  /** Return int32, bool and string weights (a graph model's constants) as `values` instead of params (int32) or refusing them. */
+  values?: boolean;
 }
 
 /**
@@ -150,30 +208,34 @@ const KERAS3_OPTIMIZER_WEIGHT = /^optimizer\/(?:[^/]+\/)*vars\/\d+$/;
  * Params from a weights manifest and its bytes, in manifest order. Float32 weights are views
  * into the source where alignment allows (no copy); quantized ones (uint8, uint16, float16) are
  * decoded exactly as TF.js decodes them and keep their manifest entry and bytes as `Param.stored`:
- * where they came from, not a compression annotation (stages see only the decoded values).
- * Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
+ * where they came from, not a compression annotation (stages see only the decoded values). int32
+ * weights become float32 params, or with `values` (a graph model's) come back as `values`, with
+ * bool and string ones. Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
  * that runs past the data throws; data left over after the last weight comes back as `sizeError`.
  */
-export function decodeWeights(specs: unknown, source: ByteSource, where: string, o: DecodeOptions): { params: Param[]; sizeError?: string } {
+export function decodeWeights(specs: unknown, source: ByteSource, where: string, o: DecodeOptions): { params: Param[]; values: ValueWeight[]; sizeError?: string } {
   if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
   const out: Param[] = [];
+  const values: ValueWeight[] = [];
   let offset = 0;
   let last = '';
   for (let i = 0; i < specs.length; i++) {
     const spec: unknown = specs[i];
     checkSpec(spec, i, where);
     const n = spec.shape.reduce((a, b) => a * b, 1);
-    const len = specBytes(spec);
-    if (offset + len > source.length) {
-      throw new ModelIOError(`${where}: weight '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.quantization?.dtype ?? spec.dtype}) needs bytes ${offset}..${offset + len} but the weight data has only ${source.length} bytes`);
+    const len = storedBytes(spec, source, offset);
+    if (len === undefined || offset + len > source.length) {
+      throw new ModelIOError(`${where}: weight '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.quantization?.dtype ?? spec.dtype}) needs bytes ${offset}..${len === undefined ? '?' : offset + len} but the weight data has only ${source.length} bytes`);
     }
     const skip = spec.group === 'optimizer' || KERAS3_OPTIMIZER_WEIGHT.test(spec.name);
     if (!skip) {
-      if (spec.dtype !== 'float32' && spec.dtype !== 'int32') throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 and int32 model weights are supported`);
       const raw = source.bytes(offset, len);
-      if (spec.dtype === 'int32') {
-        // int32 weights (a Normalization's sample count) as their values in float32, exact below 2^24.
-        out.push({ name: spec.name, shape: [...spec.shape], data: Float32Array.from(aligned(raw, 4, (b, off) => new Int32Array(b, off, n))) });
+      if (spec.dtype !== 'float32') {
+        if (o.values && spec.dtype !== 'complex64') values.push(decodeValues(spec, o.copy ? raw.slice() : raw, n));
+        else if (spec.dtype === 'int32') {
+          // int32 weights (a Normalization's sample count) as their values in float32, exact below 2^24.
+          out.push({ name: spec.name, shape: [...spec.shape], data: Float32Array.from(aligned(raw, 4, (b, off) => new Int32Array(b, off, n))) });
+        } else throw new ModelIOError(`${where}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 and int32 model weights are supported`);
       } else if (spec.quantization) {
         const stored = { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw };
         out.push({ name: spec.name, shape: [...spec.shape], data: decodeQuantized(spec, raw, n), stored });
@@ -187,7 +249,7 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
   // Reported by the caller after the layers are read: a layer whose weight has the wrong shape names it better.
   const sizeError = offset === source.length ? undefined
     : `${where}: the weight data has ${source.length} bytes but the manifest describes ${offset} (through weight '${last}'); a weight's shape or dtype does not match the data`;
-  return { params: out, sizeError };
+  return { params: out, values, sizeError };
 }
 
 function copyFloats(raw: Uint8Array, n: number): Float32Array {

@@ -1,4 +1,4 @@
-/** Reference per-channel ops with params: batchNorm, layerNorm, rescaling, prelu. */
+/** Reference per-channel ops with params: batchNorm, layerNorm, rescaling (prelu has its own on the op). */
 import { NORMALIZATION_EPSILON, rescaleOf } from '../../ops/normalization.js';
 import { paramData, required, type Kernel } from './kernel.js';
 
@@ -46,26 +46,4 @@ export const rescaling: Kernel = ([x], ctx) => {
   const { scale, offset } = rescaleOf(ctx.node.attrs);
   const at = (v: number | number[], ch: number) => (typeof v === 'number' ? v : v[ch]);
   return x.data.map((v, i) => v * at(scale, i % c) + at(offset, i % c));
-};
-
-/** alpha broadcast over the batch (and its shared axes, where it has 1s). */
-export const prelu: Kernel = ([x], ctx) => {
-  const alpha = required(ctx, 'alpha');
-  const shape = (ctx.param('alpha') as { shape: number[] }).shape;
-  const dims = x.shape.slice(1);
-  const y = new Float64Array(x.data.length);
-  const per = dims.reduce((a, b) => a * b, 1);
-  for (let i = 0; i < y.length; i++) {
-    let rest = i % per;
-    let a = 0;
-    let stride = 1;
-    for (let d = dims.length - 1; d >= 0; d--) {
-      const pos = rest % dims[d];
-      rest = Math.floor(rest / dims[d]);
-      if (shape[d] !== 1) a += pos * stride;
-      stride *= shape[d];
-    }
-    y[i] = x.data[i] > 0 ? x.data[i] : alpha[a] * x.data[i];
-  }
-  return y;
 };

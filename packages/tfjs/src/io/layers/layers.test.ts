@@ -19,7 +19,9 @@ describe('layer families', () => {
 
   it('cover every builtin IR op', () => {
     const mapped = LAYER_FAMILIES.flatMap((f) => Object.keys(f.mappings));
-    expect(registeredOps().filter((op) => !mapped.includes(op))).toEqual([]);
+    // Ops graph-model import makes that no Keras layer computes (graph models write them back as TF ops).
+    const graphOnly = new Set(['constant', 'tfOp', 'binaryConst', 'biasAdd', 'identity', 'depthToSpace', 'pad2d', 'resize2d']);
+    expect(registeredOps().filter((op) => !mapped.includes(op) && !graphOnly.has(op))).toEqual([]);
     expect(new Set(mapped).size).toBe(mapped.length);
   });
 });
