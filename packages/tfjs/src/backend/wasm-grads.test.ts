@@ -72,7 +72,7 @@ beforeAll(async () => {
 describe('wasm conv backprop kernels', () => {
   it('are registered once, and only where wasm lacks them', () => {
     for (const name of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum',
-      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'Sum']) {
+      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'Sum', 'Tile', 'Multiply', 'Add', 'Sub', 'RealDiv']) {
       expect(isOurKernel(name), name).toBe(true);
     }
     expect(registerWasmGrads()).toEqual([]);
@@ -113,6 +113,29 @@ describe('wasm conv backprop kernels', () => {
       }
     });
   }
+
+  it('conv2d gradients match cpu on the shapes with their own paths: 1x1 (GEMM filter gradient) and stride-1 same (flipped-kernel input gradient)', async () => {
+    const r = rng(41);
+    const cases: ConvCase[] = [
+      { batch: 3, h: 5, w: 4, inC: 3, outC: 5, k: [1, 1], strides: 1, pad: 'valid', dilation: 1, depthwise: false },
+      { batch: 2, h: 6, w: 6, inC: 4, outC: 2, k: [1, 1], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+      { batch: 2, h: 7, w: 7, inC: 2, outC: 3, k: [1, 1], strides: 2, pad: 'same', dilation: 1, depthwise: false }, // not pointwise: stride 2
+      { batch: 2, h: 6, w: 5, inC: 3, outC: 4, k: [3, 3], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+      { batch: 1, h: 5, w: 5, inC: 2, outC: 2, k: [3, 1], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+    ];
+    for (const c of cases) {
+      const xShape: Shape4 = [c.batch, c.h, c.w, c.inC];
+      const fShape: Shape4 = [c.k[0], c.k[1], c.inC, c.outC];
+      const [xs, fs] = [randomData(r, xShape), randomData(r, fShape)];
+      const outShape = tf.tidy(() => forward(c, tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D).shape);
+      const ws = randomData(r, outShape);
+      const grads = () => tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))))([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
+      const [wx, wf] = await on('wasm', grads);
+      const [cx, cf] = await on('cpu', grads);
+      expect(relErr(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relErr(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+    }
+  });
 
   // Kernel level, with dilation 2 too, against a plain-JS reference.
   for (const depthwise of [false, true]) {
@@ -225,7 +248,54 @@ describe('wasm MaxPoolGrad, non-overlapping windows (pool == stride)', () => {
   });
 });
 
-describe('wasm Sum and Identity', () => {
+describe('wasm Sum, Identity and Tile', () => {
+  it('Tile matches cpu on random shapes and repeats, float32 and int32', async () => {
+    const r = rng(31);
+    for (let i = 0; i < 40; i++) {
+      const shape = Array.from({ length: int(r, 1, 5) }, () => int(r, 0, 4));
+      const reps = shape.map(() => int(r, 0, 3));
+      const dtype = r() < 0.5 ? 'float32' : 'int32';
+      const xs = Float32Array.from(randomData(r, shape), (v) => (dtype === 'int32' ? Math.round(v * 100) : v));
+      const tiled = () => [tf.tile(tf.tensor(xs, shape, dtype), reps)];
+      const [w] = await on('wasm', tiled);
+      const [c] = await on('cpu', tiled);
+      expect(Array.from(w), JSON.stringify({ shape, reps, dtype })).toEqual(Array.from(c));
+    }
+    // Batch norm's gradient: a per-channel vector over a whole activation.
+    const v = Float32Array.from({ length: 6 }, (_, k) => k + 1);
+    const [w] = await on('wasm', () => [tf.tile(tf.tensor(v, [1, 1, 1, 6]), [2, 3, 4, 1])]);
+    expect(Array.from(w)).toEqual(Array.from({ length: 2 * 3 * 4 * 6 }, (_, k) => (k % 6) + 1));
+  });
+
+  it('binary ops by a per-channel vector (ours) and every other broadcast (native) match cpu', async () => {
+    const r = rng(37);
+    const ops = { Multiply: tf.mul, Add: tf.add, Sub: tf.sub, RealDiv: tf.div } as const;
+    for (let i = 0; i < 60; i++) {
+      const full = Array.from({ length: int(r, 1, 4) }, () => int(r, 1, 5));
+      const c = full.at(-1) as number;
+      // a per-channel vector ([C] or [1, ..., C]), or another broadcast (a leading axis, a scalar), or equal shapes
+      const other = pick(r, [[c], [...full.slice(0, -1).map(() => 1), c], [full[0], ...full.slice(1).map(() => 1)], [], full]);
+      const name = pick(r, Object.keys(ops)) as keyof typeof ops;
+      const [xs, vs] = [randomData(r, full), Float32Array.from(randomData(r, other), (v) => v + (v < 0 ? -0.5 : 0.5))];
+      const first = r() < 0.5;
+      const op = () => {
+        const [x, v] = [tf.tensor(xs, full), tf.tensor(vs, other)];
+        return [first ? ops[name](v, x) : ops[name](x, v)];
+      };
+      const [w] = await on('wasm', op);
+      const [cc] = await on('cpu', op);
+      expect(relErr(w, cc), JSON.stringify({ name, full, other, first })).toBeLessThan(TOL);
+    }
+    // Every op in both operand orders, by hand: x = [[1, 2], [3, 4]], v = [2, 4].
+    const exact = { Multiply: [[2, 8, 6, 16], [2, 8, 6, 16]], Add: [[3, 6, 5, 8], [3, 6, 5, 8]], Sub: [[-1, -2, 1, 0], [1, 2, -1, 0]], RealDiv: [[0.5, 0.5, 1.5, 1], [2, 2, 2 / 3, 1]] };
+    for (const [name, [xv, vx]] of Object.entries(exact)) {
+      const f = ops[name as keyof typeof ops];
+      const [a, b] = await on('wasm', () => [f(tf.tensor([1, 2, 3, 4], [2, 2]), tf.tensor([2, 4])), f(tf.tensor([2, 4], [1, 2]), tf.tensor([1, 2, 3, 4], [2, 2]))]);
+      expect(relErr(a, xv), `${name}(x, v)`).toBeLessThan(1e-7);
+      expect(relErr(b, vx), `${name}(v, x)`).toBeLessThan(1e-7);
+    }
+  });
+
   it('Sum over leading axes (ours) and other axes (native) matches cpu', async () => {
     const r = rng(23);
     for (let i = 0; i < 30; i++) {
@@ -244,6 +314,14 @@ describe('wasm Sum and Identity', () => {
       }));
       expect(shapes[0]).toEqual(shapes[1]);
     }
+  });
+
+  it('Sum over leading axes: more columns than the row-sum buffer holds (column at a time)', async () => {
+    const xs = randomData(rng(43), [3, 9000]);
+    const sum = () => [tf.sum(tf.tensor(xs, [3, 9000]), 0)];
+    const [w] = await on('wasm', sum);
+    const [c] = await on('cpu', sum);
+    expect(relErr(w, c)).toBeLessThan(TOL);
   });
 
   it('Identity shares the buffer: a clone outlives its source and frees it last', async () => {
