@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { Graph } from '@condense/ir';
+import { compile } from '../exec/index.js';
 
 export { keras3AsKeras2, loadKeras3Stock, type Keras2Artifacts } from './keras3.js';
 
@@ -26,3 +28,31 @@ export function fileHandler(dir: string): tf.io.IOHandler {
 
 /** Stock `tf.loadLayersModel` on `dir/model.json` and its shards, unmodified. */
 export const loadStock = (dir: string): Promise<tfl.LayersModel> => tfl.loadLayersModel(fileHandler(dir));
+
+/** Model inputs as plain arrays (a Keras fixture's sample.json holds one batch). */
+export interface Batch {
+  values: ArrayLike<number>;
+  /** Batch first. */
+  shape: number[];
+  dtype: 'float32' | 'int32';
+}
+
+const tensorOf = (x: Batch) => tf.tensor(Array.from(x.values), x.shape, x.dtype);
+
+/** Stock tfjs-layers' (first) output of `model` on `x`, flat; no tensor is left behind. */
+export function predictStock(model: tfl.LayersModel, x: Batch): Float32Array {
+  return tf.tidy(() => {
+    const y = model.predict(tensorOf(x));
+    return (Array.isArray(y) ? y[0] : y).dataSync() as Float32Array;
+  });
+}
+
+/** condense's executor's first output of `graph` on `x`, flat; the compiled model is disposed. */
+export function predictGraph(graph: Graph, x: Batch): Float32Array {
+  const model = compile(graph);
+  try {
+    return tf.tidy(() => model.predict(tensorOf(x)).output.dataSync() as Float32Array);
+  } finally {
+    model.dispose();
+  }
+}
