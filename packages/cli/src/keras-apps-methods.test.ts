@@ -16,7 +16,7 @@ import { cost, type Graph } from '@condense/ir';
 import { l1Filter, magnitudePrune } from '@condense/prune';
 import { affineQuantize, kmeansQuantize } from '@condense/quantize';
 import { loadModel, saveModel, selectBackend, type SaveResult } from '@condense/tfjs';
-import { loadStock, predictGraph, predictStock, type Batch } from '@condense/tfjs/testing';
+import { loadStock, predictGraph, predictStock, relativeError, type Batch } from '@condense/tfjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const FIXTURES = fileURLToPath(new URL('../../tfjs/src/io/fixtures/keras-apps/', import.meta.url));
@@ -49,18 +49,6 @@ async function sampleOf(dir: string): Promise<Batch> {
 }
 
 const filesBytes = async (dir: string) => (await stat(join(dir, 'model.json'))).size + (await stat(join(dir, 'group1-shard1of1.bin'))).size;
-
-/** max |got - want| over max |want|. */
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 /**
  * The graph a stock loader gets: through the container when the method wrote one (decoded as a

@@ -27,8 +27,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../exec/index.js';
 import type { KerasMeta } from './import.js';
 import { loadModel, saveModel } from './index.js';
-import { loadKeras3Stock } from '../testing/keras3.js';
-import { loadStock, maxAbsDiff, predict, tempDir, tf, useCpu } from './test-helpers.js';
+import { loadKeras3Stock, relativeError } from '../testing/index.js';
+import { loadStock, predict, tempDir, tf, useCpu } from './test-helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/keras-apps/', import.meta.url));
 /**
@@ -95,9 +95,6 @@ afterAll(() => tmp.done());
 
 const sampleOf = async (f: Fixture): Promise<Sample> => JSON.parse(await readFile(join(FIXTURES, f.dir, 'sample.json'), 'utf8')) as Sample;
 const inputOf = (s: Sample) => tf.tensor(s.inputs, s.input_shape, s.input_dtype);
-
-/** max |got - want| over max |want| (Infinity when the lengths differ). */
-const relativeError = (got: ArrayLike<number>, want: number[]) => maxAbsDiff(got, want) / Math.max(...want.map(Math.abs));
 
 /** tf.loadLayersModel on the fixture: its Keras 3 topology in the Keras 2 form tfjs-layers reads, with stand-ins for STOCK_GAPS. */
 const loadFixtureStock = (f: Fixture) => loadKeras3Stock(join(FIXTURES, f.dir));

@@ -56,3 +56,15 @@ export function predictGraph(graph: Graph, x: Batch): Float32Array {
     model.dispose();
   }
 }
+
+/** max |got - want| over max |want|, the error at the reference's scale (Infinity when the lengths differ). */
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) return Infinity;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
