@@ -5,6 +5,7 @@ import { rng } from '@condense/ir';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend.js';
 import { isOurKernel, registerCpuGrads, registerWasmGrads } from './wasm-grads.js';
+import { relativeError } from '../testing/index.js';
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -14,18 +15,6 @@ const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.le
 function randomData(r: () => number, shape: number[]): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
   return Float32Array.from({ length: n }, () => r() * 2 - 1);
-}
-
-/** max |a - b| relative to max |b| (b is the reference). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 /** Runs `f` on a backend and returns plain arrays (so results outlive the backend switch). */
@@ -87,7 +76,7 @@ describe('wasm conv backprop kernels', () => {
     const grad = () => tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor(ids, [2, 4], 'int32')), tf.tensor(dy, [2, 4, 3]))))([tf.tensor(table, [6, 3])]);
     const [w] = await on('wasm', grad);
     const [c] = await on('cpu', grad);
-    expect(relErr(w, c)).toBeLessThan(TOL);
+    expect(relativeError(w, c)).toBeLessThan(TOL);
     expect(Array.from(c.slice(9, 15))).toEqual([...dy.slice(21, 24), 0, 0, 0]); // id 3 once (position 7), id 4 never
   });
 
@@ -108,8 +97,8 @@ describe('wasm conv backprop kernels', () => {
         )([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
         const [wx, wf] = await on('wasm', grads);
         const [cx, cf] = await on('cpu', grads);
-        expect(relErr(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
-        expect(relErr(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
       }
     });
   }
@@ -158,8 +147,8 @@ describe('wasm conv backprop kernels', () => {
             { ...attrs, inputShape: xShape }) as tf.Tensor,
         ]);
         const ref = referenceGrads(info, xs, fs, dys, depthwise);
-        expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
-        expect(relErr(dx, ref.dx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(dx, ref.dx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
       }
     });
   }
@@ -206,7 +195,7 @@ describe('cpu Conv2DBackpropFilter', () => {
       const [dW] = await on('cpu', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
         { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
       const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
-      expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
     await selectBackend('wasm');
   });
@@ -225,7 +214,7 @@ describe('wasm MaxPoolGrad', () => {
       const grad = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, k, s, pad), 1.5)))(tf.tensor(xs, shape))];
       const [w] = await on('wasm', grad);
       const [c] = await on('cpu', grad);
-      expect(relErr(w, c), JSON.stringify({ shape, k, s, pad })).toBeLessThan(TOL);
+      expect(relativeError(w, c), JSON.stringify({ shape, k, s, pad })).toBeLessThan(TOL);
     }
   });
 });
@@ -243,7 +232,7 @@ describe('wasm MaxPoolGrad, non-overlapping windows (pool == stride)', () => {
       const grad = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, k, k, pad), 1.5)))(tf.tensor(xs, shape))];
       const [w] = await on('wasm', grad);
       const [c] = await on('cpu', grad);
-      expect(relErr(w, c), JSON.stringify({ shape, k, pad })).toBeLessThan(TOL);
+      expect(relativeError(w, c), JSON.stringify({ shape, k, pad })).toBeLessThan(TOL);
     }
   });
 });
@@ -307,7 +296,7 @@ describe('wasm Sum, Identity and Tile', () => {
       const sum = () => [tf.sum(tf.tensor(xs, shape), axis, keepDims)];
       const [w] = await on('wasm', sum);
       const [c] = await on('cpu', sum);
-      expect(relErr(w, c), JSON.stringify({ shape, axis, keepDims })).toBeLessThan(TOL);
+      expect(relativeError(w, c), JSON.stringify({ shape, axis, keepDims })).toBeLessThan(TOL);
       const shapes = await Promise.all((['wasm', 'cpu'] as const).map(async (b) => {
         await tf.setBackend(b);
         return tf.tidy(() => sum()[0].shape);
@@ -349,7 +338,7 @@ describe('wasm Conv2DBackpropFilter with one input channel (im2col path)', () =>
       const [dW] = await on('wasm', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
         { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
       const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
-      expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
   });
 });
@@ -364,7 +353,7 @@ describe('wasm BatchMatMul with transposes', () => {
         const mm = () => [tf.matMul(tf.tensor(a, ta ? [k, m] : [m, k]), tf.tensor(b, tb ? [n, k] : [k, n]), ta, tb)];
         const [w] = await on('wasm', mm);
         const [c] = await on('cpu', mm);
-        expect(relErr(w, c), JSON.stringify({ m, k, n, ta, tb })).toBeLessThan(TOL);
+        expect(relativeError(w, c), JSON.stringify({ m, k, n, ta, tb })).toBeLessThan(TOL);
       }
     }
   });
@@ -390,7 +379,7 @@ describe('a LeNet-like model', () => {
     };
     const w = await on('wasm', grads);
     const c = await on('cpu', grads);
-    w.forEach((g, i) => expect(relErr(g, c[i]), `param ${i}`).toBeLessThan(TOL));
+    w.forEach((g, i) => expect(relativeError(g, c[i]), `param ${i}`).toBeLessThan(TOL));
     // No leaks: neither tensors nor wasm heap buffers.
     await tf.setBackend('wasm');
     const before = [tf.memory().numTensors, tf.backend().numDataIds()];
