@@ -44,16 +44,17 @@ async function runOne(bench, opts) {
   const started = performance.now();
   const log = (msg) => console.error(`[${bench.name}] ${msg}`);
   log(`start${opts.quick ? ' (quick)' : ''}`);
+  const commit = gitCommit();
   // A part of a split benchmark runs its own seed; any other the run's seeds (tools/bench/protocol.mjs).
   const seeds = bench.seeds ?? seedList(opts);
-  const out = await bench.run({ quick: opts.quick, data: opts.data, seed: seeds[0], seeds, backend: opts.backend, log });
+  const out = await bench.run({ quick: opts.quick, data: opts.data, seed: seeds[0], seeds, backend: opts.backend, log, commit });
   const result = {
     benchmark: bench.name,
     description: bench.description,
     ...(bench.group ? { group: bench.group } : {}),
     command: `npm run bench -- ${bench.name}${opts.quick ? ' --quick' : ''}`,
     date: new Date().toISOString(),
-    commit: gitCommit(),
+    commit,
     backend: out.backend,
     machine: machine(),
     seed: seeds[0],

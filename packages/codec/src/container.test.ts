@@ -225,6 +225,12 @@ describe('decoder validation: one distinct code per problem', () => {
     expect(() => decodeGraph(garbage)).toThrow(/BAD_HEADER: container: header: compressed header does not inflate: invalid block type 3/);
   });
 
+  it('a header over the limit its body allows is refused when writing, not only when reading', () => {
+    const g = cloneGraph(zoo);
+    g.meta.note = 'x'.repeat(5 * 2 ** 20); // 5 MiB of JSON over a body of a few kB
+    expect(() => encodeGraph(g)).toThrow(/SIZE_LIMIT: container: the header is \d+ bytes, more than the \d+ a container with a \d+-byte body may hold/);
+  });
+
   it('TRUNCATED at every kind of boundary, TRAILING_DATA past the end', () => {
     for (const len of [0, 3, 10, 16, 200, zooBytes.length - 1]) expect(codeOf(() => decodeGraph(zooBytes.subarray(0, len)))).toBe('TRUNCATED');
     const longer = new Uint8Array(zooBytes.length + 1);

@@ -6,7 +6,7 @@ import { crc32 } from './crc32.js';
 import { decodeContainer, parseContainer, type DecodeOptions } from './decode.js';
 import { encodeParam, type ParamEncodeOptions } from './encode.js';
 import { CodecError } from './errors.js';
-import { FORMAT, MAGIC, PREFIX_BYTES, SECTION_KINDS, VERSION, type ContainerHeader, type ParamEntry, type SectionKind, type StreamRef } from './format.js';
+import { FORMAT, MAGIC, PREFIX_BYTES, SECTION_KINDS, VERSION, headerLimit, type ContainerHeader, type ParamEntry, type SectionKind, type StreamRef } from './format.js';
 
 export interface EncodeOptions extends ParamEncodeOptions {
   /** A TF.js `modelTopology` (as in model.json) stored for the loader. */
@@ -74,6 +74,9 @@ export function encodeGraph(graph: Graph, options: EncodeOptions = {}): EncodeRe
     ...(modelTopology !== undefined ? { modelTopology: modelTopology as Record<string, unknown> } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
+  // Never write a container the decoder refuses.
+  const limit = headerLimit(bodyBytes);
+  if (json.length > limit) throw new CodecError('SIZE_LIMIT', `the header is ${json.length} bytes, more than the ${limit} a container with a ${bodyBytes}-byte body may hold`, 'container');
   const stored = deflateRawSync(json, { level: 9 });
   const bytes = new Uint8Array(PREFIX_BYTES + stored.length + bodyBytes);
   bytes.set(MAGIC, 0);

@@ -39,5 +39,5 @@ export { channelGroups, groupOf, removeChannels, takeAlongAxis, type ChannelGrou
 export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams, shiftOutput } from './surgery.js';
 export { serializeGraph, deserializeGraph, isSerializedGraph, type GraphHeader } from './serialize.js';
 export { GraphBuilder, type LayerOptions, type ConvOptions } from './builder.js';
-export { lenet300100, lenet5, vggSmall, mobilenetV2 } from './models.js';
+export { lenet300100, lenet5, vggSmall, resnet20, mobilenetV2Small, mobilenetV2, makeDivisible, type ResNet20Options, type MobileNetV2SmallOptions } from './models.js';
 export { runReference, referenceValues, referenceForward } from './testing/reference.js';

@@ -42,10 +42,115 @@ export function vggSmall(seed = 1, o: { batchNorm?: boolean } = {}): Graph {
   return b.flatten({ name: 'flatten' }).dense(256, { name: 'fc1', activation: 'relu' }).dense(10, { name: 'fc2', activation: 'softmax' }).build();
 }
 
-/** Keras' _make_divisible: round to the nearest multiple of `divisor`, never below 90% of `v`. */
-function makeDivisible(v: number, divisor = 8): number {
-  const rounded = Math.max(divisor, Math.floor(v + divisor / 2) - (Math.floor(v + divisor / 2) % divisor));
-  return rounded < 0.9 * v ? rounded + divisor : rounded;
+/** Options of `resnet20`. */
+export interface ResNet20Options {
+  /** Input [height, width, channels]; default [28, 28, 1] (Fashion-MNIST). */
+  inputShape?: [number, number, number];
+  /** Default 10. */
+  classes?: number;
+}
+
+/**
+ * ResNet-20 (He et al. 2016, the CIFAR network: 3 stages x 3 basic blocks of 16, 32, 64 channels,
+ * BN after every conv, residual adds, global average pooling, dense softmax).
+ * Shortcuts: identity inside a stage, a 1x1 stride-2 conv + BN projection where the stage
+ * changes width (option B, as the Keras `resnet_v1` example). Option A (stride-2 subsampling plus
+ * zero channels) would tie each stage's residual channels to the next stage's and needs a channel
+ * pad that no stock Keras layer has; with projections every stage's residual stream is one channel
+ * group (its convs, BNs and the adds) and every block's inner conv is a group of its own, all
+ * prunable, and the model exports as plain Conv2D/BatchNormalization/Add layers.
+ * 28x28x1: 273,754 params, 31.0M MACs.
+ */
+export function resnet20(seed = 1, o: ResNet20Options = {}): Graph {
+  const b = new GraphBuilder('resnet-20', o.inputShape ?? [28, 28, 1], seed);
+  convBn(b, 16, 3, 1, 'stem', 'relu');
+  let width = 16;
+  [16, 32, 64].forEach((filters, stage) => {
+    for (let block = 0; block < 3; block++) {
+      const stride = stage > 0 && block === 0 ? 2 : 1;
+      const name = `s${stage + 1}b${block + 1}`;
+      const input = b.current;
+      convBn(b, filters, 3, stride, `${name}_conv1`, 'relu', input);
+      convBn(b, filters, 3, 1, `${name}_conv2`);
+      const main = b.current;
+      const shortcut = stride !== 1 || width !== filters ? convBn(b, filters, 1, stride, `${name}_proj`, undefined, input) : input;
+      b.addValues([main, shortcut], { name: `${name}_add` }).activation('relu', { name: `${name}_relu` });
+      width = filters;
+    }
+  });
+  return b.globalAvgPool2d({ name: 'pool' }).dense(o.classes ?? 10, { name: 'fc', activation: 'softmax' }).build();
+}
+
+/** Options of `mobilenetV2Small`. */
+export interface MobileNetV2SmallOptions {
+  /** Width multiplier alpha on every layer's channels (rounded to multiples of 8, as Keras does); default 0.5. */
+  width?: number;
+  /** Input [height, width, channels]; default [28, 28, 1] (Fashion-MNIST). */
+  inputShape?: [number, number, number];
+  /** Default 10. */
+  classes?: number;
+}
+
+/**
+ * The inverted-residual stages of MobileNetV2 (Sandler et al. 2018, Table 2) as
+ * [expansion t, channels c, repeats n, stride s] for ImageNet inputs.
+ */
+const MOBILENET_V2_STAGES: [t: number, c: number, n: number, s: number][] = [
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
+];
+
+/** Keras's `_make_divisible`: the nearest multiple of 8, never more than 10% below `v`. */
+export function makeDivisible(v: number, divisor = 8): number {
+  const r = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
+  return r < 0.9 * v ? r + divisor : r;
+}
+
+/**
+ * MobileNetV2 (Sandler et al. 2018) for small inputs: stem conv 3x3, 17 inverted residual blocks
+ * (1x1 expansion conv + BN + relu6, 3x3 depthwise conv + BN + relu6, 1x1 linear projection + BN,
+ * a residual add when stride 1 and the width is unchanged), a 1x1 conv to 1280 channels (1280 for
+ * width <= 1, as Keras), global average pooling, dense softmax. Layer names follow Keras's
+ * `block_<i>_expand / _depthwise / _project`.
+ * For small inputs the stem and the 24-channel stage keep stride 1 (as CIFAR ports do), so 28x28
+ * goes 28 -> 14 -> 7 -> 4 instead of vanishing after ImageNet's five halvings.
+ * Width 0.5 on 28x28x1: 718,746 params, 23.1M MACs (width 1: 2,270,218 params, 72.9M MACs).
+ */
+export function mobilenetV2Small(seed = 1, o: MobileNetV2SmallOptions = {}): Graph {
+  const alpha = o.width ?? 0.5;
+  if (!(alpha > 0)) throw new Error(`mobilenetV2Small: width must be a positive number, got ${o.width}`);
+  const b = new GraphBuilder(`mobilenet-v2-${alpha}`, o.inputShape ?? [28, 28, 1], seed);
+  convBn(b, makeDivisible(32 * alpha), 3, 1, 'stem', 'relu6');
+  let width = makeDivisible(32 * alpha);
+  let block = 0;
+  for (const [t, c, n, s] of MOBILENET_V2_STAGES) {
+    const out = makeDivisible(c * alpha);
+    for (let i = 0; i < n; i++) {
+      const stride = i === 0 && c !== 24 ? s : 1;
+      const name = `block_${block++}`;
+      const input = b.current;
+      if (t !== 1) convBn(b, width * t, 1, 1, `${name}_expand`, 'relu6');
+      b.depthwiseConv2d(3, { name: `${name}_depthwise`, strides: stride, padding: 'same', bias: false });
+      b.batchNorm({ name: `${name}_depthwise_bn` }).activation('relu6', { name: `${name}_depthwise_relu` });
+      convBn(b, out, 1, 1, `${name}_project`);
+      if (stride === 1 && width === out) b.addValues([input, b.current], { name: `${name}_add` });
+      width = out;
+    }
+  }
+  convBn(b, alpha > 1 ? makeDivisible(1280 * alpha) : 1280, 1, 1, 'head', 'relu6');
+  return b.globalAvgPool2d({ name: 'pool' }).dense(o.classes ?? 10, { name: 'fc', activation: 'softmax' }).build();
+}
+
+/** conv (no bias) + BN (+ activation) named `name`, `name_bn`, `name_<fn>`; returns the last value. */
+function convBn(b: GraphBuilder, filters: number, kernel: number, strides: number, name: string, fn?: 'relu' | 'relu6', from = b.current): string {
+  b.conv2d(filters, kernel, { name, strides, padding: 'same', bias: false }, from).batchNorm({ name: `${name}_bn` });
+  if (fn) b.activation(fn, { name: `${name}_${fn}` });
+  return b.current;
 }
 
 /**
@@ -79,11 +184,8 @@ export function mobilenetV2(o: { alpha?: number; inputSize?: number; classes?: n
     if (channels === out && stride === 1) b.addValues([input, b.current], { name: `${prefix}add` });
     channels = out;
   };
-  const stages: [filters: number, stride: number, expansion: number, repeats: number][] = [
-    [16, 1, 1, 1], [24, 2, 6, 2], [32, 2, 6, 3], [64, 2, 6, 4], [96, 1, 6, 3], [160, 2, 6, 3], [320, 1, 6, 1],
-  ];
   let id = 0;
-  for (const [filters, stride, expansion, repeats] of stages) {
+  for (const [expansion, filters, repeats, stride] of MOBILENET_V2_STAGES) {
     for (let r = 0; r < repeats; r++) inverted(filters, r === 0 ? stride : 1, expansion, id++);
   }
   b.conv2d(alpha > 1 ? makeDivisible(1280 * alpha) : 1280, 1, { name: 'Conv_1', bias: false }).batchNorm({ name: 'Conv_1_bn' }).activation('relu6', { name: 'out_relu' });

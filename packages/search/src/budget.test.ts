@@ -1,4 +1,4 @@
-import { lenet300100, lenet5 } from '@condense/ir';
+import { cost, lenet300100, lenet5 } from '@condense/ir';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Choice } from './allocate.js';
 import { ladder, searchBudget } from './budget.js';
@@ -27,6 +27,10 @@ describe('searchBudget', () => {
     );
     expect(r.target).toMatchObject({ metric: 'bytes', text: 'size=20x' });
     expect(r.target.limit).toBeCloseTo(r.target.before / 20);
+    // 20x of the input as its file stores it; trials count by the cost model, where the zero biases take no bytes.
+    expect(r.target.before).toBe(cost(graph).totals.float32Bytes);
+    expect(r.target.unchanged).toBe(cost(graph).totals.bytes);
+    expect(r.target.before - r.target.unchanged).toBe(410 * 4);
     expect(r.baseline.accuracy).toBe(1);
     expect(events[0]).toBe('sensitivity 19'); // base + 3 layers x (4 sparsities + 2 widths)
     expect(r.curves.map((c) => `${c.method} ${c.unit} ${c.points.length}`)).toEqual(['prune fc1 4', 'bits fc1 2', 'prune fc2 4', 'bits fc2 2', 'prune fc3 4', 'bits fc3 2']);

@@ -68,7 +68,13 @@ export interface Measured {
 }
 
 export interface BudgetResult {
-  target: { text: string; metric: TargetMetric; before: number; limit: number };
+  /**
+   * `before`: the input model, as the toolkit reports it (for bytes: its file's stored bytes), what
+   * `Nx` is relative to. `unchanged`: the same model measured as every trial measures (for bytes:
+   * the cost model's count, which stores zeros sparsely, so it may be below `before`); predictions
+   * and measurements are in this count.
+   */
+  target: { text: string; metric: TargetMetric; before: number; unchanged: number; limit: number };
   maxDrop: number;
   methods: Method[];
   baseline: { accuracy: number; loss: number };
@@ -185,7 +191,8 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   const again = latency ? [{ ...baseTrial, id: 'base-again' }] : [];
   const [base, ...rest] = await batch('sensitivity', [baseTrial, ...points.map((p) => p.trial), ...again]);
   const measured = rest.slice(0, points.length);
-  const before = Math.min(metricValue(metric, base), ...rest.slice(points.length).map((o) => metricValue(metric, o)));
+  const unchanged = Math.min(metricValue(metric, base), ...rest.slice(points.length).map((o) => metricValue(metric, o)));
+  const before = metric === 'bytes' ? base.inputBytes : unchanged;
   const limit = targetLimit(target, before);
 
   const curveOf = (method: Method, unit: number): CurvePoint[] =>
@@ -196,7 +203,7 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
     ...groups.map((g, u) => ({ method: 'channels' as const, unit: g.group, points: curveOf('channels', u) })),
   ];
 
-  // Choices per unit: saving of the target metric and predicted damage.
+  // Choices per unit: saving of the target metric from the unchanged model, and predicted damage.
   const units: Unit<Setting>[] = [
     ...kernels.map((k, u): Unit<Setting> => {
       const sparsities = [0, ...(methods.includes('prune') ? levels.prune : [])];
@@ -207,8 +214,8 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
         bits.map((b, bi): Choice<Setting> => {
           const out = s === 0 ? base : outputOf('prune', u, s);
           // Bytes come from the probe (exact for every width); other metrics from the pruning trial (widths do not change them).
-          const value = metric === 'bytes' ? before - ((base.probe?.[k.param][FLOAT_BITS] ?? 0) - (out.probe?.[k.param][b] ?? 0)) : metricValue(metric, out);
-          return { value: { unit: k.layer, prune: s, bits: b }, saving: before - value, damage: pruneDamage[si] + bitsDamage[bi] };
+          const value = metric === 'bytes' ? unchanged - ((base.probe?.[k.param][FLOAT_BITS] ?? 0) - (out.probe?.[k.param][b] ?? 0)) : metricValue(metric, out);
+          return { value: { unit: k.layer, prune: s, bits: b }, saving: unchanged - value, damage: pruneDamage[si] + bitsDamage[bi] };
         }),
       );
       return { id: k.layer, choices };
@@ -216,12 +223,12 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
     ...groups.map((g, u): Unit<Setting> => {
       const curve = curveOf('channels', u);
       const damage = damages(curve, base.loss);
-      return { id: g.group, choices: [{ value: { unit: g.producer }, saving: 0, damage: 0 }, ...curve.map((p, i) => ({ value: { unit: g.producer, channels: p.level }, saving: before - p.value, damage: damage[i] }))] };
+      return { id: g.group, choices: [{ value: { unit: g.producer }, saving: 0, damage: 0 }, ...curve.map((p, i) => ({ value: { unit: g.producer, channels: p.level }, saving: unchanged - p.value, damage: damage[i] }))] };
     }),
   ];
-  const first = allocate(units, before - limit);
+  const first = allocate(units, unchanged - limit);
   if (!first) {
-    const best = before - maxSaving(units);
+    const best = unchanged - maxSaving(units);
     throw new Error(`search.budget: ${target.text} needs ${fmt(metric, limit)}, and ${methods.join(' + ')} over ${units.length} units reach at most ${fmt(metric, best)} (${(before / Math.max(best, 1e-9)).toFixed(1)}x) by the curves; add methods or levels`);
   }
 
@@ -259,14 +266,14 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   const final = verified ?? current;
   const drop = base.accuracy - final.accuracy;
   return {
-    target: { text: target.text, metric, before, limit },
+    target: { text: target.text, metric, before, unchanged, limit },
     maxDrop,
     methods,
     baseline: { accuracy: base.accuracy, loss: base.loss },
     curves,
     config,
     recipe: configRecipe(config),
-    predicted: { value: before - first.saving, lossIncrease: first.damage },
+    predicted: { value: unchanged - first.saving, lossIncrease: first.damage },
     measured: current,
     meetsTarget: current.value <= limit,
     corrections,

@@ -94,12 +94,12 @@ async function applyChosen(graph: Graph, r: BudgetResult, ctx: StageContext, reg
 }
 
 function summary(r: BudgetResult): string[] {
-  const { metric, before, limit, text } = r.target;
+  const { metric, before, unchanged, limit, text } = r.target;
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const points = (x: number) => `${(x * 100).toFixed(2)} points`;
   const final = r.verified ?? r.measured;
   return [
-    `target ${text}: ${fmt(metric, before)} -> at most ${fmt(metric, limit)}; ${r.trials} trials in ${(r.ms / 1000).toFixed(1)} s`,
+    `target ${text}: ${fmt(metric, before)} -> at most ${fmt(metric, limit)}; ${r.trials} trials in ${(r.ms / 1000).toFixed(1)} s${unchanged !== before ? `; the unchanged model by the cost model (zeros stored sparsely): ${fmt(metric, unchanged)}` : ''}`,
     `predicted ${fmt(metric, r.predicted.value)}, loss +${r.predicted.lossIncrease.toFixed(4)}; measured one-shot ${fmt(metric, r.measured.value)}, accuracy ${pct(r.measured.accuracy)} (baseline ${pct(r.baseline.accuracy)})`,
     ...r.corrections.map((c) => `correction ${c.step}: ${c.move} -> ${fmt(metric, c.value)}, loss ${c.loss.toFixed(4)}`),
     ...(r.meetsTarget ? [] : [`MISSED the target: the chosen recipe measures ${fmt(metric, r.measured.value)} after ${r.corrections.length} correction steps (raise steps, or add levels)`]),

@@ -19,9 +19,9 @@ const built = existsSync(join(import.meta.dirname, '..', 'dist', 'index.js'));
 if (!hasRedisServer) console.warn('queue tests skipped: redis-server is not installed (apt-get install redis-server; .ci/run does)');
 if (!built) console.warn('queue tests skipped: @condense/search is not built (npm run build)');
 
-// Short locks so that a lost worker's trial is back in the queue within about two seconds (long
+// Short locks so that a lost worker's trial is back in the queue within about three seconds (long
 // enough that a live worker on a loaded machine still renews its locks in time).
-const LOCK_MS = 1500;
+const LOCK_MS = 2500;
 const STALLED_MS = 400;
 
 const squares = (n: number, ms: number): Trial[] => Array.from({ length: n }, (_, i) => ({ id: `t${i}`, kind: 'square', input: { x: i, ms } }));
@@ -33,8 +33,11 @@ interface WorkerProcess {
   ready: Promise<void>;
 }
 
-/** A `startQueueWorker` process with one thread, logging every trial start and end to `log` (the test executors), or with other executors. */
-function spawnWorker(name: string, url: string, queue: string, log: string, executors: { modules: string[]; init: unknown } = { modules: [join(FIXTURES, 'executors.mjs')], init: { log } }): WorkerProcess {
+/** The test executors, logging every trial start and end to `log`; `init.ms`: how long each `square` trial lasts on this worker. */
+const testExecutors = (log: string, init: { ms?: number } = {}) => ({ modules: [join(FIXTURES, 'executors.mjs')], init: { log, ...init } });
+
+/** A `startQueueWorker` process with one thread, on the test executors or others. */
+function spawnWorker(name: string, url: string, queue: string, log: string, executors: { modules: string[]; init: unknown } = testExecutors(log)): WorkerProcess {
   const options = { url, queue, name, lockDuration: LOCK_MS, stalledInterval: STALLED_MS, ...executors };
   const proc = spawn(process.execPath, [join(FIXTURES, 'queue-worker.mjs'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const events: TrialEvent[] = [];
@@ -48,10 +51,20 @@ function spawnWorker(name: string, url: string, queue: string, log: string, exec
   return { name, proc, events, ready };
 }
 
-/** Send `signal` to `w` as soon as its executor has begun trial `id` (the log says so): mid-trial. */
-async function signalMidTrial(w: WorkerProcess, id: string, log: string, signal: NodeJS.Signals): Promise<void> {
-  while (!(await logOf(log)).starts.get(id)?.includes(w.name)) await new Promise((r) => setTimeout(r, 5));
-  w.proc.kill(signal);
+/**
+ * Send `signal` to `w` as soon as its executor has begun a trial (the log says so) and return that
+ * trial's id. Give `w` trials slower than the test can be delayed (`setup(ms)`), so that this is
+ * mid-trial: its first trial, however loaded the machine.
+ */
+async function signalFirstTrial(w: WorkerProcess, log: string, signal: NodeJS.Signals): Promise<string> {
+  for (;;) {
+    const started = [...(await logOf(log)).starts].find(([, on]) => on.includes(w.name));
+    if (started) {
+      w.proc.kill(signal);
+      return started[0];
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 async function stopWorker(w: WorkerProcess): Promise<void> {
@@ -113,11 +126,11 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
     workers = [];
   });
 
-  /** A fresh queue, its log file and two ready workers A and B. */
-  async function setup(): Promise<[WorkerProcess, WorkerProcess]> {
+  /** A fresh queue, its log file and two ready workers A and B; with `aMs`, every trial on A lasts that long. */
+  async function setup(aMs?: number): Promise<[WorkerProcess, WorkerProcess]> {
     queue = `q${++queueNo}`;
     log = join(dir, `${queue}.log`);
-    workers = [spawnWorker('A', redis.url, queue, log), spawnWorker('B', redis.url, queue, log)];
+    workers = [spawnWorker('A', redis.url, queue, log, testExecutors(log, aMs ? { ms: aMs } : {})), spawnWorker('B', redis.url, queue, log)];
     await Promise.all(workers.map((w) => w.ready));
     runner = await queueRunner({ url: redis.url, queue, sweepMs: 200 });
     return workers as [WorkerProcess, WorkerProcess];
@@ -161,20 +174,13 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
   });
 
   it('SIGKILL of a worker mid-trial: its trial is retried on the other worker; no trial lost, none recorded twice', async () => {
-    const [a] = await setup();
+    // A's trials would take a minute: it is killed in the middle of its first one.
+    const [a] = await setup(60_000);
     const trials = squares(8, 250);
     const events: TrialEvent[] = [];
-    let killed: string | undefined;
-    const out = await (runner as QueueRunner).run(trials, {
-      onEvent: (e) => {
-        events.push(e);
-        if (e.type === 'trialStarted' && e.worker.startsWith('A') && !killed) {
-          killed = e.id;
-          void signalMidTrial(a, e.id, log, 'SIGKILL');
-        }
-      },
-    });
-    expect(killed).toBeDefined();
+    const killing = signalFirstTrial(a, log, 'SIGKILL');
+    const out = await (runner as QueueRunner).run(trials, { onEvent: (e) => events.push(e) });
+    const killed = await killing;
     // Every trial, in order, with its own value.
     expect(trialOutputs(out)).toEqual(trials.map((_, i) => ({ y: i * i })));
     const lost = out.find((o) => o.id === killed);
@@ -187,30 +193,25 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
     expect(jobs.map((j) => j.data.trial.id).sort()).toEqual(trials.map((t) => t.id).sort());
     // Executed: the lost trial started on A and again on B and ended once, on B; every other trial once.
     const { starts, ends } = await logOf(log);
-    expect(starts.get(killed as string)).toEqual(['A', 'B']);
-    expect(ends.get(killed as string)).toEqual(['B']);
+    expect(starts.get(killed)).toEqual(['A', 'B']);
+    expect(ends.get(killed)).toEqual(['B']);
     // Every other trial ran on B once (twice only if a loaded machine delayed B's lock renewal past LOCK_MS).
     for (const t of trials.filter((x) => x.id !== killed)) expect(starts.get(t.id)?.length).toBeGreaterThanOrEqual(1);
     expect(a.events.filter((e) => e.type === 'trialFinished')).toEqual([]);
   });
 
   it('a worker frozen mid-trial (SIGSTOP) loses its job to the other; when it wakes, its late result is not recorded', async () => {
-    const [a] = await setup();
+    // A's trials take 3 s: it is frozen in the middle of its first one, and finishes it soon after it wakes.
+    const [a] = await setup(3000);
     const trials = squares(4, 300);
-    let frozen: string | undefined;
-    const out = await (runner as QueueRunner).run(trials, {
-      onEvent: (e) => {
-        if (e.type === 'trialStarted' && e.worker.startsWith('A') && !frozen) {
-          frozen = e.id;
-          void signalMidTrial(a, e.id, log, 'SIGSTOP');
-        }
-      },
-    });
+    const freezing = signalFirstTrial(a, log, 'SIGSTOP');
+    const out = await (runner as QueueRunner).run(trials);
+    const frozen = await freezing;
     expect(trialOutputs(out)).toEqual(trials.map((_, i) => ({ y: i * i })));
     expect(out.find((o) => o.id === frozen)).toMatchObject({ attempts: 2, worker: expect.stringMatching(/^B/) });
     a.proc.kill('SIGCONT');
     // A finishes its copy of the trial, and cannot complete the job it no longer holds.
-    await expect.poll(async () => (await logOf(log)).ends.get(frozen as string), { timeout: 5000 }).toEqual(['B', 'A']);
+    await expect.poll(async () => (await logOf(log)).ends.get(frozen), { timeout: 5000 }).toEqual(['B', 'A']);
     await new Promise((r) => setTimeout(r, 300));
     const jobs = await completedInRedis();
     expect(jobs.filter((j) => j.data.trial.id === frozen).map((j) => j.returnvalue.worker.split('/')[0])).toEqual(['B']);

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Split } from '@condense/core';
-import { lenet300100 } from '@condense/ir';
+import { cost, lenet300100 } from '@condense/ir';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobFetcher, sha256 } from './blobs.js';
 import { DEFAULT_EXECUTORS } from './recipe-trial.js';
@@ -51,6 +51,12 @@ describe('recipe trials', () => {
     expect(here[2].bytes).toBeLessThan(here[1].bytes);
     for (const r of here) expect(r.accuracy).toBeGreaterThanOrEqual(0);
     expect(here[0].macs).toBe(here[1].macs);
+    // Every trial counts bytes by the cost model, the recipe with no stages too (its zero biases,
+    // 300 + 100 + 10 of them, take none); the input's bytes are what its file stores: float32.
+    const graph = lenet300100();
+    expect(here[0].bytes).toBe(cost(graph).totals.bytes);
+    for (const r of here) expect(r.inputBytes).toBe(cost(graph).totals.float32Bytes);
+    expect(here[0].inputBytes - here[0].bytes).toBe(410 * 4);
 
     if (!built) return;
     const pool = workerPool({ workers: 2, modules: [DEFAULT_EXECUTORS], init: { backend: 'cpu' } });

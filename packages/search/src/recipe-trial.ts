@@ -44,8 +44,14 @@ export interface RecipeTrialOutput {
   loss: number;
   params: number;
   nonzero: number;
-  /** Stored bytes (the codec's file bytes when the recipe encodes). */
+  /**
+   * Stored bytes of the model the recipe made, by the cost model (the codec's file bytes when the
+   * recipe encodes). With no stages: the unchanged model by the cost model, not its file's bytes,
+   * so that every trial counts bytes the same way.
+   */
   bytes: number;
+  /** The input model's bytes as the toolkit reports them (its file's stored bytes; the pipeline's first snapshot). */
+  inputBytes: number;
   macs: number;
   effectiveMacs: number;
   /** Per node: stored bytes, dense MACs, non-zero params. */
@@ -116,13 +122,16 @@ export function recipeExecutor(env: TrialEnvironment): TrialExecutor {
     const measured = await env.runtime.evaluate(result.graph, dataSource(validation, `${where}: validation data`));
     const timed = input.latency ? await timeIt(env.runtime, result.graph, input.latency, where) : undefined;
     const last = result.snapshots[result.snapshots.length - 1];
-    const layers = Object.fromEntries(cost(result.graph).layers.map((l) => [l.node, { bytes: l.bytes, macs: l.macs, nonzero: l.nonzero }]));
+    const report = cost(result.graph);
+    const layers = Object.fromEntries(report.layers.map((l) => [l.node, { bytes: l.bytes, macs: l.macs, nonzero: l.nonzero }]));
     const output: RecipeTrialOutput = {
       accuracy: measured.accuracy ?? Number.NaN,
       loss: measured.loss,
       params: last.params,
       nonzero: last.nonzero,
-      bytes: last.bytes,
+      // The input snapshot counts the file's bytes; a stage's snapshot counts the cost model's.
+      bytes: last.index === 0 ? report.totals.bytes : last.bytes,
+      inputBytes: result.snapshots[0].bytes,
       macs: last.macs,
       effectiveMacs: last.effectiveMacs,
       layers,

@@ -5,18 +5,16 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Locator } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, hasChromium as chromiumInstalled, INSTALL_HINT, launchChromium, type LaunchedChromium } from '../../../../tools/browser/chromium.mjs';
 import { sampleReport } from './sample-report.js';
 import { writeReport } from './write.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
+const hasChromium = chromiumInstalled();
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../../..');
 const screenshot = join(repoRoot, 'test-artifacts', 'report.png');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-if (!hasChromium) console.warn(`report.e2e: skipped, ${CHROMIUM} not found (install it with: apt-get install -y chromium)`);
+if (!hasChromium) console.warn(`report.e2e: skipped, ${INSTALL_HINT}`);
 
 /** Non-zero rendered size: the element was laid out and painted somewhere. */
 async function drawn(el: Locator): Promise<boolean> {
@@ -33,11 +31,11 @@ async function drawnCount(chart: Locator, selector: string): Promise<number> {
 }
 
 describe.skipIf(!hasChromium)(`report.html in headless Chromium (needs ${CHROMIUM})`, () => {
-  let browser: Browser;
+  let browser: LaunchedChromium;
   let dir: string;
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     dir = await mkdtemp(join(tmpdir(), 'condense-report-e2e-'));
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { rng } from '@condense/ir';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend.js';
 import { isOurKernel, registerCpuGrads, registerWasmGrads } from './wasm-grads.js';
+import { relativeError } from '../testing/index.js';
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -14,18 +15,6 @@ const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.le
 function randomData(r: () => number, shape: number[]): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
   return Float32Array.from({ length: n }, () => r() * 2 - 1);
-}
-
-/** max |a - b| relative to max |b| (b is the reference). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 /** Runs `f` on a backend and returns plain arrays (so results outlive the backend switch). */
@@ -72,7 +61,7 @@ beforeAll(async () => {
 describe('wasm conv backprop kernels', () => {
   it('are registered once, and only where wasm lacks them', () => {
     for (const name of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum',
-      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'Sum']) {
+      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'Sum', 'Tile', 'Multiply', 'Add', 'Sub', 'RealDiv']) {
       expect(isOurKernel(name), name).toBe(true);
     }
     expect(registerWasmGrads()).toEqual([]);
@@ -87,7 +76,7 @@ describe('wasm conv backprop kernels', () => {
     const grad = () => tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor(ids, [2, 4], 'int32')), tf.tensor(dy, [2, 4, 3]))))([tf.tensor(table, [6, 3])]);
     const [w] = await on('wasm', grad);
     const [c] = await on('cpu', grad);
-    expect(relErr(w, c)).toBeLessThan(TOL);
+    expect(relativeError(w, c)).toBeLessThan(TOL);
     expect(Array.from(c.slice(9, 15))).toEqual([...dy.slice(21, 24), 0, 0, 0]); // id 3 once (position 7), id 4 never
   });
 
@@ -108,11 +97,34 @@ describe('wasm conv backprop kernels', () => {
         )([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
         const [wx, wf] = await on('wasm', grads);
         const [cx, cf] = await on('cpu', grads);
-        expect(relErr(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
-        expect(relErr(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
       }
     });
   }
+
+  it('conv2d gradients match cpu on the shapes with their own paths: 1x1 (GEMM filter gradient) and stride-1 same (flipped-kernel input gradient)', async () => {
+    const r = rng(41);
+    const cases: ConvCase[] = [
+      { batch: 3, h: 5, w: 4, inC: 3, outC: 5, k: [1, 1], strides: 1, pad: 'valid', dilation: 1, depthwise: false },
+      { batch: 2, h: 6, w: 6, inC: 4, outC: 2, k: [1, 1], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+      { batch: 2, h: 7, w: 7, inC: 2, outC: 3, k: [1, 1], strides: 2, pad: 'same', dilation: 1, depthwise: false }, // not pointwise: stride 2
+      { batch: 2, h: 6, w: 5, inC: 3, outC: 4, k: [3, 3], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+      { batch: 1, h: 5, w: 5, inC: 2, outC: 2, k: [3, 1], strides: 1, pad: 'same', dilation: 1, depthwise: false },
+    ];
+    for (const c of cases) {
+      const xShape: Shape4 = [c.batch, c.h, c.w, c.inC];
+      const fShape: Shape4 = [c.k[0], c.k[1], c.inC, c.outC];
+      const [xs, fs] = [randomData(r, xShape), randomData(r, fShape)];
+      const outShape = tf.tidy(() => forward(c, tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D).shape);
+      const ws = randomData(r, outShape);
+      const grads = () => tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))))([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
+      const [wx, wf] = await on('wasm', grads);
+      const [cx, cf] = await on('cpu', grads);
+      expect(relativeError(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relativeError(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+    }
+  });
 
   // Kernel level, with dilation 2 too, against a plain-JS reference.
   for (const depthwise of [false, true]) {
@@ -135,8 +147,8 @@ describe('wasm conv backprop kernels', () => {
             { ...attrs, inputShape: xShape }) as tf.Tensor,
         ]);
         const ref = referenceGrads(info, xs, fs, dys, depthwise);
-        expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
-        expect(relErr(dx, ref.dx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+        expect(relativeError(dx, ref.dx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
       }
     });
   }
@@ -183,7 +195,7 @@ describe('cpu Conv2DBackpropFilter', () => {
       const [dW] = await on('cpu', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
         { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
       const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
-      expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
     await selectBackend('wasm');
   });
@@ -202,7 +214,7 @@ describe('wasm MaxPoolGrad', () => {
       const grad = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, k, s, pad), 1.5)))(tf.tensor(xs, shape))];
       const [w] = await on('wasm', grad);
       const [c] = await on('cpu', grad);
-      expect(relErr(w, c), JSON.stringify({ shape, k, s, pad })).toBeLessThan(TOL);
+      expect(relativeError(w, c), JSON.stringify({ shape, k, s, pad })).toBeLessThan(TOL);
     }
   });
 });
@@ -220,12 +232,59 @@ describe('wasm MaxPoolGrad, non-overlapping windows (pool == stride)', () => {
       const grad = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, k, k, pad), 1.5)))(tf.tensor(xs, shape))];
       const [w] = await on('wasm', grad);
       const [c] = await on('cpu', grad);
-      expect(relErr(w, c), JSON.stringify({ shape, k, pad })).toBeLessThan(TOL);
+      expect(relativeError(w, c), JSON.stringify({ shape, k, pad })).toBeLessThan(TOL);
     }
   });
 });
 
-describe('wasm Sum and Identity', () => {
+describe('wasm Sum, Identity and Tile', () => {
+  it('Tile matches cpu on random shapes and repeats, float32 and int32', async () => {
+    const r = rng(31);
+    for (let i = 0; i < 40; i++) {
+      const shape = Array.from({ length: int(r, 1, 5) }, () => int(r, 0, 4));
+      const reps = shape.map(() => int(r, 0, 3));
+      const dtype = r() < 0.5 ? 'float32' : 'int32';
+      const xs = Float32Array.from(randomData(r, shape), (v) => (dtype === 'int32' ? Math.round(v * 100) : v));
+      const tiled = () => [tf.tile(tf.tensor(xs, shape, dtype), reps)];
+      const [w] = await on('wasm', tiled);
+      const [c] = await on('cpu', tiled);
+      expect(Array.from(w), JSON.stringify({ shape, reps, dtype })).toEqual(Array.from(c));
+    }
+    // Batch norm's gradient: a per-channel vector over a whole activation.
+    const v = Float32Array.from({ length: 6 }, (_, k) => k + 1);
+    const [w] = await on('wasm', () => [tf.tile(tf.tensor(v, [1, 1, 1, 6]), [2, 3, 4, 1])]);
+    expect(Array.from(w)).toEqual(Array.from({ length: 2 * 3 * 4 * 6 }, (_, k) => (k % 6) + 1));
+  });
+
+  it('binary ops by a per-channel vector (ours) and every other broadcast (native) match cpu', async () => {
+    const r = rng(37);
+    const ops = { Multiply: tf.mul, Add: tf.add, Sub: tf.sub, RealDiv: tf.div } as const;
+    for (let i = 0; i < 60; i++) {
+      const full = Array.from({ length: int(r, 1, 4) }, () => int(r, 1, 5));
+      const c = full.at(-1) as number;
+      // a per-channel vector ([C] or [1, ..., C]), or another broadcast (a leading axis, a scalar), or equal shapes
+      const other = pick(r, [[c], [...full.slice(0, -1).map(() => 1), c], [full[0], ...full.slice(1).map(() => 1)], [], full]);
+      const name = pick(r, Object.keys(ops)) as keyof typeof ops;
+      const [xs, vs] = [randomData(r, full), Float32Array.from(randomData(r, other), (v) => v + (v < 0 ? -0.5 : 0.5))];
+      const first = r() < 0.5;
+      const op = () => {
+        const [x, v] = [tf.tensor(xs, full), tf.tensor(vs, other)];
+        return [first ? ops[name](v, x) : ops[name](x, v)];
+      };
+      const [w] = await on('wasm', op);
+      const [cc] = await on('cpu', op);
+      expect(relativeError(w, cc), JSON.stringify({ name, full, other, first })).toBeLessThan(TOL);
+    }
+    // Every op in both operand orders, by hand: x = [[1, 2], [3, 4]], v = [2, 4].
+    const exact = { Multiply: [[2, 8, 6, 16], [2, 8, 6, 16]], Add: [[3, 6, 5, 8], [3, 6, 5, 8]], Sub: [[-1, -2, 1, 0], [1, 2, -1, 0]], RealDiv: [[0.5, 0.5, 1.5, 1], [2, 2, 2 / 3, 1]] };
+    for (const [name, [xv, vx]] of Object.entries(exact)) {
+      const f = ops[name as keyof typeof ops];
+      const [a, b] = await on('wasm', () => [f(tf.tensor([1, 2, 3, 4], [2, 2]), tf.tensor([2, 4])), f(tf.tensor([2, 4], [1, 2]), tf.tensor([1, 2, 3, 4], [2, 2]))]);
+      expect(relativeError(a, xv), `${name}(x, v)`).toBeLessThan(1e-7);
+      expect(relativeError(b, vx), `${name}(v, x)`).toBeLessThan(1e-7);
+    }
+  });
+
   it('Sum over leading axes (ours) and other axes (native) matches cpu', async () => {
     const r = rng(23);
     for (let i = 0; i < 30; i++) {
@@ -237,13 +296,21 @@ describe('wasm Sum and Identity', () => {
       const sum = () => [tf.sum(tf.tensor(xs, shape), axis, keepDims)];
       const [w] = await on('wasm', sum);
       const [c] = await on('cpu', sum);
-      expect(relErr(w, c), JSON.stringify({ shape, axis, keepDims })).toBeLessThan(TOL);
+      expect(relativeError(w, c), JSON.stringify({ shape, axis, keepDims })).toBeLessThan(TOL);
       const shapes = await Promise.all((['wasm', 'cpu'] as const).map(async (b) => {
         await tf.setBackend(b);
         return tf.tidy(() => sum()[0].shape);
       }));
       expect(shapes[0]).toEqual(shapes[1]);
     }
+  });
+
+  it('Sum over leading axes: more columns than the row-sum buffer holds (column at a time)', async () => {
+    const xs = randomData(rng(43), [3, 9000]);
+    const sum = () => [tf.sum(tf.tensor(xs, [3, 9000]), 0)];
+    const [w] = await on('wasm', sum);
+    const [c] = await on('cpu', sum);
+    expect(relativeError(w, c)).toBeLessThan(TOL);
   });
 
   it('Identity shares the buffer: a clone outlives its source and frees it last', async () => {
@@ -271,7 +338,7 @@ describe('wasm Conv2DBackpropFilter with one input channel (im2col path)', () =>
       const [dW] = await on('wasm', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
         { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
       const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
-      expect(relErr(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
   });
 });
@@ -286,7 +353,7 @@ describe('wasm BatchMatMul with transposes', () => {
         const mm = () => [tf.matMul(tf.tensor(a, ta ? [k, m] : [m, k]), tf.tensor(b, tb ? [n, k] : [k, n]), ta, tb)];
         const [w] = await on('wasm', mm);
         const [c] = await on('cpu', mm);
-        expect(relErr(w, c), JSON.stringify({ m, k, n, ta, tb })).toBeLessThan(TOL);
+        expect(relativeError(w, c), JSON.stringify({ m, k, n, ta, tb })).toBeLessThan(TOL);
       }
     }
   });
@@ -312,7 +379,7 @@ describe('a LeNet-like model', () => {
     };
     const w = await on('wasm', grads);
     const c = await on('cpu', grads);
-    w.forEach((g, i) => expect(relErr(g, c[i]), `param ${i}`).toBeLessThan(TOL));
+    w.forEach((g, i) => expect(relativeError(g, c[i]), `param ${i}`).toBeLessThan(TOL));
     // No leaks: neither tensors nor wasm heap buffers.
     await tf.setBackend('wasm');
     const before = [tf.memory().numTensors, tf.backend().numDataIds()];

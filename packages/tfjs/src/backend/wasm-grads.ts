@@ -7,7 +7,8 @@
  *   (XNNPACK Conv2D / DepthwiseConv2dNative, Transpose, Reverse, Pad, Sum).
  *   UnsortedSegmentSum (gather's gradient: embeddings) is missing too; ScatterNd sums it.
  * - Native kernels much slower than a composition are replaced:
- *   Conv2DBackpropInput (a plain C++ loop; ours is XNNPACK matmul + ScatterNd)
+ *   Conv2DBackpropInput (a plain C++ loop; ours is XNNPACK matmul + ScatterNd,
+ *   or for stride-1 "same" convs a conv with the flipped kernel)
  *   and BatchMatMul with transposes (a naive loop, hit by every dense layer's
  *   backprop; ours transposes explicitly and takes the XNNPACK path).
  * - Native MaxPoolGrad is wrong (drops the gradient of windows whose max is
@@ -15,6 +16,13 @@
  * - Identity (copies; tfjs saves every tensor a gradient needs through it) and
  *   Sum over leading axes (transposes first; every bias gradient) are replaced
  *   by a shared buffer and a column sum.
+ * - Tile (an element-by-element index loop, ~10M elements/s; every batch-norm
+ *   gradient tiles 1/sqrt(variance) to the activation's size) is replaced by
+ *   block copies.
+ * - Multiply, Add, Sub and RealDiv of an activation by a per-channel vector
+ *   (batch-norm forward and backward, biases) broadcast through a per-element
+ *   index computation, ~25x slower than the same op on equal shapes; a loop
+ *   over rows of channels replaces that case.
  *
  * Importing this module registers them (side effect). Registration is
  * idempotent; the missing kernels are only added where no kernel exists, and
@@ -127,10 +135,26 @@ function dilateSpatial(dy: Tensor4D, [sh, sw]: Pair): Tensor4D {
  */
 function conv2DBackpropFilter(x: Tensor4D, dy: Tensor4D, g: Geometry, onWasm: boolean): Tensor4D {
   if (onWasm && x.shape[3] === 1) return singleChannelFilterGrad(x, dy, g);
+  if (isPointwise(g)) return pointwiseFilterGrad(x, dy);
   const xt = tf.transpose(x, [3, 1, 2, 0]);
   const dyt = tf.transpose(dy, [1, 2, 0, 3]);
   const out = conv('Conv2D', xt, dyt, g.dilations, g.strides, filterGradPads(g));
   return tf.transpose(out, [1, 2, 0, 3]) as Tensor4D;
+}
+
+/** A 1x1 conv reading every input pixel once: stride 1, no padding (MobileNet's expansions and projections). */
+function isPointwise(g: Geometry): boolean {
+  return g.kH === 1 && g.kW === 1 && g.strides[0] === 1 && g.strides[1] === 1 && g.top === 0 && g.left === 0 && g.outH === g.inH && g.outW === g.inW;
+}
+
+/**
+ * 1x1: dW = xᵀ · dy over all pixels, one GEMM ([Ci, P] x [P, Co]). As a correlation with dy
+ * as an [H, W] filter, XNNPACK runs its generic path, several times slower.
+ */
+function pointwiseFilterGrad(x: Tensor4D, dy: Tensor4D): Tensor4D {
+  const [ci, co] = [x.shape[3], dy.shape[3]];
+  const dW = tf.matMul(tf.reshape(x, [-1, ci]) as tf.Tensor2D, tf.reshape(dy, [-1, co]) as tf.Tensor2D, true, false);
+  return tf.reshape(dW, [1, 1, ci, co]);
 }
 
 /**
@@ -183,18 +207,44 @@ function filterGradPads(g: Geometry): [Pair, Pair] {
 }
 
 /**
- * Depthwise: dW[kh,kw,c,m] needs a per-channel reduction over n, so n goes
- * next to c in the channel axis ([1,H,W,C*N]) and is summed afterwards.
+ * Depthwise: dW[kh,kw,c,m] = sum_{n,oh,ow} x[n, ih, iw, c] * dy[n, oh, ow, c*M+m],
+ * one pass over dy per tap with the channels innermost (contiguous in x, dy and
+ * dW). As a depthwise conv of x with dy as a [OH,OW] filter, XNNPACK runs its
+ * slow generic path (~10x slower for MobileNetV2's 28x28 blocks).
  */
 function depthwiseBackpropFilter(x: Tensor4D, dy: Tensor4D, g: Geometry, filterShape: number[]): Tensor4D {
-  const [n, h, w, c] = x.shape;
+  const [n, , , c] = x.shape;
   const m = filterShape[3];
-  const xt = tf.reshape(tf.transpose(x, [1, 2, 3, 0]), [1, h, w, c * n]) as Tensor4D;
-  const dy5 = tf.reshape(dy, [n, g.outH, g.outW, c, m]);
-  const dyt = tf.reshape(tf.transpose(dy5, [1, 2, 3, 0, 4]), [g.outH, g.outW, c * n, m]) as Tensor4D;
-  const out = conv('DepthwiseConv2dNative', xt, dyt, g.dilations, g.strides, filterGradPads(g));
-  if (n === 1) return tf.reshape(out, [g.kH, g.kW, c, m]);
-  return tf.sum(tf.reshape(out, [g.kH, g.kW, c, n, m]), 3);
+  const heap = tf.backend() as unknown as WasmHeap;
+  const info = heap.makeOutput([g.kH, g.kW, c, m], 'float32');
+  const out = tf.engine().makeTensorFromTensorInfo(info) as Tensor4D;
+  // Views only after the last allocation: heap growth detaches older views.
+  const acc = depthwiseFilterSums(heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(dy), g, n, c, m);
+  heap.typedArrayFromHeap(info).set(acc);
+  return out;
+}
+
+/** The sums of depthwiseBackpropFilter, accumulated in float64 (as the cpu backend does), [kH, kW, C, M] row-major. */
+function depthwiseFilterSums(x: Float32Array, dy: Float32Array, g: Geometry, n: number, c: number, m: number): Float64Array {
+  const { inH, inW, outH, outW, kH, kW, strides: [sh, sw], dilations: [dh, dw], top, left } = g;
+  const cm = c * m;
+  const acc = new Float64Array(kH * kW * cm);
+  for (let b = 0; b < n; b++) for (let oh = 0; oh < outH; oh++) for (let kh = 0; kh < kH; kh++) {
+    const ih = oh * sh + kh * dh - top;
+    if (ih < 0 || ih >= inH) continue;
+    for (let ow = 0; ow < outW; ow++) {
+      const d = ((b * outH + oh) * outW + ow) * cm;
+      for (let kw = 0; kw < kW; kw++) {
+        const iw = ow * sw + kw * dw - left;
+        if (iw < 0 || iw >= inW) continue;
+        const xi = ((b * inH + ih) * inW + iw) * c;
+        const a = (kh * kW + kw) * cm;
+        if (m === 1) for (let k = 0; k < c; k++) acc[a + k] += x[xi + k] * dy[d + k];
+        else for (let k = 0; k < c; k++) for (let j = 0; j < m; j++) acc[a + k * m + j] += x[xi + k] * dy[d + k * m + j];
+      }
+    }
+  }
+  return acc;
 }
 
 /**
@@ -220,6 +270,7 @@ function inputGradPads(g: Geometry): [Pair, Pair] {
  * costs the same at any stride.
  */
 function conv2DBackpropInput(dy: Tensor4D, filter: Tensor4D, g: Geometry): Tensor4D {
+  if (correlationWastesLittle(g)) return flippedCorrelation(dy, filter, g);
   const [n, , , co] = dy.shape;
   const [, , ci] = filter.shape;
   const pixels = n * g.inH * g.inW;
@@ -230,6 +281,22 @@ function conv2DBackpropInput(dy: Tensor4D, filter: Tensor4D, g: Geometry): Tenso
   const summed = tf.scatterND(indices, tf.reshape(dcol, [-1, ci]), [rows, ci]);
   const dx = outside ? tf.slice(summed, [0, 0], [pixels, ci]) : summed;
   return tf.reshape(dx, [n, g.inH, g.inW, ci]) as Tensor4D;
+}
+
+/**
+ * Stride 1 and about as many input as output pixels ('same' padding, ResNet's and MobileNet's
+ * 3x3 and 1x1 convs): the correlation of dy with the flipped kernel does (almost) no multiply-add
+ * on padding, needs no kH*kW-times-larger dcol and no scatter, and XNNPACK's conv runs ~1.5x
+ * faster than its GEMM on these skinny shapes.
+ */
+function correlationWastesLittle(g: Geometry): boolean {
+  return g.strides[0] === 1 && g.strides[1] === 1 && g.inH * g.inW <= 1.1 * g.outH * g.outW;
+}
+
+/** dx = dy correlated with the spatially flipped kernel, input and output channels swapped. */
+function flippedCorrelation(dy: Tensor4D, filter: Tensor4D, g: Geometry): Tensor4D {
+  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as Tensor4D;
+  return conv('Conv2D', dy, flipped, [1, 1], g.dilations, inputGradPads(g));
 }
 
 /** Recently used col2im index tensors, by geometry (they depend on shapes only). */
@@ -324,7 +391,7 @@ function batchSize(t: TensorInfo): number {
 
 /** The BackendWasm methods we need: allocate on the wasm heap, view it from JS, share a buffer. */
 interface WasmHeap {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  makeOutput(shape: number[], dtype: 'float32' | 'int32'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   incRef(dataId: object): void;
 }
@@ -460,6 +527,9 @@ function leadingAxes({ inputs, attrs }: KernelArgs): number {
   return x.dtype === 'float32' && k < x.shape.length && axes.every((a, i) => a === i) ? k : 0;
 }
 
+/** Column counts whose float64 row sums fit in L1/L2 (a dense layer's 4096 outputs). */
+const ROW_SUM_MAX = 8192;
+
 /**
  * Sum over the leading axes (every bias gradient: dy summed over N, H, W).
  * wasm transposes the reduced axes innermost first; a column sum reads x once.
@@ -474,12 +544,96 @@ function sumLeading(args: KernelArgs): TensorInfo {
   const out = backend.makeOutput(shape, 'float32');
   const [xs, ys] = [backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out)];
   const n = ys.length;
+  if (n <= ROW_SUM_MAX) {
+    // Row by row into n float64 sums: one sequential pass (a column at a time strides the
+    // whole array n times, ~5x slower once it is larger than the cache: batch-norm statistics).
+    const acc = new Float64Array(n);
+    for (let r = 0; r < xs.length; r += n) for (let j = 0; j < n; j++) acc[j] += xs[r + j];
+    ys.set(acc);
+    return out;
+  }
   for (let j = 0; j < n; j++) {
     let s = 0; // one column at a time: the running sum stays in a register
     for (let i = j; i < xs.length; i += n) s += xs[i];
     ys[j] = s;
   }
   return out;
+}
+
+// ---- tile -------------------------------------------------------------------
+
+/**
+ * out = x repeated reps[d] times along every axis d. Innermost axis first: each
+ * row of x is written once, then every finished block is replicated along its
+ * axis by doubling copies (copyWithin is a memmove), so the work is
+ * ~2 passes over the output whatever the shape.
+ */
+function tile(args: KernelArgs): TensorInfo {
+  const x = args.inputs.x as TensorInfo;
+  const backend = args.backend as unknown as WasmHeap;
+  const reps = args.attrs?.reps as number[];
+  const shape = x.shape.map((d, i) => d * reps[i]);
+  const out = backend.makeOutput(shape, x.dtype as 'float32' | 'int32');
+  const [xs, ys] = [backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out)];
+  if (ys.length > 0) tileAxis(xs, ys, x.shape, shape, 0, 0, 0);
+  return out;
+}
+
+/** Fill ys[at...] with the tile of xs[from...] over axes d.. (sizes: in `inner`, out `outer`). */
+function tileAxis(xs: Float32Array, ys: Float32Array, inner: number[], outer: number[], d: number, from: number, at: number): void {
+  const last = d === inner.length - 1;
+  const srcStride = last ? 1 : inner.slice(d + 1).reduce((a, b) => a * b, 1);
+  const dstStride = last ? 1 : outer.slice(d + 1).reduce((a, b) => a * b, 1);
+  if (last) ys.set(xs.subarray(from, from + inner[d]), at);
+  else for (let i = 0; i < inner[d]; i++) tileAxis(xs, ys, inner, outer, d + 1, from + i * srcStride, at + i * dstStride);
+  const block = inner[d] * dstStride;
+  const total = outer[d] * dstStride;
+  for (let filled = block; filled < total; filled *= 2) ys.copyWithin(at + filled, at, at + Math.min(filled, total - filled));
+}
+
+// ---- per-channel binary ops -------------------------------------------------
+
+type Binary = 'Multiply' | 'Add' | 'Sub' | 'RealDiv';
+
+/**
+ * The per-channel case of a binary op: float32 operands, one of the output's
+ * shape and one a vector over its last axis (shape [C] or [1, ..., 1, C], rank
+ * not above the other's). Returns which input is the vector, or undefined.
+ */
+function perChannel({ inputs }: KernelArgs): 'a' | 'b' | undefined {
+  const { a, b } = inputs as { a?: TensorInfo; b?: TensorInfo };
+  if (a?.dtype !== 'float32' || b?.dtype !== 'float32') return undefined;
+  const isVector = (v: TensorInfo, full: TensorInfo) =>
+    v.shape.length <= full.shape.length && v.shape.length > 0 && full.shape.length > 1 &&
+    v.shape.at(-1) === full.shape.at(-1) && v.shape.slice(0, -1).every((d) => d === 1) &&
+    tf.util.sizeFromShape(full.shape) > (full.shape.at(-1) as number);
+  if (isVector(b, a)) return 'b';
+  if (isVector(a, b)) return 'a';
+  return undefined;
+}
+
+/** out[r, c] = full[r, c] op vec[c] (or vec[c] op full[r, c] when the vector is the first operand). */
+function perChannelBinary(op: Binary) {
+  return (args: KernelArgs): TensorInfo => {
+    const which = perChannel(args) as 'a' | 'b';
+    const backend = args.backend as unknown as WasmHeap;
+    const full = (which === 'b' ? args.inputs.a : args.inputs.b) as TensorInfo;
+    const vec = args.inputs[which] as TensorInfo;
+    const out = backend.makeOutput(full.shape, 'float32');
+    const [f, v, o] = [backend.typedArrayFromHeap(full), backend.typedArrayFromHeap(vec), backend.typedArrayFromHeap(out)];
+    const c = v.length;
+    const vecFirst = which === 'a';
+    for (let r = 0; r < f.length; r += c) {
+      // One loop per op: a closure per element would not be inlined reliably.
+      if (op === 'Multiply') for (let k = 0; k < c; k++) o[r + k] = f[r + k] * v[k];
+      else if (op === 'Add') for (let k = 0; k < c; k++) o[r + k] = f[r + k] + v[k];
+      else if (op === 'Sub' && !vecFirst) for (let k = 0; k < c; k++) o[r + k] = f[r + k] - v[k];
+      else if (op === 'Sub') for (let k = 0; k < c; k++) o[r + k] = v[k] - f[r + k];
+      else if (!vecFirst) for (let k = 0; k < c; k++) o[r + k] = f[r + k] / v[k];
+      else for (let k = 0; k < c; k++) o[r + k] = v[k] / f[r + k];
+    }
+    return out;
+  };
 }
 
 // ---- kernel configs -------------------------------------------------------
@@ -582,6 +736,7 @@ const maxPoolGradConfig: KernelConfig = {
 
 const identityConfig: KernelConfig = { kernelName: 'Identity', backendName: BACKEND, kernelFunc: shareIdentity };
 const sumConfig: KernelConfig = { kernelName: 'Sum', backendName: BACKEND, kernelFunc: sumLeading };
+const tileConfig: KernelConfig = { kernelName: 'Tile', backendName: BACKEND, kernelFunc: tile };
 
 /** Kernels the wasm backend lacks; registered only where nothing is registered yet. */
 export const WASM_GRAD_KERNELS: readonly KernelConfig[] = [
@@ -598,6 +753,11 @@ const REPLACEMENTS: readonly { ours: KernelConfig; useNative?: (args: KernelArgs
   { ours: maxPoolGradConfig },
   { ours: identityConfig, useNative: ({ inputs }) => inputs.x?.dtype === 'string' },
   { ours: sumConfig, useNative: (args) => leadingAxes(args) === 0 },
+  { ours: tileConfig, useNative: ({ inputs }) => inputs.x?.dtype !== 'float32' && inputs.x?.dtype !== 'int32' },
+  ...(['Multiply', 'Add', 'Sub', 'RealDiv'] as const).map((op) => ({
+    ours: { kernelName: op, backendName: BACKEND, kernelFunc: perChannelBinary(op) } as KernelConfig,
+    useNative: (args: KernelArgs) => perChannel(args) === undefined,
+  })),
 ];
 
 /** True when the kernel currently registered for wasm is one of ours. */

@@ -58,13 +58,66 @@ function matMulForTraining(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor | und
 function batchNorm(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
   const epsilon = (node.attrs.epsilon as number | undefined) ?? 1e-3;
   if (!ctx.training) return tf.batchNorm(x, p.movingMean, p.movingVariance, p.beta, p.gamma, epsilon);
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
-  const { mean, variance } = tf.moments(x, axes);
+  const { y, mean, variance } = batchNormForTraining(x, p.gamma, p.beta, epsilon, ctx.inputGrad);
   const momentum = (node.attrs.momentum as number | undefined) ?? 0.99;
   const moving = (old: tf.Tensor, batch: tf.Tensor) => tf.add(tf.mul(old, momentum), tf.mul(batch, 1 - momentum));
   ctx.assign('movingMean', moving(p.movingMean, mean));
   ctx.assign('movingVariance', moving(p.movingVariance, variance));
-  return tf.batchNorm(x, mean, variance, p.beta, p.gamma, epsilon);
+  tf.dispose([mean, variance]);
+  return y;
+}
+
+/**
+ * Batch norm on batch statistics with the closed-form gradient (Ioffe & Szegedy 2015):
+ * xhat = (x - mean) / sqrt(var + eps), dbeta = sum(dy), dgamma = sum(dy * xhat),
+ * dx = gamma / sqrt(var + eps) * (dy - (dbeta + xhat * dgamma) / M) over the M positions of a channel.
+ * Through tf.moments and tf.batchNorm the tape holds ~10 activation-sized tensors per layer
+ * and tfjs's own FusedBatchNorm gradient tiles and broadcasts: MobileNetV2 ran out of WASM
+ * memory at batch 128, and batch-norm gradients were ~40% of its step. Returns the batch
+ * statistics too (kept: the caller disposes them) for the moving averages.
+ */
+function batchNormForTraining(
+  x: tf.Tensor, gamma: tf.Tensor | undefined, beta: tf.Tensor | undefined, epsilon: number, inputGrad: boolean,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const m = x.size / (x.shape.at(-1) as number);
+  const stats = (t: tf.Tensor) => {
+    const mean = tf.div(tf.sum(t, axes), m);
+    return { mean, variance: tf.div(tf.sum(tf.square(tf.sub(t, mean)), axes), m) };
+  };
+  const inputs = [...(inputGrad ? [x] : []), ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  if (inputs.length === 0) {
+    const { mean, variance } = stats(x);
+    return { y: tf.batchNorm(x, mean, variance, beta, gamma, epsilon), mean: tf.keep(mean), variance: tf.keep(variance) };
+  }
+  let batch: { mean: tf.Tensor; variance: tf.Tensor } | undefined;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const { mean, variance } = stats(x);
+    batch = { mean: tf.keep(mean), variance: tf.keep(variance) };
+    save([x, mean, variance]);
+    return {
+      value: tf.batchNorm(x, mean, variance, beta, gamma, epsilon),
+      // In a tidy: tfjs runs a custom gradient outside one and would keep every temporary to the end of the backward pass.
+      gradFunc: (dy: tf.Tensor, [xs, mu, v]: tf.Tensor[]) => tf.tidy(() => {
+        const xhat = tf.batchNorm(xs, mu, v, undefined, undefined, epsilon);
+        const dbeta = tf.sum(dy, axes);
+        const dgamma = tf.sum(tf.mul(dy, xhat), axes);
+        const grads: tf.Tensor[] = [];
+        if (inputGrad) {
+          const k = tf.mul(tf.rsqrt(tf.add(v, epsilon)), gamma ?? 1);
+          const centred = tf.add(tf.mul(xhat, tf.div(dgamma, m)), tf.div(dbeta, m));
+          grads.push(tf.mul(tf.sub(dy, centred), k));
+        }
+        if (gamma) grads.push(dgamma);
+        if (beta) grads.push(dbeta);
+        return grads;
+      }),
+    };
+  });
+  const y = op(...inputs);
+  const { mean, variance } = batch as { mean: tf.Tensor; variance: tf.Tensor };
+  return { y, mean, variance };
 }
 
 function reshape(node: Node, [x]: tf.Tensor[]): tf.Tensor {

@@ -146,6 +146,65 @@ describe('builtin kernels', () => {
     model.dispose();
   });
 
+  it.each([
+    ['rank 4, gamma and beta', [3, 4, 5, 6], true, true],
+    ['rank 2, gamma only', [7, 5], true, false],
+    ['rank 4, neither', [2, 3, 3, 4], false, false],
+  ] as const)('batchNorm training gradients (closed form) equal autodiff through tf.moments: %s', (_, shape, withGamma, withBeta) => {
+    const c = shape.at(-1) as number;
+    // dense (on the last axis) -> batchNorm: the dense kernel's gradient goes through batchNorm's dx.
+    const b = new GraphBuilder('bn', [...shape.slice(1)]);
+    b.dense(c, { name: 'fc', bias: false });
+    const params: Record<string, [number[], Float32Array]> = { movingMean: [[c], new Float32Array(c)], movingVariance: [[c], new Float32Array(c).fill(1)] };
+    if (withGamma) params.gamma = [[c], values(c, 3).map((v) => 1 + v / 2)];
+    if (withBeta) params.beta = [[c], values(c, 4)];
+    b.add('batchNorm', ['fc'], { epsilon: 1e-3 }, params, 'bn');
+    const model = compile(b.build());
+    const x = tf.tensor(values(size([...shape]), 5).map((v, i) => v * (1 + (i % c)) + (i % c)), [...shape]);
+    const w = tf.tensor(values(size([...shape]), 6), [...shape]); // loss = sum(w * y): a generic upstream gradient
+    const vars = model.variables;
+    const trained = ['fc/kernel', 'bn/gamma', 'bn/beta'].filter((n) => vars.has(n)).map((n) => vars.get(n)!);
+    const ours = tf.variableGrads(() => tf.sum(tf.mul(w, model.predict(x, { training: true, updateStats: false }).output)) as tf.Scalar, trained);
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    const want = tf.variableGrads(() => {
+      const h = tf.reshape(tf.matMul(tf.reshape(x, [-1, c]), vars.get('fc/kernel')!), [...shape]);
+      const { mean, variance } = tf.moments(h, axes);
+      // tfjs's own FusedBatchNorm gradient needs both: constants stand in for a missing one.
+      const [beta, gamma] = [vars.get('bn/beta') ?? tf.zeros([c]), vars.get('bn/gamma') ?? tf.ones([c])];
+      return tf.sum(tf.mul(w, tf.batchNorm(h, mean, variance, beta, gamma, 1e-3))) as tf.Scalar;
+    }, trained);
+    expect(Object.keys(ours.grads).sort()).toEqual(Object.keys(want.grads).sort());
+    for (const key of Object.keys(want.grads)) {
+      const [a, e] = [ours.grads[key].dataSync(), want.grads[key].dataSync()];
+      const scale = Math.max(...Array.from(e, Math.abs));
+      expect(scale, key).toBeGreaterThan(1e-3);
+      expect(Math.max(...Array.from(a, (v, i) => Math.abs(v - e[i]))) / scale, key).toBeLessThan(1e-4);
+    }
+    expect(ours.value.dataSync()[0]).toBeCloseTo(want.value.dataSync()[0], 4);
+    tf.dispose([x, w, ours.value, want.value, ...Object.values(ours.grads), ...Object.values(want.grads)]);
+    model.dispose();
+  });
+
+  it('frees each activation after its last consumer: peak memory follows the live values, outputs and taps stay', async () => {
+    const b = new GraphBuilder('chain', [256]);
+    for (let i = 0; i < 24; i++) b.dense(256, { name: `fc${i}`, activation: 'relu', bias: false });
+    b.addValues(['fc22', 'fc23'], { name: 'sum' }).dropout(0, { name: 'same' }); // a kernel handing back its input
+    const model = compile(b.build());
+    const x = tf.ones([64, 256]);
+    const activation = 64 * 256 * 4;
+    const prof = await tf.profile(() => {
+      const r = model.predict(x, { taps: ['fc3'] });
+      expect(r.taps.fc3.shape).toEqual([64, 256]);
+      expect(r.output.shape).toEqual([64, 256]);
+      tf.dispose([r.output, r.taps.fc3]);
+    });
+    // Weights are resident; all 26 activations at once would be 26 x 64 KiB on top of them.
+    // Live at most: the tap, the add's two inputs and its output, and the kernels' temporaries.
+    expect(prof.peakBytes - tf.memory().numBytes).toBeLessThan(12 * activation);
+    tf.dispose(x);
+    model.dispose();
+  });
+
   it('batchNorm with gamma/beta matches tfjs-layers in inference', () => {
     const c = 3;
     const [gamma, beta, mean, v] = [values(c, 1), values(c, 2), values(c, 3), values(c, 4).map((a) => a + 1.5)];

@@ -97,6 +97,48 @@ interface Snapshot {
   indicesCopy?: Uint16Array;
 }
 
+/**
+ * Node outputs during one predict, each freed right after its last consumer ran (unless it is an
+ * output, a tap or the logits' source), so memory follows the live activations, not the sum of
+ * all of them: MobileNetV2 holds ~8.5 MB of activations per image in all. A tensor held under
+ * several names (a kernel returning its input) is freed when the last of them dies. Under
+ * tf.variableGrads this changes nothing the tape needs: gradients read only what kernels
+ * saved, and tfjs frees the forward pass's intermediates before backprop anyway.
+ */
+class LiveValues {
+  private readonly values = new Map<string, tf.Tensor>();
+  private readonly holders = new Map<tf.Tensor, number>();
+  private readonly lastUse = new Map<string, number>();
+
+  constructor(plan: PlanStep[], private readonly keep: string[]) {
+    for (const step of plan) for (const i of step.node.inputs) this.lastUse.set(i, step.index);
+  }
+
+  get(name: string): tf.Tensor | undefined {
+    return this.values.get(name);
+  }
+
+  set(name: string, t: tf.Tensor): void {
+    this.values.set(name, t);
+    this.holders.set(t, (this.holders.get(t) ?? 0) + 1);
+  }
+
+  /** After `step` ran: drop the inputs it used last; never the graph inputs or variables. */
+  release(step: PlanStep, graphInputs: tf.Tensor[]): void {
+    for (const name of new Set(step.node.inputs)) {
+      if (this.lastUse.get(name) !== step.index || this.keep.includes(name)) continue;
+      const t = this.values.get(name) as tf.Tensor;
+      this.values.delete(name);
+      const left = (this.holders.get(t) as number) - 1;
+      if (left > 0) this.holders.set(t, left);
+      else {
+        this.holders.delete(t);
+        if (!graphInputs.includes(t) && !(t instanceof tf.Variable)) t.dispose();
+      }
+    }
+  }
+}
+
 let modelCount = 0;
 
 /** Compile an IR graph into a differentiable function over tf.Variables (one per param). */
@@ -132,7 +174,15 @@ class Executor implements CompiledModel {
     const wanted = opts.taps ?? [];
     for (const t of wanted) if (!this.plan.some((s) => s.node.name === t)) throw new Error(`tap '${t}': no node of that name in graph '${this.graph.name}'`);
     return tf.tidy(() => {
-      const values = new Map<string, tf.Tensor>();
+      // An output that is an unfused softmax: its input is the output's logits.
+      const softmaxInputs = new Map<string, string>();
+      for (const out of this.graph.outputs) {
+        // An identity naming the output (a graph model's Identity) is looked through.
+        let outNode = this.plan.find((s) => s.node.name === out)?.node;
+        while (outNode?.op === 'identity') outNode = this.plan.find((s) => s.node.name === outNode!.inputs[0])?.node;
+        if (outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') softmaxInputs.set(out, outNode.inputs[0]);
+      }
+      const values = new LiveValues(this.plan, [...this.graph.outputs, ...wanted, ...softmaxInputs.values()]);
       this.graph.inputs.forEach((name, i) => values.set(name, xs[i]));
       const updates: { bound: BoundParam; value: tf.Tensor }[] = [];
       const logitsOf = new Map<string, tf.Tensor>();
@@ -150,13 +200,9 @@ class Executor implements CompiledModel {
         } else {
           values.set(step.node.name, this.run(step, step.node, inputs, ctx));
         }
+        values.release(step, xs);
       }
-      for (const out of this.graph.outputs) {
-        // An identity naming the output (a graph model's Identity) is looked through.
-        let outNode = this.plan.find((s) => s.node.name === out)?.node;
-        while (outNode?.op === 'identity') outNode = this.plan.find((s) => s.node.name === outNode!.inputs[0])?.node;
-        if (!logitsOf.has(out) && outNode?.op === 'activation' && outNode.attrs.fn === 'softmax') logitsOf.set(out, values.get(outNode.inputs[0]) as tf.Tensor);
-      }
+      for (const [out, z] of softmaxInputs) if (!logitsOf.has(out)) logitsOf.set(out, values.get(z) as tf.Tensor);
       if (training && (opts.updateStats ?? true)) for (const u of updates) if (!u.bound.param.frozen) u.bound.variable.assign(u.value);
       // Returned tensors are the caller's to dispose: never hand out an input or a variable itself.
       const own = (t: tf.Tensor) => (xs.includes(t) || t instanceof tf.Variable ? tf.clone(t) : t);

@@ -1,5 +1,5 @@
 /** Test helpers for io: real tfjs-layers models, model.json on disk like TF.js writes it, stock loading. */
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 export { tf, tfl };
+export { fileHandler, loadStock } from '../testing/index.js';
 
 /**
  * tfjs-layers' Orthogonal initializer (the default recurrent_initializer of LSTM, GRU, SimpleRNN)
@@ -56,23 +57,6 @@ export async function writeModelFiles(dir: string, a: tf.io.ModelArtifacts, shar
   const json = { format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy, modelTopology: topology, weightsManifest: [{ paths, weights: a.weightSpecs }] };
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
 }
-
-/** An fs-backed IOHandler for stock `tf.loadLayersModel` (plain tfjs has no file:// loader). */
-export function fileHandler(dir: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
-      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-        const specs = manifest.flatMap((g) => g.weights);
-        const buffers = [];
-        for (const g of manifest) for (const p of g.paths) buffers.push(new Uint8Array(await readFile(join(dir, p))).slice().buffer);
-        return [specs, tf.io.concatenateArrayBuffers(buffers)];
-      });
-    },
-  };
-}
-
-export const loadStock = (dir: string) => tfl.loadLayersModel(fileHandler(dir));
 
 export async function tempDir(): Promise<{ dir: string; done: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'condense-io-'));

@@ -259,6 +259,28 @@ describe('train', () => {
     await expect(train(small(), { ...data8, shape: [64, 9] })).rejects.toThrow(/train data: images: 512 values do not fill the shape \[64, 9\]/);
   });
 
+  it('microBatch: chunks with accumulated gradients give the whole batch\'s step, with a contribution loss, and leak nothing', async () => {
+    const l1: TrainingContribution = { name: 'l1', loss: (ctx) => tf.mul(1e-2, tf.sum(tf.abs(ctx.variables.get('fc1/kernel')!))) as tf.Scalar };
+    const run = async (microBatch?: number) => {
+      const g = small();
+      const s = await train(g, data8, { epochs: 2, batchSize: 24, learningRate: 0.01, seed: 4, contributions: [l1], ...(microBatch ? { microBatch } : {}) });
+      return { g, s };
+    };
+    const whole = await run();
+    const start = tf.memory().numTensors;
+    const split = await run(7); // 24 = 7 + 7 + 7 + 3, and the last batch of 16 = 7 + 7 + 2
+    expect(tf.memory().numTensors).toBe(start);
+    for (const name of ['fc1/kernel', 'fc1/bias', 'fc2/kernel']) {
+      const [a, b] = [arr(whole.g, name), arr(split.g, name)];
+      expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThan(1e-5);
+    }
+    expect(split.s.history[1].loss).toBeCloseTo(whole.s.history[1].loss, 5);
+    expect(split.s.history[1].accuracy).toBe(whole.s.history[1].accuracy);
+    // and the step really moved the weights
+    expect(Math.max(...arr(split.g, 'fc1/kernel').map((v, i) => Math.abs(v - arr(small(), 'fc1/kernel')[i])))).toBeGreaterThan(1e-3);
+    await expect(train(small(), data8, { microBatch: 0 })).rejects.toThrow(/microBatch must be a positive integer, got 0/);
+  });
+
   it('leaks no tensors (train, evaluate, predict)', async () => {
     const g = small(3, 0.2);
     setMask(g.params.get('fc1/kernel')!, Uint8Array.from({ length: 128 }, (_, i) => i % 2));

@@ -45,6 +45,13 @@ export interface TrainOptions {
   /** Cap on steps per epoch (quick runs, benchmarks). */
   stepsPerEpoch?: number;
   /**
+   * Run each batch as chunks of at most this many examples and accumulate their gradients into
+   * one optimizer step: the loss and gradients are those of the whole batch, with less memory
+   * (the WASM heap stops near 2 GB; MobileNetV2 at batch 128 needs ~2.9 GB in one piece).
+   * Batch norm then normalises by each chunk's statistics ("ghost" batch norm). Default: no split.
+   */
+  microBatch?: number;
+  /**
    * Random shifts / flips of every training image, drawn per example and epoch from the seed (a
    * stream apart from the shuffle's, so the batch order is the same with and without).
    */
@@ -162,6 +169,7 @@ class TrainingRun {
     this.epochs = o.epochs ?? 1;
     this.batchSize = o.batchSize ?? 32;
     if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) throw new Error(`train: batchSize must be a positive integer, got ${this.batchSize}`);
+    if (o.microBatch !== undefined && !(Number.isInteger(o.microBatch) && o.microBatch > 0)) throw new Error(`train: microBatch must be a positive integer, got ${o.microBatch}`);
   }
 
   /** Check the data before any step: every example of a memory source, the first chunk of a stream; size the epoch. */
@@ -269,54 +277,99 @@ class TrainingRun {
     return summary;
   }
 
-  /** One optimizer step on a batch, then the contributions' afterStep and the annotations. */
+  /** One optimizer step on a batch (accumulated over its micro-batches), then the contributions' afterStep and the annotations. */
   private step(batch: TensorBatch, ctx: StepContext): void {
     const trainable = this.trainableVariables();
     tf.tidy(() => {
+      let value: tf.Tensor | undefined;
       let correct: tf.Tensor | undefined;
-      const f = (): tf.Scalar => {
-        const r = this.model.predict(batch.xs, { training: true, taps: this.taps, seed: mixSeed(this.seed, ctx.step) });
-        let loss: tf.Tensor = tf.scalar(0);
-        if (this.task && batch.ys) {
-          const task = taskLoss(this.task, r, batch.ys, batch.weights);
-          loss = this.taskWeight === 1 ? task : tf.mul(task, this.taskWeight);
-        }
-        const lctx: LossContext = {
-          x: batch.xs[0], inputs: batch.xs, y: batch.ys?.[0], targets: batch.ys, output: r.output, outputs: r.outputs, logits: r.logits,
-          outputLogits: r.outputLogits, taps: r.taps, variables: ctx.variables, batchIndices: batch.indices, step: ctx.step,
-        };
-        let first = !(this.task && batch.ys);
-        for (const c of this.contributions) {
-          if (!c.loss) continue;
-          const extra = c.loss(lctx);
-          if (extra.rank !== 0) throw new Error(`contribution '${c.name}': loss must be a scalar, got shape [${extra.shape.join(', ')}]`);
-          loss = first ? extra : tf.add(loss, extra);
-          first = false;
-        }
-        const at = this.accuracyAt;
-        if (at && batch.ys && this.task) correct = tf.keep(this.task.outputs[at.output].metrics[at.metric].sum(batch.ys[at.output], r.outputs[at.output]));
-        return loss as tf.Scalar;
-      };
-      let value: tf.Scalar;
       let grads = new Map<string, tf.Tensor>();
-      if (trainable.size > 0) {
-        const res = tf.variableGrads(f, [...trainable.keys()]);
-        value = res.value;
-        for (const [v, key] of trainable) {
-          const g = res.grads[v.name];
-          if (g) grads.set(key, g);
+      const add = (a: tf.Tensor | undefined, b: tf.Tensor) => (a ? tf.add(a, b) : b);
+      const kept: tf.Tensor[] = [];
+      for (const [k, chunk] of this.chunks(batch).entries()) {
+        // A chunk's loss counts by its share of the batch, so the sums are the whole batch's loss and gradients.
+        const r = this.chunkGradients(chunk, ctx, trainable, chunk.count / batch.count, k);
+        value = add(value, r.value);
+        if (r.correct) {
+          correct = add(correct, r.correct);
+          kept.push(r.correct);
         }
-      } else {
-        value = f();
+        for (const [key, g] of r.grads) grads.set(key, add(grads.get(key), g));
       }
       for (const c of this.contributions) if (c.transformGradients) grads = c.transformGradients(grads, ctx);
       this.applyGradients(grads, ctx.learningRate);
-      this.accumulate(value, correct, batch.count);
-      correct?.dispose();
+      this.accumulate(value as tf.Tensor, correct, batch.count);
+      tf.dispose(kept);
     });
     for (const c of this.contributions) c.afterStep?.(ctx);
     this.afterAnnotationsChange(this.model.refreshAnnotations());
     this.model.applyAnnotations(this.annotated());
+  }
+
+  /** The batch itself, or its consecutive chunks of at most `microBatch` examples (slices the step's tidy frees). */
+  private chunks(batch: TensorBatch): TensorBatch[] {
+    const size = this.o.microBatch;
+    const n = batch.count;
+    if (size === undefined || size >= n) return [batch];
+    const out: TensorBatch[] = [];
+    for (let start = 0; start < n; start += size) {
+      const len = Math.min(size, n - start);
+      const rows = <T extends tf.Tensor>(t: T) => tf.slice(t, start, len) as T;
+      out.push({
+        xs: batch.xs.map(rows),
+        ...(batch.ys ? { ys: batch.ys.map(rows) } : {}),
+        ...(batch.weights ? { weights: rows(batch.weights) } : {}),
+        count: len,
+        indices: batch.indices.subarray(start, start + len),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Loss (times `share`), accuracy sum (kept: step() disposes it) and gradients of one chunk;
+   * chunk k > 0 draws its own dropout masks.
+   */
+  private chunkGradients(
+    chunk: TensorBatch, ctx: StepContext, trainable: Map<tf.Variable, string>, share: number, k: number,
+  ): { value: tf.Tensor; correct?: tf.Tensor; grads: Map<string, tf.Tensor> } {
+    let correct: tf.Tensor | undefined;
+    const f = (): tf.Scalar => {
+      const seed = k === 0 ? mixSeed(this.seed, ctx.step) : mixSeed(mixSeed(this.seed, ctx.step), k);
+      const r = this.model.predict(chunk.xs, { training: true, taps: this.taps, seed });
+      let loss: tf.Tensor = tf.scalar(0);
+      if (this.task && chunk.ys) {
+        const task = taskLoss(this.task, r, chunk.ys, chunk.weights);
+        loss = this.taskWeight === 1 ? task : tf.mul(task, this.taskWeight);
+      }
+      const lctx: LossContext = {
+        x: chunk.xs[0], inputs: chunk.xs, y: chunk.ys?.[0], targets: chunk.ys, output: r.output, outputs: r.outputs, logits: r.logits,
+        outputLogits: r.outputLogits, taps: r.taps, variables: ctx.variables, batchIndices: chunk.indices, step: ctx.step,
+      };
+      let first = !(this.task && chunk.ys);
+      for (const c of this.contributions) {
+        if (!c.loss) continue;
+        const extra = c.loss(lctx);
+        if (extra.rank !== 0) throw new Error(`contribution '${c.name}': loss must be a scalar, got shape [${extra.shape.join(', ')}]`);
+        loss = first ? extra : tf.add(loss, extra);
+        first = false;
+      }
+      const at = this.accuracyAt;
+      // Kept: it outlives the forward pass's tidy.
+      if (at && chunk.ys && this.task) correct = tf.keep(this.task.outputs[at.output].metrics[at.metric].sum(chunk.ys[at.output], r.outputs[at.output]));
+      return (share === 1 ? loss : tf.mul(loss, share)) as tf.Scalar;
+    };
+    const grads = new Map<string, tf.Tensor>();
+    if (trainable.size === 0) {
+      const value = f();
+      return { value, ...(correct ? { correct } : {}), grads };
+    }
+    const res = tf.variableGrads(f, [...trainable.keys()]);
+    for (const [v, key] of trainable) {
+      const g = res.grads[v.name];
+      if (g) grads.set(key, g);
+    }
+    return { value: res.value, ...(correct ? { correct } : {}), grads };
   }
 
   /** Trainable variables of this step (frozen flags are re-read), mapped to their keys. */

@@ -9,24 +9,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../exec/index.js';
 import { fromArtifacts } from '../import.js';
 import { toArtifacts } from '../export.js';
+import { relativeError } from '../../testing/index.js';
 import { artifactsOf, randomizeWeights, tf, tfl, useCpu } from '../test-helpers.js';
 
 beforeAll(useCpu);
 
 type Sym = tfl.SymbolicTensor;
 const apply = (l: tfl.layers.Layer, x: Sym | Sym[]) => l.apply(x) as Sym;
-
-/** max |a - b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / Math.max(s, 1e-12);
-}
 
 function ours(graph: Graph, x: tf.Tensor): Float32Array {
   const model = compile(graph);
@@ -60,10 +49,10 @@ async function roundTrip(model: tfl.LayersModel, vocab?: number): Promise<{ grap
   const graph = fromArtifacts(await artifactsOf(model));
   const x = inputOf([3, ...(model.inputs[0].shape.slice(1) as number[])], vocab);
   const want = stockPredict(model, x);
-  expect(relErr(ours(graph, x), want), 'condense vs tfjs').toBeLessThan(1e-5);
+  expect(relativeError(ours(graph, x), want), 'condense vs tfjs').toBeLessThan(1e-5);
   const { artifacts, notes } = toArtifacts(graph);
   const back = await loadStock(artifacts);
-  expect(relErr(stockPredict(back, x), want), 'the export under stock tfjs').toBeLessThan(1e-5);
+  expect(relativeError(stockPredict(back, x), want), 'the export under stock tfjs').toBeLessThan(1e-5);
   back.dispose();
   x.dispose();
   const layers = (artifacts.modelTopology as { config: { layers: { class_name: string }[] } }).config.layers;
@@ -140,9 +129,9 @@ describe('convolutional', () => {
       "node 'grouped': a conv with 2 groups has no tfjs-layers form; written as one whose kernel is zero outside the groups (2x the kernel weights)",
     ]);
     const stock = await loadStock(artifacts);
-    expect(relErr(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-5);
+    expect(relativeError(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-5);
     // Re-imported, the block-diagonal kernel computes the same as the grouped one.
-    expect(relErr(ours(fromArtifacts(artifacts), x), ours(g, x))).toBeLessThan(1e-5);
+    expect(relativeError(ours(fromArtifacts(artifacts), x), ours(g, x))).toBeLessThan(1e-5);
     stock.dispose();
     x.dispose();
   });
@@ -157,7 +146,7 @@ describe('convolutional', () => {
     ]);
     const x = tf.randomUniform([2, 7, 6, 2], -1, 1, 'float32', 6);
     const stock = await loadStock(artifacts);
-    expect(relErr(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-6);
+    expect(relativeError(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-6);
     stock.dispose();
     x.dispose();
   });
@@ -207,7 +196,7 @@ describe('merge and normalization', () => {
     const x = tf.randomUniform([3, 5], -4, 4, 'float32', 8);
     const { artifacts } = toArtifacts(g);
     const stock = await loadStock(artifacts);
-    expect(relErr(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-6);
+    expect(relativeError(stockPredict(stock, x), ours(g, x))).toBeLessThan(1e-6);
     stock.dispose();
     x.dispose();
   });
@@ -235,7 +224,7 @@ describe('sequences', () => {
     const x = inputOf([3, 7], 12);
     const unmasked = cloneGraph(graph);
     for (const n of unmasked.nodes) if (['lstm', 'gru', 'simpleRnn'].includes(n.op)) n.inputs = n.inputs.slice(0, 1);
-    expect(relErr(ours(unmasked, x), ours(graph, x))).toBeGreaterThan(1e-3);
+    expect(relativeError(ours(unmasked, x), ours(graph, x))).toBeGreaterThan(1e-3);
     x.dispose();
   });
 
