@@ -121,8 +121,8 @@ describe('wasm conv backprop kernels', () => {
       const grads = () => tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))))([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
       const [wx, wf] = await on('wasm', grads);
       const [cx, cf] = await on('cpu', grads);
-      expect(relErr(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
-      expect(relErr(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relativeError(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
+      expect(relativeError(wf, cf), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
   });
 
@@ -273,15 +273,15 @@ describe('wasm Sum, Identity and Tile', () => {
       };
       const [w] = await on('wasm', op);
       const [cc] = await on('cpu', op);
-      expect(relErr(w, cc), JSON.stringify({ name, full, other, first })).toBeLessThan(TOL);
+      expect(relativeError(w, cc), JSON.stringify({ name, full, other, first })).toBeLessThan(TOL);
     }
     // Every op in both operand orders, by hand: x = [[1, 2], [3, 4]], v = [2, 4].
     const exact = { Multiply: [[2, 8, 6, 16], [2, 8, 6, 16]], Add: [[3, 6, 5, 8], [3, 6, 5, 8]], Sub: [[-1, -2, 1, 0], [1, 2, -1, 0]], RealDiv: [[0.5, 0.5, 1.5, 1], [2, 2, 2 / 3, 1]] };
     for (const [name, [xv, vx]] of Object.entries(exact)) {
       const f = ops[name as keyof typeof ops];
       const [a, b] = await on('wasm', () => [f(tf.tensor([1, 2, 3, 4], [2, 2]), tf.tensor([2, 4])), f(tf.tensor([2, 4], [1, 2]), tf.tensor([1, 2, 3, 4], [2, 2]))]);
-      expect(relErr(a, xv), `${name}(x, v)`).toBeLessThan(1e-7);
-      expect(relErr(b, vx), `${name}(v, x)`).toBeLessThan(1e-7);
+      expect(relativeError(a, xv), `${name}(x, v)`).toBeLessThan(1e-7);
+      expect(relativeError(b, vx), `${name}(v, x)`).toBeLessThan(1e-7);
     }
   });
 
@@ -310,7 +310,7 @@ describe('wasm Sum, Identity and Tile', () => {
     const sum = () => [tf.sum(tf.tensor(xs, [3, 9000]), 0)];
     const [w] = await on('wasm', sum);
     const [c] = await on('cpu', sum);
-    expect(relErr(w, c)).toBeLessThan(TOL);
+    expect(relativeError(w, c)).toBeLessThan(TOL);
   });
 
   it('Identity shares the buffer: a clone outlives its source and frees it last', async () => {
