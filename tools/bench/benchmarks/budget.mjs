@@ -6,12 +6,14 @@
 // The searches on LeNet-300-100 run three ways (in this thread, on 2 worker threads, on 2 BullMQ
 // workers over a local redis-server) and must choose alike; LeNet-5 and the CNN search on 2 worker
 // threads only (three ways there would triple their search time for the same comparison).
-// One part per seed (budget-seed1..3); --quick runs the first only.
-// Duration (estimated from the --quick run, where training is ~2% of a full part's samples and
-// the searches ~1/4 of a full one's trials x samples): one full part ~2-2.5 h on 2 shared cores
-// (LeNet-300-100 ~35 min: 2 x 60 + 2 x 44 retraining epochs on 55,000 images and 6 searches;
-// LeNet-5 ~25 min; the CNN ~60-90 min: 24 epochs on 10,000 images at 50-140 samples/s), so
-// `npm run bench -- budget` (3 parts) ~6-7 h.
+// One part per seed (budget-seed1..3); --quick runs the first only (~2.5 min on 2 shared cores,
+// 40% of it searching).
+// Duration of a full part, estimated from the --quick run and the other benchmarks' training
+// speeds on 2 shared cores: ~1.5-2.5 h. LeNet-300-100 ~20-50 min (12M training samples: 16
+// pretraining epochs, 2 x 60 Deep Compression and 2 x 44 SSS epochs on 55,000 images, at
+// 4,000-11,000 samples/s; 6 searches ~3 min); LeNet-5 ~15 min (0.8M samples at ~1,100/s;
+// searches ~3 min); the CNN ~35-90 min (0.24M samples at 50-140/s; searches and ThiNet ~10 min).
+// `npm run bench -- budget` (3 parts) ~5-7 h.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +37,8 @@ const CLI = fileURLToPath(new URL('../../../packages/cli/bin/condense.js', impor
 const MAX_DROP = 0.5;
 /** The targets, and what meets each: the cost model's float32 bytes / stored bytes, the checkpoint's MACs / the model's. */
 const TARGETS = { size: { text: 'size=40x', need: 40 }, macs: { text: 'macs=3x', need: 3 } };
+/** --quick: fewer sparsities and widths per layer (the searches are most of a quick run). */
+const QUICK_LEVELS = { prune: [0.5, 0.8, 0.9, 0.95, 0.98], bits: [8, 5, 3, 2] };
 /** sss-mlp's gamma, chosen there on validation from its grid (bench-results/sss.json: 0.002). */
 const SSS_MLP_GAMMA = 0.002;
 
@@ -118,7 +122,7 @@ function networks(quick) {
       name: 'VGG-style CNN',
       make: vggSmall,
       plan: vgg,
-      samples: quick ? 200 : 1000,
+      samples: quick ? 100 : 1000,
       hand: {
         size: sizeRecipe(vgg, 'deep-compression-lenet5 by layer kind', 'no benchmark has a size recipe for the CNN; LeNet-5\'s Deep Compression plan is the hand-tuned one for a CNN: its first conv\'s kept fraction on conv1, conv2\'s on conv2-4, fc1\'s and the output\'s on fc1 and fc2, 8-bit conv, 5-bit dense'),
         macs: thinetRecipe(vgg, quick ? 1 : 4, 'its benchmark: thinet, 50% of every conv layer'),
@@ -171,7 +175,7 @@ async function search(open, graph, validation, target, { samples, seed, quick })
   if (!runner) return undefined;
   const t0 = performance.now();
   try {
-    const r = await searchBudget({ graph, validation, runner }, { target, maxDrop: MAX_DROP / 100, samples, steps: quick ? 2 : 3, seed });
+    const r = await searchBudget({ graph, validation, runner }, { target, maxDrop: MAX_DROP / 100, samples, steps: 3, seed, ...(quick ? { levels: QUICK_LEVELS } : {}) });
     return { result: r, seconds: (performance.now() - t0) / 1000, runner: runner.name };
   } finally {
     await runner.close();
@@ -241,7 +245,10 @@ async function runNetwork(net, protocol, open, { seed, quick, log }) {
       });
       rows.push({ network: net.name, target: target.text, recipe: who === 'auto' ? 'automatic' : hand.name, reduction: round(reached(x), 2), accuracy: round(x.test), val_accuracy: round(x.validation), drop_points: round((checkpointTest - x.test) * 100, 2), epochs: x.epochs });
     }
-    Object.assign(m, { [`${k}_epochs`]: auto.epochs, [`${k}_trials`]: result.trials, [`${k}_one_shot_val_accuracy`]: round(result.measured.accuracy) });
+    // What the search itself measured of its choice, one-shot (in its own count: the cost model's bytes or MACs).
+    const searched = result.target.before / result.measured.value;
+    Object.assign(m, { [`${k}_epochs`]: auto.epochs, [`${k}_trials`]: result.trials, [`${k}_search_reduction`]: round(searched, 2), [`${k}_search_met_target`]: result.meetsTarget ? 1 : 0, [`${k}_one_shot_val_accuracy`]: round(result.measured.accuracy) });
+    if (!result.meetsTarget) say(`${target.text}: the search missed the target (${round(searched, 2)}x after ${result.corrections.length} correction steps)`);
     say(`${target.text}: automatic ${round(reached(auto), 2)}x at ${pct(auto.test)}, ${hand.name} ${round(reached(tuned), 2)}x at ${pct(tuned.test)} (checkpoint ${pct(checkpointTest)}; test, ${auto.epochs} fine-tuning epochs each)`);
     chosen.push({ network: net.name, target: target.text, chosen: JSON.stringify(Object.fromEntries(Object.entries(result.config).filter(([, v]) => Object.keys(v).length))), comparison: hand.name, why: hand.why });
   }
@@ -266,7 +273,8 @@ function checks() {
     for (const [tk, { need }] of Object.entries(TARGETS)) {
       const k = `${net}_${tk}`;
       out[`${k}_meets`] = (m) => m[`${k}_auto_reduction`] >= need && m[`${net}_checkpoint_accuracy`] - m[`${k}_auto_accuracy`] <= MAX_DROP / 100;
-      out[`${k}_no_worse`] = (m) => m[`${k}_auto_accuracy`] >= m[`${k}_hand_accuracy`] && m[`${k}_auto_reduction`] >= Math.min(need, m[`${k}_hand_reduction`]);
+      // A hand-tuned recipe that misses the target is no bar to an automatic one that meets it.
+      out[`${k}_no_worse`] = (m) => m[`${k}_auto_reduction`] >= Math.min(need, m[`${k}_hand_reduction`]) && (m[`${k}_auto_accuracy`] >= m[`${k}_hand_accuracy`] || (m[`${k}_hand_reduction`] < need && m[`${k}_auto_reduction`] >= need));
     }
   }
   out.mlp_same_choice = (m) => m.mlp_size_same_choice === 1 && m.mlp_macs_same_choice === 1;
@@ -278,7 +286,7 @@ function targets() {
   for (const [net, name] of [['mlp', 'LeNet-300-100'], ['lenet5', 'LeNet-5'], ['vgg', 'the CNN']]) {
     for (const [tk, { text }] of Object.entries(TARGETS)) {
       out[`${net}_${tk}_meets`] = `${name}, ${text}: the automatic recipe reaches it (${tk === 'size' ? 'float32 bytes / stored bytes of the cost model, before entropy coding' : 'checkpoint MACs / MACs'}) within ${MAX_DROP} points of the checkpoint's test accuracy, after fine-tuning`;
-      out[`${net}_${tk}_no_worse`] = `${name}, ${text}: the automatic recipe's test accuracy >= the hand-tuned one's, its reduction >= the smaller of the target and the hand-tuned one's`;
+      out[`${net}_${tk}_no_worse`] = `${name}, ${text}: the automatic recipe's reduction >= the smaller of the target and the hand-tuned one's, and its test accuracy >= the hand-tuned one's (or the hand-tuned one misses the target the automatic one meets)`;
     }
   }
   out.mlp_same_choice = 'on LeNet-300-100 the search in this thread, on 2 worker threads and on 2 BullMQ workers chooses the same recipe (trials are deterministic)';
