@@ -1,6 +1,6 @@
 // BENCHMARKS.md from benchmark results: one table per benchmark, our figure beside the target and
 // the paper's. A metric with a `NAME_std` beside it is a mean over seeds and shows as mean ± std.
-const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(4)) : String(v));
+const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(4)) : v === undefined ? '—' : String(v));
 
 /** A metric as it reads: the mean ± its std (2 significant digits) when the result has one. */
 const value = (m, k) => (typeof m[k] !== 'number' || typeof m[`${k}_std`] !== 'number' ? fmt(m[k]) : `${fmt(m[k])} ± ${+m[`${k}_std`].toPrecision(2)}`);

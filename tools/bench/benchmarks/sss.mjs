@@ -38,7 +38,7 @@ import { overSeeds, protocolData, seedParts, seedRecord } from '../protocol.mjs'
  *   gamma 0.008: 7/11/39/36 at 89.14% after 12, 89.19% after 24, and 89.48% after 12 with KD from
  *   the checkpoint (T 4, alpha 0.7), the committed config.
  */
-const SIZES = {
+export const SIZES = {
   full: {
     // Gammas and per-layer factors come from earlier scratch runs that looked at the test set; the
     // MLP's gamma is now re-selected on validation from `grid`, the CNN's kept (a grid would double
@@ -60,10 +60,10 @@ function sizeFor(name, quick, overrides) {
 
 /** Scale factors' APG step size; the weights train with Adam at 1e-3 throughout. */
 const SCALE_LR = 0.1;
-const WEIGHT_LR = 1e-3;
+export const WEIGHT_LR = 1e-3;
 
 /** The sss stage for one gamma; `layerScale` (layer -> multiplier) turns it into per-layer gammas. */
-const sssStage = (size, gamma, extra = {}) => sss({ gamma, learningRate: SCALE_LR, structures: size.structures, layerGamma: layerGamma(size, gamma), ...extra });
+export const sssStage = (size, gamma, extra = {}) => sss({ gamma, learningRate: SCALE_LR, structures: size.structures, layerGamma: layerGamma(size, gamma), ...extra });
 const layerGamma = (size, gamma) => size.layerScale && Object.fromEntries(Object.entries(size.layerScale).map(([l, k]) => [l, round(gamma * k, 8)]));
 const penalties = (size, gamma) => (size.layerScale ? Object.entries(layerGamma(size, gamma)).map(([l, g]) => `${l} ${g}`).join(', ') : `${gamma} everywhere`);
 

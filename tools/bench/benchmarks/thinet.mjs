@@ -12,14 +12,14 @@ import { thinet } from '@condense/thinet';
 import { accuracy, benchBackend, fit, round, runtime } from '../lib.mjs';
 import { overSeeds, protocolData, seedParts, seedRecord } from '../protocol.mjs';
 
-const RATIO = 0.5;
+export const RATIO = 0.5;
 
 /**
  * Sizes: WASM trains vggSmall at ~50-140 samples/s on 2 shared cores, so one seed (4 epochs over
  * the 55,000 training images: pretrain 2, then fine-tune 1 and the baseline's 1) takes ~30-75 min;
  * earlier runs used the first 8,000 images.
  */
-function plan(quick) {
+export function plan(quick) {
   return quick
     ? { train: 500, test: 500, perClass: 5, pretrainEpochs: 1, finetuneEpochs: 1, batchSize: 64, repeatsB1: 15, repeatsB64: 5 }
     : { train: undefined, test: undefined, perClass: 20, pretrainEpochs: 2, finetuneEpochs: 1, batchSize: 64, repeatsB1: 41, repeatsB64: 11 };
