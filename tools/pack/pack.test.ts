@@ -247,18 +247,20 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
     expect(Number(out)).toBe(12_050);
   }, 300_000);
 
-  it('@condense/thinet removes channels from calibration data', async () => {
-    const p = await project(closure('thinet'));
+  it('@condense/thinet installs no TF.js, and removes channels from calibration data through the TF.js runtime', async () => {
+    expect(closure('thinet').sort()).toEqual(['core', 'files', 'ir', 'thinet']);
+    const p = await project([...closure('thinet'), 'tfjs']);
     const out = await p.node(`
       import { lenet5 } from '@condense/ir';
       import { thinet } from '@condense/thinet';
       ${TRAINING}
-      const r = await pipeline([thinet({ layers: { conv1: 0.5 }, imagesPerClass: 2 })]).run(lenet5(), { data: { calibration: data.train } });
+      const r = await pipeline([thinet({ layers: { conv1: 0.5 }, imagesPerClass: 2 })]).run(lenet5(), { data: { calibration: data.train }, runtime });
       console.log(r.graph.params.get('conv1/kernel').shape[3]);`);
     expect(Number(out)).toBe(10);
   }, 300_000);
 
-  it('@condense/reconstruct installs no TF.js and quantizes a layer with GPTQ', async () => {
+  it('@condense/reconstruct installs no TF.js, quantizes a layer with GPTQ, and runs as a stage through the TF.js runtime', async () => {
+    expect(closure('reconstruct').sort()).toEqual(['core', 'files', 'ir', 'reconstruct']);
     const p = await project(closure('reconstruct'), { withTfjs: false });
     expect(tensorflow(p)).toEqual([]);
     const out = await p.node(`
@@ -270,6 +272,13 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       const r = gptqLayer(g, stats, { bits: 4 });
       console.log(g.params.get('fc2/kernel').quant.bits, r.error.after < r.error.before);`);
     expect(out.trim()).toBe('4 true');
+    const q = await project([...closure('reconstruct'), 'tfjs']);
+    const staged = await q.node(`
+      import { gptqPlugin } from '@condense/reconstruct';
+      ${TRAINING}
+      const r = await pipeline([gptqPlugin({ bits: 4, groupSize: 64, include: ['fc1'] })]).run(lenet300100(), { data: { calibration: data.train }, runtime });
+      console.log(r.graph.params.get('fc1/kernel').quant.group.size);`);
+    expect(Number(staged)).toBe(64);
   }, 300_000);
 
   it('@condense/datasets ships its embedded subset', async () => {

@@ -1,7 +1,8 @@
 /**
  * `condense compress` on a GraphModel (the MobileNetV2-style fixture): weight-level methods on
  * its Const weights and L1 filter pruning through its channel groups, each written back as a
- * graph model that stock `tf.loadGraphModel` loads and that still agrees with the original.
+ * graph model that stock `tf.loadGraphModel` loads and that still agrees with the original;
+ * GPTQ from calibration data, layer by layer through the runtime's forward.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCondenseGraphModel } from '@condense/codec/graph-loader';
+import { rng } from '@condense/ir';
 import { main } from './main.js';
 
 const FIXTURE = fileURLToPath(new URL('../../tfjs/src/io/fixtures/graph/mobilenet-v2', import.meta.url));
@@ -45,13 +47,13 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function compress(name: string, stages: unknown[]): Promise<{ dir: string; out: string }> {
+async function compress(name: string, stages: unknown[], args: string[] = []): Promise<{ dir: string; out: string }> {
   const recipe = join(tmp, `${name}.json`);
   await writeFile(recipe, JSON.stringify({ name, stages }));
   const dir = join(tmp, name);
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['compress', '--recipe', recipe, '--model', FIXTURE, '--out', dir, '--backend', 'cpu', '--quiet'], (s) => out.push(s), (s) => err.push(s));
+  const code = await main(['compress', '--recipe', recipe, '--model', FIXTURE, '--out', dir, '--backend', 'cpu', '--quiet', ...args], (s) => out.push(s), (s) => err.push(s));
   expect(code, err.join('\n')).toBe(0);
   return { dir, out: out.join('\n') };
 }
@@ -136,5 +138,25 @@ describe('condense compress on a graph model', () => {
     const model = await loadGraphModel(handler(dir));
     expect((model.predict(image) as tf.Tensor).shape).toEqual([4, 10]);
     model.dispose();
+  });
+
+  it('GPTQ from unlabeled calibration data quantizes every kernel layer to 4 bits per channel, compensating', async () => {
+    const random = rng(5);
+    const rows = Array.from({ length: 16 }, () => Array.from({ length: 32 * 32 * 3 }, () => (2 * random() - 1).toFixed(3)).join(','));
+    const csv = join(tmp, 'calibration.csv');
+    await writeFile(csv, `${rows.join('\n')}\n`);
+    const { dir } = await compress('gptq', [{ 'reconstruct.gptq': { bits: 4 } }], ['--data', csv]);
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as { reconstruction: { layers: { layer: string; errorBefore: number; errorAfter: number }[] }[] };
+    const layers = report.reconstruction[0].layers;
+    expect(layers.length).toBe(14);
+    // GPTQ's compensation: the layers' output error on the calibration set under half of rounding to nearest, summed over the layers.
+    const total = (k: 'errorBefore' | 'errorAfter') => layers.reduce((a, l) => a + l[k], 0);
+    expect(total('errorAfter')).toBeLessThan(total('errorBefore') / 2);
+    const model = await loadGraphModel(handler(dir));
+    const kernel = model.weights['StatefulPartitionedCall/block2/expand/Conv2D_weights'][0];
+    const columns = tf.tidy(() => tf.transpose(tf.reshape(kernel, [-1, kernel.shape.at(-1) as number])).arraySync() as number[][]);
+    for (const c of columns) expect(new Set(c).size).toBeLessThanOrEqual(16);
+    model.dispose();
+    expect((await agreement(dir)).maxDiff).toBeLessThan(0.02);
   });
 });

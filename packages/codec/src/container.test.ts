@@ -51,6 +51,9 @@ describe('round trip', () => {
     expect(e('extra/zeros').gapBits).toBeDefined(); // all zeros: sparse, fillers only
     expect(e('extra/zeros').streams.values.n).toBe(0);
     expect(e('extra/codebookAndQuant')).toMatchObject({ encoding: 'codebook', quant: { bits: 8, signed: true } });
+    // 15 kernel rows in groups of 4 -> 4 row groups x 6 channels: 24 scales and 24 zero points.
+    expect(e('extra/groupQuant')).toMatchObject({ encoding: 'affine', quant: { bits: 4, signed: true, axis: 3, group: { size: 4 } } });
+    expect(e('extra/groupQuant').streams.quant).toMatchObject({ n: 48, bits: 32 });
     const huffman = header.params.flatMap((p) => Object.values(p.streams)).filter((s) => s.huff !== undefined);
     expect(huffman.length).toBeGreaterThan(0);
   });
@@ -241,7 +244,7 @@ describe('decoder validation: one distinct code per problem', () => {
     expect(() => decodeGraph(h)).toThrow(/CRC_MISMATCH: container: header/);
     const b = zooBytes.slice();
     b[b.length - 1] ^= 1;
-    expect(() => decodeGraph(b)).toThrow(/CRC_MISMATCH: container: param 'extra\/codebookAndQuant' stream 'quant'/);
+    expect(() => decodeGraph(b)).toThrow(/CRC_MISMATCH: container: param 'extra\/groupQuant' stream 'quant'/);
   });
 
   it('BAD_HEADER: malformed JSON, wrong types, dangling param references', () => {
@@ -296,6 +299,10 @@ describe('decoder validation: one distinct code per problem', () => {
     expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').gapBits = 12)))).toBe('BAD_PARAM');
     expect(codeOf(withHeader((h) => delete entry(h, 'fc1/kernel').streams.centroids))).toBe('BAD_PARAM');
     expect(codeOf(withHeader((h) => (entry(h, 'fc2/kernel').quant.axis = 2)))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => (entry(h, 'extra/groupQuant').quant.group = { size: 0 })))).toBe('BAD_PARAM');
+    expect(codeOf(withHeader((h) => delete entry(h, 'extra/groupQuant').quant.axis))).toBe('BAD_PARAM');
+    // A reader that ignored the group would expect 6 slots: the stream's count no longer matches.
+    expect(codeOf(withHeader((h) => delete entry(h, 'extra/groupQuant').quant.group))).toBe('BAD_PARAM');
     expect(codeOf(withHeader((h) => (entry(h, 'conv/bias').streams.values.bits = 16)))).toBe('BAD_PARAM');
     expect(codeOf(withHeader((h) => (entry(h, 'conv/bias').streams.values.huff = '11')))).toBe('BAD_PARAM');
     expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').streams.values.n -= 1)))).toBe('BAD_PARAM');

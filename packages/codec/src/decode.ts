@@ -35,7 +35,7 @@ export interface DecodedParam {
   data: Float32Array;
   mask?: Uint8Array;
   codebook?: { centroids: Float32Array; indices: Uint16Array; bits: number };
-  quant?: { bits: number; signed: boolean; scale: Float32Array; zeroPoint: Int32Array; axis?: number };
+  quant?: { bits: number; signed: boolean; scale: Float32Array; zeroPoint: Int32Array; axis?: number; group?: { size: number } };
   float16?: boolean;
   frozen?: boolean;
   weightName?: string;
@@ -190,7 +190,9 @@ function checkParam(p: ParamEntry, bodyBytes: number, where: string, maxElements
     const q = e.quant;
     const axisOk = (a: unknown) => a === undefined || (typeof a === 'number' && Number.isInteger(a) && a >= -p.shape.length && a < p.shape.length);
     if (!(isObject(q) && isBits(q.bits) && typeof q.signed === 'boolean' && axisOk(q.axis))) throw bad('quant needs bits in 1..16, signed, and an axis inside the shape');
-    slots = quantSlots(p.shape, p.quant!.axis).slots;
+    const g = q.group;
+    if (g !== undefined && !(q.axis !== undefined && isObject(g) && isCount(g.size) && g.size >= 1)) throw bad('quant group needs an axis and a positive integer size');
+    slots = quantSlots(p.shape, p.quant!.axis, p.quant!.group).slots;
   }
   if (!isObject(e.streams)) throw bad('streams is not an object');
   for (const s of Object.keys(e.streams)) if (!STREAM_NAMES.includes(s as StreamName)) throw bad(`unknown stream '${s}'`);
@@ -371,7 +373,7 @@ function decodeParam(p: ParamEntry, n: number, body: Uint8Array, where: string):
       const q = out.quant!;
       const codes = r.codes('values', 2 ** q.bits);
       const qmin = quantMin(q.bits, q.signed);
-      const { slotOf } = quantSlots(p.shape, q.axis);
+      const { slotOf } = quantSlots(p.shape, q.axis, q.group);
       for (let k = 0; k < codes.length; k++) {
         const i = at(k);
         const s = slotOf(i);
@@ -407,6 +409,7 @@ function decodeQuant(p: ParamEntry, r: StreamReader): NonNullable<DecodedParam['
   const zeroPoint = new Int32Array(new Uint32Array(w.subarray(slots)).buffer);
   const out: NonNullable<DecodedParam['quant']> = { bits: q.bits, signed: q.signed, scale, zeroPoint };
   if (q.axis !== undefined) out.axis = q.axis;
+  if (q.group !== undefined) out.group = { size: q.group.size };
   return out;
 }
 

@@ -92,7 +92,10 @@ export function encodeParam(p: Param, kind: 'weight' | 'bias', options: ParamEnc
   if (p.float16) entry.float16 = true;
   if (p.frozen) entry.frozen = true;
   if (p.codebook) entry.codebook = { bits: p.codebook.bits, size: p.codebook.centroids.length };
-  if (p.quant) entry.quant = { bits: p.quant.bits, signed: p.quant.signed, ...(p.quant.axis !== undefined ? { axis: p.quant.axis } : {}) };
+  if (p.quant) {
+    const { bits, signed, axis, group } = p.quant;
+    entry.quant = { bits, signed, ...(axis !== undefined ? { axis } : {}), ...(group ? { group: { size: group.size } } : {}) };
+  }
   if (p.stored) entry.stored = p.stored.entry;
 
   const streamKind = (s: StreamName): SectionKind =>
@@ -135,7 +138,8 @@ function checkAnnotations(p: Param, n: number, where: string): void {
     const q = p.quant;
     if (!(Number.isInteger(q.bits) && q.bits >= 1 && q.bits <= 16)) throw bad(`quantization bits ${q.bits} is not in 1..16`);
     if (q.axis !== undefined && !(Number.isInteger(q.axis) && q.axis >= -p.shape.length && q.axis < p.shape.length)) throw bad(`quantization axis ${q.axis} is outside the shape`);
-    const { slots } = quantSlots(p.shape, q.axis);
+    if (q.group !== undefined && !(q.axis !== undefined && Number.isInteger(q.group.size) && q.group.size >= 1)) throw bad(`quantization group ${JSON.stringify(q.group)} needs an axis and a positive integer size`);
+    const { slots } = quantSlots(p.shape, q.axis, q.group);
     if (q.scale.length !== slots || q.zeroPoint.length !== slots) throw bad(`quantization needs ${slots} scale/zero-point entries, has ${q.scale.length}/${q.zeroPoint.length}`);
   }
 }
@@ -164,7 +168,7 @@ function valueSymbols(p: Param, encoding: ValueEncoding, n: number, where: strin
       const q = p.quant!;
       const qmin = quantMin(q.bits, q.signed);
       const qmax = qmin + 2 ** q.bits - 1;
-      const { slotOf } = quantSlots(p.shape, q.axis);
+      const { slotOf } = quantSlots(p.shape, q.axis, q.group);
       for (let i = 0; i < n; i++) {
         const s = slotOf(i);
         const code = affineCode(p.data[i], bits[i], q.scale[s], q.zeroPoint[s], qmin, qmax);

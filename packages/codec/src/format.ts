@@ -16,7 +16,7 @@
  */
 
 export const MAGIC = Uint8Array.of(0x43, 0x4e, 0x44, 0x5a); // "CNDZ"
-/** Version 3 adds the 'grid' encoding and each param's `stored` entry; its layout is version 2's. */
+/** Version 3 adds the 'grid' encoding, each param's `stored` entry and group-wise quant scales; its layout is version 2's. */
 export const VERSION = 3;
 /** Versions this build decodes. */
 export const READ_VERSIONS: readonly number[] = [1, 2, 3];
@@ -76,7 +76,8 @@ export interface StreamRef {
  *   grid -> codes in 8 or 16 bits, value = float32(code * scale + min) with the stored entry's numbers.
  *   Dense: one per element. Sparse: one per kept element, in position order.
  * - `gaps` (sparse only): gap codes of `gapBits` bits, see sparse.ts.
- * - `centroids`: `codebook.size` float32 LE. `quant`: `slots` float32 LE scales then `slots` i32 LE zero points.
+ * - `centroids`: `codebook.size` float32 LE. `quant`: `slots` float32 LE scales then `slots` i32 LE zero points
+ *   (`slots` from `quantSlots`: 1, the axis length, or row groups x the axis length).
  * - `mask` (dense with a mask only): one bit per element, 1 = kept.
  * Packed code streams are MSB-first, the last byte zero-padded.
  */
@@ -93,7 +94,8 @@ export interface ParamEntry {
   /** The Keras weight name this param loads into (for the TF.js loader). */
   weightName?: string;
   codebook?: { bits: number; size: number };
-  quant?: { bits: number; signed: boolean; axis?: number };
+  /** `group`: group-wise scales (rows of `size`), see `quantSlots`. */
+  quant?: { bits: number; signed: boolean; axis?: number; group?: { size: number } };
   /** The weights-manifest entry the param was read from (`Param.stored.entry` in @condense/ir), kept as it was. */
   stored?: Record<string, unknown>;
   streams: Partial<Record<StreamName, StreamRef>> & { values: StreamRef };
@@ -146,13 +148,24 @@ export interface ContainerHeader {
 /** Smallest signed/unsigned code of an affine quantization. */
 export const quantMin = (bits: number, signed: boolean): number => (signed ? -(2 ** (bits - 1)) : 0);
 
-/** Number of scale/zero-point slots, and the slot of each element (axis as in @condense/ir). */
-export function quantSlots(shape: readonly number[], axis: number | undefined): { slots: number; slotOf: (i: number) => number } {
+/**
+ * Number of scale/zero-point slots, and the slot of each element (axis and group as in
+ * @condense/ir's `quantSlots`, restated here so the decoder needs no dependency): per tensor 1,
+ * per axis one per slice, group-wise ceil(rows / size) x channels, group-major, where an
+ * element's row is its index over the other axes, row-major.
+ */
+export function quantSlots(shape: readonly number[], axis: number | undefined, group?: { size: number }): { slots: number; slotOf: (i: number) => number } {
   if (axis === undefined) return { slots: 1, slotOf: () => 0 };
   const a = axis < 0 ? shape.length + axis : axis;
   const inner = shape.slice(a + 1).reduce((x, y) => x * y, 1);
   const dim = shape[a];
-  return { slots: dim, slotOf: (i) => Math.floor(i / inner) % dim };
+  if (!group) return { slots: dim, slotOf: (i) => Math.floor(i / inner) % dim };
+  const rows = dim > 0 ? shape.reduce((x, y) => x * y, 1) / dim : 0;
+  const block = dim * inner;
+  return {
+    slots: Math.ceil(rows / group.size) * dim,
+    slotOf: (i) => Math.floor((Math.floor(i / block) * inner + (i % inner)) / group.size) * dim + (Math.floor(i / inner) % dim),
+  };
 }
 
 const f32 = new Float32Array(1);

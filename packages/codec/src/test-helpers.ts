@@ -1,6 +1,6 @@
 /** Shared by the tests: a graph exercising every encoding, a bit-exact comparison, container surgery. */
 import {
-  GraphBuilder, param, rng, setCodebook, setFloat16, setMask, setQuant,
+  GraphBuilder, param, quantSlots, rng, setCodebook, setFloat16, setMask, setQuant,
   type Graph, type Param,
 } from '@condense/ir';
 import { expect } from 'vitest';
@@ -19,10 +19,10 @@ export function randomCodebook(p: Param, bits: number, next: () => number, size 
   setCodebook(p, { centroids, indices, bits });
 }
 
-function affine(p: Param, bits: number, signed: boolean, axis?: number) {
-  const slots = axis === undefined ? 1 : p.shape[axis];
+function affine(p: Param, bits: number, signed: boolean, axis?: number, group?: { size: number }) {
+  const { slots } = quantSlots(p.shape, { axis, group });
   setQuant(p, {
-    bits, signed, axis,
+    bits, signed, axis, ...(group ? { group } : {}),
     scale: Float32Array.from({ length: slots }, (_, i) => 0.01 + 0.003 * i),
     zeroPoint: Int32Array.from({ length: slots }, (_, i) => (signed ? 0 : 2 ** (bits - 1) + i - (slots >> 1))),
   });
@@ -78,6 +78,10 @@ export function zooGraph(seed = 7): Graph {
   const cq = extra('extra/codebookAndQuant', [6, 7]);
   affine(cq, 8, true);
   randomCodebook(cq, 3, next);
+  // GPTQ-style 4-bit groups of 4 kernel rows per output channel (the last group short), partly pruned.
+  const gq = extra('extra/groupQuant', [3, 1, 5, 6]);
+  setMask(gq, randomMask(90, 0.7, next));
+  affine(gq, 4, true, 3, { size: 4 });
   return g;
 }
 
@@ -120,7 +124,7 @@ export function expectSameGraph(actual: Graph, expected: Graph): void {
     expect(a.stored?.entry, `${at} stored entry`).toEqual(e.stored?.entry);
     expect(a.quant === undefined, at).toBe(e.quant === undefined);
     if (a.quant && e.quant) {
-      expect([a.quant.bits, a.quant.signed, a.quant.axis], at).toEqual([e.quant.bits, e.quant.signed, e.quant.axis]);
+      expect([a.quant.bits, a.quant.signed, a.quant.axis, a.quant.group], at).toEqual([e.quant.bits, e.quant.signed, e.quant.axis, e.quant.group]);
       expectSameArray(bitsOf(a.quant.scale), bitsOf(e.quant.scale), `${at} scale bits`);
       expectSameArray(a.quant.zeroPoint, e.quant.zeroPoint, `${at} zero points`);
     }

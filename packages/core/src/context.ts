@@ -3,6 +3,7 @@ import type { Batch } from './data/batches.js';
 import type { DataInput, DataSource } from './data/source.js';
 import type { TaskSpec } from './data/task.js';
 import type { PipelineEvent } from './events.js';
+import type { LayerPass, LayerPassOptions, ModelInputs } from './layerwise/pass.js';
 import type { EvaluateRequest, EvaluateResult, LabelFreeSetting, Runtime, TrainingContribution, TrainResult } from './runtime.js';
 
 /** Labelled images, NHWC float32 in [0, 1] (the shape `@condense/datasets` produces); one of the forms data may take. */
@@ -96,4 +97,9 @@ export interface StageContext {
    * falls back to train and defaults to the pipeline's `calibration` count).
    */
   examples(kind: DataKind, graph: Graph, limit?: number): Promise<Batch>;
+  /**
+   * A forward pass over `examples` taken a layer at a time, through the pipeline's runtime
+   * (declare `runtime: ['forward']`): see `LayerPass`. Dispose it when done.
+   */
+  layerPass(graph: Graph, examples: ModelInputs, options?: LayerPassOptions): LayerPass;
 }

@@ -1,7 +1,7 @@
 import type { Graph } from '@condense/ir';
 import type { Capability, Plugin } from './plugin.js';
 import type { PipelineContext } from './context.js';
-import { RUNTIME_HINT } from './runtime.js';
+import { RUNTIME_HINT, type RuntimeTask } from './runtime.js';
 
 /** A pipeline that cannot work as ordered; the message names both stages involved. */
 export class ContractError extends Error {
@@ -12,6 +12,8 @@ export class ContractError extends Error {
 }
 
 const label = (p: Plugin, i: number) => `stage ${i + 1} (${p.name})`;
+
+const TASK_WORDS: Record<RuntimeTask, string> = { train: 'trains the model', evaluate: 'evaluates the model', forward: 'runs the model layer by layer' };
 
 /** Whether the stage trains (and so consumes the training contributions before it). */
 export const trains = (p: Plugin): boolean => p.contract.runtime?.includes('train') ?? false;
@@ -79,7 +81,8 @@ export function checkContracts(stages: Plugin[], ctx: PipelineContext = {}, init
       }
     }
     for (const task of stage.contract.runtime ?? []) {
-      if (!ctx.runtime) throw new ContractError(`${label(stage, i)} ${task === 'train' ? 'trains the model' : 'evaluates the model'}, and the pipeline was given no runtime: ${RUNTIME_HINT}`);
+      if (!ctx.runtime) throw new ContractError(`${label(stage, i)} ${TASK_WORDS[task]}, and the pipeline was given no runtime: ${RUNTIME_HINT}`);
+      if (task === 'forward' && !ctx.runtime.forward) throw new ContractError(`${label(stage, i)} ${TASK_WORDS[task]}, and runtime '${ctx.runtime.name}' has no forward()`);
     }
     if (stage.training && !stages.some((s, j) => j > i && trains(s))) {
       throw new ContractError(`${label(stage, i)} adds training contributions, and no later stage trains: add a finetune stage after it`);

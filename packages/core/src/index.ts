@@ -7,7 +7,7 @@ export type { PipelineEvent } from './events.js';
 export type { Runtime, RuntimeTask, TrainingContribution, TrainRequest, TrainResult, EvaluateRequest, EvaluateResult, EpochProgress, LabelFreeOptions, LabelFreeSetting, LatencyRequest, LatencyResult } from './runtime.js';
 export { snapshot, type Snapshot } from './snapshot.js';
 export { pipeline, sources, DEFAULT_FINETUNE, DEFAULT_AGREEMENT_EXAMPLES, DEFAULT_CALIBRATION_EXAMPLES, type Pipeline, type PipelineResult, type StageRecord, type FinetuneRecord } from './pipeline.js';
-export { testStageContext, type TestStageOptions, type TestStageContext } from './testing.js';
+export { testStageContext, referenceRuntime, type TestStageOptions, type TestStageContext } from './testing.js';
 export { finetune, evaluateStage } from './stages.js';
 export { Registry, createRegistry, dependencyTree, discoverPlugins, loadPlugin, registerModule, isPluginFactory, type Discovered } from './registry.js';
 export { parseRecipe, buildPipeline, recipeJsonSchema, RecipeDataSchema, type Recipe, type RecipeStage, type RecipeData } from './recipe.js';
@@ -19,3 +19,4 @@ export {
 } from './select.js';
 export { selectionOptions, layerMap, perLayer, finetuneSchema } from './layer-options.js';
 export * from './structured/index.js';
+export * from './layerwise/index.js';

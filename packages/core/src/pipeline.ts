@@ -7,6 +7,7 @@ import { dataSource, isDataSource, type DataSource } from './data/source.js';
 import type { PipelineEvent } from './events.js';
 import type { Plugin, StageResult } from './plugin.js';
 import { RUNTIME_HINT, type Runtime, type TrainingContribution } from './runtime.js';
+import { LayerPass } from './layerwise/pass.js';
 import { snapshot, type Snapshot } from './snapshot.js';
 
 /** One fine-tune a stage ran through `ctx.finetune`. */
@@ -236,5 +237,10 @@ export function stageContext(s: StageSetup): StageContext {
     examples,
     evaluate: (graph, data, request) => runtime('evaluates').evaluate(graph, data === undefined ? requireData('test') : dataSource(data, 'evaluation data'), { task: s.ctx.task, ...request }),
     finetune,
+    layerPass: (graph, examples, options) => {
+      const r = runtime('runs the model layer by layer');
+      if (!r.forward) throw new Error(`${where} runs the model layer by layer, and runtime '${r.name}' has no forward()`);
+      return new LayerPass(r.forward.bind(r), graph, examples, options);
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { FinetuneOptions } from './context.js';
 import type { DataSource } from './data/source.js';
 import type { TaskSpec } from './data/task.js';
 import type { ArrayTensor } from './data/tensors.js';
+import type { Forward } from './layerwise/forward.js';
 
 /**
  * What a plugin adds to fine-tuning: loss terms, gradient rewrites, after-step projections. Core
@@ -120,10 +121,16 @@ export interface Runtime {
   predict(graph: Graph, data: DataSource, request?: { limit?: number }): Promise<ArrayTensor[]>;
   /** Inference time of the graph on the backend at hand (optional: latency targets need it). */
   latency?(graph: Graph, request: LatencyRequest): Promise<LatencyResult>;
+  /**
+   * Compute `request.nodes` in inference mode from `request.feeds` (one batch) and return
+   * `request.outputs`, on the params as they are now. Optional: layer-wise stages (calibration
+   * statistics, ThiNet, BN re-estimation) need it, through `LayerPass`.
+   */
+  forward?: Forward;
 }
 
-/** Runtime work a stage does, declared in its contract (`contract.runtime`). */
-export type RuntimeTask = 'train' | 'evaluate';
+/** Runtime work a stage does, declared in its contract (`contract.runtime`); 'forward' runs the model layer by layer. */
+export type RuntimeTask = 'train' | 'evaluate' | 'forward';
 
 /** How to pass a runtime, for the errors that find none. */
 export const RUNTIME_HINT = "pass one as 'runtime' in the pipeline context, e.g. run(graph, { runtime: tfjsRuntime() }) with tfjsRuntime from @condense/tfjs";

@@ -1,8 +1,10 @@
-import type { Graph } from '@condense/ir';
+import { referenceForward, topoSort, type Graph } from '@condense/ir';
 import type { PipelineData, StageContext } from './context.js';
 import type { PipelineEvent } from './events.js';
 import { Contributions, sources, stageContext, type FinetuneRecord } from './pipeline.js';
+import { collect, modelSpec } from './data/batches.js';
 import type { TaskSpec } from './data/task.js';
+import type { NodeValue } from './layerwise/forward.js';
 import type { LabelFreeSetting, Runtime, TrainingContribution } from './runtime.js';
 
 export interface TestStageOptions {
@@ -63,4 +65,39 @@ export function testStageContext(o: TestStageOptions = {}): TestStageContext {
   if (!o.original) Object.defineProperty(ctx, 'original', { get: missing('original') });
   if (!o.original && !o.teacher) Object.defineProperty(ctx, 'teacher', { get: missing('teacher') });
   return Object.assign(ctx, { notes, events, finetunes });
+}
+
+/**
+ * A runtime on @condense/ir's reference interpreter (float64, exact, slow): `forward` and
+ * `predict`, so that layer-wise stages (and the pipeline's agreement measure) can be tested
+ * without TF.js. `train` and `evaluate` refuse.
+ */
+export function referenceRuntime(): Runtime {
+  const refuse = (what: string) => Promise.reject(new Error(`reference runtime: cannot ${what}; it only runs forward and predict`));
+  return {
+    name: 'reference',
+    train: () => refuse('train'),
+    evaluate: () => refuse('evaluate'),
+    async predict(graph, data, request = {}) {
+      const batch = await collect(data, modelSpec(graph), request.limit);
+      if (!batch) return graph.outputs.map(() => ({ values: new Float32Array(0), shape: [0], dtype: 'float32' as const }));
+      const feeds = new Map(graph.inputs.map((name, i) => [name, { values: Float32Array.from(batch.inputs[i].values), shape: batch.inputs[i].shape }]));
+      const nodes = topoSort(graph).filter((n) => !feeds.has(n.name)).map((n) => n.name);
+      const out = reference(graph, feeds, nodes, graph.outputs);
+      return graph.outputs.map((name) => ({ ...(out.get(name) as NodeValue), dtype: 'float32' as const }));
+    },
+    forward: async (graph, { feeds, nodes, outputs }) => reference(graph, feeds, nodes, outputs),
+  };
+}
+
+/** `outputs` (fed or among `nodes`) of one batch on the interpreter, as float32. */
+function reference(graph: Graph, feeds: ReadonlyMap<string, NodeValue>, nodes: readonly string[], outputs: readonly string[]): Map<string, NodeValue> {
+  const batch = feeds.values().next().value?.shape[0] ?? 1;
+  const fed = new Map([...feeds].map(([k, v]) => [k, { data: v.values, shape: v.shape }]));
+  const values = referenceForward(graph, fed, nodes, batch);
+  return new Map(outputs.map((o): [string, NodeValue] => {
+    const v = values.get(o);
+    if (!v) throw new Error(`reference runtime: '${o}' is neither fed nor computed`);
+    return [o, { values: Float32Array.from(v.data), shape: v.shape }];
+  }));
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  affineRange, applyQuant, density, enforceAnnotations, fromFloat16Bits, param, quantize, quantRange, quantSlot, setCodebook, setFloat16, setMask, setQuant,
+  affineRange, applyQuant, density, enforceAnnotations, fromFloat16Bits, param, quantize, quantRange, quantSlot, quantSlots, setCodebook, setFloat16, setMask, setQuant,
   toFloat16Bits, type AffineQuant,
 } from './index.js';
 
@@ -71,28 +71,30 @@ describe('affine quantization', () => {
       signed: fc.boolean(),
       perAxis: fc.boolean(),
       axisPick: fc.nat(),
+      groupSize: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
       seed: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 64, maxLength: 64 }),
       scales: fc.array(fc.double({ min: 1e-4, max: 10, noNaN: true }), { minLength: 5, maxLength: 5 }),
       zeroShift: fc.double({ min: 0, max: 1, noNaN: true }),
     })
-    .map(({ shape, bits, signed, perAxis, axisPick, seed, scales, zeroShift }) => {
+    .map(({ shape, bits, signed, perAxis, axisPick, groupSize, seed, scales, zeroShift }) => {
       const axis = perAxis ? axisPick % shape.length : undefined;
-      const slots = axis === undefined ? 1 : shape[axis];
+      const group = axis !== undefined && groupSize !== undefined ? { size: groupSize } : undefined;
+      const { slots, slotOf: slot } = quantSlots(shape, { axis, group });
       const [qmin, qmax] = quantRange({ bits, signed });
       const zp = Math.round(qmin + zeroShift * (qmax - qmin));
-      const q: AffineQuant = { bits, signed, scale: Float32Array.from({ length: slots }, (_, s) => scales[s]), zeroPoint: new Int32Array(slots).fill(zp), axis };
-      const slot = quantSlot(shape, axis);
+      const scale = Float32Array.from({ length: slots }, (_, s) => scales[s % 5] * (1 + s / 7));
+      const q: AffineQuant = { bits, signed, scale, zeroPoint: new Int32Array(slots).fill(zp), axis, ...(group ? { group } : {}) };
       const n = shape.reduce((a, b) => a * b, 1);
       const data = Float32Array.from({ length: n }, (_, i) => q.scale[slot(i)] * (qmin - zp + seed[i % 64] * (qmax - qmin)));
       return { p: param('w', shape, data), q };
     });
 
-  it('round-trip error <= scale/2 per tensor and per channel, signed and unsigned', () => {
+  it('round-trip error <= scale/2 per tensor, per channel and per group, signed and unsigned', () => {
     fc.assert(
       fc.property(quantCase, ({ p, q }) => {
         const before = p.data.slice();
         setQuant(p, q);
-        const slot = quantSlot(p.shape, q.axis);
+        const slot = quantSlot(p.shape, q.axis, q.group);
         const codes = quantize(p, q);
         const [qmin, qmax] = quantRange(q);
         const bad: string[] = [];
@@ -130,6 +132,30 @@ describe('affine quantization', () => {
     expect([...p.data]).toEqual([a, b, a, b]);
   });
 
+  it('group-wise slots: rows are the other axes row-major, groups of rows x channels, group-major', () => {
+    // dense [in 4, out 3] on axis 1, groups of 2 rows: element (r, c) -> floor(r / 2) * 3 + c
+    const dense = quantSlots([4, 3], { axis: 1, group: { size: 2 } });
+    expect(dense.slots).toBe(6);
+    expect(Array.from({ length: 12 }, (_, i) => dense.slotOf(i))).toEqual([0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5]);
+    // conv HWIO [2, 1, 2, 3] on axis 3: rows (ky, kx, ci) = 4, groups of 3 -> 2 groups (the last short)
+    const conv = quantSlots([2, 1, 2, 3], { axis: 3, group: { size: 3 } });
+    expect(conv.slots).toBe(6);
+    expect(Array.from({ length: 12 }, (_, i) => conv.slotOf(i))).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2, 3, 4, 5]);
+    // depthwise [kh 2, kw 1, C 2, M 2] on axis 2: rows (ky, kx, m) = 4; groups of 2 rows are per tap
+    const dw = quantSlots([2, 1, 2, 2], { axis: 2, group: { size: 2 } });
+    expect(dw.slots).toBe(4);
+    expect(Array.from({ length: 8 }, (_, i) => dw.slotOf(i))).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    // a group covering every row is per channel
+    const whole = quantSlots([4, 3], { axis: 1, group: { size: 4 } });
+    expect(Array.from({ length: 12 }, (_, i) => whole.slotOf(i))).toEqual(Array.from({ length: 12 }, (_, i) => quantSlot([4, 3], 1)(i)));
+  });
+
+  it('group-wise quantization uses each row group’s own scale', () => {
+    const p = param('w', [2, 2], Float32Array.from([1.3, 1.3, 1.3, 1.3]));
+    setQuant(p, { bits: 8, signed: false, axis: 1, group: { size: 1 }, scale: Float32Array.from([0.3, 0.4, 0.5, 0.6]), zeroPoint: new Int32Array(4) });
+    expect([...quantize(p, p.quant!)]).toEqual([4, 3, 3, 2]);
+  });
+
   it('rejects bad annotations with the param named', () => {
     const p = param('w', [2, 3]);
     const q = (o: Partial<AffineQuant>): AffineQuant => ({ bits: 8, signed: true, scale: Float32Array.from([1]), zeroPoint: Int32Array.from([0]), ...o });
@@ -137,6 +163,9 @@ describe('affine quantization', () => {
     expect(() => setQuant(p, q({ axis: 2 }))).toThrow(/quantization axis 2 is out of range for shape \[2, 3\]/);
     expect(() => setQuant(p, q({ bits: 0 }))).toThrow(/bits must be an integer in 1..16, got 0/);
     expect(() => setQuant(p, q({ scale: Float32Array.from([0]) }))).toThrow(/scale\[0\] = 0 must be positive and finite/);
+    expect(() => setQuant(p, q({ group: { size: 1 } }))).toThrow(/param 'w': group-wise quantization needs an axis/);
+    expect(() => setQuant(p, q({ axis: 1, group: { size: 0 } }))).toThrow(/group size must be a positive integer, got 0/);
+    expect(() => setQuant(p, q({ axis: 1, group: { size: 1 }, scale: new Float32Array(3).fill(1), zeroPoint: new Int32Array(3) }))).toThrow(/needs 6 scale\/zero-point entries, got 3\/3/);
     expect(p.quant).toBeUndefined();
   });
 });

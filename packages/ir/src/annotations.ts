@@ -1,7 +1,7 @@
 import { GraphError } from './errors.js';
 import { fromFloat16Bits, toFloat16Bits } from './half.js';
 import { storageRounding } from './stored.js';
-import type { AffineQuant, Codebook, Param } from './types.js';
+import type { AffineQuant, Codebook, Param, QuantGroup } from './types.js';
 
 export { fromFloat16Bits, toFloat16Bits } from './half.js';
 
@@ -21,8 +21,13 @@ export function validateParam(p: Param): void {
   }
   const q = p.quant;
   if (q) {
-    const axis = quantAxis(p, q);
-    const slots = axis === undefined ? 1 : p.shape[axis];
+    quantAxis(p, q);
+    const g = q.group;
+    if (g !== undefined) {
+      if (q.axis === undefined) throw new GraphError(`${where}: group-wise quantization needs an axis (the channel axis)`);
+      if (!(Number.isInteger(g.size) && g.size >= 1)) throw new GraphError(`${where}: quantization group size must be a positive integer, got ${g.size}`);
+    }
+    const { slots } = quantSlots(p.shape, q);
     if (q.scale.length !== slots || q.zeroPoint.length !== slots) {
       throw new GraphError(`${where}: quantization needs ${slots} scale/zero-point entries, got ${q.scale.length}/${q.zeroPoint.length}`);
     }
@@ -116,19 +121,38 @@ export function affineRange(lo: number, hi: number, q: Pick<AffineQuant, 'bits' 
   return { scale, zeroPoint: Math.min(qmax, Math.max(qmin, Math.round(qmin - a / scale))) };
 }
 
-/** Which scale/zero-point slot each element uses (per tensor: all 0). */
-export function quantSlot(shape: readonly number[], axis: number | undefined): (i: number) => number {
-  if (axis === undefined) return () => 0;
-  const a = axis < 0 ? shape.length + axis : axis;
+/**
+ * The scale/zero-point slots of a quantization on a param of `shape`, and the slot of each element
+ * (flat index): per tensor one slot; per axis one per slice; group-wise (see `AffineQuant.group`)
+ * ceil(rows / size) x channels, where an element's row is its index over the other axes, row-major.
+ */
+export function quantSlots(shape: readonly number[], q: Pick<AffineQuant, 'axis' | 'group'>): { slots: number; slotOf: (i: number) => number } {
+  if (q.axis === undefined) return { slots: 1, slotOf: () => 0 };
+  const a = q.axis < 0 ? shape.length + q.axis : q.axis;
   const inner = shape.slice(a + 1).reduce((x, y) => x * y, 1);
   const dim = shape[a];
-  return (i) => Math.floor(i / inner) % dim;
+  if (!q.group) return { slots: dim, slotOf: (i) => Math.floor(i / inner) % dim };
+  const rows = shape.reduce((x, y) => x * y, 1) / (dim || 1);
+  const size = q.group.size;
+  const block = dim * inner;
+  return {
+    slots: Math.ceil(rows / size) * dim,
+    slotOf: (i) => {
+      const row = Math.floor(i / block) * inner + (i % inner);
+      return Math.floor(row / size) * dim + (Math.floor(i / inner) % dim);
+    },
+  };
+}
+
+/** Which scale/zero-point slot each element uses (per tensor: all 0); `group` for group-wise scales. */
+export function quantSlot(shape: readonly number[], axis: number | undefined, group?: QuantGroup): (i: number) => number {
+  return quantSlots(shape, { axis, group }).slotOf;
 }
 
 /** Integer codes of the data under `q` (clamped to the representable range). */
 export function quantize(p: Param, q: AffineQuant): Int32Array {
   const [qmin, qmax] = quantRange(q);
-  const slot = quantSlot(p.shape, q.axis);
+  const slot = quantSlot(p.shape, q.axis, q.group);
   const out = new Int32Array(p.data.length);
   for (let i = 0; i < out.length; i++) {
     const s = slot(i);
@@ -158,7 +182,7 @@ export function applyQuant(p: Param): void {
   const q = p.quant;
   if (!q) return;
   const codes = quantize(p, q);
-  const slot = quantSlot(p.shape, q.axis);
+  const slot = quantSlot(p.shape, q.axis, q.group);
   for (let i = 0; i < codes.length; i++) {
     const s = slot(i);
     p.data[i] = q.scale[s] * (codes[i] - q.zeroPoint[s]);

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  applyQuant, channelGroups, cloneGraph, cost, gaussian, GraphBuilder, groupOf, registerOp, removeChannels, rng, runReference, setCodebook, setMask, setQuant,
-  sizeOf, validate, vggSmall, type ChannelGroup, type Graph,
+  applyQuant, channelGroups, cloneGraph, cost, gaussian, GraphBuilder, groupOf, param, registerOp, removeChannels, rng, runReference, setCodebook, setMask, setQuant,
+  sizeOf, takeAlongAxis, validate, validateParam, vggSmall, type ChannelGroup, type Graph,
 } from './index.js';
 
 // --- fixtures --------------------------------------------------------------------------------
@@ -288,6 +288,18 @@ describe('channel groups', () => {
       'bn/gamma': pairs, 'bn/beta': pairs, 'bn/movingMean': pairs, 'bn/movingVariance': pairs,
       'q/kernel': [[2, [0, 1, 4, 5]]],
     });
+  });
+
+  it('group-wise quantization keeps every row group’s scales of the kept channels, and refuses to regroup rows', () => {
+    const p = param('w', [4, 3], Float32Array.from({ length: 12 }, (_, i) => i / 10));
+    setQuant(p, { bits: 8, signed: true, axis: 1, group: { size: 2 }, scale: Float32Array.from([1, 2, 3, 4, 5, 6], (v) => v / 100), zeroPoint: Int32Array.from([0, 1, 2, 3, 4, 5]) });
+    const kept = takeAlongAxis(p, 1, [0, 2]);
+    expect(kept.quant).toMatchObject({ axis: 1, group: { size: 2 } });
+    expect([...kept.quant!.scale]).toEqual([0.01, 0.03, 0.04, 0.06].map(Math.fround));
+    expect([...kept.quant!.zeroPoint]).toEqual([0, 2, 3, 5]);
+    validateParam(kept);
+    expect([...kept.data]).toEqual([0, 2, 3, 5, 6, 8, 9, 11].map((i) => p.data[i]));
+    expect(() => takeAlongAxis(p, 0, [0, 1, 3])).toThrow(/param 'w': removing positions on axis 0 would regroup its group-wise quantization \(groups of 2 rows\)/);
   });
 
   it('output groups and reshapes that change the last axis are unprunable, with a reason', () => {

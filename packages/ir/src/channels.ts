@@ -342,9 +342,19 @@ export function takeAlongAxis(p: Param, axis: number, keep: number[]): Param {
   if (p.quant) {
     const q = p.quant;
     const onAxis = q.axis !== undefined && (q.axis + p.shape.length) % p.shape.length === axis;
+    // Group-wise scales run over the other axes' rows: cutting one of those would regroup the rows.
+    if (q.group && !onAxis) throw new GraphError(`param '${p.name}': removing positions on axis ${axis} would regroup its group-wise quantization (groups of ${q.group.size} rows); remove channels before quantizing`);
+    const groups = q.scale.length / dim;
+    const slot = (g: number, k: number) => g * dim + keep[k];
+    const pickSlots = <T extends Float32Array | Int32Array>(src: T, make: (n: number) => T): T => {
+      const dst = make(groups * keep.length);
+      for (let g = 0; g < groups; g++) for (let k = 0; k < keep.length; k++) dst[g * keep.length + k] = src[slot(g, k)];
+      return dst;
+    };
     out.quant = onAxis
-      ? { ...q, scale: Float32Array.from(keep, (k) => q.scale[k]), zeroPoint: Int32Array.from(keep, (k) => q.zeroPoint[k]) }
+      ? { ...q, scale: pickSlots(q.scale, (n) => new Float32Array(n)), zeroPoint: pickSlots(q.zeroPoint, (n) => new Int32Array(n)) }
       : { ...q, scale: q.scale.slice(), zeroPoint: q.zeroPoint.slice() };
+    if (q.group) out.quant.group = { ...q.group };
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cost, getNode, GraphBuilder, lenet300100, lenet5, mobilenetV2, param, paramBytes, setMask, sparseEntries, SPARSE_GAP_BITS, vggSmall, type Param } from './index.js';
+import { cost, getNode, GraphBuilder, lenet300100, lenet5, mobilenetV2, param, paramBytes, setMask, sparseEntries, SPARSE_GAP_BITS, validateParam, vggSmall, type Param } from './index.js';
 
 describe('MobileNetV2 at 224x224 against the published figures', () => {
   it("300M multiply-adds (Sandler et al. 2018, Table 4) within 1%, Keras' 3,538,984 params", () => {
@@ -119,6 +119,10 @@ describe('paramBytes', () => {
     expect(paramBytes({ ...w(), quant: q(8) })).toMatchObject({ encoding: 'affine', valueBits: 8, bytes: 100 + 8 });
     expect(paramBytes({ ...w(), quant: q(8, 1) })).toMatchObject({ bytes: 100 + 80 });
     expect(paramBytes({ ...w(), quant: q(4) })).toMatchObject({ bytes: 50 + 8 });
+    // 4-bit groups of 4 rows on axis 1: ceil(10 / 4) = 3 row groups x 10 channels = 30 slots
+    const grouped = { bits: 4, signed: true, axis: 1, group: { size: 4 }, scale: new Float32Array(30).fill(1), zeroPoint: new Int32Array(30) };
+    validateParam({ ...w(), quant: grouped });
+    expect(paramBytes({ ...w(), quant: grouped })).toMatchObject({ encoding: 'affine', valueBits: 4, bytes: 50 + 30 * 8 });
     const codebook = { bits: 5, centroids: new Float32Array(32), indices: new Uint16Array(100) };
     // 100 x 5 bits = 62.5 -> 63 bytes, plus 32 float32 centroids
     expect(paramBytes({ ...w(), codebook })).toMatchObject({ encoding: 'codebook', valueBits: 5, bytes: 63 + 128 });

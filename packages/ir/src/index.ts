@@ -27,7 +27,7 @@ export {
   sortNodes, cloneGraph, cloneParam, paramUses, weightParams,
 } from './graph.js';
 export {
-  validateParam, setMask, applyMask, countNonzero, density, setCodebook, applyCodebook, quantRange, affineRange, quantSlot, quantize,
+  validateParam, setMask, applyMask, countNonzero, density, setCodebook, applyCodebook, quantRange, affineRange, quantSlot, quantSlots, quantize,
   setQuant, applyQuant, toFloat16Bits, fromFloat16Bits, setFloat16, applyFloat16, enforceAnnotations,
 } from './annotations.js';
 export {
@@ -36,8 +36,8 @@ export {
 } from './stored.js';
 export { cost, paramBytes, sparseEntries, SPARSE_GAP_BITS, type CostReport, type LayerCost, type ParamBytes, type Encoding } from './cost.js';
 export { channelGroups, groupOf, removeChannels, takeAlongAxis, type ChannelGroup, type ChannelSlice } from './channels.js';
-export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams } from './surgery.js';
+export { uniqueNodeName, insertAfter, bypassNode, removeUnusedParams, shiftOutput } from './surgery.js';
 export { serializeGraph, deserializeGraph, isSerializedGraph, type GraphHeader } from './serialize.js';
 export { GraphBuilder, type LayerOptions, type ConvOptions } from './builder.js';
 export { lenet300100, lenet5, vggSmall, resnet20, mobilenetV2Small, mobilenetV2, makeDivisible, type ResNet20Options, type MobileNetV2SmallOptions } from './models.js';
-export { runReference, referenceValues } from './testing/reference.js';
+export { runReference, referenceValues, referenceForward } from './testing/reference.js';

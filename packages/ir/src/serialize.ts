@@ -1,5 +1,6 @@
 import { GraphError } from './errors.js';
-import type { Graph, Node, Param } from './types.js';
+import { quantSlots } from './annotations.js';
+import type { Graph, Node, Param, QuantGroup } from './types.js';
 
 /** Magic bytes of the IR's binary serialization ("CDIR"), then a u32 version. */
 const MAGIC = 0x52494443;
@@ -13,7 +14,7 @@ interface ParamHeader {
   data: Section;
   mask?: Section;
   codebook?: { bits: number; centroids: Section; indices: Section };
-  quant?: { bits: number; signed: boolean; axis?: number; scale: Section; zeroPoint: Section };
+  quant?: { bits: number; signed: boolean; axis?: number; group?: QuantGroup; scale: Section; zeroPoint: Section };
   float16?: boolean;
   frozen?: boolean;
   stored?: { entry: Record<string, unknown>; bytes: Section };
@@ -53,6 +54,7 @@ function paramHeader(p: Param, w: Writer): ParamHeader {
   if (p.quant) {
     h.quant = { bits: p.quant.bits, signed: p.quant.signed, scale: w.add(p.quant.scale), zeroPoint: w.add(p.quant.zeroPoint) };
     if (p.quant.axis !== undefined) h.quant.axis = p.quant.axis;
+    if (p.quant.group) h.quant.group = { size: p.quant.group.size };
   }
   if (p.float16) h.float16 = true;
   if (p.frozen) h.frozen = true;
@@ -163,13 +165,18 @@ function readParam(bytes: Uint8Array, base: number, h: ParamHeader, source: stri
     };
   }
   if (h.quant) {
-    const slots = h.quant.axis === undefined ? 1 : h.shape[h.quant.axis < 0 ? h.shape.length + h.quant.axis : h.quant.axis];
+    const { axis, group } = h.quant;
+    if (group !== undefined && !(axis !== undefined && Number.isInteger(group?.size) && group.size >= 1)) {
+      throw new GraphError(at(`has a bad quantization group ${JSON.stringify(group)} (needs an axis and a positive integer size)`));
+    }
+    const { slots } = quantSlots(h.shape, { axis, group });
     p.quant = {
       bits: h.quant.bits,
       signed: h.quant.signed,
       scale: section(bytes, base, h.quant.scale, at('quantization scale'), Float32Array, slots),
       zeroPoint: section(bytes, base, h.quant.zeroPoint, at('quantization zero point'), Int32Array, slots),
-      ...(h.quant.axis !== undefined ? { axis: h.quant.axis } : {}),
+      ...(axis !== undefined ? { axis } : {}),
+      ...(group !== undefined ? { group: { size: group.size } } : {}),
     };
   }
   if (h.float16) p.float16 = true;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  bypassNode, channelGroups, cloneGraph, getNode, GraphBuilder, insertAfter, param, registerOp, removeChannels, removeUnusedParams, runReference,
-  uniqueNodeName, validate, type Graph,
+  bypassNode, channelGroups, cloneGraph, getNode, GraphBuilder, insertAfter, param, referenceValues, registerOp, removeChannels, removeUnusedParams, runReference,
+  shiftOutput, uniqueNodeName, validate, type Graph,
 } from './index.js';
 
 // A per-channel scale, as the SSS plugin would register it.
@@ -73,5 +73,34 @@ describe('surgery', () => {
     g.params.set('orphan', param('orphan', [1]));
     expect(removeUnusedParams(g)).toEqual(['orphan']);
     expect(g.params.size).toBe(4);
+  });
+
+  it('shiftOutput moves a layer output by a per-channel delta: through its bias, a sole batch norm, or a new bias', () => {
+    const b = new GraphBuilder('s', [4, 4, 2], 3);
+    b.conv2d(3, 1, { name: 'withBias' }).conv2d(3, 1, { name: 'toNorm', bias: false }).batchNorm({ name: 'bn' });
+    b.conv2d(2, 1, { name: 'bare', bias: false, activation: 'relu' }).batchNorm({ name: 'bn2' });
+    const g = b.build();
+    const input = Float32Array.from({ length: 2 * 4 * 4 * 2 }, (_, i) => Math.sin(i));
+    const delta = [0.5, -1, 2];
+    const before = referenceValues(g, input, 2);
+    /** After shifting `layer` (on a copy): whether the value `name` moved by `d` per channel. */
+    const moves = (layer: string, param: string, name: string, d: number[]) => {
+      const h = cloneGraph(g);
+      expect(shiftOutput(h, layer, delta)).toEqual({ param });
+      const after = referenceValues(h, input, 2).get(name)!.data;
+      return after.every((v, i) => Math.abs(v - before.get(name)!.data[i] - d[i % d.length]) < 1e-9);
+    };
+    expect(moves('withBias', 'withBias/bias', 'withBias', delta)).toBe(true);
+    // bn(toNorm + delta) = bn with mean - delta: its output moves by gamma * delta / sqrt(var + eps)
+    const gamma = g.params.get('bn/gamma')!.data;
+    const v = g.params.get('bn/movingVariance')!.data;
+    expect(moves('toNorm', 'bn/movingMean', 'bn', delta.map((d, c) => (gamma[c] * d) / Math.sqrt(v[c] + 1e-3)))).toBe(true);
+    // A fused activation sits between the kernel and the batch norm: a new bias takes the shift.
+    expect(shiftOutput(g, 'bare', [1, 2])).toEqual({ param: 'bare/bias' });
+    validate(g);
+    const q = g.params.get('withBias/bias')!;
+    q.mask = new Uint8Array(3).fill(1);
+    expect(shiftOutput(g, 'withBias', delta)).toEqual({ reason: "'withBias/bias' is masked" });
+    expect(shiftOutput(g, 'withBias', [1])).toEqual({ reason: "'withBias/bias' has 3 values, the shift 1" });
   });
 });

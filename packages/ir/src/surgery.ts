@@ -1,5 +1,7 @@
+import { applyFloat16 } from './annotations.js';
 import { formatShape, GraphError } from './errors.js';
 import { getNode, inferShapes } from './graph.js';
+import { getOp } from './ops/registry.js';
 import type { Graph, Node, Param } from './types.js';
 
 /** `base` if no node has that name, else `base_1`, `base_2`, ... (the first free one). */
@@ -77,4 +79,40 @@ export function removeUnusedParams(graph: Graph): string[] {
   const removed = [...graph.params.keys()].filter((k) => !used.has(k));
   for (const k of removed) graph.params.delete(k);
   return removed;
+}
+
+/**
+ * Add `delta` (one value per output channel) to a layer's output before its activation, by
+ * editing params: its bias; else, when a batch norm is its only reader (and nothing comes between,
+ * no fused activation), that norm's moving mean, minus `delta`; else a new zero bias, if the op
+ * has a bias role. Returns the param changed, or why none could be (the slot is quantized,
+ * weight-shared or masked, or the op has no bias). Float16 params are rounded after.
+ */
+export function shiftOutput(graph: Graph, nodeName: string, delta: ArrayLike<number>): { param: string } | { reason: string } {
+  const node = getNode(graph, nodeName);
+  const slot = outputSlot(graph, node, delta.length);
+  if ('reason' in slot) return slot;
+  const { param: p, sign } = slot;
+  if (p.data.length !== delta.length) return { reason: `'${p.name}' has ${p.data.length} values, the shift ${delta.length}` };
+  if (p.quant || p.codebook || p.mask) return { reason: `'${p.name}' is ${p.quant ? 'quantized' : p.codebook ? 'weight-shared' : 'masked'}` };
+  for (let c = 0; c < delta.length; c++) p.data[c] += sign * delta[c];
+  applyFloat16(p);
+  return { param: p.name };
+}
+
+function outputSlot(graph: Graph, node: Node, channels: number): { param: Param; sign: 1 | -1 } | { reason: string } {
+  const bias = node.params.bias === undefined ? undefined : graph.params.get(node.params.bias);
+  if (bias) return { param: bias, sign: 1 };
+  const readers = graph.nodes.filter((n) => n.inputs.includes(node.name));
+  const activation = (node.attrs.activation as string | undefined) ?? 'linear';
+  const bn = readers.length === 1 && readers[0].op === 'batchNorm' && activation === 'linear' && !graph.outputs.includes(node.name) ? readers[0] : undefined;
+  const mean = bn?.params.movingMean === undefined ? undefined : graph.params.get(bn.params.movingMean);
+  if (mean) return { param: mean, sign: -1 };
+  if (!getOp(node.op, node.name).params?.bias) return { reason: `'${node.name}' (${node.op}) has no bias and no batch norm after it` };
+  let name = `${node.name}/bias`;
+  for (let i = 1; graph.params.has(name); i++) name = `${node.name}/bias_${i}`;
+  const created: Param = { name, shape: [channels], data: new Float32Array(channels) };
+  graph.params.set(name, created);
+  node.params.bias = name;
+  return { param: created, sign: 1 };
 }

@@ -13,10 +13,23 @@ export interface Codebook {
 export interface AffineQuant {
   bits: number;
   signed: boolean;
-  /** One entry per tensor, or one per slice along `axis`. */
+  /** One entry per tensor, one per slice along `axis`, or (with `group`) one per row group and slice. */
   scale: Float32Array;
   zeroPoint: Int32Array;
   axis?: number;
+  /**
+   * Group-wise scales (GPTQ's groups; needs `axis`). The param's other axes, flattened row-major,
+   * are its rows (dense [in, out] on axis 1: `in`; conv HWIO on axis 3: kh * kw * in); runs of
+   * `size` consecutive rows share one scale per channel. scale and zeroPoint then hold
+   * ceil(rows / size) x channels entries, group-major: the slot of the element at row r, channel
+   * ch is floor(r / size) * channels + ch. See `quantSlots`.
+   */
+  group?: QuantGroup;
+}
+
+/** Rows per scale group of a group-wise `AffineQuant`. */
+export interface QuantGroup {
+  size: number;
 }
 
 /**

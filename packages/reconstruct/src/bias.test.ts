@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, referenceValues } from '@condense/ir';
-import { biasCorrection, correctBias, refitRows, ridgeSolve } from './bias.js';
-import { outputEnergy } from './error.js';
+import { biasCorrection, correctBias } from './bias.js';
 import { gptq } from './gptq.js';
 import { layerSpec } from './layout.js';
 import { accumulate, createStats } from './stats.js';
@@ -51,39 +50,5 @@ describe('bias correction', () => {
     correctBias(graph, 'conv', bc.shift);
     expect(graph.nodes.find((n) => n.name === 'conv')!.params.bias).toBe('conv/bias');
     for (const m of meanErr(referenceValues(graph, input, 4).get('conv')!.data)) expect(Math.abs(m)).toBeLessThan(1e-6);
-  });
-});
-
-describe('least squares', () => {
-  it('ridgeSolve recovers W from H and X^T X W when unregularised', () => {
-    const h = stats.hessians[0];
-    const cross = new Float64Array(K * N);
-    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) for (let c = 0; c < N; c++) cross[i * N + c] += h[i * K + j] * w[j * N + c];
-    const sol = ridgeSolve(h, K, cross, N, 0);
-    sol.forEach((v, i) => expect(v).toBeCloseTo(w[i], 5));
-    // The ridge shrinks the solution.
-    const shrunk = ridgeSolve(h, K, cross, N, 1);
-    expect(shrunk.reduce((a, v) => a + v * v, 0)).toBeLessThan(w.reduce((a, v) => a + v * v, 0));
-  });
-
-  it('refitRows: the kept inputs reproduce the full output better than just dropping the others, and it is the least-squares optimum', () => {
-    const kept = [0, 1, 2, 4, 6, 7, 9, 10, 12, 15];
-    const refit = refitRows(stats.hessians[0], K, Float64Array.from(w), N, kept, 0);
-    const expand = (sub: ArrayLike<number>) => {
-      const full = new Float64Array(K * N);
-      kept.forEach((r, i) => { for (let c = 0; c < N; c++) full[r * N + c] = sub[i * N + c]; });
-      return full;
-    };
-    const dropped = expand(Float64Array.from(kept.flatMap((r) => Array.from(w.subarray(r * N, (r + 1) * N)))));
-    const eRefit = outputEnergy(stats, w, expand(refit));
-    expect(eRefit).toBeLessThan(outputEnergy(stats, w, dropped));
-    // Any perturbation of the optimum is worse.
-    const nudged = expand(refit.map((v, i) => (i === 3 ? v + 0.01 : v)));
-    expect(outputEnergy(stats, w, nudged)).toBeGreaterThan(eRefit);
-  });
-
-  it('names the field at fault', () => {
-    expect(() => ridgeSolve(new Float64Array(4), 2, new Float64Array(3), 2)).toThrow(/cross term has 3 entries/);
-    expect(() => refitRows(stats.hessians[0], K, Float64Array.from(w), N, [99])).toThrow(/kept row 99/);
   });
 });

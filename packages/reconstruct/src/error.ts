@@ -21,16 +21,35 @@ export interface LayerError {
   relativeAfter: number;
 }
 
-/** sum_c d_c^T H d_c for D (k x n, row-major): half the products, by symmetry. */
+/**
+ * sum_c d_c^T H d_c for D (k x n, row-major): half the products, by symmetry; four rows j at a
+ * time share the loads of row i.
+ */
 export function quadraticForm(h: Float64Array, k: number, d: Float64Array, n: number): number {
   let total = 0;
   for (let i = 0; i < k; i++) {
     const di = i * n;
+    const hi = i * k;
     let diag = 0;
     for (let c = 0; c < n; c++) diag += d[di + c] * d[di + c];
-    total += h[i * k + i] * diag;
-    for (let j = i + 1; j < k; j++) {
-      const hij = h[i * k + j];
+    total += h[hi + i] * diag;
+    let j = i + 1;
+    for (; j + 3 < k; j += 4) {
+      const [h0, h1, h2, h3] = [h[hi + j], h[hi + j + 1], h[hi + j + 2], h[hi + j + 3]];
+      if (h0 === 0 && h1 === 0 && h2 === 0 && h3 === 0) continue;
+      const [d0, d1, d2, d3] = [j * n, (j + 1) * n, (j + 2) * n, (j + 3) * n];
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let c = 0; c < n; c++) {
+        const x = d[di + c];
+        s0 += x * d[d0 + c];
+        s1 += x * d[d1 + c];
+        s2 += x * d[d2 + c];
+        s3 += x * d[d3 + c];
+      }
+      total += 2 * (h0 * s0 + h1 * s1 + h2 * s2 + h3 * s3);
+    }
+    for (; j < k; j++) {
+      const hij = h[hi + j];
       if (hij === 0) continue;
       const dj = j * n;
       let s = 0;

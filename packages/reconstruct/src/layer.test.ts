@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cloneGraph, deserializeGraph, enforceAnnotations, GraphBuilder, referenceValues, serializeGraph, validate, validateParam, type Graph, type Param,
+  cloneGraph, deserializeGraph, enforceAnnotations, GraphBuilder, paramBytes, referenceValues, serializeGraph, validate, validateParam, type Graph, type Param,
 } from '@condense/ir';
+import { decodeGraph, encodeGraph } from '@condense/codec';
+import { gptq } from './gptq.js';
 import { gptqCodebookLayer, gptqLayer, sparseGptLayer } from './layer.js';
 import { layerSpec } from './layout.js';
 import { accumulate, createStats, type LayerStats } from './stats.js';
@@ -87,9 +89,46 @@ describe('writing the results on the IR', () => {
     expect(after.hessians[0]).not.toEqual(before.hessians[0]);
   });
 
+  it('gptqLayer with groupSize: group-wise quant annotations that hold exactly the GPTQ result, through serialize and the codec', () => {
+    const g = new GraphBuilder('grouped', [6, 6, 3])
+      .conv2d(8, 3, { name: 'conv', padding: 'same', activation: 'relu' })
+      .depthwiseConv2d(3, { name: 'dw', depthMultiplier: 2, activation: 'relu' })
+      .flatten({ name: 'flatten' })
+      .dense(5, { name: 'fc' })
+      .build();
+    const x = randomValues(BATCH * 6 * 6 * 3, 43, 1);
+    const statsIn = (layer: string) => {
+      const v = referenceValues(g, x, BATCH).get(g.nodes.find((n) => n.name === layer)!.inputs[0])!;
+      const stats = createStats(layerSpec(g, layer));
+      accumulate(stats, v.data, v.shape);
+      return stats;
+    };
+    // conv: 27 rows in groups of 8 (4 groups, the last short); dw: 9 taps in groups of 4 (x2 multipliers); fc: 256 rows in groups of 64
+    const cases = [['conv', 8, { axis: 3, group: { size: 8 } }, 4 * 8], ['dw', 4, { axis: 2, group: { size: 8 } }, 3 * 8], ['fc', 64, { axis: 1, group: { size: 64 } }, 4 * 5]] as const;
+    for (const [layer, groupSize, annotation, slots] of cases) {
+      const stats = statsIn(layer);
+      const p = g.params.get(`${layer}/kernel`)!;
+      const expected = gptq(stats, p.data, { bits: 4, groupSize }).data;
+      const r = gptqLayer(g, stats, { bits: 4, groupSize });
+      expect(p.quant, layer).toMatchObject({ bits: 4, ...annotation });
+      expect(p.quant!.scale, layer).toHaveLength(slots);
+      // setQuant re-snaps the data with the IR's slot layout: equal only if it is the grid's.
+      expect(p.data, layer).toEqual(expected);
+      expect(r.error.after, layer).toBeLessThan(r.error.before);
+      validateParam(roundTrips(g, p.name));
+    }
+    const back = decodeGraph(encodeGraph(g).bytes);
+    for (const layer of ['conv', 'dw', 'fc']) {
+      const [a, b] = [back.params.get(`${layer}/kernel`)!, g.params.get(`${layer}/kernel`)!];
+      expect(a.quant, layer).toEqual(b.quant);
+      expect(new Uint32Array(a.data.buffer), layer).toEqual(new Uint32Array(b.data.buffer));
+    }
+    // 4-bit codes plus 8 bytes per slot, well under float32
+    expect(paramBytes(g.params.get('fc/kernel')!).bytes).toBe((256 * 5) / 2 + 20 * 8);
+  });
+
   it('refuses what the IR cannot hold or the order breaks, naming the layer', () => {
     const g = model();
-    expect(() => gptqLayer(g, statsOf(g, 'fc'), { groupSize: 32 })).toThrow(/layer 'fc'.*group-wise scales.*one scale per channel/);
     gptqLayer(g, statsOf(g, 'fc'));
     expect(() => sparseGptLayer(g, statsOf(g, 'fc'), { sparsity: 0.5 })).toThrow(/layer 'fc'.*quantized; prune before quantizing/);
     const other = createStats({ name: 'fc', op: 'dense', kernelShape: [10, 6] });

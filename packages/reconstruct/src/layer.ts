@@ -2,10 +2,11 @@
  * The IR side: run a solver on a graph layer's kernel and leave the result as the kernel's
  * annotations (quant, codebook, mask), which every later stage, the exporter and the codec read.
  */
-import { enforceAnnotations, getNode, nodeParam, setCodebook, setMask, setQuant, type Graph, type Param } from '@condense/ir';
+import { enforceAnnotations, getNode, nodeParam, setCodebook, setMask, setQuant, type AffineQuant, type Graph, type Param } from '@condense/ir';
 import type { LayerError } from './error.js';
 import { ReconstructError } from './errors.js';
 import { gptq, gptqCodebook, type GptqCodebookOptions, type GptqOptions } from './gptq.js';
+import type { AffineGrid } from './grid.js';
 import { sparseGpt, type SparseGptOptions } from './sparsegpt.js';
 import type { LayerStats } from './stats.js';
 
@@ -39,25 +40,33 @@ const report = (stats: LayerStats, p: Param, r: { error: LayerError; damp: numbe
   ({ layer: stats.spec.name, param: p.name, error: r.error, damp: r.damp, dead: r.dead, ms: r.ms });
 
 /**
- * GPTQ a layer's kernel to affine codes per channel and write its `quant` annotation (axis: the
- * kernel's channel axis). A mask on the kernel is honoured. Group-wise grids (`groupSize`) have
- * no IR annotation yet: use `gptq` on the arrays for them.
+ * GPTQ a layer's kernel to affine codes per channel (or per channel and group of `groupSize`
+ * kernel rows) and write its `quant` annotation on the kernel's channel axis. A mask on the kernel
+ * is honoured.
  */
 export function gptqLayer(graph: Graph, stats: LayerStats, options: Omit<GptqOptions, 'mask'> = {}): LayerReport {
   const kernel = kernelOf(graph, stats, 'gptqLayer');
-  const { groupSize } = options;
-  if (groupSize !== undefined && groupSize < stats.blocks.rows) {
-    throw new ReconstructError(
-      `gptqLayer: layer '${stats.spec.name}': group-wise scales (groupSize ${groupSize}) cannot be stored: the IR's quant annotation holds one scale per channel`,
-    );
-  }
   const r = gptq(stats, kernel.data, { ...options, mask: kernel.mask });
   kernel.data.set(r.data);
   delete kernel.codebook;
   delete kernel.float16;
-  const { bits, signed, scale, zeroPoint } = r.grid;
-  setQuant(kernel, { bits, signed, scale, zeroPoint, axis: stats.blocks.channelAxis });
+  setQuant(kernel, quantOf(r.grid, stats));
   return report(stats, kernel, r);
+}
+
+/**
+ * The IR annotation of a grid. Its group-wise slots (`g * channels + channel`, g = the group of
+ * the block's kernel row) are the IR's `group` layout: the IR's rows run over the kernel's axes
+ * other than the channel axis, which are the block rows for dense and conv2d, and (tap,
+ * multiplier) pairs for depthwise, so a depthwise group of `groupSize` taps is
+ * `groupSize * multiplier` IR rows.
+ */
+function quantOf(grid: AffineGrid, stats: LayerStats): AffineQuant {
+  const { bits, signed, scale, zeroPoint, groups, groupSize } = grid;
+  const { channelAxis, cols } = stats.blocks;
+  const q: AffineQuant = { bits, signed, scale, zeroPoint, axis: channelAxis };
+  if (groups > 1) q.group = { size: groupSize * (stats.spec.op === 'depthwiseConv2d' ? cols : 1) };
+  return q;
 }
 
 /** GPTQ a layer's kernel onto a fitted k-means codebook and write its `codebook` annotation. */

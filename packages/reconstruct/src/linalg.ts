@@ -1,54 +1,60 @@
-import { ReconstructError } from './errors.js';
+import { cholesky } from '@condense/core';
 
 /**
- * Dense symmetric linear algebra in float64 on row-major n x n matrices: what the layer-wise
- * problems need (Cholesky factors, the inverse's upper factor, solves) and nothing more.
+ * The inverse Hessian's upper Cholesky factor that GPTQ and SparseGPT sweep with, in float64 on
+ * row-major n x n matrices. Cholesky itself, solves and damping are @condense/core's (shared with
+ * every layer-wise method).
  */
 
-/** Lower-triangular L with A = L L^T, or undefined when A is not (numerically) positive definite. */
-export function cholesky(a: Float64Array, n: number): Float64Array | undefined {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = 0; j <= i; j++) {
-      const rj = j * n;
-      let s = a[ri + j];
-      for (let k = 0; k < j; k++) s -= l[ri + k] * l[rj + k];
-      if (i === j) {
-        if (!(s > 0)) return undefined;
-        l[ri + i] = Math.sqrt(s);
-      } else {
-        l[ri + j] = s / l[rj + j];
-      }
-    }
-  }
-  return l;
+/** A[i][j] <-> A[n-1-i][n-1-j] in place: the reversal permutation on both sides (its own inverse). */
+function reverse(a: Float64Array, n: number): Float64Array {
+  for (let i = 0, j = n * n - 1; i < j; i++, j--) [a[i], a[j]] = [a[j], a[i]];
+  return a;
 }
 
-/** B with B[i][j] = A[n-1-i][n-1-j]: the reversal permutation on both sides (its own inverse). */
-function reversed(a: Float64Array, n: number): Float64Array {
-  const b = new Float64Array(n * n);
-  for (let i = 0; i < n * n; i++) b[i] = a[n * n - 1 - i];
-  return b;
-}
-
-/** The inverse of an upper-triangular matrix (upper-triangular too). */
+/**
+ * The inverse of an upper-triangular matrix (upper-triangular too). Built transposed, as T = U^T
+ * (lower), so every step is an inner product of two contiguous rows:
+ * U[i][j] = -(sum_{i<k<=j} V[i][k] U[k][j]) / V[i][i] = -(V[i, i+1..j] . T[j, i+1..j]) / V[i][i],
+ * for i from the last row up (T's rows hold the U entries below i already); four j at once share
+ * the loads of V's row.
+ */
 export function invertUpper(v: Float64Array, n: number): Float64Array {
-  const u = new Float64Array(n * n);
-  // Row i of U = V^-1 from the rows below it: U[i][j] = -(sum_{i<k<=j} V[i][k] U[k][j]) / V[i][i].
+  const t = new Float64Array(n * n);
   for (let i = n - 1; i >= 0; i--) {
     const ri = i * n;
-    for (let k = i + 1; k < n; k++) {
-      const f = v[ri + k];
-      if (f === 0) continue;
-      const rk = k * n;
-      for (let j = k; j < n; j++) u[ri + j] += f * u[rk + j];
-    }
     const d = v[ri + i];
-    for (let j = i + 1; j < n; j++) u[ri + j] = -u[ri + j] / d;
-    u[ri + i] = 1 / d;
+    t[ri + i] = 1 / d;
+    let j = i + 1;
+    for (; j + 3 < n; j += 4) {
+      const [r0, r1, r2, r3] = [j * n, (j + 1) * n, (j + 2) * n, (j + 3) * n];
+      // The common range k in (i, j]; then each longer row's own tail.
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = i + 1; k <= j; k++) {
+        const x = v[ri + k];
+        s0 += x * t[r0 + k];
+        s1 += x * t[r1 + k];
+        s2 += x * t[r2 + k];
+        s3 += x * t[r3 + k];
+      }
+      s1 += v[ri + j + 1] * t[r1 + j + 1];
+      s2 += v[ri + j + 1] * t[r2 + j + 1] + v[ri + j + 2] * t[r2 + j + 2];
+      s3 += v[ri + j + 1] * t[r3 + j + 1] + v[ri + j + 2] * t[r3 + j + 2] + v[ri + j + 3] * t[r3 + j + 3];
+      t[r0 + i] = -s0 / d;
+      t[r1 + i] = -s1 / d;
+      t[r2 + i] = -s2 / d;
+      t[r3 + i] = -s3 / d;
+    }
+    for (; j < n; j++) {
+      const rj = j * n;
+      let s = 0;
+      for (let k = i + 1; k <= j; k++) s += v[ri + k] * t[rj + k];
+      t[rj + i] = -s / d;
+    }
   }
-  return u;
+  // U = T^T, in place.
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) [t[j * n + i], t[i * n + j]] = [t[i * n + j], 0];
+  return t;
 }
 
 /**
@@ -59,8 +65,10 @@ export function invertUpper(v: Float64Array, n: number): Float64Array {
  * input i after inputs 0..i-1; U[i][i]^2 is [H_F^-1]_ii for the inputs F = {i, ..., n-1} not yet fixed.
  */
 export function upperInverseFactor(h: Float64Array, n: number): Float64Array | undefined {
-  const l = cholesky(reversed(h, n), n);
-  return l && invertUpper(reversed(l, n), n);
+  // H reversed in place for the factorisation and put back: two k x k arrays live at a time, not four.
+  const l = cholesky(reverse(h, n), n);
+  reverse(h, n);
+  return l && invertUpper(reverse(l, n), n);
 }
 
 /** U^T U: the inverse of H from its `upperInverseFactor`. */
@@ -80,58 +88,3 @@ export function inverseFromUpper(u: Float64Array, n: number): Float64Array {
   return inv;
 }
 
-/** X with L L^T X = B, for B n x m row-major (m right-hand sides). */
-export function choleskySolve(l: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
-  const x = Float64Array.from(b);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    const xi = i * m;
-    for (let k = 0; k < i; k++) {
-      const f = l[ri + k];
-      if (f === 0) continue;
-      for (let c = 0; c < m; c++) x[xi + c] -= f * x[k * m + c];
-    }
-    for (let c = 0; c < m; c++) x[xi + c] /= l[ri + i];
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    const xi = i * m;
-    for (let k = i + 1; k < n; k++) {
-      const f = l[k * n + i];
-      if (f === 0) continue;
-      for (let c = 0; c < m; c++) x[xi + c] -= f * x[k * m + c];
-    }
-    for (let c = 0; c < m; c++) x[xi + c] /= l[i * n + i];
-  }
-  return x;
-}
-
-export function meanDiagonal(h: Float64Array, n: number): number {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += h[i * n + i];
-  return n > 0 ? s / n : 0;
-}
-
-/** A copy of H with lambda added to the diagonal. */
-export function withRidge(h: Float64Array, n: number, lambda: number): Float64Array {
-  const a = Float64Array.from(h);
-  for (let i = 0; i < n; i++) a[i * n + i] += lambda;
-  return a;
-}
-
-/**
- * Factor H + lambda I, lambda = percent * mean diagonal; when that is still not positive definite
- * (rank-deficient H in floating point), grow lambda tenfold until it is (at most 8 times).
- * Returns the factor and the lambda that worked.
- */
-export function dampedFactor<T>(
-  h: Float64Array, n: number, percent: number, factor: (a: Float64Array, n: number) => T | undefined, where: string,
-): { factor: T; lambda: number } {
-  const scale = meanDiagonal(h, n) || 1;
-  let lambda = percent * scale;
-  for (let attempt = 0; attempt <= 8; attempt++) {
-    const f = factor(withRidge(h, n, lambda), n);
-    if (f !== undefined) return { factor: f, lambda };
-    lambda = lambda > 0 ? lambda * 10 : 1e-10 * scale;
-  }
-  throw new ReconstructError(`${where}: the ${n} x ${n} input Hessian is not positive definite even with damping ${lambda / scale} x its mean diagonal`);
-}

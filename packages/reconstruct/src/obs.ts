@@ -5,7 +5,8 @@
  */
 import { ReconstructError } from './errors.js';
 import { readBlock, writeBlock } from './layout.js';
-import { dampedFactor, upperInverseFactor } from './linalg.js';
+import { dampedFactor } from '@condense/core';
+import { upperInverseFactor } from './linalg.js';
 import type { LayerStats } from './stats.js';
 
 export const DEFAULT_DAMP = 0.01;
@@ -99,10 +100,21 @@ export function sweep(w: Float64Array, k: number, n: number, u: Float64Array, bl
       }
       for (let j = i + 1; j < i2; j++) subtractScaled(w, j * n, u[i * k + j], e, n);
     }
-    for (let j = i2; j < k; j++) {
-      for (let i = i1; i < i2; i++) subtractScaled(w, j * n, u[i * k + j], err.subarray((i - i1) * n, (i - i1 + 1) * n), n);
-    }
+    for (let j = i2; j < k; j++) lazyUpdate(w, j * n, u, k, j, i1, i2, err, n);
   }
+}
+
+/** Row j of W minus the block's errors: w_j -= sum_{i1 <= i < i2} U[i][j] e_i, four rows of errors per pass over w_j. */
+function lazyUpdate(w: Float64Array, at: number, u: Float64Array, k: number, j: number, i1: number, i2: number, err: Float64Array, n: number): void {
+  let i = i1;
+  for (; i + 3 < i2; i += 4) {
+    const [f0, f1, f2, f3] = [u[i * k + j], u[(i + 1) * k + j], u[(i + 2) * k + j], u[(i + 3) * k + j]];
+    if (f0 === 0 && f1 === 0 && f2 === 0 && f3 === 0) continue;
+    const e0 = (i - i1) * n;
+    const [e1, e2, e3] = [e0 + n, e0 + 2 * n, e0 + 3 * n];
+    for (let c = 0; c < n; c++) w[at + c] -= f0 * err[e0 + c] + f1 * err[e1 + c] + f2 * err[e2 + c] + f3 * err[e3 + c];
+  }
+  for (; i < i2; i++) subtractScaled(w, at, u[i * k + j], err.subarray((i - i1) * n, (i - i1 + 1) * n), n);
 }
 
 function subtractScaled(w: Float64Array, at: number, f: number, e: Float64Array, n: number): void {

@@ -80,6 +80,36 @@ describe('layer statistics', () => {
     });
   }
 
+  it('positions: a seeded subset of each example’s output positions, the same streamed as at once', () => {
+    const shape: [number, number, number, number] = [40, 7, 6, 3];
+    const x = randomValues(shape.reduce((a, b) => a * b), 8, 1);
+    const spec: LayerSpec = { name: 'conv', op: 'conv2d', kernelShape: [3, 3, 3, 4], padding: 'same' };
+    const full = createStats(spec);
+    accumulate(full, x, shape);
+    const sub = (seed: number, batches: number) => {
+      const st = createStats(spec, { positions: 10, seed });
+      const per = x.length / 40;
+      for (let e = 0; e < 40; e += 40 / batches) accumulate(st, x.subarray(e * per, (e + 40 / batches) * per), [40 / batches, 7, 6, 3]);
+      return st;
+    };
+    const [a, b, c] = [sub(3, 1), sub(3, 4), sub(4, 1)];
+    expect([a.rows, full.rows]).toEqual([400, 40 * 42]);
+    expect(maxAbsDiff(b.hessians[0], a.hessians[0])).toBeLessThan(1e-9);
+    expect(c.hessians[0]).not.toEqual(a.hessians[0]);
+    // A subset of the rows: every diagonal entry at most the full one; on average 10 / 42 of it.
+    const k = 27;
+    let [tr, trFull] = [0, 0];
+    for (let i = 0; i < k; i++) {
+      expect(a.hessians[0][i * k + i]).toBeLessThanOrEqual(full.hessians[0][i * k + i] + 1e-9);
+      [tr, trFull] = [tr + a.hessians[0][i * k + i], trFull + full.hessians[0][i * k + i]];
+    }
+    expect(tr / trFull).toBeCloseTo(10 / 42, 1);
+    const all = createStats(spec, { positions: 42 });
+    accumulate(all, x, shape);
+    expect(all.hessians[0]).toEqual(full.hessians[0]);
+    expect(() => createStats(spec, { positions: 0 })).toThrow(/layer 'conv': 'positions' must be a positive integer, got 0/);
+  });
+
   it('grouped conv: one H per group, over that group input channels', () => {
     const shape: [number, number, number, number] = [2, 6, 6, 6];
     const x = randomValues(shape.reduce((a, b) => a * b), 6, 1);

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hasTargets, modelSpec, type DataSource, type LabelFreeOptions, type LatencyRequest, type LatencyResult, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
+import { hasTargets, modelSpec, type DataSource, type ForwardRequest, type LabelFreeOptions, type LatencyRequest, type LatencyResult, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { describeBackend, ensureBackend } from './backend/index.js';
 import { labelFreeContribution } from './distill/index.js';
-import { compile } from './exec/index.js';
+import { compile, forwardNodes } from './exec/index.js';
 import { evaluate, predictData, preflight, train, type TrainingContribution } from './train/index.js';
 
 export interface TfjsRuntimeOptions {
@@ -38,7 +38,8 @@ async function labelFreeOf(data: DataSource, r: TrainRequest): Promise<LabelFree
  * condense's `Runtime` on TF.js: fine-tunes with this package's trainer (masks, codebooks,
  * quantization and frozen params honoured, contributions as its `TrainingContribution`), with
  * label-free recovery against the request's teacher when the data has no targets; evaluates the
- * task's loss and metrics; predicts every output. On the backend in use (else the best available).
+ * task's loss and metrics; predicts every output; runs parts of a graph for layer-wise stages
+ * (`forward`, see `forwardNodes`). On the backend in use (else the best available).
  *
  *   await pipeline(stages).run(graph, { data, runtime: tfjsRuntime() });
  */
@@ -82,6 +83,10 @@ export function tfjsRuntime(options: TfjsRuntimeOptions = {}): Runtime {
     async predict(graph, data, request = {}) {
       await ensureBackend();
       return predictData(graph, data, { limit: request.limit, batchSize: options.evaluateBatchSize ?? 512 });
+    },
+    async forward(graph: Graph, request: ForwardRequest) {
+      await ensureBackend();
+      return forwardNodes(graph, request);
     },
     latency: (graph, request) => measureLatency(graph, request),
   };

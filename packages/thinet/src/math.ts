@@ -1,3 +1,5 @@
+import { ridgeSolve } from '@condense/core';
+
 /**
  * The ThiNet problem in Gram form. X is S samples by C channels: X[s, c] = x_c, channel c's
  * contribution to one sampled output of the next layer, so the layer's output is y = sum_c x_c.
@@ -80,52 +82,17 @@ export function greedyRemove(g: Float64Array, channels: number, count: number, t
 }
 
 /**
- * Solve A w = b for a symmetric positive semi-definite n x n A by Cholesky. A tiny ridge
- * (relative to the mean diagonal) keeps it solvable when channels are dead or collinear; it grows
- * only if the factorisation still fails.
+ * The ridge of ThiNet's least squares, relative to the mean diagonal: tiny, only so that dead or
+ * collinear channels still solve (it grows tenfold while the factorisation fails).
+ */
+export const LS_RIDGE = 1e-12;
+
+/**
+ * Solve A w = b for a symmetric positive semi-definite n x n A: @condense/core's `ridgeSolve`
+ * (the least squares every layer-wise method shares) with ThiNet's tiny ridge.
  */
 export function solveSymmetric(a: Float64Array, n: number, b: Float64Array): Float64Array {
-  let trace = 0;
-  for (let i = 0; i < n; i++) trace += a[i * n + i];
-  const scale = trace > 0 ? trace / n : 1;
-  for (let ridge = 1e-12 * scale; ridge < scale; ridge *= 1000) {
-    const l = cholesky(a, n, ridge);
-    if (l) return cholSolve(l, n, b);
-  }
-  throw new Error('solveSymmetric: the matrix is not positive semi-definite');
-}
-
-function cholesky(a: Float64Array, n: number, ridge: number): Float64Array | undefined {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j] + (i === j ? ridge : 0);
-      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
-      if (i === j) {
-        if (!(s > 0)) return undefined;
-        l[i * n + i] = Math.sqrt(s);
-      } else {
-        l[i * n + j] = s / l[j * n + j];
-      }
-    }
-  }
-  return l;
-}
-
-function cholSolve(l: Float64Array, n: number, b: Float64Array): Float64Array {
-  const z = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= l[i * n + k] * z[k];
-    z[i] = s / l[i * n + i];
-  }
-  const w = new Float64Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = z[i];
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i] * w[k];
-    w[i] = s / l[i * n + i];
-  }
-  return w;
+  return ridgeSolve(a, n, b, 1, LS_RIDGE);
 }
 
 /** w = argmin || y - X w ||^2 for X row-major (samples x channels). */

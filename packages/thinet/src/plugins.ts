@@ -1,19 +1,36 @@
-import { definePlugin, imageSplit, type Registry, type StageContext } from '@condense/core';
+import { definePlugin, imageSplit, type LayerReconstruction, type Registry, type StageContext } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { needsCalibration, resolveOptions, thinetSchema, type ImportanceName, type ResolvedOptions } from './options.js';
 import { describeLayer, pruneChannels, type PruneEnv, type PruneReport } from './prune.js';
+import { PASS_BATCH, type PassFactory } from './sampling.js';
 
-/** The pipeline's stage context as the pruning environment. */
+/**
+ * The pipeline's stage context as the pruning environment. A baseline ranking that needs no
+ * calibration data still measures its errors on it when the data is there and the pipeline's
+ * runtime can run the model layer by layer.
+ */
 async function envOf(graph: Graph, ctx: StageContext, o: ResolvedOptions): Promise<PruneEnv> {
   const d = ctx.data;
-  const given = needsCalibration(o) || d.calibration !== undefined || d.train !== undefined;
+  const pass: PassFactory = (g, x, o) => ctx.layerPass(g, x, { batchSize: PASS_BATCH, ...o });
+  const given = needsCalibration(o) || ((d.calibration !== undefined || d.train !== undefined) && canPass(graph, pass));
   const calibration = given ? imageSplit(await ctx.examples('calibration', graph), ctx.stage.name) : undefined;
   return {
     calibration,
+    pass,
     // Progress only: the per-layer lines become the stage's notes at the end.
     log: (message) => ctx.emit({ type: 'log', index: ctx.stage.index, message }),
     finetune: o.finetune || o.finetuneBetween ? (graph, f) => ctx.finetune(graph, f) : undefined,
   };
+}
+
+/** Whether a pass can be opened, i.e. the pipeline has a runtime with forward (opening computes nothing). */
+function canPass(graph: Graph, pass: PassFactory): boolean {
+  try {
+    pass(graph, { count: 1, inputs: graph.inputs.map(() => ({ values: new Float32Array(1), shape: [1] })) }).dispose();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function stageResult(r: PruneReport, deprecated?: string) {
@@ -21,7 +38,15 @@ function stageResult(r: PruneReport, deprecated?: string) {
   notes.push(...r.layers.map(describeLayer));
   for (const s of r.skipped) notes.push(`skipped ${s.layer}: ${s.reason}`);
   notes.push(`MACs ${r.macsBefore} -> ${r.macsAfter} (${(r.macsBefore / Math.max(r.macsAfter, 1)).toFixed(2)}x fewer), params ${r.paramsBefore} -> ${r.paramsAfter}`);
-  return { details: { ...r }, notes };
+  return { details: { ...r, reconstruction: reconstructionRows(r) }, notes };
+}
+
+/**
+ * The report's per-layer reconstruction rows: each next layer's output, its relative error on
+ * the calibration samples with the channels removed, before and after the least squares.
+ */
+function reconstructionRows(r: PruneReport): LayerReconstruction[] {
+  return r.layers.flatMap((l) => l.consumers.map((c) => ({ layer: c.consumer, errorBefore: c.error, errorAfter: c.errorLS ?? c.error })));
 }
 
 function makePlugin(name: string, description: string, importance: ImportanceName, deprecated?: string) {
@@ -33,12 +58,13 @@ function makePlugin(name: string, description: string, importance: ImportanceNam
       const o = resolveOptions(options);
       const trains = Boolean(o.finetune || o.finetuneBetween);
       const labels = trains ? ['labels' as const] : [];
+      const tasks = [...(needsCalibration(o) ? ['forward' as const] : []), ...(trains ? ['train' as const] : [])];
       return {
         contract: {
           requires: needsCalibration(o) ? ['calibration' as const, ...labels] : labels,
           provides: ['structure'],
           conflicts: ['codebook', 'encoded'],
-          ...(trains ? { runtime: ['train' as const] } : {}),
+          ...(tasks.length ? { runtime: tasks } : {}),
         },
         async apply(graph: Graph, ctx: StageContext) {
           const r = await pruneChannels(graph, { ...options, seed: options.seed ?? ctx.seed }, await envOf(graph, ctx, o), name);

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry, buildPipeline, parseRecipe, pipeline } from '@condense/core';
+import { createRegistry, buildPipeline, LayerPass, parseRecipe, pipeline, referenceRuntime } from '@condense/core';
 import { channelGroups, cloneGraph, cost, groupOf, GraphBuilder, inferShapes, rng, validate, type Graph, type Param } from '@condense/ir';
 import { compile, selectBackend, tfjsRuntime, toArtifacts } from '@condense/tfjs';
-import { contributionGrams, contributionSamples } from './contrib.js';
+import { contributionGrams, contributionSamples, type GroupSource } from './contrib.js';
 import { selfTarget } from './math.js';
 import { pruneChannels } from './prune.js';
-import type { CalibrationSet } from './sampling.js';
+import { imageInputs, PASS_BATCH, type CalibrationSet, type PassFactory } from './sampling.js';
 import { register, thinet, thinetL1, thinetRandom } from './plugins.js';
 
 beforeAll(async () => {
@@ -36,6 +36,15 @@ function predict(graph: Graph, data: CalibrationSet, tap?: string): Float32Array
 
 const p = (g: Graph, name: string) => g.params.get(name) as Param;
 
+/** Layer passes through TF.js, as a pipeline's runtime opens them. */
+const pass: PassFactory = (g, x, o) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: PASS_BATCH, ...o });
+const withData = (calibration: CalibrationSet) => ({ calibration, pass });
+/** Where a group's contributions are sampled: a pass on `g` (batches of `batchSize`) and, optionally, one on a reference. */
+const sourceOf = (g: Graph, data: CalibrationSet, batchSize: number, reference?: Graph): GroupSource => {
+  const open = (x: Graph) => ({ graph: x, pass: new LayerPass(tfjsRuntime().forward!, x, imageInputs(data), { batchSize }) });
+  return { ...open(g), ...(reference ? { reference: open(reference) } : {}) };
+};
+
 /** Zero the output channels `cs` of a producer's kernel (last axis) and bias. */
 function zeroOutputs(g: Graph, node: string, cs: number[]) {
   const k = p(g, `${node}/kernel`);
@@ -64,11 +73,12 @@ describe('contributions', () => {
   for (const conv of [
     { padding: 'same' as const, strides: 2 },
     { padding: 'valid' as const, dilation: 2 },
+    { padding: 'same' as const, strides: [2, 1] as [number, number], kernel: [1, 3] as [number, number] },
   ]) {
-    it(`sum to the next layer's output at the sampled locations (conv ${JSON.stringify(conv)}, then dense through flatten)`, () => {
+    it(`sum to the next layer's output at the sampled locations (conv ${JSON.stringify(conv)}, then dense through flatten)`, async () => {
       const g = new GraphBuilder('c', [7, 7, 2], 3)
         .conv2d(4, 3, { name: 'a', padding: 'same', activation: 'relu' })
-        .conv2d(3, 3, { name: 'b', bias: false, ...conv })
+        .conv2d(3, conv.kernel ?? 3, { name: 'b', bias: false, ...conv })
         .flatten({ name: 'flat' })
         .dense(5, { name: 'out', bias: false })
         .build();
@@ -77,7 +87,7 @@ describe('contributions', () => {
         const y = predict(g, data, next);
         const dims = (inferShapes(g).get(next) as number[]).slice(1); // [H', W', K] or [K]
         const C = groupOf(g, group).size;
-        const [s] = contributionSamples(g, groupOf(g, group), data, { samplesPerImage: 5, seed: 2, batchSize: 4 });
+        const [s] = await contributionSamples(groupOf(g, group), sourceOf(g, data, 4), { samplesPerImage: 5, seed: 2 });
         expect(s.samples).toBe(30);
         for (let t = 0; t < s.samples; t++) {
           let sum = 0;
@@ -90,8 +100,58 @@ describe('contributions', () => {
   }
 });
 
+describe('sampling', () => {
+  it('does not depend on how the pass batches the images, with several next layers', async () => {
+    const g = residualNet();
+    const data = images(10, [8, 8, 3]);
+    const [a, b] = [await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 3), { samplesPerImage: 4, seed: 5 }), await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 10), { samplesPerImage: 4, seed: 5 })];
+    expect(a.map((c) => c.consumer)).toEqual(['c2', 'c3']);
+    for (const t of [0, 1]) {
+      expect(a[t].k).toEqual(b[t].k);
+      expect(a[t].i).toEqual(b[t].i);
+      expect(Array.from(a[t].x).every((v, i) => Math.abs(v - b[t].x[i]) < 1e-6)).toBe(true);
+    }
+  });
+});
+
+describe('cost', () => {
+  it('one forward pass of the reference for the whole run, at most two of the model being pruned', async () => {
+    const g = new GraphBuilder('v', [12, 12, 1], 3)
+      .conv2d(8, 3, { name: 'c1', padding: 'same', bias: false }).batchNorm({ name: 'bn1' }).activation('relu', { name: 'r1' })
+      .conv2d(8, 3, { name: 'c2', padding: 'same', activation: 'relu' }).maxPool2d(2, { name: 'pool' })
+      .conv2d(8, 3, { name: 'c3', padding: 'same', activation: 'relu' })
+      .flatten({ name: 'flat' }).dense(10, { name: 'out' })
+      .build();
+    const counts = { frozen: new Map<string, number>(), live: new Map<string, number>() };
+    const rt = referenceRuntime();
+    const counting: PassFactory = (graph, x, o) => new LayerPass(async (gg, req) => {
+      const m = counts[o?.frozen ? 'frozen' : 'live'];
+      for (const n of req.nodes) m.set(n, (m.get(n) ?? 0) + 1);
+      return rt.forward!(gg, req);
+    }, graph, x, { batchSize: 5, ...o });
+    await pruneChannels(g, { ratio: 0.5, imagesPerClass: 1 }, { calibration: images(10, [12, 12, 1]), pass: counting });
+    // 10 images in batches of 5: every node of the reference twice (once per batch), none of the pruned model's more than 4 times.
+    expect([...counts.frozen.values()].every((n) => n === 2)).toBe(true);
+    expect([...counts.frozen.keys()]).toEqual(expect.arrayContaining(['c1', 'r1', 'c2', 'pool', 'c3', 'flat']));
+    expect(Math.max(...counts.live.values())).toBeLessThanOrEqual(4);
+
+    // An inception-style block: a group's next layers sit past a concat, so its look-ahead computes
+    // branches whose own groups come next (their inputs stay available).
+    const b = new GraphBuilder('inc', [10, 10, 2], 4);
+    b.conv2d(6, 3, { name: 'stem', padding: 'same', activation: 'relu' });
+    const a1 = b.conv2d(4, 1, { name: 'a1', activation: 'relu' }, 'stem').current;
+    const a2 = b.conv2d(4, 1, { name: 'a2', activation: 'relu' }, 'stem').conv2d(6, 3, { name: 'a3', padding: 'same', activation: 'relu' }).current;
+    b.concat([a1, a2], { name: 'mix' }).conv2d(8, 1, { name: 'next', activation: 'relu' }).flatten({ name: 'f' }).dense(3, { name: 'out' });
+    const inc = b.build();
+    counts.frozen.clear();
+    const r = await pruneChannels(inc, { ratio: 0.5, imagesPerClass: 1 }, { calibration: images(10, [10, 10, 2]), pass: counting });
+    expect(r.layers.map((l) => l.layer)).toEqual(['stem', 'a1', 'a2', 'a3', 'next']);
+    expect([...counts.frozen.values()].every((n) => n === 2)).toBe(true);
+  });
+});
+
 describe('reference response', () => {
-  it('is sampled at the same locations: a reference whose next layer is doubled gives h = 2 G 1 and |t|^2 = 4 |y|^2', () => {
+  it('is sampled at the same locations: a reference whose next layer is doubled gives h = 2 G 1 and |t|^2 = 4 |y|^2', async () => {
     const g = new GraphBuilder('r', [7, 7, 2], 5)
       .conv2d(4, 3, { name: 'a', padding: 'same', activation: 'relu' })
       .conv2d(3, 3, { name: 'b', padding: 'same', strides: 2 })
@@ -102,7 +162,7 @@ describe('reference response', () => {
     const k = p(reference, 'b/kernel');
     for (let e = 0; e < k.data.length; e++) k.data[e] *= 2;
     const data = images(6, [7, 7, 2]);
-    const [c] = contributionGrams(g, groupOf(g, 'a'), data, { samplesPerImage: 5, seed: 3 }, reference);
+    const [c] = await contributionGrams(groupOf(g, 'a'), sourceOf(g, data, 64, reference), { samplesPerImage: 5, seed: 3 });
     const self = selfTarget(c.gram, 4);
     const t = c.target as { h: Float64Array; tt: number };
     self.h.forEach((v, i) => expect(t.h[i]).toBeCloseTo(2 * v, 3));
@@ -149,7 +209,7 @@ describe('removal', () => {
       const data = images(20, [8, 8, 3]);
       const before = predict(g, data);
       const macs = cost(g).totals.macs;
-      const report = await pruneChannels(g, { importance: method, layers: { c1: 0.25, c2: 0.25 }, imagesPerClass: 2 }, { calibration: data });
+      const report = await pruneChannels(g, { importance: method, layers: { c1: 0.25, c2: 0.25 }, imagesPerClass: 2 }, withData(data));
       validate(g);
       expect(report.layers.map((l) => [l.layer, [...l.removed].sort()])).toEqual([
         ['c1', [1, 4]],
@@ -182,8 +242,8 @@ describe('removal', () => {
     const data = images(10, [6, 6, 2]);
     const [gt, gl] = [make(), make()];
     const before = predict(gt, data);
-    const rt = await pruneChannels(gt, { importance: 'thinet', layers: { a: 0.5 } }, { calibration: data });
-    const rl = await pruneChannels(gl, { importance: 'l1',  layers: { a: 0.5 } }, { calibration: data });
+    const rt = await pruneChannels(gt, { importance: 'thinet', layers: { a: 0.5 } }, withData(data));
+    const rl = await pruneChannels(gl, { importance: 'l1',  layers: { a: 0.5 } }, withData(data));
     expect([...rt.layers[0].removed].sort()).toEqual([0, 1, 2]);
     expect(rt.layers[0].reconstructionError).toBeLessThan(1e-9);
     expect(maxRelDiff(before, predict(gt, data))).toBeLessThan(1e-4);
@@ -195,13 +255,13 @@ describe('removal', () => {
     const g = residualNet(7);
     const data = images(20, [8, 8, 3], 4);
     const o = { layers: { c1: 0.5 }, imagesPerClass: 2, target: 'current', biasCorrection: false } as const;
-    const r = await pruneChannels(g, o, { calibration: data });
+    const r = await pruneChannels(g, o, withData(data));
     const [row] = r.layers;
     expect(row.channelsAfter).toBe(4);
     expect(row.reconstructionErrorLS).toBeLessThan(row.reconstructionError as number);
     expect(row.consumers.map((c) => c.consumer).sort()).toEqual(['c2', 'c3']);
     const plain = residualNet(7);
-    await pruneChannels(plain, { ...o, leastSquares: false }, { calibration: data });
+    await pruneChannels(plain, { ...o, leastSquares: false }, withData(data));
     expect(Array.from(p(plain, 'c2/kernel').data)).not.toEqual(Array.from(p(g, 'c2/kernel').data));
   });
 
@@ -227,7 +287,7 @@ describe('removal', () => {
       const before = predict(make(), data, tap);
       const errorAfter = async (biasCorrection: boolean) => {
         const g = make();
-        const r = await pruneChannels(g, { importance: method, layers: { a: 0.25 }, biasCorrection, leastSquares: false, target: 'current' }, { calibration: data });
+        const r = await pruneChannels(g, { importance: method, layers: { a: 0.25 }, biasCorrection, leastSquares: false, target: 'current' }, withData(data));
         expect(r.layers[0].removed).toEqual([2]);
         expect(r.layers[0].consumers[0].note).toBeUndefined();
         return maxRelDiff(before, predict(g, data, tap));
@@ -251,7 +311,7 @@ describe('removal', () => {
 
   it('fine-tunes between layers (not after the last) and at the end', async () => {
     const calls: number[] = [];
-    const env = { calibration: images(10, [8, 8, 3]), finetune: async (_g: Graph, o: { epochs: number }) => void calls.push(o.epochs) };
+    const env = { ...withData(images(10, [8, 8, 3])), finetune: async (_g: Graph, o: { epochs: number }) => void calls.push(o.epochs) };
     const f = { learningRate: 1e-3, batchSize: 8 };
     await pruneChannels(residualNet(), { importance: 'thinet', ratio: 0.5, finetuneBetween: { epochs: 1, ...f }, finetune: { epochs: 2, ...f } }, env);
     expect(calls).toEqual([1, 2]);
@@ -270,11 +330,12 @@ describe('errors', () => {
 
   it('rejects a layer that does not exist or cannot be pruned', async () => {
     const data = { calibration: images(10, [8, 8, 3]) };
+    const runtime = tfjsRuntime();
     const candidates = 'candidates: c1 \\(conv2d\\), c2 \\(conv2d\\), c3 \\(conv2d\\), out \\(dense\\)';
-    await expect(pipeline([thinet({ layers: { conv9: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(new RegExp(`thinet: layers key pattern 'conv9' matches no layer, param or op type \\(${candidates}\\)`));
-    await expect(pipeline([thinet({ layers: { out: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(/thinet: layers: layer 'out' cannot be pruned: .*graph output 'out'/);
-    await expect(pipeline([thinet({ layers: { pool: 0.5 } })]).run(residualNet(), { data })).rejects.toThrow(/layers key pattern 'pool' matches no layer/);
-    await expect(pipeline([thinet({ exclude: ['c9'] })]).run(residualNet(), { data })).rejects.toThrow(/thinet: exclude pattern 'c9' matches no layer/);
+    await expect(pipeline([thinet({ layers: { conv9: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(new RegExp(`thinet: layers key pattern 'conv9' matches no layer, param or op type \\(${candidates}\\)`));
+    await expect(pipeline([thinet({ layers: { out: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(/thinet: layers: layer 'out' cannot be pruned: .*graph output 'out'/);
+    await expect(pipeline([thinet({ layers: { pool: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(/layers key pattern 'pool' matches no layer/);
+    await expect(pipeline([thinet({ exclude: ['c9'] })]).run(residualNet(), { data, runtime })).rejects.toThrow(/thinet: exclude pattern 'c9' matches no layer/);
     expect(() => pipeline([thinet({ ratio: 0.5 })]).check({})).toThrow(/calibration/);
   });
 });
@@ -307,6 +368,10 @@ describe('plugins', () => {
       ['fc1', 16, 8],
     ]);
     for (const l of details.layers) expect(l.reconstructionErrorLS).toBeGreaterThanOrEqual(0);
+    // The report's rows: the next layers' output errors, removal alone -> least squares.
+    const rows = result.stages[0].details!.reconstruction as { layer: string; errorBefore: number; errorAfter: number }[];
+    expect(rows.map((x) => x.layer)).toEqual(['conv2', 'fc1', 'fc2']);
+    for (const x of rows) expect(x.errorAfter).toBeLessThanOrEqual(x.errorBefore);
     expect(result.stages[0].notes[0]).toMatch(/^conv1: 8 -> 4 channels, reconstruction error [\d.e-]+ \(after least squares [\d.e-]+\)$/);
     expect(result.snapshots[1].params).toBeLessThan(result.snapshots[0].params);
     // Really smaller on disk: the exported weights shrink with the params.
@@ -330,7 +395,8 @@ describe('plugins', () => {
   it('baselines run without calibration data and declare their contracts', async () => {
     const r = await pipeline([thinetL1({ ratio: 0.5 }), thinetRandom({ ratio: 0.25 })]).run(residualNet());
     expect(p(r.graph, 'c1/kernel').shape.at(-1)).toBe(3);
-    expect(thinet().contract).toEqual({ requires: ['calibration'], provides: ['structure'], conflicts: ['codebook', 'encoded'] });
+    expect(thinet().contract).toEqual({ requires: ['calibration'], provides: ['structure'], conflicts: ['codebook', 'encoded'], runtime: ['forward'] });
+    expect(thinetL1().contract.runtime).toBeUndefined();
     expect(thinetL1({ finetune: { epochs: 1, learningRate: 1e-3, batchSize: 8 } }).contract.requires).toEqual(['labels']);
   });
 });

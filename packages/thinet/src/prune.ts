@@ -8,13 +8,18 @@ import { cloneGraph, cost, type ChannelGroup, type Graph } from '@condense/ir';
 import { compensate, type ConsumerReport } from './compensation.js';
 import { UnsupportedConsumer } from './contrib.js';
 import { resolveOptions, ThinetSchema, type ImportanceName, type ResolvedOptions, type ThinetInput } from './options.js';
-import { pickCalibration, Sampler, type CalibrationSet } from './sampling.js';
+import { pickCalibration, Sampler, type CalibrationSet, type PassFactory } from './sampling.js';
 import { thinetImportance } from './scoring.js';
 
 /** What pruning needs from its surroundings (a pipeline stage context provides it). */
 export interface PruneEnv {
   /** ThiNet and compensation need it; the baselines use it, when given, to report reconstruction errors. */
   calibration?: CalibrationSet;
+  /**
+   * Opens a layer pass over the calibration images (needed with `calibration`): in a pipeline,
+   * `ctx.layerPass`; standalone, `(g, x, o) => new LayerPass(tfjsRuntime().forward!, g, x, { batchSize: PASS_BATCH, ...o })`.
+   */
+  pass?: PassFactory;
   finetune?(graph: Graph, options: Partial<FinetuneOptions>): Promise<unknown>;
   log?(message: string): void;
 }
@@ -54,6 +59,7 @@ function rankingOf(name: ImportanceName, sampler: Sampler | undefined): Importan
 
 function checkEnv(o: ResolvedOptions, env: PruneEnv, who: string): void {
   if ((o.finetune || o.finetuneBetween) && !env.finetune) throw new Error(`${who}: fine-tuning was asked for, and no training data was given`);
+  if (env.calibration && !env.pass) throw new Error(`${who}: calibration data needs a way to run the model (env.pass: a layer pass over the images)`);
   if (env.calibration) return;
   if (o.importance === 'thinet') throw new Error(`${who}: needs calibration data (a few images per class)`);
   for (const f of ['leastSquares', 'biasCorrection'] as const) if (o[f]) throw new Error(`${who}: ${f} needs calibration data`);
@@ -82,13 +88,13 @@ export async function pruneChannels(graph: Graph, options: ThinetInput = {}, env
   const calib = env.calibration ? pickCalibration(env.calibration, o.imagesPerClass, seed) : undefined;
   if (calib?.count === 0) throw new Error(`${who}: the calibration set is empty`);
   const before = cost(graph).totals;
-  const sampler = calib && new Sampler(calib, { samplesPerImage: o.samplesPerImage, means: o.biasCorrection }, o.target === 'original' ? cloneGraph(graph) : undefined);
+  const sampler = calib && new Sampler(calib, { samplesPerImage: o.samplesPerImage, means: o.biasCorrection }, env.pass as PassFactory, o.target === 'original' ? cloneGraph(graph) : undefined);
   const compensated = new WeakMap<ChannelGroup, ConsumerReport[]>();
   const layers: LayerReport[] = [];
 
   const hooks = {
-    compensate(step: RemovalStep) {
-      const grams = sampler?.of(step.graph, step.group, step.seed);
+    async compensate(step: RemovalStep) {
+      const grams = await sampler?.of(step.graph, step.group, step.seed);
       if (grams === undefined) return;
       if (grams instanceof UnsupportedConsumer) {
         // A baseline can still remove without contributions; compensation cannot.
@@ -105,12 +111,17 @@ export async function pruneChannels(graph: Graph, options: ThinetInput = {}, env
       if (between && step.index < step.total - 1 && (between.epochs ?? 1) > 0) {
         env.log?.(`fine-tuning ${between.epochs} epoch(s) after '${step.group.id}'`);
         await env.finetune?.(graph, between);
-        // The fine-tuned layers downstream no longer match the old reference: follow the fine-tuned model.
-        if (sampler?.reference) sampler.reference = cloneGraph(graph);
+        // Every layer moved: both passes start again, and the reference follows the fine-tuned model.
+        sampler?.restart(sampler.reference ? cloneGraph(graph) : undefined);
       }
     },
   };
-  const { skipped } = await pruneGroups(graph, rankingOf(o.importance, sampler), { ...o, seed }, hooks, who);
+  let skipped: PruneReport['skipped'];
+  try {
+    ({ skipped } = await pruneGroups(graph, rankingOf(o.importance, sampler), { ...o, seed }, hooks, who));
+  } finally {
+    sampler?.dispose();
+  }
 
   if (o.finetune && (o.finetune.epochs ?? 1) > 0) {
     env.log?.(`final fine-tune: ${o.finetune.epochs} epoch(s)`);

@@ -24,8 +24,8 @@ export function combinedProblem(grams: ConsumerGram[], channels: number): { g: F
  * ranks, not comparable across groups (no global scope).
  */
 export function thinetImportance(sampler: Sampler): Importance {
-  return (graph, group, ctx) => {
-    const grams = sampler.of(graph, group, ctx.seed);
+  return async (graph, group, ctx) => {
+    const grams = await sampler.of(graph, group, ctx.seed);
     if (grams instanceof UnsupportedConsumer) throw new SkipGroup(grams.message);
     const { g, target } = combinedProblem(grams, group.size);
     return orderScores(greedyRemove(g, group.size, group.size, target), group.size);

@@ -1,7 +1,7 @@
 // The report's charts, each an inline <svg class="chart" data-chart="..."> string.
 // Marks carry <title> children, which browsers show as tooltips without any script.
 import type { Snapshot } from '../snapshot.js';
-import type { LayerReport, Report, SensitivityCurve } from './data.js';
+import type { LayerReconstruction, LayerReport, Report, SensitivityCurve, StageReconstruction } from './data.js';
 import { fmtBytes, fmtNum, fmtPct, fmtShort } from './format.js';
 import {
   clip,
@@ -131,9 +131,23 @@ export interface LayerRow {
   label: string;
   before?: LayerReport;
   after?: LayerReport;
+  /** Reconstruction errors the layer-wise stages recorded for this layer, in stage order. */
+  reconstruction?: { index: number; stage: string; row: LayerReconstruction }[];
 }
 
-export function layerRows(layers: Report['layers']): LayerRow[] {
+/** The rows of the layer table, each reconstruction row attached to its layer's first param row. */
+export function layerRows(layers: Report['layers'], reconstruction: StageReconstruction[] = []): LayerRow[] {
+  const rows = paramRows(layers);
+  for (const { index, stage, layers: entries } of reconstruction) {
+    for (const row of entries) {
+      const target = rows.find((r) => (r.before ?? r.after)?.node === row.layer);
+      if (target) (target.reconstruction ??= []).push({ index, stage, row });
+    }
+  }
+  return rows;
+}
+
+function paramRows(layers: Report['layers']): LayerRow[] {
   const key = (l: LayerReport) => `${l.node}\u0000${l.param}`;
   const rows = new Map<string, LayerRow>();
   for (const l of layers.before) rows.set(key(l), { label: l.node, before: l });

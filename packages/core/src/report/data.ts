@@ -18,10 +18,36 @@ export interface LayerReport {
   sparsity: number;
   /** Bits per stored value (32 float, 16 half, n for codebooks / affine / the input file's grid). */
   bits: number;
+  /** Stored bytes of the param under its annotations (the cost model's estimate, before entropy coding); absent in reports written before it was recorded. */
+  bytes?: number;
   encoding: Encoding;
   /** Histogram of the non-zero weights. */
   histogram: Histogram;
   centroids?: number[];
+}
+
+/**
+ * One layer's reconstruction on the calibration set, as layer-wise stages record it in their
+ * details (`details.reconstruction`, a list): the report shows it next to the layer's size.
+ */
+export interface LayerReconstruction {
+  /** The layer (node) whose output was reconstructed. */
+  layer: string;
+  /** Relative output error ||X W - X W'||^2 / ||X W||^2 of the uncompensated change (round to nearest, the mask alone, the removal alone). */
+  errorBefore: number;
+  /** The same after compensation (GPTQ's error feedback, SparseGPT's update, ThiNet's least squares). */
+  errorAfter: number;
+  /** Bytes the layer's statistics held while it was compressed. */
+  bytes?: number;
+  /** Time spent on the layer (statistics and solve), ms. */
+  ms?: number;
+}
+
+/** The reconstruction rows of one stage. */
+export interface StageReconstruction {
+  index: number;
+  stage: string;
+  layers: LayerReconstruction[];
 }
 
 export interface SensitivityCurve {
@@ -65,6 +91,8 @@ export interface Report {
   /** Per-layer state of the input and the compressed model. */
   layers: { before: LayerReport[]; after: LayerReport[] };
   sensitivity?: SensitivityCurve[];
+  /** Per-layer reconstruction errors of the layer-wise stages, in stage order. */
+  reconstruction?: StageReconstruction[];
   /** The output model file's weights: encoding per weight and why. */
   written?: WrittenModel;
 }
@@ -98,6 +126,7 @@ export function layerReports(graph: Graph): LayerReport[] {
       nonzero,
       sparsity: 1 - nonzero / p.data.length,
       bits,
+      bytes: paramBytes(p).bytes,
       encoding: enc,
       histogram: histogram(p.data),
       ...(p.codebook ? { centroids: [...p.codebook.centroids] } : {}),
@@ -108,6 +137,10 @@ export function layerReports(graph: Graph): LayerReport[] {
 /** Everything report.json and report.html show, from a pipeline run. */
 export function buildReport(result: PipelineResult, meta: { title?: string; backend?: string; recipe?: string; written?: WrittenModel } = {}): Report {
   const sensitivity = result.stages.flatMap((s) => (s.details?.sensitivity as SensitivityCurve[] | undefined) ?? []);
+  const reconstruction = result.stages.flatMap((s): StageReconstruction[] => {
+    const rows = reconstructionRows(s.details?.reconstruction);
+    return rows.length ? [{ index: s.index, stage: s.name, layers: rows }] : [];
+  });
   return {
     title: meta.title ?? `condense report: ${result.original.name}`,
     createdAt: new Date().toISOString(),
@@ -118,6 +151,20 @@ export function buildReport(result: PipelineResult, meta: { title?: string; back
     stageDetails: result.stages,
     layers: { before: layerReports(result.original), after: layerReports(result.graph) },
     ...(sensitivity.length ? { sensitivity } : {}),
+    ...(reconstruction.length ? { reconstruction } : {}),
     ...(meta.written ? { written: meta.written } : {}),
   };
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** The well-formed rows of a stage's `details.reconstruction` (third-party stages may write anything there). */
+function reconstructionRows(v: unknown): LayerReconstruction[] {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((r): LayerReconstruction[] => {
+    if (typeof r !== 'object' || r === null) return [];
+    const { layer, errorBefore, errorAfter, bytes, ms } = r as Record<string, unknown>;
+    if (typeof layer !== 'string' || !isNumber(errorBefore) || !isNumber(errorAfter)) return [];
+    return [{ layer, errorBefore, errorAfter, ...(isNumber(bytes) ? { bytes } : {}), ...(isNumber(ms) ? { ms } : {}) }];
+  });
 }

@@ -171,6 +171,27 @@ describe('renderReportHtml', () => {
     expect(sparsity).toContain('kron/b');
     expect(charts(html, 'histogram')).toHaveLength(4);
   });
+
+  it('shows the stored bytes per layer, and each layer-wise stage’s output error next to them', () => {
+    const report = sampleReport();
+    const table = (html: string) => html.slice(html.indexOf('<table class="layers"'), html.indexOf('</table>', html.indexOf('<table class="layers"')));
+    expect(table(renderReportHtml(report))).not.toContain('output error');
+    report.reconstruction = [
+      { index: 3, stage: 'reconstruct.gptq', layers: [{ layer: 'dense_1', errorBefore: 0.012, errorAfter: 0.002, ms: 1520, bytes: 4_930_000 }, { layer: 'dense_3', errorBefore: 0.0024, errorAfter: 0.0001 }] },
+      { index: 4, stage: 'reconstruct.sparsegpt', layers: [{ layer: 'dense_1', errorBefore: 0.1, errorAfter: 0.05 }, { layer: 'not-a-layer', errorBefore: 1, errorAfter: 1 }] },
+    ];
+    const html = renderReportHtml(report);
+    const t = table(html);
+    expect(t).toContain('<th class="num">stored after</th>');
+    expect(t).toContain(fmtBytes(report.layers.after[0].bytes));
+    const rows = t.split('<tr>').slice(2);
+    expect(rows[0]).toContain('3. reconstruct.gptq: 1.200% → 0.200%<span class="sub">1.5 s · 4.93 MB</span>');
+    expect(rows[0]).toContain('4. reconstruct.sparsegpt: 10.000% → 5.000%');
+    expect(rows[1]).toContain('<td class="recon"></td>');
+    expect(rows[2]).toContain('3. reconstruct.gptq: 0.240% → 0.010%</div>');
+    expect(html).not.toContain('not-a-layer');
+    expectNoJunk(html);
+  });
 });
 
 describe('axis ticks', () => {

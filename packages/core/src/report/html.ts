@@ -8,7 +8,7 @@ import { esc, finite } from './svg.js';
 /** Renders the whole report as one HTML document that needs nothing but itself. */
 export function renderReportHtml(report: Report): string {
   const stages = report.stages ?? [];
-  const rows = layerRows(report.layers ?? { before: [], after: [] });
+  const rows = layerRows(report.layers ?? { before: [], after: [] }, report.reconstruction);
   const body = [
     header(report),
     summary(stages),
@@ -152,13 +152,37 @@ function num(text: string, raw = false): string {
 
 function layerTable(rows: LayerRow[]): string {
   if (rows.length === 0) return '';
-  const head = ['layer', 'op', 'shape', 'params', 'non-zeros before', 'non-zeros after', 'encoding after'];
+  const errors = rows.some((r) => r.reconstruction?.length);
+  const head = ['layer', 'op', 'shape', 'params', 'non-zeros before', 'non-zeros after', 'encoding after', 'stored after', ...(errors ? ['output error (calibration)'] : [])];
+  const numeric = (i: number) => (i >= 3 && i <= 5) || i === 7;
   const body = rows.map((row) => {
     const l = row.after ?? row.before;
     const enc = row.after ? `${row.after.encoding}, ${row.after.bits} b` : 'removed';
-    return `<tr><td class="name">${esc(row.label)}</td><td>${esc(l?.op ?? '')}</td><td>${esc((l?.shape ?? []).join('×'))}</td>${num(paramsCell(row))}${num(fmtInt(row.before?.nonzero))}${num(fmtInt(row.after?.nonzero))}<td>${esc(enc)}</td></tr>`;
+    const cells = [
+      `<td class="name">${esc(row.label)}</td><td>${esc(l?.op ?? '')}</td><td>${esc((l?.shape ?? []).join('×'))}</td>`,
+      num(paramsCell(row)),
+      num(fmtInt(row.before?.nonzero)),
+      num(fmtInt(row.after?.nonzero)),
+      `<td>${esc(enc)}</td>`,
+      num(fmtBytes(row.after?.bytes)),
+      errors ? `<td class="recon">${reconstructionCell(row)}</td>` : '',
+    ];
+    return `<tr>${cells.join('')}</tr>`;
   });
-  return `<div class="table-wrap"><table class="layers"><thead><tr>${head.map((h, i) => `<th${i >= 3 && i <= 5 ? ' class="num"' : ''}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table></div>`;
+  const note = errors
+    ? '<p class="note">Output error: the layer’s relative output error on the calibration set, uncompensated → compensated (round to nearest → GPTQ; the mask alone → SparseGPT; the removal alone → least squares), with the time and the statistics’ memory it took.</p>'
+    : '';
+  return `<div class="table-wrap"><table class="layers"><thead><tr>${head.map((h, i) => `<th${numeric(i) ? ' class="num"' : ''}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table></div>${note}`;
+}
+
+/** "stage: 1.20% → 0.20%" per layer-wise stage, with its time and memory underneath. */
+function reconstructionCell(row: LayerRow): string {
+  return (row.reconstruction ?? [])
+    .map(({ index, stage, row: r }) => {
+      const cost = [r.ms !== undefined ? fmtMs(r.ms) : '', r.bytes !== undefined ? fmtBytes(r.bytes) : ''].filter(Boolean).join(' · ');
+      return `<div>${esc(`${index}. ${stage}: ${fmtPct(r.errorBefore, 3)} → ${fmtPct(r.errorAfter, 3)}`)}${cost ? `<span class="sub">${esc(cost)}</span>` : ''}</div>`;
+    })
+    .join('');
 }
 
 /** Params of a layer, "before → after" when a structural stage changed its shape. */
@@ -237,6 +261,7 @@ table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
 th{font-weight:600;color:var(--muted);font-size:12.5px;background:var(--panel)}
 td.name{white-space:normal;word-break:break-word;min-width:120px;font-weight:500}
+td.recon div+div{margin-top:4px}
 .num{text-align:right}
 tr.final td{background:color-mix(in srgb,var(--accent) 7%,transparent)}
 tr.grew td{background:color-mix(in srgb,var(--bad) 8%,transparent)}

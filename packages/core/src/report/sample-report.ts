@@ -77,6 +77,7 @@ function layerReport(spec: LayerSpec, data: Float32Array, bits: number, encoding
     nonzero,
     sparsity: 1 - nonzero / data.length,
     bits,
+    bytes: Math.ceil((nonzero * (bits + (nonzero < data.length ? 4 : 0))) / 8) + (centroids ? centroids.length * 4 : 0),
     encoding,
     histogram: histogram(data),
     ...(centroids ? { centroids } : {}),

@@ -110,6 +110,28 @@ export function referenceValues(graph: Graph, inputs: Float32Array | Float32Arra
   return values;
 }
 
+/**
+ * Part of a forward pass: the values of `nodes` (in topological order, each reading `feeds` or a
+ * node before it in the list) for one batch of `batch` examples, computed in float64. The oracle
+ * a runtime's layer-by-layer forward is checked against.
+ */
+export function referenceForward(
+  graph: Graph, feeds: ReadonlyMap<string, { data: ArrayLike<number>; shape: readonly number[] }>, nodes: readonly string[], batch: number,
+): Map<string, RefTensor> {
+  const shapes = inferShapes(graph);
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const values = new Map<string, RefTensor>();
+  for (const [name, v] of feeds) values.set(name, { shape: [...v.shape], data: Float64Array.from(v.data) });
+  for (const name of nodes) {
+    const node = byName.get(name);
+    if (!node) throw new GraphError(`reference: no node '${name}'`);
+    const missing = node.inputs.find((i) => !values.has(i));
+    if (missing !== undefined) throw new GraphError(`reference: input '${missing}' is neither fed nor computed before`, name);
+    values.set(name, runNode(graph, node, values, shapes, batch));
+  }
+  return values;
+}
+
 /** The first graph output for a batch of inputs (see `referenceValues`), as float32. */
 export function runReference(graph: Graph, input: Float32Array | Float32Array[], batch: number): Float32Array {
   return Float32Array.from((referenceValues(graph, input, batch).get(graph.outputs[0]) as RefTensor).data);

@@ -88,8 +88,8 @@ export function tolerances(p: Param): Tolerance | undefined {
     });
     tol = (i) => perCentroid[indices[i]];
   } else if (p.quant) {
-    const { scale, axis } = p.quant;
-    const slot = quantSlot(p.shape, axis);
+    const { scale, axis, group } = p.quant;
+    const slot = quantSlot(p.shape, axis, group);
     tol = (i) => scale[slot(i)] / 8;
   }
   if (!tol || !mask) return tol;
@@ -222,11 +222,17 @@ function candidates(p: Param, values: Float32Array, o: ChooseOptions): Candidate
 /** The float32 bytes: a view (TF.js, and every platform condense runs on, is little-endian). */
 const leFloats = (values: Float32Array): Uint8Array => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
+/** What kind of affine quantization a param carries, for reasons. */
+function quantKind(q: NonNullable<Param['quant']>): string {
+  if (q.group) return `group-wise (axis ${q.axis}, groups of ${q.group.size} rows)`;
+  return q.scale.length > 1 ? 'per-channel' : `${q.bits}-bit`;
+}
+
 /** Why nothing smaller than float32 fitted. */
 function float32Reason(p: Param, input: StoredEncoding): string {
   const off = input.dtype === 'float32' ? '' : `; the values are no longer on the input's ${input.dtype} encoding`;
   if (p.codebook) return `no smaller stock encoding holds the codebook's values within its tolerance${off}`;
-  if (p.quant) return `${p.quant.scale.length > 1 ? 'per-channel' : `${p.quant.bits}-bit`} quantization has no stock TF.js form and no smaller encoding stays within its tolerance${off}`;
+  if (p.quant) return `${quantKind(p.quant)} quantization has no stock TF.js form and no smaller encoding stays within its tolerance${off}`;
   return input.dtype === 'float32' ? 'float32 as the input had it' : `a stage changed the values${off}`;
 }
 

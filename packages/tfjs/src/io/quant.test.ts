@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getParam, setCodebook, setFloat16, setMask, setQuant, toFloat16Bits, type Graph } from '@condense/ir';
+import { getParam, quantSlots, setCodebook, setFloat16, setMask, setQuant, toFloat16Bits, type Graph } from '@condense/ir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromArtifacts, loadModel, saveModel, toArtifacts } from './index.js';
 import { artifactsOf, loadStock, maxAbsDiff, predict, randomInput, randomizeWeights, tempDir, tf, tfl, useCpu, writeModelFiles } from './test-helpers.js';
@@ -184,6 +184,28 @@ describe('quantized weight manifests', () => {
       expect(within('fc2/kernel', () => 0.01 / 8)).toBe(true);
       // Exact float encodings only, on request.
       expect(load(graph, { quantized: 'dequantize' }).encodings.every((e) => e.dtype === 'float32' && e.maxError === 0)).toBe(true);
+    });
+
+    it('writes group-wise quantization (no stock form) within each row group\'s own tolerance, or exactly as float32 on request', async () => {
+      const { graph } = await graphOf();
+      const conv = getParam(graph, 'conv/kernel');
+      const q = { axis: 3, group: { size: 4 } };
+      const { slots, slotOf } = quantSlots(conv.shape, q);
+      // Scales shrinking group by group: a tolerance read per channel only (the first group's) would be too loose.
+      const scale = Float32Array.from({ length: slots }, (_, s) => 0.05 / (1 + s));
+      setQuant(conv, { bits: 4, signed: true, ...q, scale, zeroPoint: new Int32Array(slots) });
+      const { notes, encodings, model } = load(graph);
+      expect(notes).toEqual([]); // the input was float32: nothing grew
+      const e = encodings.find((x) => x.weight === 'conv/kernel')!;
+      expect(e.bytes).toBeLessThan(conv.data.length * 4);
+      expect(e.reason).toMatch(/affine quantization: each value within a quarter of its error bound/);
+      const written = stockWeights(await model).get('conv/kernel')!;
+      expect(written.every((v, i) => Math.abs(v - conv.data[i]) <= scale[slotOf(i)] / 8)).toBe(true);
+      const exact = load(graph, { quantized: 'dequantize' });
+      const f = exact.encodings.find((x) => x.weight === 'conv/kernel')!;
+      expect(f).toMatchObject({ dtype: 'float32', maxError: 0 });
+      expect(f.reason).toMatch(/group-wise \(axis 3, groups of 4 rows\) quantization has no stock TF.js form/);
+      expect(equalBits(stockWeights(await exact.model).get('conv/kernel')!, conv.data)).toBe(true);
     });
 
     it('writes masked weights as zeros, float16 params as float16, and everything as float16 on request', async () => {
