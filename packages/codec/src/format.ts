@@ -3,7 +3,7 @@
  * decoding core must not depend on @condense/ir, so that the TF.js loader can use it alone.
  *
  *   offset 0   4 bytes  magic "CNDZ"
- *          4   u32 LE   format version (2)
+ *          4   u32 LE   format version (3)
  *          8   u32 LE   H = byte length of the stored header
  *         12   u32 LE   CRC-32 of those H bytes
  *         16   u32 LE   U = byte length of the header once inflated
