@@ -20,7 +20,11 @@ function capped(spec: string, mod: Record<string, unknown>): Record<string, unkn
   if (spec === '@condense/tfjs') return { ...mod, selectBackend: () => (mod.selectBackend as (b: string) => Promise<unknown>)('wasm') };
   if (spec === '@condense/datasets') {
     const load = mod.loadFashionMnist as (o?: { limit?: { train?: number; test?: number } }) => Promise<unknown>;
-    return { ...mod, loadFashionMnist: (o: { limit?: { train?: number; test?: number } } = {}) => load({ ...o, limit: { train: Math.min(o.limit?.train ?? 256, 256), test: Math.min(o.limit?.test ?? 128, 128) } }) };
+    return {
+      ...mod,
+      loadFashionMnist: (o: { limit?: { train?: number; test?: number } } = {}) =>
+        load({ ...o, limit: { train: Math.min(o.limit?.train ?? 256, 256), test: Math.min(o.limit?.test ?? 128, 128) } }),
+    };
   }
   if (spec === '@condense/core') {
     const finetune = mod.finetune as Factory;

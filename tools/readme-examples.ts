@@ -27,16 +27,26 @@ export function readmeExamples(url: URL): ReadmeExample[] {
  * that map, types are stripped); returns what it printed with console.log, one entry per call.
  */
 export async function runExample(example: ReadmeExample, modules: Record<string, unknown>): Promise<string[]> {
-  for (const mod of example.imports) if (!(mod in modules)) throw new Error(`README example ${example.index} imports '${mod}', which the test does not provide`);
+  for (const mod of example.imports)
+    if (!(mod in modules)) throw new Error(`README example ${example.index} imports '${mod}', which the test does not provide`);
   const code = example.source
     .replace(/^import\s+'([^']+)';/gm, (_, mod) => `modules[${JSON.stringify(mod)}];`)
     .replace(/import\s+\*\s+as\s+(\w+)\s+from\s+'([^']+)';/g, (_, name, mod) => `const ${name} = modules[${JSON.stringify(mod)}];`)
     .replace(/import\s+(\w+)\s+from\s+'([^']+)';/g, (_, name, mod) => `const ${name} = modules[${JSON.stringify(mod)}];`)
-    .replace(/import\s*\{([^}]*)\}\s*from\s+'([^']+)';/g, (_, names, mod) => `const {${names.replace(/\btype\s+\w+\s*,?/g, '')}} = modules[${JSON.stringify(mod)}];`);
+    .replace(
+      /import\s*\{([^}]*)\}\s*from\s+'([^']+)';/g,
+      (_, names, mod) => `const {${names.replace(/\btype\s+\w+\s*,?/g, '')}} = modules[${JSON.stringify(mod)}];`,
+    );
   const js = ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
   const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
   const lines: string[] = [];
   const log = (...args: unknown[]) => lines.push(args.map(String).join(' '));
-  await new AsyncFunction('modules', 'console', js)(modules, { log, info: log, warn: log, error: log, table: (rows: unknown) => lines.push(JSON.stringify(rows)) });
+  await new AsyncFunction('modules', 'console', js)(modules, {
+    log,
+    info: log,
+    warn: log,
+    error: log,
+    table: (rows: unknown) => lines.push(JSON.stringify(rows)),
+  });
   return lines;
 }

@@ -80,7 +80,8 @@ async function main(which = 'mlp', outDir = 'pipeline-out') {
     data,
     runtime: tfjsRuntime(),
     seed: 1,
-    onEvent: (e) => e.type === 'stageEnd' && console.log(`${e.name}: ${e.snapshot.nonzero} non-zero params, accuracy ${((e.snapshot.accuracy ?? NaN) * 100).toFixed(2)}%`),
+    onEvent: (e) =>
+      e.type === 'stageEnd' && console.log(`${e.name}: ${e.snapshot.nonzero} non-zero params, accuracy ${((e.snapshot.accuracy ?? NaN) * 100).toFixed(2)}%`),
   });
   await mkdir(outDir, { recursive: true });
   await writeFileAtomic(join(outDir, 'model.cdz'), result.artifacts['model.cdz']);

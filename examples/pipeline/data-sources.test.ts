@@ -21,17 +21,26 @@ beforeAll(async () => {
 
 /** Prune half the weights, then fine-tune one epoch: with targets when the data has them, else label-free. */
 function compress(graph: Graph, data: PipelineData, task?: TaskSpec): Promise<PipelineResult> {
-  return pipeline([magnitudePrune({ sparsity: 0.5 }), finetune({ epochs: 1, batchSize: 32, learningRate: 2e-3 })]).run(graph, { data, runtime: tfjsRuntime(), seed: 3, task, agreement: 64 });
+  return pipeline([magnitudePrune({ sparsity: 0.5 }), finetune({ epochs: 1, batchSize: 32, learningRate: 2e-3 })]).run(graph, {
+    data,
+    runtime: tfjsRuntime(),
+    seed: 3,
+    task,
+    agreement: 64,
+  });
 }
 
-const mlp = (shape: number[], seed = 1) => new GraphBuilder('mlp', shape, seed).flatten().dense(32, { name: 'fc1', activation: 'relu' }).dense(10, { name: 'out', activation: 'softmax' }).build();
+const mlp = (shape: number[], seed = 1) =>
+  new GraphBuilder('mlp', shape, seed).flatten().dense(32, { name: 'fc1', activation: 'relu' }).dense(10, { name: 'out', activation: 'softmax' }).build();
 
 const fm = loadFashionMnist({ dir: FASHION_MNIST_EMBEDDED_DIR, limit: { train: 600, test: 200 } });
 
 /** The model after pretraining on Fashion-MNIST, so that label-free recovery has a teacher worth following. */
 async function pretrained(): Promise<Graph> {
   const g = mlp([28, 28, 1]);
-  await pipeline([finetune({ epochs: 3, batchSize: 32, learningRate: 3e-3 })]).run(g, { data: { train: fm.train }, runtime: tfjsRuntime() }).then((r) => g.params.forEach((p, k) => p.data.set(r.graph.params.get(k)!.data)));
+  await pipeline([finetune({ epochs: 3, batchSize: 32, learningRate: 3e-3 })])
+    .run(g, { data: { train: fm.train }, runtime: tfjsRuntime() })
+    .then((r) => g.params.forEach((p, k) => p.data.set(r.graph.params.get(k)!.data)));
   return g;
 }
 
@@ -85,7 +94,10 @@ describe('one pipeline, any data', () => {
   it('a tf.data.Dataset of batches', async () => {
     const n = 200;
     const ds = tfd
-      .zip({ xs: tfd.array(Array.from({ length: n }, (_, i) => tf.tensor3d(fm.train.images.subarray(i * 784, (i + 1) * 784), [28, 28, 1]))), ys: tfd.array(Array.from(fm.train.labels.subarray(0, n))) })
+      .zip({
+        xs: tfd.array(Array.from({ length: n }, (_, i) => tf.tensor3d(fm.train.images.subarray(i * 784, (i + 1) * 784), [28, 28, 1]))),
+        ys: tfd.array(Array.from(fm.train.labels.subarray(0, n))),
+      })
       .batch(25);
     const r = await compress(teacher, { train: ds as unknown as DataInput, test: fm.test });
     expectRecorded(r, { labelFree: false, evaluated: true });
@@ -105,13 +117,21 @@ describe('one pipeline, any data', () => {
         yield { inputs: { values: x, shape: [batch, features] } };
       }
     }
-    const small = new GraphBuilder('wide', [features], 2).dense(8, { name: 'fc1', activation: 'relu' }).dense(4, { name: 'out', activation: 'softmax' }).build();
+    const small = new GraphBuilder('wide', [features], 2)
+      .dense(8, { name: 'fc1', activation: 'relu' })
+      .dense(4, { name: 'out', activation: 'softmax' })
+      .build();
     const before = process.memoryUsage().rss;
     let peak = before;
     const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     try {
       // Label-free (no targets) with the teacher cache off: the memory is the batch and the shuffle buffer (512 x 4 KB).
-      const r = await pipeline([finetune({ epochs: 1, batchSize: batch, shuffleBuffer: 512 })]).run(small, { data: { train: stream }, runtime: tfjsRuntime(), labelFree: { cacheBytes: 0 }, agreement: false });
+      const r = await pipeline([finetune({ epochs: 1, batchSize: batch, shuffleBuffer: 512 })]).run(small, {
+        data: { train: stream },
+        runtime: tfjsRuntime(),
+        labelFree: { cacheBytes: 0 },
+        agreement: false,
+      });
       expect(r.stages[0].finetunes[0]).toMatchObject({ epochs: 1, labelFree: true });
     } finally {
       clearInterval(sample);

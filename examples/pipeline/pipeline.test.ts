@@ -18,7 +18,11 @@ import { slimAndDeepCompress, thinAndDeepCompressLenet5 } from './compress.mjs';
 const recipePath = new URL('./recipe.yaml', import.meta.url).pathname;
 const chains = [
   { recipe: recipePath, code: slimAndDeepCompress, packages: ['codec', 'distill', 'prune', 'quantize', 'sparsity'] },
-  { recipe: new URL('./recipe-lenet5.yaml', import.meta.url).pathname, code: thinAndDeepCompressLenet5, packages: ['codec', 'distill', 'prune', 'quantize', 'thinet'] },
+  {
+    recipe: new URL('./recipe-lenet5.yaml', import.meta.url).pathname,
+    code: thinAndDeepCompressLenet5,
+    packages: ['codec', 'distill', 'prune', 'quantize', 'thinet'],
+  },
 ];
 
 const stagesOf = (p: ReturnType<typeof pipeline>) => p.stages.map((s) => ({ name: s.name, options: s.options }));
@@ -26,7 +30,14 @@ const stagesOf = (p: ReturnType<typeof pipeline>) => p.stages.map((s) => ({ name
 describe('examples/pipeline', () => {
   for (const chain of chains) {
     it(`${chain.recipe.split('/').pop()} and its code describe the same pipeline, stage by stage, defaults included`, async () => {
-      const registry = createRegistry().register(...codec.plugins, ...distill.plugins, ...prune.plugins, ...quantize.plugins, ...sparsity.plugins, ...thinet.plugins);
+      const registry = createRegistry().register(
+        ...codec.plugins,
+        ...distill.plugins,
+        ...prune.plugins,
+        ...quantize.plugins,
+        ...sparsity.plugins,
+        ...thinet.plugins,
+      );
       const fromRecipe = buildPipeline(parseRecipe(await readFile(chain.recipe, 'utf8'), chain.recipe), registry, chain.recipe);
       expect(stagesOf(pipeline(chain.code()))).toEqual(stagesOf(fromRecipe));
       const packages = new Set(fromRecipe.stages.map((s) => s.name.split('.')[0]).filter((p) => p !== 'finetune'));
@@ -39,7 +50,22 @@ describe('examples/pipeline', () => {
     await saveModel(lenet300100(1), join(dir, 'model'));
     const out: string[] = [];
     const code = await main(
-      ['compress', '--recipe', recipePath, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--data', FASHION_MNIST_EMBEDDED_DIR, '--limit-train', '1000', '--limit-test', '500', '--quiet'],
+      [
+        'compress',
+        '--recipe',
+        recipePath,
+        '--model',
+        join(dir, 'model'),
+        '--out',
+        join(dir, 'out'),
+        '--data',
+        FASHION_MNIST_EMBEDDED_DIR,
+        '--limit-train',
+        '1000',
+        '--limit-test',
+        '500',
+        '--quiet',
+      ],
       (s) => out.push(s),
       (s) => out.push(s),
     );
@@ -47,7 +73,16 @@ describe('examples/pipeline', () => {
     expect(await readdir(join(dir, 'out'))).toEqual(expect.arrayContaining(['model.cdz', 'report.json']));
     const report = JSON.parse(await readFile(join(dir, 'out', 'report.json'), 'utf8'));
     expect(report.stages.map((s: { stage: string }) => s.stage)).toEqual([
-      'input', 'distill.kd', 'sparsity.sss', 'finetune', 'prune.magnitude', 'finetune', 'quantize.kmeans', 'quantize.float16', 'finetune', 'codec.deepCompression',
+      'input',
+      'distill.kd',
+      'sparsity.sss',
+      'finetune',
+      'prune.magnitude',
+      'finetune',
+      'quantize.kmeans',
+      'quantize.float16',
+      'finetune',
+      'codec.deepCompression',
     ]);
     expect(report.stages.at(-1).accuracy).toBeGreaterThan(0.5);
   });

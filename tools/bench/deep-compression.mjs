@@ -27,13 +27,17 @@ export const HAN_LENET5_SPARSITY = Object.freeze({ conv1: 0.34, conv2: 0.88, fc1
 export function mlpPrunePlan(quick) {
   return quick
     ? {
-        train: 1000, test: 500, batchSize: 64,
+        train: 1000,
+        test: 500,
+        batchSize: 64,
         pretrain: { epochs: 2, lr: 1e-3 },
         prune: { layers: HAN_LENET300_SPARSITY, rounds: 2, epochs: 1, lr: 1e-3 },
         retrain: { epochs: 1, lr: 1e-3, schedule: 'cosine' },
       }
     : {
-        train: undefined, test: undefined, batchSize: 256,
+        train: undefined,
+        test: undefined,
+        batchSize: 256,
         pretrain: { epochs: 16, lr: 1e-3, schedule: 'cosine' },
         prune: { layers: HAN_LENET300_SPARSITY, rounds: 4, epochs: 2, lr: 1e-3 },
         retrain: { epochs: 48, lr: 1e-3, schedule: 'cosine' },
@@ -66,13 +70,19 @@ export const pipelineEpochs = (...results) => results.reduce((n, r) => n + r.sna
 
 /** The baseline's phases must train as many epochs as the pipeline did, or the baseline is not fair. */
 export function checkFairPhases(phases, trained) {
-  if (phaseEpochs(phases) !== trained) throw new Error(`fair baseline: its phases train ${phaseEpochs(phases)} epochs, the compressed model trained ${trained}`);
+  if (phaseEpochs(phases) !== trained)
+    throw new Error(`fair baseline: its phases train ${phaseEpochs(phases)} epochs, the compressed model trained ${trained}`);
 }
 
 /** Every fine-tune a pipeline run did, in order, as training phases (for the fair baseline). */
 export function recordedPhases(result) {
   return result.stages.flatMap((s) =>
-    s.finetunes.map((f, k) => ({ epochs: f.epochs, lr: f.options.learningRate, schedule: f.options.schedule, label: `${s.name} fine-tune ${k + 1}/${s.finetunes.length}` })),
+    s.finetunes.map((f, k) => ({
+      epochs: f.epochs,
+      lr: f.options.learningRate,
+      schedule: f.options.schedule,
+      label: `${s.name} fine-tune ${k + 1}/${s.finetunes.length}`,
+    })),
   );
 }
 
@@ -99,9 +109,15 @@ export function pipelineLog(log) {
   let stage = '';
   return (e) => {
     if (e.type === 'stageStart') log(`stage ${e.index}/${e.total}: ${(stage = e.name)}`);
-    else if (e.type === 'epoch') log(`  ${stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} ${Number.isFinite(e.accuracy) ? `acc ${pct(e.accuracy)} ` : ''}${Math.round(e.samplesPerSec ?? 0)} samples/s`);
+    else if (e.type === 'epoch')
+      log(
+        `  ${stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} ${Number.isFinite(e.accuracy) ? `acc ${pct(e.accuracy)} ` : ''}${Math.round(e.samplesPerSec ?? 0)} samples/s`,
+      );
     else if (e.type === 'log') log(`  ${e.message}`);
-    else if (e.type === 'stageEnd') log(`  ${e.name}: ${e.snapshot.nonzero} non-zero params, ${e.snapshot.bytes} stored bytes${e.snapshot.accuracy === undefined ? '' : `, test accuracy ${pct(e.snapshot.accuracy)}`}`);
+    else if (e.type === 'stageEnd')
+      log(
+        `  ${e.name}: ${e.snapshot.nonzero} non-zero params, ${e.snapshot.bytes} stored bytes${e.snapshot.accuracy === undefined ? '' : `, test accuracy ${pct(e.snapshot.accuracy)}`}`,
+      );
   };
 }
 
@@ -127,7 +143,12 @@ export async function pretrain(makeModel, train, validation, plan, { seed, log }
  */
 export async function fairBaseline(base, protocol, plan, phases, { seed, log, label, distill }) {
   const contributions = distill ? distill() : [];
-  const more = await fitPhases(base, protocol.train, phases.map((p) => ({ ...p, label: `${label}: ${p.label}` })), { batchSize: plan.batchSize, seed, log, contributions });
+  const more = await fitPhases(
+    base,
+    protocol.train,
+    phases.map((p) => ({ ...p, label: `${label}: ${p.label}` })),
+    { batchSize: plan.batchSize, seed, log, contributions },
+  );
   const validation = await accuracy(base, protocol.validation);
   const acc = await protocol.testAccuracy(base, label);
   const epochs = plan.pretrain.epochs + more;
@@ -227,7 +248,9 @@ export async function runDeepCompression({ makeModel, plan, protocol, seeds, log
     seedRuns: seedRecord(runs),
     protocol: protocol.record(),
     tables: {
-      ...(choices.length > 1 ? { 'quantize choice per seed (validation accuracy of the final in-memory model; the best is kept)': runs.flatMap((r) => r.choices) } : {}),
+      ...(choices.length > 1
+        ? { 'quantize choice per seed (validation accuracy of the final in-memory model; the best is kept)': runs.flatMap((r) => r.choices) }
+        : {}),
       [`seed ${first.seed}: pipeline stages (validation accuracy; stored bytes before entropy coding; the codec row is the container)`]: first.stages,
       [`seed ${first.seed}: container, per param`]: first.perParam,
       [`seed ${first.seed}: container, bytes by kind`]: first.byKind,
@@ -263,7 +286,9 @@ async function deepCompressionSeed({ makeModel, plan, protocol, seed, log }) {
   const disk = await containerOnDisk(artifact, protocol.test(`seed ${seed}: decoded container`));
   const params = result.snapshots[0].params;
   const mbPerS = (ms) => (params * 4) / 1e6 / (ms / 1000);
-  log(`container ${disk.bytes} bytes (${(originalBytes / disk.bytes).toFixed(1)}x); decoded from the file: test accuracy ${pct(disk.decodedAccuracy)}; decode median ${disk.decode.wallMs.toFixed(2)} ms (CPU ${disk.decode.cpuMs.toFixed(2)} ms, best ${disk.decode.bestMs.toFixed(2)} ms)`);
+  log(
+    `container ${disk.bytes} bytes (${(originalBytes / disk.bytes).toFixed(1)}x); decoded from the file: test accuracy ${pct(disk.decodedAccuracy)}; decode median ${disk.decode.wallMs.toFixed(2)} ms (CPU ${disk.decode.cpuMs.toFixed(2)} ms, best ${disk.decode.bestMs.toFixed(2)} ms)`,
+  );
 
   const phases = retrainingPhases(plan);
   checkFairPhases(phases, pipelineEpochs(pruned, result));
@@ -323,14 +348,20 @@ async function deepCompressionSeed({ makeModel, plan, protocol, seed, log }) {
     choices: tried.map((t) => ({ seed, ...t.choice, validation_accuracy: round(t.val), kept: t === best ? 'yes' : '' })),
     stages: stageRows([...pruned.snapshots, ...result.snapshots.slice(1)]),
     perParam,
-    byKind: Object.entries(report.byKind).filter(([, b]) => b > 0).map(([kind, b]) => ({ kind, bytes: b, share: round(b / report.total, 3) })),
+    byKind: Object.entries(report.byKind)
+      .filter(([, b]) => b > 0)
+      .map(([kind, b]) => ({ kind, bytes: b, share: round(b / report.total, 3) })),
     notes: [
       `Training: Adam, batch ${plan.batchSize}. Checkpoint: ${plan.pretrain.epochs} epochs at ${plan.pretrain.lr}${plan.pretrain.schedule ? ` (${plan.pretrain.schedule})` : ''}. Then ${phases.map((p) => `${p.label}: ${p.epochs} epoch(s) at ${p.lr}${p.schedule ? ` (${p.schedule})` : ''}`).join('; ')}.`,
       `baseline_accuracy: the uncompressed model continued from the same checkpoint through exactly those phases (same epochs, rates, schedules): ${baseline.epochs} epochs in all, as many as the compressed model (${plan.pretrain.epochs + phaseEpochs(phases)}).`,
-      `Pruning: ${JSON.stringify(plan.prune.layers)} (sparsity per layer), ${plan.prune.rounds} rounds, the kept fraction shrinking geometrically. k-means: ${JSON.stringify(plan.quantize.bits)} bits on the kept weights, init chosen per seed on validation from ${quantizeChoices(plan).map((c) => c.init).join(' / ')}; biases ${plan.quantize.biasFloat16 ? 'rounded to float16 (quantize.float16, kinds bias) before centroid training' : 'stay float32'}.`,
+      `Pruning: ${JSON.stringify(plan.prune.layers)} (sparsity per layer), ${plan.prune.rounds} rounds, the kept fraction shrinking geometrically. k-means: ${JSON.stringify(plan.quantize.bits)} bits on the kept weights, init chosen per seed on validation from ${quantizeChoices(
+        plan,
+      )
+        .map((c) => c.init)
+        .join(' / ')}; biases ${plan.quantize.biasFloat16 ? 'rounded to float16 (quantize.float16, kinds bias) before centroid training' : 'stay float32'}.`,
       'accuracy is measured once per seed on the graph decoded from the container file written to disk (readContainer); val_* metrics are the in-memory models on the validation split.',
       `compression_ratio = float32 weight shards (saveModel of the checkpoint: ${originalBytes} bytes) / model.cdz, everything included: header with graph, Huffman tables and the TF.js topology for the standalone loader (seed ${seed}: ${disk.bytes - noTopology} bytes of ${disk.bytes}; without it ${(originalBytes / noTopology).toFixed(1)}x).`,
-      'ratio_after_prune / ratio_after_quantize: float32 bytes / the pipeline snapshots\' stored bytes (sparse relative indices and raw codebook indices, before Huffman coding).',
+      "ratio_after_prune / ratio_after_quantize: float32 bytes / the pipeline snapshots' stored bytes (sparse relative indices and raw codebook indices, before Huffman coding).",
       `decode_mb_per_s: ${(params * 4).toLocaleString('en-US')} bytes (10^6 per MB) of float32 weights produced per decode of the container bytes already read (decodeGraph, annotations restored): median wall time of 51 decodes after 20 warm-up ones, on a shared machine; _cpu uses the median process CPU time of the same decodes, _best the fastest one.`,
     ],
   };

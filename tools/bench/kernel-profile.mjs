@@ -10,7 +10,10 @@ const FAMILIES = [
   ['conv forward', /^(Conv2D|FusedConv2D|DepthwiseConv2dNative|FusedDepthwiseConv2D)$/],
   ['conv backprop', /^(Conv2DBackprop(Input|Filter)|DepthwiseConv2dNativeBackprop(Input|Filter))$/],
   ['matmul', /^(BatchMatMul|_FusedMatMul)$/],
-  ['copies and layout', /^(Identity|Transpose|Pad|PadV2|Slice|StridedSlice|Concat|Reverse|Tile|ScatterNd|GatherV2|GatherNd|Cast|Reshape|MirrorPad|Fill|ZerosLike|OnesLike)$/],
+  [
+    'copies and layout',
+    /^(Identity|Transpose|Pad|PadV2|Slice|StridedSlice|Concat|Reverse|Tile|ScatterNd|GatherV2|GatherNd|Cast|Reshape|MirrorPad|Fill|ZerosLike|OnesLike)$/,
+  ],
   ['batch norm', /^FusedBatchNorm$/],
   ['pooling', /^(MaxPool|AvgPool|MaxPoolGrad|AvgPoolGrad)$/],
   ['reductions', /^(Sum|Mean|Max|Min|Prod|ArgMax|ArgMin|All|Any)$/],
@@ -50,9 +53,26 @@ export function installKernelProfiler(backendName, { shapes = false } = {}) {
           const children = stack.pop();
           if (stack.length) stack[stack.length - 1] += total;
           const phase = phaseOf(engine);
-          const shape = shapes ? Object.values(args.inputs).map((x) => `[${x?.shape?.join(',') ?? ''}]`).join(' ') : '';
+          const shape = shapes
+            ? Object.values(args.inputs)
+                .map((x) => `[${x?.shape?.join(',') ?? ''}]`)
+                .join(' ')
+            : '';
           const key = `${phase}\0${k.kernelName}\0${shape}`;
-          const r = rows.get(key) ?? rows.set(key, { phase, kernel: k.kernelName, ...(shapes ? { shapes: shape } : {}), family: familyOf(k.kernelName), calls: 0, selfMs: 0, totalMs: 0, nested: 0 }).get(key);
+          const r =
+            rows.get(key) ??
+            rows
+              .set(key, {
+                phase,
+                kernel: k.kernelName,
+                ...(shapes ? { shapes: shape } : {}),
+                family: familyOf(k.kernelName),
+                calls: 0,
+                selfMs: 0,
+                totalMs: 0,
+                nested: 0,
+              })
+              .get(key);
           r.calls++;
           r.selfMs += total - children;
           r.totalMs += total;
@@ -91,7 +111,12 @@ export function installKernelProfiler(backendName, { shapes = false } = {}) {
       }
       const selfIn = (phase) => kernels.filter((r) => r.phase === phase).reduce((a, r) => a + r.selfMs, 0);
       const phaseRows = ['forward', 'backward'].map((phase) => ({ phase, wallMs: phases.get(phase) ?? 0, kernelMs: selfIn(phase) }));
-      return { kernels, families: [...families.values()].sort((a, b) => b.selfMs - a.selfMs), phases: phaseRows, optimizerKernelMs: selfIn('optimizer and other') };
+      return {
+        kernels,
+        families: [...families.values()].sort((a, b) => b.selfMs - a.selfMs),
+        phases: phaseRows,
+        optimizerKernelMs: selfIn('optimizer and other'),
+      };
     },
     uninstall() {
       for (const k of originals) {

@@ -46,12 +46,23 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 
  * Cross-origin isolated (COOP/COEP), so the WASM backend may use its threaded build.
  */
 async function pageServer(models) {
-  const files = new Map([['/favicon.ico', { text: '' }], ['/index.html', { text: `<!doctype html><meta charset="utf-8"><title>condense latency</title>${BUNDLES.map(([f]) => `<script src="/tfjs/${f}"></script>`).join('')}` }]]);
+  const files = new Map([
+    ['/favicon.ico', { text: '' }],
+    [
+      '/index.html',
+      { text: `<!doctype html><meta charset="utf-8"><title>condense latency</title>${BUNDLES.map(([f]) => `<script src="/tfjs/${f}"></script>`).join('')}` },
+    ],
+  ]);
   for (const [file, pkg] of BUNDLES) files.set(`/tfjs/${file}`, { path: join(pkgDist(pkg), file) });
   for (const file of WASM_FILES) files.set(`/tfjs/${file}`, { path: join(pkgDist('@tensorflow/tfjs-backend-wasm'), file) });
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://localhost').pathname;
-    const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-store' };
+    const headers = {
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'Cache-Control': 'no-store',
+    };
     try {
       let body;
       const known = files.get(url);
@@ -161,14 +172,21 @@ export function latencyMetrics(run, name, prefix = name) {
 
 /** One line per environment saying what actually ran (backend, threads, SIMD, WebGL renderer). */
 export function latencyNotes(run) {
-  const notes = [`Node: stock @tensorflow/tfjs-backend-wasm ${run.node.tfjs} (${run.node.threads} thread(s), SIMD ${run.node.simd}), nothing of condense loaded; as tfjs ships, WASM in Node is single-threaded.`];
+  const notes = [
+    `Node: stock @tensorflow/tfjs-backend-wasm ${run.node.tfjs} (${run.node.threads} thread(s), SIMD ${run.node.simd}), nothing of condense loaded; as tfjs ships, WASM in Node is single-threaded.`,
+  ];
   if (run.browser.skipped) notes.push(`Chromium: skipped, ${run.browser.skipped}`);
   for (const [backend, r] of Object.entries(run.browser)) {
     if (!r || typeof r !== 'object') continue;
     if (r.error) notes.push(`Chromium ${backend}: failed: ${r.error}`);
-    else notes.push(`Chromium ${backend}: ran on ${r.actual}${r.actual !== backend ? ` (the ${backend} backend did not initialise)` : ''}; ${JSON.stringify(r.detail)}`);
+    else
+      notes.push(
+        `Chromium ${backend}: ran on ${r.actual}${r.actual !== backend ? ` (the ${backend} backend did not initialise)` : ''}; ${JSON.stringify(r.detail)}`,
+      );
   }
-  notes.push(`Latency: median of ${run.plan.repeats} interleaved rounds after ${run.plan.warmup} warm-up calls per model and batch; one call = predict + reading the output back.`);
+  notes.push(
+    `Latency: median of ${run.plan.repeats} interleaved rounds after ${run.plan.warmup} warm-up calls per model and batch; one call = predict + reading the output back.`,
+  );
   return notes;
 }
 
@@ -188,9 +206,15 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   }
   const run = await measureLatency(models, { quick: values.quick, ...(values.backends ? { backends: values.backends.split(',') } : {}) });
   const rows = [];
-  for (const [env, r] of [['node wasm', run.node], ...Object.entries(run.browser).map(([b, r]) => [`chromium ${b}${r?.actual && r.actual !== b ? ` (ran ${r.actual})` : ''}`, r])]) {
-    for (const m of models) for (const batch of run.plan.batches) if (r?.results) rows.push({ env, model: m.name, batch, median_ms: +r.results[m.name][batch].median_ms.toFixed(3) });
-    if (models.length === 2 && r?.results) for (const batch of run.plan.batches) rows.push({ env, model: `${models[0].name}/${models[1].name}`, batch, speedup: +speedup(r, models[0].name, models[1].name, batch).speedup.toFixed(3) });
+  for (const [env, r] of [
+    ['node wasm', run.node],
+    ...Object.entries(run.browser).map(([b, r]) => [`chromium ${b}${r?.actual && r.actual !== b ? ` (ran ${r.actual})` : ''}`, r]),
+  ]) {
+    for (const m of models)
+      for (const batch of run.plan.batches) if (r?.results) rows.push({ env, model: m.name, batch, median_ms: +r.results[m.name][batch].median_ms.toFixed(3) });
+    if (models.length === 2 && r?.results)
+      for (const batch of run.plan.batches)
+        rows.push({ env, model: `${models[0].name}/${models[1].name}`, batch, speedup: +speedup(r, models[0].name, models[1].name, batch).speedup.toFixed(3) });
   }
   console.table(rows);
   for (const n of latencyNotes(run)) console.log(`- ${n}`);

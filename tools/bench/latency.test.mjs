@@ -14,9 +14,21 @@ let dir;
 let models;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'condense-latency-'));
-  const small = new GraphBuilder('small', [8, 8, 1], 1).conv2d(4, 3, { name: 'c', activation: 'relu' }).flatten().dense(3, { name: 'fc', activation: 'softmax' }).build();
-  const wide = new GraphBuilder('wide', [8, 8, 1], 1).conv2d(64, 3, { name: 'c', activation: 'relu' }).conv2d(64, 3, { name: 'c2' }).flatten().dense(3, { name: 'fc', activation: 'softmax' }).build();
-  models = [{ name: 'small', dir: join(dir, 'small') }, { name: 'wide', dir: join(dir, 'wide') }];
+  const small = new GraphBuilder('small', [8, 8, 1], 1)
+    .conv2d(4, 3, { name: 'c', activation: 'relu' })
+    .flatten()
+    .dense(3, { name: 'fc', activation: 'softmax' })
+    .build();
+  const wide = new GraphBuilder('wide', [8, 8, 1], 1)
+    .conv2d(64, 3, { name: 'c', activation: 'relu' })
+    .conv2d(64, 3, { name: 'c2' })
+    .flatten()
+    .dense(3, { name: 'fc', activation: 'softmax' })
+    .build();
+  models = [
+    { name: 'small', dir: join(dir, 'small') },
+    { name: 'wide', dir: join(dir, 'wide') },
+  ];
   await saveModel(small, models[0].dir);
   await saveModel(wide, models[1].dir);
 });

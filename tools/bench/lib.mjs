@@ -10,7 +10,12 @@ export async function benchData({ quick, data }, limits = {}) {
   const dir = data ?? process.env.FASHION_MNIST_DIR ?? (existsSync('/usr/share/datasets/fashion-mnist') ? undefined : existsSync(shared) ? shared : undefined);
   const limit = quick ? { train: limits.quickTrain ?? 2000, test: limits.quickTest ?? 1000 } : { train: limits.train, test: limits.test };
   const fm = await loadFashionMnist({ dir, limit });
-  return { train: fm.train, test: fm.test, source: fm.source, sizes: { train: fm.train.count, test: fm.test.count, source: fm.source.kind === 'embedded' ? 'embedded subset' : fm.source.dir } };
+  return {
+    train: fm.train,
+    test: fm.test,
+    source: fm.source,
+    sizes: { train: fm.train.count, test: fm.test.count, source: fm.source.kind === 'embedded' ? 'embedded subset' : fm.source.dir },
+  };
 }
 
 export const asData = (s) => ({ x: s.images, y: s.labels, count: s.count, shape: [...s.shape] });
@@ -32,7 +37,11 @@ export async function benchBackend(name) {
 }
 
 /** Train in place with Adam; logs one line per epoch. `schedule` and `stepsPerEpoch` as in @condense/tfjs train. */
-export async function fit(graph, split, { epochs, lr = 1e-3, batchSize = 128, seed = 1, log = () => {}, contributions = [], label = 'train', schedule, stepsPerEpoch, augment }) {
+export async function fit(
+  graph,
+  split,
+  { epochs, lr = 1e-3, batchSize = 128, seed = 1, log = () => {}, contributions = [], label = 'train', schedule, stepsPerEpoch, augment },
+) {
   return tfjs.train(graph, asData(split), {
     epochs,
     batchSize,
@@ -43,7 +52,10 @@ export async function fit(graph, split, { epochs, lr = 1e-3, batchSize = 128, se
     ...(stepsPerEpoch ? { stepsPerEpoch } : {}),
     ...(augment ? { augment } : {}),
     onEvent: (e) => {
-      if (e.type === 'epochEnd') log(`${label} epoch ${e.epoch + 1}/${epochs} loss ${e.loss?.toFixed(4)} acc ${(e.accuracy * 100).toFixed(2)}% ${Math.round(e.samplesPerSec ?? 0)} samples/s`);
+      if (e.type === 'epochEnd')
+        log(
+          `${label} epoch ${e.epoch + 1}/${epochs} loss ${e.loss?.toFixed(4)} acc ${(e.accuracy * 100).toFixed(2)}% ${Math.round(e.samplesPerSec ?? 0)} samples/s`,
+        );
     },
   });
 }

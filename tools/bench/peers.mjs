@@ -17,7 +17,8 @@ export const PEERS = {
     script: join(here, 'peers', 'keras_peer.py'),
     env: 'CONDENSE_TF_PYTHON',
     pythons: ['/work/scratch-venv/bin/python', 'python3.11', 'python3'],
-    install: 'python3.11 -m venv /work/scratch-venv && /work/scratch-venv/bin/pip install --no-index --find-links /opt/pypi/files tensorflow_cpu (or set CONDENSE_TF_PYTHON)',
+    install:
+      'python3.11 -m venv /work/scratch-venv && /work/scratch-venv/bin/pip install --no-index --find-links /opt/pypi/files tensorflow_cpu (or set CONDENSE_TF_PYTHON)',
   },
   torch: {
     script: join(here, 'peers', 'torch_peer.py'),

@@ -36,7 +36,8 @@ export class Protocol {
    */
   test(label) {
     if (typeof label !== 'string' || label === '') throw new Error('protocol: test(label) needs the name of the final configuration it measures');
-    if (this.#uses.includes(label)) throw new Error(`protocol: the test split was already measured for '${label}' (the test set is measured once per final configuration)`);
+    if (this.#uses.includes(label))
+      throw new Error(`protocol: the test split was already measured for '${label}' (the test set is measured once per final configuration)`);
     this.#uses.push(label);
     return this.#test;
   }
@@ -144,7 +145,14 @@ export const seedRecord = (runs) => runs.map((r) => ({ seed: r.seed, metrics: r.
  * hours; `npm run bench -- NAME` runs them all and the report merges them into one result.
  */
 export function seedParts(bench, seeds = [1, 2, 3]) {
-  return seeds.map((s, i) => ({ ...bench, name: `${bench.name}-seed${s}`, group: bench.name, seeds: [s], order: bench.order + i / 100, description: `${bench.description} (seed ${s} of ${seeds.join(', ')})` }));
+  return seeds.map((s, i) => ({
+    ...bench,
+    name: `${bench.name}-seed${s}`,
+    group: bench.name,
+    seeds: [s],
+    order: bench.order + i / 100,
+    description: `${bench.description} (seed ${s} of ${seeds.join(', ')})`,
+  }));
 }
 
 /**

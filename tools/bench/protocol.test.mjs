@@ -33,7 +33,9 @@ describe('protocolData', () => {
   it('trains on every image before the validation split by default, and rejects an impossible split', async () => {
     const p = await protocolData({ quick: false, data: FASHION_MNIST_EMBEDDED_DIR }, { validation: 1000, test: 10 });
     expect(p.train.count).toBe(9000);
-    await expect(protocolData({ quick: false, data: FASHION_MNIST_EMBEDDED_DIR }, { validation: 10000, test: 10 })).rejects.toThrow(/validation size must be in \(0, 10000\)/);
+    await expect(protocolData({ quick: false, data: FASHION_MNIST_EMBEDDED_DIR }, { validation: 10000, test: 10 })).rejects.toThrow(
+      /validation size must be in \(0, 10000\)/,
+    );
   });
 });
 
@@ -76,8 +78,16 @@ describe('seed parts', () => {
 
   it('merges the parts back into one result over all their seeds', () => {
     const part = (s, accuracy, commit) => ({
-      benchmark: `b-seed${s}`, group: 'b', description: `a benchmark (seed ${s} of 1, 2)`, commit, seeds: [s], quick: false, wall_s: 10,
-      metrics: { accuracy }, seed_runs: [{ seed: s, metrics: { accuracy } }], notes: ['n'],
+      benchmark: `b-seed${s}`,
+      group: 'b',
+      description: `a benchmark (seed ${s} of 1, 2)`,
+      commit,
+      seeds: [s],
+      quick: false,
+      wall_s: 10,
+      metrics: { accuracy },
+      seed_runs: [{ seed: s, metrics: { accuracy } }],
+      notes: ['n'],
       protocol: { validation_split: 'v', test_uses: [`seed ${s}: x`] },
     });
     const r = mergeParts([part(2, 0.9, 'c2'), part(1, 0.8, 'c1')]);

@@ -18,7 +18,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
 export async function loadBenchmarks() {
-  const files = readdirSync(join(here, 'benchmarks')).filter((f) => f.endsWith('.mjs')).sort();
+  const files = readdirSync(join(here, 'benchmarks'))
+    .filter((f) => f.endsWith('.mjs'))
+    .sort();
   const mods = await Promise.all(files.map((f) => import(pathToFileURL(join(here, 'benchmarks', f)).href)));
   // A file exports one benchmark, or several (e.g. one per network and seed).
   return mods.flatMap((m) => [m.default].flat()).sort((a, b) => a.order - b.order);
@@ -37,7 +39,13 @@ function gitCommit() {
 
 export function machine() {
   const c = cpus();
-  return { cores: c.length, cpu: c[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+  return {
+    cores: c.length,
+    cpu: c[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
 }
 
 async function runOne(bench, opts) {
@@ -90,10 +98,18 @@ async function main() {
   const name = positionals[0];
   if (name === 'report') return regenerate(values.out ?? join(root, 'bench-results'), benchmarks);
   if (values.help || !name) {
-    console.log(`usage: npm run bench -- NAME|all [--quick] ... | npm run bench -- report [--out DIR] (BENCHMARKS.md from DIR/*.json)\n       npm run bench -- NAME|all [--quick] [--data DIR] [--out FILE] [--seed N] [--seeds N] [--backend wasm|cpu|node]\n       (--seeds: how many seeds from --seed; default 3, --quick 1)\n\nbenchmarks:\n${benchmarks.map((b) => `  ${b.name.padEnd(24)} ${b.description}`).join('\n')}`);
+    console.log(
+      `usage: npm run bench -- NAME|all [--quick] ... | npm run bench -- report [--out DIR] (BENCHMARKS.md from DIR/*.json)\n       npm run bench -- NAME|all [--quick] [--data DIR] [--out FILE] [--seed N] [--seeds N] [--backend wasm|cpu|node]\n       (--seeds: how many seeds from --seed; default 3, --quick 1)\n\nbenchmarks:\n${benchmarks.map((b) => `  ${b.name.padEnd(24)} ${b.description}`).join('\n')}`,
+    );
     process.exit(name || values.help ? 0 : 2);
   }
-  const opts = { quick: values.quick, data: values.data, seed: Number(values.seed), seeds: values.seeds === undefined ? undefined : Number(values.seeds), backend: values.backend };
+  const opts = {
+    quick: values.quick,
+    data: values.data,
+    seed: Number(values.seed),
+    seeds: values.seeds === undefined ? undefined : Number(values.seeds),
+    backend: values.backend,
+  };
   // A split benchmark's name runs all its parts.
   // A --quick run uses one seed: of a split benchmark, its first part.
   const firstParts = (bs) => (opts.quick ? bs.filter((b) => !b.group || b === bs.find((x) => x.group === b.group)) : bs);

@@ -1,6 +1,15 @@
 // BENCHMARKS.md from benchmark results: one table per benchmark, our figure beside the target and
 // the paper's. A metric with a `NAME_std` beside it is a mean over seeds and shows as mean ± std.
-const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(4)) : v === undefined ? '—' : String(v));
+const fmt = (v) =>
+  typeof v === 'number'
+    ? Number.isInteger(v)
+      ? v.toLocaleString('en-US')
+      : Math.abs(v) >= 100
+        ? v.toFixed(0)
+        : v.toPrecision(4)
+    : v === undefined
+      ? '—'
+      : String(v);
 
 /** A metric as it reads: the mean ± its std (2 significant digits) when the result has one. */
 const value = (m, k) => (typeof m[k] !== 'number' || typeof m[`${k}_std`] !== 'number' ? fmt(m[k]) : `${fmt(m[k])} ± ${+m[`${k}_std`].toPrecision(2)}`);
@@ -12,7 +21,12 @@ const benchOf = (benchmarks, r) => benchmarks.find((b) => (b.group ?? b.name) ==
 const seedsOf = (r) => r.seed_runs?.length ?? r.seeds?.length ?? 1;
 
 export function renderBenchmarksMd(results, benchmarks) {
-  const lines = ['# Benchmarks', '', 'Generated from real runs by `npm run bench -- all` (or `npm run bench -- report` over saved results); every figure below is in `bench-results/<name>.json`, with the machine, backend, commit and seeds.', ''];
+  const lines = [
+    '# Benchmarks',
+    '',
+    'Generated from real runs by `npm run bench -- all` (or `npm run bench -- report` over saved results); every figure below is in `bench-results/<name>.json`, with the machine, backend, commit and seeds.',
+    '',
+  ];
   lines.push(...provenance(results), '');
   lines.push(...summary(results, benchmarks));
   for (const r of results) {
@@ -21,9 +35,13 @@ export function renderBenchmarksMd(results, benchmarks) {
     if (!bench) lines.push('**Earlier result of a benchmark since renamed or split: kept until the next full run replaces it.**', '');
     if (r.quick) lines.push('**Quick run (small data): indicative only; the full run is `' + r.command.replace(' --quick', '') + ' --data DIR`.**', '');
     const seeds = r.seed_runs ? r.seed_runs.map((s) => s.seed).join(', ') : String(r.seed);
-    lines.push(`Command: \`${r.command}\` · backend: ${r.backend} · machine: ${r.machine.cores} cores, ${r.machine.cpu} · ${r.date.slice(0, 10)} · commit ${shortCommits(r.commit)} · seeds ${seeds}${r.seed_runs ? ' (metrics: mean ± sample std)' : ' (one seed, earlier method)'} · ${fmt(Math.round(r.wall_s))} s`, '');
+    lines.push(
+      `Command: \`${r.command}\` · backend: ${r.backend} · machine: ${r.machine.cores} cores, ${r.machine.cpu} · ${r.date.slice(0, 10)} · commit ${shortCommits(r.commit)} · seeds ${seeds}${r.seed_runs ? ' (metrics: mean ± sample std)' : ' (one seed, earlier method)'} · ${fmt(Math.round(r.wall_s))} s`,
+      '',
+    );
     if (r.dataset) lines.push(`Data: ${JSON.stringify(r.dataset)}`, '');
-    if (r.protocol) lines.push(`Protocol: ${r.protocol.validation_split}. Test set measured ${r.protocol.test_uses.length} time(s): ${r.protocol.test_uses.join('; ')}.`, '');
+    if (r.protocol)
+      lines.push(`Protocol: ${r.protocol.validation_split}. Test set measured ${r.protocol.test_uses.length} time(s): ${r.protocol.test_uses.join('; ')}.`, '');
     lines.push('| metric | ours | target | paper |', '|---|---|---|---|');
     for (const k of Object.keys(r.metrics)) {
       if (k.endsWith('_std') && k.slice(0, -4) in r.metrics) continue;
@@ -40,7 +58,14 @@ export function renderBenchmarksMd(results, benchmarks) {
 function table(title, rows) {
   if (!rows.length) return [];
   const cols = Object.keys(rows[0]);
-  return ['', `**${title}**`, '', `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${cols.map((c) => fmt(row[c] ?? '')).join(' | ')} |`)];
+  return [
+    '',
+    `**${title}**`,
+    '',
+    `| ${cols.join(' | ')} |`,
+    `|${cols.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${cols.map((c) => fmt(row[c] ?? '')).join(' | ')} |`),
+  ];
 }
 
 /** Per-seed rows of the benchmark's `seedColumns`, else of every accuracy metric and every checked one. */
@@ -50,7 +75,11 @@ function perSeed(r, bench) {
   return r.seed_runs.map((s) => ({ seed: s.seed, ...Object.fromEntries(cols.map((k) => [k, s.metrics[k]])) }));
 }
 
-const shortCommits = (c) => String(c).split(', ').map((x) => x.slice(0, 8) + (x.endsWith('-dirty') ? '-dirty' : '')).join(', ');
+const shortCommits = (c) =>
+  String(c)
+    .split(', ')
+    .map((x) => x.slice(0, 8) + (x.endsWith('-dirty') ? '-dirty' : ''))
+    .join(', ');
 
 /** Which commit(s) the results come from: one commit is the claim `npm run bench -- all` makes. */
 function provenance(results) {
@@ -66,7 +95,14 @@ function provenance(results) {
 
 /** Accuracy beside its reference, so a drop reads at a glance. */
 function shown(key, m) {
-  const ref = key === 'accuracy' ? (m.baseline_accuracy !== undefined ? 'baseline_accuracy' : m.pruned_accuracy !== undefined ? 'pruned_accuracy' : undefined) : undefined;
+  const ref =
+    key === 'accuracy'
+      ? m.baseline_accuracy !== undefined
+        ? 'baseline_accuracy'
+        : m.pruned_accuracy !== undefined
+          ? 'pruned_accuracy'
+          : undefined
+      : undefined;
   if (ref === undefined || typeof m.accuracy !== 'number') return value(m, key);
   return `${value(m, 'accuracy')} (${((m.accuracy - m[ref]) * 100).toFixed(2)} points vs ${value(m, ref)})`;
 }
@@ -82,13 +118,22 @@ function verdict(met, metrics, seeds) {
 
 /** One row per checked target: our figure (the mean over seeds), the target, whether the mean meets it, the paper's figure. */
 function summary(results, benchmarks) {
-  const lines = ['## Summary', '', '"met" compares the mean over seeds with the target; a result of fewer than 3 seeds (an earlier method) says so.', '', '| benchmark | metric | ours | target | met | seeds | paper |', '|---|---|---|---|---|---|---|'];
+  const lines = [
+    '## Summary',
+    '',
+    '"met" compares the mean over seeds with the target; a result of fewer than 3 seeds (an earlier method) says so.',
+    '',
+    '| benchmark | metric | ours | target | met | seeds | paper |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const r of results) {
     const bench = benchOf(benchmarks, r);
     const name = `[${r.benchmark}](#${r.benchmark})${r.quick ? ' (quick run)' : ''}`;
     if (!bench) lines.push(`| ${name} | | earlier result of a benchmark since renamed or split | | rerun | ${seedsOf(r)} | |`);
     for (const [key, met] of Object.entries(bench?.checks ?? {})) {
-      lines.push(`| ${name} | ${key} | ${shown(key, r.metrics)} | ${bench.targets?.[key] ?? ''} | ${verdict(met, r.metrics, seedsOf(r))} | ${seedsOf(r)} | ${bench.paper?.[key] ?? ''} |`);
+      lines.push(
+        `| ${name} | ${key} | ${shown(key, r.metrics)} | ${bench.targets?.[key] ?? ''} | ${verdict(met, r.metrics, seedsOf(r))} | ${seedsOf(r)} | ${bench.paper?.[key] ?? ''} |`,
+      );
     }
   }
   lines.push('');

@@ -30,30 +30,31 @@ const description = values.description ?? `A condense plugin: ${name}.`;
 const camel = name.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
 
 const files = {
-  'package.json': JSON.stringify(
-    {
-      name: `@condense/${name}`,
-      version: '0.1.0',
-      description,
-      license: 'MIT',
-      type: 'module',
-      exports: { '.': { types: './dist/index.d.ts', source: './src/index.ts', import: './dist/index.js' }, './package.json': './package.json' },
-      main: './dist/index.js',
-      types: './dist/index.d.ts',
-      files: ['dist', 'README.md'],
-      scripts: {
-        build: 'tsup',
-        test: `vitest run --root ../.. --dir packages/${name}`,
-        typecheck: 'tsc --noEmit -p .',
-        lint: 'biome lint --error-on-warnings .',
-        'format-check': 'biome format .',
+  'package.json':
+    JSON.stringify(
+      {
+        name: `@condense/${name}`,
+        version: '0.1.0',
+        description,
+        license: 'MIT',
+        type: 'module',
+        exports: { '.': { types: './dist/index.d.ts', source: './src/index.ts', import: './dist/index.js' }, './package.json': './package.json' },
+        main: './dist/index.js',
+        types: './dist/index.d.ts',
+        files: ['dist', 'README.md'],
+        scripts: {
+          build: 'tsup',
+          test: `vitest run --root ../.. --dir packages/${name}`,
+          typecheck: 'tsc --noEmit -p .',
+          lint: 'biome lint --error-on-warnings .',
+          'format-check': 'biome format .',
+        },
+        dependencies: { '@condense/core': version, '@condense/ir': version },
+        condense: { plugins: true },
       },
-      dependencies: { '@condense/core': version, '@condense/ir': version },
-      condense: { plugins: true },
-    },
-    null,
-    2,
-  ) + '\n',
+      null,
+      2,
+    ) + '\n',
   'tsup.config.ts': `import { defineConfig } from 'tsup';
 
 export default defineConfig({

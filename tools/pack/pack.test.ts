@@ -93,7 +93,23 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
   }, 300_000);
 
   it('covers every package', () => {
-    expect(PACKAGES.sort()).toEqual(['cli', 'codec', 'core', 'datasets', 'distill', 'files', 'ir', 'kronecker', 'prune', 'quantize', 'reconstruct', 'search', 'sparsity', 'tfjs', 'thinet']);
+    expect(PACKAGES.sort()).toEqual([
+      'cli',
+      'codec',
+      'core',
+      'datasets',
+      'distill',
+      'files',
+      'ir',
+      'kronecker',
+      'prune',
+      'quantize',
+      'reconstruct',
+      'search',
+      'sparsity',
+      'tfjs',
+      'thinet',
+    ]);
   });
 
   it('@condense/files alone writes atomically and bounds JSON trees', async () => {
@@ -322,6 +338,10 @@ describe.skipIf(!built || process.env.CONDENSE_SKIP_PACK_TEST === '1').concurren
       execFileSync('npx', ['condense', 'compress', '--recipe', 'recipe.yaml', '--model', 'model', '--out', 'out', '--data', 'node_modules/@condense/datasets/data/fashion-mnist-subset', '--limit-train', '256', '--limit-test', '128', '--backend', 'cpu', '--quiet'], { stdio: 'ignore' });
       const report = JSON.parse(readFileSync('out/report.json', 'utf8'));
       console.log(JSON.stringify(report.stages.map((s) => [s.stage, s.epochs])));`);
-    expect(JSON.parse(out)).toEqual([['input', 0], ['prune.magnitude', 0], ['finetune', 1]]);
+    expect(JSON.parse(out)).toEqual([
+      ['input', 0],
+      ['prune.magnitude', 0],
+      ['finetune', 1],
+    ]);
   }, 300_000);
 });

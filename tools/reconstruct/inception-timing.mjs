@@ -50,10 +50,7 @@ log(`imported: ${convs} convs, ${(c.macs / 1e9).toFixed(2)} GMACs, ${(c.params /
 const random = rng(7);
 const images = Float32Array.from({ length: examples * size * size * 3 }, random);
 const calibration = { images, labels: Uint8Array.from({ length: examples }, (_, i) => i % 10), count: examples, shape: [examples, size, size, 3] };
-const stage =
-  values.method === 'thinet'
-    ? thinet({ ratio: 0.3, imagesPerClass: Math.ceil(examples / 10) })
-    : gptqPlugin({ bits: 4, examples, batchSize });
+const stage = values.method === 'thinet' ? thinet({ ratio: 0.3, imagesPerClass: Math.ceil(examples / 10) }) : gptqPlugin({ bits: 4, examples, batchSize });
 const rssBefore = peakRss();
 const cpu0 = process.cpuUsage();
 const started = performance.now();
@@ -84,6 +81,13 @@ const result = {
   load_average: loadavg().map((x) => +x.toFixed(1)),
   ...(values.method === 'thinet'
     ? { layers: d.layers?.length, macs_after_g: +(after.macs / 1e9).toFixed(2), params_after_m: +(after.params / 1e6).toFixed(2) }
-    : { layers: d.reconstruction?.length, stats_s: +((d.statsMs ?? 0) / 1000).toFixed(1), solve_s: +((d.solveMs ?? 0) / 1000).toFixed(1), forward_s: +((d.forwardMs ?? 0) / 1000).toFixed(1), pass_peak_mb: mb(d.passPeakBytes ?? 0), stats_peak_mb: mb(d.statsPeakBytes ?? 0) }),
+    : {
+        layers: d.reconstruction?.length,
+        stats_s: +((d.statsMs ?? 0) / 1000).toFixed(1),
+        solve_s: +((d.solveMs ?? 0) / 1000).toFixed(1),
+        forward_s: +((d.forwardMs ?? 0) / 1000).toFixed(1),
+        pass_peak_mb: mb(d.passPeakBytes ?? 0),
+        stats_peak_mb: mb(d.statsPeakBytes ?? 0),
+      }),
 };
 console.log(JSON.stringify(result, null, 2));

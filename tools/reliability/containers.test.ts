@@ -24,7 +24,12 @@ afterAll(() => tmp.done());
 /** `run` must fail with a CodecError of `code` within `ms` milliseconds; returns its message. */
 async function refused(run: () => unknown, code: string, ms = 2000): Promise<string> {
   const t = performance.now();
-  const err = await Promise.resolve().then(run).then(() => undefined, (e: unknown) => e as Error);
+  const err = await Promise.resolve()
+    .then(run)
+    .then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
   expect(performance.now() - t, 'time to refuse').toBeLessThan(ms);
   expect(err, 'must be refused').toBeInstanceOf(CodecError);
   expect((err as CodecError).code, err!.message).toBe(code);
@@ -32,7 +37,8 @@ async function refused(run: () => unknown, code: string, ms = 2000): Promise<str
   return err!.message;
 }
 
-const edited = (edit: (h: any) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+const edited = (edit: (h: any) => void) => {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const { header, body } = splitContainer(good);
   edit(header);
   return joinContainer(header, body);
@@ -57,7 +63,9 @@ describe('27.3a the loader runs no initializer and checks every weight shape bef
     });
     const rss = process.memoryUsage().rss;
     const tensors = tf.memory().numTensors;
-    expect(await refused(() => loadCondenseModel(huge), 'NOT_LOADABLE', 1000)).toMatch(/param 'fc1\/kernel' has shape \[36,16\], weight 'fc1\/kernel' needs \[36,40000\]/);
+    expect(await refused(() => loadCondenseModel(huge), 'NOT_LOADABLE', 1000)).toMatch(
+      /param 'fc1\/kernel' has shape \[36,16\], weight 'fc1\/kernel' needs \[36,40000\]/,
+    );
     expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20);
     expect(tf.memory().numTensors).toBe(tensors);
   });
@@ -66,12 +74,16 @@ describe('27.3a the loader runs no initializer and checks every weight shape bef
 describe('27.3b the stored topology is validated before TF.js sees it', () => {
   it('refuses a dangling inbound node, a layer without one, and a cycle, naming the layers', async () => {
     const dangling = edited((h) => void (layer(h, 'fc2').inbound_nodes = [[['nowhere', 0, 0, {}]]]));
-    expect(await refused(() => loadCondenseModel(dangling), 'NOT_LOADABLE')).toMatch(/layer 'fc2' inbound_nodes\[0\]\[0\] names the layer 'nowhere', which the topology does not define/);
+    expect(await refused(() => loadCondenseModel(dangling), 'NOT_LOADABLE')).toMatch(
+      /layer 'fc2' inbound_nodes\[0\]\[0\] names the layer 'nowhere', which the topology does not define/,
+    );
     const cycle = edited((h) => void (layer(h, 'flat').inbound_nodes = [[['fc1', 0, 0, {}]]]));
     expect(await refused(() => loadCondenseModel(cycle), 'NOT_LOADABLE')).toMatch(/layer '(flat|fc1)' depends on itself/);
     // Found by the fuzz test: TF.js waited forever for a layer that has no inbound node.
     const orphan = edited((h) => void (layer(h, 'pool').inbound_nodes = []));
-    expect(await refused(() => loadCondenseModel(orphan), 'NOT_LOADABLE')).toMatch(/layer 'pool' \(config\.layers\[2\]\) has 0 inbound nodes; only an InputLayer may have none/);
+    expect(await refused(() => loadCondenseModel(orphan), 'NOT_LOADABLE')).toMatch(
+      /layer 'pool' \(config\.layers\[2\]\) has 0 inbound nodes; only an InputLayer may have none/,
+    );
     const badNode = edited((h) => void (layer(h, 'fc2').inbound_nodes = [[['fc1', 3, 0, {}]]]));
     expect(await refused(() => loadCondenseModel(badNode), 'NOT_LOADABLE')).toMatch(/names node 3 of layer 'fc1', which has 1/);
   });
@@ -84,7 +96,9 @@ describe('27.3c the IR graph and the stored topology are the same model', () => 
     const m = await loadCondenseModel(other);
     m.dispose();
     // ... so everything that shows the graph refuses it.
-    expect(await refused(() => decodeGraph(other, 'm.cdz', { exportTopology }), 'TOPOLOGY_MISMATCH')).toMatch(/^TOPOLOGY_MISMATCH: m\.cdz: .*layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph$/);
+    expect(await refused(() => decodeGraph(other, 'm.cdz', { exportTopology }), 'TOPOLOGY_MISMATCH')).toMatch(
+      /^TOPOLOGY_MISMATCH: m\.cdz: .*layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph$/,
+    );
     const file = join(tmp.dir, 'other.cdz');
     await writeFile(file, other);
     const r = await cli('inspect', file);
@@ -100,7 +114,9 @@ describe('27.3c the IR graph and the stored topology are the same model', () => 
         set('fc2/kernel', 'quant', b);
       });
       expect(() => decodeContainer(bad)).not.toThrow();
-      expect(await refused(() => decodeGraph(bad, 'm.cdz', { exportTopology }), 'BAD_GRAPH')).toMatch(/m\.cdz: param 'fc2\/kernel': quantization scale\[0\] = (0|-1|NaN) must be positive and finite/);
+      expect(await refused(() => decodeGraph(bad, 'm.cdz', { exportTopology }), 'BAD_GRAPH')).toMatch(
+        /m\.cdz: param 'fc2\/kernel': quantization scale\[0\] = (0|-1|NaN) must be positive and finite/,
+      );
     }
   });
 });
@@ -133,7 +149,9 @@ describe('27.3e declared elements are bounded by a documented, configurable limi
     expect(await refused(() => decodeContainer(many), 'SIZE_LIMIT', 200)).toMatch(/shape \[16384, 16384\] exceeds 67108864 elements/);
     const file = join(tmp.dir, 'many.cdz');
     await writeFile(file, good);
-    expect((await cli('inspect', file, '--max-elements', '100')).err).toMatch(/SIZE_LIMIT: .*many\.cdz: param 'fc1\/kernel': shape \[36, 16\] exceeds 100 elements/);
+    expect((await cli('inspect', file, '--max-elements', '100')).err).toMatch(
+      /SIZE_LIMIT: .*many\.cdz: param 'fc1\/kernel': shape \[36, 16\] exceeds 100 elements/,
+    );
     expect((await cli('inspect', file, '--max-elements', 'lots')).code).toBe(2);
   });
 });
@@ -157,7 +175,9 @@ describe('27.8 container errors name the file and field; a failed load leaks not
     const inGraph = edited((h) => void (h.nodes.find((n: { name: string }) => n.name === 'conv').attrs.strides = null));
     expect(await refused(() => decodeGraph(inGraph, 'm.cdz', { exportTopology }), 'BAD_GRAPH')).toMatch(/m\.cdz: .*conv.*strides must be positive integers/);
     const inTopology = edited((h) => void (layer(h, 'conv').config.strides = null));
-    expect(await refused(() => loadCondenseModel(inTopology), 'NOT_LOADABLE')).toMatch(/layer 'conv' \(Conv2D\) config\.strides must be a positive integer or a list of 1 to 3 of them, got null/);
+    expect(await refused(() => loadCondenseModel(inTopology), 'NOT_LOADABLE')).toMatch(
+      /layer 'conv' \(Conv2D\) config\.strides must be a positive integer or a list of 1 to 3 of them, got null/,
+    );
   });
 
   it('failed loads leave no tensor behind and never have an empty message', async () => {

@@ -36,12 +36,19 @@ type Header = ReturnType<typeof splitContainer>['header'];
  * Replace the bytes of some streams and lay the body out again (streams back to back in header
  * order, offsets, lengths, CRCs and bodyBytes updated), so the container stays well-formed.
  */
-export function withStreams(bytes: Uint8Array, edit: (header: Header, streamBytes: (param: string, stream: string) => Uint8Array, set: (param: string, stream: string, b: Uint8Array) => void) => void): Uint8Array {
+export function withStreams(
+  bytes: Uint8Array,
+  edit: (header: Header, streamBytes: (param: string, stream: string) => Uint8Array, set: (param: string, stream: string, b: Uint8Array) => void) => void,
+): Uint8Array {
   const { header, body } = splitContainer(bytes);
   const contents = new Map<object, Uint8Array>();
   for (const p of header.params) for (const s of Object.values(p.streams) as { off: number; len: number }[]) contents.set(s, body.slice(s.off, s.off + s.len));
   const ref = (param: string, stream: string) => header.params.find((p: { name: string }) => p.name === param).streams[stream];
-  edit(header, (p, s) => contents.get(ref(p, s))!, (p, s, b) => contents.set(ref(p, s), b));
+  edit(
+    header,
+    (p, s) => contents.get(ref(p, s))!,
+    (p, s, b) => contents.set(ref(p, s), b),
+  );
   const parts: Uint8Array[] = [];
   let off = 0;
   for (const p of header.params) {

@@ -48,12 +48,19 @@ for await (const file of createInterface({ input: process.stdin })) {
   const bytes = new Uint8Array(fs.readFileSync(file));
   const decoder = await outcome(() => decodeGraph(bytes, file, { exportTopology }));
   const err = [];
-  const code = await main(['inspect', file, '--json'], () => {}, (s) => err.push(s));
-  const inspect = code === 0 ? 'ok' : code === 1 && err.length === 1 && !BUILT_IN.test(err[0]) ? 'refused' : `RAW exit ${code}: ${err.join(' | ').slice(0, 300)}`;
+  const code = await main(
+    ['inspect', file, '--json'],
+    () => {},
+    (s) => err.push(s),
+  );
+  const inspect =
+    code === 0 ? 'ok' : code === 1 && err.length === 1 && !BUILT_IN.test(err[0]) ? 'refused' : `RAW exit ${code}: ${err.join(' | ').slice(0, 300)}`;
   const tensors = tf.memory().numTensors;
   const loader = await outcome(async () => (await loadCondenseModel(bytes)).dispose());
   recording = false;
   const leaked = tf.memory().numTensors - tensors;
-  process.stdout.write(`${JSON.stringify({ file, ms: performance.now() - t, rss: process.memoryUsage().rss, decoder, inspect, loader, leaked, opened: [...new Set(opened)] })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ file, ms: performance.now() - t, rss: process.memoryUsage().rss, decoder, inspect, loader, leaked, opened: [...new Set(opened)] })}\n`,
+  );
 }
 process.stdout.write(`${JSON.stringify({ done: true, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);

@@ -104,9 +104,14 @@ describe.skipIf(!built)('fuzzing the decoder, inspect and the loader (1,201 cont
     expect(maxRss).toBeLessThan(MAX_RSS);
     // The intact container goes through everything; mutations reach every layer of checks.
     expect([reports[0].decoder, reports[0].inspect, reports[0].loader]).toEqual(['ok', 'ok', 'ok']);
-    for (const code of ['CRC_MISMATCH', 'TRUNCATED', 'BAD_HEADER', 'BAD_PARAM', 'TOPOLOGY_MISMATCH', 'BAD_DATA']) expect(tally.decoder[code], code).toBeGreaterThan(0);
+    for (const code of ['CRC_MISMATCH', 'TRUNCATED', 'BAD_HEADER', 'BAD_PARAM', 'TOPOLOGY_MISMATCH', 'BAD_DATA'])
+      expect(tally.decoder[code], code).toBeGreaterThan(0);
     expect(tally.loader.NOT_LOADABLE).toBeGreaterThan(0);
     expect(tally.loader.ok).toBeGreaterThan(1);
-    console.log('fuzz outcomes', JSON.stringify(tally), `slowest ${Math.max(...reports.map((r) => r.ms)).toFixed(0)} ms, peak RSS ${(maxRss / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      'fuzz outcomes',
+      JSON.stringify(tally),
+      `slowest ${Math.max(...reports.map((r) => r.ms)).toFixed(0)} ms, peak RSS ${(maxRss / 2 ** 20).toFixed(0)} MiB`,
+    );
   }, 600_000);
 });

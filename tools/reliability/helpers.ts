@@ -17,7 +17,10 @@ export async function fingerprint(dir: string): Promise<Record<string, string>> 
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p, `${rel}${e.name}/`);
-      else out[`${rel}${e.name}`] = `${createHash('sha256').update(await readFile(p)).digest('hex')}@${(await stat(p)).mtimeMs}`;
+      else
+        out[`${rel}${e.name}`] = `${createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex')}@${(await stat(p)).mtimeMs}`;
     }
   };
   await walk(dir, '');
@@ -34,7 +37,11 @@ export interface CliRun {
 export async function cli(...args: string[]): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
+  const code = await main(
+    args,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 

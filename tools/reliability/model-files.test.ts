@@ -19,7 +19,8 @@ beforeAll(async () => {
 afterAll(() => tmp.done());
 
 /** A copy of the good model whose model.json `spoil` edits; returns its folder. */
-async function spoiled(name: string, spoil: (json: any, dir: string) => Promise<void> | void): Promise<string> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function spoiled(name: string, spoil: (json: any, dir: string) => Promise<void> | void): Promise<string> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const dir = join(tmp.dir, name);
   await mkdir(dir, { recursive: true });
   const json = JSON.parse(await readFile(join(good, 'model.json'), 'utf8'));
@@ -31,7 +32,10 @@ async function spoiled(name: string, spoil: (json: any, dir: string) => Promise<
 }
 
 const refusal = async (dir: string) => {
-  const err = await loadModel(dir).then(() => undefined, (e: unknown) => e as Error);
+  const err = await loadModel(dir).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
   expect(err, 'loadModel must refuse').toBeInstanceOf(ModelIOError);
   expect(err!.message.split('\n')).toHaveLength(1);
   return err!.message;
@@ -68,7 +72,9 @@ describe('27.2 shard sizes are checked before allocation', () => {
     // A sparse file: no disk space, but reading it would allocate 3 GiB (and a single read call above 2^31-1 aborts Node).
     await truncate(join(dir, shard), 3 * 2 ** 30);
     const before = process.memoryUsage().rss;
-    expect(await refusal(dir)).toMatch(new RegExp(`needs 1066440 bytes .* but its shards hold ${3 * 2 ** 30 + 666_440}: ${shard.replace('.', '\\.')} ${3 * 2 ** 30} bytes`));
+    expect(await refusal(dir)).toMatch(
+      new RegExp(`needs 1066440 bytes .* but its shards hold ${3 * 2 ** 30 + 666_440}: ${shard.replace('.', '\\.')} ${3 * 2 ** 30} bytes`),
+    );
     expect(process.memoryUsage().rss - before).toBeLessThan(100 * 2 ** 20);
     await truncate(join(dir, shard), 10);
     expect(await refusal(dir)).toMatch(/needs 1066440 bytes .* but its shards hold 666450/);

@@ -62,18 +62,21 @@ describe('27.4 no output replaces an input, with or without --force', () => {
   });
 });
 
-describe('27.5 plugins come from condense\'s own dependency tree or from paths the user names', () => {
+describe("27.5 plugins come from condense's own dependency tree or from paths the user names", () => {
   it("never imports the working directory's node_modules; --plugin and a recipe's plugins: load a named one", async () => {
     const evil = join(tmp.dir, 'evil');
     const marker = join(tmp.dir, 'evil-ran');
     const pkg = join(evil, 'node_modules', 'condense-plugin-evil');
     await mkdir(pkg, { recursive: true });
     await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'condense-plugin-evil', type: 'module', main: 'index.js', condense: {} }));
-    await writeFile(join(pkg, 'index.js'), `import { writeFileSync } from 'node:fs';
+    await writeFile(
+      join(pkg, 'index.js'),
+      `import { writeFileSync } from 'node:fs';
 writeFileSync(${JSON.stringify(marker)}, 'ran');
 const f = () => ({ name: 'evil.x', options: {}, contract: {}, apply: (g) => g });
 f.pluginName = 'evil.x'; f.description = 'evil'; f.schema = { type: 'object' }; f.fromOptions = () => f();
-export const plugin = f;`);
+export const plugin = f;`,
+    );
     const cwd = process.cwd();
     process.chdir(join(evil));
     try {
@@ -90,7 +93,22 @@ export const plugin = f;`);
     }
     const withPlugins = join(evil, 'recipe.yaml');
     await writeFile(withPlugins, 'plugins: [./node_modules/condense-plugin-evil]\nstages:\n  - evil.x\n');
-    const r = await cli('compress', '--recipe', withPlugins, '--model', model, '--out', join(tmp.dir, 'evil-out'), '--backend', 'cpu', '--quiet', '--limit-train', '10', '--limit-test', '10');
+    const r = await cli(
+      'compress',
+      '--recipe',
+      withPlugins,
+      '--model',
+      model,
+      '--out',
+      join(tmp.dir, 'evil-out'),
+      '--backend',
+      'cpu',
+      '--quiet',
+      '--limit-train',
+      '10',
+      '--limit-test',
+      '10',
+    );
     expect(r.code, r.err).toBe(0);
     refusedCleanly(await cli('schema', '--plugin', join(evil, 'nope.js')));
   });
@@ -98,7 +116,10 @@ export const plugin = f;`);
 
 /** Run `script` (ESM, @condense/files from its build) in a child; resolves once it prints 'ready', then SIGKILLs it. */
 async function killWhenReady(script: string): Promise<void> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '..', '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((res, rej) => {
     child.stdout.on('data', (d) => String(d).includes('ready') && res());
     child.on('exit', (code) => rej(new Error(`child exited (${code}) before it was ready`)));
@@ -111,7 +132,10 @@ async function killWhenReady(script: string): Promise<void> {
 describe('27.6 leftovers, the output window and permissions', () => {
   it("a killed run's staging folder is removed by the next run; the old output survived the kill", async () => {
     const out = join(tmp.dir, 'killed');
-    expect((await cli('compress', '--recipe', recipe, '--model', model, '--out', out, '--quiet', '--backend', 'cpu', '--limit-train', '10', '--limit-test', '10')).code).toBe(0);
+    expect(
+      (await cli('compress', '--recipe', recipe, '--model', model, '--out', out, '--quiet', '--backend', 'cpu', '--limit-train', '10', '--limit-test', '10'))
+        .code,
+    ).toBe(0);
     const before = await fingerprint(out);
     await killWhenReady(`import { replaceDir } from '@condense/files';
 import { writeFile } from 'node:fs/promises';
@@ -119,7 +143,23 @@ await replaceDir(${JSON.stringify(out)}, async (d) => { await writeFile(d + '/bi
     const leftovers = (await readdir(tmp.dir)).filter((n) => n.includes('.condense-tmp-'));
     expect(leftovers).toHaveLength(1);
     expect(await fingerprint(out)).toEqual(before);
-    const r = await cli('compress', '--recipe', recipe, '--model', model, '--out', out, '--force', '--quiet', '--backend', 'cpu', '--limit-train', '10', '--limit-test', '10');
+    const r = await cli(
+      'compress',
+      '--recipe',
+      recipe,
+      '--model',
+      model,
+      '--out',
+      out,
+      '--force',
+      '--quiet',
+      '--backend',
+      'cpu',
+      '--limit-train',
+      '10',
+      '--limit-test',
+      '10',
+    );
     expect(r.code, r.err).toBe(0);
     expect((await readdir(tmp.dir)).filter((n) => n.includes('.condense-tmp-'))).toEqual([]);
   });
@@ -136,7 +176,13 @@ await replaceDir(${JSON.stringify(out)}, async (d) => { await writeFile(d + '/bi
     let done = false;
     const poll = (async () => {
       for (; !done; polls++) {
-        if (!(await stat(join(out, 'model.json')).then(() => true, () => false))) missing++;
+        if (
+          !(await stat(join(out, 'model.json')).then(
+            () => true,
+            () => false,
+          ))
+        )
+          missing++;
         await new Promise((r) => setImmediate(r));
       }
     })();

@@ -37,7 +37,24 @@ describe('condense-plugin-random', () => {
     await saveModel(lenet300100(), join(dir, 'model'));
     const out: string[] = [];
     const code = await main(
-      ['compress', '--recipe', recipe, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--data', FASHION_MNIST, '--limit-train', '1000', '--limit-test', '500', '--backend', 'cpu', '--quiet'],
+      [
+        'compress',
+        '--recipe',
+        recipe,
+        '--model',
+        join(dir, 'model'),
+        '--out',
+        join(dir, 'out'),
+        '--data',
+        FASHION_MNIST,
+        '--limit-train',
+        '1000',
+        '--limit-test',
+        '500',
+        '--backend',
+        'cpu',
+        '--quiet',
+      ],
       (s) => out.push(s),
       (s) => out.push(s),
     );
@@ -55,7 +72,11 @@ describe('condense-plugin-random', () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'stages:\n  - codec.deepCompression: {}\n  - random.prune: { sparsity: 0.5 }\n');
     const err: string[] = [];
-    const code = await main(['compress', '--recipe', bad, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--backend', 'cpu'], () => {}, (s) => err.push(s));
+    const code = await main(
+      ['compress', '--recipe', bad, '--model', join(dir, 'model'), '--out', join(dir, 'out'), '--backend', 'cpu'],
+      () => {},
+      (s) => err.push(s),
+    );
     expect(code).toBe(1);
     expect(err.join('\n')).toMatch(/stage 2 \(random\.prune\).*stage 1 \(codec\.deepCompression\)/);
   });

@@ -9,7 +9,7 @@ import { rng, setMask, shuffle, weightParams } from '@condense/ir';
 
 export const randomPrune = definePlugin({
   name: 'random.prune',
-  description: 'Remove a random fraction of every kernel\'s weights (an unstructured baseline).',
+  description: "Remove a random fraction of every kernel's weights (an unstructured baseline).",
   schema: Type.Object(
     {
       sparsity: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'fraction of each kernel to remove' }),
@@ -22,7 +22,10 @@ export const randomPrune = definePlugin({
     apply(graph) {
       const next = rng(seed);
       for (const { param } of weightParams(graph)) {
-        const order = shuffle(Int32Array.from({ length: param.data.length }, (_, i) => i), next);
+        const order = shuffle(
+          Int32Array.from({ length: param.data.length }, (_, i) => i),
+          next,
+        );
         const mask = param.mask?.slice() ?? new Uint8Array(param.data.length).fill(1);
         for (let i = 0; i < Math.round(sparsity * order.length); i++) mask[order[i]] = 0;
         setMask(param, mask);

@@ -56,7 +56,7 @@ export async function loadRunData(o: RunDataOptions, graph: Graph): Promise<RunD
   const paths = { train: o.data ?? fromRecipe(r.train), validation: o.val ?? fromRecipe(r.val), test: o.test ?? fromRecipe(r.test) };
   const example = modelSpec(graph).inputs[0]?.shape.map((d) => d ?? -1);
   const pre: Preprocess = {
-    ...(o.inputRange ?? r.inputRange ? { inputRange: parseInputRange((o.inputRange ?? r.inputRange) as string) } : {}),
+    ...((o.inputRange ?? r.inputRange) ? { inputRange: parseInputRange((o.inputRange ?? r.inputRange) as string) } : {}),
     ...(o.mean ? { mean: parseNumbers(o.mean, '--mean') } : r.mean ? { mean: r.mean } : {}),
     ...(o.std ? { std: parseNumbers(o.std, '--std') } : r.std ? { std: r.std } : {}),
   };

@@ -29,7 +29,9 @@ const handler = (dir: string): tf.io.IOHandler => ({
   },
 });
 
-interface Sample { samples: { inputs: { image: { shape: number[]; values: number[] } } }[] }
+interface Sample {
+  samples: { inputs: { image: { shape: number[]; values: number[] } } }[];
+}
 
 let tmp: string;
 let original: GraphModel;
@@ -53,7 +55,11 @@ async function compress(name: string, stages: unknown[], args: string[] = []): P
   const dir = join(tmp, name);
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['compress', '--recipe', recipe, '--model', FIXTURE, '--out', dir, '--backend', 'cpu', '--quiet', ...args], (s) => out.push(s), (s) => err.push(s));
+  const code = await main(
+    ['compress', '--recipe', recipe, '--model', FIXTURE, '--out', dir, '--backend', 'cpu', '--quiet', ...args],
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   expect(code, err.join('\n')).toBe(0);
   return { dir, out: out.join('\n') };
 }
@@ -73,7 +79,8 @@ async function agreement(dir: string): Promise<{ maxDiff: number; top1: number }
   }
 }
 
-const manifest = async (dir: string) => JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')).weightsManifest[0].weights as { name: string; dtype: string; quantization?: { dtype: string } }[];
+const manifest = async (dir: string) =>
+  JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')).weightsManifest[0].weights as { name: string; dtype: string; quantization?: { dtype: string } }[];
 
 describe('condense compress on a graph model', () => {
   it('runs a data-free recipe, and magnitude pruning zeroes conv and dense kernels', async () => {
@@ -109,7 +116,7 @@ describe('condense compress on a graph model', () => {
     expect((await agreement(kmeans.dir)).top1).toBeGreaterThanOrEqual(0.5);
   });
 
-  it('k-means + the Deep Compression container: smaller than the converter\'s uint8 files, and the graph loader runs it', async () => {
+  it("k-means + the Deep Compression container: smaller than the converter's uint8 files, and the graph loader runs it", async () => {
     const { dir } = await compress('kmeans-cdz', [{ 'quantize.kmeans': { bits: 4 } }, { 'codec.deepCompression': {} }]);
     const cdz = await readFile(join(dir, 'model.cdz'));
     const uint8 = fileURLToPath(new URL('../../tfjs/src/io/fixtures/graph/mobilenet-v2-uint8', import.meta.url));
@@ -146,7 +153,9 @@ describe('condense compress on a graph model', () => {
     const csv = join(tmp, 'calibration.csv');
     await writeFile(csv, `${rows.join('\n')}\n`);
     const { dir } = await compress('gptq', [{ 'reconstruct.gptq': { bits: 4 } }], ['--data', csv]);
-    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as { reconstruction: { layers: { layer: string; errorBefore: number; errorAfter: number }[] }[] };
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as {
+      reconstruction: { layers: { layer: string; errorBefore: number; errorAfter: number }[] }[];
+    };
     const layers = report.reconstruction[0].layers;
     expect(layers.length).toBe(14);
     // GPTQ's compensation: the layers' output error on the calibration set under half of rounding to nearest, summed over the layers.

@@ -23,9 +23,27 @@ const FIXTURES = fileURLToPath(new URL('../../tfjs/src/io/fixtures/keras-apps/',
 
 /** Per model: its fixture, and producers of the groups L1 filter pruning must narrow (the block each stands for). */
 const MODELS: Record<string, { dir: string; through: [string, string][] }> = {
-  mobilenetv2: { dir: 'mobilenetv2-h5-uint8', through: [['block_1_expand', 'depthwise'], ['block_2_project', 'residual add']] },
-  mobilenetv3small: { dir: 'mobilenetv3small-keras-uint8', through: [['expanded_conv_1_expand', 'depthwise'], ['expanded_conv_squeeze_excite_conv_1', 'SE gate']] },
-  efficientnetb0: { dir: 'efficientnetb0-h5-float16', through: [['block2a_expand_conv', 'depthwise + SE'], ['block2b_project_conv', 'residual add']] },
+  mobilenetv2: {
+    dir: 'mobilenetv2-h5-uint8',
+    through: [
+      ['block_1_expand', 'depthwise'],
+      ['block_2_project', 'residual add'],
+    ],
+  },
+  mobilenetv3small: {
+    dir: 'mobilenetv3small-keras-uint8',
+    through: [
+      ['expanded_conv_1_expand', 'depthwise'],
+      ['expanded_conv_squeeze_excite_conv_1', 'SE gate'],
+    ],
+  },
+  efficientnetb0: {
+    dir: 'efficientnetb0-h5-float16',
+    through: [
+      ['block2a_expand_conv', 'depthwise + SE'],
+      ['block2b_project_conv', 'residual add'],
+    ],
+  },
 };
 
 type Method = [string, () => Plugin[]];
@@ -105,7 +123,7 @@ describe('SE, depthwise and residual Keras applications: each method runs, its o
   }
 });
 
-it("nasnetmobile: the container of a model with many layers and few weights decodes (its header is larger than its body)", async () => {
+it('nasnetmobile: the container of a model with many layers and few weights decodes (its header is larger than its body)', async () => {
   const graph = await loadModel(join(FIXTURES, 'nasnetmobile-h5-float16'));
   const r = await pipeline([kmeansQuantize({ bits: 6 }), deepCompression()]).run(graph);
   const out = join(tmp, 'nasnetmobile-kmeans');

@@ -10,7 +10,11 @@ import { main } from './main.js';
 async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
+  const code = await main(
+    args,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -18,7 +22,10 @@ async function savedModel(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'condense-cli-'));
   const g = lenet300100();
   const k = g.params.get('fc1/kernel')!;
-  setMask(k, Uint8Array.from({ length: k.data.length }, (_, i) => (i % 10 === 0 ? 1 : 0)));
+  setMask(
+    k,
+    Uint8Array.from({ length: k.data.length }, (_, i) => (i % 10 === 0 ? 1 : 0)),
+  );
   await saveModel(g, join(dir, 'model'));
   return dir;
 }
@@ -54,11 +61,16 @@ describe('condense CLI', () => {
     expect(text.out).toMatch(/fc1\s+dense/);
   });
 
-  it('inspect on a graph model: per-node ops, the opaque TF ops with counts, and the weight file\'s bytes', async () => {
+  it("inspect on a graph model: per-node ops, the opaque TF ops with counts, and the weight file's bytes", async () => {
     const dir = fileURLToPath(new URL('../../tfjs/src/io/fixtures/graph/nms', import.meta.url));
     const j = JSON.parse((await run(['inspect', dir, '--json'])).out);
     expect(j.opaque).toMatchObject({ StridedSlice: 4, NonMaxSuppressionV3: 1, Where: 1, GatherV2: 2 });
-    expect(j.layers.find((l: { name: string }) => l.name === 'StatefulPartitionedCall/Relu')).toMatchObject({ op: 'conv2d', shape: [null, 8, 8, 8], params: 224, macs: 13_824 });
+    expect(j.layers.find((l: { name: string }) => l.name === 'StatefulPartitionedCall/Relu')).toMatchObject({
+      op: 'conv2d',
+      shape: [null, 8, 8, 8],
+      params: 224,
+      macs: 13_824,
+    });
     expect(j.layers.find((l: { name: string }) => l.name === 'StatefulPartitionedCall/Where')).toMatchObject({ op: 'Where', opaque: true, shape: null });
     // Every byte of the weight file: float weights by their encoding, int32 constants included.
     expect(j.totals.bytes).toBe((await stat(join(dir, 'group1-shard1of1.bin'))).size);
@@ -111,7 +123,10 @@ describe('condense CLI', () => {
 
   it('compress with a search.budget stage writes the recipe it chose, which reproduces the model without searching', async () => {
     const dir = await savedModel();
-    await writeFile(join(dir, 'search.yaml'), 'stages:\n  - search.budget: { target: size=4x, levels: { prune: [0.5, 0.9], bits: [5] }, samples: 100, steps: 1 }\n');
+    await writeFile(
+      join(dir, 'search.yaml'),
+      'stages:\n  - search.budget: { target: size=4x, levels: { prune: [0.5, 0.9], bits: [5] }, samples: 100, steps: 1 }\n',
+    );
     const common = ['--model', join(dir, 'model'), '--data', 'fashion-mnist', '--limit-train', '600', '--limit-test', '100', '--backend', 'cpu', '--quiet'];
     const r = await run(['compress', '--recipe', join(dir, 'search.yaml'), ...common, '--out', join(dir, 'a'), '--workers', '1']);
     expect(r.code, r.err).toBe(0);

@@ -21,7 +21,11 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
 global options: --verbose (stack traces on errors), --help`;
 
 /** Run the CLI; returns the exit status: 0 success, 1 user error, 2 usage error. */
-export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
+export async function main(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+  err: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+): Promise<number> {
   const [name, ...rest] = argv;
   const verbose = rest.includes('--verbose');
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -35,7 +39,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, allowPositionals: true, options: { ...command.options, help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean' } } });
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean' } },
+    });
   } catch (e) {
     err(`condense ${name}: ${(e as Error).message}\n\n${command.usage}`);
     return 2;
@@ -64,5 +72,9 @@ const isInternal = (e: unknown): boolean => !(e instanceof Error) || BUILT_IN_ER
 
 function oneLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
+  return msg
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('; ');
 }

@@ -33,7 +33,9 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr, qui
       case 'stageEnd': {
         const s = e.snapshot;
         const acc = s.accuracy === undefined ? '' : `, accuracy ${(s.accuracy * 100).toFixed(2)}%`;
-        return done(`[${e.index}] ${e.name} done in ${(s.wallMs / 1000).toFixed(1)} s: ${s.nonzero.toLocaleString('en-US')} non-zero, ${fmtBytes(s.bytes)}${acc}`);
+        return done(
+          `[${e.index}] ${e.name} done in ${(s.wallMs / 1000).toFixed(1)} s: ${s.nonzero.toLocaleString('en-US')} non-zero, ${fmtBytes(s.bytes)}${acc}`,
+        );
       }
       default:
         return;

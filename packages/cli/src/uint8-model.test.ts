@@ -50,7 +50,7 @@ describe('a uint8 Keras MobileNetV2: every weight-level method, sizes against th
     const run = pipeline([method, deepCompression()]);
     run.check({}, graph); // nothing to refuse: the file's uint8 encoding is no compression state
     const r = await run.run(graph);
-    expect(r.snapshots[0].bytes, 'the input snapshot counts the file\'s own bytes').toBe(inputWeights);
+    expect(r.snapshots[0].bytes, "the input snapshot counts the file's own bytes").toBe(inputWeights);
 
     // Everything a loader needs on both sides: model.json and shards against the container (topology included).
     const container = r.artifacts['model.cdz'];

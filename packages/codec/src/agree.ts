@@ -53,7 +53,13 @@ const layerName = (l: Json, i: number): string => {
  * Refuse (TOPOLOGY_MISMATCH) a stored topology or weight-name table that is not the graph's own
  * export. Exporting validates the graph: an invalid one throws its GraphError.
  */
-export function checkStoredTopology(graph: Graph, exportTopology: ExportTopology, stored: Record<string, unknown>, storedNames: Map<string, string>, where: string): void {
+export function checkStoredTopology(
+  graph: Graph,
+  exportTopology: ExportTopology,
+  stored: Record<string, unknown>,
+  storedNames: Map<string, string>,
+  where: string,
+): void {
   function fail(what: string): never {
     throw new CodecError('TOPOLOGY_MISMATCH', `the stored TF.js topology (what the loader runs) is not the stored graph: ${what}`, where);
   }
@@ -80,5 +86,6 @@ export function checkStoredTopology(graph: Graph, exportTopology: ExportTopology
     const have = storedNames.get(param);
     if (have !== weight) fail(`param '${param}' loads into ${have === undefined ? 'no weight' : `'${have}'`}, the graph's layer weight is '${weight}'`);
   }
-  for (const [param, weight] of storedNames) if (!derived.weightNames.has(param)) fail(`param '${param}' carries the weight name '${weight}', but no layer of the graph has that weight`);
+  for (const [param, weight] of storedNames)
+    if (!derived.weightNames.has(param)) fail(`param '${param}' carries the weight name '${weight}', but no layer of the graph has that weight`);
 }

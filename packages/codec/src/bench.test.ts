@@ -11,7 +11,11 @@ import { decodeGraph, encodeGraph, sizeReport } from './container.js';
 import { decodeContainer } from './decode.js';
 import { expectSameGraph, randomCodebook, randomMask } from './test-helpers.js';
 
-const KEEP = [['fc1/kernel', 0.08], ['fc2/kernel', 0.09], ['fc3/kernel', 0.26]] as const;
+const KEEP = [
+  ['fc1/kernel', 0.08],
+  ['fc2/kernel', 0.09],
+  ['fc3/kernel', 0.26],
+] as const;
 const FLOAT32_BYTES = 266_610 * 4;
 
 function randomIndices(seed: number): Graph {
@@ -62,7 +66,10 @@ function clusteredGaussian(seed: number): Graph {
     const p = g.params.get(name)!;
     for (let i = 0; i < p.data.length; i++) p.data[i] = normal() * 0.05;
     const threshold = Float32Array.from(p.data, Math.abs).sort()[Math.floor(p.data.length * (1 - keep))];
-    setMask(p, Uint8Array.from(p.data, (v) => (Math.abs(v) >= threshold ? 1 : 0)));
+    setMask(
+      p,
+      Uint8Array.from(p.data, (v) => (Math.abs(v) >= threshold ? 1 : 0)),
+    );
     const kept = p.data.filter((_, i) => p.mask![i] === 1);
     const { centroids, assign } = kmeans(kept, 64, 15);
     const indices = Uint16Array.from(p.data, (v, i) => (p.mask![i] ? assign(v) : 0));

@@ -69,9 +69,22 @@ describe('round trip', () => {
     };
     const next = rng(5);
     const n1 = 784 * 300;
-    const fc1 = onGrid('fc1/kernel', { dtype: 'uint8', scale: 0.0021, min: -0.2688 }, (c) => c * 0.0021 - 0.2688, Uint8Array.from({ length: n1 }, () => Math.floor(next() * 256)));
-    setMask(fc1, Uint8Array.from(fc1.data, (_, i) => (i % 4 === 0 ? 1 : 0))); // pruned: 0 is code 128
-    onGrid('fc2/kernel', { dtype: 'uint16', scale: 1e-5, min: -0.3 }, (c) => c * 1e-5 - 0.3, Uint16Array.from({ length: 300 * 100 }, () => Math.floor(next() * 65536)));
+    const fc1 = onGrid(
+      'fc1/kernel',
+      { dtype: 'uint8', scale: 0.0021, min: -0.2688 },
+      (c) => c * 0.0021 - 0.2688,
+      Uint8Array.from({ length: n1 }, () => Math.floor(next() * 256)),
+    );
+    setMask(
+      fc1,
+      Uint8Array.from(fc1.data, (_, i) => (i % 4 === 0 ? 1 : 0)),
+    ); // pruned: 0 is code 128
+    onGrid(
+      'fc2/kernel',
+      { dtype: 'uint16', scale: 1e-5, min: -0.3 },
+      (c) => c * 1e-5 - 0.3,
+      Uint16Array.from({ length: 300 * 100 }, () => Math.floor(next() * 65536)),
+    );
     const half = Uint16Array.from({ length: 100 * 10 }, () => 0x2000 + Math.floor(next() * 0x2000));
     const fc3 = g.params.get('fc3/kernel')!;
     fc3.data = Float32Array.from(half, (h) => fromFloat16Bits(h));
@@ -133,7 +146,9 @@ describe('round trip', () => {
     expect(decodeContainer(bytes).params.find((p) => p.name === 'fc1/kernel')!.weightName).toBe('dense_Dense1/kernel');
     // decodeGraph refuses a topology that is not the graph's own export: the loader would run another model.
     expect(decodeGraph(bytes).params.size).toBe(zoo.params.size); // not checked without an exporter
-    expect(() => decodeGraph(bytes, 'm.cdz', { exportTopology })).toThrow(/^TOPOLOGY_MISMATCH: m\.cdz: the stored TF\.js topology \(what the loader runs\) is not the stored graph: it has 0 layers, the graph exports 6$/);
+    expect(() => decodeGraph(bytes, 'm.cdz', { exportTopology })).toThrow(
+      /^TOPOLOGY_MISMATCH: m\.cdz: the stored TF\.js topology \(what the loader runs\) is not the stored graph: it has 0 layers, the graph exports 6$/,
+    );
   });
 
   it("decodes the graph's own export and names the first layer field that differs from it", async () => {
@@ -141,19 +156,25 @@ describe('round trip', () => {
     expect(decodeGraph(good, 'm.cdz', { exportTopology }).params.get('fc1/kernel')).not.toHaveProperty('weightName');
     const { header, body } = splitContainer(good);
     header.modelTopology.config.layers[4].config.activation = 'linear';
-    expect(() => decodeGraph(joinContainer(header, body), 'm.cdz', { exportTopology })).toThrow(/layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph/);
+    expect(() => decodeGraph(joinContainer(header, body), 'm.cdz', { exportTopology })).toThrow(
+      /layer 'fc1' \(config\.layers\[4\]\): config\.activation is "linear" in the stored topology, "relu" in the graph/,
+    );
     const renamed = splitContainer(good);
     renamed.header.params.find((p: any) => p.name === 'fc2/kernel').weightName = 'fc1/kernel';
-    expect(() => decodeGraph(joinContainer(renamed.header, renamed.body), 'm.cdz', { exportTopology })).toThrow(/param 'fc2\/kernel' loads into 'fc1\/kernel', the graph's layer weight is 'fc2\/kernel'/);
+    expect(() => decodeGraph(joinContainer(renamed.header, renamed.body), 'm.cdz', { exportTopology })).toThrow(
+      /param 'fc2\/kernel' loads into 'fc1\/kernel', the graph's layer weight is 'fc2\/kernel'/,
+    );
   });
 });
 
 describe('encoder checks', () => {
-  const broken = (edit: (p: Param) => void, name = 'fc1/kernel') => () => {
-    const g = cloneGraph(zoo);
-    edit(g.params.get(name)!);
-    encodeGraph(g);
-  };
+  const broken =
+    (edit: (p: Param) => void, name = 'fc1/kernel') =>
+    () => {
+      const g = cloneGraph(zoo);
+      edit(g.params.get(name)!);
+      encodeGraph(g);
+    };
 
   it('refuses params whose data disagree with their annotations', () => {
     expect(codeOf(broken((p) => (p.data[p.mask!.indexOf(0)] = 0.5)))).toBe('INCONSISTENT_PARAM');
@@ -211,8 +232,12 @@ describe('decoder validation: one distinct code per problem', () => {
       return b;
     };
     const declared = new DataView(good.buffer).getUint32(16, true);
-    expect(() => decodeGraph(withDeclared(declared + 1), 'm.cdz')).toThrow(/BAD_HEADER: m.cdz: header: compressed header does not inflate: inflates to \d+ bytes, the prefix declares/);
-    expect(() => decodeGraph(withDeclared(declared - 1), 'm.cdz')).toThrow(/BAD_HEADER: m.cdz: header: compressed header does not inflate: inflates to more than/);
+    expect(() => decodeGraph(withDeclared(declared + 1), 'm.cdz')).toThrow(
+      /BAD_HEADER: m.cdz: header: compressed header does not inflate: inflates to \d+ bytes, the prefix declares/,
+    );
+    expect(() => decodeGraph(withDeclared(declared - 1), 'm.cdz')).toThrow(
+      /BAD_HEADER: m.cdz: header: compressed header does not inflate: inflates to more than/,
+    );
     expect(() => decodeGraph(withDeclared(0xffffffff), 'm.cdz')).toThrow(/SIZE_LIMIT: m.cdz: header: header declares 4294967295 bytes once inflated/);
     // Garbage that passes the CRC: a block of type 3.
     const garbage = new Uint8Array(20 + 4 + body.length);
@@ -265,18 +290,26 @@ describe('decoder validation: one distinct code per problem', () => {
 
   it('SIZE_LIMIT: declared sizes that the bytes do not back, before allocating', () => {
     // A dense float32 param claiming 2^27 elements with 16 bytes of values.
-    expect(codeOf(withHeader((h) => {
-      const e = entry(h, 'conv/bias');
-      e.shape = [2 ** 27];
-      e.streams.values.n = 2 ** 27;
-    }))).toBe('SIZE_LIMIT');
+    expect(
+      codeOf(
+        withHeader((h) => {
+          const e = entry(h, 'conv/bias');
+          e.shape = [2 ** 27];
+          e.streams.values.n = 2 ** 27;
+        }),
+      ),
+    ).toBe('SIZE_LIMIT');
     // A sparse param whose gaps cover far fewer elements than its shape.
     expect(codeOf(withHeader((h) => (entry(h, 'fc1/kernel').shape = [144, 32_000])))).toBe('SIZE_LIMIT');
     // A Huffman stream claiming more symbols than it has bits.
-    expect(codeOf(withHeader((h) => {
-      const s = entry(h, 'fc1/kernel').streams.gaps;
-      s.n = s.len * 8 + 1;
-    }))).toBe('SIZE_LIMIT');
+    expect(
+      codeOf(
+        withHeader((h) => {
+          const s = entry(h, 'fc1/kernel').streams.gaps;
+          s.n = s.len * 8 + 1;
+        }),
+      ),
+    ).toBe('SIZE_LIMIT');
     // Shapes beyond the element cap, even when every dimension is small.
     expect(codeOf(withHeader((h) => (entry(h, 'fc2/bias').shape = [1 << 16, 1 << 16, 1 << 16])))).toBe('SIZE_LIMIT');
     expect(codeOf(() => decodeGraph(zooBytes, 'x', { maxElements: 1000 }))).toBe('SIZE_LIMIT');
@@ -350,7 +383,7 @@ describe('files and size report', () => {
     // A folder where the file should go; missing folders, on the other hand, are created.
     await expect(writeContainer(zoo, join(dir, 'model.cdz', 'x'))).rejects.toMatchObject({ code: 'IO' });
     await writeContainer(zoo, join(dir, 'new/sub/model.cdz'));
-    expect((await readdir(join(dir, 'new/sub')))).toEqual(['model.cdz']);
+    expect(await readdir(join(dir, 'new/sub'))).toEqual(['model.cdz']);
     expect((await readdir(dir)).sort()).toEqual(['model.cdz', 'new']);
   });
 });
@@ -359,7 +392,11 @@ describe('LeNet-300-100 at Deep Compression sparsity', () => {
   it('round-trips and reports kinds', () => {
     const g = lenet300100(3);
     const next = rng(3);
-    for (const [name, keep] of [['fc1/kernel', 0.08], ['fc2/kernel', 0.09], ['fc3/kernel', 0.26]] as const) {
+    for (const [name, keep] of [
+      ['fc1/kernel', 0.08],
+      ['fc2/kernel', 0.09],
+      ['fc3/kernel', 0.26],
+    ] as const) {
       const p = g.params.get(name)!;
       setMask(p, randomMask(p.data.length, keep, next));
       randomCodebook(p, 6, next);

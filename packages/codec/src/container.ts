@@ -6,7 +6,18 @@ import { crc32 } from './crc32.js';
 import { decodeContainer, parseContainer, type DecodeOptions } from './decode.js';
 import { encodeParam, type ParamEncodeOptions } from './encode.js';
 import { CodecError } from './errors.js';
-import { FORMAT, MAGIC, PREFIX_BYTES, SECTION_KINDS, VERSION, headerLimit, type ContainerHeader, type ParamEntry, type SectionKind, type StreamRef } from './format.js';
+import {
+  FORMAT,
+  MAGIC,
+  PREFIX_BYTES,
+  SECTION_KINDS,
+  VERSION,
+  headerLimit,
+  type ContainerHeader,
+  type ParamEntry,
+  type SectionKind,
+  type StreamRef,
+} from './format.js';
 
 export interface EncodeOptions extends ParamEncodeOptions {
   /** A TF.js `modelTopology` (as in model.json) stored for the loader. */
@@ -54,7 +65,15 @@ export function encodeGraph(graph: Graph, options: EncodeOptions = {}): EncodeRe
     const { entry, streams } = encodeParam(p, bias.has(p.name) ? 'bias' : 'weight', options);
     const refs: Partial<Record<string, StreamRef>> = {};
     for (const s of streams) {
-      refs[s.name] = { off: bodyBytes, len: s.bytes.length, crc: crc32(s.bytes), n: s.n, bits: s.bits, ...(s.huff !== undefined ? { huff: s.huff } : {}), kind: s.kind };
+      refs[s.name] = {
+        off: bodyBytes,
+        len: s.bytes.length,
+        crc: crc32(s.bytes),
+        n: s.n,
+        bits: s.bits,
+        ...(s.huff !== undefined ? { huff: s.huff } : {}),
+        kind: s.kind,
+      };
       chunks.push(s.bytes);
       sections.push({ name: `${p.name}:${s.name}`, kind: s.kind, bytes: s.bytes.length });
       bodyBytes += s.bytes.length;
@@ -76,7 +95,12 @@ export function encodeGraph(graph: Graph, options: EncodeOptions = {}): EncodeRe
   const json = new TextEncoder().encode(JSON.stringify(header));
   // Never write a container the decoder refuses.
   const limit = headerLimit(bodyBytes);
-  if (json.length > limit) throw new CodecError('SIZE_LIMIT', `the header is ${json.length} bytes, more than the ${limit} a container with a ${bodyBytes}-byte body may hold`, 'container');
+  if (json.length > limit)
+    throw new CodecError(
+      'SIZE_LIMIT',
+      `the header is ${json.length} bytes, more than the ${limit} a container with a ${bodyBytes}-byte body may hold`,
+      'container',
+    );
   const stored = deflateRawSync(json, { level: 9 });
   const bytes = new Uint8Array(PREFIX_BYTES + stored.length + bodyBytes);
   bytes.set(MAGIC, 0);

@@ -9,8 +9,27 @@ import { unpack, packedBytes } from './bits.js';
 import { crc32 } from './crc32.js';
 import { CodecError, type CodecErrorCode } from './errors.js';
 import {
-  FORMAT, MAGIC, MAX_HEADER_DEPTH, READ_VERSIONS, headerLimit, SECTION_KINDS, STREAM_NAMES, affineBits, gridBits, prefixBytes, halfToFloatBits, quantMin, quantSlots, storedGrid,
-  type ContainerHeader, type NodeJson, type ParamEntry, type SectionKind, type StreamName, type StreamRef, type ValueEncoding,
+  FORMAT,
+  MAGIC,
+  MAX_HEADER_DEPTH,
+  READ_VERSIONS,
+  headerLimit,
+  SECTION_KINDS,
+  STREAM_NAMES,
+  affineBits,
+  gridBits,
+  prefixBytes,
+  halfToFloatBits,
+  quantMin,
+  quantSlots,
+  storedGrid,
+  type ContainerHeader,
+  type NodeJson,
+  type ParamEntry,
+  type SectionKind,
+  type StreamName,
+  type StreamRef,
+  type ValueEncoding,
 } from './format.js';
 import { InflateError, inflateRaw, maxInflatedSize } from './inflate.js';
 import { MAX_CODE_LENGTH, MAX_HUFFMAN_SYMBOLS, decodeTable, huffmanDecode, lengthsFromString } from './huffman.js';
@@ -179,7 +198,8 @@ function checkParam(p: ParamEntry, bodyBytes: number, where: string, maxElements
   if (e.gapBits !== undefined && !isBits(e.gapBits, MAX_GAP_BITS)) throw bad(`gapBits ${JSON.stringify(e.gapBits)} is not in 1..${MAX_GAP_BITS}`);
   if (p.encoding === 'codebook') {
     const c = e.codebook;
-    if (!(isObject(c) && isBits(c.bits) && isCount(c.size) && c.size >= 1 && c.size <= 2 ** c.bits)) throw bad('codebook needs bits in 1..16 and 1..2^bits centroids');
+    if (!(isObject(c) && isBits(c.bits) && isCount(c.size) && c.size >= 1 && c.size <= 2 ** c.bits))
+      throw bad('codebook needs bits in 1..16 and 1..2^bits centroids');
   } else if (e.codebook !== undefined) throw bad('a codebook entry without the codebook encoding');
   if (p.encoding === 'affine' && e.quant === undefined) throw bad('affine encoding without quantization parameters');
   if (e.stored !== undefined && !isObject(e.stored)) throw bad('stored is not an object');
@@ -189,9 +209,11 @@ function checkParam(p: ParamEntry, bodyBytes: number, where: string, maxElements
   if (e.quant !== undefined) {
     const q = e.quant;
     const axisOk = (a: unknown) => a === undefined || (typeof a === 'number' && Number.isInteger(a) && a >= -p.shape.length && a < p.shape.length);
-    if (!(isObject(q) && isBits(q.bits) && typeof q.signed === 'boolean' && axisOk(q.axis))) throw bad('quant needs bits in 1..16, signed, and an axis inside the shape');
+    if (!(isObject(q) && isBits(q.bits) && typeof q.signed === 'boolean' && axisOk(q.axis)))
+      throw bad('quant needs bits in 1..16, signed, and an axis inside the shape');
     const g = q.group;
-    if (g !== undefined && !(q.axis !== undefined && isObject(g) && isCount(g.size) && g.size >= 1)) throw bad('quant group needs an axis and a positive integer size');
+    if (g !== undefined && !(q.axis !== undefined && isObject(g) && isCount(g.size) && g.size >= 1))
+      throw bad('quant group needs an axis and a positive integer size');
     slots = quantSlots(p.shape, p.quant!.axis, p.quant!.group).slots;
   }
   if (!isObject(e.streams)) throw bad('streams is not an object');
@@ -228,7 +250,8 @@ function checkStream(s: StreamRef, name: StreamName, want: { bits: number; n?: n
   if (!isObject(r) || !isCount(r.off) || !isCount(r.len) || !isCount(r.n) || !isCount(r.bits) || !isCount(r.crc) || r.crc > 0xffffffff) {
     throw new CodecError('BAD_PARAM', 'stream reference needs integer off, len, n, bits and crc', where);
   }
-  if (!SECTION_KINDS.includes(s.kind as SectionKind) || s.kind === 'header') throw new CodecError('BAD_PARAM', `unknown section kind ${JSON.stringify(r.kind)}`, where);
+  if (!SECTION_KINDS.includes(s.kind as SectionKind) || s.kind === 'header')
+    throw new CodecError('BAD_PARAM', `unknown section kind ${JSON.stringify(r.kind)}`, where);
   check(s.off + s.len <= bodyBytes, 'OUT_OF_RANGE', `bytes [${s.off}, ${s.off + s.len}) lie outside the ${bodyBytes}-byte body`, where);
   check(s.bits === want.bits, 'BAD_PARAM', `symbols of ${s.bits} bits, the encoding needs ${want.bits}`, where);
   if (want.n !== undefined) check(s.n === want.n, 'BAD_PARAM', `holds ${s.n} symbols, the param needs ${want.n}`, where);
@@ -249,7 +272,9 @@ function checkStream(s: StreamRef, name: StreamName, want: { bits: number; n?: n
 
 /** Streams tile the body: back to back from byte 0 to the end, no overlap and no byte left unreferenced. */
 function checkTiling(header: ContainerHeader, bodyBytes: number, source: string): void {
-  const ranges = header.params.flatMap((p) => Object.entries(p.streams).map(([name, s]) => ({ off: s!.off, end: s!.off + s!.len, what: `param '${p.name}' stream '${name}'` })));
+  const ranges = header.params.flatMap((p) =>
+    Object.entries(p.streams).map(([name, s]) => ({ off: s!.off, end: s!.off + s!.len, what: `param '${p.name}' stream '${name}'` })),
+  );
   ranges.sort((a, b) => a.off - b.off || a.end - b.end);
   let at = 0;
   let last = 'the start of the body';

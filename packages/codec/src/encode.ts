@@ -7,8 +7,17 @@ import { fitsStored, storedEncoding, toFloat16Bits, type Param } from '@condense
 import { pack, packedBytes } from './bits.js';
 import { CodecError } from './errors.js';
 import {
-  affineBits, gridBits, halfToFloatBits, quantMin, quantSlots, storedGrid,
-  type GridJson, type ParamEntry, type SectionKind, type StreamName, type ValueEncoding,
+  affineBits,
+  gridBits,
+  halfToFloatBits,
+  quantMin,
+  quantSlots,
+  storedGrid,
+  type GridJson,
+  type ParamEntry,
+  type SectionKind,
+  type StreamName,
+  type ValueEncoding,
 } from './format.js';
 import { MAX_HUFFMAN_SYMBOLS, codeLengths, encodedBits, huffmanEncode, lengthsToString } from './huffman.js';
 import { GAP_BITS, MAX_GAP_BITS, encodeGaps } from './sparse.js';
@@ -137,10 +146,13 @@ function checkAnnotations(p: Param, n: number, where: string): void {
   if (p.quant) {
     const q = p.quant;
     if (!(Number.isInteger(q.bits) && q.bits >= 1 && q.bits <= 16)) throw bad(`quantization bits ${q.bits} is not in 1..16`);
-    if (q.axis !== undefined && !(Number.isInteger(q.axis) && q.axis >= -p.shape.length && q.axis < p.shape.length)) throw bad(`quantization axis ${q.axis} is outside the shape`);
-    if (q.group !== undefined && !(q.axis !== undefined && Number.isInteger(q.group.size) && q.group.size >= 1)) throw bad(`quantization group ${JSON.stringify(q.group)} needs an axis and a positive integer size`);
+    if (q.axis !== undefined && !(Number.isInteger(q.axis) && q.axis >= -p.shape.length && q.axis < p.shape.length))
+      throw bad(`quantization axis ${q.axis} is outside the shape`);
+    if (q.group !== undefined && !(q.axis !== undefined && Number.isInteger(q.group.size) && q.group.size >= 1))
+      throw bad(`quantization group ${JSON.stringify(q.group)} needs an axis and a positive integer size`);
     const { slots } = quantSlots(p.shape, q.axis, q.group);
-    if (q.scale.length !== slots || q.zeroPoint.length !== slots) throw bad(`quantization needs ${slots} scale/zero-point entries, has ${q.scale.length}/${q.zeroPoint.length}`);
+    if (q.scale.length !== slots || q.zeroPoint.length !== slots)
+      throw bad(`quantization needs ${slots} scale/zero-point entries, has ${q.scale.length}/${q.zeroPoint.length}`);
   }
 }
 

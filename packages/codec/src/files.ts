@@ -7,7 +7,6 @@ import type { DecodeOptions } from './decode.js';
 import { CodecError } from './errors.js';
 import { MAX_CONTAINER_BYTES } from './format.js';
 
-
 const problem = (e: unknown) => (e instanceof FileError ? e.problem : (e as Error).message);
 
 /** Encode `graph` and write it to `path` atomically: readers see the old file or the whole new one. Missing folders are created. */

@@ -43,7 +43,11 @@ const newTally = (): Tally => ({ cases: 0, decoded: 0, codes: {}, slowest: 0 });
 function lenetBytes(): Uint8Array {
   const g = lenet300100(5);
   const next = rng(5);
-  for (const [name, keep] of [['fc1/kernel', 0.08], ['fc2/kernel', 0.09], ['fc3/kernel', 0.26]] as const) {
+  for (const [name, keep] of [
+    ['fc1/kernel', 0.08],
+    ['fc2/kernel', 0.09],
+    ['fc3/kernel', 0.26],
+  ] as const) {
     const p = g.params.get(name)!;
     setMask(p, randomMask(p.data.length, keep, next));
     randomCodebook(p, 6, next);

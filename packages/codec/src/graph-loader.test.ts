@@ -23,7 +23,10 @@ const fixture = (name: string) => fileURLToPath(new URL(`../../tfjs/src/io/fixtu
 async function compressed(name: string): Promise<Graph> {
   const g = await loadModel(fixture(name));
   const [first, second] = [...g.params.values()].filter((p) => p.shape.length >= 2);
-  setMask(first, Uint8Array.from(first.data, (_, i) => (i % 3 === 0 ? 0 : 1)));
+  setMask(
+    first,
+    Uint8Array.from(first.data, (_, i) => (i % 3 === 0 ? 0 : 1)),
+  );
   setFloat16(second);
   return g;
 }

@@ -25,18 +25,21 @@ function graphWeights(weights: GraphWeightJson[], params: Map<string, DecodedPar
     if (w.dtype === 'float32') {
       const p = params.get(w.name);
       if (!p) throw new CodecError('NOT_LOADABLE', `no stored param carries the weight name '${w.name}'`, where);
-      if (p.shape.length !== w.shape.length || p.shape.some((d, i) => d !== w.shape[i])) throw new CodecError('NOT_LOADABLE', `param '${p.name}' has shape [${p.shape}], weight '${w.name}' needs [${w.shape}]`, where);
+      if (p.shape.length !== w.shape.length || p.shape.some((d, i) => d !== w.shape[i]))
+        throw new CodecError('NOT_LOADABLE', `param '${p.name}' has shape [${p.shape}], weight '${w.name}' needs [${w.shape}]`, where);
       used.add(w.name);
       parts.push(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
       continue;
     }
     const bytes = fromBase64(w.data);
     const fixed = w.dtype === 'int32' ? 4 * n : w.dtype === 'bool' ? n : undefined;
-    if (fixed === undefined ? bytes.byteLength < 4 * n : bytes.byteLength !== fixed) throw new CodecError('NOT_LOADABLE', `weight '${w.name}' (${w.dtype} [${w.shape}]) has ${bytes.byteLength} bytes of data`, where);
+    if (fixed === undefined ? bytes.byteLength < 4 * n : bytes.byteLength !== fixed)
+      throw new CodecError('NOT_LOADABLE', `weight '${w.name}' (${w.dtype} [${w.shape}]) has ${bytes.byteLength} bytes of data`, where);
     parts.push(bytes);
   }
   const unused = [...params.keys()].filter((k) => !used.has(k));
-  if (unused.length) throw new CodecError('NOT_LOADABLE', `stored params carry weight names the graph model does not use: ${unused.slice(0, 5).join(', ')}`, where);
+  if (unused.length)
+    throw new CodecError('NOT_LOADABLE', `stored params carry weight names the graph model does not use: ${unused.slice(0, 5).join(', ')}`, where);
   const data = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
@@ -55,7 +58,8 @@ export async function loadCondenseGraphModel(source: CondenseSource, options: Om
   const name = sourceName(source);
   const bytes = await readSource(source, name);
   const c = decodeContainer(bytes, { ...options, source: name });
-  if (c.modelTopology?.format !== 'graph-model') throw new CodecError('NOT_LOADABLE', 'the container holds no graph model (a layers model loads with loadCondenseModel)', name);
+  if (c.modelTopology?.format !== 'graph-model')
+    throw new CodecError('NOT_LOADABLE', 'the container holds no graph model (a layers model loads with loadCondenseModel)', name);
   const { model, weights } = validateGraphTopology(c.modelTopology, name);
   const { specs, data } = graphWeights(weights, weightsByName(c.params, name), name);
   try {

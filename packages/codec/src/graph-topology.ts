@@ -20,7 +20,9 @@ export interface GraphNodeJson {
 }
 
 /** A weight the loader hands TF.js: float ones from params by name, the others as stored bytes. */
-export type GraphWeightJson = { name: string; shape: number[]; dtype: 'float32' } | { name: string; shape: number[]; dtype: 'int32' | 'bool' | 'string'; data: string };
+export type GraphWeightJson =
+  | { name: string; shape: number[]; dtype: 'float32' }
+  | { name: string; shape: number[]; dtype: 'int32' | 'bool' | 'string'; data: string };
 
 export interface ValidatedGraph {
   /** model.json's fields (format, signature, modelTopology, userDefinedMetadata, ...). */
@@ -36,7 +38,8 @@ function checkNodes(list: unknown, at: string, fail: (msg: string) => never): Gr
   for (const [i, n] of list.entries()) {
     if (!isObject(n) || typeof n.name !== 'string' || typeof n.op !== 'string') fail(`${at}[${i}] needs a name and an op`);
     if (names.has(n.name)) fail(`${at}[${i}]: two nodes are named '${n.name}'`);
-    if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((x) => typeof x === 'string'))) fail(`${at}[${i}] ('${n.name}'): input must be a list of names`);
+    if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((x) => typeof x === 'string')))
+      fail(`${at}[${i}] ('${n.name}'): input must be a list of names`);
     names.add(n.name);
   }
   return list as GraphNodeJson[];
@@ -97,7 +100,9 @@ export function validateGraphTopology(stored: Json, where: string): ValidatedGra
   const graphDef = model.modelTopology;
   const nodes = checkNodes(graphDef.node, 'node', fail);
   const fns = isObject(graphDef.library) && Array.isArray(graphDef.library.function) ? graphDef.library.function : [];
-  const fnNodes = fns.flatMap((f, i) => (isObject(f) ? checkNodes(f.nodeDef ?? [], `library.function[${i}].nodeDef`, fail) : fail(`library.function[${i}] must be an object`)));
+  const fnNodes = fns.flatMap((f, i) =>
+    isObject(f) ? checkNodes(f.nodeDef ?? [], `library.function[${i}].nodeDef`, fail) : fail(`library.function[${i}] must be an object`),
+  );
   if (nodes.length + fnNodes.length > MAX_GRAPH_NODES) fail(`${nodes.length + fnNodes.length} nodes, more than ${MAX_GRAPH_NODES}`);
   checkEdges(nodes, fail);
   const consts = new Set([...nodes, ...fnNodes].filter((n) => n.op === 'Const').map((n) => n.name));

@@ -2,7 +2,15 @@ import { rng } from '@condense/ir';
 import { describe, expect, it } from 'vitest';
 import { CodecError } from './errors.js';
 import {
-  canonicalCodes, checkLengths, codeLengths, decodeTable, encodedBits, huffmanDecode, huffmanEncode, lengthsFromString, lengthsToString,
+  canonicalCodes,
+  checkLengths,
+  codeLengths,
+  decodeTable,
+  encodedBits,
+  huffmanDecode,
+  huffmanEncode,
+  lengthsFromString,
+  lengthsToString,
 } from './huffman.js';
 import { expectSameArray } from './test-helpers.js';
 
@@ -23,7 +31,11 @@ function bruteForceCost(freqs: number[], maxLen: number): number {
   const rec = (i: number, kraft: number) => {
     if (kraft > 1) return;
     if (i === freqs.length) {
-      if (kraft === 1) best = Math.min(best, freqs.reduce((a, f, s) => a + f * lens[s], 0));
+      if (kraft === 1)
+        best = Math.min(
+          best,
+          freqs.reduce((a, f, s) => a + f * lens[s], 0),
+        );
       return;
     }
     for (let l = 1; l <= maxLen; l++) {

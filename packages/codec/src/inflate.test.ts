@@ -15,7 +15,14 @@ describe('inflateRaw', () => {
   it('matches zlib on text, noise and empty input, at every level and strategy (stored, fixed and dynamic blocks)', () => {
     const r = rng(7);
     const inputs = [new Uint8Array(0), text(1, r), text(300, r), text(70_000, r), noise(5000, r), new Uint8Array(100_000).fill(65)];
-    const options = [{ level: 0 }, { level: 1 }, { level: 9 }, { level: 9, strategy: constants.Z_FIXED }, { level: 6, strategy: constants.Z_HUFFMAN_ONLY }, { level: 9, strategy: constants.Z_RLE }];
+    const options = [
+      { level: 0 },
+      { level: 1 },
+      { level: 9 },
+      { level: 9, strategy: constants.Z_FIXED },
+      { level: 6, strategy: constants.Z_HUFFMAN_ONLY },
+      { level: 9, strategy: constants.Z_RLE },
+    ];
     for (const input of inputs) {
       for (const o of options) {
         const z = deflateRawSync(input, o);

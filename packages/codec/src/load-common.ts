@@ -22,7 +22,7 @@ export function weightsByName(params: DecodedParam[], where: string): Map<string
 }
 
 /** A TF.js error as one line (some have an empty message). */
-export const tfjsMessage = (e: unknown): string => (((e as Error)?.message || (e as Error)?.name || String(e)).split('\n')[0]).trim();
+export const tfjsMessage = (e: unknown): string => ((e as Error)?.message || (e as Error)?.name || String(e)).split('\n')[0].trim();
 
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
@@ -39,7 +39,8 @@ export async function readSource(source: CondenseSource, name: string): Promise<
       const path = source.startsWith('file:') ? new URL(source) : source;
       const info = await fs.stat(path);
       if (!info.isFile()) throw new CodecError('IO', 'is not a regular file', name);
-      if (info.size > MAX_CONTAINER_BYTES) throw new CodecError('IO', `has ${info.size} bytes, more than the ${MAX_CONTAINER_BYTES} a container may have`, name);
+      if (info.size > MAX_CONTAINER_BYTES)
+        throw new CodecError('IO', `has ${info.size} bytes, more than the ${MAX_CONTAINER_BYTES} a container may have`, name);
       return new Uint8Array(await fs.readFile(path));
     }
     return await responseBytes(await fetch(source));

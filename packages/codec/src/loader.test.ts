@@ -22,10 +22,12 @@ async function fixture() {
     ],
   });
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   const { modelTopology, weightSpecs, weightData } = artifacts!;
   const buffer = Array.isArray(weightData) ? tf.io.concatenateArrayBuffers(weightData) : (weightData as ArrayBuffer);
 
@@ -61,7 +63,10 @@ describe('loadCondenseModel', () => {
   beforeAll(async () => {
     // The cpu backend first: the bridge (imported through the decoder's topology check) registers wasm too.
     await tf.setBackend('cpu');
-    x = tf.tensor2d(Array.from({ length: 5 * 8 }, (_, i) => Math.sin(i)), [5, 8]);
+    x = tf.tensor2d(
+      Array.from({ length: 5 * 8 }, (_, i) => Math.sin(i)),
+      [5, 8],
+    );
     f = await fixture();
     bytes = encodeGraph(f.graph, { modelTopology: f.modelTopology, weightNames: f.weightNames }).bytes;
     dir = await mkdtemp(join(tmpdir(), 'codec-loader-'));
@@ -116,6 +121,19 @@ describe('loader entry', () => {
     };
     await visit('loader.ts');
     expect([...external].sort()).toEqual(['@condense/files/json', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers']);
-    expect([...seen].sort()).toEqual(['bits.ts', 'crc32.ts', 'decode.ts', 'errors.ts', 'format.ts', 'huffman.ts', 'inflate.ts', 'load-common.ts', 'loader.ts', 'sparse.ts', 'stored-init.ts', 'topology.ts']);
+    expect([...seen].sort()).toEqual([
+      'bits.ts',
+      'crc32.ts',
+      'decode.ts',
+      'errors.ts',
+      'format.ts',
+      'huffman.ts',
+      'inflate.ts',
+      'load-common.ts',
+      'loader.ts',
+      'sparse.ts',
+      'stored-init.ts',
+      'topology.ts',
+    ]);
   });
 });

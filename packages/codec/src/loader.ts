@@ -25,7 +25,8 @@ export async function loadCondenseModel(source: CondenseSource, options: Omit<De
   const bytes = await readSource(source, name);
   const c = decodeContainer(bytes, { ...options, source: name });
   if (!c.modelTopology) throw new CodecError('NOT_LOADABLE', 'the container stores no TF.js modelTopology (encode with the modelTopology option)', name);
-  if (c.modelTopology.format === 'graph-model') throw new CodecError('NOT_LOADABLE', 'the container holds a graph model: load it with loadCondenseGraphModel from @condense/codec/graph-loader', name);
+  if (c.modelTopology.format === 'graph-model')
+    throw new CodecError('NOT_LOADABLE', 'the container holds a graph model: load it with loadCondenseGraphModel from @condense/codec/graph-loader', name);
   const { topology, layers } = validateTopology(c.modelTopology, name);
   const params = weightsByName(c.params, name);
   useStoredWeights(layers);
@@ -39,7 +40,8 @@ export async function loadCondenseModel(source: CondenseSource, options: Omit<De
       if (!used.has(w.originalName)) throw new CodecError('NOT_LOADABLE', `the model's weight '${w.originalName}' was not built from a stored param`, name);
     }
     const unused = [...params.keys()].filter((k) => !used.has(k));
-    if (unused.length) throw new CodecError('NOT_LOADABLE', `stored params carry weight names the topology does not use: ${unused.slice(0, 5).join(', ')}`, name);
+    if (unused.length)
+      throw new CodecError('NOT_LOADABLE', `stored params carry weight names the topology does not use: ${unused.slice(0, 5).join(', ')}`, name);
     return model;
   } catch (e) {
     // Dispose whatever the failed build registered (model.dispose() cannot: the model may not exist).

@@ -13,7 +13,9 @@ export async function loaderOptions(graph: Graph): Promise<Pick<EncodeOptions, '
   try {
     tfjs = await import('@condense/tfjs');
   } catch (e) {
-    throw new Error(`codec.deepCompression: 'topology: true' writes the TF.js model topology for @condense/codec/loader and needs @condense/tfjs (npm install @condense/tfjs), or set topology: false (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(
+      `codec.deepCompression: 'topology: true' writes the TF.js model topology for @condense/codec/loader and needs @condense/tfjs (npm install @condense/tfjs), or set topology: false (${(e as Error).message.split('\n')[0]})`,
+    );
   }
   const { modelTopology, weightNames } = tfjs.exportTopology(graph);
   return { modelTopology, weightNames };
@@ -26,12 +28,17 @@ export async function loaderOptions(graph: Graph): Promise<Pick<EncodeOptions, '
  */
 export const deepCompression = definePlugin({
   name: 'codec.deepCompression',
-  description: 'Deep Compression storage (Han et al. 2016, section 4): sparse relative indices with filler entries, codebook indices, canonical Huffman coding; writes model.cdz. Must be the last stage.',
+  description:
+    'Deep Compression storage (Han et al. 2016, section 4): sparse relative indices with filler entries, codebook indices, canonical Huffman coding; writes model.cdz. Must be the last stage.',
   schema: Type.Object(
     {
       file: Type.String({ default: 'model.cdz', pattern: '^[^/\\\\]+\\.cdz$', description: 'container file name in the output directory' }),
       huffman: Type.Boolean({ default: true, description: 'Huffman-code index and gap streams where that is smaller' }),
-      gapBits: Type.Array(Type.Integer({ minimum: 1, maximum: 8 }), { default: [3, 4, 5, 8], minItems: 1, description: 'relative-position widths tried per param' }),
+      gapBits: Type.Array(Type.Integer({ minimum: 1, maximum: 8 }), {
+        default: [3, 4, 5, 8],
+        minItems: 1,
+        description: 'relative-position widths tried per param',
+      }),
       topology: Type.Boolean({ default: true, description: 'store the TF.js model topology for the standalone loader' }),
     },
     { additionalProperties: false },

@@ -54,7 +54,8 @@ class StoredWeight extends serialization.Serializable {
     if (!build) throw new CodecError('NOT_LOADABLE', `weight '${name}' initialized outside the loader`);
     const p = build.params.get(name);
     if (!p) throw new CodecError('NOT_LOADABLE', `the topology creates the weight '${name}' (shape [${shape}]), which no stored param carries`, build.where);
-    if (!sameShape(p.shape, shape)) throw new CodecError('NOT_LOADABLE', `param '${p.name}' has shape [${p.shape}], weight '${name}' needs [${shape}]`, build.where);
+    if (!sameShape(p.shape, shape))
+      throw new CodecError('NOT_LOADABLE', `param '${p.name}' has shape [${p.shape}], weight '${name}' needs [${shape}]`, build.where);
     if (build.used.has(name)) throw new CodecError('NOT_LOADABLE', `the topology creates the weight '${name}' twice`, build.where);
     build.used.add(name);
     return tensor(p.data, p.shape, 'float32');

@@ -1,8 +1,5 @@
 /** Shared by the tests: a graph exercising every encoding, a bit-exact comparison, container surgery. */
-import {
-  GraphBuilder, param, quantSlots, rng, setCodebook, setFloat16, setMask, setQuant,
-  type Graph, type Param,
-} from '@condense/ir';
+import { GraphBuilder, param, quantSlots, rng, setCodebook, setFloat16, setMask, setQuant, type Graph, type Param } from '@condense/ir';
 import { expect } from 'vitest';
 import { crc32 } from './crc32.js';
 import { VERSION, prefixBytes } from './format.js';
@@ -22,7 +19,10 @@ export function randomCodebook(p: Param, bits: number, next: () => number, size 
 function affine(p: Param, bits: number, signed: boolean, axis?: number, group?: { size: number }) {
   const { slots } = quantSlots(p.shape, { axis, group });
   setQuant(p, {
-    bits, signed, axis, ...(group ? { group } : {}),
+    bits,
+    signed,
+    axis,
+    ...(group ? { group } : {}),
     scale: Float32Array.from({ length: slots }, (_, i) => 0.01 + 0.003 * i),
     zeroPoint: Int32Array.from({ length: slots }, (_, i) => (signed ? 0 : 2 ** (bits - 1) + i - (slots >> 1))),
   });
@@ -193,7 +193,14 @@ function mutateValue(old: unknown, next: () => number): unknown {
     return pick([old + 1, old - 1, old * 2, 0, -1, 2 ** 31, 2 ** 32 + 5, 2 ** 53, 1e300, 0.5, Math.floor(next() * 1e6)]);
   }
   if (typeof old === 'string' && r < 0.6) {
-    return pick(['', 'x', old + '1', old.slice(1), '1'.repeat(1 + Math.floor(next() * 40)), Array.from({ length: old.length }, () => pick([...'0123456789abcdefg'])).join('')]);
+    return pick([
+      '',
+      'x',
+      old + '1',
+      old.slice(1),
+      '1'.repeat(1 + Math.floor(next() * 40)),
+      Array.from({ length: old.length }, () => pick([...'0123456789abcdefg'])).join(''),
+    ]);
   }
   return pick([undefined, null, true, 'str', [], {}, [1, 2], -3, 7]);
 }

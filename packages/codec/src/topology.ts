@@ -42,14 +42,16 @@ function checkGeometry(layer: StoredLayer, fail: (field: string, what: string) =
     const ok = isPositive(v) || (Array.isArray(v) && v.length >= 1 && v.length <= 3 && v.every(isPositive));
     if (!ok) fail(`config.${key}`, `must be a positive integer or a list of 1 to 3 of them, got ${JSON.stringify(v)}`);
   }
-  for (const key of POSITIVE) if (c[key] !== undefined && !isPositive(c[key])) fail(`config.${key}`, `must be a positive integer, got ${JSON.stringify(c[key])}`);
+  for (const key of POSITIVE)
+    if (c[key] !== undefined && !isPositive(c[key])) fail(`config.${key}`, `must be a positive integer, got ${JSON.stringify(c[key])}`);
   for (const key of ['batch_input_shape', 'input_shape']) {
     const v = c[key];
     if (v !== undefined && !(Array.isArray(v) && v.length <= 8 && v.every((d) => d === null || isPositive(d)))) {
       fail(`config.${key}`, `must be a list of positive dimensions (or null), got ${JSON.stringify(v)}`);
     }
   }
-  if (c.rate !== undefined && !(typeof c.rate === 'number' && c.rate >= 0 && c.rate < 1)) fail('config.rate', `must be a number in [0, 1), got ${JSON.stringify(c.rate)}`);
+  if (c.rate !== undefined && !(typeof c.rate === 'number' && c.rate >= 0 && c.rate < 1))
+    fail('config.rate', `must be a number in [0, 1), got ${JSON.stringify(c.rate)}`);
   for (const key of NESTING_KEYS) if (c[key] !== undefined) fail(`config.${key}`, 'holds nested layers; the loader builds flat topologies only');
 }
 
@@ -62,12 +64,17 @@ function checkGraph(raw: Json[], layers: StoredLayer[], config: Json, where: str
     const input = layers[i].className === 'InputLayer';
     if (!Array.isArray(inbound)) throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' (config.layers[${i}]): inbound_nodes is not a list`, where);
     if (input ? inbound.length !== 0 : inbound.length === 0) {
-      throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' (config.layers[${i}]) has ${inbound.length} inbound nodes; ${input ? 'an InputLayer has none' : 'only an InputLayer may have none'}`, where);
+      throw new CodecError(
+        'NOT_LOADABLE',
+        `layer '${layers[i].name}' (config.layers[${i}]) has ${inbound.length} inbound nodes; ${input ? 'an InputLayer has none' : 'only an InputLayer may have none'}`,
+        where,
+      );
     }
     nodesOf.set(layers[i].name, input ? 1 : inbound.length);
   });
   const ref = (r: unknown, at: string): string => {
-    if (!Array.isArray(r) || typeof r[0] !== 'string' || !isCount(r[1]) || !isCount(r[2])) throw new CodecError('NOT_LOADABLE', `${at} is not a [layer, node, tensor] reference`, where);
+    if (!Array.isArray(r) || typeof r[0] !== 'string' || !isCount(r[1]) || !isCount(r[2]))
+      throw new CodecError('NOT_LOADABLE', `${at} is not a [layer, node, tensor] reference`, where);
     const nodes = nodesOf.get(r[0]);
     if (nodes === undefined) throw new CodecError('NOT_LOADABLE', `${at} names the layer '${r[0]}', which the topology does not define`, where);
     if (r[1] >= nodes) throw new CodecError('NOT_LOADABLE', `${at} names node ${r[1]} of layer '${r[0]}', which has ${nodes}`, where);
@@ -77,7 +84,8 @@ function checkGraph(raw: Json[], layers: StoredLayer[], config: Json, where: str
   raw.forEach((l, i) => {
     const list: string[] = [];
     (l.inbound_nodes as unknown[]).forEach((node, n) => {
-      if (!Array.isArray(node) || node.length === 0) throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' inbound_nodes[${n}] is not a non-empty list`, where);
+      if (!Array.isArray(node) || node.length === 0)
+        throw new CodecError('NOT_LOADABLE', `layer '${layers[i].name}' inbound_nodes[${n}] is not a non-empty list`, where);
       node.forEach((r, k) => list.push(ref(r, `layer '${layers[i].name}' inbound_nodes[${n}][${k}]`)));
     });
     deps.set(layers[i].name, list);
@@ -88,7 +96,8 @@ function checkGraph(raw: Json[], layers: StoredLayer[], config: Json, where: str
     ends.forEach((r, k) => {
       const name = ref(r, `config.${key}[${k}]`);
       const isInput = layers.find((l) => l.name === name)?.className === 'InputLayer';
-      if (key === 'input_layers' && !isInput) throw new CodecError('NOT_LOADABLE', `config.input_layers[${k}] names '${name}', which is not an InputLayer`, where);
+      if (key === 'input_layers' && !isInput)
+        throw new CodecError('NOT_LOADABLE', `config.input_layers[${k}] names '${name}', which is not an InputLayer`, where);
     });
   }
   // Depth-first search with colours; iterative, so a long chain cannot overflow the stack.
@@ -128,12 +137,15 @@ export function validateTopology(stored: unknown, where: string): ValidatedTopol
   const names = new Set<string>();
   const layers = raw.map((l: unknown, i): StoredLayer => {
     const at = `modelTopology.config.layers[${i}]`;
-    if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config)) throw new CodecError('NOT_LOADABLE', `${at} is not a {class_name, config} layer`, where);
+    if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config))
+      throw new CodecError('NOT_LOADABLE', `${at} is not a {class_name, config} layer`, where);
     const name = l.config.name;
     if (typeof name !== 'string' || name === '') throw new CodecError('NOT_LOADABLE', `${at}.config.name is not a layer name`, where);
-    if (!sequential && l.name !== name) throw new CodecError('NOT_LOADABLE', `${at}.name ${JSON.stringify(l.name)} differs from its config.name '${name}'`, where);
+    if (!sequential && l.name !== name)
+      throw new CodecError('NOT_LOADABLE', `${at}.name ${JSON.stringify(l.name)} differs from its config.name '${name}'`, where);
     if (names.has(name)) throw new CodecError('NOT_LOADABLE', `${at}: the layer name '${name}' is used twice`, where);
-    if (MODEL_CLASSES.includes(l.class_name)) throw new CodecError('NOT_LOADABLE', `layer '${name}' (${at}) is a nested model; the loader builds flat topologies only`, where);
+    if (MODEL_CLASSES.includes(l.class_name))
+      throw new CodecError('NOT_LOADABLE', `layer '${name}' (${at}) is a nested model; the loader builds flat topologies only`, where);
     names.add(name);
     const layer = { name, className: l.class_name, config: l.config };
     checkGeometry(layer, (field, what) => {

@@ -69,7 +69,8 @@ export function checkContracts(stages: Plugin[], ctx: PipelineContext = {}, init
     const prev = stages.findIndex((s, j) => j < i && s.contract.final);
     if (prev >= 0) throw new ContractError(`${label(stage, i)} comes after ${label(stages[prev], prev)}, which must be the last stage`);
     for (const c of stage.contract.conflicts ?? []) {
-      if (provider.get(c) === -1) throw new ContractError(`${label(stage, i)} cannot run on this model: its params carry ${c} annotations, which this stage would drop`);
+      if (provider.get(c) === -1)
+        throw new ContractError(`${label(stage, i)} cannot run on this model: its params carry ${c} annotations, which this stage would drop`);
       if (provider.has(c)) throw new ContractError(`${label(stage, i)} cannot run after ${who(c)}: it would drop the ${c} that stage left on the graph`);
     }
     for (const c of stage.contract.needs ?? []) {
@@ -82,7 +83,8 @@ export function checkContracts(stages: Plugin[], ctx: PipelineContext = {}, init
     }
     for (const task of stage.contract.runtime ?? []) {
       if (!ctx.runtime) throw new ContractError(`${label(stage, i)} ${TASK_WORDS[task]}, and the pipeline was given no runtime: ${RUNTIME_HINT}`);
-      if (task === 'forward' && !ctx.runtime.forward) throw new ContractError(`${label(stage, i)} ${TASK_WORDS[task]}, and runtime '${ctx.runtime.name}' has no forward()`);
+      if (task === 'forward' && !ctx.runtime.forward)
+        throw new ContractError(`${label(stage, i)} ${TASK_WORDS[task]}, and runtime '${ctx.runtime.name}' has no forward()`);
     }
     if (stage.training && !stages.some((s, j) => j > i && trains(s))) {
       throw new ContractError(`${label(stage, i)} adds training contributions, and no later stage trains: add a finetune stage after it`);
@@ -91,6 +93,8 @@ export function checkContracts(stages: Plugin[], ctx: PipelineContext = {}, init
     for (const c of stage.contract.provides ?? []) provider.set(c, i);
   });
   if (measuresEachStage(ctx) && !ctx.runtime) {
-    throw new ContractError(`the pipeline evaluates the model after every stage (test data was given), and was given no runtime: ${RUNTIME_HINT}, or set evaluateEachStage: false`);
+    throw new ContractError(
+      `the pipeline evaluates the model after every stage (test data was given), and was given no runtime: ${RUNTIME_HINT}, or set evaluateEachStage: false`,
+    );
   }
 }

@@ -17,7 +17,10 @@ export function selectionOptions(what = 'layers') {
 
 /** A map pattern -> value; each layer takes its most specific key (exact name, glob, op type; the later on ties). */
 export function layerMap<T extends TSchema>(value: T, options: SchemaOptions = {}) {
-  return Type.Record(Type.String(), value, { ...options, description: `${options.description ?? 'per-layer values'} (keys: ${RULE}; the most specific key wins)` });
+  return Type.Record(Type.String(), value, {
+    ...options,
+    description: `${options.description ?? 'per-layer values'} (keys: ${RULE}; the most specific key wins)`,
+  });
 }
 
 /** One value for every layer, or a `layerMap` of them. */
@@ -41,8 +44,15 @@ export function finetuneSchema(options: SchemaOptions = {}) {
       learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 1e-3 })),
       momentum: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'SGD momentum' })),
       weightDecay: Type.Optional(Type.Number({ minimum: 0, default: 0 })),
-      schedule: Type.Optional(Type.Union([Type.Literal('constant'), Type.Literal('cosine')], { default: 'constant', description: 'learning rate: constant, or cosine decay to 0 over the stage' })),
-      shuffleBuffer: Type.Optional(Type.Integer({ minimum: 1, description: "examples a streamed dataset's shuffle holds (memory stays bounded by it and the batch); default 1024" })),
+      schedule: Type.Optional(
+        Type.Union([Type.Literal('constant'), Type.Literal('cosine')], {
+          default: 'constant',
+          description: 'learning rate: constant, or cosine decay to 0 over the stage',
+        }),
+      ),
+      shuffleBuffer: Type.Optional(
+        Type.Integer({ minimum: 1, description: "examples a streamed dataset's shuffle holds (memory stays bounded by it and the batch); default 1024" }),
+      ),
       augment: Type.Optional(
         Type.Object(
           {

@@ -16,7 +16,10 @@ const halve = definePlugin({
     contract: { provides: ['mask'] },
     apply(graph) {
       const k = graph.params.get('fc1/kernel')!;
-      setMask(k, Uint8Array.from({ length: k.data.length }, (_, i) => (i < k.data.length / 2 ? 0 : 1)));
+      setMask(
+        k,
+        Uint8Array.from({ length: k.data.length }, (_, i) => (i < k.data.length / 2 ? 0 : 1)),
+      );
       return { notes: ['halved'] };
     },
   }),
@@ -88,7 +91,8 @@ function tinyData(n: number) {
   return { images: new Float32Array(n * 16).fill(0.5), labels: new Uint8Array(n), count: n, shape: [n, 4, 4, 1] as const };
 }
 
-const tinyModel = (): Graph => new GraphBuilder('tiny', [4, 4, 1]).flatten().dense(8, { activation: 'relu', name: 'fc1' }).dense(2, { activation: 'softmax', name: 'fc2' }).build();
+const tinyModel = (): Graph =>
+  new GraphBuilder('tiny', [4, 4, 1]).flatten().dense(8, { activation: 'relu', name: 'fc1' }).dense(2, { activation: 'softmax', name: 'fc2' }).build();
 const data = { train: tinyData(8), test: tinyData(4) };
 
 describe('pipeline', () => {
@@ -107,13 +111,20 @@ describe('pipeline', () => {
   it("trains through the runtime: 'next' contributions reach the next training stage only, 'all' every later one", async () => {
     const { runtime, trained } = recordingRuntime();
     const events: PipelineEvent[] = [];
-    const stages = [contributing('kd', 'all'), contributing('sss'), finetune({ epochs: 3, batchSize: 32, learningRate: 0.01 }), finetune({ epochs: 1, batchSize: 32 })];
+    const stages = [
+      contributing('kd', 'all'),
+      contributing('sss'),
+      finetune({ epochs: 3, batchSize: 32, learningRate: 0.01 }),
+      finetune({ epochs: 1, batchSize: 32 }),
+    ];
     const result = await pipeline(stages).run(tinyModel(), { data, runtime, seed: 7, onEvent: (e) => events.push(e) });
     expect(trained.map((t) => t.contributions)).toEqual([['kd', 'sss'], ['kd']]);
     expect(trained[0]).toMatchObject({ epochs: 3, batchSize: 32, learningRate: 0.01, optimizer: 'adam', seed: 7 });
     expect(result.snapshots.map((s) => s.epochs)).toEqual([0, 0, 0, 3, 1]);
     expect(result.stages.map((s) => s.epochs)).toEqual([0, 0, 3, 1]);
-    expect(result.stages[2].finetunes).toEqual([{ options: expect.objectContaining({ epochs: 3, learningRate: 0.01 }), epochs: 3, finalLoss: 0.5, trainAccuracy: 0.75 }]);
+    expect(result.stages[2].finetunes).toEqual([
+      { options: expect.objectContaining({ epochs: 3, learningRate: 0.01 }), epochs: 3, finalLoss: 0.5, trainAccuracy: 0.75 },
+    ]);
     // Accuracy after every stage comes from the runtime: here it follows the weights training zeroed.
     expect(result.snapshots[4].accuracy).toBeCloseTo(result.snapshots[0].accuracy! - 4 / 128);
     expect(events.filter((e) => e.type === 'epoch').map((e) => (e as { index: number }).index)).toEqual([3, 3, 3, 4]);
@@ -128,7 +139,11 @@ describe('pipeline', () => {
   it('counts every fine-tune of a stage that trains inside apply, which also consumes the contributions', async () => {
     const { runtime, trained } = recordingRuntime();
     const result = await pipeline([contributing('sss'), perLayer(), finetune({ epochs: 2 })]).run(tinyModel(), { data, runtime });
-    expect(trained.map((t) => [t.epochs, t.contributions])).toEqual([[1, ['sss']], [2, ['sss']], [2, []]]);
+    expect(trained.map((t) => [t.epochs, t.contributions])).toEqual([
+      [1, ['sss']],
+      [2, ['sss']],
+      [2, []],
+    ]);
     expect(result.stages[1].epochs).toBe(3);
     expect(result.stages[1].finetunes.map((f) => f.options.learningRate)).toEqual([1e-3, 0.01]);
     expect(result.snapshots.reduce((n, s) => n + s.epochs, 0)).toBe(5);
@@ -143,8 +158,12 @@ describe('pipeline', () => {
 
   it('refuses, before any work, runtime work without a runtime, and says how to pass one', async () => {
     const p = pipeline([halve(), finetune()]);
-    expect(() => p.check({ data: { train: data.train } })).toThrow(/^stage 2 \(finetune\) trains the model, and the pipeline was given no runtime: pass one as 'runtime'.*tfjsRuntime\(\).*@condense\/tfjs/);
-    expect(() => pipeline([halve()]).check({ data })).toThrow(/evaluates the model after every stage \(test data was given\), and was given no runtime: .*evaluateEachStage: false/);
+    expect(() => p.check({ data: { train: data.train } })).toThrow(
+      /^stage 2 \(finetune\) trains the model, and the pipeline was given no runtime: pass one as 'runtime'.*tfjsRuntime\(\).*@condense\/tfjs/,
+    );
+    expect(() => pipeline([halve()]).check({ data })).toThrow(
+      /evaluates the model after every stage \(test data was given\), and was given no runtime: .*evaluateEachStage: false/,
+    );
     expect(() => pipeline([halve()]).check({ data, evaluateEachStage: false })).not.toThrow();
     expect(() => p.check({ data: { train: data.train }, runtime: recordingRuntime().runtime })).not.toThrow();
   });
@@ -153,20 +172,32 @@ describe('pipeline', () => {
     const g = lenet300100(1);
     const ran: string[] = [];
     const first = { name: 'first', options: {}, contract: {}, apply: () => void ran.push('first') };
-    const refuses = { name: 'refuses', options: {}, contract: {}, check: (m: Graph) => { if (m.params.has('fc1/kernel')) throw new Error("layer 'fc1' cannot"); } };
+    const refuses = {
+      name: 'refuses',
+      options: {},
+      contract: {},
+      check: (m: Graph) => {
+        if (m.params.has('fc1/kernel')) throw new Error("layer 'fc1' cannot");
+      },
+    };
     await expect(pipeline([first, refuses]).run(g)).rejects.toThrow("stage 2 (refuses) cannot run on this model: layer 'fc1' cannot");
     expect(ran).toEqual([]);
     // A weight its file stored as uint8 counts 1 byte per value in the input snapshot.
     const k = g.params.get('fc1/kernel')!;
     k.data = k.data.map((v) => (Math.round(v * 100) + 128) * 0.01 - 1.28); // decoded as TF.js decodes uint8 codes
-    k.stored = { entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1.28 } }, bytes: new Uint8Array(0) };
+    k.stored = {
+      entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1.28 } },
+      bytes: new Uint8Array(0),
+    };
     const r = await pipeline([first]).run(g);
     expect(r.snapshots[0].bytes).toBe(r.snapshots[0].float32Bytes - k.data.length * 3);
   });
 
   it('refuses training contributions that no later stage trains with', () => {
     const { runtime } = recordingRuntime();
-    expect(() => pipeline([finetune(), contributing('sss')]).check({ data, runtime })).toThrow('stage 2 (sss) adds training contributions, and no later stage trains: add a finetune stage after it');
+    expect(() => pipeline([finetune(), contributing('sss')]).check({ data, runtime })).toThrow(
+      'stage 2 (sss) adds training contributions, and no later stage trains: add a finetune stage after it',
+    );
     expect(() => pipeline([contributing('sss'), perLayer()]).check({ data, runtime })).not.toThrow();
   });
 
@@ -193,7 +224,9 @@ describe('testStageContext', () => {
   });
 
   it('names what is missing: a runtime, data, the original model', async () => {
-    await expect(testStageContext({ data }).finetune(tinyModel())).rejects.toThrow(/stage 1 \(test\) fine-tunes, and the pipeline was given no runtime: pass one as 'runtime'/);
+    await expect(testStageContext({ data }).finetune(tinyModel())).rejects.toThrow(
+      /stage 1 \(test\) fine-tunes, and the pipeline was given no runtime: pass one as 'runtime'/,
+    );
     expect(() => testStageContext().requireData('train')).toThrow(/stage 1 \(test\) needs train data/);
     expect(() => testStageContext().original).toThrow(/testStageContext: the stage reads ctx\.original; pass \{ original \}/);
     const original = tinyModel();

@@ -141,7 +141,9 @@ export function sources(data: PipelineData = {}): PipelineSources {
 async function checkTargets(stages: Plugin[], data: PipelineSources, ctx: PipelineContext): Promise<void> {
   if (ctx.labelFree !== false || !data.train || !stages.some(trains)) return;
   if (!(await hasTargets(data.train))) {
-    throw new ContractError(`${data.train.name} has no targets and labelFree is false: give targets, or let the fine-tunes recover label-free (labelFree: 'auto')`);
+    throw new ContractError(
+      `${data.train.name} has no targets and labelFree is false: give targets, or let the fine-tunes recover label-free (labelFree: 'auto')`,
+    );
   }
 }
 
@@ -211,7 +213,13 @@ export function stageContext(s: StageSetup): StageContext {
       signal: s.ctx.signal,
       onEpoch: (e) => s.emit({ type: 'epoch', index: s.index + 1, ...e }),
     });
-    s.finetunes.push({ options: resolved, epochs: r.epochs, finalLoss: r.finalLoss, trainAccuracy: r.trainAccuracy, ...(r.labelFree ? { labelFree: true } : {}) });
+    s.finetunes.push({
+      options: resolved,
+      epochs: r.epochs,
+      finalLoss: r.finalLoss,
+      trainAccuracy: r.trainAccuracy,
+      ...(r.labelFree ? { labelFree: true } : {}),
+    });
     return r;
   };
   const examples = async (kind: DataKind, graph: Graph, limit?: number) => {
@@ -235,7 +243,8 @@ export function stageContext(s: StageSetup): StageContext {
     },
     requireData,
     examples,
-    evaluate: (graph, data, request) => runtime('evaluates').evaluate(graph, data === undefined ? requireData('test') : dataSource(data, 'evaluation data'), { task: s.ctx.task, ...request }),
+    evaluate: (graph, data, request) =>
+      runtime('evaluates').evaluate(graph, data === undefined ? requireData('test') : dataSource(data, 'evaluation data'), { task: s.ctx.task, ...request }),
     finetune,
     layerPass: (graph, examples, options) => {
       const r = runtime('runs the model layer by layer');

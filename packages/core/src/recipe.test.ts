@@ -8,7 +8,10 @@ import { OptionsError } from './options.js';
 const scale = definePlugin({
   name: 'test.scale',
   description: 'multiply kernels',
-  schema: Type.Object({ factor: Type.Number({ exclusiveMinimum: 0, default: 2 }), layers: Type.Optional(Type.Array(Type.String())) }, { additionalProperties: false }),
+  schema: Type.Object(
+    { factor: Type.Number({ exclusiveMinimum: 0, default: 2 }), layers: Type.Optional(Type.Array(Type.String())) },
+    { additionalProperties: false },
+  ),
   create: () => ({ contract: {} }),
 });
 
@@ -42,7 +45,9 @@ describe('recipes', () => {
   });
 
   it('names an unknown plugin with near matches', () => {
-    expect(() => buildPipeline(parseRecipe('stages:\n  - test.scal'), registry())).toThrow(/stage 1: unknown plugin 'test.scal' \(did you mean 'test.scale'\?\)/);
+    expect(() => buildPipeline(parseRecipe('stages:\n  - test.scal'), registry())).toThrow(
+      /stage 1: unknown plugin 'test.scal' \(did you mean 'test.scale'\?\)/,
+    );
   });
 
   it('rejects malformed recipes clearly', () => {

@@ -14,13 +14,17 @@ export interface RecipeStage {
 /** The data a recipe names (paths relative to the recipe file), as the CLI's --data, --val, --test and preprocessing flags. */
 export const RecipeDataSchema = Type.Object(
   {
-    train: Type.Optional(Type.String({ minLength: 1, description: 'training data: an image folder (a subfolder per class gives labels), .npy / .npz, .csv or IDX' })),
+    train: Type.Optional(
+      Type.String({ minLength: 1, description: 'training data: an image folder (a subfolder per class gives labels), .npy / .npz, .csv or IDX' }),
+    ),
     val: Type.Optional(Type.String({ minLength: 1, description: 'validation data, same forms' })),
     test: Type.Optional(Type.String({ minLength: 1, description: 'test data, same forms: every snapshot is evaluated on it' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, description: 'read the first N examples of each set' })),
     calibration: Type.Optional(Type.Integer({ minimum: 1, description: 'examples calibration-only stages read' })),
     batchSize: Type.Optional(Type.Integer({ minimum: 1, description: 'examples per batch in every fine-tune and evaluation' })),
-    inputRange: Type.Optional(Type.Union([Type.Literal('0,1'), Type.Literal('-1,1'), Type.Literal('0,255')], { description: 'what pixel values 0..255 map to' })),
+    inputRange: Type.Optional(
+      Type.Union([Type.Literal('0,1'), Type.Literal('-1,1'), Type.Literal('0,255')], { description: 'what pixel values 0..255 map to' }),
+    ),
     mean: Type.Optional(Type.Array(Type.Number(), { description: 'per-channel mean subtracted after the range' })),
     std: Type.Optional(Type.Array(Type.Number(), { description: 'per-channel std divided by after the mean' })),
   },
@@ -63,7 +67,8 @@ export function parseRecipe(text: string, source = 'recipe'): Recipe {
   }
   const raw = doc as { name?: string; description?: string; plugins?: unknown; data?: unknown; task?: unknown; stages: unknown[] };
   const data = raw.data === undefined ? undefined : parseOptions(RecipeDataSchema, raw.data, `${source}: data`);
-  if (raw.task !== undefined && (typeof raw.task !== 'object' || raw.task === null || Array.isArray(raw.task))) throw new OptionsError(`${source}: task must be a mapping (loss, lossWeights, metrics)`);
+  if (raw.task !== undefined && (typeof raw.task !== 'object' || raw.task === null || Array.isArray(raw.task)))
+    throw new OptionsError(`${source}: task must be a mapping (loss, lossWeights, metrics)`);
   const recipe: Recipe = {
     name: raw.name,
     description: raw.description,

@@ -34,12 +34,32 @@ describe('registry', () => {
     // The host (the CLI in real use) is installed in root/project; discovery starts from its module.
     const project = join(root, 'project');
     await fakePackage(project, '@condense/host', { name: '@condense/host', type: 'module', main: 'index.js' }, 'export {}');
-    await fakePackage(project, 'condense-plugin-a', { name: 'condense-plugin-a', type: 'module', main: 'index.js', condense: { plugins: true } }, pluginModule('a.one'));
-    await fakePackage(project, '@acme/condense-plugin-b', { name: '@acme/condense-plugin-b', type: 'module', exports: { '.': { import: './index.js' } }, condense: {} }, pluginModule('b.one'));
+    await fakePackage(
+      project,
+      'condense-plugin-a',
+      { name: 'condense-plugin-a', type: 'module', main: 'index.js', condense: { plugins: true } },
+      pluginModule('a.one'),
+    );
+    await fakePackage(
+      project,
+      '@acme/condense-plugin-b',
+      { name: '@acme/condense-plugin-b', type: 'module', exports: { '.': { import: './index.js' } }, condense: {} },
+      pluginModule('b.one'),
+    );
     await fakePackage(project, 'condense-plugin-nofield', { name: 'condense-plugin-nofield', type: 'module', main: 'index.js' }, pluginModule('c.one'));
-    await fakePackage(project, 'condense-plugin-broken', { name: 'condense-plugin-broken', type: 'module', main: 'index.js', condense: {} }, 'throw new Error("boom")');
+    await fakePackage(
+      project,
+      'condense-plugin-broken',
+      { name: 'condense-plugin-broken', type: 'module', main: 'index.js', condense: {} },
+      'throw new Error("boom")',
+    );
     // Above the installing project: never searched.
-    await fakePackage(root, 'condense-plugin-above', { name: 'condense-plugin-above', type: 'module', main: 'index.js', condense: {} }, pluginModule('above.one'));
+    await fakePackage(
+      root,
+      'condense-plugin-above',
+      { name: 'condense-plugin-above', type: 'module', main: 'index.js', condense: {} },
+      pluginModule('above.one'),
+    );
     const r = createRegistry();
     const found = await discoverPlugins(r, join(project, 'node_modules', '@condense', 'host', 'index.js'));
     expect(r.names()).toEqual(['a.one', 'b.one', 'evaluate', 'finetune']);

@@ -44,7 +44,9 @@ describe('selectLayers', () => {
   });
 
   it('a pattern that matches nothing is an error naming the field, the pattern and the candidates', () => {
-    expect(() => pick(['conv3'])).toThrow(/^test: include pattern 'conv3' matches no layer, param or op type \(candidates: conv1\/kernel \(conv2d conv1\), conv2\/kernel/);
+    expect(() => pick(['conv3'])).toThrow(
+      /^test: include pattern 'conv3' matches no layer, param or op type \(candidates: conv1\/kernel \(conv2d conv1\), conv2\/kernel/,
+    );
     expect(() => pick(undefined, ['fc*9'])).toThrow(/test: exclude pattern 'fc\*9' matches no/);
     // The exact name of a registered op type is vocabulary, not a typo: a recipe may name ops a model lacks.
     expect(pick(['depthwiseConv2d', 'fc1'])).toEqual(['fc1/kernel']);
@@ -71,7 +73,9 @@ describe('resolveLayerMap', () => {
   });
 
   it('an unmatched key is an error', () => {
-    expect(() => values({ conv9: 1 })).toThrow(/test: layers key pattern 'conv9' matches no layer, param or op type \(candidates: conv1 \(conv2d\), conv2 \(conv2d\), fc1 \(dense\)\)/);
+    expect(() => values({ conv9: 1 })).toThrow(
+      /test: layers key pattern 'conv9' matches no layer, param or op type \(candidates: conv1 \(conv2d\), conv2 \(conv2d\), fc1 \(dense\)\)/,
+    );
   });
 
   it('resolvePerLayer takes one value for all, or a map', () => {

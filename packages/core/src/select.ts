@@ -49,7 +49,10 @@ const globCache = new Map<string, RegExp>();
 export function globToRegExp(glob: string): RegExp {
   let re = globCache.get(glob);
   if (!re) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     re = new RegExp(`^${body}$`);
     globCache.set(glob, re);
   }
@@ -121,7 +124,12 @@ export interface LayerMapEntry<V> {
 }
 
 /** Each candidate's winning entry of a pattern -> value map (candidates no key names are absent). */
-export function resolveLayerEntries<T extends LayerRef, V>(candidates: readonly T[], map: Readonly<Record<string, V>>, where: string, field: string): Map<T, LayerMapEntry<V>> {
+export function resolveLayerEntries<T extends LayerRef, V>(
+  candidates: readonly T[],
+  map: Readonly<Record<string, V>>,
+  where: string,
+  field: string,
+): Map<T, LayerMapEntry<V>> {
   const best = new Map<T, LayerMapEntry<V>>();
   for (const [key, value] of Object.entries(map)) {
     for (const [c, rank] of matchOrThrow(key, candidates, where, `${field} key`)) {
@@ -143,7 +151,13 @@ export const isLayerMap = (v: unknown): v is Record<string, unknown> => typeof v
  * The value a per-layer option gives each candidate: a single value for all, or a map resolved
  * by `resolveLayerMap`. Pass `isMap` when the value itself is an object.
  */
-export function resolvePerLayer<T extends LayerRef, V>(candidates: readonly T[], option: PerLayer<V> | undefined, where: string, field: string, isMap: (v: unknown) => boolean = isLayerMap): Map<T, V> {
+export function resolvePerLayer<T extends LayerRef, V>(
+  candidates: readonly T[],
+  option: PerLayer<V> | undefined,
+  where: string,
+  field: string,
+  isMap: (v: unknown) => boolean = isLayerMap,
+): Map<T, V> {
   if (option === undefined) return new Map();
   if (isMap(option)) return resolveLayerMap(candidates, option as Record<string, V>, where, field);
   return new Map(candidates.map((c) => [c, option as V]));

@@ -82,7 +82,9 @@ export function referenceRuntime(): Runtime {
       const batch = await collect(data, modelSpec(graph), request.limit);
       if (!batch) return graph.outputs.map(() => ({ values: new Float32Array(0), shape: [0], dtype: 'float32' as const }));
       const feeds = new Map(graph.inputs.map((name, i) => [name, { values: Float32Array.from(batch.inputs[i].values), shape: batch.inputs[i].shape }]));
-      const nodes = topoSort(graph).filter((n) => !feeds.has(n.name)).map((n) => n.name);
+      const nodes = topoSort(graph)
+        .filter((n) => !feeds.has(n.name))
+        .map((n) => n.name);
       const out = reference(graph, feeds, nodes, graph.outputs);
       return graph.outputs.map((name) => ({ ...(out.get(name) as NodeValue), dtype: 'float32' as const }));
     },
@@ -95,9 +97,11 @@ function reference(graph: Graph, feeds: ReadonlyMap<string, NodeValue>, nodes: r
   const batch = feeds.values().next().value?.shape[0] ?? 1;
   const fed = new Map([...feeds].map(([k, v]) => [k, { data: v.values, shape: v.shape }]));
   const values = referenceForward(graph, fed, nodes, batch);
-  return new Map(outputs.map((o): [string, NodeValue] => {
-    const v = values.get(o);
-    if (!v) throw new Error(`reference runtime: '${o}' is neither fed nor computed`);
-    return [o, { values: Float32Array.from(v.data), shape: v.shape }];
-  }));
+  return new Map(
+    outputs.map((o): [string, NodeValue] => {
+      const v = values.get(o);
+      if (!v) throw new Error(`reference runtime: '${o}' is neither fed nor computed`);
+      return [o, { values: Float32Array.from(v.data), shape: v.shape }];
+    }),
+  );
 }

@@ -28,10 +28,7 @@ const SPLITS = [
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 const repoDir = join(pkgDir, '..', '..');
 const outDir = join(pkgDir, 'data', 'fashion-mnist-subset');
-const srcDir =
-  process.argv[2] ??
-  process.env.FASHION_MNIST_DIR ??
-  fileURLToPath(new URL('../../../../shared/datasets/fashion-mnist', import.meta.url));
+const srcDir = process.argv[2] ?? process.env.FASHION_MNIST_DIR ?? fileURLToPath(new URL('../../../../shared/datasets/fashion-mnist', import.meta.url));
 
 /** Reads a gzip (or raw) ubyte IDX file: { dims, data }. Only what this script needs. */
 function readUbyteIdx(path) {

@@ -39,11 +39,7 @@ export function* batches<S extends number[]>(
 }
 
 /** Randomly moves `fraction` of the samples (rounded) into a validation split. */
-export function validationSplit<S extends number[]>(
-  split: Split<S>,
-  fraction: number,
-  seed = 0,
-): { train: Split<S>; validation: Split<S> } {
+export function validationSplit<S extends number[]>(split: Split<S>, fraction: number, seed = 0): { train: Split<S>; validation: Split<S> } {
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`validationSplit: fraction must be in (0, 1), got ${fraction}`);
   const order = shuffledIndices(split.count, seed);
   const n = Math.round(split.count * fraction);

@@ -4,12 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { subset } from './batches.js';
-import {
-  FASHION_MNIST_CLASSES,
-  FASHION_MNIST_EMBEDDED_DIR,
-  FASHION_MNIST_SYSTEM_DIR,
-  loadFashionMnist,
-} from './fashion-mnist.js';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_EMBEDDED_DIR, FASHION_MNIST_SYSTEM_DIR, loadFashionMnist } from './fashion-mnist.js';
 import type { Split } from './split.js';
 
 // The full data lives next to the repo: <repo>/../shared/datasets/fashion-mnist.

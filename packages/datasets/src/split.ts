@@ -30,12 +30,7 @@ export function take<S extends number[]>(split: Split<S>, indices: ArrayLike<num
 }
 
 /** A split with new data; same per-sample shape. */
-export function withCount<S extends number[]>(
-  split: Split<S>,
-  images: Float32Array,
-  labels: Uint8Array,
-  count: number,
-): Split<S> {
+export function withCount<S extends number[]>(split: Split<S>, images: Float32Array, labels: Uint8Array, count: number): Split<S> {
   // The cast only re-attaches the per-sample part of the shape, which is copied unchanged.
   return { images, labels, count, shape: [count, ...split.shape.slice(1)] as [number, ...S] };
 }

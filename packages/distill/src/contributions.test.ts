@@ -145,7 +145,9 @@ describe('distill.kd contribution', () => {
       /distill.kd: the teacher 'five' has 5 outputs, the student 'student' 3/,
     );
     const other = new GraphBuilder('big-input', [8, 8, 1], 1).flatten().dense(3, { activation: 'softmax' }).build();
-    await expect(train(net('student', 2, 2), data, { contributions: [kdContribution(other, { temperature: 2, alpha: 0.5 })] })).rejects.toThrow(/takes inputs \[8, 8, 1\]/);
+    await expect(train(net('student', 2, 2), data, { contributions: [kdContribution(other, { temperature: 2, alpha: 0.5 })] })).rejects.toThrow(
+      /takes inputs \[8, 8, 1\]/,
+    );
   });
 });
 
@@ -161,7 +163,10 @@ describe('distill.hint contribution', () => {
     const k0 = Array.from(vars.values())[0].dataSync().slice();
     const losses: number[] = [];
     await train(student, data, {
-      epochs: 6, batchSize: 16, learningRate: 0.02, contributions: [hint],
+      epochs: 6,
+      batchSize: 16,
+      learningRate: 0.02,
+      contributions: [hint],
       onEvent: (e) => e.type === 'epochEnd' && losses.push(e.loss!),
     });
     expect(losses.at(-1)).toBeLessThan(losses[0]);
@@ -176,10 +181,15 @@ describe('distill.hint contribution', () => {
     const teacher = net('teacher', 2, 1);
     const student = net('student', 2, 2);
     expect(hintContribution(teacher, student, { teacherTap: 'feat', studentTap: 'feat', weight: 1 }).adapterShape()).toBeUndefined();
-    expect(hintContribution(teacher, student, { teacherTap: 'feat', studentTap: 'feat', weight: 1, adapter: 'always' }).adapterShape()).toEqual({ kernel: [2, 2], bias: [2] });
+    expect(hintContribution(teacher, student, { teacherTap: 'feat', studentTap: 'feat', weight: 1, adapter: 'always' }).adapterShape()).toEqual({
+      kernel: [2, 2],
+      bias: [2],
+    });
     const wide = net('wide', 4, 3);
     expect(hintContribution(wide, student, { teacherTap: 'flat', studentTap: 'flat', weight: 1 }).adapterShape()).toEqual({ kernel: [32, 64], bias: [64] });
-    expect(() => hintContribution(wide, student, { teacherTap: 'feat', studentTap: 'feat', weight: 1, adapter: 'none' })).toThrow(/adapter 'none' needs equal channel counts/);
+    expect(() => hintContribution(wide, student, { teacherTap: 'feat', studentTap: 'feat', weight: 1, adapter: 'none' })).toThrow(
+      /adapter 'none' needs equal channel counts/,
+    );
     expect(() => hintContribution(wide, student, { teacherTap: 'feat', studentTap: 'flat', weight: 1 })).toThrow(/must agree on every axis but channels/);
   });
 
@@ -202,15 +212,25 @@ describe('distill.nst contribution', () => {
     const student = net('student', 3, 7);
     const nst = nstContribution(teacher, student, { teacherTap: 'feat', studentTap: 'feat', weight: 25 });
     const losses: number[] = [];
-    await train(student, data, { epochs: 6, batchSize: 16, learningRate: 0.02, contributions: [nst], onEvent: (e) => e.type === 'epochEnd' && losses.push(e.loss!) });
+    await train(student, data, {
+      epochs: 6,
+      batchSize: 16,
+      learningRate: 0.02,
+      contributions: [nst],
+      onEvent: (e) => e.type === 'epochEnd' && losses.push(e.loss!),
+    });
     expect(losses.at(-1)).toBeLessThan(losses[0]);
   });
 
   it('names missing taps and refuses vectors', () => {
     const teacher = net('teacher', 4, 1);
     const student = net('student', 2, 2);
-    expect(() => nstContribution(teacher, student, { teacherTap: 'missing', studentTap: 'feat', weight: 1 })).toThrow(/teacherTap: 'missing' is not a node of the teacher/);
-    expect(() => nstContribution(teacher, student, { teacherTap: 'feat', studentTap: 'missing', weight: 1 })).toThrow(/studentTap 'missing' is not a node of the student/);
+    expect(() => nstContribution(teacher, student, { teacherTap: 'missing', studentTap: 'feat', weight: 1 })).toThrow(
+      /teacherTap: 'missing' is not a node of the teacher/,
+    );
+    expect(() => nstContribution(teacher, student, { teacherTap: 'feat', studentTap: 'missing', weight: 1 })).toThrow(
+      /studentTap 'missing' is not a node of the student/,
+    );
     expect(() => nstContribution(teacher, student, { teacherTap: 'flat', studentTap: 'flat', weight: 1 })).toThrow(/NST needs feature maps/);
   });
 
@@ -242,4 +262,3 @@ describe('resources', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
-

@@ -1,8 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Graph } from '@condense/ir';
 import {
-  activateTeacher, cachedOutputs, checkTap, checkWeight, kdLoss, OutputCache, tapShape, teacherFor,
-  type FeatureOptions, type LossContext, type TrainingContribution,
+  activateTeacher,
+  cachedOutputs,
+  checkTap,
+  checkWeight,
+  kdLoss,
+  OutputCache,
+  tapShape,
+  teacherFor,
+  type FeatureOptions,
+  type LossContext,
+  type TrainingContribution,
 } from '@condense/tfjs';
 import { nstLoss } from './losses.js';
 
@@ -87,8 +96,14 @@ export function nstContribution(teacherGraph: Graph, student: Graph, o: FeatureO
   checkTap(student, o.studentTap, name);
   const s = tapShape(student, o.studentTap, 'student');
   const t = tapShape(teacherGraph, o.teacherTap, 'teacher');
-  if (s.length !== 4 || t.length !== 4) throw new Error(`${name}: NST needs feature maps [H, W, C]: student '${o.studentTap}' is [${s.slice(1).join(', ')}], teacher '${o.teacherTap}' [${t.slice(1).join(', ')}]`);
-  if (s[1] !== t[1] || s[2] !== t[2]) throw new Error(`${name}: student tap '${o.studentTap}' is ${s[1]}x${s[2]}, teacher tap '${o.teacherTap}' ${t[1]}x${t[2]}: NST needs the same spatial size`);
+  if (s.length !== 4 || t.length !== 4)
+    throw new Error(
+      `${name}: NST needs feature maps [H, W, C]: student '${o.studentTap}' is [${s.slice(1).join(', ')}], teacher '${o.teacherTap}' [${t.slice(1).join(', ')}]`,
+    );
+  if (s[1] !== t[1] || s[2] !== t[2])
+    throw new Error(
+      `${name}: student tap '${o.studentTap}' is ${s[1]}x${s[2]}, teacher tap '${o.teacherTap}' ${t[1]}x${t[2]}: NST needs the same spatial size`,
+    );
   return {
     name,
     taps: [o.studentTap],
@@ -101,4 +116,3 @@ export function nstContribution(teacherGraph: Graph, student: Graph, o: FeatureO
     end: () => teacher.release(),
   };
 }
-

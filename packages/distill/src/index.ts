@@ -3,8 +3,15 @@ import { distillHint, distillKd, distillNst } from './plugins.js';
 
 export { distillKd, distillHint, distillNst, loadTeacher } from './plugins.js';
 export {
-  kdContribution, hintContribution, nstContribution,
-  type KdOptions, type KdStats, type KdContribution, type FeatureOptions, type HintOptions, type HintContribution,
+  kdContribution,
+  hintContribution,
+  nstContribution,
+  type KdOptions,
+  type KdStats,
+  type KdContribution,
+  type FeatureOptions,
+  type HintOptions,
+  type HintContribution,
 } from './contributions.js';
 export { softTargetLoss, kdLoss, hintLoss, nstLoss, normalizeSpatial } from './losses.js';
 // The teacher, its output cache and the KD / hint losses live in @condense/tfjs (label-free recovery reuses them).

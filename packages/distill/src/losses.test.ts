@@ -44,11 +44,19 @@ describe('KD loss', () => {
 
   it('T^2 keeps the gradient size: at high T it tends to (z - v) / (classes * batch)', () => {
     // Zero-mean logits, as in Hinton et al. eq. 4.
-    const z = tf.tensor2d([[0.5, -0.2, -0.3], [-1.0, 0.4, 0.6]]);
-    const v = tf.tensor2d([[1.0, 0.5, -1.5], [0.3, -0.6, 0.3]]);
+    const z = tf.tensor2d([
+      [0.5, -0.2, -0.3],
+      [-1.0, 0.4, 0.6],
+    ]);
+    const v = tf.tensor2d([
+      [1.0, 0.5, -1.5],
+      [0.3, -0.6, 0.3],
+    ]);
     const expected = tf.div(tf.sub(z, v), 3 * 2).arraySync() as number[][];
     for (const T of [20, 100]) {
-      const g = tf.grad((s: tf.Tensor) => kdLoss(s, v, { temperature: T, alpha: 1 }))(z).arraySync() as number[][];
+      const g = tf
+        .grad((s: tf.Tensor) => kdLoss(s, v, { temperature: T, alpha: 1 }))(z)
+        .arraySync() as number[][];
       const tol = T === 100 ? 0.005 : 0.03;
       g.flat().forEach((gi, i) => expect(Math.abs(gi - expected.flat()[i])).toBeLessThan(tol * 0.5));
     }
@@ -60,14 +68,24 @@ describe('KD loss', () => {
 
 describe('hint loss', () => {
   it('is the mean squared difference', () => {
-    const a = tf.tensor2d([[1, 2], [3, 4]]);
-    const b = tf.tensor2d([[1, 0], [0, 4]]);
+    const a = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    const b = tf.tensor2d([
+      [1, 0],
+      [0, 4],
+    ]);
     expect(hintLoss(a, b).dataSync()[0]).toBeCloseTo((4 + 9) / 4, 6);
   });
 });
 
 describe('NST loss', () => {
-  const features = () => tf.tensor4d(Float32Array.from({ length: 2 * 3 * 3 * 4 }, (_, i) => Math.sin(i * 1.7) + 1.1), [2, 3, 3, 4]);
+  const features = () =>
+    tf.tensor4d(
+      Float32Array.from({ length: 2 * 3 * 3 * 4 }, (_, i) => Math.sin(i * 1.7) + 1.1),
+      [2, 3, 3, 4],
+    );
 
   it('normalises every channel spatially', () => {
     const n = normalizeSpatial(features());

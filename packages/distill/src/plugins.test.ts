@@ -48,7 +48,11 @@ describe('distill plugins', () => {
   it('distils the following fine-tune from the model before the pipeline by default', async () => {
     const model = net('model', 4, 1);
     const plain = await pipeline([finetune({ epochs: 2, batchSize: 16, learningRate: 0.01 })]).run(model, { data, runtime, seed: 1 });
-    const kd = await pipeline([distillKd({ temperature: 2, alpha: 0.9 }), finetune({ epochs: 2, batchSize: 16, learningRate: 0.01 })]).run(model, { data, runtime, seed: 1 });
+    const kd = await pipeline([distillKd({ temperature: 2, alpha: 0.9 }), finetune({ epochs: 2, batchSize: 16, learningRate: 0.01 })]).run(model, {
+      data,
+      runtime,
+      seed: 1,
+    });
     expect(kd.stages[0].notes).toEqual(["teacher: 'model' (the pipeline's teacher)"]);
     expect(weights(kd.graph)).not.toEqual(weights(plain.graph));
     // The default scope is the next finetune stage only: a second one trains as without KD.

@@ -9,7 +9,8 @@ const teacherOption = Type.Optional(
 );
 const scopeOption = Type.Union([Type.Literal('next'), Type.Literal('all')], {
   default: 'next',
-  description: "fine-tunes distilled: up to and including the next stage that trains ('next': a finetune stage, or a stage that fine-tunes inside, such as iterative pruning) or every later one ('all')",
+  description:
+    "fine-tunes distilled: up to and including the next stage that trains ('next': a finetune stage, or a stage that fine-tunes inside, such as iterative pruning) or every later one ('all')",
 });
 const tapOptions = {
   teacherTap: Type.String({ minLength: 1, description: 'teacher node whose output is the target' }),
@@ -55,7 +56,8 @@ function withTeacher<O extends { teacher?: string; scope: 'next' | 'all' }>(
 
 export const distillKd = definePlugin({
   name: 'distill.kd',
-  description: "Hinton knowledge distillation (2015) in the following fine-tuning: loss = alpha T^2 KL(teacher_T || student_T) + (1 - alpha) cross-entropy, the teacher frozen and its logits cached per example.",
+  description:
+    'Hinton knowledge distillation (2015) in the following fine-tuning: loss = alpha T^2 KL(teacher_T || student_T) + (1 - alpha) cross-entropy, the teacher frozen and its logits cached per example.',
   schema: Type.Object(
     {
       ...common,
@@ -70,13 +72,17 @@ export const distillKd = definePlugin({
 
 export const distillHint = definePlugin({
   name: 'distill.hint',
-  description: 'FitNets hint (Romero et al. 2015) in the following fine-tuning: L2 between a teacher and a student feature, through a learned 1x1 conv / linear adapter when the channel counts differ (dropped after training).',
+  description:
+    'FitNets hint (Romero et al. 2015) in the following fine-tuning: L2 between a teacher and a student feature, through a learned 1x1 conv / linear adapter when the channel counts differ (dropped after training).',
   schema: Type.Object(
     {
       ...common,
       ...tapOptions,
       weight: Type.Number({ minimum: 0, default: 1, description: 'factor on the mean squared error' }),
-      adapter: Type.Union([Type.Literal('auto'), Type.Literal('always'), Type.Literal('none')], { default: 'auto', description: "learned channel map: when the counts differ ('auto'), always, or never" }),
+      adapter: Type.Union([Type.Literal('auto'), Type.Literal('always'), Type.Literal('none')], {
+        default: 'auto',
+        description: "learned channel map: when the counts differ ('auto'), always, or never",
+      }),
     },
     { additionalProperties: false },
   ),
@@ -85,7 +91,8 @@ export const distillHint = definePlugin({
 
 export const distillNst = definePlugin({
   name: 'distill.nst',
-  description: 'Neuron Selectivity Transfer (Huang & Wang 2017) in the following fine-tuning: squared MMD, polynomial kernel (d = 2, c = 0), between spatially L2-normalised teacher and student feature maps.',
+  description:
+    'Neuron Selectivity Transfer (Huang & Wang 2017) in the following fine-tuning: squared MMD, polynomial kernel (d = 2, c = 0), between spatially L2-normalised teacher and student feature maps.',
   schema: Type.Object(
     {
       ...common,

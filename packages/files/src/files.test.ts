@@ -4,8 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  FileError, cleanStaleTemps, confinedPathProblem, isWithin, readBounded, readInto, realPathOf, replaceDir, resolveInside,
-  tempOwner, tempPath, treeProblem, writeFileAtomic,
+  FileError,
+  cleanStaleTemps,
+  confinedPathProblem,
+  isWithin,
+  readBounded,
+  readInto,
+  realPathOf,
+  replaceDir,
+  resolveInside,
+  tempOwner,
+  tempPath,
+  treeProblem,
+  writeFileAtomic,
 } from './index.js';
 
 let root = '';
@@ -81,16 +92,26 @@ describe('replaceDir', () => {
     const poll = (async () => {
       while (!done) {
         polls++;
-        if (!(await stat(out).then(() => true, () => false))) missing++;
+        if (
+          !(await stat(out).then(
+            () => true,
+            () => false,
+          ))
+        )
+          missing++;
         await new Promise((r) => setImmediate(r));
       }
     })();
-    await replaceDir(out, async (d) => {
-      for (let i = 0; i < 50; i++) await writeFile(join(d, `new${i}.bin`), 'new');
-      await mkdir(join(d, 'nested'));
-      await writeFile(join(d, 'nested', 'x'), 'x');
-      await writeFile(join(d, 'model.json'), 'new');
-    }, { last: ['model.json'] });
+    await replaceDir(
+      out,
+      async (d) => {
+        for (let i = 0; i < 50; i++) await writeFile(join(d, `new${i}.bin`), 'new');
+        await mkdir(join(d, 'nested'));
+        await writeFile(join(d, 'nested', 'x'), 'x');
+        await writeFile(join(d, 'model.json'), 'new');
+      },
+      { last: ['model.json'] },
+    );
     done = true;
     await poll;
     expect(polls).toBeGreaterThan(10);
@@ -114,10 +135,12 @@ describe('replaceDir', () => {
   it('leaves the old target untouched when writing fails', async () => {
     const out = await sub('keep');
     await writeFile(join(out, 'a'), 'old');
-    await expect(replaceDir(out, async (d) => {
-      await writeFile(join(d, 'a'), 'new');
-      throw new Error('stage failed');
-    })).rejects.toThrow('stage failed');
+    await expect(
+      replaceDir(out, async (d) => {
+        await writeFile(join(d, 'a'), 'new');
+        throw new Error('stage failed');
+      }),
+    ).rejects.toThrow('stage failed');
     expect(await readdir(out)).toEqual(['a']);
     expect(await readFile(join(out, 'a'), 'utf8')).toBe('old');
     expect(await readdir(root)).not.toContainEqual(expect.stringContaining('condense-tmp'));
@@ -181,6 +204,11 @@ describe('treeProblem', () => {
     expect(treeProblem(self)).toBe('contains itself (at a.b[0])');
     const shared = { x: 1 };
     expect(treeProblem({ p: shared, q: shared, r: [1, 'two', null] })).toBeUndefined();
-    expect(treeProblem(Array.from({ length: 20 }, () => [1, 2]), { maxNodes: 30 })).toBe('holds more than 30 values');
+    expect(
+      treeProblem(
+        Array.from({ length: 20 }, () => [1, 2]),
+        { maxNodes: 30 },
+      ),
+    ).toBe('holds more than 30 values');
   });
 });

@@ -43,7 +43,10 @@ export async function cleanStaleTemps(dir: string): Promise<string[]> {
     const pid = tempOwner(name);
     if (pid === undefined || alive(pid)) continue;
     const path = join(dir, name);
-    await rm(path, { recursive: true, force: true }).then(() => removed.push(path), () => undefined);
+    await rm(path, { recursive: true, force: true }).then(
+      () => removed.push(path),
+      () => undefined,
+    );
   }
   return removed;
 }

@@ -60,7 +60,11 @@ export async function makeStage(target: string): Promise<string> {
   return stage;
 }
 
-const kind = async (path: string) => lstat(path).then((s) => (s.isDirectory() ? 'dir' : 'file'), () => undefined);
+const kind = async (path: string) =>
+  lstat(path).then(
+    (s) => (s.isDirectory() ? 'dir' : 'file'),
+    () => undefined,
+  );
 
 /** Move `from` onto `to`: files by one rename each; folders merged, dropping what the new one lacks. */
 async function moveEntry(from: string, to: string): Promise<void> {
@@ -130,8 +134,11 @@ export async function replaceDir(target: string, write: (stage: string) => Promi
 
 /** True when `path` exists (anything: file, folder, link). */
 export async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(() => true, (e) => {
-    if (errnoOf(e) === 'ENOENT') return false;
-    throw fileError(path, 'cannot be examined', e);
-  });
+  return lstat(path).then(
+    () => true,
+    (e) => {
+      if (errnoOf(e) === 'ENOENT') return false;
+      throw fileError(path, 'cannot be examined', e);
+    },
+  );
 }

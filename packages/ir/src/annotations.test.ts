@@ -1,8 +1,22 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  affineRange, applyQuant, density, enforceAnnotations, fromFloat16Bits, param, quantize, quantRange, quantSlot, quantSlots, setCodebook, setFloat16, setMask, setQuant,
-  toFloat16Bits, type AffineQuant,
+  affineRange,
+  applyQuant,
+  density,
+  enforceAnnotations,
+  fromFloat16Bits,
+  param,
+  quantize,
+  quantRange,
+  quantSlot,
+  quantSlots,
+  setCodebook,
+  setFloat16,
+  setMask,
+  setQuant,
+  toFloat16Bits,
+  type AffineQuant,
 } from './index.js';
 
 const f32 = (x: number) => Math.fround(x);
@@ -26,9 +40,13 @@ describe('codebook', () => {
   });
   it('rejects out-of-range indices, too many centroids, bad bits, wrong length', () => {
     const p = param('w', [3]);
-    expect(() => setCodebook(p, { bits: 2, centroids: new Float32Array(3), indices: Uint16Array.from([0, 3, 1]) })).toThrow(/param 'w': codebook index 3 at 1 is out of range/);
+    expect(() => setCodebook(p, { bits: 2, centroids: new Float32Array(3), indices: Uint16Array.from([0, 3, 1]) })).toThrow(
+      /param 'w': codebook index 3 at 1 is out of range/,
+    );
     expect(() => setCodebook(p, { bits: 1, centroids: new Float32Array(3), indices: new Uint16Array(3) })).toThrow(/3 centroids do not fit in 1 bits/);
-    expect(() => setCodebook(p, { bits: 17, centroids: new Float32Array(3), indices: new Uint16Array(3) })).toThrow(/codebook bits must be an integer in 1..16, got 17/);
+    expect(() => setCodebook(p, { bits: 17, centroids: new Float32Array(3), indices: new Uint16Array(3) })).toThrow(
+      /codebook bits must be an integer in 1..16, got 17/,
+    );
     expect(() => setCodebook(p, { bits: 2, centroids: new Float32Array(3), indices: new Uint16Array(2) })).toThrow(/codebook has 2 indices, param has 3/);
     expect(p.codebook).toBeUndefined();
   });
@@ -47,18 +65,25 @@ describe('affine quantization', () => {
 
   it('affineRange: a grid over [lo, hi] with 0 on it and every value within scale / 2', () => {
     fc.assert(
-      fc.property(fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), fc.integer({ min: 2, max: 16 }), fc.boolean(), fc.boolean(), (a, b, bits, signed, symmetric) => {
-        const [lo, hi] = [Math.min(a, b), Math.max(a, b)];
-        const { scale, zeroPoint } = affineRange(lo, hi, { bits, signed, symmetric });
-        const [qmin, qmax] = quantRange({ bits, signed });
-        expect(scale).toBe(f32(scale));
-        expect(zeroPoint >= qmin && zeroPoint <= qmax).toBe(true);
-        for (const v of [lo, hi, 0]) {
-          const q = Math.min(qmax, Math.max(qmin, Math.round(v / scale) + zeroPoint));
-          expect(Math.abs(scale * (q - zeroPoint) - v)).toBeLessThanOrEqual(scale / 2 + 1e-12);
-        }
-        if (symmetric) expect(zeroPoint).toBe(signed ? 0 : 2 ** (bits - 1));
-      }),
+      fc.property(
+        fc.double({ min: -5, max: 5, noNaN: true }),
+        fc.double({ min: -5, max: 5, noNaN: true }),
+        fc.integer({ min: 2, max: 16 }),
+        fc.boolean(),
+        fc.boolean(),
+        (a, b, bits, signed, symmetric) => {
+          const [lo, hi] = [Math.min(a, b), Math.max(a, b)];
+          const { scale, zeroPoint } = affineRange(lo, hi, { bits, signed, symmetric });
+          const [qmin, qmax] = quantRange({ bits, signed });
+          expect(scale).toBe(f32(scale));
+          expect(zeroPoint >= qmin && zeroPoint <= qmax).toBe(true);
+          for (const v of [lo, hi, 0]) {
+            const q = Math.min(qmax, Math.max(qmin, Math.round(v / scale) + zeroPoint));
+            expect(Math.abs(scale * (q - zeroPoint) - v)).toBeLessThanOrEqual(scale / 2 + 1e-12);
+          }
+          if (symmetric) expect(zeroPoint).toBe(signed ? 0 : 2 ** (bits - 1));
+        },
+      ),
     );
     expect(affineRange(0, 0, { bits: 8, signed: false })).toEqual({ scale: 1, zeroPoint: 0 });
   });
@@ -165,7 +190,9 @@ describe('affine quantization', () => {
     expect(() => setQuant(p, q({ scale: Float32Array.from([0]) }))).toThrow(/scale\[0\] = 0 must be positive and finite/);
     expect(() => setQuant(p, q({ group: { size: 1 } }))).toThrow(/param 'w': group-wise quantization needs an axis/);
     expect(() => setQuant(p, q({ axis: 1, group: { size: 0 } }))).toThrow(/group size must be a positive integer, got 0/);
-    expect(() => setQuant(p, q({ axis: 1, group: { size: 1 }, scale: new Float32Array(3).fill(1), zeroPoint: new Int32Array(3) }))).toThrow(/needs 6 scale\/zero-point entries, got 3\/3/);
+    expect(() => setQuant(p, q({ axis: 1, group: { size: 1 }, scale: new Float32Array(3).fill(1), zeroPoint: new Int32Array(3) }))).toThrow(
+      /needs 6 scale\/zero-point entries, got 3\/3/,
+    );
     expect(p.quant).toBeUndefined();
   });
 });

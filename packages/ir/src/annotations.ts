@@ -166,7 +166,8 @@ export function quantize(p: Param, q: AffineQuant): Int32Array {
 function quantAxis(p: Param, q: AffineQuant): number | undefined {
   if (q.axis === undefined) return undefined;
   const r = p.shape.length;
-  if (!(Number.isInteger(q.axis) && q.axis >= -r && q.axis < r)) throw new GraphError(`param '${p.name}': quantization axis ${q.axis} is out of range for shape [${p.shape.join(', ')}]`);
+  if (!(Number.isInteger(q.axis) && q.axis >= -r && q.axis < r))
+    throw new GraphError(`param '${p.name}': quantization axis ${q.axis} is out of range for shape [${p.shape.join(', ')}]`);
   return q.axis < 0 ? r + q.axis : q.axis;
 }
 

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { channelGroups, cost, getNode, GraphBuilder, inferShapes, lenet300100, lenet5, makeDivisible, mobilenetV2Small, resnet20, validate, vggSmall } from './index.js';
+import {
+  channelGroups,
+  cost,
+  getNode,
+  GraphBuilder,
+  inferShapes,
+  lenet300100,
+  lenet5,
+  makeDivisible,
+  mobilenetV2Small,
+  resnet20,
+  validate,
+  vggSmall,
+} from './index.js';
 
 describe('reference models', () => {
   it.each([
@@ -33,7 +46,11 @@ describe('reference models', () => {
     expect(maxAbs).toBeGreaterThan(limit * 0.99);
     const mean = k.reduce((a, v) => a + v, 0) / k.length;
     expect(Math.abs(mean)).toBeLessThan(limit / 50);
-    expect(lenet300100().params.get('fc1/bias')!.data.every((v) => v === 0)).toBe(true);
+    expect(
+      lenet300100()
+        .params.get('fc1/bias')!
+        .data.every((v) => v === 0),
+    ).toBe(true);
   });
 
   it('vggSmall with batchNorm has conv, bn, relu per block and no conv bias', () => {
@@ -54,8 +71,16 @@ describe('ResNet-20', () => {
     expect(ops('conv2d')).toHaveLength(1 + 18 + 2);
     expect(ops('batchNorm')).toHaveLength(21);
     expect(ops('add')).toHaveLength(9);
-    expect(ops('conv2d').filter((n) => n.name.endsWith('_proj')).map((n) => n.name)).toEqual(['s2b1_proj', 's3b1_proj']);
-    expect([shapes.get('s1b3_relu'), shapes.get('s2b3_relu'), shapes.get('s3b3_relu')]).toEqual([[null, 28, 28, 16], [null, 14, 14, 32], [null, 7, 7, 64]]);
+    expect(
+      ops('conv2d')
+        .filter((n) => n.name.endsWith('_proj'))
+        .map((n) => n.name),
+    ).toEqual(['s2b1_proj', 's3b1_proj']);
+    expect([shapes.get('s1b3_relu'), shapes.get('s2b3_relu'), shapes.get('s3b3_relu')]).toEqual([
+      [null, 28, 28, 16],
+      [null, 14, 14, 32],
+      [null, 7, 7, 64],
+    ]);
     expect(getNode(g, 's1b1_add').inputs).toEqual(['s1b1_conv2_bn', 'stem_relu']); // identity shortcut
     expect(getNode(g, 's2b1_add').inputs).toEqual(['s2b1_conv2_bn', 's2b1_proj_bn']);
     expect(getNode(g, 's2b1_proj').attrs).toMatchObject({ strides: [2, 2] });
@@ -88,7 +113,14 @@ describe('ResNet-20', () => {
 
 describe('MobileNetV2', () => {
   it('Keras channel rounding: multiples of 8, never 10% below', () => {
-    expect([makeDivisible(32 * 0.5), makeDivisible(16 * 0.5), makeDivisible(24 * 0.5), makeDivisible(96 * 0.5), makeDivisible(320 * 0.35), makeDivisible(11.2)]).toEqual([16, 8, 16, 48, 112, 16]);
+    expect([
+      makeDivisible(32 * 0.5),
+      makeDivisible(16 * 0.5),
+      makeDivisible(24 * 0.5),
+      makeDivisible(96 * 0.5),
+      makeDivisible(320 * 0.35),
+      makeDivisible(11.2),
+    ]).toEqual([16, 8, 16, 48, 112, 16]);
   });
 
   it('width 0.5: 17 inverted residual blocks, 10 residual adds, depthwise 3x3, relu6, linear projections, 28 -> 14 -> 7 -> 4', () => {
@@ -103,8 +135,13 @@ describe('MobileNetV2', () => {
     expect(g.nodes.some((n) => n.name === 'block_1_project_relu6')).toBe(false); // linear bottleneck
     expect(ops('activation').every((n) => n.attrs.fn === 'relu6')).toBe(true);
     expect(getNode(g, 'block_3_depthwise').attrs).toMatchObject({ strides: [2, 2], padding: 'same' });
-    expect([shapes.get('block_2_add'), shapes.get('block_5_add'), shapes.get('block_9_add'), shapes.get('block_15_add'), shapes.get('head_relu6')])
-      .toEqual([[null, 28, 28, 16], [null, 14, 14, 16], [null, 7, 7, 32], [null, 4, 4, 80], [null, 4, 4, 1280]]);
+    expect([shapes.get('block_2_add'), shapes.get('block_5_add'), shapes.get('block_9_add'), shapes.get('block_15_add'), shapes.get('head_relu6')]).toEqual([
+      [null, 28, 28, 16],
+      [null, 14, 14, 16],
+      [null, 7, 7, 32],
+      [null, 4, 4, 80],
+      [null, 4, 4, 1280],
+    ]);
     const t = cost(g).totals;
     expect([t.params, t.macs]).toEqual([718_746, 23_111_712]);
     // every expansion, every residual stream and the head are prunable groups
@@ -131,7 +168,13 @@ describe('GraphBuilder', () => {
       .depthwiseConv2d(3, { name: 'dw', depthMultiplier: 2, bias: false })
       .maxPool2d(2, { name: 'mp', strides: 1, padding: 'same' })
       .dropout(0.25, { name: 'd' })
-      .zeroPad2d([[1, 0], [0, 1]], { name: 'z' })
+      .zeroPad2d(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        { name: 'z' },
+      )
       .activation('leakyRelu', { name: 'lr', alpha: 0.1 })
       .globalAvgPool2d({ name: 'g' })
       .build();

@@ -96,12 +96,18 @@ export class GraphBuilder {
 
   batchNorm(o: { name?: string; epsilon?: number } = {}, from = this.current): this {
     const c = this.shapeOf(from).at(-1) as number;
-    this.add('batchNorm', [from], { epsilon: o.epsilon ?? 1e-3 }, {
-      gamma: [[c], new Float32Array(c).fill(1)],
-      beta: [[c]],
-      movingMean: [[c]],
-      movingVariance: [[c], new Float32Array(c).fill(1)],
-    }, o.name);
+    this.add(
+      'batchNorm',
+      [from],
+      { epsilon: o.epsilon ?? 1e-3 },
+      {
+        gamma: [[c], new Float32Array(c).fill(1)],
+        beta: [[c]],
+        movingMean: [[c]],
+        movingVariance: [[c], new Float32Array(c).fill(1)],
+      },
+      o.name,
+    );
     return this;
   }
 
@@ -111,12 +117,24 @@ export class GraphBuilder {
   }
 
   maxPool2d(size = 2, o: { name?: string; strides?: number; padding?: Padding } = {}, from = this.current): this {
-    this.add('maxPool2d', [from], { poolSize: [size, size], ...(o.strides ? { strides: [o.strides, o.strides] } : {}), padding: o.padding ?? 'valid' }, {}, o.name);
+    this.add(
+      'maxPool2d',
+      [from],
+      { poolSize: [size, size], ...(o.strides ? { strides: [o.strides, o.strides] } : {}), padding: o.padding ?? 'valid' },
+      {},
+      o.name,
+    );
     return this;
   }
 
   avgPool2d(size = 2, o: { name?: string; strides?: number; padding?: Padding } = {}, from = this.current): this {
-    this.add('avgPool2d', [from], { poolSize: [size, size], ...(o.strides ? { strides: [o.strides, o.strides] } : {}), padding: o.padding ?? 'valid' }, {}, o.name);
+    this.add(
+      'avgPool2d',
+      [from],
+      { poolSize: [size, size], ...(o.strides ? { strides: [o.strides, o.strides] } : {}), padding: o.padding ?? 'valid' },
+      {},
+      o.name,
+    );
     return this;
   }
 

@@ -1,8 +1,28 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  applyQuant, channelGroups, cloneGraph, cost, gaussian, GraphBuilder, groupOf, param, registerOp, removeChannels, rng, runReference, setCodebook, setMask, setQuant,
-  sizeOf, takeAlongAxis, validate, validateParam, vggSmall, type ChannelGroup, type Graph,
+  applyQuant,
+  channelGroups,
+  cloneGraph,
+  cost,
+  gaussian,
+  GraphBuilder,
+  groupOf,
+  param,
+  registerOp,
+  removeChannels,
+  rng,
+  runReference,
+  setCodebook,
+  setMask,
+  setQuant,
+  sizeOf,
+  takeAlongAxis,
+  validate,
+  validateParam,
+  vggSmall,
+  type ChannelGroup,
+  type Graph,
 } from './index.js';
 
 // --- fixtures --------------------------------------------------------------------------------
@@ -10,8 +30,12 @@ import {
 /** conv (1x1, 4) -> relu -> flatten -> dense 5 -> dense 2: channel c of [2,2,4] is feature c, c+4, c+8, c+12. */
 function flattenNet(): Graph {
   return new GraphBuilder('flat', [2, 2, 3])
-    .conv2d(4, 1, { name: 'c1' }).activation('relu', { name: 'a1' }).flatten({ name: 'f' })
-    .dense(5, { name: 'd1', activation: 'relu' }).dense(2, { name: 'out' }).build();
+    .conv2d(4, 1, { name: 'c1' })
+    .activation('relu', { name: 'a1' })
+    .flatten({ name: 'f' })
+    .dense(5, { name: 'd1', activation: 'relu' })
+    .dense(2, { name: 'out' })
+    .build();
 }
 
 /** a -> relu -> b; add(relu(a), b) -> c: a and b are coupled, and b also reads a's channels. */
@@ -48,11 +72,15 @@ function depthwiseNet(): Graph {
   return new GraphBuilder('dw', [6, 6, 2])
     .conv2d(3, 1, { name: 'p' })
     .depthwiseConv2d(3, { name: 'dw', padding: 'same', depthMultiplier: 2 })
-    .batchNorm({ name: 'bn' }).activation('relu', { name: 'r' })
-    .maxPool2d(2, { name: 'mp' }).zeroPad2d(1, { name: 'zp' })
+    .batchNorm({ name: 'bn' })
+    .activation('relu', { name: 'r' })
+    .maxPool2d(2, { name: 'mp' })
+    .zeroPad2d(1, { name: 'zp' })
     .conv2d(2, 3, { name: 'q', activation: 'relu' })
-    .avgPool2d(2, { name: 'ap', padding: 'same', strides: 1 }).globalAvgPool2d({ name: 'gap' })
-    .dense(2, { name: 'out' }).build();
+    .avgPool2d(2, { name: 'ap', padding: 'same', strides: 1 })
+    .globalAvgPool2d({ name: 'gap' })
+    .dense(2, { name: 'out' })
+    .build();
 }
 
 /**
@@ -118,7 +146,18 @@ function transposeNet(): Graph {
   const b = new GraphBuilder('transpose', [3, 3, 2]);
   b.add('conv2dTranspose', ['input'], { strides: [2, 2], padding: 'same', activation: 'relu' }, { kernel: [[3, 3, 4, 2]], bias: [[4]] }, 't');
   b.add('upSampling2d', ['t'], { size: [1, 2] }, {}, 'up');
-  b.add('cropping2d', ['up'], { cropping: [[1, 0], [0, 2]] }, {}, 'crop');
+  b.add(
+    'cropping2d',
+    ['up'],
+    {
+      cropping: [
+        [1, 0],
+        [0, 2],
+      ],
+    },
+    {},
+    'crop',
+  );
   b.add('permute', ['crop'], { dims: [2, 1, 3] }, {}, 'perm');
   b.add('prelu', ['perm'], { sharedAxes: [1, 2] }, { alpha: [[1, 1, 4]] }, 'pr');
   b.add('conv2dTranspose', ['pr'], {}, { kernel: [[2, 2, 3, 4]] }, 't2');
@@ -184,7 +223,12 @@ describe('channel groups', () => {
     expect(c1).toMatchObject({ id: 'c1', producers: ['c1'], size: 4, consumers: ['d1'], prunable: true });
     const rows = c1.slices.find((s) => s.node === 'd1')!;
     expect(rows).toMatchObject({ role: 'kernel', axis: 0, dim: 16, kind: 'in' });
-    expect(rows.positions).toEqual([[0, 4, 8, 12], [1, 5, 9, 13], [2, 6, 10, 14], [3, 7, 11, 15]]);
+    expect(rows.positions).toEqual([
+      [0, 4, 8, 12],
+      [1, 5, 9, 13],
+      [2, 6, 10, 14],
+      [3, 7, 11, 15],
+    ]);
     expect(c1.slices.map((s) => `${s.param}@${s.axis}:${s.kind}`)).toEqual(['c1/kernel@3:out', 'c1/bias@0:out', 'd1/kernel@0:in']);
   });
 
@@ -212,7 +256,10 @@ describe('channel groups', () => {
     expectKept(before, g, {
       'a/kernel': [[3, [0, 2]]],
       'a/bias': [[0, [0, 2]]],
-      'b/kernel': [[2, [0, 2]], [3, [0, 2]]],
+      'b/kernel': [
+        [2, [0, 2]],
+        [3, [0, 2]],
+      ],
       'b/bias': [[0, [0, 2]]],
       'c/kernel': [[2, [0, 2]]],
     });
@@ -244,7 +291,10 @@ describe('channel groups', () => {
   it('concat + add: one group across all producers, numbered by first appearance', () => {
     const g = indexed(concatAddNet());
     const groups = channelGroups(g);
-    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([['B+C+A', 8, true], ['out', 2, false]]);
+    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([
+      ['B+C+A', 8, true],
+      ['out', 2, false],
+    ]);
     const grp = groups[0];
     const outOf = (node: string) => grp.slices.find((s) => s.node === node && s.role === 'kernel')!.positions;
     // group channels 0..3 are B's (coupled with C 4..7 through the concat offset), 4..7 are A's (C 0..3)
@@ -255,9 +305,12 @@ describe('channel groups', () => {
     removeChannels(g, grp, [1, 2, 3, 4, 6, 7]); // drop B0 (= C4) and A1 (= C1)
     validate(g);
     expectKept(before, g, {
-      'B/kernel': [[1, [1, 2, 3]]], 'B/bias': [[0, [1, 2, 3]]],
-      'A/kernel': [[1, [0, 2, 3]]], 'A/bias': [[0, [0, 2, 3]]],
-      'C/kernel': [[1, [0, 2, 3, 5, 6, 7]]], 'C/bias': [[0, [0, 2, 3, 5, 6, 7]]],
+      'B/kernel': [[1, [1, 2, 3]]],
+      'B/bias': [[0, [1, 2, 3]]],
+      'A/kernel': [[1, [0, 2, 3]]],
+      'A/bias': [[0, [0, 2, 3]]],
+      'C/kernel': [[1, [0, 2, 3, 5, 6, 7]]],
+      'C/bias': [[0, [0, 2, 3, 5, 6, 7]]],
       'out/kernel': [[0, [0, 2, 3, 5, 6, 7]]],
     });
   });
@@ -275,31 +328,61 @@ describe('channel groups', () => {
     expect(p).toMatchObject({ size: 3, consumers: ['q'], prunable: true });
     const pos = (node: string, role: string) => p.slices.find((s) => s.node === node && s.role === role)!.positions;
     expect(pos('dw', 'kernel')).toEqual([[0], [1], [2]]);
-    expect(pos('dw', 'bias')).toEqual([[0, 1], [2, 3], [4, 5]]);
-    expect(pos('bn', 'movingVariance')).toEqual([[0, 1], [2, 3], [4, 5]]);
-    expect(pos('q', 'kernel')).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(pos('dw', 'bias')).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
+    expect(pos('bn', 'movingVariance')).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
+    expect(pos('q', 'kernel')).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     const before = cloneGraph(g);
     removeChannels(g, p, [0, 2]);
     validate(g);
     const pairs: [number, number[]][] = [[0, [0, 1, 4, 5]]];
     expectKept(before, g, {
-      'p/kernel': [[3, [0, 2]]], 'p/bias': [[0, [0, 2]]],
-      'dw/kernel': [[2, [0, 2]]], 'dw/bias': pairs,
-      'bn/gamma': pairs, 'bn/beta': pairs, 'bn/movingMean': pairs, 'bn/movingVariance': pairs,
+      'p/kernel': [[3, [0, 2]]],
+      'p/bias': [[0, [0, 2]]],
+      'dw/kernel': [[2, [0, 2]]],
+      'dw/bias': pairs,
+      'bn/gamma': pairs,
+      'bn/beta': pairs,
+      'bn/movingMean': pairs,
+      'bn/movingVariance': pairs,
       'q/kernel': [[2, [0, 1, 4, 5]]],
     });
   });
 
   it('group-wise quantization keeps every row group’s scales of the kept channels, and refuses to regroup rows', () => {
-    const p = param('w', [4, 3], Float32Array.from({ length: 12 }, (_, i) => i / 10));
-    setQuant(p, { bits: 8, signed: true, axis: 1, group: { size: 2 }, scale: Float32Array.from([1, 2, 3, 4, 5, 6], (v) => v / 100), zeroPoint: Int32Array.from([0, 1, 2, 3, 4, 5]) });
+    const p = param(
+      'w',
+      [4, 3],
+      Float32Array.from({ length: 12 }, (_, i) => i / 10),
+    );
+    setQuant(p, {
+      bits: 8,
+      signed: true,
+      axis: 1,
+      group: { size: 2 },
+      scale: Float32Array.from([1, 2, 3, 4, 5, 6], (v) => v / 100),
+      zeroPoint: Int32Array.from([0, 1, 2, 3, 4, 5]),
+    });
     const kept = takeAlongAxis(p, 1, [0, 2]);
     expect(kept.quant).toMatchObject({ axis: 1, group: { size: 2 } });
     expect([...kept.quant!.scale]).toEqual([0.01, 0.03, 0.04, 0.06].map(Math.fround));
     expect([...kept.quant!.zeroPoint]).toEqual([0, 2, 3, 5]);
     validateParam(kept);
     expect([...kept.data]).toEqual([0, 2, 3, 5, 6, 8, 9, 11].map((i) => p.data[i]));
-    expect(() => takeAlongAxis(p, 0, [0, 1, 3])).toThrow(/param 'w': removing positions on axis 0 would regroup its group-wise quantization \(groups of 2 rows\)/);
+    expect(() => takeAlongAxis(p, 0, [0, 1, 3])).toThrow(
+      /param 'w': removing positions on axis 0 would regroup its group-wise quantization \(groups of 2 rows\)/,
+    );
   });
 
   it('output groups and reshapes that change the last axis are unprunable, with a reason', () => {
@@ -357,17 +440,33 @@ describe('channel groups', () => {
     b.add('undeclaredScale', ['d'], {}, { s: [[3]] }, 'sc');
     const g = b.dense(2, { name: 'out' }).build();
     const snapshot = cloneGraph(g);
-    expect(() => removeChannels(g, groupOf(g, 'd'), [0, 1])).toThrow(/group 'd': removal would leave the graph invalid, nothing was changed \(node 'sc': param 'sc\/s'/);
+    expect(() => removeChannels(g, groupOf(g, 'd'), [0, 1])).toThrow(
+      /group 'd': removal would leave the graph invalid, nothing was changed \(node 'sc': param 'sc\/s'/,
+    );
     expect(g).toEqual(snapshot);
   });
 
   it('squeeze-and-excitation: the gate producer is coupled with the gated channels (multiply, through reshape and rescaling)', () => {
     const g = seNet();
     const groups = channelGroups(g);
-    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([['p+e', 4, true], ['r', 2, true], ['q+e2', 3, true], ['r2', 2, true], ['c', 2, true], ['out', 2, false]]);
+    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([
+      ['p+e', 4, true],
+      ['r', 2, true],
+      ['q+e2', 3, true],
+      ['r2', 2, true],
+      ['c', 2, true],
+      ['out', 2, false],
+    ]);
     const pe = byId(groups, 'p+e');
     expect(pe.consumers).toEqual(['r', 'q']);
-    expect(pe.slices.map((x) => `${x.param}@${x.axis}:${x.kind}`)).toEqual(['p/kernel@3:out', 'p/bias@0:out', 'r/kernel@2:in', 'e/kernel@3:out', 'e/bias@0:out', 'q/kernel@2:in']);
+    expect(pe.slices.map((x) => `${x.param}@${x.axis}:${x.kind}`)).toEqual([
+      'p/kernel@3:out',
+      'p/bias@0:out',
+      'r/kernel@2:in',
+      'e/kernel@3:out',
+      'e/bias@0:out',
+      'q/kernel@2:in',
+    ]);
     removeChannels(g, pe, [0, 3]);
     removeChannels(g, groupOf(g, 'q'), [1]);
     validate(g);
@@ -380,11 +479,18 @@ describe('channel groups', () => {
     const p = groupOf(g, 'p');
     expect(p).toMatchObject({ size: 2, consumers: ['g'], prunable: true });
     const pos = (group: ChannelGroup, node: string) => group.slices.find((x) => x.node === node && x.role === 'kernel')!.positions;
-    expect(pos(p, 'p')).toEqual([[0, 2], [1, 3]]);
+    expect(pos(p, 'p')).toEqual([
+      [0, 2],
+      [1, 3],
+    ]);
     expect(pos(p, 'g')).toEqual([[0], [1]]);
     const gg = groupOf(g, 'g');
     expect(gg).toMatchObject({ size: 3, consumers: ['h'] });
-    expect(pos(gg, 'g')).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(pos(gg, 'g')).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     const before = cloneGraph(g);
     removeChannels(g, gg, [0, 2]);
     validate(g);
@@ -394,19 +500,36 @@ describe('channel groups', () => {
   it('recurrent layers: a unit owns its column of every gate, its recurrent row, and the next layer’s input row', () => {
     const g = indexed(recurrentNet());
     const groups = channelGroups(g);
-    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([['fwd', 3, true], ['bwd', 2, true], ['gru', 2, true], ['rnn', 3, true], ['out', 2, false]]);
+    expect(groups.map((x) => [x.id, x.size, x.prunable])).toEqual([
+      ['fwd', 3, true],
+      ['bwd', 2, true],
+      ['gru', 2, true],
+      ['rnn', 3, true],
+      ['out', 2, false],
+    ]);
     const fwd = byId(groups, 'fwd');
-    const at = (group: ChannelGroup, node: string, role: string, axis: number) => group.slices.find((x) => x.node === node && x.role === role && x.axis === axis)!.positions;
-    expect(at(fwd, 'fwd', 'kernel', 1)).toEqual([[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8, 11]]);
+    const at = (group: ChannelGroup, node: string, role: string, axis: number) =>
+      group.slices.find((x) => x.node === node && x.role === role && x.axis === axis)!.positions;
+    expect(at(fwd, 'fwd', 'kernel', 1)).toEqual([
+      [0, 3, 6, 9],
+      [1, 4, 7, 10],
+      [2, 5, 8, 11],
+    ]);
     expect(at(fwd, 'fwd', 'recurrentKernel', 0)).toEqual([[0], [1], [2]]);
     expect(at(byId(groups, 'bwd'), 'gru', 'kernel', 0)).toEqual([[3], [4]]);
-    expect(at(byId(groups, 'gru'), 'gru', 'bias', 1)).toEqual([[0, 2, 4], [1, 3, 5]]);
+    expect(at(byId(groups, 'gru'), 'gru', 'bias', 1)).toEqual([
+      [0, 2, 4],
+      [1, 3, 5],
+    ]);
     const before = cloneGraph(g);
     removeChannels(g, fwd, [0, 2]);
     validate(g);
     expectKept(before, g, {
       'fwd/kernel': [[1, [0, 2, 3, 5, 6, 8, 9, 11]]],
-      'fwd/recurrentKernel': [[0, [0, 2]], [1, [0, 2, 3, 5, 6, 8, 9, 11]]],
+      'fwd/recurrentKernel': [
+        [0, [0, 2]],
+        [1, [0, 2, 3, 5, 6, 8, 9, 11]],
+      ],
       'fwd/bias': [[0, [0, 2, 3, 5, 6, 8, 9, 11]]],
       'gru/kernel': [[0, [0, 2, 3, 4]]],
     });
@@ -415,7 +538,16 @@ describe('channel groups', () => {
   it('an embedding produces its dimensions; the ids are not channels', () => {
     const b = new GraphBuilder('emb', [4]);
     b.add('embedding', ['input'], {}, { embeddings: [[10, 3], Float32Array.from({ length: 30 }, (_, i) => i / 10)] }, 'e');
-    b.add('lstm', ['e'], {}, { kernel: [[3, 8], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i))], recurrentKernel: [[2, 8], Float32Array.from({ length: 16 }, (_, i) => Math.cos(i))] }, 'l');
+    b.add(
+      'lstm',
+      ['e'],
+      {},
+      {
+        kernel: [[3, 8], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i))],
+        recurrentKernel: [[2, 8], Float32Array.from({ length: 16 }, (_, i) => Math.cos(i))],
+      },
+      'l',
+    );
     const g = b.dense(2, { name: 'out' }).build();
     const e = groupOf(g, 'e');
     expect(e).toMatchObject({ size: 3, consumers: ['l'], prunable: true });
@@ -442,9 +574,15 @@ describe('removal keeps annotations aligned', () => {
   it('masks, codebook indices and per-channel quantization follow the kept channels', () => {
     const g = randomize(flattenNet(), 3);
     const k = g.params.get('c1/kernel')!; // [1, 1, 3, 4]
-    setMask(k, Uint8Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 0 : 1)));
+    setMask(
+      k,
+      Uint8Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 0 : 1)),
+    );
     const cb = g.params.get('d1/kernel')!; // [16, 5]
-    setMask(cb, Uint8Array.from({ length: 80 }, (_, i) => (i % 7 === 0 ? 0 : 1)));
+    setMask(
+      cb,
+      Uint8Array.from({ length: 80 }, (_, i) => (i % 7 === 0 ? 0 : 1)),
+    );
     setCodebook(cb, { bits: 4, centroids: Float32Array.from(range(16), (i) => i / 4 - 2), indices: Uint16Array.from(range(80), (i) => (i * 5) % 16) });
     setQuant(k, { bits: 8, signed: true, axis: 3, scale: Float32Array.from([0.1, 0.2, 0.3, 0.4]), zeroPoint: Int32Array.from([1, 2, 3, 4]) });
     const bias = g.params.get('c1/bias')!;

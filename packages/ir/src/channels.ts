@@ -72,7 +72,13 @@ const groupsOf = (node: Node, flow: ChannelFlow = channelFlow(node)) => (flow.ki
  * (negative ones resolved), the length it must have, and the channel of each position; undefined
  * when the param broadcasts over the channels (a `broadcast` axis of length 1 or absent).
  */
-function axisLayout(node: Node, spec: ParamAxis, side: Side, p: Param, channels: number): { axis: number; length: number; channel: (i: number) => number } | undefined {
+function axisLayout(
+  node: Node,
+  spec: ParamAxis,
+  side: Side,
+  p: Param,
+  channels: number,
+): { axis: number; length: number; channel: (i: number) => number } | undefined {
   const axis = spec.axis < 0 ? p.shape.length + spec.axis : spec.axis;
   const len = p.shape[axis];
   if (spec.broadcast && (len === undefined || len === 1) && channels !== 1) return undefined;
@@ -137,7 +143,8 @@ class SlotSpace {
     const what = `${node.op} '${node.name}'`;
     // Only the merges trace more than one input; any other input's channels stay whole (a recurrent layer's mask).
     if (flow.kind !== 'add' && flow.kind !== 'combine' && flow.kind !== 'concat') {
-      for (const extra of node.inputs.slice(1)) this.block(extra, `it is input ${node.inputs.indexOf(extra) + 1} of ${what}, which channels cannot be traced through`);
+      for (const extra of node.inputs.slice(1))
+        this.block(extra, `it is input ${node.inputs.indexOf(extra) + 1} of ${what}, which channels cannot be traced through`);
     }
     switch (flow.kind) {
       case 'produce': {
@@ -343,7 +350,10 @@ export function takeAlongAxis(p: Param, axis: number, keep: number[]): Param {
     const q = p.quant;
     const onAxis = q.axis !== undefined && (q.axis + p.shape.length) % p.shape.length === axis;
     // Group-wise scales run over the other axes' rows: cutting one of those would regroup the rows.
-    if (q.group && !onAxis) throw new GraphError(`param '${p.name}': removing positions on axis ${axis} would regroup its group-wise quantization (groups of ${q.group.size} rows); remove channels before quantizing`);
+    if (q.group && !onAxis)
+      throw new GraphError(
+        `param '${p.name}': removing positions on axis ${axis} would regroup its group-wise quantization (groups of ${q.group.size} rows); remove channels before quantizing`,
+      );
     const groups = q.scale.length / dim;
     const slot = (g: number, k: number) => g * dim + keep[k];
     const pickSlots = <T extends Float32Array | Int32Array>(src: T, make: (n: number) => T): T => {
@@ -365,7 +375,9 @@ function checkFresh(graph: Graph, group: ChannelGroup) {
     const node = graph.nodes.find((n) => n.name === s.node);
     const now = graph.params.get(s.param)?.shape[s.axis];
     if (node?.params[s.role] !== s.param || now !== s.dim) {
-      throw new GraphError(`group '${group.id}' is stale: param '${s.param}' axis ${s.axis} is ${now ?? 'gone'}, was ${s.dim}; recompute channelGroups after each removal`);
+      throw new GraphError(
+        `group '${group.id}' is stale: param '${s.param}' axis ${s.axis} is ${now ?? 'gone'}, was ${s.dim}; recompute channelGroups after each removal`,
+      );
     }
   }
 }
@@ -392,7 +404,8 @@ function dropsOf(group: ChannelGroup, kept: Set<number>): Map<string, { param: s
 export function removeChannels(graph: Graph, group: ChannelGroup, keep: Iterable<number>): void {
   if (!group.prunable) throw new GraphError(`group '${group.id}' is not prunable: ${group.reason}`);
   const kept = new Set(keep);
-  for (const c of kept) if (!(Number.isInteger(c) && c >= 0 && c < group.size)) throw new GraphError(`group '${group.id}': channel ${c} is out of range 0..${group.size - 1}`);
+  for (const c of kept)
+    if (!(Number.isInteger(c) && c >= 0 && c < group.size)) throw new GraphError(`group '${group.id}': channel ${c} is out of range 0..${group.size - 1}`);
   if (kept.size === 0) throw new GraphError(`group '${group.id}': cannot remove every channel`);
   checkFresh(graph, group);
   const plan: { param: string; axis: number; keepPos: number[] }[] = [];
@@ -400,7 +413,8 @@ export function removeChannels(graph: Graph, group: ChannelGroup, keep: Iterable
     const dim = (graph.params.get(param) as Param).shape[axis];
     const keepPos: number[] = [];
     for (let i = 0; i < dim; i++) if (!drop.has(i)) keepPos.push(i);
-    if (keepPos.length === 0) throw new GraphError(`group '${group.id}': keeping channels [${[...kept].join(', ')}] would empty axis ${axis} of param '${param}'`);
+    if (keepPos.length === 0)
+      throw new GraphError(`group '${group.id}': keeping channels [${[...kept].join(', ')}] would empty axis ${axis} of param '${param}'`);
     plan.push({ param, axis, keepPos });
   }
   const before = new Map<string, Param>();

@@ -1,6 +1,21 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cost, getNode, GraphBuilder, lenet300100, lenet5, mobilenetV2, param, paramBytes, setMask, sparseEntries, SPARSE_GAP_BITS, validateParam, vggSmall, type Param } from './index.js';
+import {
+  cost,
+  getNode,
+  GraphBuilder,
+  lenet300100,
+  lenet5,
+  mobilenetV2,
+  param,
+  paramBytes,
+  setMask,
+  sparseEntries,
+  SPARSE_GAP_BITS,
+  validateParam,
+  vggSmall,
+  type Param,
+} from './index.js';
 
 describe('MobileNetV2 at 224x224 against the published figures', () => {
   it("300M multiply-adds (Sandler et al. 2018, Table 4) within 1%, Keras' 3,538,984 params", () => {
@@ -110,11 +125,22 @@ function encodeDecode(kept: number[], gapBits: number): { decoded: number[]; ent
 }
 
 describe('paramBytes', () => {
-  const w = () => param('w', [10, 10], Float32Array.from({ length: 100 }, (_, i) => i + 1));
+  const w = () =>
+    param(
+      'w',
+      [10, 10],
+      Float32Array.from({ length: 100 }, (_, i) => i + 1),
+    );
   it('dense encodings: float32, float16, affine per tensor and per axis, codebook', () => {
     expect(paramBytes(w())).toEqual({ encoding: 'float32', valueBits: 32, sparse: false, bytes: 400 });
     expect(paramBytes({ ...w(), float16: true })).toMatchObject({ encoding: 'float16', bytes: 200 });
-    const q = (bits: number, axis?: number) => ({ bits, signed: true, scale: new Float32Array(axis === undefined ? 1 : 10).fill(1), zeroPoint: new Int32Array(axis === undefined ? 1 : 10), axis });
+    const q = (bits: number, axis?: number) => ({
+      bits,
+      signed: true,
+      scale: new Float32Array(axis === undefined ? 1 : 10).fill(1),
+      zeroPoint: new Int32Array(axis === undefined ? 1 : 10),
+      axis,
+    });
     // values plus a float32 scale and int32 zero point per slot
     expect(paramBytes({ ...w(), quant: q(8) })).toMatchObject({ encoding: 'affine', valueBits: 8, bytes: 100 + 8 });
     expect(paramBytes({ ...w(), quant: q(8, 1) })).toMatchObject({ bytes: 100 + 80 });
@@ -148,7 +174,10 @@ describe('paramBytes', () => {
   });
 
   it('chooses sparse whenever it is smaller, even above 50% density', () => {
-    const p = masked(1000, [...Array(1000).keys()].filter((i) => i % 5 < 3));
+    const p = masked(
+      1000,
+      [...Array(1000).keys()].filter((i) => i % 5 < 3),
+    );
     // 600 entries, every gap <= 3: 600 x (32 + 3) bits = 2625 bytes < 4000 dense
     expect(paramBytes(p)).toEqual({ encoding: 'float32', valueBits: 32, sparse: true, gapBits: 3, bytes: 2625 });
     expect(paramBytes(masked(1000, [...Array(1000).keys()]))).toMatchObject({ sparse: false, bytes: 4000 });

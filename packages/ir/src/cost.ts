@@ -131,11 +131,29 @@ export function cost(graph: Graph): CostReport {
       bytes += b;
       source += p.mask || p.codebook || p.quant || p.float16 ? b : sourceBytes(p);
     }
-    layers.push({ node: node.name, op: node.op, shape, params, nonzero, macs, effectiveMacs: Math.round(macs * effectiveFraction(graph, node)), bytes, sourceBytes: source });
+    layers.push({
+      node: node.name,
+      op: node.op,
+      shape,
+      params,
+      nonzero,
+      macs,
+      effectiveMacs: Math.round(macs * effectiveFraction(graph, node)),
+      bytes,
+      sourceBytes: source,
+    });
   }
   const sum = (k: keyof LayerCost) => layers.reduce((a, l) => a + (l[k] as number), 0);
   return {
     layers,
-    totals: { params: sum('params'), nonzero: sum('nonzero'), macs: sum('macs'), effectiveMacs: sum('effectiveMacs'), bytes: sum('bytes'), sourceBytes: sum('sourceBytes'), float32Bytes: sum('params') * 4 },
+    totals: {
+      params: sum('params'),
+      nonzero: sum('nonzero'),
+      macs: sum('macs'),
+      effectiveMacs: sum('effectiveMacs'),
+      bytes: sum('bytes'),
+      sourceBytes: sum('sourceBytes'),
+      float32Bytes: sum('params') * 4,
+    },
   };
 }

@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cloneGraph, consumers, getNode, GraphBuilder, GraphError, inferShapes, lenet300100, lenet5, nodeParam, param, paramUses, setMask, sortNodes,
-  topoSort, validate, weightParams, type Graph,
+  cloneGraph,
+  consumers,
+  getNode,
+  GraphBuilder,
+  GraphError,
+  inferShapes,
+  lenet300100,
+  lenet5,
+  nodeParam,
+  param,
+  paramUses,
+  setMask,
+  sortNodes,
+  topoSort,
+  validate,
+  weightParams,
+  type Graph,
 } from './index.js';
 
 const master = lenet300100();
@@ -37,13 +52,25 @@ describe('validate names the node and the problem', () => {
     expectInvalid((g) => (getNode(g, 'fc1').inputs = ['fc1']), /^node 'fc1': cycle: fc1 -> fc1/, 'fc1');
   });
   it('add of different shapes', () => {
-    expectInvalid((g) => g.nodes.push({ name: 'sum', op: 'add', inputs: ['fc1', 'fc2'], attrs: {}, params: {} }), /^node 'sum': inputs have different shapes: \[null, 300\] vs \[null, 100\]/, 'sum');
+    expectInvalid(
+      (g) => g.nodes.push({ name: 'sum', op: 'add', inputs: ['fc1', 'fc2'], attrs: {}, params: {} }),
+      /^node 'sum': inputs have different shapes: \[null, 300\] vs \[null, 100\]/,
+      'sum',
+    );
   });
   it('dense kernel that does not fit its input', () => {
-    expectInvalid((g) => g.params.set('fc2/kernel', param('fc2/kernel', [299, 100])), /^node 'fc2': param 'fc2\/kernel' \(role 'kernel'\) has shape \[299, 100\], expected \[300, 100\]/, 'fc2');
+    expectInvalid(
+      (g) => g.params.set('fc2/kernel', param('fc2/kernel', [299, 100])),
+      /^node 'fc2': param 'fc2\/kernel' \(role 'kernel'\) has shape \[299, 100\], expected \[300, 100\]/,
+      'fc2',
+    );
   });
   it('param shape that does not fit the op (bias)', () => {
-    expectInvalid((g) => g.params.set('fc1/bias', param('fc1/bias', [301])), /^node 'fc1': param 'fc1\/bias' \(role 'bias'\) has shape \[301\], expected \[300\]/, 'fc1');
+    expectInvalid(
+      (g) => g.params.set('fc1/bias', param('fc1/bias', [301])),
+      /^node 'fc1': param 'fc1\/bias' \(role 'bias'\) has shape \[301\], expected \[300\]/,
+      'fc1',
+    );
   });
   it('param data that does not fill its shape', () => {
     expectInvalid((g) => (g.params.get('fc3/bias')!.data = new Float32Array(9)), /^node 'fc3': param 'fc3\/bias' has 9 values for shape \[10\]/, 'fc3');
@@ -71,7 +98,10 @@ describe('validate names the node and the problem', () => {
   });
   it('annotations that do not fit their param', () => {
     expectInvalid((g) => (g.params.get('fc3/bias')!.mask = new Uint8Array(3)), /param 'fc3\/bias': mask has 3 entries, param has 10/);
-    expectInvalid((g) => (g.params.get('fc3/bias')!.codebook = { bits: 1, centroids: new Float32Array(2), indices: new Uint16Array(10).fill(2) }), /param 'fc3\/bias': codebook index 2 at 0 is out of range/);
+    expectInvalid(
+      (g) => (g.params.get('fc3/bias')!.codebook = { bits: 1, centroids: new Float32Array(2), indices: new Uint16Array(10).fill(2) }),
+      /param 'fc3\/bias': codebook index 2 at 0 is out of range/,
+    );
     const quant = { bits: 8, signed: true, axis: 1, scale: new Float32Array(3), zeroPoint: new Int32Array(3) };
     expectInvalid((g) => (g.params.get('fc3/kernel')!.quant = quant), /param 'fc3\/kernel': quantization needs 10 scale\/zero-point entries, got 3\/3/);
   });
@@ -100,7 +130,11 @@ describe('graph utilities', () => {
   });
   it('consumers and param uses', () => {
     const g = lenet300100();
-    expect(consumers(g).get('fc1')!.map((n) => n.name)).toEqual(['fc2']);
+    expect(
+      consumers(g)
+        .get('fc1')!
+        .map((n) => n.name),
+    ).toEqual(['fc2']);
     expect(consumers(g).get('fc3')).toEqual([]);
     expect(paramUses(g).map((u) => `${u.node.name}.${u.role}`)).toEqual(['fc1.kernel', 'fc1.bias', 'fc2.kernel', 'fc2.bias', 'fc3.kernel', 'fc3.bias']);
     expect(weightParams(g).map((u) => u.param.name)).toEqual(['fc1/kernel', 'fc2/kernel', 'fc3/kernel']);

@@ -168,7 +168,8 @@ export function cloneParam(p: Param): Param {
   const out: Param = { ...p, shape: [...p.shape], data: p.data.slice() };
   if (p.mask) out.mask = p.mask.slice();
   if (p.codebook) out.codebook = { ...p.codebook, centroids: p.codebook.centroids.slice(), indices: p.codebook.indices.slice() };
-  if (p.quant) out.quant = { ...p.quant, scale: p.quant.scale.slice(), zeroPoint: p.quant.zeroPoint.slice(), ...(p.quant.group ? { group: { ...p.quant.group } } : {}) };
+  if (p.quant)
+    out.quant = { ...p.quant, scale: p.quant.scale.slice(), zeroPoint: p.quant.zeroPoint.slice(), ...(p.quant.group ? { group: { ...p.quant.group } } : {}) };
   return out;
 }
 

@@ -30,7 +30,10 @@ export function lenet5(seed = 1): Graph {
 export function vggSmall(seed = 1, o: { batchNorm?: boolean } = {}): Graph {
   const b = new GraphBuilder('vgg-small', [28, 28, 1], seed);
   const conv = (filters: number, name: string) => {
-    if (o.batchNorm) b.conv2d(filters, 3, { name, padding: 'same', bias: false }).batchNorm({ name: `${name}_bn` }).activation('relu', { name: `${name}_relu` });
+    if (o.batchNorm)
+      b.conv2d(filters, 3, { name, padding: 'same', bias: false })
+        .batchNorm({ name: `${name}_bn` })
+        .activation('relu', { name: `${name}_relu` });
     else b.conv2d(filters, 3, { name, padding: 'same', activation: 'relu' });
   };
   conv(32, 'conv1');
@@ -78,7 +81,10 @@ export function resnet20(seed = 1, o: ResNet20Options = {}): Graph {
       width = filters;
     }
   });
-  return b.globalAvgPool2d({ name: 'pool' }).dense(o.classes ?? 10, { name: 'fc', activation: 'softmax' }).build();
+  return b
+    .globalAvgPool2d({ name: 'pool' })
+    .dense(o.classes ?? 10, { name: 'fc', activation: 'softmax' })
+    .build();
 }
 
 /** Options of `mobilenetV2Small`. */
@@ -143,7 +149,10 @@ export function mobilenetV2Small(seed = 1, o: MobileNetV2SmallOptions = {}): Gra
     }
   }
   convBn(b, alpha > 1 ? makeDivisible(1280 * alpha) : 1280, 1, 1, 'head', 'relu6');
-  return b.globalAvgPool2d({ name: 'pool' }).dense(o.classes ?? 10, { name: 'fc', activation: 'softmax' }).build();
+  return b
+    .globalAvgPool2d({ name: 'pool' })
+    .dense(o.classes ?? 10, { name: 'fc', activation: 'softmax' })
+    .build();
 }
 
 /** conv (no bias) + BN (+ activation) named `name`, `name_bn`, `name_<fn>`; returns the last value. */
@@ -164,7 +173,9 @@ export function mobilenetV2(o: { alpha?: number; inputSize?: number; classes?: n
   let size = Math.ceil(inputSize / 2);
   let channels = makeDivisible(32 * alpha);
   const bnRelu = (name: string) => b.batchNorm({ name: `${name}_BN` }).activation('relu6', { name: `${name}_relu` });
-  b.conv2d(channels, 3, { name: 'Conv1', strides: 2, padding: 'same', bias: false }).batchNorm({ name: 'bn_Conv1' }).activation('relu6', { name: 'Conv1_relu' });
+  b.conv2d(channels, 3, { name: 'Conv1', strides: 2, padding: 'same', bias: false })
+    .batchNorm({ name: 'bn_Conv1' })
+    .activation('relu6', { name: 'Conv1_relu' });
   const inverted = (filters: number, stride: number, expansion: number, id: number) => {
     const input = b.current;
     const out = makeDivisible(Math.trunc(filters * alpha));
@@ -175,7 +186,18 @@ export function mobilenetV2(o: { alpha?: number; inputSize?: number; classes?: n
     }
     if (stride === 2) {
       // Keras' correct_pad for an even input: one row and column after.
-      b.zeroPad2d(size % 2 === 0 ? [[0, 1], [0, 1]] : [[1, 1], [1, 1]], { name: `${prefix}pad` });
+      b.zeroPad2d(
+        size % 2 === 0
+          ? [
+              [0, 1],
+              [0, 1],
+            ]
+          : [
+              [1, 1],
+              [1, 1],
+            ],
+        { name: `${prefix}pad` },
+      );
       size = Math.ceil(size / 2);
     }
     b.depthwiseConv2d(3, { name: `${prefix}depthwise`, strides: stride, padding: stride === 1 ? 'same' : 'valid', bias: false });
@@ -188,6 +210,8 @@ export function mobilenetV2(o: { alpha?: number; inputSize?: number; classes?: n
   for (const [expansion, filters, repeats, stride] of MOBILENET_V2_STAGES) {
     for (let r = 0; r < repeats; r++) inverted(filters, r === 0 ? stride : 1, expansion, id++);
   }
-  b.conv2d(alpha > 1 ? makeDivisible(1280 * alpha) : 1280, 1, { name: 'Conv_1', bias: false }).batchNorm({ name: 'Conv_1_bn' }).activation('relu6', { name: 'out_relu' });
+  b.conv2d(alpha > 1 ? makeDivisible(1280 * alpha) : 1280, 1, { name: 'Conv_1', bias: false })
+    .batchNorm({ name: 'Conv_1_bn' })
+    .activation('relu6', { name: 'out_relu' });
   return b.globalAvgPool2d({ name: 'global_average_pooling2d' }).dense(classes, { name: 'predictions', activation: 'softmax' }).build();
 }

@@ -1,13 +1,31 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deserializeGraph, GraphBuilder, GraphError, isSerializedGraph, lenet300100, quantSlots, rng, serializeGraph, sizeOf, type Graph, type Param } from './index.js';
+import {
+  deserializeGraph,
+  GraphBuilder,
+  GraphError,
+  isSerializedGraph,
+  lenet300100,
+  quantSlots,
+  rng,
+  serializeGraph,
+  sizeOf,
+  type Graph,
+  type Param,
+} from './index.js';
 
 /** Random annotations on a param: every combination of mask, codebook, quant (per tensor / per axis / per group), float16, frozen. */
 const annotationsArb = fc.record({
   mask: fc.boolean(),
   codebook: fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
   quant: fc.option(
-    fc.record({ bits: fc.integer({ min: 2, max: 16 }), signed: fc.boolean(), perAxis: fc.boolean(), negativeAxis: fc.boolean(), groupSize: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }) }),
+    fc.record({
+      bits: fc.integer({ min: 2, max: 16 }),
+      signed: fc.boolean(),
+      perAxis: fc.boolean(),
+      negativeAxis: fc.boolean(),
+      groupSize: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+    }),
     { nil: undefined },
   ),
   float16: fc.boolean(),
@@ -21,7 +39,11 @@ function annotate(p: Param, a: Annotations, seed: number) {
   if (a.mask) p.mask = Uint8Array.from({ length: n }, () => (next() < 0.5 ? 1 : 0));
   if (a.codebook) {
     const k = 2 ** a.codebook;
-    p.codebook = { bits: a.codebook, centroids: Float32Array.from({ length: k }, () => next() - 0.5), indices: Uint16Array.from({ length: n }, () => Math.floor(next() * k)) };
+    p.codebook = {
+      bits: a.codebook,
+      centroids: Float32Array.from({ length: k }, () => next() - 0.5),
+      indices: Uint16Array.from({ length: n }, () => Math.floor(next() * k)),
+    };
   }
   if (a.quant) {
     const axis = a.quant.perAxis ? Math.floor(next() * p.shape.length) : undefined;
@@ -42,7 +64,16 @@ function annotate(p: Param, a: Annotations, seed: number) {
 
 const metaArb = fc.dictionary(
   fc.string({ maxLength: 6 }),
-  fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)), { maxLength: 3 })),
+  fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(
+      fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
+      { maxLength: 3 },
+    ),
+  ),
   { maxKeys: 4 },
 );
 
@@ -155,8 +186,16 @@ describe('corrupt inputs give clear errors', () => {
     const header = { format: 'condense-ir', version: 1, name: 'x', inputs: [], outputs: [], meta: {}, nodes: [] };
     fails(fake({ ...header, params: [{ name: 'w', shape: [2], data: [0, 12] }] }), /param 'w' data: section holds 12 bytes, expected 2 values of 4 bytes/);
     fails(fake({ ...header, params: [{ name: 'w', shape: [2, -1], data: [0, 0] }] }), /param 'w' has a bad name or shape \[2,-1\]/);
-    const grouped = (group: unknown, axis?: number) => ({ name: 'w', shape: [2, 2], data: [0, 16], quant: { bits: 4, signed: true, axis, group, scale: [16, 8], zeroPoint: [24, 8] } });
-    fails(fake({ ...header, params: [grouped({ size: 0 }, 1)] }), /param 'w' has a bad quantization group \{"size":0\} \(needs an axis and a positive integer size\)/);
+    const grouped = (group: unknown, axis?: number) => ({
+      name: 'w',
+      shape: [2, 2],
+      data: [0, 16],
+      quant: { bits: 4, signed: true, axis, group, scale: [16, 8], zeroPoint: [24, 8] },
+    });
+    fails(
+      fake({ ...header, params: [grouped({ size: 0 }, 1)] }),
+      /param 'w' has a bad quantization group \{"size":0\} \(needs an axis and a positive integer size\)/,
+    );
     fails(fake({ ...header, params: [grouped({ size: 1 })] }), /param 'w' has a bad quantization group/);
     // groups of 1 row on axis 1 of [2, 2]: 4 slots, so the 2-entry scale section is too short
     fails(fake({ ...header, params: [grouped({ size: 1 }, 1)] }), /param 'w' quantization scale: section holds 8 bytes, expected 4 values/);

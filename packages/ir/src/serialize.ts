@@ -77,7 +77,7 @@ function checkJson(v: unknown, where: string): void {
     for (const [k, x] of Object.entries(v)) if (x !== undefined) checkJson(x, `${where}.${k}`);
     return;
   }
-  const kind = typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v;
+  const kind = typeof v === 'object' ? ((v as object).constructor?.name ?? 'object') : typeof v;
   throw new GraphError(`cannot serialize ${where}: a ${kind} is not plain JSON (use arrays, numbers, strings, plain objects)`);
 }
 
@@ -120,9 +120,12 @@ type ArrayMaker<T> = { new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number }
 function section<T>(bytes: Uint8Array, base: number, s: Section, what: string, make: ArrayMaker<T>, count: number): T {
   const [off, len] = Array.isArray(s) ? s : [NaN, NaN];
   if (!(Number.isInteger(off) && Number.isInteger(len) && off >= 0 && len >= 0 && base + off + len <= bytes.byteLength)) {
-    throw new GraphError(`${what}: section [${String(off)}, +${String(len)}] is outside the file (${bytes.byteLength} bytes); the file is truncated or corrupt`);
+    throw new GraphError(
+      `${what}: section [${String(off)}, +${String(len)}] is outside the file (${bytes.byteLength} bytes); the file is truncated or corrupt`,
+    );
   }
-  if (len !== count * make.BYTES_PER_ELEMENT) throw new GraphError(`${what}: section holds ${len} bytes, expected ${count} values of ${make.BYTES_PER_ELEMENT} bytes`);
+  if (len !== count * make.BYTES_PER_ELEMENT)
+    throw new GraphError(`${what}: section holds ${len} bytes, expected ${count} values of ${make.BYTES_PER_ELEMENT} bytes`);
   return new make(new Uint8Array(bytes.subarray(base + off, base + off + len)).buffer);
 }
 
@@ -133,7 +136,8 @@ function readHeader(bytes: Uint8Array, source: string): { header: GraphHeader; b
   const version = dv.getUint32(4, true);
   if (version !== VERSION) throw new GraphError(`${source}: unsupported IR version ${version} (this build reads ${VERSION})`);
   const jsonLen = dv.getUint32(8, true);
-  if (12 + jsonLen > bytes.byteLength) throw new GraphError(`${source}: header length ${jsonLen} exceeds the file (${bytes.byteLength} bytes); the file is truncated`);
+  if (12 + jsonLen > bytes.byteLength)
+    throw new GraphError(`${source}: header length ${jsonLen} exceeds the file (${bytes.byteLength} bytes); the file is truncated`);
   let header: GraphHeader;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + jsonLen)));

@@ -1,12 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cost, encodeExactly, encodingOf, fitsStored, GraphBuilder, gridCode, gridValue, nearestGridValue, paramBytes, setCodebook, setFloat16, sourceBytes,
-  storedEncoding, toFloat16Bits, type Param, type StoredForm, type StoredGrid,
+  cost,
+  encodeExactly,
+  encodingOf,
+  fitsStored,
+  GraphBuilder,
+  gridCode,
+  gridValue,
+  nearestGridValue,
+  paramBytes,
+  setCodebook,
+  setFloat16,
+  sourceBytes,
+  storedEncoding,
+  toFloat16Bits,
+  type Param,
+  type StoredForm,
+  type StoredGrid,
 } from './index.js';
 
 /** A uint8 grid as tfjs-converter writes one: min a whole number of steps below 0. */
 const GRID: StoredGrid = { dtype: 'uint8', scale: 0.0014681343354430853, min: -0.1879211949367149 };
-const form = (quantization: Record<string, unknown>, bytes = new Uint8Array(0)): StoredForm => ({ entry: { name: 'w', shape: [bytes.length], dtype: 'float32', quantization }, bytes });
+const form = (quantization: Record<string, unknown>, bytes = new Uint8Array(0)): StoredForm => ({
+  entry: { name: 'w', shape: [bytes.length], dtype: 'float32', quantization },
+  bytes,
+});
 
 /** A param decoded from uint8 codes the way TF.js does. */
 function gridParam(codes: number[]): Param {

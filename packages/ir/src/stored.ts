@@ -29,7 +29,14 @@ export function encodingOf(stored: StoredForm | undefined): StoredEncoding {
   if (!entry || entry.dtype !== 'float32' || !isRecord(entry.quantization)) return FLOAT32;
   const q = entry.quantization;
   if (q.dtype === 'float16') return { dtype: 'float16' };
-  if ((q.dtype === 'uint8' || q.dtype === 'uint16') && typeof q.scale === 'number' && typeof q.min === 'number' && q.scale > 0 && Number.isFinite(q.scale) && Number.isFinite(q.min)) {
+  if (
+    (q.dtype === 'uint8' || q.dtype === 'uint16') &&
+    typeof q.scale === 'number' &&
+    typeof q.min === 'number' &&
+    q.scale > 0 &&
+    Number.isFinite(q.scale) &&
+    Number.isFinite(q.min)
+  ) {
     return { dtype: q.dtype, scale: q.scale, min: q.min };
   }
   return FLOAT32;

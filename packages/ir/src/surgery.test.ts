@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
-  bypassNode, channelGroups, cloneGraph, getNode, GraphBuilder, insertAfter, param, referenceValues, registerOp, removeChannels, removeUnusedParams, runReference,
-  shiftOutput, uniqueNodeName, validate, type Graph,
+  bypassNode,
+  channelGroups,
+  cloneGraph,
+  getNode,
+  GraphBuilder,
+  insertAfter,
+  param,
+  referenceValues,
+  registerOp,
+  removeChannels,
+  removeUnusedParams,
+  runReference,
+  shiftOutput,
+  uniqueNodeName,
+  validate,
+  type Graph,
 } from './index.js';
 
 // A per-channel scale, as the SSS plugin would register it.
@@ -30,7 +44,9 @@ describe('surgery', () => {
   it('insertAfter rewires readers and outputs; an identity scale keeps function and joins the channel group', () => {
     const g = mlp();
     const before = runReference(g, x, 2);
-    insertAfter(g, 'fc1', { name: 'fc1_scale', op: 'surgeryScale', attrs: {}, params: { scale: 'fc1_scale/scale' } }, [param('fc1_scale/scale', [4], new Float32Array(4).fill(1))]);
+    insertAfter(g, 'fc1', { name: 'fc1_scale', op: 'surgeryScale', attrs: {}, params: { scale: 'fc1_scale/scale' } }, [
+      param('fc1_scale/scale', [4], new Float32Array(4).fill(1)),
+    ]);
     validate(g);
     expect(getNode(g, 'fc2').inputs).toEqual(['fc1_scale']);
     expect(g.nodes.map((n) => n.name)).toEqual(['input', 'fc1', 'fc1_scale', 'fc2']);
@@ -94,7 +110,14 @@ describe('surgery', () => {
     // bn(toNorm + delta) = bn with mean - delta: its output moves by gamma * delta / sqrt(var + eps)
     const gamma = g.params.get('bn/gamma')!.data;
     const v = g.params.get('bn/movingVariance')!.data;
-    expect(moves('toNorm', 'bn/movingMean', 'bn', delta.map((d, c) => (gamma[c] * d) / Math.sqrt(v[c] + 1e-3)))).toBe(true);
+    expect(
+      moves(
+        'toNorm',
+        'bn/movingMean',
+        'bn',
+        delta.map((d, c) => (gamma[c] * d) / Math.sqrt(v[c] + 1e-3)),
+      ),
+    ).toBe(true);
     // A fused activation sits between the kernel and the batch norm: a new bias takes the shift.
     expect(shiftOutput(g, 'bare', [1, 2])).toEqual({ param: 'bare/bias' });
     validate(g);

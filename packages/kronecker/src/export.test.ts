@@ -74,7 +74,11 @@ describe('export and import', () => {
   });
 
   it('every IR activation of a KroneckerDense survives export, the runtime layer and import', async () => {
-    const cases: [ActivationFn, Record<string, unknown>][] = [...ACTIVATIONS.map((fn): [ActivationFn, Record<string, unknown>] => [fn, {}]), ['elu', { alpha: 0.5 }], ['leakyRelu', { alpha: 0.1 }]];
+    const cases: [ActivationFn, Record<string, unknown>][] = [
+      ...ACTIVATIONS.map((fn): [ActivationFn, Record<string, unknown>] => [fn, {}]),
+      ['elu', { alpha: 0.5 }],
+      ['leakyRelu', { alpha: 0.1 }],
+    ];
     const x = values(3 * 6, 9);
     for (const [fn, extra] of cases) {
       const g = new GraphBuilder('act', [6], 4).dense(4, { name: 'fc' }).build();
@@ -114,10 +118,12 @@ describe('export and import', () => {
       ],
     });
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     expect(saved!.weightSpecs!.map((w) => w.name)).toContain('kd/a');
     const g = fromArtifacts(saved!);
     expect(g.nodes.find((n) => n.name === 'kd')!.op).toBe('kronDense');

@@ -65,11 +65,15 @@ export function kernelOf(graph: Graph, node: Node): Param {
   const k = graph.params.get(node.params.kernel ?? '');
   if (!k) throw new KroneckerError(`${where}: has no kernel param`);
   const annotations = (['mask', 'codebook', 'quant', 'float16'] as const).filter((a) => k[a] !== undefined && k[a] !== false);
-  if (annotations.length) throw new KroneckerError(`${where}: kernel '${k.name}' carries ${annotations.join(', ')}, which a factorization would drop; factorize before pruning or quantizing`);
+  if (annotations.length)
+    throw new KroneckerError(
+      `${where}: kernel '${k.name}' carries ${annotations.join(', ')}, which a factorization would drop; factorize before pruning or quantizing`,
+    );
   if (paramUses(graph).filter((u) => u.param === k).length > 1) throw new KroneckerError(`${where}: kernel '${k.name}' is shared with another layer`);
   if (node.op === 'conv2d') {
     const d = node.attrs.dilation;
-    if (d !== undefined && (Array.isArray(d) ? d.some((x) => x !== 1) : d !== 1)) throw new KroneckerError(`${where}: dilated convolutions cannot be factorized (dilation ${JSON.stringify(d)})`);
+    if (d !== undefined && (Array.isArray(d) ? d.some((x) => x !== 1) : d !== 1))
+      throw new KroneckerError(`${where}: dilated convolutions cannot be factorized (dilation ${JSON.stringify(d)})`);
   }
   return k;
 }
@@ -98,13 +102,17 @@ export function planLayer(graph: Graph, layer: string, o: LayerPlanOptions): Lay
     rank = rankForRatio(sizeOf(kernel.shape), shapes, o.ratio);
     if (rank < 1) {
       const best = sizeOf(kernel.shape) / paramsPerTerm(shapes);
-      throw new KroneckerError(`${where}: ratio ${o.ratio} is out of reach; one term of [${shapes.a.join(', ')}] (x) [${shapes.b.join(', ')}] already gives ${best.toFixed(1)}x`);
+      throw new KroneckerError(
+        `${where}: ratio ${o.ratio} is out of reach; one term of [${shapes.a.join(', ')}] (x) [${shapes.b.join(', ')}] already gives ${best.toFixed(1)}x`,
+      );
     }
   } else {
     throw new KroneckerError(`${where}: give a rank or a ratio`);
   }
   if (!(Number.isInteger(rank) && rank >= 1 && rank <= limit)) {
-    throw new KroneckerError(`${where}: rank must be an integer in [1, ${limit}] for factors [${shapes.a.join(', ')}] (x) [${shapes.b.join(', ')}], got ${rank}`);
+    throw new KroneckerError(
+      `${where}: rank must be an integer in [1, ${limit}] for factors [${shapes.a.join(', ')}] (x) [${shapes.b.join(', ')}], got ${rank}`,
+    );
   }
   return { shapes, rank };
 }

@@ -21,7 +21,8 @@ function images(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n * 64);
   for (let i = 0; i < n; i++) {
     const [a, b, c] = [r(), r(), r()];
-    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) out[i * 64 + y * 8 + x] = a * Math.sin(y / 2) + b * Math.cos(x / 3) + c * Math.sin((x + y) / 4) + 0.05 * r();
+    for (let y = 0; y < 8; y++)
+      for (let x = 0; x < 8; x++) out[i * 64 + y * 8 + x] = a * Math.sin(y / 2) + b * Math.cos(x / 3) + c * Math.sin((x + y) / 4) + 0.05 * r();
   }
   return out;
 }
@@ -53,7 +54,10 @@ describe('fitToReference', () => {
 
   it('runs as part of kronecker.factorize, with the stage input as the target', async () => {
     const train = { images: images(256, 3), labels: new Uint8Array(256), count: 256, shape: [256, 8, 8, 1] };
-    const r = await pipeline([kroneckerFactorize({ rank: 2, fit: { epochs: 2, learningRate: 0.01 } })]).run(mlp(), { data: { train }, evaluateEachStage: false });
+    const r = await pipeline([kroneckerFactorize({ rank: 2, fit: { epochs: 2, learningRate: 0.01 } })]).run(mlp(), {
+      data: { train },
+      evaluateEachStage: false,
+    });
     const fit = r.stages[0].details!.fit as { layer: string; outputErrorBefore: number; outputErrorAfter: number }[];
     expect(fit.map((f) => f.layer)).toEqual(['fc1', 'fc2']);
     expect(fit[0].outputErrorAfter).toBeLessThan(fit[0].outputErrorBefore);

@@ -37,7 +37,7 @@ export interface FitData {
   shape: readonly number[];
 }
 
-const padding = (node: Node) => ((node.attrs.padding as 'same' | 'valid' | undefined) ?? 'valid');
+const padding = (node: Node) => (node.attrs.padding as 'same' | 'valid' | undefined) ?? 'valid';
 
 /** Pre-activation of a dense / conv2d / kronDense / kronConv2d node from its input and its param tensors. */
 function preActivation(node: Node, x: tf.Tensor, p: Record<string, tf.Tensor>): tf.Tensor {
@@ -105,15 +105,19 @@ export async function fitToReference(graph: Graph, reference: Graph, layers: str
       };
       // The error on the first 1024 examples, before and after.
       const probe = Int32Array.from({ length: Math.min(count, 1024) }, (_, i) => i);
-      const error = () => tf.tidy(() => {
-        const x = batch(probe);
-        const target = preActivation(ref, inputsAt(teacher, ref, x), refParams);
-        const y = preActivation(node, inputsAt(student, node, x), params);
-        return Math.sqrt(tf.sum(tf.squaredDifference(y, target)).dataSync()[0] / tf.sum(tf.square(target)).dataSync()[0]);
-      });
+      const error = () =>
+        tf.tidy(() => {
+          const x = batch(probe);
+          const target = preActivation(ref, inputsAt(teacher, ref, x), refParams);
+          const y = preActivation(node, inputsAt(student, node, x), params);
+          return Math.sqrt(tf.sum(tf.squaredDifference(y, target)).dataSync()[0] / tf.sum(tf.square(target)).dataSync()[0]);
+        });
       const before = error();
       for (let epoch = 0; epoch < (o.epochs ?? 1); epoch++) {
-        const order = shuffle(Int32Array.from({ length: count }, (_, i) => i), random);
+        const order = shuffle(
+          Int32Array.from({ length: count }, (_, i) => i),
+          random,
+        );
         for (let start = 0; start < count; start += batchSize) {
           tf.tidy(() => {
             const x = batch(order.subarray(start, Math.min(start + batchSize, count)));

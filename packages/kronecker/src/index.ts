@@ -7,18 +7,49 @@
 import './ops/index.js';
 
 export {
-  kroneckerFactorize, kroneckerMaterialize, plugins, register, factorizeGraph, planLayers, selectLayers, describe,
+  kroneckerFactorize,
+  kroneckerMaterialize,
+  plugins,
+  register,
+  factorizeGraph,
+  planLayers,
+  selectLayers,
+  describe,
 } from './plugins.js';
 export {
-  factorizeLayer, planLayer, materialize, materializeLayer, materializedKernel, kernelOf, KroneckerError,
-  type LayerReport, type LayerPlan, type LayerPlanOptions,
+  factorizeLayer,
+  planLayer,
+  materialize,
+  materializeLayer,
+  materializedKernel,
+  kernelOf,
+  KroneckerError,
+  type LayerReport,
+  type LayerPlan,
+  type LayerPlanOptions,
 } from './factorize.js';
 export { fitToReference, type FitOptions, type FitReport, type FitData } from './fit.js';
 export { nkp, kronSum, rearrange, checkFactorShapes, type NkpResult } from './nkp.js';
-export { chooseShapes, candidateShapes, rankForRatio, paramsPerTerm, macsPerTerm, maxRank, imbalance, type FactorShapes, type ChooseOptions } from './shapes.js';
+export {
+  chooseShapes,
+  candidateShapes,
+  rankForRatio,
+  paramsPerTerm,
+  macsPerTerm,
+  maxRank,
+  imbalance,
+  type FactorShapes,
+  type ChooseOptions,
+} from './shapes.js';
 export { jacobiSvd, topSvd, matrix, type Matrix, type Svd, type TopSvdOptions } from './linalg.js';
 export {
-  KroneckerDense, KroneckerConv2D, kronMatMul, kronConv2d, RUNTIME_ACTIVATIONS,
-  type KroneckerDenseArgs, type KroneckerConv2DArgs, type KronConvOptions,
+  KroneckerDense,
+  KroneckerConv2D,
+  kronMatMul,
+  kronConv2d,
+  RUNTIME_ACTIVATIONS,
+  type KroneckerDenseArgs,
+  type KroneckerConv2DArgs,
+  type KronConvOptions,
 } from './runtime.js';
 export { KRONECKER_OPS } from './ops/index.js';

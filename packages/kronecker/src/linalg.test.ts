@@ -12,8 +12,14 @@ function lcg(seed: number): () => number {
 /** A = U diag(s) V^T with random orthonormal U (rows x k) and V (cols x k). */
 function withSpectrum(rows: number, cols: number, s: number[], seed = 1): Matrix {
   const r = lcg(seed);
-  const u = orthonormalize(s.map(() => Float64Array.from({ length: rows }, r)), r);
-  const v = orthonormalize(s.map(() => Float64Array.from({ length: cols }, r)), r);
+  const u = orthonormalize(
+    s.map(() => Float64Array.from({ length: rows }, r)),
+    r,
+  );
+  const v = orthonormalize(
+    s.map(() => Float64Array.from({ length: cols }, r)),
+    r,
+  );
   const m = matrix(rows, cols);
   s.forEach((sk, k) => {
     for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) m.data[i * cols + j] += sk * u[k][i] * v[k][j];
@@ -32,7 +38,10 @@ function reconstruct(rows: number, cols: number, svd: { s: number[]; u: Float64A
 describe('jacobiSvd', () => {
   it('recovers a known spectrum and reconstructs the matrix, tall and wide', () => {
     const s = [9, 4, 2.5, 1, 0.3];
-    for (const [rows, cols] of [[12, 7], [6, 15]]) {
+    for (const [rows, cols] of [
+      [12, 7],
+      [6, 15],
+    ]) {
       const m = withSpectrum(rows, cols, s, rows);
       const svd = jacobiSvd(m);
       expect(svd.s.length).toBe(Math.min(rows, cols));
@@ -41,10 +50,11 @@ describe('jacobiSvd', () => {
       const back = reconstruct(rows, cols, svd);
       back.forEach((v, i) => expect(v).toBeCloseTo(m.data[i], 10));
       // Orthonormal singular vectors.
-      for (let a = 0; a < s.length; a++) for (let b = 0; b < s.length; b++) {
-        const d = svd.v[a].reduce((acc, x, i) => acc + x * svd.v[b][i], 0);
-        expect(d).toBeCloseTo(a === b ? 1 : 0, 10);
-      }
+      for (let a = 0; a < s.length; a++)
+        for (let b = 0; b < s.length; b++) {
+          const d = svd.v[a].reduce((acc, x, i) => acc + x * svd.v[b][i], 0);
+          expect(d).toBeCloseTo(a === b ? 1 : 0, 10);
+        }
     }
   });
 });

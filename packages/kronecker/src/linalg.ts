@@ -99,7 +99,10 @@ function columnsOf(m: Matrix, transpose: boolean): Float64Array[] {
 
 /** Sort triplets by descending singular value and keep the first `k`. */
 function sorted(s: number[], u: Float64Array[], v: Float64Array[], k: number): Svd {
-  const order = s.map((_, i) => i).sort((a, b) => s[b] - s[a]).slice(0, k);
+  const order = s
+    .map((_, i) => i)
+    .sort((a, b) => s[b] - s[a])
+    .slice(0, k);
   return { s: order.map((i) => s[i]), u: order.map((i) => u[i]), v: order.map((i) => v[i]) };
 }
 
@@ -195,7 +198,13 @@ export function topSvd(m: Matrix, k: number, o: TopSvdOptions = {}): Svd & { ite
   const random = rng(o.seed ?? 1);
   const tol = o.tol ?? 1e-9;
   const maxIterations = o.maxIterations ?? 1000;
-  let q = orthonormalize(mulCols(m, Array.from({ length: l }, () => Float64Array.from({ length: m.cols }, () => random() - 0.5))), random);
+  let q = orthonormalize(
+    mulCols(
+      m,
+      Array.from({ length: l }, () => Float64Array.from({ length: m.cols }, () => random() - 0.5)),
+    ),
+    random,
+  );
   let previous: number[] | undefined;
   let calm = 0;
   let it = 0;

@@ -14,9 +14,12 @@ function values(n: number, seed = 1): Float32Array {
 function kron2(a: Float32Array, [m1, n1]: number[], b: Float32Array, [m2, n2]: number[]): Float32Array {
   const out = new Float32Array(m1 * m2 * n1 * n2);
   const n = n1 * n2;
-  for (let i1 = 0; i1 < m1; i1++) for (let j1 = 0; j1 < n1; j1++) for (let i2 = 0; i2 < m2; i2++) for (let j2 = 0; j2 < n2; j2++) {
-    out[(i1 * m2 + i2) * n + j1 * n2 + j2] = a[i1 * n1 + j1] * b[i2 * n2 + j2];
-  }
+  for (let i1 = 0; i1 < m1; i1++)
+    for (let j1 = 0; j1 < n1; j1++)
+      for (let i2 = 0; i2 < m2; i2++)
+        for (let j2 = 0; j2 < n2; j2++) {
+          out[(i1 * m2 + i2) * n + j1 * n2 + j2] = a[i1 * n1 + j1] * b[i2 * n2 + j2];
+        }
   return out;
 }
 
@@ -62,7 +65,13 @@ describe('nkp', () => {
       expect(r.relativeError).toBeCloseTo(Math.sqrt(tail / total), 5);
       r.singularValues.forEach((s, k) => expect(s).toBeCloseTo(all[k], 6));
       // Any other rank-r Kronecker sum is worse: perturb the optimum.
-      const worse = kronSum(r.a.map((v, i) => v + (i % 3 === 0 ? 0.01 : 0)), r.b, sa, sb, rank);
+      const worse = kronSum(
+        r.a.map((v, i) => v + (i % 3 === 0 ? 0.01 : 0)),
+        r.b,
+        sa,
+        sb,
+        rank,
+      );
       const err = Math.sqrt(w.reduce((s, v, i) => s + (v - worse[i]) ** 2, 0) / total);
       expect(err).toBeGreaterThan(r.relativeError);
     }

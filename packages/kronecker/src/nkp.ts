@@ -52,14 +52,18 @@ function rearrangementIndex(shapeA: readonly number[], shapeB: readonly number[]
 
 export function checkFactorShapes(shape: readonly number[], shapeA: readonly number[], shapeB: readonly number[]): void {
   if (shapeA.length !== shape.length || shapeB.length !== shape.length) {
-    throw new Error(`factor shapes [${shapeA.join(', ')}] and [${shapeB.join(', ')}] must both have rank ${shape.length} like the kernel [${shape.join(', ')}]`);
+    throw new Error(
+      `factor shapes [${shapeA.join(', ')}] and [${shapeB.join(', ')}] must both have rank ${shape.length} like the kernel [${shape.join(', ')}]`,
+    );
   }
   shape.forEach((d, t) => {
     if (!(Number.isInteger(shapeA[t]) && shapeA[t] >= 1 && Number.isInteger(shapeB[t]) && shapeB[t] >= 1)) {
       throw new Error(`factor shapes [${shapeA.join(', ')}] and [${shapeB.join(', ')}] must hold positive integers`);
     }
     if (shapeA[t] * shapeB[t] !== d) {
-      throw new Error(`factor shapes [${shapeA.join(', ')}] and [${shapeB.join(', ')}] do not divide the kernel [${shape.join(', ')}]: on axis ${t}, ${shapeA[t]} x ${shapeB[t]} = ${shapeA[t] * shapeB[t]}, not ${d}`);
+      throw new Error(
+        `factor shapes [${shapeA.join(', ')}] and [${shapeB.join(', ')}] do not divide the kernel [${shape.join(', ')}]: on axis ${t}, ${shapeA[t]} x ${shapeB[t]} = ${shapeA[t] * shapeB[t]}, not ${d}`,
+      );
     }
   });
 }
@@ -79,7 +83,8 @@ export function rearrange(w: ArrayLike<number>, shapeA: readonly number[], shape
 export function kronSum(a: ArrayLike<number>, b: ArrayLike<number>, shapeA: readonly number[], shapeB: readonly number[], rank: number): Float32Array {
   const na = sizeOf(shapeA);
   const nb = sizeOf(shapeB);
-  if (a.length !== rank * na || b.length !== rank * nb) throw new Error(`kronSum: factors have ${a.length} and ${b.length} values, rank ${rank} needs ${rank * na} and ${rank * nb}`);
+  if (a.length !== rank * na || b.length !== rank * nb)
+    throw new Error(`kronSum: factors have ${a.length} and ${b.length} values, rank ${rank} needs ${rank * na} and ${rank * nb}`);
   const { row, col } = rearrangementIndex(shapeA, shapeB);
   const out = new Float32Array(row.length);
   for (let e = 0; e < row.length; e++) {

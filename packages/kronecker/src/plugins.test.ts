@@ -39,12 +39,25 @@ describe('kronecker.factorize', () => {
       const s = chooseShapes(k.shape);
       const na = s.a[0] * s.a[1];
       const nb = s.b[0] * s.b[1];
-      k.data = kronSum(values(10 * na, 1).map((v, i) => (v - 0.5) * 0.5 ** Math.floor(i / na)), values(10 * nb, 2).map((v) => v - 0.5), s.a, s.b, 10);
+      k.data = kronSum(
+        values(10 * na, 1).map((v, i) => (v - 0.5) * 0.5 ** Math.floor(i / na)),
+        values(10 * nb, 2).map((v) => v - 0.5),
+        s.a,
+        s.b,
+        10,
+      );
     }
     const r = await pipeline([kroneckerFactorize({ rank: 4 })]).run(model);
     const g = r.graph;
     expect(g.nodes.map((n) => `${n.name}:${n.op}`)).toEqual(['input:input', 'flatten:flatten', 'fc1:kronDense', 'fc2:kronDense', 'fc3:dense']);
-    const layers = r.stages[0].details!.layers as { layer: string; a: number[]; b: number[]; factorParams: number; relativeError: number; tailRelativeError: number }[];
+    const layers = r.stages[0].details!.layers as {
+      layer: string;
+      a: number[];
+      b: number[];
+      factorParams: number;
+      relativeError: number;
+      tailRelativeError: number;
+    }[];
     expect(layers.map((l) => l.layer)).toEqual(['fc1', 'fc2']);
     expect(layers[0].factorParams).toBe(4 * 980);
     for (const l of layers) {
@@ -59,7 +72,10 @@ describe('kronecker.factorize', () => {
     const g = mlp();
     // fc1 [64, 48]: the fewest values per term is 8x6 + 8x8 = 112 -> rank floor(3072 / (4 * 112)) = 6.
     const reports = factorizeGraph(g, { ratio: 4, rank: { fc2: 2 }, output: true, exclude: ['fc3'] });
-    expect(reports.map((r) => [r.layer, r.rank])).toEqual([['fc1', 6], ['fc2', 2]]);
+    expect(reports.map((r) => [r.layer, r.rank])).toEqual([
+      ['fc1', 6],
+      ['fc2', 2],
+    ]);
     expect(reports[0].ratio).toBeGreaterThanOrEqual(4);
   });
 
@@ -81,11 +97,17 @@ describe('kronecker.factorize', () => {
   });
 
   it('gives clear errors for factor shapes that do not divide the layer, and other bad options', () => {
-    expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc1: { a: [28, 15], b: [27, 20] } } })).toThrow(/layer 'fc1': .*do not divide the kernel \[784, 300\]: on axis 0, 28 x 27 = 756, not 784/);
+    expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc1: { a: [28, 15], b: [27, 20] } } })).toThrow(
+      /layer 'fc1': .*do not divide the kernel \[784, 300\]: on axis 0, 28 x 27 = 756, not 784/,
+    );
     expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc1: { a: [28, 15, 1], b: [28, 20] } } })).toThrow(/layer 'fc1'.*rank 2/);
     expect(() => factorizeGraph(lenet300100(), { rank: 500 })).toThrow(/layer 'fc1'.*(no Kronecker factorization allowing rank 500|rank must be)/);
-    expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc9: { a: [1, 1], b: [1, 1] } } })).toThrow(/kronecker\.factorize: shapes key pattern 'fc9' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\)\)/);
-    expect(() => factorizeGraph(lenet300100(), { rank: 2, include: ['conv*'] })).toThrow(/kronecker\.factorize: include pattern 'conv\*' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\), fc3 \(dense\)\)/);
+    expect(() => factorizeGraph(lenet300100(), { rank: 2, shapes: { fc9: { a: [1, 1], b: [1, 1] } } })).toThrow(
+      /kronecker\.factorize: shapes key pattern 'fc9' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\)\)/,
+    );
+    expect(() => factorizeGraph(lenet300100(), { rank: 2, include: ['conv*'] })).toThrow(
+      /kronecker\.factorize: include pattern 'conv\*' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\), fc3 \(dense\)\)/,
+    );
     // Op types name layers too; the most specific key wins (fc2 by name over every dense layer by type).
     expect(planLayers(lenet300100(), { ops: ['dense'], output: false, tolerance: 0.05, rank: { dense: 2, fc2: 3 } }).get('fc2')?.rank).toBe(3);
     expect(() => factorizeGraph(lenet300100(), { ratio: 100000 })).toThrow(/layer 'fc1': ratio 100000 is out of reach/);
@@ -115,11 +137,16 @@ describe('kronecker.factorize', () => {
     g.params.get('fc1/kernel')!.mask = new Uint8Array(784 * 300).fill(1);
     expect(() => factorizeGraph(g, { rank: 2 })).toThrow(/layer 'fc1': kernel 'fc1\/kernel' carries mask/);
     // Said at check time, before any stage runs, when the input model carries it.
-    expect(() => pipeline([{ name: 'first', options: {}, contract: {} }, kroneckerFactorize({ rank: 2 })]).check({}, g)).toThrow(/^stage 2 \(kronecker.factorize\) cannot run on this model: layer 'fc1': kernel 'fc1\/kernel' carries mask/);
+    expect(() => pipeline([{ name: 'first', options: {}, contract: {} }, kroneckerFactorize({ rank: 2 })]).check({}, g)).toThrow(
+      /^stage 2 \(kronecker.factorize\) cannot run on this model: layer 'fc1': kernel 'fc1\/kernel' carries mask/,
+    );
     // A weight read from a uint8 manifest carries no annotation: nothing to refuse.
     const fromUint8 = lenet300100();
     const k = fromUint8.params.get('fc1/kernel')!;
-    k.stored = { entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1.28 } }, bytes: new Uint8Array(0) };
+    k.stored = {
+      entry: { name: k.name, shape: k.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1.28 } },
+      bytes: new Uint8Array(0),
+    };
     expect(() => kroneckerFactorize({ rank: 2 }).check?.(fromUint8)).not.toThrow();
     const p = pipeline([kroneckerFactorize({ rank: 2 }), { name: 'fake.kmeans', options: {}, contract: { provides: ['codebook'] } }, kroneckerMaterialize()]);
     expect(() => p.check()).toThrow(/kronecker.materialize.*codebook/);

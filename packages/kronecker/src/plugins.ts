@@ -1,4 +1,17 @@
-import { definePlugin, imageSplit, layerMap, nodeRefs, perLayer, resolveLayerMap, resolvePerLayer, selectLayers as select, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
+import {
+  definePlugin,
+  imageSplit,
+  layerMap,
+  nodeRefs,
+  perLayer,
+  resolveLayerMap,
+  resolvePerLayer,
+  selectLayers as select,
+  selectionOptions,
+  Type,
+  type Registry,
+  type StageContext,
+} from '@condense/core';
 import { cloneGraph, validate, type Graph } from '@condense/ir';
 import { fitToReference, type FitReport } from './fit.js';
 import { factorizeLayer, kernelOf, KroneckerError, materialize, planLayer, type LayerPlan, type LayerReport } from './factorize.js';
@@ -14,23 +27,35 @@ const LayerShapes = Type.Object(
 const FactorizeOptions = Type.Object(
   {
     rank: Type.Optional(perLayer(Type.Integer({ minimum: 1 }), { description: 'Kronecker terms per layer' })),
-    ratio: Type.Optional(perLayer(Type.Number({ exclusiveMinimum: 1 }), {
-      description: 'target kernel-to-factors ratio (the rank is the largest that reaches it) where no rank is given',
-    })),
+    ratio: Type.Optional(
+      perLayer(Type.Number({ exclusiveMinimum: 1 }), {
+        description: 'target kernel-to-factors ratio (the rank is the largest that reaches it) where no rank is given',
+      }),
+    ),
     shapes: Type.Optional(layerMap(LayerShapes, { description: 'factor shapes per layer (default: chosen automatically)' })),
     ops: Type.Array(Type.Union([Type.Literal('dense'), Type.Literal('conv2d')]), { default: ['dense', 'conv2d'], description: 'op types to factorize' }),
     ...selectionOptions('layers of the selected ops factorized'),
     output: Type.Boolean({ default: false, description: 'also factorize the layers producing graph outputs (the classifier) when not named in include' }),
-    tolerance: Type.Number({ minimum: 0, default: 0.05, description: 'automatic shapes: within this fraction of the fewest values per term, prefer balanced factors' }),
-    fit: Type.Optional(Type.Object(
-      {
-        epochs: Type.Optional(Type.Integer({ minimum: 1, default: 1, description: 'passes over the examples per layer' })),
-        learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 1e-3 })),
-        batchSize: Type.Optional(Type.Integer({ minimum: 1, default: 128 })),
-        samples: Type.Optional(Type.Integer({ minimum: 1, description: 'use at most this many training examples' })),
-      },
-      { additionalProperties: false, description: 'after the NKP init, train each factorized layer to reproduce the original layer on the training images (the model before this stage is the target)' },
-    )),
+    tolerance: Type.Number({
+      minimum: 0,
+      default: 0.05,
+      description: 'automatic shapes: within this fraction of the fewest values per term, prefer balanced factors',
+    }),
+    fit: Type.Optional(
+      Type.Object(
+        {
+          epochs: Type.Optional(Type.Integer({ minimum: 1, default: 1, description: 'passes over the examples per layer' })),
+          learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 1e-3 })),
+          batchSize: Type.Optional(Type.Integer({ minimum: 1, default: 128 })),
+          samples: Type.Optional(Type.Integer({ minimum: 1, description: 'use at most this many training examples' })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'after the NKP init, train each factorized layer to reproduce the original layer on the training images (the model before this stage is the target)',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -111,8 +136,15 @@ export const kroneckerFactorize = definePlugin({
         let fitted: FitReport[] | undefined;
         if (o.fit && reference) {
           const split = imageSplit(await ctx.examples(ctx.data.train ? 'train' : 'calibration', reference), 'kronecker.factorize fit');
-          fitted = await fitToReference(graph, reference, reports.map((r) => r.layer), split, { ...o.fit, seed: ctx.seed });
-          for (const f of fitted) ctx.log(`${f.layer}: fitted to the original layer, output error ${f.outputErrorBefore.toFixed(4)} -> ${f.outputErrorAfter.toFixed(4)}`);
+          fitted = await fitToReference(
+            graph,
+            reference,
+            reports.map((r) => r.layer),
+            split,
+            { ...o.fit, seed: ctx.seed },
+          );
+          for (const f of fitted)
+            ctx.log(`${f.layer}: fitted to the original layer, output error ${f.outputErrorBefore.toFixed(4)} -> ${f.outputErrorAfter.toFixed(4)}`);
         }
         return {
           details: { layers: reports, kernelParams: kernel, factorParams: factors, ratio: kernel / factors, ...(fitted ? { fit: fitted } : {}) },
@@ -127,7 +159,8 @@ const MaterializeOptions = Type.Object({ include: selectionOptions('Kronecker la
 
 export const kroneckerMaterialize = definePlugin({
   name: 'kronecker.materialize',
-  description: 'Turn Kronecker layers back into plain dense / conv2d layers with the materialized kernels, so that stock TF.js loads the model without the runtime (the file is as large as the original).',
+  description:
+    'Turn Kronecker layers back into plain dense / conv2d layers with the materialized kernels, so that stock TF.js loads the model without the runtime (the file is as large as the original).',
   schema: MaterializeOptions,
   create: (o) => ({
     contract: { conflicts: ['codebook', 'quant', 'encoded'], invalidates: ['op:kronDense', 'op:kronConv2d', 'mask'] },

@@ -23,7 +23,11 @@ type LayerArgs = ConstructorParameters<typeof tfl.layers.Layer>[0];
 /** tf.transpose, or a free reshape when the permutation only moves axes of size 1. */
 function permute<T extends tf.Tensor>(x: T, perm: number[]): T {
   const moved = perm.filter((axis) => x.shape[axis] !== 1);
-  if (moved.every((axis, i) => i === 0 || axis > moved[i - 1])) return tf.reshape(x, perm.map((axis) => x.shape[axis])) as T;
+  if (moved.every((axis, i) => i === 0 || axis > moved[i - 1]))
+    return tf.reshape(
+      x,
+      perm.map((axis) => x.shape[axis]),
+    ) as T;
   return tf.transpose(x, perm);
 }
 
@@ -244,7 +248,13 @@ abstract class KroneckerLayer extends tfl.layers.Layer {
 
   /** The layer's own fields first, then the factors', then tfjs-layers' (name, trainable, ...). */
   protected config(own: tf.serialization.ConfigDict): tf.serialization.ConfigDict {
-    const factors: tf.serialization.ConfigDict = { rank: this.rank, aShape: this.aShape, bShape: this.bShape, activation: this.activation, useBias: this.useBias };
+    const factors: tf.serialization.ConfigDict = {
+      rank: this.rank,
+      aShape: this.aShape,
+      bShape: this.bShape,
+      activation: this.activation,
+      useBias: this.useBias,
+    };
     if (this.alpha !== undefined) factors.alpha = this.alpha;
     return { ...own, ...factors, ...super.getConfig() };
   }
@@ -260,7 +270,8 @@ export class KroneckerDense extends KroneckerLayer {
   constructor(args: KroneckerDenseArgs) {
     super(args, 2);
     this.units = args.units;
-    if (this.units !== this.aShape[1] * this.bShape[1]) throw new Error(`${this.where()}: units ${this.units} is not ${this.aShape[1]} x ${this.bShape[1]} (the factors' output dims)`);
+    if (this.units !== this.aShape[1] * this.bShape[1])
+      throw new Error(`${this.where()}: units ${this.units} is not ${this.aShape[1]} x ${this.bShape[1]} (the factors' output dims)`);
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
@@ -304,23 +315,28 @@ export class KroneckerConv2D extends KroneckerLayer {
     const [h1, w1, , f1] = this.aShape;
     const [h2, w2, , f2] = this.bShape;
     if (this.kernelSize[0] !== h1 * h2 || this.kernelSize[1] !== w1 * w2 || this.filters !== f1 * f2) {
-      throw new Error(`${this.where()}: kernelSize [${this.kernelSize.join(', ')}] and filters ${this.filters} do not match the factors [${this.aShape.join(', ')}] (x) [${this.bShape.join(', ')}]`);
+      throw new Error(
+        `${this.where()}: kernelSize [${this.kernelSize.join(', ')}] and filters ${this.filters} do not match the factors [${this.aShape.join(', ')}] (x) [${this.bShape.join(', ')}]`,
+      );
     }
     this.strides = pair(args.strides, 1);
     this.padding = args.padding ?? 'valid';
-    if (this.padding !== 'same' && this.padding !== 'valid') throw new Error(`${this.where()}: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
+    if (this.padding !== 'same' && this.padding !== 'valid')
+      throw new Error(`${this.where()}: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     const cin = firstShape(inputShape)[3] as number;
-    if (cin !== this.aShape[2] * this.bShape[2]) throw new Error(`${this.where()}: input has ${cin} channels, the factors need ${this.aShape[2]} x ${this.bShape[2]}`);
+    if (cin !== this.aShape[2] * this.bShape[2])
+      throw new Error(`${this.where()}: input has ${cin} channels, the factors need ${this.aShape[2]} x ${this.bShape[2]}`);
     const area = this.kernelSize[0] * this.kernelSize[1];
     this.addFactors(area * cin, area * this.filters, this.filters);
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const shape = firstShape(inputShape);
-    const out = (size: number | null, k: number, s: number) => (size === null ? null : this.padding === 'same' ? Math.ceil(size / s) : Math.ceil((size - k + 1) / s));
+    const out = (size: number | null, k: number, s: number) =>
+      size === null ? null : this.padding === 'same' ? Math.ceil(size / s) : Math.ceil((size - k + 1) / s);
     return [shape[0], out(shape[1], this.kernelSize[0], this.strides[0]), out(shape[2], this.kernelSize[1], this.strides[1]), this.filters];
   }
 

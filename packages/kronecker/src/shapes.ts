@@ -73,7 +73,9 @@ export function chooseShapes(shape: readonly number[], o: ChooseOptions = {}): F
   const minRank = o.minRank ?? 1;
   const all = candidateShapes(shape).filter((s) => maxRank(s) >= minRank);
   if (all.length === 0) {
-    throw new Error(`kernel [${shape.join(', ')}] has no Kronecker factorization${minRank > 1 ? ` allowing rank ${minRank}` : ''} (its dimensions do not factor)`);
+    throw new Error(
+      `kernel [${shape.join(', ')}] has no Kronecker factorization${minRank > 1 ? ` allowing rank ${minRank}` : ''} (its dimensions do not factor)`,
+    );
   }
   const best = Math.min(...all.map(paramsPerTerm));
   const near = all.filter((s) => paramsPerTerm(s) <= best * (1 + (o.tolerance ?? 0.05)));

@@ -41,7 +41,7 @@ describe('prune.l1Filter', () => {
     await expect(run({ layers: { conv7: 0.5 } })).rejects.toThrow(/prune\.l1Filter: layers key pattern 'conv7' matches no layer/);
   });
 
-  it('global scope: one ranking of norms divided by each layer\'s mean, at most maxRatio of any layer', async () => {
+  it("global scope: one ranking of norms divided by each layer's mean, at most maxRatio of any layer", async () => {
     const run = async (g: Graph, o: Parameters<typeof l1Filter>[0]) => (await pipeline([l1Filter({ ratio: 0.5, scope: 'global', ...o })]).run(g)).graph;
     const widths = (g: Graph) => ['conv1', 'conv2', 'conv3', 'conv4'].map((l) => kernel(g, l).shape[3]);
     const plain = widths(await run(cnn(), {}));

@@ -2,7 +2,19 @@
  * Filter (channel) pruning without calibration data: rank each channel group with an importance
  * from @condense/core and let its driver remove the lowest-ranked channels for real.
  */
-import { channelPruneOptions, definePlugin, globalPruneOptions, l1FilterImportance, pruneGroups, randomImportance, Type, type ChannelPruneOptions, type GroupsReport, type Importance, type StageContext } from '@condense/core';
+import {
+  channelPruneOptions,
+  definePlugin,
+  globalPruneOptions,
+  l1FilterImportance,
+  pruneGroups,
+  randomImportance,
+  Type,
+  type ChannelPruneOptions,
+  type GroupsReport,
+  type Importance,
+  type StageContext,
+} from '@condense/core';
 import { cost, type Graph } from '@condense/ir';
 
 function notes(r: GroupsReport, before: { macs: number; params: number }, after: { macs: number; params: number }): string[] {

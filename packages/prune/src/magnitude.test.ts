@@ -76,7 +76,9 @@ describe('prune.magnitude plugin', () => {
     expect(() => magnitudePrune({ sparsity: 1 })).toThrow(/sparsity/);
     expect(() => magnitudePrune({ sparsity: -0.1 })).toThrow(/sparsity/);
     await expect(async () => magnitudePrune({ layers: { nope: 0.5 } }).apply!(lenet300100(), testStageContext())).rejects.toThrow(/'nope'/);
-    await expect(async () => magnitudePrune({ layers: { 'conv*': 0.5 } }).apply!(lenet300100(), testStageContext())).rejects.toThrow(/prune\.magnitude: layers key pattern 'conv\*' matches no layer, param or op type \(candidates: fc1\/kernel \(dense fc1\)/);
+    await expect(async () => magnitudePrune({ layers: { 'conv*': 0.5 } }).apply!(lenet300100(), testStageContext())).rejects.toThrow(
+      /prune\.magnitude: layers key pattern 'conv\*' matches no layer, param or op type \(candidates: fc1\/kernel \(dense fc1\)/,
+    );
     expect(() => magnitudePrune({})).toThrow(/give one of/);
   });
 

@@ -10,7 +10,10 @@ const MagnitudeOptions = Type.Object(
     sparsity: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'fraction of weights to remove (every selected layer, or globally)' })),
     layers: Type.Optional(layerMap(Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { description: 'per-layer sparsity' })),
     quality: Type.Optional(Type.Number({ minimum: 0, description: "Han's rule: threshold = quality x the layer's weight std" })),
-    scope: Type.Union([Type.Literal('layer'), Type.Literal('global')], { default: 'layer', description: 'one threshold per layer, or one across all selected layers' }),
+    scope: Type.Union([Type.Literal('layer'), Type.Literal('global')], {
+      default: 'layer',
+      description: 'one threshold per layer, or one across all selected layers',
+    }),
     ops: Type.Array(Type.String(), { default: ['dense', 'conv2d', 'depthwiseConv2d'], description: 'op types whose kernels are pruned' }),
     ...selectionOptions('kernels'),
     schedule: Type.Union([Type.Literal('oneshot'), Type.Literal('iterative'), Type.Literal('agp')], { default: 'oneshot' }),
@@ -50,7 +53,11 @@ function pruneOnce(graph: Graph, o: Options, level: (final: number) => number): 
   if (o.quality !== undefined) {
     for (const l of layers) reached[l.node.name] = pruneByQuality(l.param, o.quality);
   } else if (o.scope === 'global') {
-    for (const [p, s] of pruneGlobal(layers.map((l) => l.param), level(o.sparsity as number))) reached[layerOf(layers, p)] = s;
+    for (const [p, s] of pruneGlobal(
+      layers.map((l) => l.param),
+      level(o.sparsity as number),
+    ))
+      reached[layerOf(layers, p)] = s;
   } else {
     for (const [l, s] of targets(layers, o)) {
       pruneToSparsity(l.param, level(s));
@@ -89,12 +96,17 @@ function agpContribution(graph: Graph, o: Options): TrainingContribution {
 
 export const magnitudePrune = definePlugin({
   name: 'prune.magnitude',
-  description: 'Magnitude pruning (Han et al. 2015): per-layer, global or quality x std thresholds; one-shot, iterative with fine-tuning, or gradual (AGP, Zhu & Gupta 2017). Writes masks.',
+  description:
+    'Magnitude pruning (Han et al. 2015): per-layer, global or quality x std thresholds; one-shot, iterative with fine-tuning, or gradual (AGP, Zhu & Gupta 2017). Writes masks.',
   schema: MagnitudeOptions,
   create: (o) => {
     checkTarget(o);
     return {
-      contract: { provides: ['mask'], conflicts: ['codebook', 'encoded'], ...(o.schedule === 'iterative' ? { requires: ['labels' as const], runtime: ['train' as const] } : {}) },
+      contract: {
+        provides: ['mask'],
+        conflicts: ['codebook', 'encoded'],
+        ...(o.schedule === 'iterative' ? { requires: ['labels' as const], runtime: ['train' as const] } : {}),
+      },
       trainingScope: 'next',
       async apply(graph: Graph, ctx: StageContext) {
         if (o.schedule === 'agp') {
@@ -150,7 +162,11 @@ export async function sensitivity(graph: Graph, ctx: StageContext, o: (typeof Se
 }
 
 /** The largest sparsity per layer whose accuracy stays within `budget` of the baseline. */
-export function suggest(curves: { layer: string; points: { sparsity: number; accuracy: number }[] }[], baseline: number, budget: number): Record<string, number> {
+export function suggest(
+  curves: { layer: string; points: { sparsity: number; accuracy: number }[] }[],
+  baseline: number,
+  budget: number,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of curves) {
     const ok = c.points.filter((p) => p.accuracy >= baseline - budget).map((p) => p.sparsity);
@@ -161,7 +177,8 @@ export function suggest(curves: { layer: string; points: { sparsity: number; acc
 
 export const pruneSensitivity = definePlugin({
   name: 'prune.sensitivity',
-  description: 'Per-layer sensitivity analysis (Han et al. 2015, Fig. 6): accuracy when each layer alone is pruned to a ladder of sparsities, and suggested per-layer sparsities for an accuracy budget. Leaves the model unchanged.',
+  description:
+    'Per-layer sensitivity analysis (Han et al. 2015, Fig. 6): accuracy when each layer alone is pruned to a ladder of sparsities, and suggested per-layer sparsities for an accuracy budget. Leaves the model unchanged.',
   schema: SensitivityOptions,
   create: (o) => ({
     contract: { requires: ['labels'], runtime: ['evaluate'] },

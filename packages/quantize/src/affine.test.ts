@@ -36,12 +36,16 @@ const COMBOS: AffineOptions[] = [];
 for (const dtype of ['uint8', 'int8', 'uint16', 'int16'] as const) {
   for (const symmetric of [false, true]) for (const perChannel of [false, true]) COMBOS.push({ dtype, symmetric, perChannel });
 }
-for (const bits of [1, 2, 3, 4, 5]) for (const signed of [false, true]) COMBOS.push({ bits, signed, symmetric: bits > 1 && bits % 2 === 0, perChannel: bits % 3 === 0 });
+for (const bits of [1, 2, 3, 4, 5])
+  for (const signed of [false, true]) COMBOS.push({ bits, signed, symmetric: bits > 1 && bits % 2 === 0, perChannel: bits % 3 === 0 });
 
 describe('quantizeAffine', () => {
   it.each(COMBOS)('round-trips within scale/2 with 0 exactly representable: %o', (o) => {
     const p = kernel();
-    setMask(p, Uint8Array.from({ length: p.data.length }, (_, i) => (i % 5 === 3 ? 0 : 1)));
+    setMask(
+      p,
+      Uint8Array.from({ length: p.data.length }, (_, i) => (i % 5 === 3 ? 0 : 1)),
+    );
     const original = p.data.slice();
     const r = quantizeAffine(p, o);
     const q = p.quant!;
@@ -111,7 +115,12 @@ describe('quantizeAffine', () => {
 
 describe('quantizeGraphAffine', () => {
   it('quantizes kernels per output channel: last axis for dense and conv, the channel axis for depthwise', () => {
-    const g = new GraphBuilder('g', [8, 8, 3], 1).conv2d(4, 3, { name: 'conv' }).depthwiseConv2d(3, { name: 'dw', depthMultiplier: 2 }).flatten().dense(5, { name: 'fc' }).build();
+    const g = new GraphBuilder('g', [8, 8, 3], 1)
+      .conv2d(4, 3, { name: 'conv' })
+      .depthwiseConv2d(3, { name: 'dw', depthMultiplier: 2 })
+      .flatten()
+      .dense(5, { name: 'fc' })
+      .build();
     const reports = quantizeGraphAffine(g, { dtype: 'int8', perChannel: true });
     expect(reports.map((r) => [r.param, r.axis, r.channels])).toEqual([
       ['conv/kernel', 3, 4],
@@ -130,23 +139,23 @@ describe('quantizeGraphAffine', () => {
 });
 
 describe('TF.js manifests', () => {
-  it.each([
-    { dtype: 'uint8' },
-    { dtype: 'int8' },
-    { dtype: 'uint16', symmetric: true },
-    { dtype: 'int16' },
-    { bits: 4 },
-  ] as AffineOptions[])('express per-tensor %o exactly: code * scale + min == data', (o) => {
-    const p = kernel(3);
-    setMask(p, Uint8Array.from({ length: p.data.length }, (_, i) => (i % 4 === 1 ? 0 : 1)));
-    quantizeAffine(p, o);
-    const w = tfjsQuantizedWeight(p)!;
-    expect(w.quantization.dtype).toBe((p.quant!.bits <= 8 ? 'uint8' : 'uint16'));
-    expect(w.codes).toBeInstanceOf(p.quant!.bits <= 8 ? Uint8Array : Uint16Array);
-    // What tfjs-core's io_utils does when it decodes a quantized weight.
-    const decoded = Float32Array.from(w.codes, (v) => v * w.quantization.scale + w.quantization.min);
-    expect(decoded).toEqual(p.data);
-  });
+  it.each([{ dtype: 'uint8' }, { dtype: 'int8' }, { dtype: 'uint16', symmetric: true }, { dtype: 'int16' }, { bits: 4 }] as AffineOptions[])(
+    'express per-tensor %o exactly: code * scale + min == data',
+    (o) => {
+      const p = kernel(3);
+      setMask(
+        p,
+        Uint8Array.from({ length: p.data.length }, (_, i) => (i % 4 === 1 ? 0 : 1)),
+      );
+      quantizeAffine(p, o);
+      const w = tfjsQuantizedWeight(p)!;
+      expect(w.quantization.dtype).toBe(p.quant!.bits <= 8 ? 'uint8' : 'uint16');
+      expect(w.codes).toBeInstanceOf(p.quant!.bits <= 8 ? Uint8Array : Uint16Array);
+      // What tfjs-core's io_utils does when it decodes a quantized weight.
+      const decoded = Float32Array.from(w.codes, (v) => v * w.quantization.scale + w.quantization.min);
+      expect(decoded).toEqual(p.data);
+    },
+  );
 
   it('cannot express per-channel scales', () => {
     const p = kernel();

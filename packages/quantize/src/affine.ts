@@ -64,7 +64,8 @@ export interface AffineReport {
 /** Bits, signedness, symmetry and axis from the options; `where` prefixes error messages. */
 export function resolveAffine(options: AffineOptions, shape: readonly number[], defaultAxis: number | undefined, where: string): AffineSpec {
   const { dtype, symmetric = false } = options;
-  if (dtype !== undefined && !Object.hasOwn(DTYPES, dtype)) throw new QuantizeError(`${where}: 'dtype' must be one of ${Object.keys(DTYPES).join(', ')}, got '${dtype}'`);
+  if (dtype !== undefined && !Object.hasOwn(DTYPES, dtype))
+    throw new QuantizeError(`${where}: 'dtype' must be one of ${Object.keys(DTYPES).join(', ')}, got '${dtype}'`);
   const fromDtype = DTYPES[dtype ?? 'uint8'];
   const bits = checkBits(options.bits ?? fromDtype.bits, `${where}: 'bits'`);
   const signed = options.signed ?? fromDtype.signed;
@@ -75,7 +76,8 @@ export function resolveAffine(options: AffineOptions, shape: readonly number[], 
   const rank = shape.length;
   let axis = options.axis ?? (options.perChannel ? (defaultAxis ?? rank - 1) : undefined);
   if (axis !== undefined) {
-    if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw new QuantizeError(`${where}: 'axis' ${axis} is out of range for shape [${shape.join(', ')}]`);
+    if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
+      throw new QuantizeError(`${where}: 'axis' ${axis} is out of range for shape [${shape.join(', ')}]`);
     axis = axis < 0 ? axis + rank : axis;
   }
   return { bits, signed, symmetric, axis };
@@ -111,7 +113,10 @@ export function affineQuant(data: Float32Array, shape: readonly number[], spec: 
  */
 export function quantizeAffine(p: Param, options: AffineOptions = {}, defaultAxis?: number): AffineReport {
   const where = `quantizeAffine: param '${p.name}'`;
-  if (p.codebook) throw new QuantizeError(`${where} is weight-shared (has a codebook); affine quantization would break data == centroids[index] (delete param.codebook first)`);
+  if (p.codebook)
+    throw new QuantizeError(
+      `${where} is weight-shared (has a codebook); affine quantization would break data == centroids[index] (delete param.codebook first)`,
+    );
   const spec = resolveAffine(options, p.shape, defaultAxis, where);
   const q = affineQuant(p.data, p.shape, spec, p.mask);
   const before = p.data.slice();

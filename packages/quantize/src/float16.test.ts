@@ -26,7 +26,10 @@ describe('toFloat16', () => {
   it('keeps pruned weights at 0', () => {
     const g = lenet300100(1);
     const p = getParam(g, 'fc2/kernel');
-    setMask(p, Uint8Array.from({ length: p.data.length }, (_, i) => i % 2));
+    setMask(
+      p,
+      Uint8Array.from({ length: p.data.length }, (_, i) => i % 2),
+    );
     toFloat16(g, 'fc2');
     let nonzero = 0;
     for (let i = 0; i < p.data.length; i += 2) if (!Object.is(p.data[i], 0)) nonzero++;
@@ -52,7 +55,10 @@ describe('toFloat16', () => {
     k.data = k.data.map((v) => Math.fround(Math.max(0, Math.round(v / scale)) * scale)); // on the grid, as decoded
     const before = k.data.slice();
     const reports = toFloat16(g, undefined, { kinds: ['weight'] });
-    expect(reports.find((r) => r.param === 'fc2/kernel')).toMatchObject({ skipped: expect.stringMatching(/stores it as uint16 \(2 bytes per value\) already/), maxAbsError: 0 });
+    expect(reports.find((r) => r.param === 'fc2/kernel')).toMatchObject({
+      skipped: expect.stringMatching(/stores it as uint16 \(2 bytes per value\) already/),
+      maxAbsError: 0,
+    });
     expect(k.float16).toBeUndefined();
     expect(k.data).toEqual(before);
     expect(reports.filter((r) => !r.skipped).map((r) => r.param)).toEqual(['fc1/kernel', 'fc3/kernel']);

@@ -23,10 +23,13 @@ const FLOAT16_OVERFLOW = 65520;
  */
 export function float16Param(p: Param): Float16Report {
   if (p.codebook || p.quant) {
-    throw new QuantizeError(`toFloat16: param '${p.name}' is already ${p.codebook ? 'weight-shared (codebook)' : 'affine-quantized'}; float16 would break that encoding`);
+    throw new QuantizeError(
+      `toFloat16: param '${p.name}' is already ${p.codebook ? 'weight-shared (codebook)' : 'affine-quantized'}; float16 would break that encoding`,
+    );
   }
   for (let i = 0; i < p.data.length; i++) {
-    if (Math.abs(p.data[i]) >= FLOAT16_OVERFLOW) throw new QuantizeError(`toFloat16: param '${p.name}' has ${p.data[i]} at index ${i}, beyond the float16 range (|x| < 65520)`);
+    if (Math.abs(p.data[i]) >= FLOAT16_OVERFLOW)
+      throw new QuantizeError(`toFloat16: param '${p.name}' has ${p.data[i]} at index ${i}, beyond the float16 range (|x| < 65520)`);
   }
   const before = p.data.slice();
   setFloat16(p);

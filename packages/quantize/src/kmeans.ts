@@ -292,8 +292,7 @@ function kmeansPlusPlusInit(s: Summary, k: number, seed: number): Centroids {
   const d = s.values.length;
   const sq = new Float64Array(d + 1);
   for (let i = 0; i < d; i++) sq[i + 1] = sq[i] + (s.count[i + 1] - s.count[i]) * s.values[i] * s.values[i];
-  const mass = (lo: number, hi: number, c: number) =>
-    Math.max(0, sq[hi] - sq[lo] - 2 * c * (s.sum[hi] - s.sum[lo]) + c * c * (s.count[hi] - s.count[lo]));
+  const mass = (lo: number, hi: number, c: number) => Math.max(0, sq[hi] - sq[lo] - 2 * c * (s.sum[hi] - s.sum[lo]) + c * c * (s.count[hi] - s.count[lo]));
   const random = rng(seed);
   // The first m entries are live: centroids ascending, range starts (starts[m] = d), range masses.
   const c = new Float64Array(k);

@@ -3,7 +3,8 @@ import { pipeline } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
 import { affineQuantize, float16Quantize, kmeansQuantize } from './plugins.js';
 
-const quantized = (r: Awaited<ReturnType<ReturnType<typeof pipeline>['run']>>) => (r.stages[0].details as { layers: { param: string }[] }).layers.map((l) => l.param);
+const quantized = (r: Awaited<ReturnType<ReturnType<typeof pipeline>['run']>>) =>
+  (r.stages[0].details as { layers: { param: string }[] }).layers.map((l) => l.param);
 
 describe('selection options of the quantize plugins', () => {
   it("take include / exclude, and 'layers' as include's deprecated name, with a note", async () => {

@@ -19,14 +19,17 @@ const deprecation = (o: { layers?: unknown }, who: string) => (o.layers === unde
 export const kmeansQuantize = definePlugin({
   name: 'quantize.kmeans',
   description:
-    'Trained k-means weight sharing (Deep Compression, Han et al. 2016): 2^bits centroids per layer over the surviving weights; later fine-tuning trains the centroids (gradient = sum of the members\' gradients).',
+    "Trained k-means weight sharing (Deep Compression, Han et al. 2016): 2^bits centroids per layer over the surviving weights; later fine-tuning trains the centroids (gradient = sum of the members' gradients).",
   schema: Type.Object(
     {
       bits: perLayer(Type.Integer({ minimum: 1, maximum: 16 }), {
         default: 6,
         description: 'index bits (the paper: conv 8, dense 5; LeNet-300-100 6)',
       }),
-      init: Type.Union([Type.Literal('linear'), Type.Literal('density'), Type.Literal('kmeans++')], { default: 'linear', description: 'centroid initialisation (linear is the paper\'s best)' }),
+      init: Type.Union([Type.Literal('linear'), Type.Literal('density'), Type.Literal('kmeans++')], {
+        default: 'linear',
+        description: "centroid initialisation (linear is the paper's best)",
+      }),
       iterations: Type.Integer({ minimum: 1, default: 300 }),
       seed: Type.Integer({ default: 1 }),
       ...selection,
@@ -37,10 +40,22 @@ export const kmeansQuantize = definePlugin({
   create: (o) => ({
     contract: { provides: ['codebook'], conflicts: ['quant', 'encoded'] },
     apply(graph) {
-      const reports = shareGraphWeights(graph, { bits: o.bits, init: o.init, iterations: o.iterations, seed: o.seed, include: o.include, layers: o.layers, exclude: o.exclude, kinds: o.kinds });
+      const reports = shareGraphWeights(graph, {
+        bits: o.bits,
+        init: o.init,
+        iterations: o.iterations,
+        seed: o.seed,
+        include: o.include,
+        layers: o.layers,
+        exclude: o.exclude,
+        kinds: o.kinds,
+      });
       return {
         details: { layers: reports },
-        notes: [...deprecation(o, 'quantize.kmeans'), ...reports.map((r) => `${r.layer ?? r.param}: ${r.bits} bits, ${r.clustersUsed}/${r.k} centroids used, rmse ${Math.sqrt(r.mse).toExponential(2)}`)],
+        notes: [
+          ...deprecation(o, 'quantize.kmeans'),
+          ...reports.map((r) => `${r.layer ?? r.param}: ${r.bits} bits, ${r.clustersUsed}/${r.k} centroids used, rmse ${Math.sqrt(r.mse).toExponential(2)}`),
+        ],
       };
     },
   }),
@@ -53,7 +68,7 @@ export const affineQuantize = definePlugin({
   schema: Type.Object(
     {
       dtype: Type.Union([Type.Literal('uint8'), Type.Literal('int8'), Type.Literal('uint16'), Type.Literal('int16')], { default: 'uint8' }),
-      bits: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'code width; overrides the dtype\'s' })),
+      bits: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: "code width; overrides the dtype's" })),
       symmetric: Type.Boolean({ default: false }),
       perChannel: Type.Boolean({ default: false, description: 'one scale per output channel (TF.js manifests cannot express it: dequantized on export)' }),
       ...selection,
@@ -68,7 +83,13 @@ export const affineQuantize = definePlugin({
       const reports = quantizeGraphAffine(graph, bits === undefined ? { dtype, ...rest } : { bits, signed: dtype.startsWith('int'), ...rest });
       return {
         details: { layers: reports },
-        notes: [...deprecation(o, 'quantize.affine'), ...reports.map((r) => `${r.layer ?? r.param}: ${r.bits}-bit ${r.signed ? 'signed' : 'unsigned'}${r.axis === undefined ? '' : ` per channel (axis ${r.axis})`}, max error ${r.maxAbsError.toExponential(2)} (bound ${r.errorBound.toExponential(2)})`)],
+        notes: [
+          ...deprecation(o, 'quantize.affine'),
+          ...reports.map(
+            (r) =>
+              `${r.layer ?? r.param}: ${r.bits}-bit ${r.signed ? 'signed' : 'unsigned'}${r.axis === undefined ? '' : ` per channel (axis ${r.axis})`}, max error ${r.maxAbsError.toExponential(2)} (bound ${r.errorBound.toExponential(2)})`,
+          ),
+        ],
       };
     },
   }),
@@ -83,8 +104,13 @@ export const float16Quantize = definePlugin({
     apply(graph) {
       const reports = toFloat16(graph, includeOf(o, 'quantize.float16'), { kinds: o.kinds, exclude: o.exclude });
       const kept = reports.filter((r) => r.skipped);
-      const keptNote = kept.length ? [`${kept.length} params kept as their input stores them (2 bytes per value or fewer already; float16 would not shrink them)`] : [];
-      return { details: { layers: reports }, notes: [...deprecation(o, 'quantize.float16'), `${reports.length - kept.length} params stored as float16`, ...keptNote] };
+      const keptNote = kept.length
+        ? [`${kept.length} params kept as their input stores them (2 bytes per value or fewer already; float16 would not shrink them)`]
+        : [];
+      return {
+        details: { layers: reports },
+        notes: [...deprecation(o, 'quantize.float16'), `${reports.length - kept.length} params stored as float16`, ...keptNote],
+      };
     },
   }),
 });

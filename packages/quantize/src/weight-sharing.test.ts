@@ -1,10 +1,27 @@
-import { GraphBuilder, fitsStored, fromFloat16Bits, gaussian, getParam, lenet300100, lenet5, param, rng, setMask, toFloat16Bits, type Param } from '@condense/ir';
+import {
+  GraphBuilder,
+  fitsStored,
+  fromFloat16Bits,
+  gaussian,
+  getParam,
+  lenet300100,
+  lenet5,
+  param,
+  rng,
+  setMask,
+  toFloat16Bits,
+  type Param,
+} from '@condense/ir';
 import { describe, expect, it } from 'vitest';
 import { DEEP_COMPRESSION_BITS, shareGraphWeights, shareWeights } from './weight-sharing.js';
 
 function randomParam(name: string, n: number, seed: number): Param {
   const normal = gaussian(rng(seed));
-  return param(name, [n], Float32Array.from({ length: n }, () => 0.1 * normal()));
+  return param(
+    name,
+    [n],
+    Float32Array.from({ length: n }, () => 0.1 * normal()),
+  );
 }
 
 /** Mask keeping every third element. */
@@ -93,7 +110,11 @@ describe('shareWeights', () => {
     const scale = 0.0014681343354430853;
     const min = -128 * scale;
     const codes = Uint8Array.from({ length: 3000 }, (_, i) => Math.min(255, Math.max(0, Math.round(128 + 40 * gaussian(rng(i))()))));
-    const p = param('w', [codes.length], Float32Array.from(codes, (c) => c * scale + min));
+    const p = param(
+      'w',
+      [codes.length],
+      Float32Array.from(codes, (c) => c * scale + min),
+    );
     p.stored = { entry: { name: 'w', shape: [codes.length], dtype: 'float32', quantization: { dtype: 'uint8', scale, min } }, bytes: codes };
     for (const bits of [5, 6, 7, 8]) {
       const r = shareWeights(p, { bits });
@@ -163,7 +184,9 @@ describe('shareGraphWeights', () => {
     expect(() => shareGraphWeights(g, { bits: { fc9: 5 } })).toThrow(/shareGraphWeights: bits key pattern 'fc9' matches no layer.*fc1\/kernel \(dense fc1\)/);
     expect(() => shareGraphWeights(g, { bits: { 'conv*': 5 } })).toThrow(/bits key pattern 'conv\*' matches no layer/);
     expect(() => shareGraphWeights(g, { bits: 5, layers: 'fc7' })).toThrow(/include pattern 'fc7' matches no/);
-    expect(() => shareGraphWeights(g, { bits: 5, include: 'fc1/bias' })).toThrow(/include pattern 'fc1\/bias' matches no layer, param or op type \(candidates: fc1\/kernel/);
+    expect(() => shareGraphWeights(g, { bits: 5, include: 'fc1/bias' })).toThrow(
+      /include pattern 'fc1\/bias' matches no layer, param or op type \(candidates: fc1\/kernel/,
+    );
     expect(() => shareGraphWeights(g, { bits: { fc2: 5 }, layers: ['fc1'] })).toThrow(/'fc1\/kernel' .* selected by 'include' but no key of 'bits' covers it/);
     // Nothing was changed by the failed calls.
     expect(getParam(g, 'fc1/kernel').codebook).toBeUndefined();

@@ -49,7 +49,8 @@ export const DEEP_COMPRESSION_BITS: Readonly<Record<string, number>> = { conv2d:
  */
 export function shareWeights(p: Param, options: ShareWeightsOptions): ShareReport {
   const bits = checkBits(options.bits, `shareWeights: param '${p.name}': 'bits'`);
-  if (p.quant) throw new QuantizeError(`shareWeights: param '${p.name}' is affine-quantized; weight sharing would break its quantization grid (delete param.quant first)`);
+  if (p.quant)
+    throw new QuantizeError(`shareWeights: param '${p.name}' is affine-quantized; weight sharing would break its quantization grid (delete param.quant first)`);
   const k = 2 ** bits;
   const kept = keptPositions(p);
   const values = new Float32Array(kept.length);
@@ -70,7 +71,18 @@ export function shareWeights(p: Param, options: ShareWeightsOptions): ShareRepor
   const used = new Set<number>();
   for (const i of kept) used.add(indices[i]);
   const err = errorStats(before, p.data, p.mask);
-  return { param: p.name, bits, k, centroids: centroids.length, clustersUsed: used.size, weights: kept.length, mse: err.mse, maxAbsError: err.maxAbsError, iterations, converged };
+  return {
+    param: p.name,
+    bits,
+    k,
+    centroids: centroids.length,
+    clustersUsed: used.size,
+    weights: kept.length,
+    mse: err.mse,
+    maxAbsError: err.maxAbsError,
+    iterations,
+    converged,
+  };
 }
 
 /** Sorted centroids rounded to the param's storage, equal ones merged; `index` maps old positions to new. */
@@ -143,7 +155,8 @@ function bitsPerParam(bits: ShareGraphOptions['bits'], all: ParamUse[]): (use: P
     const b = checkBits(bits, `shareGraphWeights: 'bits'`);
     return () => b;
   }
-  if (bits === null || typeof bits !== 'object') throw new QuantizeError(`shareGraphWeights: 'bits' must be a number or a record of layer/op/glob -> bits, got ${JSON.stringify(bits)}`);
+  if (bits === null || typeof bits !== 'object')
+    throw new QuantizeError(`shareGraphWeights: 'bits' must be a number or a record of layer/op/glob -> bits, got ${JSON.stringify(bits)}`);
   for (const [key, b] of Object.entries(bits)) checkBits(b, `shareGraphWeights: 'bits.${key}'`);
   const resolved = resolveLayerMap(all, bits, 'shareGraphWeights', 'bits');
   return (use) => resolved.get(use);

@@ -43,7 +43,11 @@ export function biasCorrection(stats: LayerStats, before: ArrayLike<number>, aft
  * or masked one (its values are pinned).
  */
 export function correctBias(graph: Graph, nodeName: string, shift: ArrayLike<number>): string {
-  const r = shiftOutput(graph, nodeName, Float64Array.from(shift, (v) => -v));
+  const r = shiftOutput(
+    graph,
+    nodeName,
+    Float64Array.from(shift, (v) => -v),
+  );
   if ('reason' in r) throw new ReconstructError(`correctBias: layer '${nodeName}': ${r.reason}; correct the bias before quantizing it`);
   return r.param;
 }

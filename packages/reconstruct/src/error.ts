@@ -38,7 +38,10 @@ export function quadraticForm(h: Float64Array, k: number, d: Float64Array, n: nu
       const [h0, h1, h2, h3] = [h[hi + j], h[hi + j + 1], h[hi + j + 2], h[hi + j + 3]];
       if (h0 === 0 && h1 === 0 && h2 === 0 && h3 === 0) continue;
       const [d0, d1, d2, d3] = [j * n, (j + 1) * n, (j + 2) * n, (j + 3) * n];
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (let c = 0; c < n; c++) {
         const x = d[di + c];
         s0 += x * d[d0 + c];
@@ -65,7 +68,8 @@ export function outputEnergy(stats: LayerStats, a: ArrayLike<number>, b?: ArrayL
   const { blocks, spec } = stats;
   const size = blocks.rows * blocks.stride;
   for (const v of b ? [a, b] : [a]) {
-    if (v.length !== size) throw new ReconstructError(`layer '${spec.name}': kernel data has ${v.length} values, the statistics are for [${spec.kernelShape.join(', ')}] (${size})`);
+    if (v.length !== size)
+      throw new ReconstructError(`layer '${spec.name}': kernel data has ${v.length} values, the statistics are for [${spec.kernelShape.join(', ')}] (${size})`);
   }
   let total = 0;
   for (let blk = 0; blk < blocks.count; blk++) {

@@ -104,7 +104,11 @@ describe('gptq', () => {
 
   it('conv2d: im2col statistics, per output channel', () => {
     const shape = [4, 8, 8, 3];
-    const input = randomValues(shape.reduce((a, b) => a * b), 13, 1);
+    const input = randomValues(
+      shape.reduce((a, b) => a * b),
+      13,
+      1,
+    );
     const s = createStats({ name: 'conv', op: 'conv2d', kernelShape: [3, 3, 3, 6], padding: 'same' });
     accumulate(s, input, shape);
     const kernel = randomValues(3 * 3 * 3 * 6, 14);

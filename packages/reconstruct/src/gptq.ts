@@ -76,19 +76,35 @@ function keptOf(stats: LayerStats, mask: Uint8Array | undefined): Kept {
 }
 
 /** Round every element to its nearest value: `nearest(b, r, c, w, i)` (i: the flat index), 0 where masked. */
-function roundAll(stats: LayerStats, kernel: ArrayLike<number>, kept: Kept, nearest: (b: number, r: number, c: number, w: number, i: number) => number): Float32Array {
+function roundAll(
+  stats: LayerStats,
+  kernel: ArrayLike<number>,
+  kept: Kept,
+  nearest: (b: number, r: number, c: number, w: number, i: number) => number,
+): Float32Array {
   const { count, rows, cols, stride } = stats.blocks;
   const out = new Float32Array(kernel.length);
-  for (let b = 0; b < count; b++) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-    const i = r * stride + b * cols + c;
-    out[i] = kept(b, r, c) ? nearest(b, r, c, kernel[i], i) : 0;
-  }
+  for (let b = 0; b < count; b++)
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const i = r * stride + b * cols + c;
+        out[i] = kept(b, r, c) ? nearest(b, r, c, kernel[i], i) : 0;
+      }
   return out;
 }
 
 function fitWholeKernel(grid: AffineGrid, stats: LayerStats, kernel: ArrayLike<number>, kept: Kept): void {
   const { count, rows, cols, stride } = stats.blocks;
-  for (let b = 0; b < count; b++) fitRows(grid, stats.blocks, b, 0, rows, (r, c) => kernel[r * stride + b * cols + c], (r, c) => kept(b, r, c));
+  for (let b = 0; b < count; b++)
+    fitRows(
+      grid,
+      stats.blocks,
+      b,
+      0,
+      rows,
+      (r, c) => kernel[r * stride + b * cols + c],
+      (r, c) => kept(b, r, c),
+    );
 }
 
 /** GPTQ onto an affine grid per channel, or per channel and group of rows. `kernel` is the layer's flat kernel (IR layout). */
@@ -115,7 +131,16 @@ export function gptq(stats: LayerStats, kernel: ArrayLike<number>, options: Gptq
     row(i, row, q) {
       const r = order[i];
       // Without act-order, step i is row i: the group's rows are current (its lazy block holds them all).
-      if (lazy && r % grid.groupSize === 0) fitRows(grid, blocks, b, r, Math.min(r + grid.groupSize, k), (rr, c) => w[rr * n + c], (rr, c) => kept(b, rr, c));
+      if (lazy && r % grid.groupSize === 0)
+        fitRows(
+          grid,
+          blocks,
+          b,
+          r,
+          Math.min(r + grid.groupSize, k),
+          (rr, c) => w[rr * n + c],
+          (rr, c) => kept(b, rr, c),
+        );
       for (let c = 0; c < n; c++) q[c] = kept(b, r, c) ? roundToGrid(grid, slotOf(grid, blocks, b, r, c), row[c]) : 0;
     },
   }));
@@ -158,8 +183,12 @@ export function gptqCodebook(stats: LayerStats, kernel: ArrayLike<number>, optio
     },
   }));
   return {
-    data: out.data, codebook: codebook(indices), error: layerError(stats, kernel, naive, out.data),
-    damp: out.damp, dead: out.dead, ms: performance.now() - t0,
+    data: out.data,
+    codebook: codebook(indices),
+    error: layerError(stats, kernel, naive, out.data),
+    damp: out.damp,
+    dead: out.dead,
+    ms: performance.now() - t0,
   };
 }
 
@@ -177,11 +206,12 @@ function keptValues(stats: LayerStats, kernel: ArrayLike<number>, kept: Kept, we
   const weights: number[] = [];
   for (let b = 0; b < count; b++) {
     const h = stats.hessians[b];
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-      if (!kept(b, r, c)) continue;
-      values.push(kernel[r * stride + b * cols + c]);
-      weights.push(weighted ? h[r * rows + r] : 1);
-    }
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        if (!kept(b, r, c)) continue;
+        values.push(kernel[r * stride + b * cols + c]);
+        weights.push(weighted ? h[r * rows + r] : 1);
+      }
   }
   // Inputs that were always 0 would get weight 0: if every one was, fall back to plain k-means.
   if (!weights.some((w) => w !== 0)) weights.fill(1);

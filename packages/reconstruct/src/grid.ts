@@ -37,7 +37,14 @@ export function createGrid(format: AffineFormat, blocks: KernelBlocks, groupSize
   if (!(Number.isInteger(size) && size >= 1)) throw new ReconstructError(`${where}: 'groupSize' must be a positive integer, got ${groupSize}`);
   const groups = Math.ceil(blocks.rows / Math.min(size, blocks.rows));
   const slots = groups * blocks.channels;
-  return { ...format, groupSize: Math.min(size, blocks.rows), groups, channels: blocks.channels, scale: new Float32Array(slots).fill(1), zeroPoint: new Int32Array(slots) };
+  return {
+    ...format,
+    groupSize: Math.min(size, blocks.rows),
+    groups,
+    channels: blocks.channels,
+    scale: new Float32Array(slots).fill(1),
+    zeroPoint: new Int32Array(slots),
+  };
 }
 
 export const slotOf = (grid: AffineGrid, blocks: KernelBlocks, b: number, r: number, c: number): number =>
@@ -48,18 +55,24 @@ export const slotOf = (grid: AffineGrid, blocks: KernelBlocks, b: number, r: num
  * reads the block's current weights in kernel row order; `kept(r, c)` is false for masked ones.
  */
 export function fitRows(
-  grid: AffineGrid, blocks: KernelBlocks, b: number, from: number, to: number,
-  value: (r: number, c: number) => number, kept: (r: number, c: number) => boolean,
+  grid: AffineGrid,
+  blocks: KernelBlocks,
+  b: number,
+  from: number,
+  to: number,
+  value: (r: number, c: number) => number,
+  kept: (r: number, c: number) => boolean,
 ): void {
   const lo = new Map<number, number>();
   const hi = new Map<number, number>();
-  for (let r = from; r < to; r++) for (let c = 0; c < blocks.cols; c++) {
-    if (!kept(r, c)) continue;
-    const s = slotOf(grid, blocks, b, r, c);
-    const v = value(r, c);
-    lo.set(s, Math.min(lo.get(s) ?? 0, v));
-    hi.set(s, Math.max(hi.get(s) ?? 0, v));
-  }
+  for (let r = from; r < to; r++)
+    for (let c = 0; c < blocks.cols; c++) {
+      if (!kept(r, c)) continue;
+      const s = slotOf(grid, blocks, b, r, c);
+      const v = value(r, c);
+      lo.set(s, Math.min(lo.get(s) ?? 0, v));
+      hi.set(s, Math.max(hi.get(s) ?? 0, v));
+    }
   for (const [s, l] of lo) ({ scale: grid.scale[s], zeroPoint: grid.zeroPoint[s] } = affineRange(l, hi.get(s) as number, grid));
 }
 

@@ -1,7 +1,15 @@
 export { ReconstructError } from './errors.js';
 export {
-  layerSpec, kernelBlocks, readBlock, writeBlock, outputChannels, channelOf, LAYER_OPS,
-  type LayerSpec, type LayerOp, type KernelBlocks,
+  layerSpec,
+  kernelBlocks,
+  readBlock,
+  writeBlock,
+  outputChannels,
+  channelOf,
+  LAYER_OPS,
+  type LayerSpec,
+  type LayerOp,
+  type KernelBlocks,
 } from './layout.js';
 export { createStats, accumulate, statsReport, inputMean, windowOf, type LayerStats, type StatsOptions, type StatsReport } from './stats.js';
 export { upperInverseFactor, inverseFromUpper, invertUpper } from './linalg.js';

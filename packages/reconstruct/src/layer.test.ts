@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cloneGraph, deserializeGraph, enforceAnnotations, GraphBuilder, paramBytes, referenceValues, serializeGraph, validate, validateParam, type Graph, type Param,
+  cloneGraph,
+  deserializeGraph,
+  enforceAnnotations,
+  GraphBuilder,
+  paramBytes,
+  referenceValues,
+  serializeGraph,
+  validate,
+  validateParam,
+  type Graph,
+  type Param,
 } from '@condense/ir';
 import { decodeGraph, encodeGraph } from '@condense/codec';
 import { gptq } from './gptq.js';
@@ -104,7 +114,11 @@ describe('writing the results on the IR', () => {
       return stats;
     };
     // conv: 27 rows in groups of 8 (4 groups, the last short); dw: 9 taps in groups of 4 (x2 multipliers); fc: 256 rows in groups of 64
-    const cases = [['conv', 8, { axis: 3, group: { size: 8 } }, 4 * 8], ['dw', 4, { axis: 2, group: { size: 8 } }, 3 * 8], ['fc', 64, { axis: 1, group: { size: 64 } }, 4 * 5]] as const;
+    const cases = [
+      ['conv', 8, { axis: 3, group: { size: 8 } }, 4 * 8],
+      ['dw', 4, { axis: 2, group: { size: 8 } }, 3 * 8],
+      ['fc', 64, { axis: 1, group: { size: 64 } }, 4 * 5],
+    ] as const;
     for (const [layer, groupSize, annotation, slots] of cases) {
       const stats = statsIn(layer);
       const p = g.params.get(`${layer}/kernel`)!;

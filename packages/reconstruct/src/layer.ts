@@ -36,8 +36,14 @@ function kernelOf(graph: Graph, stats: LayerStats, who: string): Param {
   return kernel;
 }
 
-const report = (stats: LayerStats, p: Param, r: { error: LayerError; damp: number; dead: number; ms: number }): LayerReport =>
-  ({ layer: stats.spec.name, param: p.name, error: r.error, damp: r.damp, dead: r.dead, ms: r.ms });
+const report = (stats: LayerStats, p: Param, r: { error: LayerError; damp: number; dead: number; ms: number }): LayerReport => ({
+  layer: stats.spec.name,
+  param: p.name,
+  error: r.error,
+  damp: r.damp,
+  dead: r.dead,
+  ms: r.ms,
+});
 
 /**
  * GPTQ a layer's kernel to affine codes per channel (or per channel and group of `groupSize`
@@ -84,7 +90,9 @@ export function gptqCodebookLayer(graph: Graph, stats: LayerStats, options: Omit
 export function sparseGptLayer(graph: Graph, stats: LayerStats, options: Omit<SparseGptOptions, 'mask'>): SparseLayerReport {
   const kernel = kernelOf(graph, stats, 'sparseGptLayer');
   if (kernel.quant || kernel.codebook) {
-    throw new ReconstructError(`sparseGptLayer: layer '${stats.spec.name}' kernel '${kernel.name}' is ${kernel.quant ? 'quantized' : 'weight-shared'}; prune before quantizing`);
+    throw new ReconstructError(
+      `sparseGptLayer: layer '${stats.spec.name}' kernel '${kernel.name}' is ${kernel.quant ? 'quantized' : 'weight-shared'}; prune before quantizing`,
+    );
   }
   const r = sparseGpt(stats, kernel.data, { ...options, mask: kernel.mask });
   kernel.data.set(r.data);

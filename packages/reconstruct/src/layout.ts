@@ -55,12 +55,14 @@ export function kernelBlocks(spec: LayerSpec): KernelBlocks {
   const where = `layer '${spec.name}'`;
   const rank = spec.op === 'dense' ? 2 : 4;
   if (!LAYER_OPS.includes(spec.op)) throw new ReconstructError(`${where}: op '${spec.op}' has no kernel to reconstruct (${LAYER_OPS.join(', ')})`);
-  if (s.length !== rank || !s.every(positive)) throw new ReconstructError(`${where}: a ${spec.op} kernel must be ${rank} positive integers, got [${s.join(', ')}]`);
+  if (s.length !== rank || !s.every(positive))
+    throw new ReconstructError(`${where}: a ${spec.op} kernel must be ${rank} positive integers, got [${s.join(', ')}]`);
   if (spec.op === 'dense') return { count: 1, rows: s[0], cols: s[1], stride: s[1], channelAxis: 1, channels: s[1] };
   const taps = s[0] * s[1];
   if (spec.op === 'depthwiseConv2d') return { count: s[2], rows: taps, cols: s[3], stride: s[2] * s[3], channelAxis: 2, channels: s[2] };
   const groups = spec.groups ?? 1;
-  if (!positive(groups) || s[3] % groups !== 0) throw new ReconstructError(`${where}: groups must be a positive integer dividing the ${s[3]} output channels, got ${groups}`);
+  if (!positive(groups) || s[3] % groups !== 0)
+    throw new ReconstructError(`${where}: groups must be a positive integer dividing the ${s[3]} output channels, got ${groups}`);
   return { count: groups, rows: taps * s[2], cols: s[3] / groups, stride: s[3], channelAxis: 3, channels: s[3] };
 }
 
@@ -81,7 +83,8 @@ export function writeBlock(data: { [i: number]: number }, blocks: KernelBlocks, 
 /** The LayerSpec of a dense, conv2d or depthwiseConv2d node of an IR graph. */
 export function layerSpec(graph: Graph, nodeName: string): LayerSpec {
   const node = getNode(graph, nodeName);
-  if (!LAYER_OPS.includes(node.op as LayerOp)) throw new ReconstructError(`layer '${nodeName}': op '${node.op}' has no kernel to reconstruct (${LAYER_OPS.join(', ')})`);
+  if (!LAYER_OPS.includes(node.op as LayerOp))
+    throw new ReconstructError(`layer '${nodeName}': op '${node.op}' has no kernel to reconstruct (${LAYER_OPS.join(', ')})`);
   const kernel = nodeParam(graph, node, 'kernel');
   if (!kernel) throw new ReconstructError(`layer '${nodeName}': has no 'kernel' param`);
   const spec: LayerSpec = { name: node.name, op: node.op as LayerOp, kernelShape: [...kernel.shape] };

@@ -8,11 +8,12 @@ function spd(n: number, seed: number): Float64Array {
   const g = gaussian(rng(seed));
   const m = Float64Array.from({ length: n * n }, g);
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = i === j ? 0.1 : 0;
-    for (let k = 0; k < n; k++) s += m[i * n + k] * m[j * n + k];
-    a[i * n + j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = i === j ? 0.1 : 0;
+      for (let k = 0; k < n; k++) s += m[i * n + k] * m[j * n + k];
+      a[i * n + j] = s;
+    }
   return a;
 }
 
@@ -45,10 +46,11 @@ describe('linear algebra', () => {
   it('cholesky: L is lower triangular and L L^T = A', () => {
     const l = cholesky(a, n)!;
     const back = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      if (j > i) expect(l[i * n + j]).toBe(0);
-      for (let k = 0; k < n; k++) back[i * n + j] += l[i * n + k] * l[j * n + k];
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        if (j > i) expect(l[i * n + j]).toBe(0);
+        for (let k = 0; k < n; k++) back[i * n + j] += l[i * n + k] * l[j * n + k];
+      }
     expect(maxAbsDiff(back, a)).toBeLessThan(1e-9);
   });
 

@@ -29,7 +29,10 @@ export function invertUpper(v: Float64Array, n: number): Float64Array {
     for (; j + 3 < n; j += 4) {
       const [r0, r1, r2, r3] = [j * n, (j + 1) * n, (j + 2) * n, (j + 3) * n];
       // The common range k in (i, j]; then each longer row's own tail.
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (let k = i + 1; k <= j; k++) {
         const x = v[ri + k];
         s0 += x * t[r0 + k];
@@ -87,4 +90,3 @@ export function inverseFromUpper(u: Float64Array, n: number): Float64Array {
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) inv[i * n + j] = inv[j * n + i];
   return inv;
 }
-

@@ -16,7 +16,11 @@ describe('mean inputs', () => {
   ];
   for (const [label, spec, shape] of cases) {
     it(`${label}: the same sums and rows as the full statistics, streamed in two batches`, () => {
-      const x = randomValues(shape.reduce((a, b) => a * b, 1), 9, 1);
+      const x = randomValues(
+        shape.reduce((a, b) => a * b, 1),
+        9,
+        1,
+      );
       const stats = createStats(spec);
       accumulate(stats, x, shape);
       const m = createMeans(spec);

@@ -36,7 +36,8 @@ export function accumulateMeans(m: BlockSums, x: ArrayLike<number>, shape: reado
   const [kh, kw, kin] = spec.kernelShape;
   const cin = spec.op === 'depthwiseConv2d' ? 1 : kin;
   const channels = cin * blocks.count;
-  if (shape.length !== 4 || shape[3] !== channels) throw new ReconstructError(`${where}: a ${spec.op} input must be NHWC [n, h, w, ${channels}], got [${shape.join(', ')}]`);
+  if (shape.length !== 4 || shape[3] !== channels)
+    throw new ReconstructError(`${where}: a ${spec.op} input must be NHWC [n, h, w, ${channels}], got [${shape.join(', ')}]`);
   const sums = patchSums(windowOf(spec), x, shape);
   // Patch entry (tap, channel) -> block b = channel / cin, row tap * cin + channel % cin.
   for (let b = 0; b < blocks.count; b++) {

@@ -157,7 +157,10 @@ export interface Compensated {
  * whose weights `w` (rows in step order, `p.order`) the sweep updates in place. Returns the new kernel.
  */
 export function compensate(
-  stats: LayerStats, kernel: ArrayLike<number>, o: CompensateOptions, where: string,
+  stats: LayerStats,
+  kernel: ArrayLike<number>,
+  o: CompensateOptions,
+  where: string,
   hooksFor: (b: number, w: Float64Array, p: PreparedHessian) => SweepHooks,
 ): Compensated {
   const { blocks } = stats;

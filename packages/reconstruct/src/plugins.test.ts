@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { buildReport, ContractError, createRegistry, pipeline, referenceRuntime, renderReportHtml, testStageContext, type Runtime, type Split } from '@condense/core';
+import {
+  buildReport,
+  ContractError,
+  createRegistry,
+  pipeline,
+  referenceRuntime,
+  renderReportHtml,
+  testStageContext,
+  type Runtime,
+  type Split,
+} from '@condense/core';
 import { cloneGraph, GraphBuilder, referenceValues, rng, type Graph } from '@condense/ir';
 import { gptqLayer } from './layer.js';
 import { layerSpec } from './layout.js';
@@ -35,7 +45,10 @@ describe('reconstruct.gptq', () => {
     for (const name of ['conv1/kernel', 'conv2/kernel', 'fc/kernel']) {
       expect(r.graph.params.get(name)!.quant).toMatchObject({ bits: 3, signed: true });
       const [a, b] = [r.graph.params.get(name)!.data, h.params.get(name)!.data];
-      expect(Array.from(a).every((v, i) => Math.abs(v - b[i]) <= 1e-6 * (1 + Math.abs(b[i]))), name).toBe(true);
+      expect(
+        Array.from(a).every((v, i) => Math.abs(v - b[i]) <= 1e-6 * (1 + Math.abs(b[i]))),
+        name,
+      ).toBe(true);
     }
     const details = r.stages[0].details!;
     const rows = details.reconstruction as { layer: string; errorBefore: number; errorAfter: number; rows: number; bytes: number; ms: number }[];
@@ -61,7 +74,10 @@ describe('reconstruct.gptq', () => {
     expect(r.graph.params.get('conv2/kernel')!.quant).toMatchObject({ bits: 4, axis: 3, group: { size: 18 } });
     expect(r.graph.params.get('fc/kernel')!.quant).toMatchObject({ bits: 2 });
     const rows = r.stages[0].details!.reconstruction as { layer: string; errorAfter: number; errorAfterBias: number; groupSize?: number }[];
-    expect(rows.map((x) => [x.layer, x.groupSize])).toEqual([['conv2', 18], ['fc', undefined]]);
+    expect(rows.map((x) => [x.layer, x.groupSize])).toEqual([
+      ['conv2', 18],
+      ['fc', undefined],
+    ]);
     for (const row of rows) expect(row.errorAfterBias).toBeLessThanOrEqual(row.errorAfter);
     expect(r.graph.params.get('fc/bias')!.data).not.toEqual(g.params.get('fc/bias')!.data);
 
@@ -89,10 +105,14 @@ describe('reconstruct.gptq', () => {
     expect(() => pipeline([stage]).check({ runtime: referenceRuntime() })).toThrow(/stage 1 \(reconstruct.gptq\) needs calibration data/);
     expect(() => pipeline([stage]).check({ data: { calibration } })).toThrow(ContractError);
     const noForward = { ...referenceRuntime(), forward: undefined };
-    expect(() => pipeline([stage]).check({ data: { calibration }, runtime: noForward })).toThrow(/runs the model layer by layer, and runtime 'reference' has no forward\(\)/);
+    expect(() => pipeline([stage]).check({ data: { calibration }, runtime: noForward })).toThrow(
+      /runs the model layer by layer, and runtime 'reference' has no forward\(\)/,
+    );
     const registry = createRegistry();
     register(registry);
-    expect(registry.names()).toEqual(expect.arrayContaining(['reconstruct.gptq', 'reconstruct.sparsegpt', 'reconstruct.biasCorrection', 'reconstruct.bnRecalibrate']));
+    expect(registry.names()).toEqual(
+      expect.arrayContaining(['reconstruct.gptq', 'reconstruct.sparsegpt', 'reconstruct.biasCorrection', 'reconstruct.bnRecalibrate']),
+    );
   });
 });
 
@@ -102,13 +122,15 @@ describe('reconstruct.sparsegpt', () => {
     const r = await pipeline([sparseGptPlugin({ sparsity: { '*': 0.5, fc: 0.75 } })]).run(g, context());
     const zeros = (name: string) => r.graph.params.get(name)!.mask!.filter((m) => m === 0).length / r.graph.params.get(name)!.data.length;
     expect([zeros('conv1/kernel'), zeros('conv2/kernel'), zeros('fc/kernel')]).toEqual([0.5, 0.5, 0.75]);
-    for (const row of r.stages[0].details!.reconstruction as { errorBefore: number; errorAfter: number }[]) expect(row.errorAfter).toBeLessThan(row.errorBefore);
+    for (const row of r.stages[0].details!.reconstruction as { errorBefore: number; errorAfter: number }[])
+      expect(row.errorAfter).toBeLessThan(row.errorBefore);
 
     const nm = await pipeline([sparseGptPlugin({ nm: '2:4' })]).run(g, context());
     expect(nm.graph.params.get('conv1/kernel')!.mask).toBeUndefined(); // 18 rows
     expect(nm.stages[0].notes[0]).toBe('conv1: left dense: its 18 kernel rows do not split into groups of 4');
     const fc = nm.graph.params.get('fc/kernel')!;
-    for (let r0 = 0; r0 < fc.shape[0]; r0 += 4) for (let c = 0; c < 5; c++) expect([0, 1, 2, 3].filter((j) => fc.mask![(r0 + j) * 5 + c] === 0)).toHaveLength(2);
+    for (let r0 = 0; r0 < fc.shape[0]; r0 += 4)
+      for (let c = 0; c < 5; c++) expect([0, 1, 2, 3].filter((j) => fc.mask![(r0 + j) * 5 + c] === 0)).toHaveLength(2);
     await expect(pipeline([sparseGptPlugin({ nm: '2:4', sparsity: 0.5 })]).run(g, context())).rejects.toThrow(/give 'sparsity' or 'nm', not both/);
     expect(() => pipeline([sparseGptPlugin(), gptqPlugin()]).check(context())).not.toThrow();
     expect(() => pipeline([gptqPlugin(), sparseGptPlugin()]).check(context())).toThrow(/cannot run after stage 1 \(reconstruct.gptq\)/);
@@ -146,7 +168,10 @@ describe('reconstruct.biasCorrection', () => {
     const changed = cloneGraph(r.graph);
     changed.params.get('fc/bias')!.quant = { bits: 8, signed: true, scale: Float32Array.of(1), zeroPoint: Int32Array.of(0) };
     changed.params.get('fc/bias')!.data.fill(0);
-    const out = await biasCorrectionPlugin({ include: ['fc'] }).apply!(changed, testStageContext({ original: g, data: { calibration }, runtime: referenceRuntime() }));
+    const out = await biasCorrectionPlugin({ include: ['fc'] }).apply!(
+      changed,
+      testStageContext({ original: g, data: { calibration }, runtime: referenceRuntime() }),
+    );
     expect((out as { notes: string[] }).notes[0]).toMatch(/^fc: skipped: correctBias: layer 'fc': 'fc\/bias' is quantized/);
   });
 });

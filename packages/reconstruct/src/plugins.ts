@@ -4,8 +4,20 @@
  * (@condense/core's `LayerPass`, run by the pipeline's runtime).
  */
 import {
-  definePlugin, nodeRefs, perLayer, resolvePerLayer, selectionOptions, selectLayers, batchInputs, Type,
-  type LayerPass, type LayerReconstruction, type NodeValue, type PassUsage, type Registry, type StageContext,
+  definePlugin,
+  nodeRefs,
+  perLayer,
+  resolvePerLayer,
+  selectionOptions,
+  selectLayers,
+  batchInputs,
+  Type,
+  type LayerPass,
+  type LayerReconstruction,
+  type NodeValue,
+  type PassUsage,
+  type Registry,
+  type StageContext,
 } from '@condense/core';
 import { cloneGraph, enforceAnnotations, getNode, topoSort, type Graph, type Node, type Param } from '@condense/ir';
 import { biasCorrection, correctBias } from './bias.js';
@@ -19,22 +31,30 @@ import type { LayerStats } from './stats.js';
 /** How a stage reads its calibration data. */
 const passOptions = {
   examples: Type.Integer({ minimum: 1, default: 512, description: 'calibration examples read: the first ones of data.calibration (else data.train)' }),
-  batchSize: Type.Integer({ minimum: 1, default: 32, description: 'examples per runtime call (bounds the runtime’s working memory; the results do not depend on it)' }),
+  batchSize: Type.Integer({
+    minimum: 1,
+    default: 32,
+    description: 'examples per runtime call (bounds the runtime’s working memory; the results do not depend on it)',
+  }),
 };
 
 /** The default row budget of a layer's statistics: 4 rows per kernel row, at least 8192. */
 export const defaultMaxRows = (kernelRows: number): number => Math.max(8192, 4 * kernelRows);
 
 const maxRowsOption = {
-  maxRows: Type.Optional(Type.Integer({
-    minimum: 1,
-    description: "rows of X (examples x output positions) per layer for its statistics: a conv layer with more uses a seeded random subset of each example's output positions (the cost grows with rows x kernel rows^2); default: max(8192, 4 x the kernel's rows)",
-  })),
+  maxRows: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        "rows of X (examples x output positions) per layer for its statistics: a conv layer with more uses a seeded random subset of each example's output positions (the cost grows with rows x kernel rows^2); default: max(8192, 4 x the kernel's rows)",
+    }),
+  ),
 };
 
 const sequentialOption = Type.Boolean({
   default: true,
-  description: "true: each layer's statistics come from the inputs the already-compressed layers before it produce (GPTQ's sequential mode); false: from the model as the stage found it",
+  description:
+    "true: each layer's statistics come from the inputs the already-compressed layers before it produce (GPTQ's sequential mode); false: from the model as the stage found it",
 });
 
 const hessianOptions = {
@@ -79,17 +99,32 @@ async function openPass(graph: Graph, ctx: StageContext, o: PassSettings): Promi
 }
 
 /** Compress `layers` one at a time on their statistics from one layer pass; the pass is freed after. */
-async function eachLayer<R>(graph: Graph, ctx: StageContext, layers: string[], o: PassSettings, compress: (stats: LayerStats) => R): Promise<{ steps: SequentialStep<R>[]; pass: PassUsage; examples: number }> {
+async function eachLayer<R>(
+  graph: Graph,
+  ctx: StageContext,
+  layers: string[],
+  o: PassSettings,
+  compress: (stats: LayerStats) => R,
+): Promise<{ steps: SequentialStep<R>[]; pass: PassUsage; examples: number }> {
   const pass = await openPass(graph, ctx, o);
   let done = 0;
   try {
     // A row budget over the whole pass: each example keeps its share of a conv layer's positions.
-    const positions = (spec: LayerSpec) => ({ positions: Math.max(1, Math.ceil((o.maxRows ?? defaultMaxRows(kernelBlocks(spec).rows)) / pass.count)), seed: ctx.seed });
-    const steps = await sequential(graph, layers, passInputs(pass), (stats) => {
-      const r = compress(stats);
-      ctx.emit({ type: 'progress', index: ctx.stage.index, label: stats.spec.name, done: ++done, total: layers.length });
-      return r;
-    }, { stats: positions });
+    const positions = (spec: LayerSpec) => ({
+      positions: Math.max(1, Math.ceil((o.maxRows ?? defaultMaxRows(kernelBlocks(spec).rows)) / pass.count)),
+      seed: ctx.seed,
+    });
+    const steps = await sequential(
+      graph,
+      layers,
+      passInputs(pass),
+      (stats) => {
+        const r = compress(stats);
+        ctx.emit({ type: 'progress', index: ctx.stage.index, label: stats.spec.name, done: ++done, total: layers.length });
+        return r;
+      },
+      { stats: positions },
+    );
     return { steps, pass: pass.stats(), examples: pass.count };
   } finally {
     pass.dispose();
@@ -146,7 +181,8 @@ function summary(run: { pass: PassUsage; examples: number }, rows: StageLayerRow
   };
 }
 
-const rowNote = (r: StageLayerRow, what: string) => `${r.layer}: ${what}, output error ${pct(r.errorBefore)} -> ${pct(r.errorAfter)} (${r.rows} calibration rows, ${(r.ms ?? 0).toFixed(0)} ms)`;
+const rowNote = (r: StageLayerRow, what: string) =>
+  `${r.layer}: ${what}, output error ${pct(r.errorBefore)} -> ${pct(r.errorAfter)} (${r.rows} calibration rows, ${(r.ms ?? 0).toFixed(0)} ms)`;
 
 export const gptqPlugin = definePlugin({
   name: 'reconstruct.gptq',
@@ -156,12 +192,22 @@ export const gptqPlugin = definePlugin({
     {
       ...selectionOptions(KERNEL_LAYERS),
       bits: perLayer(Type.Integer({ minimum: 2, maximum: 8 }), { default: 4, description: 'code width (codebook: 2^bits centroids)' }),
-      groupSize: Type.Optional(perLayer(Type.Integer({ minimum: 1 }), { description: 'consecutive kernel rows (inputs; HWIO rows for convolutions) sharing a scale per channel; default: all (per channel). Affine only' })),
-      format: Type.Union([Type.Literal('affine'), Type.Literal('codebook')], { default: 'affine', description: "'affine' (a quant annotation) or 'codebook' (a k-means codebook fitted first, Hessian-weighted)" }),
+      groupSize: Type.Optional(
+        perLayer(Type.Integer({ minimum: 1 }), {
+          description: 'consecutive kernel rows (inputs; HWIO rows for convolutions) sharing a scale per channel; default: all (per channel). Affine only',
+        }),
+      ),
+      format: Type.Union([Type.Literal('affine'), Type.Literal('codebook')], {
+        default: 'affine',
+        description: "'affine' (a quant annotation) or 'codebook' (a k-means codebook fitted first, Hessian-weighted)",
+      }),
       symmetric: Type.Boolean({ default: false, description: 'symmetric ranges [-max|w|, max|w|] instead of [min, max]' }),
       actOrder: Type.Boolean({ default: false, description: "quantize rows by descending H diagonal (GPTQ's act-order; with groups, static groups)" }),
       compensate: Type.Boolean({ default: true, description: 'false: round every weight to nearest on the same grid, without error feedback (the baseline)' }),
-      biasCorrection: Type.Boolean({ default: false, description: "take each layer's output mean shift on the calibration set back into its bias (Nagel et al. 2019)" }),
+      biasCorrection: Type.Boolean({
+        default: false,
+        description: "take each layer's output mean shift on the calibration set back into its bias (Nagel et al. 2019)",
+      }),
       ...solverOptions,
     },
     { additionalProperties: false },
@@ -180,24 +226,45 @@ export const gptqPlugin = definePlugin({
       const refs = nodeRefs(layers);
       const bits = resolvePerLayer<{ node: Node }, number>(refs, o.bits, who, 'bits');
       const groups = resolvePerLayer<{ node: Node }, number>(refs, o.groupSize, who, 'groupSize');
-      if (o.format === 'codebook' && groups.size > 0) throw new ReconstructError(`${who}: 'groupSize' is for the affine format; a codebook is shared by the whole kernel`);
+      if (o.format === 'codebook' && groups.size > 0)
+        throw new ReconstructError(`${who}: 'groupSize' is for the affine format; a codebook is shared by the whole kernel`);
       const byName = new Map(refs.map((r) => [r.node.name, r]));
-      const run = await eachLayer(graph, ctx, layers.map((n) => n.name), o, (stats): GptqLayerResult => {
-        const ref = byName.get(stats.spec.name) as { node: Node };
-        const settings = { bits: bits.get(ref) as number, ...(groups.has(ref) ? { groupSize: groups.get(ref) } : {}) };
-        const kernel = kernelOf(graph, stats.spec.name);
-        const before = kernel.data.slice();
-        const common = { bits: settings.bits, actOrder: o.actOrder, damp: o.damp, blockSize: o.blockSize, compensate: o.compensate };
-        const r = o.format === 'codebook' ? gptqCodebookLayer(graph, stats, common) : gptqLayer(graph, stats, { ...common, symmetric: o.symmetric, groupSize: settings.groupSize });
-        if (!o.biasCorrection) return { ...r, ...settings };
-        const bc = biasCorrection(stats, before, kernel.data);
-        return { ...r, ...settings, biasParam: correctBias(graph, stats.spec.name, bc.shift), errorAfterBias: r.error.reference > 0 ? bc.errorAfter / r.error.reference : 0 };
-      });
+      const run = await eachLayer(
+        graph,
+        ctx,
+        layers.map((n) => n.name),
+        o,
+        (stats): GptqLayerResult => {
+          const ref = byName.get(stats.spec.name) as { node: Node };
+          const settings = { bits: bits.get(ref) as number, ...(groups.has(ref) ? { groupSize: groups.get(ref) } : {}) };
+          const kernel = kernelOf(graph, stats.spec.name);
+          const before = kernel.data.slice();
+          const common = { bits: settings.bits, actOrder: o.actOrder, damp: o.damp, blockSize: o.blockSize, compensate: o.compensate };
+          const r =
+            o.format === 'codebook'
+              ? gptqCodebookLayer(graph, stats, common)
+              : gptqLayer(graph, stats, { ...common, symmetric: o.symmetric, groupSize: settings.groupSize });
+          if (!o.biasCorrection) return { ...r, ...settings };
+          const bc = biasCorrection(stats, before, kernel.data);
+          return {
+            ...r,
+            ...settings,
+            biasParam: correctBias(graph, stats.spec.name, bc.shift),
+            errorAfterBias: r.error.reference > 0 ? bc.errorAfter / r.error.reference : 0,
+          };
+        },
+      );
       const rows = run.steps.map((s) => {
         const { bits: b, groupSize, errorAfterBias } = s.result;
-        return { ...layerRow(s, graph), bits: b, ...(groupSize !== undefined ? { groupSize } : {}), ...(errorAfterBias !== undefined ? { errorAfterBias } : {}) };
+        return {
+          ...layerRow(s, graph),
+          bits: b,
+          ...(groupSize !== undefined ? { groupSize } : {}),
+          ...(errorAfterBias !== undefined ? { errorAfterBias } : {}),
+        };
       });
-      const what = (r: (typeof rows)[number]) => `${r.bits}-bit ${o.format}${r.groupSize ? `, groups of ${r.groupSize}` : ''}${o.compensate ? '' : ' (round to nearest)'}`;
+      const what = (r: (typeof rows)[number]) =>
+        `${r.bits}-bit ${o.format}${r.groupSize ? `, groups of ${r.groupSize}` : ''}${o.compensate ? '' : ' (round to nearest)'}`;
       return {
         details: { method: o.compensate ? 'gptq' : 'round-to-nearest', ...summary(run, rows, started), reconstruction: rows },
         notes: rows.map((r) => rowNote(r, what(r)) + (r.errorAfterBias !== undefined ? `, after bias correction ${pct(r.errorAfterBias)}` : '')),
@@ -220,9 +287,20 @@ export const sparseGptPlugin = definePlugin({
   schema: Type.Object(
     {
       ...selectionOptions(KERNEL_LAYERS),
-      sparsity: Type.Optional(perLayer(Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { description: 'fraction of each kernel pruned (default 0.5 unless nm is given)' })),
-      nm: Type.Optional(Type.String({ pattern: '^[0-9]+:[0-9]+$', description: "N:M instead of a fraction: n of every m consecutive kernel rows pruned per output ('2:4'); layers whose rows do not split into groups of m are left dense, with a note" })),
-      scope: Type.Union([Type.Literal('layer'), Type.Literal('output')], { default: 'layer', description: "'layer': the target over the whole kernel (the reference code); 'output': for every output channel" }),
+      sparsity: Type.Optional(
+        perLayer(Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { description: 'fraction of each kernel pruned (default 0.5 unless nm is given)' }),
+      ),
+      nm: Type.Optional(
+        Type.String({
+          pattern: '^[0-9]+:[0-9]+$',
+          description:
+            "N:M instead of a fraction: n of every m consecutive kernel rows pruned per output ('2:4'); layers whose rows do not split into groups of m are left dense, with a note",
+        }),
+      ),
+      scope: Type.Union([Type.Literal('layer'), Type.Literal('output')], {
+        default: 'layer',
+        description: "'layer': the target over the whole kernel (the reference code); 'output': for every output channel",
+      }),
       ...solverOptions,
     },
     { additionalProperties: false },
@@ -240,13 +318,20 @@ export const sparseGptPlugin = definePlugin({
       const notes: string[] = [];
       // N:M needs whole groups of m rows: leave the layers it does not fit alone (before any statistics).
       const fits = (n: Node) => !nm || kernelBlocks(layerSpec(graph, n.name)).rows % nm.m === 0;
-      for (const n of layers) if (!fits(n)) notes.push(`${n.name}: left dense: its ${kernelBlocks(layerSpec(graph, n.name)).rows} kernel rows do not split into groups of ${nm?.m}`);
+      for (const n of layers)
+        if (!fits(n)) notes.push(`${n.name}: left dense: its ${kernelBlocks(layerSpec(graph, n.name)).rows} kernel rows do not split into groups of ${nm?.m}`);
       const chosen = refs.filter((r) => fits(r.node));
-      const run = await eachLayer(graph, ctx, chosen.map((r) => r.node.name), o, (stats) => {
-        const ref = chosen.find((r) => r.node.name === stats.spec.name) as { node: Node };
-        const common = { scope: o.scope, damp: o.damp, blockSize: o.blockSize };
-        return sparseGptLayer(graph, stats, nm ? { ...common, nm } : { ...common, sparsity: sparsity.get(ref) as number });
-      });
+      const run = await eachLayer(
+        graph,
+        ctx,
+        chosen.map((r) => r.node.name),
+        o,
+        (stats) => {
+          const ref = chosen.find((r) => r.node.name === stats.spec.name) as { node: Node };
+          const common = { scope: o.scope, damp: o.damp, blockSize: o.blockSize };
+          return sparseGptLayer(graph, stats, nm ? { ...common, nm } : { ...common, sparsity: sparsity.get(ref) as number });
+        },
+      );
       const rows = run.steps.map((s) => ({ ...layerRow(s, graph), sparsity: s.result.sparsity }));
       return {
         details: { method: 'sparsegpt', ...(nm ? { nm: o.nm } : {}), ...summary(run, rows, started), reconstruction: rows },
@@ -273,7 +358,8 @@ function counterpart(reference: Graph, graph: Graph, layer: string): Node | stri
   const node = reference.nodes.find((n) => n.name === layer);
   if (!node) return 'not in the model before the pipeline';
   const [a, b] = [kernelOf(graph, layer).shape, reference.params.get(node.params.kernel ?? '')?.shape ?? []];
-  if (node.op !== getNode(graph, layer).op || a.join() !== b.join()) return `its kernel [${a.join(', ')}] differs from the model before the pipeline's [${b.join(', ')}]`;
+  if (node.op !== getNode(graph, layer).op || a.join() !== b.join())
+    return `its kernel [${a.join(', ')}] differs from the model before the pipeline's [${b.join(', ')}]`;
   return node;
 }
 
@@ -287,7 +373,7 @@ const paramData = (graph: Graph, node: Node, role: string) => {
 export const biasCorrectionPlugin = definePlugin({
   name: 'reconstruct.biasCorrection',
   description:
-    "Empirical bias correction (Nagel et al. 2019, with calibration data): per layer, the shift of its mean output (before the activation) on the calibration set against the model before the pipeline, taken back into its bias (or the batch norm that follows it); layer by layer, so each sees the corrected ones before it. After quantization or pruning.",
+    'Empirical bias correction (Nagel et al. 2019, with calibration data): per layer, the shift of its mean output (before the activation) on the calibration set against the model before the pipeline, taken back into its bias (or the batch norm that follows it); layer by layer, so each sees the corrected ones before it. After quantization or pruning.',
   schema: Type.Object({ ...selectionOptions(KERNEL_LAYERS), ...passOptions }, { additionalProperties: false }),
   create: (o) => ({
     contract: { requires: ['calibration'], runtime: ['forward'], conflicts: ['encoded'] },
@@ -321,7 +407,12 @@ export const biasCorrectionPlugin = definePlugin({
         current.dispose();
         before.dispose();
       }
-      notes.push(...rows.map((r) => `${r.layer}: mean output shift ${r.shiftRms.toExponential(2)} (rms; the mean output's rms is ${r.meanRms.toExponential(2)}) taken into '${r.param}'`));
+      notes.push(
+        ...rows.map(
+          (r) =>
+            `${r.layer}: mean output shift ${r.shiftRms.toExponential(2)} (rms; the mean output's rms is ${r.meanRms.toExponential(2)}) taken into '${r.param}'`,
+        ),
+      );
       return { details: { method: 'bias correction', examples: examples.count, layers: rows }, notes };
     },
   }),
@@ -352,7 +443,11 @@ export const bnRecalibratePlugin = definePlugin({
       } finally {
         pass.dispose();
       }
-      notes.push(...rows.map((r) => `${r.layer}: mean moved ${r.meanShift.toFixed(3)} std (rms), variance x${r.varianceRatio.toFixed(3)} (mean), over ${r.positions} positions`));
+      notes.push(
+        ...rows.map(
+          (r) => `${r.layer}: mean moved ${r.meanShift.toFixed(3)} std (rms), variance x${r.varianceRatio.toFixed(3)} (mean), over ${r.positions} positions`,
+        ),
+      );
       return { details: { method: 'batch norm re-estimation', examples: pass.count, layers: rows }, notes };
     },
   }),

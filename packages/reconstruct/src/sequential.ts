@@ -23,7 +23,9 @@ export interface SequentialStep<R> {
 
 /** The nodes with a kernel these methods compress (dense, conv2d, depthwiseConv2d), in topological order. */
 export function kernelLayers(graph: Graph): string[] {
-  return topoSort(graph).filter((n) => LAYER_OPS.includes(n.op as LayerOp) && n.params.kernel !== undefined).map((n) => n.name);
+  return topoSort(graph)
+    .filter((n) => LAYER_OPS.includes(n.op as LayerOp) && n.params.kernel !== undefined)
+    .map((n) => n.name);
 }
 
 /**
@@ -33,7 +35,10 @@ export function kernelLayers(graph: Graph): string[] {
  * statistics are alive at a time.
  */
 export async function sequential<R>(
-  graph: Graph, layers: readonly string[], inputs: InputSource, compress: (stats: LayerStats) => R | Promise<R>,
+  graph: Graph,
+  layers: readonly string[],
+  inputs: InputSource,
+  compress: (stats: LayerStats) => R | Promise<R>,
   options: { stats?: (spec: LayerSpec) => StatsOptions } = {},
 ): Promise<SequentialStep<R>[]> {
   const steps: SequentialStep<R>[] = [];

@@ -24,11 +24,12 @@ function magnitude(data: Float32Array, pruneCount: (members: number[]) => number
 /** Zeros of each column in each group of m consecutive rows. */
 function nmZeros(mask: Uint8Array, m: number): number[] {
   const counts: number[] = [];
-  for (let r0 = 0; r0 < K; r0 += m) for (let c = 0; c < N; c++) {
-    let z = 0;
-    for (let r = r0; r < r0 + m; r++) z += mask[r * N + c] === 0 ? 1 : 0;
-    counts.push(z);
-  }
+  for (let r0 = 0; r0 < K; r0 += m)
+    for (let c = 0; c < N; c++) {
+      let z = 0;
+      for (let r = r0; r < r0 + m; r++) z += mask[r * N + c] === 0 ? 1 : 0;
+      counts.push(z);
+    }
   return counts;
 }
 
@@ -37,7 +38,11 @@ describe('sparseGpt', () => {
     const r = sparseGpt(stats, w, { sparsity: 0.5 });
     expect(r.sparsity).toBe(0.5);
     r.data.forEach((v, i) => r.mask[i] === 0 && expect(v).toBe(0));
-    const mag = magnitude(w, (m) => m.length / 2, () => 0);
+    const mag = magnitude(
+      w,
+      (m) => m.length / 2,
+      () => 0,
+    );
     expect(r.error.after).toBeLessThan(outputEnergy(stats, w, mag));
     expect(r.error.after).toBeLessThan(0.5 * r.error.before);
   });
@@ -49,7 +54,17 @@ describe('sparseGpt', () => {
       for (let k = 0; k < K; k++) zeros += r.mask[k * N + c] === 0 ? 1 : 0;
       expect(zeros).toBe(48);
     }
-    expect(r.error.after).toBeLessThan(outputEnergy(stats, w, magnitude(w, (m) => (m.length * 3) / 4, (i) => i % N)));
+    expect(r.error.after).toBeLessThan(
+      outputEnergy(
+        stats,
+        w,
+        magnitude(
+          w,
+          (m) => (m.length * 3) / 4,
+          (i) => i % N,
+        ),
+      ),
+    );
   });
 
   it('the layer target holds exactly across lazy blocks that do not divide it', () => {
@@ -60,22 +75,42 @@ describe('sparseGpt', () => {
   it('2:4: exactly 2 zeros in every group of 4 consecutive inputs of every output, error below magnitude 2:4', () => {
     const r = sparseGpt(stats, w, { nm: { n: 2, m: 4 }, blockSize: 10 });
     expect(new Set(nmZeros(r.mask, 4))).toEqual(new Set([2]));
-    const mag = magnitude(w, () => 2, (i) => Math.floor(i / N / 4) * N + (i % N));
-    expect(new Set(nmZeros(Uint8Array.from(mag, (v) => (v === 0 ? 0 : 1)), 4))).toEqual(new Set([2]));
+    const mag = magnitude(
+      w,
+      () => 2,
+      (i) => Math.floor(i / N / 4) * N + (i % N),
+    );
+    expect(
+      new Set(
+        nmZeros(
+          Uint8Array.from(mag, (v) => (v === 0 ? 0 : 1)),
+          4,
+        ),
+      ),
+    ).toEqual(new Set([2]));
     expect(r.error.after).toBeLessThan(outputEnergy(stats, w, mag));
   });
 
   it('1:4 on a conv kernel: groups run along the HWIO input rows', () => {
     const shape = [3, 6, 6, 4];
     const s = createStats({ name: 'conv', op: 'conv2d', kernelShape: [3, 3, 4, 5], padding: 'same' });
-    accumulate(s, randomValues(shape.reduce((a, b) => a * b), 23, 1), shape);
+    accumulate(
+      s,
+      randomValues(
+        shape.reduce((a, b) => a * b),
+        23,
+        1,
+      ),
+      shape,
+    );
     const kernel = randomValues(3 * 3 * 4 * 5, 24);
     const r = sparseGpt(s, kernel, { nm: { n: 1, m: 4 } });
-    for (let r0 = 0; r0 < 36; r0 += 4) for (let c = 0; c < 5; c++) {
-      let z = 0;
-      for (let k = r0; k < r0 + 4; k++) z += r.mask[k * 5 + c] === 0 ? 1 : 0;
-      expect(z).toBe(1);
-    }
+    for (let r0 = 0; r0 < 36; r0 += 4)
+      for (let c = 0; c < 5; c++) {
+        let z = 0;
+        for (let k = r0; k < r0 + 4; k++) z += r.mask[k * 5 + c] === 0 ? 1 : 0;
+        expect(z).toBe(1);
+      }
     expect(r.error.after).toBeLessThan(r.error.before);
   });
 

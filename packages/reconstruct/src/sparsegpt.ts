@@ -59,7 +59,8 @@ function checkTarget(o: SparseGptOptions, rows: number, where: string): Target {
   if (o.nm) {
     const { n, m } = o.nm;
     if (o.sparsity !== undefined) throw new ReconstructError(`${where}: give 'sparsity' or 'nm', not both`);
-    if (!(Number.isInteger(m) && m >= 1 && Number.isInteger(n) && n >= 0 && n <= m)) throw new ReconstructError(`${where}: 'nm' must be integers with 0 <= n <= m, m >= 1, got ${n}:${m}`);
+    if (!(Number.isInteger(m) && m >= 1 && Number.isInteger(n) && n >= 0 && n <= m))
+      throw new ReconstructError(`${where}: 'nm' must be integers with 0 <= n <= m, m >= 1, got ${n}:${m}`);
     if (rows % m !== 0) throw new ReconstructError(`${where}: ${n}:${m} sparsity needs the kernel's ${rows} input rows to be a multiple of ${m}`);
     return { kind: 'nm', sparsity: n / m, scope, n, m };
   }
@@ -71,7 +72,9 @@ function checkTarget(o: SparseGptOptions, rows: number, where: string): Target {
 /** Indices of the `count` smallest scores (ties: the lower index first). */
 function smallest(scores: Float64Array, count: number): Int32Array {
   if (count <= 0) return new Int32Array(0);
-  return Int32Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b] || a - b).subarray(0, count);
+  return Int32Array.from({ length: scores.length }, (_, i) => i)
+    .sort((a, b) => scores[a] - scores[b] || a - b)
+    .subarray(0, count);
 }
 
 /** Prune a layer's kernel one-shot with SparseGPT. `kernel` is the layer's flat kernel (IR layout). */
@@ -133,7 +136,12 @@ export function sparseGpt(stats: LayerStats, kernel: ArrayLike<number>, options:
   let zeros = 0;
   for (const v of mask) zeros += v === 0 ? 1 : 0;
   return {
-    data: out.data, mask, sparsity: zeros / mask.length, error: layerError(stats, kernel, naive, out.data),
-    damp: out.damp, dead: out.dead, ms: performance.now() - t0,
+    data: out.data,
+    mask,
+    sparsity: zeros / mask.length,
+    error: layerError(stats, kernel, naive, out.data),
+    damp: out.damp,
+    dead: out.dead,
+    ms: performance.now() - t0,
   };
 }

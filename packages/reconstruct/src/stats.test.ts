@@ -11,14 +11,21 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a)
 function gramOf(y: ArrayLike<number>, k: number): { h: Float64Array; sum: Float64Array } {
   const h = new Float64Array(k * k);
   const sum = new Float64Array(k);
-  for (let r = 0; r < y.length / k; r++) for (let a = 0; a < k; a++) {
-    sum[a] += y[r * k + a];
-    for (let b = 0; b < k; b++) h[a * k + b] += y[r * k + a] * y[r * k + b];
-  }
+  for (let r = 0; r < y.length / k; r++)
+    for (let a = 0; a < k; a++) {
+      sum[a] += y[r * k + a];
+      for (let b = 0; b < k; b++) h[a * k + b] += y[r * k + a] * y[r * k + b];
+    }
   return { h, sum };
 }
 
-interface Window { kh: number; kw: number; padding: Padding; strides: [number, number]; dilation: [number, number] }
+interface Window {
+  kh: number;
+  kw: number;
+  padding: Padding;
+  strides: [number, number];
+  dilation: [number, number];
+}
 
 /**
  * The im2col matrix by brute force through the IR's reference conv: a conv whose kernel is the
@@ -64,13 +71,22 @@ describe('layer statistics', () => {
       expect(s.rows).toBe(rows);
     }
     expect([streamed.batches, streamed.examples]).toEqual([2, 120]);
-    expect(maxAbsDiff(inputMean(whole, 0), want.sum.map((v) => v / rows))).toBeLessThan(1e-12);
+    expect(
+      maxAbsDiff(
+        inputMean(whole, 0),
+        want.sum.map((v) => v / rows),
+      ),
+    ).toBeLessThan(1e-12);
   });
 
   for (const [label, w] of WINDOWS) {
     it(`conv2d im2col (${label}): H equals the Gram matrix of the patches a brute-force conv produces`, () => {
       const shape: [number, number, number, number] = [2, 7, 6, 3];
-      const x = randomValues(shape.reduce((a, b) => a * b), 5, 1);
+      const x = randomValues(
+        shape.reduce((a, b) => a * b),
+        5,
+        1,
+      );
       const spec: LayerSpec = { name: 'conv', op: 'conv2d', kernelShape: [w.kh, w.kw, 3, 4], padding: w.padding, strides: w.strides, dilation: w.dilation };
       const stats = createStats(spec);
       accumulate(stats, x, shape);
@@ -82,7 +98,11 @@ describe('layer statistics', () => {
 
   it('positions: a seeded subset of each example’s output positions, the same streamed as at once', () => {
     const shape: [number, number, number, number] = [40, 7, 6, 3];
-    const x = randomValues(shape.reduce((a, b) => a * b), 8, 1);
+    const x = randomValues(
+      shape.reduce((a, b) => a * b),
+      8,
+      1,
+    );
     const spec: LayerSpec = { name: 'conv', op: 'conv2d', kernelShape: [3, 3, 3, 4], padding: 'same' };
     const full = createStats(spec);
     accumulate(full, x, shape);
@@ -112,7 +132,11 @@ describe('layer statistics', () => {
 
   it('grouped conv: one H per group, over that group input channels', () => {
     const shape: [number, number, number, number] = [2, 6, 6, 6];
-    const x = randomValues(shape.reduce((a, b) => a * b), 6, 1);
+    const x = randomValues(
+      shape.reduce((a, b) => a * b),
+      6,
+      1,
+    );
     const w = WINDOWS[1][1];
     const stats = createStats({ name: 'g', op: 'conv2d', kernelShape: [w.kh, w.kw, 2, 9], groups: 3, padding: w.padding, strides: w.strides });
     accumulate(stats, x, shape);
@@ -125,7 +149,11 @@ describe('layer statistics', () => {
 
   it('depthwise: one small H per channel, and || depthwise(x, W) ||^2 from it matches the IR reference', () => {
     const shape: [number, number, number, number] = [2, 6, 5, 4];
-    const x = randomValues(shape.reduce((a, b) => a * b), 7, 1);
+    const x = randomValues(
+      shape.reduce((a, b) => a * b),
+      7,
+      1,
+    );
     const b = new GraphBuilder('dw', [6, 5, 4]).depthwiseConv2d(3, { name: 'dw', padding: 'same', depthMultiplier: 2, bias: false });
     const graph = b.build();
     const stats = createStats(layerSpec(graph, 'dw'));

@@ -58,7 +58,8 @@ export function createStats(spec: LayerSpec, options: StatsOptions = {}): LayerS
   const blocks = kernelBlocks(spec);
   const k = blocks.rows;
   const { positions, seed = 1 } = options;
-  if (positions !== undefined && !(Number.isInteger(positions) && positions >= 1)) throw new ReconstructError(`layer '${spec.name}': 'positions' must be a positive integer, got ${positions}`);
+  if (positions !== undefined && !(Number.isInteger(positions) && positions >= 1))
+    throw new ReconstructError(`layer '${spec.name}': 'positions' must be a positive integer, got ${positions}`);
   return {
     spec,
     blocks,
@@ -171,31 +172,78 @@ class GramChunk {
 function tile4x4(q: Float64Array, used: number, i: number, j: number, h: Float64Array, k: number, live: number[]): void {
   const [a0, a1, a2, a3] = [i * used, (i + 1) * used, (i + 2) * used, (i + 3) * used];
   const [b0, b1, b2, b3] = [j * used, (j + 1) * used, (j + 2) * used, (j + 3) * used];
-  let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-  let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+  let s00 = 0,
+    s01 = 0,
+    s02 = 0,
+    s03 = 0,
+    s10 = 0,
+    s11 = 0,
+    s12 = 0,
+    s13 = 0;
+  let s20 = 0,
+    s21 = 0,
+    s22 = 0,
+    s23 = 0,
+    s30 = 0,
+    s31 = 0,
+    s32 = 0,
+    s33 = 0;
   for (let r = 0; r < used; r++) {
-    const x0 = q[a0 + r], x1 = q[a1 + r], x2 = q[a2 + r], x3 = q[a3 + r];
-    const y0 = q[b0 + r], y1 = q[b1 + r], y2 = q[b2 + r], y3 = q[b3 + r];
-    s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-    s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
-    s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
-    s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+    const x0 = q[a0 + r],
+      x1 = q[a1 + r],
+      x2 = q[a2 + r],
+      x3 = q[a3 + r];
+    const y0 = q[b0 + r],
+      y1 = q[b1 + r],
+      y2 = q[b2 + r],
+      y3 = q[b3 + r];
+    s00 += x0 * y0;
+    s01 += x0 * y1;
+    s02 += x0 * y2;
+    s03 += x0 * y3;
+    s10 += x1 * y0;
+    s11 += x1 * y1;
+    s12 += x1 * y2;
+    s13 += x1 * y3;
+    s20 += x2 * y0;
+    s21 += x2 * y1;
+    s22 += x2 * y2;
+    s23 += x2 * y3;
+    s30 += x3 * y0;
+    s31 += x3 * y1;
+    s32 += x3 * y2;
+    s33 += x3 * y3;
   }
   const [c0, c1, c2, c3] = [live[j], live[j + 1], live[j + 2], live[j + 3]];
   let o = live[i] * k;
-  h[o + c0] += s00; h[o + c1] += s01; h[o + c2] += s02; h[o + c3] += s03;
+  h[o + c0] += s00;
+  h[o + c1] += s01;
+  h[o + c2] += s02;
+  h[o + c3] += s03;
   o = live[i + 1] * k;
-  h[o + c0] += s10; h[o + c1] += s11; h[o + c2] += s12; h[o + c3] += s13;
+  h[o + c0] += s10;
+  h[o + c1] += s11;
+  h[o + c2] += s12;
+  h[o + c3] += s13;
   o = live[i + 2] * k;
-  h[o + c0] += s20; h[o + c1] += s21; h[o + c2] += s22; h[o + c3] += s23;
+  h[o + c0] += s20;
+  h[o + c1] += s21;
+  h[o + c2] += s22;
+  h[o + c3] += s23;
   o = live[i + 3] * k;
-  h[o + c0] += s30; h[o + c1] += s31; h[o + c2] += s32; h[o + c3] += s33;
+  h[o + c0] += s30;
+  h[o + c1] += s31;
+  h[o + c2] += s32;
+  h[o + c3] += s33;
 }
 
 /** H[live[i..i+3], live[j]] += the products of compacted rows i..i+3 and row j. */
 function tile4x1(q: Float64Array, used: number, i: number, j: number, h: Float64Array, k: number, live: number[]): void {
   const b = j * used;
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   for (let r = 0, a = i * used; r < used; r++) {
     const y = q[b + r];
     s0 += q[a + r] * y;
@@ -246,7 +294,13 @@ function accumulateDense(stats: LayerStats, x: ArrayLike<number>, shape: readonl
 }
 
 /** The window of a convolution layer, as @condense/core's patch geometry reads it. */
-export const windowOf = (spec: LayerSpec): ConvWindow => ({ name: spec.name, kernel: [spec.kernelShape[0], spec.kernelShape[1]], strides: spec.strides, dilation: spec.dilation, padding: spec.padding });
+export const windowOf = (spec: LayerSpec): ConvWindow => ({
+  name: spec.name,
+  kernel: [spec.kernelShape[0], spec.kernelShape[1]],
+  strides: spec.strides,
+  dilation: spec.dilation,
+  padding: spec.padding,
+});
 
 /**
  * im2col, one block at a time: block b reads input channels [b * cin, (b + 1) * cin) (cin = the
@@ -258,7 +312,8 @@ function accumulateConv(stats: LayerStats, x: ArrayLike<number>, shape: readonly
   const [kh, kw, kin] = spec.kernelShape;
   const cin = spec.op === 'depthwiseConv2d' ? 1 : kin;
   const channels = cin * blocks.count;
-  if (shape.length !== 4 || shape[3] !== channels) throw new ReconstructError(`${where}: a ${spec.op} input must be NHWC [n, h, w, ${channels}], got [${shape.join(', ')}]`);
+  if (shape.length !== 4 || shape[3] !== channels)
+    throw new ReconstructError(`${where}: a ${spec.op} input must be NHWC [n, h, w, ${channels}], got [${shape.join(', ')}]`);
   const [n, h, w] = shape;
   const { ho, wo, top, left } = convWindow(windowOf(spec), h, w);
   const [sh, sw] = spec.strides ?? [1, 1];
@@ -269,21 +324,22 @@ function accumulateConv(stats: LayerStats, x: ArrayLike<number>, shape: readonly
   for (let b = 0; b < blocks.count; b++) {
     const [hb, sum] = [stats.hessians[b], stats.sums[b]];
     const c0 = b * cin;
-    for (let e = 0; e < n; e++) for (const at of chosen[e]) {
-      const [oy, ox] = [Math.floor(at / wo), at % wo];
-      const col = chunk.used;
-      for (let ky = 0; ky < kh; ky++) {
-        const iy = oy * sh - top + ky * dh;
-        for (let kx = 0; kx < kw; kx++) {
-          const ix = ox * sw - left + kx * dw;
-          const row = (ky * kw + kx) * cin;
-          const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-          const base = ((e * h + iy) * w + ix) * channels + c0;
-          for (let ci = 0; ci < cin; ci++) pt[(row + ci) * CHUNK + col] = inside ? x[base + ci] : 0;
+    for (let e = 0; e < n; e++)
+      for (const at of chosen[e]) {
+        const [oy, ox] = [Math.floor(at / wo), at % wo];
+        const col = chunk.used;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - top + ky * dh;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw - left + kx * dw;
+            const row = (ky * kw + kx) * cin;
+            const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            const base = ((e * h + iy) * w + ix) * channels + c0;
+            for (let ci = 0; ci < cin; ci++) pt[(row + ci) * CHUNK + col] = inside ? x[base + ci] : 0;
+          }
         }
+        chunk.next(hb, sum);
       }
-      chunk.next(hb, sum);
-    }
     chunk.flush(hb, sum);
   }
   return chosen.reduce((a, c) => a + c.length, 0);

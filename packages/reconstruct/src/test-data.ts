@@ -39,10 +39,11 @@ export function denseStats(x: Float32Array, k: number, n: number, name = 'fc'): 
 export function bruteError(x: Float32Array, k: number, n: number, a: ArrayLike<number>, b?: ArrayLike<number>): number {
   const rows = x.length / k;
   let e = 0;
-  for (let r = 0; r < rows; r++) for (let c = 0; c < n; c++) {
-    let y = 0;
-    for (let i = 0; i < k; i++) y += x[r * k + i] * (a[i * n + c] - (b ? b[i * n + c] : 0));
-    e += y * y;
-  }
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < n; c++) {
+      let y = 0;
+      for (let i = 0; i < k; i++) y += x[r * k + i] * (a[i * n + c] - (b ? b[i * n + c] : 0));
+      e += y * y;
+    }
   return e;
 }

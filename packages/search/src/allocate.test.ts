@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allocate, maxSaving, type Choice, type Unit } from './allocate.js';
 
-const unit = (id: string, points: [number, number][]): Unit<number> => ({ id, choices: [{ value: 0, saving: 0, damage: 0 }, ...points.map(([saving, damage], i) => ({ value: i + 1, saving, damage }))] });
+const unit = (id: string, points: [number, number][]): Unit<number> => ({
+  id,
+  choices: [{ value: 0, saving: 0, damage: 0 }, ...points.map(([saving, damage], i) => ({ value: i + 1, saving, damage }))],
+});
 
 /** Every combination of picks: the least damage that saves enough. */
 function bruteForce<T>(units: Unit<T>[], required: number): number | undefined {
@@ -20,8 +23,15 @@ function bruteForce<T>(units: Unit<T>[], required: number): number | undefined {
 
 describe('allocate', () => {
   it('takes the savings from the layer that minds least', () => {
-    const sensitive = unit('fc3', [[50, 1], [90, 5]]);
-    const robust = unit('fc1', [[50, 0.01], [90, 0.05], [99, 0.4]]);
+    const sensitive = unit('fc3', [
+      [50, 1],
+      [90, 5],
+    ]);
+    const robust = unit('fc1', [
+      [50, 0.01],
+      [90, 0.05],
+      [99, 0.4],
+    ]);
     const a = allocate([sensitive, robust], 90) as NonNullable<ReturnType<typeof allocate<number>>>;
     expect(a.picks.map((c) => c.value)).toEqual([0, 2]);
     expect(a.damage).toBeCloseTo(0.05);
@@ -37,7 +47,12 @@ describe('allocate', () => {
     const units = fc.array(fc.array(choice, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 });
     fc.assert(
       fc.property(units, fc.double({ min: 1, max: 300, noNaN: true }), (raw, required) => {
-        const us = raw.map((cs, i): Unit<number> => ({ id: `u${i}`, choices: [{ value: 0, saving: 0, damage: 0 }, ...cs.map((c, j): Choice<number> => ({ value: j + 1, ...c }))] }));
+        const us = raw.map(
+          (cs, i): Unit<number> => ({
+            id: `u${i}`,
+            choices: [{ value: 0, saving: 0, damage: 0 }, ...cs.map((c, j): Choice<number> => ({ value: j + 1, ...c }))],
+          }),
+        );
         const exact = bruteForce(us, required);
         const a = allocate(us, required, 2000);
         if (a === undefined) return exact === undefined;

@@ -31,7 +31,11 @@ export interface Allocation<T> {
   damage: number;
 }
 
-const total = <T>(picks: Choice<T>[]): Allocation<T> => ({ picks, saving: picks.reduce((a, c) => a + c.saving, 0), damage: picks.reduce((a, c) => a + c.damage, 0) });
+const total = <T>(picks: Choice<T>[]): Allocation<T> => ({
+  picks,
+  saving: picks.reduce((a, c) => a + c.saving, 0),
+  damage: picks.reduce((a, c) => a + c.damage, 0),
+});
 
 /** Least predicted damage with a total saving of at least `required`; undefined when no choice of picks saves that much. */
 export function allocate<T>(units: readonly Unit<T>[], required: number, resolution = 1000): Allocation<T> | undefined {
@@ -89,7 +93,8 @@ export function allocate<T>(units: readonly Unit<T>[], required: number, resolut
   return total(picks);
 }
 
-const leastDamage = <T>(choices: readonly Choice<T>[]) => choices.reduce((a, c) => (c.damage < a.damage || (c.damage === a.damage && c.saving > a.saving) ? c : a));
+const leastDamage = <T>(choices: readonly Choice<T>[]) =>
+  choices.reduce((a, c) => (c.damage < a.damage || (c.damage === a.damage && c.saving > a.saving) ? c : a));
 
 /** The most any allocation can save (every unit at its most saving choice). */
 export function maxSaving<T>(units: readonly Unit<T>[]): number {

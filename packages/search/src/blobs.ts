@@ -100,7 +100,7 @@ async function readLocation(ref: BlobRef, o: FetcherOptions): Promise<Uint8Array
     if (!got) throw new Error('the key is gone (expired or deleted)');
     return new Uint8Array(got);
   }
-  throw new Error("unknown location scheme (expected file:, http(s): or redis:)");
+  throw new Error('unknown location scheme (expected file:, http(s): or redis:)');
 }
 
 /**
@@ -112,7 +112,10 @@ export function blobFetcher(o: FetcherOptions = {}): BlobFetcher {
   const inFlight = new Map<string, Promise<Uint8Array>>();
   const fetchOne = async (ref: BlobRef): Promise<Uint8Array> => {
     const cached = join(dir, ref.sha256);
-    const hit = await readFile(cached).then((b) => new Uint8Array(b), () => undefined);
+    const hit = await readFile(cached).then(
+      (b) => new Uint8Array(b),
+      () => undefined,
+    );
     if (hit && sha256(hit) === ref.sha256) return hit;
     let bytes: Uint8Array;
     try {
@@ -121,7 +124,10 @@ export function blobFetcher(o: FetcherOptions = {}): BlobFetcher {
       throw new Error(`blob ${ref.location}: cannot read it: ${oneLine(e)}`);
     }
     const got = sha256(bytes);
-    if (got !== ref.sha256) throw new Error(`blob ${ref.location}: its content hash is ${got.slice(0, 12)}..., expected ${ref.sha256.slice(0, 12)}... (it changed since the trial was made)`);
+    if (got !== ref.sha256)
+      throw new Error(
+        `blob ${ref.location}: its content hash is ${got.slice(0, 12)}..., expected ${ref.sha256.slice(0, 12)}... (it changed since the trial was made)`,
+      );
     // A local file is its own cache; remote blobs get a verified local copy.
     if (!ref.location.startsWith('file:')) {
       await mkdir(dir, { recursive: true });

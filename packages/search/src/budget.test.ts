@@ -33,7 +33,14 @@ describe('searchBudget', () => {
     expect(r.target.before - r.target.unchanged).toBe(410 * 4);
     expect(r.baseline.accuracy).toBe(1);
     expect(events[0]).toBe('sensitivity 19'); // base + 3 layers x (4 sparsities + 2 widths)
-    expect(r.curves.map((c) => `${c.method} ${c.unit} ${c.points.length}`)).toEqual(['prune fc1 4', 'bits fc1 2', 'prune fc2 4', 'bits fc2 2', 'prune fc3 4', 'bits fc3 2']);
+    expect(r.curves.map((c) => `${c.method} ${c.unit} ${c.points.length}`)).toEqual([
+      'prune fc1 4',
+      'bits fc1 2',
+      'prune fc2 4',
+      'bits fc2 2',
+      'prune fc3 4',
+      'bits fc3 2',
+    ]);
     expect(r.measured.value).toBeLessThanOrEqual(r.target.limit);
     // Kernel bytes add up exactly across layers; k-means may use fewer centroids than 2^bits, never more.
     if (r.corrections.length === 0) {
@@ -48,7 +55,10 @@ describe('searchBudget', () => {
 
   it('corrects a MACs allocation the curves over-promise (pruning two coupled layers saves less than the sum)', async () => {
     const graph = lenet5(2);
-    const r = await searchBudget({ graph, validation: selfLabelled(graph, 32, 5), runner }, { target: 'macs=4x', levels: { channels: [0.25, 0.5, 0.75] }, samples: 32, steps: 3 });
+    const r = await searchBudget(
+      { graph, validation: selfLabelled(graph, 32, 5), runner },
+      { target: 'macs=4x', levels: { channels: [0.25, 0.5, 0.75] }, samples: 32, steps: 3 },
+    );
     // The curves add up the savings of conv1 and conv2, but pruning both shrinks conv2 by (1-a)(1-b), not (1-a-b).
     expect(r.predicted.value).toBeLessThan(r.target.limit);
     expect(r.measured.value).toBeGreaterThan(r.predicted.value);
@@ -77,8 +87,11 @@ describe('searchBudget', () => {
 
   it('says how far the methods can go when a target is out of reach', async () => {
     const graph = lenet300100(3);
-    await expect(searchBudget({ graph, validation: selfLabelled(graph, 50, 2), runner }, { target: 'size=1000x', methods: ['prune'], levels: { prune: [0.5, 0.9] }, samples: 50 })).rejects.toThrow(
-      /search.budget: size=1000x needs 1.1 kB, and prune over 3 units reach at most .* kB \(\d+\.\dx\) by the curves; add methods or levels/,
-    );
+    await expect(
+      searchBudget(
+        { graph, validation: selfLabelled(graph, 50, 2), runner },
+        { target: 'size=1000x', methods: ['prune'], levels: { prune: [0.5, 0.9] }, samples: 50 },
+      ),
+    ).rejects.toThrow(/search.budget: size=1000x needs 1.1 kB, and prune over 3 units reach at most .* kB \(\d+\.\dx\) by the curves; add methods or levels/);
   });
 });

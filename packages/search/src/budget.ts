@@ -9,7 +9,20 @@ import type { FinetuneOptions, LatencyRequest, Recipe, Split } from '@condense/c
 import type { Graph } from '@condense/ir';
 import { allocate, maxSaving, type Choice, type Unit } from './allocate.js';
 import { recipeTrial, storeAssets, type EncodingProbe, type RecipeTrialOutput, type TrialAssets } from './recipe-trial.js';
-import { configRecipe, configStages, DEFAULT_LEVELS, defaultMethods, emptyConfig, FLOAT_BITS, groupUnits, kernelUnits, type Config, type Levels, type Method, type SpaceSelection } from './space.js';
+import {
+  configRecipe,
+  configStages,
+  DEFAULT_LEVELS,
+  defaultMethods,
+  emptyConfig,
+  FLOAT_BITS,
+  groupUnits,
+  kernelUnits,
+  type Config,
+  type Levels,
+  type Method,
+  type SpaceSelection,
+} from './space.js';
 import { parseTarget, targetLimit, type Target, type TargetMetric } from './target.js';
 import { trialOutputs, type Trial, type TrialEvent, type TrialRunner } from './trial.js';
 
@@ -113,7 +126,9 @@ interface Setting {
 }
 
 const describeSetting = (s: Setting) =>
-  [s.prune ? `sparsity ${s.prune}` : '', s.bits && s.bits < FLOAT_BITS ? `${s.bits} bits` : '', s.channels ? `${s.channels} of channels` : ''].filter(Boolean).join(', ') || 'unchanged';
+  [s.prune ? `sparsity ${s.prune}` : '', s.bits && s.bits < FLOAT_BITS ? `${s.bits} bits` : '', s.channels ? `${s.channels} of channels` : '']
+    .filter(Boolean)
+    .join(', ') || 'unchanged';
 
 function toConfig(picks: readonly Choice<Setting>[]): Config {
   const c = emptyConfig();
@@ -157,14 +172,18 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   const emit = (e: SearchEvent) => input.onEvent?.(e);
   let trialCount = 0;
 
-  const assets: TrialAssets = await storeAssets(runner.blobs, input.graph, { validation: input.validation, ...(options.finetune && input.train ? { train: input.train } : {}) });
+  const assets: TrialAssets = await storeAssets(runner.blobs, input.graph, {
+    validation: input.validation,
+    ...(options.finetune && input.train ? { train: input.train } : {}),
+  });
   const batch = async (phase: SearchPhase, trials: Trial[]): Promise<RecipeTrialOutput[]> => {
     emit({ type: 'phase', phase, trials: trials.length });
     trialCount += trials.length;
     return note(trialOutputs(await runner.run<RecipeTrialOutput>(trials, { signal, onEvent: emit })));
   };
   const latency = metric === 'latency' ? (options.latency ?? { batch: 32, runs: 10, warmup: 3 }) : undefined;
-  const oneShot = (id: string, recipe: Recipe, probe?: EncodingProbe) => recipeTrial(id, assets, recipe, { seed, samples, ...(probe ? { probe } : {}), ...(latency ? { latency } : {}) });
+  const oneShot = (id: string, recipe: Recipe, probe?: EncodingProbe) =>
+    recipeTrial(id, assets, recipe, { seed, samples, ...(probe ? { probe } : {}), ...(latency ? { latency } : {}) });
   const timedOn = new Set<string>();
   const note = (outs: RecipeTrialOutput[]) => {
     for (const o of outs) if (o.timedOn) timedOn.add(o.timedOn);
@@ -180,11 +199,21 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   type Point = { method: Method; unit: number; level: number; trial: Trial };
   const points: Point[] = [];
   kernels.forEach((k, u) => {
-    if (methods.includes('prune')) for (const [i, s] of levels.prune.entries()) points.push({ method: 'prune', unit: u, level: s, trial: oneShot(`p-${u}-${i}`, configRecipe({ ...emptyConfig(), prune: { [k.layer]: s } }), kernelProbe([k.param])) });
-    if (methods.includes('bits')) for (const [i, b] of levels.bits.entries()) points.push({ method: 'bits', unit: u, level: b, trial: oneShot(`b-${u}-${i}`, configRecipe({ ...emptyConfig(), bits: { [k.layer]: b } })) });
+    if (methods.includes('prune'))
+      for (const [i, s] of levels.prune.entries())
+        points.push({
+          method: 'prune',
+          unit: u,
+          level: s,
+          trial: oneShot(`p-${u}-${i}`, configRecipe({ ...emptyConfig(), prune: { [k.layer]: s } }), kernelProbe([k.param])),
+        });
+    if (methods.includes('bits'))
+      for (const [i, b] of levels.bits.entries())
+        points.push({ method: 'bits', unit: u, level: b, trial: oneShot(`b-${u}-${i}`, configRecipe({ ...emptyConfig(), bits: { [k.layer]: b } })) });
   });
   groups.forEach((g, u) => {
-    for (const [i, r] of levels.channels.entries()) points.push({ method: 'channels', unit: u, level: r, trial: oneShot(`c-${u}-${i}`, configRecipe({ ...emptyConfig(), channels: { [g.producer]: r } })) });
+    for (const [i, r] of levels.channels.entries())
+      points.push({ method: 'channels', unit: u, level: r, trial: oneShot(`c-${u}-${i}`, configRecipe({ ...emptyConfig(), channels: { [g.producer]: r } })) });
   });
   const baseTrial = oneShot('base', { stages: [] }, kernelProbe(kernels.map((k) => k.param)));
   // A timed model is timed again last: the first trial on a fresh worker also pays the backend's warm-up.
@@ -196,10 +225,17 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   const limit = targetLimit(target, before);
 
   const curveOf = (method: Method, unit: number): CurvePoint[] =>
-    points.flatMap((p, i) => (p.method === method && p.unit === unit ? [{ level: p.level, accuracy: measured[i].accuracy, loss: measured[i].loss, value: metricValue(metric, measured[i]) }] : []));
-  const outputOf = (method: Method, unit: number, level: number) => measured[points.findIndex((p) => p.method === method && p.unit === unit && p.level === level)];
+    points.flatMap((p, i) =>
+      p.method === method && p.unit === unit
+        ? [{ level: p.level, accuracy: measured[i].accuracy, loss: measured[i].loss, value: metricValue(metric, measured[i]) }]
+        : [],
+    );
+  const outputOf = (method: Method, unit: number, level: number) =>
+    measured[points.findIndex((p) => p.method === method && p.unit === unit && p.level === level)];
   const curves: Curve[] = [
-    ...kernels.flatMap((k, u) => (['prune', 'bits'] as const).filter((m) => methods.includes(m)).map((m) => ({ method: m, unit: k.layer, points: curveOf(m, u) }))),
+    ...kernels.flatMap((k, u) =>
+      (['prune', 'bits'] as const).filter((m) => methods.includes(m)).map((m) => ({ method: m, unit: k.layer, points: curveOf(m, u) })),
+    ),
     ...groups.map((g, u) => ({ method: 'channels' as const, unit: g.group, points: curveOf('channels', u) })),
   ];
 
@@ -223,13 +259,21 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
     ...groups.map((g, u): Unit<Setting> => {
       const curve = curveOf('channels', u);
       const damage = damages(curve, base.loss);
-      return { id: g.group, choices: [{ value: { unit: g.producer }, saving: 0, damage: 0 }, ...curve.map((p, i) => ({ value: { unit: g.producer, channels: p.level }, saving: unchanged - p.value, damage: damage[i] }))] };
+      return {
+        id: g.group,
+        choices: [
+          { value: { unit: g.producer }, saving: 0, damage: 0 },
+          ...curve.map((p, i) => ({ value: { unit: g.producer, channels: p.level }, saving: unchanged - p.value, damage: damage[i] })),
+        ],
+      };
     }),
   ];
   const first = allocate(units, unchanged - limit);
   if (!first) {
     const best = unchanged - maxSaving(units);
-    throw new Error(`search.budget: ${target.text} needs ${fmt(metric, limit)}, and ${methods.join(' + ')} over ${units.length} units reach at most ${fmt(metric, best)} (${(before / Math.max(best, 1e-9)).toFixed(1)}x) by the curves; add methods or levels`);
+    throw new Error(
+      `search.budget: ${target.text} needs ${fmt(metric, limit)}, and ${methods.join(' + ')} over ${units.length} units reach at most ${fmt(metric, best)} (${(before / Math.max(best, 1e-9)).toFixed(1)}x) by the curves; add methods or levels`,
+    );
   }
 
   // Greedy correction: measure the combination, then step single units along their ladders.
@@ -247,8 +291,16 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
       return [{ u, next, picks: picks.map((p, i) => (i === u ? next : p)) }];
     });
     if (!moves.length) break;
-    const outs = await batch('correction', moves.map((m, i) => oneShot(`combined-${step}-${i}`, configRecipe(toConfig(m.picks)))));
-    const best = chooseStep(moves.map((m, i) => ({ ...m, got: measure(outs[i]) })), current, limit, tighten);
+    const outs = await batch(
+      'correction',
+      moves.map((m, i) => oneShot(`combined-${step}-${i}`, configRecipe(toConfig(m.picks)))),
+    );
+    const best = chooseStep(
+      moves.map((m, i) => ({ ...m, got: measure(outs[i]) })),
+      current,
+      limit,
+      tighten,
+    );
     if (!best) break;
     picks = best.picks;
     current = best.got;

@@ -1,7 +1,19 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tempBlobs } from './blobs.js';
-import { abortError, checkTrials, oneLine, OutcomeBook, type ExecutorModule, type Executors, type RunOptions, type Trial, type TrialContext, type TrialOutcome, type TrialRunner } from './trial.js';
+import {
+  abortError,
+  checkTrials,
+  oneLine,
+  OutcomeBook,
+  type ExecutorModule,
+  type Executors,
+  type RunOptions,
+  type Trial,
+  type TrialContext,
+  type TrialOutcome,
+  type TrialRunner,
+} from './trial.js';
 
 /** Runs one trial at a time per slot: the in-process executors or a pool of worker threads. */
 export interface TrialHost {
@@ -21,7 +33,10 @@ export function hostRunner(host: TrialHost): TrialRunner {
     blobs,
     async run<O>(trials: readonly Trial[], options: RunOptions = {}) {
       checkTrials(trials);
-      const book = new OutcomeBook<O>(trials.map((t) => t.id), options.onEvent);
+      const book = new OutcomeBook<O>(
+        trials.map((t) => t.id),
+        options.onEvent,
+      );
       let next = 0;
       const lane = async () => {
         while (next < trials.length) {
@@ -75,7 +90,8 @@ export type LocalResult = { ok: true; output: unknown; ms: number } | { ok: fals
 export async function executeLocally(executors: Executors, trial: Trial, ctx: TrialContext): Promise<LocalResult> {
   const started = performance.now();
   const fn = executors[trial.kind];
-  if (!fn) return { ok: false, error: `no executor for trial kind '${trial.kind}' on ${ctx.worker} (it has: ${Object.keys(executors).join(', ') || 'none'})`, ms: 0 };
+  if (!fn)
+    return { ok: false, error: `no executor for trial kind '${trial.kind}' on ${ctx.worker} (it has: ${Object.keys(executors).join(', ') || 'none'})`, ms: 0 };
   try {
     const output = await fn(trial.input, ctx);
     return { ok: true, output: JSON.parse(JSON.stringify(output ?? null)) as unknown, ms: performance.now() - started };
@@ -109,7 +125,9 @@ export function inProcessRunner(options: InProcessOptions = {}): TrialRunner {
         onEvent?.({ type: 'trialStarted', id: trial.id, worker, attempt: 1 });
         const r = await executeLocally(await get(), trial, { id: trial.id, attempt: 1, worker, signal: own.signal });
         if (signal?.aborted) throw abortError(signal);
-        return r.ok ? { id: trial.id, status: 'done', output: r.output, attempts: 1, worker, ms: r.ms } : { id: trial.id, status: 'failed', error: r.error, attempts: 1, worker };
+        return r.ok
+          ? { id: trial.id, status: 'done', output: r.output, attempts: 1, worker, ms: r.ms }
+          : { id: trial.id, status: 'failed', error: r.error, attempts: 1, worker };
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }

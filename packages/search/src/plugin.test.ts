@@ -11,7 +11,9 @@ const built = existsSync(join(import.meta.dirname, '..', 'dist', 'thread.js'));
 
 describe('search.budget', () => {
   it('rejects a bad target when the recipe is read, naming the stage', () => {
-    expect(() => budget.fromOptions({ target: 'size=20' }, 'recipe.yaml: stage 1 (search.budget)')).toThrow("search.budget: target: 'size=20': no unit for size");
+    expect(() => budget.fromOptions({ target: 'size=20' }, 'recipe.yaml: stage 1 (search.budget)')).toThrow(
+      "search.budget: target: 'size=20': no unit for size",
+    );
     expect(() => budget.fromOptions({ target: 'size=2x', methods: ['magic'] }, 'recipe.yaml: stage 1')).toThrow(/recipe.yaml: stage 1: invalid options/);
   });
 

@@ -11,19 +11,24 @@ import { sliceOf } from './split.js';
 import { parseTarget } from './target.js';
 import type { TrialRunner } from './trial.js';
 
-
-
 const BudgetOptions = Type.Object(
   {
-    target: Type.String({ description: 'size=20x | bytes=200kB | macs=3x | params=100k (non-zero) | latency=2x (timed on the workers\' backend); Nx is relative to the model before this stage' }),
+    target: Type.String({
+      description:
+        "size=20x | bytes=200kB | macs=3x | params=100k (non-zero) | latency=2x (timed on the workers' backend); Nx is relative to the model before this stage",
+    }),
     maxDrop: Type.Number({ minimum: 0, exclusiveMaximum: 100, default: 1, description: 'points of validation accuracy the result may lose' }),
-    methods: Type.Optional(Type.Array(Type.Union(METHODS.map((m) => Type.Literal(m))), { description: 'default: prune + bits for size/bytes, prune for params, channels for macs' })),
+    methods: Type.Optional(
+      Type.Array(Type.Union(METHODS.map((m) => Type.Literal(m))), { description: 'default: prune + bits for size/bytes, prune for params, channels for macs' }),
+    ),
     levels: Type.Optional(
       Type.Object(
         {
           prune: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), { description: 'sparsities tried per layer' })),
           bits: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 16 }), { description: 'k-means index bits tried per layer' })),
-          channels: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), { description: 'fractions of channels tried per group' })),
+          channels: Type.Optional(
+            Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), { description: 'fractions of channels tried per group' }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -31,7 +36,9 @@ const BudgetOptions = Type.Object(
     ops: Type.Optional(Type.Array(Type.String(), { description: 'op types searched (default dense, conv2d, depthwiseConv2d)' })),
     include: Type.Optional(Type.Array(Type.String())),
     exclude: Type.Optional(Type.Array(Type.String())),
-    validation: Type.Optional(Type.Integer({ minimum: 1, description: 'training examples held out (the last ones) to measure trials on; default min(5000, a sixth of them)' })),
+    validation: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'training examples held out (the last ones) to measure trials on; default min(5000, a sixth of them)' }),
+    ),
     samples: Type.Integer({ minimum: 1, default: 2000, description: 'validation examples per sensitivity / correction trial' }),
     steps: Type.Integer({ minimum: 0, default: 3, description: 'greedy correction steps with real measurements' }),
     latency: Type.Optional(
@@ -102,7 +109,11 @@ function summary(r: BudgetResult): string[] {
     `target ${text}: ${fmt(metric, before)} -> at most ${fmt(metric, limit)}; ${r.trials} trials in ${(r.ms / 1000).toFixed(1)} s${unchanged !== before ? `; the unchanged model by the cost model (zeros stored sparsely): ${fmt(metric, unchanged)}` : ''}`,
     `predicted ${fmt(metric, r.predicted.value)}, loss +${r.predicted.lossIncrease.toFixed(4)}; measured one-shot ${fmt(metric, r.measured.value)}, accuracy ${pct(r.measured.accuracy)} (baseline ${pct(r.baseline.accuracy)})`,
     ...r.corrections.map((c) => `correction ${c.step}: ${c.move} -> ${fmt(metric, c.value)}, loss ${c.loss.toFixed(4)}`),
-    ...(r.meetsTarget ? [] : [`MISSED the target: the chosen recipe measures ${fmt(metric, r.measured.value)} after ${r.corrections.length} correction steps (raise steps, or add levels)`]),
+    ...(r.meetsTarget
+      ? []
+      : [
+          `MISSED the target: the chosen recipe measures ${fmt(metric, r.measured.value)} after ${r.corrections.length} correction steps (raise steps, or add levels)`,
+        ]),
     r.verified
       ? `verified with ${r.verified.epochs} epochs of fine-tuning: ${fmt(metric, final.value)}, accuracy ${pct(r.verified.accuracy)}, drop ${points(r.drop)}: ${r.withinMaxDrop ? 'within' : 'NOT within'} the max drop of ${points(r.maxDrop)}`
       : `one-shot drop ${points(r.drop)} before any fine-tuning (max drop ${points(r.maxDrop)}: judge it on the final model, or set verify)`,
@@ -130,7 +141,20 @@ export const budget = definePlugin({
         try {
           r = await searchBudget(
             { graph, validation, train: rest, runner, signal: ctx.signal, onEvent: progress(ctx) },
-            { target, maxDrop: o.maxDrop / 100, methods, levels: o.levels, ops: o.ops, include: o.include, exclude: o.exclude, samples: o.samples, steps: o.steps, latency: o.latency, finetune: o.verify, seed: ctx.seed },
+            {
+              target,
+              maxDrop: o.maxDrop / 100,
+              methods,
+              levels: o.levels,
+              ops: o.ops,
+              include: o.include,
+              exclude: o.exclude,
+              samples: o.samples,
+              steps: o.steps,
+              latency: o.latency,
+              finetune: o.verify,
+              seed: ctx.seed,
+            },
           );
         } finally {
           await runner.close();
@@ -142,7 +166,9 @@ export const budget = definePlugin({
             search: { ...r, curves: undefined, runner: runner.name },
             searchCurves: r.curves,
             // The report's sensitivity chart reads this shape (accuracy per sparsity).
-            sensitivity: r.curves.filter((c) => c.method === 'prune').map((c) => ({ layer: c.unit, points: c.points.map((p) => ({ sparsity: p.level, accuracy: p.accuracy })) })),
+            sensitivity: r.curves
+              .filter((c) => c.method === 'prune')
+              .map((c) => ({ layer: c.unit, points: c.points.map((p) => ({ sparsity: p.level, accuracy: p.accuracy })) })),
             chosenRecipe: r.recipe,
           },
           notes: [...summary(r), `trials ran on ${runner.name}`],

@@ -39,7 +39,9 @@ describe('inProcessRunner', () => {
       }),
     );
     const events: TrialEvent[] = [];
-    const out = await runner.run([...squares(5), { id: 'f', kind: 'fail', input: null }, { id: 'u', kind: 'nope', input: null }], { onEvent: (e) => events.push(e) });
+    const out = await runner.run([...squares(5), { id: 'f', kind: 'fail', input: null }, { id: 'u', kind: 'nope', input: null }], {
+      onEvent: (e) => events.push(e),
+    });
     expect(out.slice(0, 5).map((o) => o.status === 'done' && o.output)).toEqual([0, 1, 4, 9, 16].map((y) => ({ y })));
     expect(peak).toBe(2);
     expect(out[5]).toMatchObject({ id: 'f', status: 'failed', error: 'bad; recipe' });
@@ -52,7 +54,12 @@ describe('inProcessRunner', () => {
 
   it('rejects bad batches naming the trial', async () => {
     const runner = keep(inProcessRunner({ executors: {} }));
-    await expect(runner.run([{ id: 'a', kind: 'k', input: 1 }, { id: 'a', kind: 'k', input: 2 }])).rejects.toThrow("trial 'a' appears twice");
+    await expect(
+      runner.run([
+        { id: 'a', kind: 'k', input: 1 },
+        { id: 'a', kind: 'k', input: 2 },
+      ]),
+    ).rejects.toThrow("trial 'a' appears twice");
     await expect(runner.run([{ id: 'a:b', kind: 'k', input: 1 }])).rejects.toThrow(/trial 1: id must be/);
     await expect(runner.run([{ id: '12', kind: 'k', input: 1 }])).rejects.toThrow(/only digits/);
   });
@@ -82,7 +89,9 @@ describe.skipIf(!built)('workerPool (needs the built thread entry: npm run build
     const marker = join(await mkdtemp(join(tmpdir(), 'condense-pool-')), 'crashed');
     const pool = keep(workerPool({ workers: 1, modules: [FIXTURE], maxAttempts: 2 }));
     const events: TrialEvent[] = [];
-    const out = await pool.run([{ id: 'once', kind: 'crashOnce', input: { marker } }, { id: 'always', kind: 'crash', input: null }, ...squares(2)], { onEvent: (e) => events.push(e) });
+    const out = await pool.run([{ id: 'once', kind: 'crashOnce', input: { marker } }, { id: 'always', kind: 'crash', input: null }, ...squares(2)], {
+      onEvent: (e) => events.push(e),
+    });
     expect(out[0]).toMatchObject({ status: 'done', output: { survived: true }, attempts: 2 });
     expect(out[1]).toMatchObject({ status: 'failed', attempts: 2, error: 'lost its worker thread 2 times (last: pool/thread-1 exited with code 4)' });
     expect(trialOutputs(out.slice(2))).toEqual([{ y: 0 }, { y: 1 }]);

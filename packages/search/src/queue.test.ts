@@ -37,7 +37,13 @@ interface WorkerProcess {
 const testExecutors = (log: string, init: { ms?: number } = {}) => ({ modules: [join(FIXTURES, 'executors.mjs')], init: { log, ...init } });
 
 /** A `startQueueWorker` process with one thread, on the test executors or others. */
-function spawnWorker(name: string, url: string, queue: string, log: string, executors: { modules: string[]; init: unknown } = testExecutors(log)): WorkerProcess {
+function spawnWorker(
+  name: string,
+  url: string,
+  queue: string,
+  log: string,
+  executors: { modules: string[]; init: unknown } = testExecutors(log),
+): WorkerProcess {
   const options = { url, queue, name, lockDuration: LOCK_MS, stalledInterval: STALLED_MS, ...executors };
   const proc = spawn(process.execPath, [join(FIXTURES, 'queue-worker.mjs'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const events: TrialEvent[] = [];
@@ -98,7 +104,9 @@ describe('queue URLs and unreachable Redis', () => {
   it('a server nobody listens on is one line naming the address', async () => {
     const port = await freePort();
     const started = performance.now();
-    await expect(queueRunner({ url: `redis://127.0.0.1:${port}` })).rejects.toThrow(`cannot reach Redis at redis://127.0.0.1:${port}: connection refused (is redis-server running there?)`);
+    await expect(queueRunner({ url: `redis://127.0.0.1:${port}` })).rejects.toThrow(
+      `cannot reach Redis at redis://127.0.0.1:${port}: connection refused (is redis-server running there?)`,
+    );
     expect(performance.now() - started).toBeLessThan(3000);
   });
 });
@@ -221,7 +229,9 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
   it('recipe trials: the model and data are stored once in Redis and every worker fetches them by hash', async () => {
     queue = `q${++queueNo}`;
     const cacheDir = (i: number) => join(dir, `cache-${queue}-${i}`);
-    workers = [0, 1].map((i) => spawnWorker(`R${i}`, redis.url, queue, '', { modules: [DEFAULT_EXECUTORS], init: { backend: 'cpu', redis: redis.url, cacheDir: cacheDir(i) } }));
+    workers = [0, 1].map((i) =>
+      spawnWorker(`R${i}`, redis.url, queue, '', { modules: [DEFAULT_EXECUTORS], init: { backend: 'cpu', redis: redis.url, cacheDir: cacheDir(i) } }),
+    );
     await Promise.all(workers.map((w) => w.ready));
     runner = await queueRunner({ url: redis.url, queue, sweepMs: 200 });
     const n = 16;
@@ -240,8 +250,13 @@ describe.skipIf(!hasRedisServer || !built)('BullMQ runner with a real redis-serv
   it('cancelling rejects, removes the waiting jobs and stops the running ones', async () => {
     await setup();
     const abort = new AbortController();
-    const run = (runner as QueueRunner).run(squares(6, 3000), { signal: abort.signal, onEvent: (e) => e.type === 'trialStarted' && abort.abort(new Error('user stop')) });
+    const run = (runner as QueueRunner).run(squares(6, 3000), {
+      signal: abort.signal,
+      onEvent: (e) => e.type === 'trialStarted' && abort.abort(new Error('user stop')),
+    });
     await expect(run).rejects.toThrow('user stop');
-    await expect.poll(() => inspect((q) => q.getJobCounts('waiting', 'active', 'completed')), { timeout: 5000 }).toEqual({ waiting: 0, active: 0, completed: 0 });
+    await expect
+      .poll(() => inspect((q) => q.getJobCounts('waiting', 'active', 'completed')), { timeout: 5000 })
+      .toEqual({ waiting: 0, active: 0, completed: 0 });
   });
 });

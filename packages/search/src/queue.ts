@@ -120,7 +120,10 @@ async function runBatch<O>(b: Batch, trials: readonly Trial[], { signal, onEvent
   const emit = (e: TrialEvent) => onEvent?.(e);
   const jobId = (t: Trial) => `${b.runId}.${t.id}`;
   const byJob = new Map(trials.map((t) => [jobId(t), t]));
-  const book = new OutcomeBook<O>(trials.map((t) => t.id), emit);
+  const book = new OutcomeBook<O>(
+    trials.map((t) => t.id),
+    emit,
+  );
   // QueueEvents blocks on its connection: its own, closed with it (BullMQ leaves a given one open).
   const eventsConnection = b.client.duplicate();
   eventsConnection.on('error', () => {});
@@ -158,7 +161,13 @@ async function runBatch<O>(b: Batch, trials: readonly Trial[], { signal, onEvent
   });
   events.on('stalled', ({ jobId: id }) => {
     const trial = byJob.get(id);
-    if (trial && !book.has(trial.id)) emit({ type: 'trialRetried', id: trial.id, attempt: (lastAttempt.get(trial.id) ?? 1) + 1, reason: 'its worker stopped renewing the lock (died or froze); back in the queue' });
+    if (trial && !book.has(trial.id))
+      emit({
+        type: 'trialRetried',
+        id: trial.id,
+        attempt: (lastAttempt.get(trial.id) ?? 1) + 1,
+        reason: 'its worker stopped renewing the lock (died or froze); back in the queue',
+      });
   });
   events.on('completed', ({ jobId: id }) => settleLogged(id));
   events.on('failed', ({ jobId: id }) => settleLogged(id));
@@ -167,7 +176,13 @@ async function runBatch<O>(b: Batch, trials: readonly Trial[], { signal, onEvent
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await events.waitUntilReady();
-    await b.queue.addBulk(trials.map((t) => ({ name: t.kind, data: { runId: b.runId, trial: t } satisfies JobData, opts: { jobId: jobId(t), removeOnComplete: { age: b.keep }, removeOnFail: { age: b.keep } } })));
+    await b.queue.addBulk(
+      trials.map((t) => ({
+        name: t.kind,
+        data: { runId: b.runId, trial: t } satisfies JobData,
+        opts: { jobId: jobId(t), removeOnComplete: { age: b.keep }, removeOnFail: { age: b.keep } },
+      })),
+    );
     while (!book.complete) {
       if (signal?.aborted) {
         await cancelBatch(b, [...byJob.keys()]);
@@ -247,7 +262,14 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       await job.updateProgress({ phase: 'started', worker: name, attempt } satisfies StartedProgress);
       const abort = new AbortController();
       jobSignal?.addEventListener('abort', () => abort.abort(), { once: true });
-      const poll = setInterval(() => void isCancelled(runId).then((c) => c && abort.abort(), () => {}), options.cancelPollMs ?? 1000);
+      const poll = setInterval(
+        () =>
+          void isCancelled(runId).then(
+            (c) => c && abort.abort(),
+            () => {},
+          ),
+        options.cancelPollMs ?? 1000,
+      );
       let outcome: TrialOutcome;
       active++;
       try {
@@ -260,7 +282,16 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       }
       // For a worker, `done` counts the trials it finished and `total` adds those it is running.
       finished++;
-      emit({ type: 'trialFinished', id: trial.id, worker: outcome.worker, attempt, ok: outcome.status === 'done', ...(outcome.status === 'done' ? { ms: outcome.ms } : { error: outcome.error }), done: finished, total: finished + active });
+      emit({
+        type: 'trialFinished',
+        id: trial.id,
+        worker: outcome.worker,
+        attempt,
+        ok: outcome.status === 'done',
+        ...(outcome.status === 'done' ? { ms: outcome.ms } : { error: outcome.error }),
+        done: finished,
+        total: finished + active,
+      });
       if (outcome.status === 'failed') throw new UnrecoverableError(outcome.error);
       return { output: outcome.output, worker: outcome.worker, ms: outcome.ms, attempt };
     },

@@ -17,7 +17,12 @@ const built = existsSync(join(import.meta.dirname, '..', 'dist', 'thread.js'));
 
 /** Labelled 28x28 images with a learnable-looking pattern (the model is untrained; only determinism matters). */
 function split(n: number, seed: number): Split {
-  return { images: Float32Array.from({ length: n * 784 }, (_, i) => ((i * 7919 + seed) % 97) / 97), labels: Uint8Array.from({ length: n }, (_, i) => (i * 3 + seed) % 10), count: n, shape: [n, 28, 28, 1] };
+  return {
+    images: Float32Array.from({ length: n * 784 }, (_, i) => ((i * 7919 + seed) % 97) / 97),
+    labels: Uint8Array.from({ length: n }, (_, i) => (i * 3 + seed) % 10),
+    count: n,
+    shape: [n, 28, 28, 1],
+  };
 }
 
 const prune = (layers: Record<string, number>) => ({ stages: [{ plugin: 'prune.magnitude', options: { layers } }] });
@@ -43,7 +48,11 @@ describe('recipe trials', () => {
     const inProcess = inProcessRunner({ modules: [DEFAULT_EXECUTORS], init: { backend: 'cpu' } });
     runners.push(inProcess);
     const assets = await storeAssets(inProcess.blobs, lenet300100(), { validation: split(64, 1) });
-    const trials = [recipeTrial('base', assets, { stages: [] }), recipeTrial('fc1-50', assets, prune({ fc1: 0.5 })), recipeTrial('fc1-90', assets, prune({ fc1: 0.9 }), { samples: 32 })];
+    const trials = [
+      recipeTrial('base', assets, { stages: [] }),
+      recipeTrial('fc1-50', assets, prune({ fc1: 0.5 })),
+      recipeTrial('fc1-90', assets, prune({ fc1: 0.9 }), { samples: 32 }),
+    ];
     const here = trialOutputs(await inProcess.run<RecipeTrialOutput>(trials));
     const fc1 = 784 * 300;
     expect(here[0].nonzero - here[1].nonzero).toBeCloseTo(fc1 * 0.5, -1);
@@ -82,7 +91,10 @@ describe('recipe trials', () => {
     const assets = await storeAssets(runner.blobs, lenet300100(), { validation: split(8, 1) });
     await writeFile(fileURLToPath(assets.model.location), new Uint8Array(16));
     const [out] = await runner.run([recipeTrial('stale', assets, { stages: [] })]);
-    expect(out).toMatchObject({ status: 'failed', error: expect.stringMatching(/blob file:.*: its content hash is [0-9a-f]{12}\.\.\., expected [0-9a-f]{12}\.\.\. \(it changed since the trial was made\)/) });
+    expect(out).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/blob file:.*: its content hash is [0-9a-f]{12}\.\.\., expected [0-9a-f]{12}\.\.\. \(it changed since the trial was made\)/),
+    });
   });
 });
 

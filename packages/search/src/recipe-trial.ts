@@ -6,7 +6,19 @@
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { buildPipeline, createRegistry, dataSource, discoverPlugins, loadPlugin, type LatencyRequest, type PipelineContext, type Recipe, type Registry, type Runtime, type Split } from '@condense/core';
+import {
+  buildPipeline,
+  createRegistry,
+  dataSource,
+  discoverPlugins,
+  loadPlugin,
+  type LatencyRequest,
+  type PipelineContext,
+  type Recipe,
+  type Registry,
+  type Runtime,
+  type Split,
+} from '@condense/core';
 import { cost, deserializeGraph, paramBytes, serializeGraph, type Graph, type Param } from '@condense/ir';
 import type { BlobFetcher, BlobRef, BlobStore } from './blobs.js';
 import { decodeSplit, encodeSplit, sliceOf } from './split.js';
@@ -117,7 +129,13 @@ export function recipeExecutor(env: TrialEnvironment): TrialExecutor {
     const validation = input.samples ? sliceOf(full, 0, input.samples) : full;
     const train = input.data.train ? await splits.get(input.data.train, (b) => decodeSplit(b, `${where}: training data`), env.fetch) : undefined;
     const run = buildPipeline(input.recipe, env.registry, where);
-    const context: PipelineContext = { data: { test: validation, ...(train ? { train } : {}) }, runtime: env.runtime, seed: input.seed, signal: ctx.signal, evaluateEachStage: false };
+    const context: PipelineContext = {
+      data: { test: validation, ...(train ? { train } : {}) },
+      runtime: env.runtime,
+      seed: input.seed,
+      signal: ctx.signal,
+      evaluateEachStage: false,
+    };
     const result = await run.run(graph, context);
     const measured = await env.runtime.evaluate(result.graph, dataSource(validation, `${where}: validation data`));
     const timed = input.latency ? await timeIt(env.runtime, result.graph, input.latency, where) : undefined;
@@ -184,12 +202,21 @@ export interface TrialAssets {
 
 /** Store the model and data in `blobs` (a runner's: where its workers can read them). */
 export async function storeAssets(blobs: BlobStore, graph: Graph, data: { validation: Split; train?: Split }): Promise<TrialAssets> {
-  const [model, validation, train] = await Promise.all([blobs.put(serializeGraph(graph)), blobs.put(encodeSplit(data.validation)), data.train ? blobs.put(encodeSplit(data.train)) : undefined]);
+  const [model, validation, train] = await Promise.all([
+    blobs.put(serializeGraph(graph)),
+    blobs.put(encodeSplit(data.validation)),
+    data.train ? blobs.put(encodeSplit(data.train)) : undefined,
+  ]);
   return { model, data: { validation, ...(train ? { train } : {}) } };
 }
 
 /** A recipe trial over stored assets. */
-export function recipeTrial(id: string, assets: TrialAssets, recipe: Recipe, options: Pick<RecipeTrialInput, 'samples' | 'probe' | 'latency'> & { seed?: number } = {}): Trial<RecipeTrialInput> {
+export function recipeTrial(
+  id: string,
+  assets: TrialAssets,
+  recipe: Recipe,
+  options: Pick<RecipeTrialInput, 'samples' | 'probe' | 'latency'> & { seed?: number } = {},
+): Trial<RecipeTrialInput> {
   const { seed = 1, ...rest } = options;
   return { id, kind: RECIPE_TRIAL, input: { model: assets.model, data: assets.data, recipe, seed, ...rest } };
 }

@@ -26,7 +26,13 @@ export function parseQueueUrl(raw: string, field = '--queue'): QueueAddress {
  * Once up, the connection reconnects by itself.
  */
 export async function connectRedis(address: QueueAddress, timeoutMs = 3000): Promise<Redis> {
-  const probe = new Redis(address.url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const probe = new Redis(address.url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   // ioredis rejects with 'Connection is closed'; the socket's own error says why.
   let cause: unknown;
   probe.on('error', (e) => (cause ??= e));

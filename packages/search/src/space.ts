@@ -71,7 +71,10 @@ export function kernelUnits(graph: Graph, sel: SpaceSelection): KernelUnit[] {
 
 /** Prunable channel groups of the selected layers (the structured driver's plan; groups it skips stay out). */
 export function groupUnits(graph: Graph, sel: SpaceSelection): GroupUnit[] {
-  return planGroups(graph, { ops: sel.ops ?? DEFAULT_OPS, include: sel.include, exclude: sel.exclude, ratio: 0.5 }, WHO).plan.map((e) => ({ group: e.layer, producer: e.producers[0] }));
+  return planGroups(graph, { ops: sel.ops ?? DEFAULT_OPS, include: sel.include, exclude: sel.exclude, ratio: 0.5 }, WHO).plan.map((e) => ({
+    group: e.layer,
+    producer: e.producers[0],
+  }));
 }
 
 /** A point of the space: what each unit gets (absent: left as it is). */

@@ -50,5 +50,10 @@ export function decodeSplit(bytes: Uint8Array, source = 'data blob'): Split {
 export function sliceOf(split: Split, from: number, to: number): Split {
   const size = split.images.length / split.count;
   const n = Math.max(0, Math.min(to, split.count) - from);
-  return { images: split.images.subarray(from * size, (from + n) * size), labels: split.labels.subarray(from, from + n), count: n, shape: [n, ...split.shape.slice(1)] };
+  return {
+    images: split.images.subarray(from * size, (from + n) * size),
+    labels: split.labels.subarray(from, from + n),
+    count: n,
+    shape: [n, ...split.shape.slice(1)],
+  };
 }

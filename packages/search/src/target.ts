@@ -42,7 +42,8 @@ export function parseTarget(text: string, field = '--target'): Target {
     return { text, metric, factor: value };
   }
   const scale = UNITS[metric][unit];
-  if (scale === undefined) throw new Error(`${field}: '${text}': ${rawUnit ? `unknown unit '${rawUnit}'` : 'no unit'} for ${key} (write e.g. ${key}=${EXAMPLE[metric]})`);
+  if (scale === undefined)
+    throw new Error(`${field}: '${text}': ${rawUnit ? `unknown unit '${rawUnit}'` : 'no unit'} for ${key} (write e.g. ${key}=${EXAMPLE[metric]})`);
   if (!(value > 0)) throw new Error(`${field}: '${text}': the bound must be positive`);
   return { text, metric, limit: value * scale };
 }
@@ -55,6 +56,7 @@ export function targetLimit(target: Target, before: number): number {
 /** `--max-drop` in points of the metric (1 = one percentage point of accuracy) as a fraction. */
 export function parseMaxDrop(value: string | number, field = '--max-drop'): number {
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || n < 0 || n >= 100 || (typeof value === 'string' && value.trim() === '')) throw new Error(`${field}: expected points of accuracy in [0, 100) (e.g. 0.5), got '${value}'`);
+  if (!Number.isFinite(n) || n < 0 || n >= 100 || (typeof value === 'string' && value.trim() === ''))
+    throw new Error(`${field}: expected points of accuracy in [0, 100) (e.g. 0.5), got '${value}'`);
   return n / 100;
 }

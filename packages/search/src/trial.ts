@@ -74,7 +74,8 @@ const ID = /^[A-Za-z0-9_.-]{1,200}$/;
 export function checkTrials(trials: readonly Trial<unknown>[]): void {
   const seen = new Set<string>();
   for (const [i, t] of trials.entries()) {
-    if (typeof t?.id !== 'string' || !ID.test(t.id)) throw new Error(`trial ${i + 1}: id must be 1-200 letters, digits, '_', '.' or '-', got ${JSON.stringify(t?.id)}`);
+    if (typeof t?.id !== 'string' || !ID.test(t.id))
+      throw new Error(`trial ${i + 1}: id must be 1-200 letters, digits, '_', '.' or '-', got ${JSON.stringify(t?.id)}`);
     if (/^\d+$/.test(t.id)) throw new Error(`trial '${t.id}': an id cannot be only digits`);
     if (seen.has(t.id)) throw new Error(`trial '${t.id}' appears twice in the batch`);
     if (typeof t.kind !== 'string' || t.kind === '') throw new Error(`trial '${t.id}': kind must be a non-empty string`);
@@ -141,7 +142,11 @@ export class OutcomeBook<O> {
 /** The message of an error as one line. */
 export function oneLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
+  return msg
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('; ');
 }
 
 export function abortError(signal: AbortSignal): Error {

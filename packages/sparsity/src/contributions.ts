@@ -46,7 +46,9 @@ export function apgContribution(o: ApgContributionOptions): TrainingContribution
   return {
     name: o.name,
     begin(ctx) {
-      for (const f of o.factors) if (!ctx.variables.has(f.param)) throw new Error(`${o.name}: param '${f.param}' is not in the model being trained (was the graph changed after the stage?)`);
+      for (const f of o.factors)
+        if (!ctx.variables.has(f.param))
+          throw new Error(`${o.name}: param '${f.param}' is not in the model being trained (was the graph changed after the stage?)`);
     },
     transformGradients(all) {
       dropGrads();

@@ -59,7 +59,10 @@ describe('finalize: folding preserves outputs, zeroed structures disappear', () 
     // fc2's one neuron left is a constant: every fc1 neuron then feeds zero weights, so fc1 keeps one too.
     expect(shapeOf(g, 'fc1/kernel')).toEqual([6, 1]);
     expect(shapeOf(g, 'fc2/kernel')).toEqual([1, 1]);
-    expect(report.layers).toEqual([{ node: 'fc1', before: 8, after: 1, approximate: 0 }, { node: 'fc2', before: 5, after: 1, approximate: 0 }]);
+    expect(report.layers).toEqual([
+      { node: 'fc1', before: 8, after: 1, approximate: 0 },
+      { node: 'fc2', before: 5, after: 1, approximate: 0 },
+    ]);
   });
 
   it('CNN: channel scales fold into conv kernels; removal goes through pooling and flatten into the dense rows', () => {
@@ -89,7 +92,7 @@ describe('finalize: folding preserves outputs, zeroed structures disappear', () 
     const structures = findStructures(g, undefined, {}, 'test');
     expect(structures.map((s) => s.kind).sort()).toEqual(['block', 'channel']);
     insertScales(g, structures);
-    setScales(g, { 'block_add_sss_block_conv2': [0] });
+    setScales(g, { block_add_sss_block_conv2: [0] });
     let report!: ReturnType<typeof finalize>;
     expect(outputChange(g, [5, 5, 3], () => (report = finalize(g)))).toBeLessThan(1e-5);
     expect(report.blocksRemoved).toEqual(['block_add <- block_conv2']);

@@ -6,8 +6,24 @@
  */
 import { pruneGroupsSync, type Importance } from '@condense/core';
 import {
-  activationScalar, activationScalePass, channelFlow, cloneGraph, consumers, getNode, getOp, kernelAxis, paramUses,
-  removeUnusedParams, validate, type ActivationFn, type Attrs, type ChannelGroup, type Graph, type Node, type Param, type ScalePass,
+  activationScalar,
+  activationScalePass,
+  channelFlow,
+  cloneGraph,
+  consumers,
+  getNode,
+  getOp,
+  kernelAxis,
+  paramUses,
+  removeUnusedParams,
+  validate,
+  type ActivationFn,
+  type Attrs,
+  type ChannelGroup,
+  type Graph,
+  type Node,
+  type Param,
+  type ScalePass,
 } from '@condense/ir';
 import { scaleNodes } from './scale-op.js';
 
@@ -58,7 +74,8 @@ function paramOf(graph: Graph, node: Node, role: string): Param | undefined {
 
 /** Params about to be rewritten must belong to one node and carry no encoding that a rewrite would break. */
 function writable(graph: Graph, p: Param): boolean {
-  if (p.codebook || p.quant) throw new Error(`cannot rewrite param '${p.name}': it carries a ${p.codebook ? 'codebook' : 'quantization'}; run sparsity stages before quantization`);
+  if (p.codebook || p.quant)
+    throw new Error(`cannot rewrite param '${p.name}': it carries a ${p.codebook ? 'codebook' : 'quantization'}; run sparsity stages before quantization`);
   return paramUses(graph).filter((u) => u.param.name === p.name).length === 1;
 }
 
@@ -223,7 +240,11 @@ function foldForward(graph: Graph, s: Node, f: Float32Array): boolean {
     const k = kernels[i];
     const axis = kernelAxisOf(t.node, 'in') as number;
     const rows = k.shape[axis];
-    scaleAxis(k, axis, Float32Array.from({ length: rows }, (_, r) => f[t.flat ? r % f.length : r]));
+    scaleAxis(
+      k,
+      axis,
+      Float32Array.from({ length: rows }, (_, r) => f[t.flat ? r % f.length : r]),
+    );
   });
   return true;
 }
@@ -252,19 +273,25 @@ function removeDeadChannels(graph: Graph, report: FinalizeReport): void {
     return Float64Array.from({ length: group.size }, (_, c) => (found.has(c) ? 0 : 1));
   };
   // The driver removes every channel scoring 0 (a group keeps at least one), group by group, afresh.
-  pruneGroupsSync(graph, alive, { threshold: 0 }, {
-    compensate({ graph: g, group, removed, kept }) {
-      let approximate = 0;
-      for (const c of removed) {
-        const comps = dead.get(group)?.get(c) ?? [];
-        for (const comp of comps) compensate(g, comp);
-        if (comps.some((x) => x.approximate)) approximate++;
-      }
-      report.layers.push({ node: group.id, before: group.size, after: kept.length, approximate });
-      report.channelsRemoved += removed.length;
-      report.approximate += approximate;
+  pruneGroupsSync(
+    graph,
+    alive,
+    { threshold: 0 },
+    {
+      compensate({ graph: g, group, removed, kept }) {
+        let approximate = 0;
+        for (const c of removed) {
+          const comps = dead.get(group)?.get(c) ?? [];
+          for (const comp of comps) compensate(g, comp);
+          if (comps.some((x) => x.approximate)) approximate++;
+        }
+        report.layers.push({ node: group.id, before: group.size, after: kept.length, approximate });
+        report.channelsRemoved += removed.length;
+        report.approximate += approximate;
+      },
     },
-  }, 'sparsity.finalize');
+    'sparsity.finalize',
+  );
 }
 
 /** Is the kernel slice of channel `c` along the last axis all zero? */

@@ -37,7 +37,9 @@ describe('options and contracts', () => {
   });
 
   it('names a structure kind the model does not have', () => {
-    expect(() => sss({ structures: ['block'] }).apply!(mlp(), testStageContext())).toThrow(/structures includes 'block', but graph 'mlp' has no residual block/);
+    expect(() => sss({ structures: ['block'] }).apply!(mlp(), testStageContext())).toThrow(
+      /structures includes 'block', but graph 'mlp' has no residual block/,
+    );
     expect(() => sss({ structures: ['channel'] }).apply!(mlp(), testStageContext())).toThrow(/'channel'.*no conv2d layer/);
     expect(() => groupLasso({ structures: ['channel'] }).apply!(mlp(), testStageContext())).toThrow(/'channel'.*no conv2d layer/);
     expect(() => slimming().apply!(mlp(), testStageContext())).toThrow(/sparsity\.slimming: graph 'mlp' has no batchNorm/);
@@ -52,7 +54,10 @@ describe('options and contracts', () => {
   it('builds from a recipe', () => {
     const registry = createRegistry();
     register(registry);
-    const run = buildPipeline(parseRecipe('stages:\n  - sparsity.sss: { gamma: 0.01, structures: [neuron] }\n  - finetune: { epochs: 1 }\n  - sparsity.finalize: {}'), registry);
+    const run = buildPipeline(
+      parseRecipe('stages:\n  - sparsity.sss: { gamma: 0.01, structures: [neuron] }\n  - finetune: { epochs: 1 }\n  - sparsity.finalize: {}'),
+      registry,
+    );
     expect(run.stages.map((s) => s.name)).toEqual(['sparsity.sss', 'finetune', 'sparsity.finalize']);
     expect(registry.names()).toEqual(expect.arrayContaining(['sparsity.sss', 'sparsity.slimming', 'sparsity.groupLasso', 'sparsity.l1', 'sparsity.finalize']));
   });
@@ -72,7 +77,8 @@ describe('sparsity.sss in a pipeline', () => {
   });
 
   it('takes a penalty per layer from layerGamma', async () => {
-    const run = (o: Parameters<typeof sss>[0]) => pipeline([sss({ learningRate: 0.2, finalize: false, ...o }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData, runtime });
+    const run = (o: Parameters<typeof sss>[0]) =>
+      pipeline([sss({ learningRate: 0.2, finalize: false, ...o }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData, runtime });
     const zeros = (g: Graph, layer: string) => Array.from(g.params.get(`${layer}_sss/scale`)!.data).filter((v) => v === 0).length;
     const factors = (g: Graph) => ['fc1', 'fc2'].map((l) => Array.from(g.params.get(`${l}_sss/scale`)!.data));
     const free = (await run({ gamma: 0 })).graph;
@@ -88,14 +94,21 @@ describe('sparsity.sss in a pipeline', () => {
   });
 
   it('names a layerGamma key that matches no layer with factors', () => {
-    expect(() => sss({ layerGamma: { fc9: 0.1 } }).apply!(mlp(), testStageContext())).toThrow(/sparsity\.sss: layerGamma key pattern 'fc9' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\)\)/);
+    expect(() => sss({ layerGamma: { fc9: 0.1 } }).apply!(mlp(), testStageContext())).toThrow(
+      /sparsity\.sss: layerGamma key pattern 'fc9' matches no layer, param or op type \(candidates: fc1 \(dense\), fc2 \(dense\)\)/,
+    );
     expect(() => sss({ include: ['fc9'] }).apply!(mlp(), testStageContext())).toThrow(/sparsity\.sss: include pattern 'fc9' matches no layer/);
-    expect(() => l1({ exclude: ['fc*', 'out'] }).apply!(mlp(), testStageContext())).toThrow(/sparsity\.l1: graph 'mlp' has no dense\/conv2d kernels among the selected layers/);
+    expect(() => l1({ exclude: ['fc*', 'out'] }).apply!(mlp(), testStageContext())).toThrow(
+      /sparsity\.l1: graph 'mlp' has no dense\/conv2d kernels among the selected layers/,
+    );
     expect(() => sss({ layerGamma: { fc1: -1 } })).toThrow(/layerGamma/);
   });
 
   it('reaches exact zeros; finalising then changes no output (within 1e-5)', async () => {
-    const r = await pipeline([sss({ gamma: 0.03, learningRate: 0.2, finalize: false }), finetune({ epochs: 3, ...quick })]).run(mlp(), { data: mlpData, runtime });
+    const r = await pipeline([sss({ gamma: 0.03, learningRate: 0.2, finalize: false }), finetune({ epochs: 3, ...quick })]).run(mlp(), {
+      data: mlpData,
+      runtime,
+    });
     const g = r.graph;
     const factors = scales(g).map((n) => ({ param: n.params.scale, tied: false }));
     const { zero, total } = zeroFactors(g, factors);
@@ -111,17 +124,26 @@ describe('sparsity.sss in a pipeline', () => {
 
   it('ties a block factor: one value for the branch, and a branch whose factor reaches 0 is removed', async () => {
     const data = { train: syntheticData([5, 5, 3], 16, 3) };
-    const kept = await pipeline([sss({ gamma: 0.001, learningRate: 0.05, structures: ['block'], finalize: false }), finetune({ epochs: 1, ...small })]).run(resnet(), { data, runtime });
+    const kept = await pipeline([sss({ gamma: 0.001, learningRate: 0.05, structures: ['block'], finalize: false }), finetune({ epochs: 1, ...small })]).run(
+      resnet(),
+      { data, runtime },
+    );
     const block = kept.graph.params.get(scales(kept.graph)[0].params.scale)!.data;
     expect(new Set(block).size).toBe(1);
     expect(block[0]).not.toBe(1);
-    const gone = await pipeline([sss({ gamma: 5, learningRate: 0.2, structures: ['block'] }), finetune({ epochs: 1, ...small })]).run(resnet(), { data, runtime });
+    const gone = await pipeline([sss({ gamma: 5, learningRate: 0.2, structures: ['block'] }), finetune({ epochs: 1, ...small })]).run(resnet(), {
+      data,
+      runtime,
+    });
     expect(gone.graph.nodes.map((n) => n.name)).not.toContain('block_add');
     expect(gone.graph.nodes.map((n) => n.name)).not.toContain('block_conv1');
   });
 
   it('an explicit sparsity.finalize stage does the folding when automatic finalisation is off', async () => {
-    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2, finalize: false }), finetune({ epochs: 2, ...quick }), finalizeStage()]).run(mlp(), { data: mlpData, runtime });
+    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2, finalize: false }), finetune({ epochs: 2, ...quick }), finalizeStage()]).run(mlp(), {
+      data: mlpData,
+      runtime,
+    });
     expect(scales(r.graph)).toEqual([]);
     expect(r.stages[2].notes[0]).toMatch(/^sparsity\.finalize: folded 2 scale nodes/);
   });
@@ -132,7 +154,15 @@ describe('the APG contribution and the trainer', () => {
     const g = mlp();
     insertScales(g, findStructures(g, ['neuron'], {}, 'test'));
     const params = scales(g).map((n) => n.params.scale);
-    const frozenByApg = apgContribution({ name: 'test', factors: params.map((param) => ({ param, tied: false })), gamma: 0, learningRate: 1e-9, momentum: 0, nonNegative: true, finalize: false });
+    const frozenByApg = apgContribution({
+      name: 'test',
+      factors: params.map((param) => ({ param, tied: false })),
+      gamma: 0,
+      learningRate: 1e-9,
+      momentum: 0,
+      nonNegative: true,
+      finalize: false,
+    });
     const data = { x: mlpData.train.images, y: mlpData.train.labels, count: 256, shape: [6] };
     const moved = cloneGraph(g);
     await train(g, data, { epochs: 1, batchSize: 32, learningRate: 0.05, contributions: [frozenByApg] });
@@ -148,7 +178,12 @@ describe('the APG contribution and the trainer', () => {
     const factors = scales(g).map((n) => ({ param: n.params.scale, tied: false }));
     const m = compile(g);
     const data = { x: mlpData.train.images, y: mlpData.train.labels, count: 256, shape: [6] };
-    await train(m, data, { epochs: 2, batchSize: 32, learningRate: 0.01, contributions: [apgContribution({ name: 'test', factors, gamma: 0.1, learningRate: 0.3, momentum: 0.9, nonNegative: true, finalize: true })] });
+    await train(m, data, {
+      epochs: 2,
+      batchSize: 32,
+      learningRate: 0.01,
+      contributions: [apgContribution({ name: 'test', factors, gamma: 0.1, learningRate: 0.3, momentum: 0.9, nonNegative: true, finalize: true })],
+    });
     expect(scales(g)).toEqual([]);
     expect(m.variables.get('fc1/kernel')!.shape).toEqual(g.params.get('fc1/kernel')!.shape);
     const y = m.predict(tf.tensor2d(inputs([6], 3), [3, 6]));
@@ -170,7 +205,10 @@ describe('sparsity.l1, sparsity.groupLasso, sparsity.slimming', () => {
   });
 
   it('l1 after sss in the same finetune: the masks land on the finalised graph', async () => {
-    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2 }), l1({ lambda: 2, include: ['out'] }), finetune({ epochs: 2, ...quick })]).run(mlp(), { data: mlpData, runtime });
+    const r = await pipeline([sss({ gamma: 0.05, learningRate: 0.2 }), l1({ lambda: 2, include: ['out'] }), finetune({ epochs: 2, ...quick })]).run(mlp(), {
+      data: mlpData,
+      runtime,
+    });
     validate(r.graph);
     expect(scales(r.graph)).toEqual([]);
     const k = r.graph.params.get('out/kernel')!;
@@ -185,7 +223,10 @@ describe('sparsity.l1, sparsity.groupLasso, sparsity.slimming', () => {
   });
 
   it('slimming: batchNorm gammas reach zero and their channels are removed', async () => {
-    const r = await pipeline([slimming({ lambda: 4, learningRate: 0.2 }), finetune({ epochs: 2, ...small })]).run(cnn(1, { batchNorm: true }), { data: cnnData, runtime });
+    const r = await pipeline([slimming({ lambda: 4, learningRate: 0.2 }), finetune({ epochs: 2, ...small })]).run(cnn(1, { batchNorm: true }), {
+      data: cnnData,
+      runtime,
+    });
     validate(r.graph);
     expect(r.graph.params.get('conv1_bn/gamma')!.shape[0] + r.graph.params.get('conv2_bn/gamma')!.shape[0]).toBeLessThan(9);
   });

@@ -1,9 +1,6 @@
 import { definePlugin, layerMap, resolveLayerMap, selectLayers, selectionOptions, Type, type Registry, type StageContext } from '@condense/core';
 import { channelGroups, getNode, weightParams, type Graph, type Node } from '@condense/ir';
-import {
-  apgContribution, groupLassoContribution, l1Contribution,
-  type Factor, type GroupLayer,
-} from './contributions.js';
+import { apgContribution, groupLassoContribution, l1Contribution, type Factor, type GroupLayer } from './contributions.js';
 import { finalize, type FinalizeReport } from './finalize.js';
 import { scaleNodes, type StructureKind } from './scale-op.js';
 import { channelStructures, findStructures, insertScales, layerOf, type ChannelStructure, type Selection, type Structure } from './structures.js';
@@ -18,7 +15,9 @@ const STRUCTURE_CONTRACT = { provides: ['structure'], conflicts: ['codebook', 'q
 function summary(who: string, r: FinalizeReport): string {
   const layers = r.layers.map((l) => `${l.node} ${l.before}->${l.after}`).join(', ') || 'none';
   const blocks = r.blocksRemoved.length ? `; blocks removed: ${r.blocksRemoved.join(', ')}` : '';
-  const approx = r.approximate ? `; ${r.approximate} removed channels had a constant output folded into a 'same'-padded conv bias (exact away from the borders only)` : '';
+  const approx = r.approximate
+    ? `; ${r.approximate} removed channels had a constant output folded into a 'same'-padded conv bias (exact away from the borders only)`
+    : '';
   const kept = r.kept.length ? `; scale nodes kept (not foldable): ${r.kept.join(', ')}` : '';
   return `${who}: folded ${r.folded.length} scale nodes, removed ${r.channelsRemoved} channels (${layers})${blocks}${approx}${kept}`;
 }
@@ -48,10 +47,17 @@ export const sss = definePlugin({
       gamma: Type.Number({ minimum: 0, default: 1e-3, description: 'L1 penalty on the scale factors' }),
       learningRate: LearningRate,
       momentum: Momentum,
-      structures: Type.Optional(Type.Array(Kind, { minItems: 1, description: "what gets a factor: 'neuron' (dense), 'channel' (conv2d), 'block' (residual branch); default: every kind the model has" })),
-      layerGamma: Type.Optional(layerMap(Type.Number({ minimum: 0 }), {
-        description: 'a penalty per layer (the producer, or the add node for a block) in place of gamma, to steer how much each layer loses',
-      })),
+      structures: Type.Optional(
+        Type.Array(Kind, {
+          minItems: 1,
+          description: "what gets a factor: 'neuron' (dense), 'channel' (conv2d), 'block' (residual branch); default: every kind the model has",
+        }),
+      ),
+      layerGamma: Type.Optional(
+        layerMap(Type.Number({ minimum: 0 }), {
+          description: 'a penalty per layer (the producer, or the add node for a block) in place of gamma, to steer how much each layer loses',
+        }),
+      ),
       ...selectionOptions('layers (producers, or add nodes for blocks) given factors'),
       finalize: Finalize,
     },
@@ -61,20 +67,34 @@ export const sss = definePlugin({
     contract: { ...STRUCTURE_CONTRACT, provides: ['structure', 'op:scale'] },
     trainingScope: 'next',
     apply(graph) {
-      if (scaleNodes(graph.nodes).length) throw new Error(`sparsity.sss: graph '${graph.name}' already has scale nodes; finalise them first (sparsity.finalize)`);
+      if (scaleNodes(graph.nodes).length)
+        throw new Error(`sparsity.sss: graph '${graph.name}' already has scale nodes; finalise them first (sparsity.finalize)`);
       const structures = findStructures(graph, o.structures, o, 'sparsity.sss');
       if (o.layerGamma) resolveLayerMap(layerRefs(graph, structures), o.layerGamma, 'sparsity.sss', 'layerGamma');
       const inserted = insertScales(graph, structures);
       const kinds = countKinds(graph.nodes);
       return {
         details: { scaleNodes: inserted, structures: kinds },
-        notes: [`${inserted.length} scale nodes (${kinds.neuron} neuron, ${kinds.channel} channel, ${kinds.block} block layers): trained by APG in the next finetune, ${o.finalize ? 'then folded and removed' : 'finalise with sparsity.finalize'}`],
+        notes: [
+          `${inserted.length} scale nodes (${kinds.neuron} neuron, ${kinds.channel} channel, ${kinds.block} block layers): trained by APG in the next finetune, ${o.finalize ? 'then folded and removed' : 'finalise with sparsity.finalize'}`,
+        ],
       };
     },
     training(graph, ctx) {
       const gammas = layerGammas(graph, o.layerGamma);
       const factors: Factor[] = scaleNodes(graph.nodes).map((n) => ({ param: n.params.scale, tied: n.attrs.structure === 'block', gamma: gammas.get(n) }));
-      return [apgContribution({ name: 'sparsity.sss', factors, gamma: o.gamma, learningRate: o.learningRate, momentum: o.momentum, nonNegative: true, finalize: o.finalize, onFinalize: (r) => ctx.log(summary('sparsity.sss', r)) })];
+      return [
+        apgContribution({
+          name: 'sparsity.sss',
+          factors,
+          gamma: o.gamma,
+          learningRate: o.learningRate,
+          momentum: o.momentum,
+          nonNegative: true,
+          finalize: o.finalize,
+          onFinalize: (r) => ctx.log(summary('sparsity.sss', r)),
+        }),
+      ];
     },
   }),
 });
@@ -82,14 +102,20 @@ export const sss = definePlugin({
 /** BatchNorm gammas whose channels form a removable single-producer group. */
 export function slimmingFactors(graph: Graph, sel: Selection = {}): Factor[] {
   const groups = channelGroups(graph).filter((g) => g.prunable && g.producers.length === 1);
-  const norms = graph.nodes.filter((n) => n.op === 'batchNorm' && n.params.gamma !== undefined && groups.some((g) => g.slices.some((s) => s.param === n.params.gamma)));
-  return selectLayers(norms.map((node) => ({ node })), sel, 'sparsity.slimming').map(({ node }) => ({ param: node.params.gamma, tied: false }));
+  const norms = graph.nodes.filter(
+    (n) => n.op === 'batchNorm' && n.params.gamma !== undefined && groups.some((g) => g.slices.some((s) => s.param === n.params.gamma)),
+  );
+  return selectLayers(
+    norms.map((node) => ({ node })),
+    sel,
+    'sparsity.slimming',
+  ).map(({ node }) => ({ param: node.params.gamma, tied: false }));
 }
 
 export const slimming = definePlugin({
   name: 'sparsity.slimming',
   description:
-    'Network Slimming (Liu et al. 2017): L1 on batchNorm gammas, moved by the same proximal (APG) update during the next finetune; channels whose gamma reaches 0 are removed (their constant beta is moved into the next layer\'s bias).',
+    "Network Slimming (Liu et al. 2017): L1 on batchNorm gammas, moved by the same proximal (APG) update during the next finetune; channels whose gamma reaches 0 are removed (their constant beta is moved into the next layer's bias).",
   schema: Type.Object(
     {
       lambda: Type.Number({ minimum: 0, default: 1e-3, description: 'L1 penalty on the batchNorm gammas' }),
@@ -107,12 +133,25 @@ export const slimming = definePlugin({
       const factors = slimmingFactors(graph, o);
       if (factors.length === 0) {
         const any = graph.nodes.some((n) => n.op === 'batchNorm' && n.params.gamma !== undefined);
-        throw new Error(`sparsity.slimming: graph '${graph.name}' has no ${any ? 'selected ' : ''}batchNorm layer with a gamma on removable channels${any ? '' : ' (use sparsity.sss for models without batchNorm)'}`);
+        throw new Error(
+          `sparsity.slimming: graph '${graph.name}' has no ${any ? 'selected ' : ''}batchNorm layer with a gamma on removable channels${any ? '' : ' (use sparsity.sss for models without batchNorm)'}`,
+        );
       }
       return { details: { gammas: factors.map((f) => f.param) }, notes: [`${factors.length} batchNorm gammas penalised during the next finetune`] };
     },
     training(graph, ctx) {
-      return [apgContribution({ name: 'sparsity.slimming', factors: slimmingFactors(graph, o), gamma: o.lambda, learningRate: o.learningRate, momentum: o.momentum, nonNegative: false, finalize: o.finalize, onFinalize: (r) => ctx.log(summary('sparsity.slimming', r)) })];
+      return [
+        apgContribution({
+          name: 'sparsity.slimming',
+          factors: slimmingFactors(graph, o),
+          gamma: o.lambda,
+          learningRate: o.learningRate,
+          momentum: o.momentum,
+          nonNegative: false,
+          finalize: o.finalize,
+          onFinalize: (r) => ctx.log(summary('sparsity.slimming', r)),
+        }),
+      ];
     },
   }),
 });
@@ -145,13 +184,23 @@ export const groupLasso = definePlugin({
       return { details: { layers: layers.map((l) => l.kernel) }, notes: [`${layers.length} layers under group lasso during the next finetune`] };
     },
     training(graph, ctx) {
-      return [groupLassoContribution({ name: 'sparsity.groupLasso', layers: groupLayers(graph, o, 'sparsity.groupLasso'), lambda: o.lambda, finalize: o.finalize, onFinalize: (r) => ctx.log(summary('sparsity.groupLasso', r)) })];
+      return [
+        groupLassoContribution({
+          name: 'sparsity.groupLasso',
+          layers: groupLayers(graph, o, 'sparsity.groupLasso'),
+          lambda: o.lambda,
+          finalize: o.finalize,
+          onFinalize: (r) => ctx.log(summary('sparsity.groupLasso', r)),
+        }),
+      ];
     },
   }),
 });
 
 function l1Params(graph: Graph, o: { ops: string[] } & Selection): string[] {
-  const kernels = weightParams(graph).filter(({ node }) => o.ops.includes(node.op)).map(({ node, param }) => ({ node, param }));
+  const kernels = weightParams(graph)
+    .filter(({ node }) => o.ops.includes(node.op))
+    .map(({ node, param }) => ({ node, param }));
   const names = selectLayers(kernels, o, 'sparsity.l1').map((u) => u.param.name);
   if (names.length === 0) throw new Error(`sparsity.l1: graph '${graph.name}' has no ${o.ops.join('/')} kernels among the selected layers`);
   return [...new Set(names)];
@@ -178,17 +227,26 @@ export const l1 = definePlugin({
       return { details: { params }, notes: [`${params.length} kernels under L1 during the next finetune`] };
     },
     training(graph, ctx: StageContext) {
-      return [l1Contribution({
-        name: 'sparsity.l1', params: l1Params(graph, o), lambda: o.lambda, mask: o.mask,
-        onEnd: (s) => ctx.log(`sparsity.l1: ${s.zeros} of ${s.params} weights are exactly 0 (${((100 * s.zeros) / Math.max(s.params, 1)).toFixed(1)}%)${o.mask ? ', now masked' : ''}`),
-      })];
+      return [
+        l1Contribution({
+          name: 'sparsity.l1',
+          params: l1Params(graph, o),
+          lambda: o.lambda,
+          mask: o.mask,
+          onEnd: (s) =>
+            ctx.log(
+              `sparsity.l1: ${s.zeros} of ${s.params} weights are exactly 0 (${((100 * s.zeros) / Math.max(s.params, 1)).toFixed(1)}%)${o.mask ? ', now masked' : ''}`,
+            ),
+        }),
+      ];
     },
   }),
 });
 
 export const finalizeStage = definePlugin({
   name: 'sparsity.finalize',
-  description: 'Fold scale factors into the adjacent weights and physically remove every zeroed structure (residual branches, channels) through the channel groups.',
+  description:
+    'Fold scale factors into the adjacent weights and physically remove every zeroed structure (residual branches, channels) through the channel groups.',
   schema: Type.Object({}, { additionalProperties: false }),
   create: () => ({
     contract: STRUCTURE_CONTRACT,

@@ -45,7 +45,11 @@ describe('apgStep (SSS eq. 11)', () => {
     // 2: g = -0.4, z = 0.8 -> 0.7, v = 0.3, s = 0.85
     // 3: g = -0.15, z = 0.925 -> 0.825, v = 0.125, s = 0.8875
     const t = run(1, 0, 3, { nonNegative: true, gamma: 0.2 });
-    const expected = [{ s: 0.6, v: 0.4 }, { s: 0.85, v: 0.3 }, { s: 0.8875, v: 0.125 }];
+    const expected = [
+      { s: 0.6, v: 0.4 },
+      { s: 0.85, v: 0.3 },
+      { s: 0.8875, v: 0.125 },
+    ];
     t.forEach((x, i) => {
       expect(x.s).toBeCloseTo(expected[i].s, 6);
       expect(x.v).toBeCloseTo(expected[i].v, 6);
@@ -74,7 +78,10 @@ describe('apgStep (SSS eq. 11)', () => {
 describe('groupShrink', () => {
   it('zeroes whole groups whose norm is within the threshold and shrinks the others in norm', () => {
     // Kernel [2, 3]: columns are groups; column 1 is small, column 2 already zero.
-    const kernel = tf.tensor2d([[3, 0.01, 0], [4, -0.01, 0]]);
+    const kernel = tf.tensor2d([
+      [3, 0.01, 0],
+      [4, -0.01, 0],
+    ]);
     const bias = tf.tensor1d([0, 0.01, 0]);
     const { k, b } = tf.tidy(() => {
       const r = groupShrink(kernel, [bias], 0.1);

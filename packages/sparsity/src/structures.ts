@@ -4,8 +4,19 @@
  */
 import { selectLayers, type LayerSelection } from '@condense/core';
 import {
-  channelFlow, channelGroups, cloneGraph, consumers, getNode, inferShapes, param, sortNodes, uniqueNodeName, validate,
-  type ChannelGroup, type Graph, type Node,
+  channelFlow,
+  channelGroups,
+  cloneGraph,
+  consumers,
+  getNode,
+  inferShapes,
+  param,
+  sortNodes,
+  uniqueNodeName,
+  validate,
+  type ChannelGroup,
+  type Graph,
+  type Node,
 } from '@condense/ir';
 import { SCALE_OP, type StructureKind } from './scale-op.js';
 
@@ -112,14 +123,21 @@ export function blockStructures(graph: Graph): BlockStructure[] {
  * The structures of the requested kinds (among `all`: every kind by default) that the selection
  * names; throws naming a kind the model does not have, or a pattern that matches none of them.
  */
-export function findStructures<S extends Structure = Structure>(graph: Graph, kinds: readonly StructureKind[] | undefined, sel: Selection, who: string, all = [...channelStructures(graph), ...blockStructures(graph)] as S[]): S[] {
+export function findStructures<S extends Structure = Structure>(
+  graph: Graph,
+  kinds: readonly StructureKind[] | undefined,
+  sel: Selection,
+  who: string,
+  all = [...channelStructures(graph), ...blockStructures(graph)] as S[],
+): S[] {
   const bad = kinds?.find((k) => !STRUCTURE_KINDS.includes(k));
   if (bad) throw new Error(`${who}: unknown structure kind '${bad}' (use ${STRUCTURE_KINDS.map((k) => `'${k}'`).join(', ')})`);
   for (const k of kinds ?? []) {
     if (!all.some((s) => s.kind === k)) throw new Error(`${who}: structures includes '${k}', but graph '${graph.name}' has no ${DESCRIBE[k]}`);
   }
   const ofKinds = kinds ? all.filter((s) => kinds.includes(s.kind)) : all;
-  if (ofKinds.length === 0) throw new Error(`${who}: graph '${graph.name}' has no removable structures (${STRUCTURE_KINDS.map((k) => DESCRIBE[k]).join(', ')})`);
+  if (ofKinds.length === 0)
+    throw new Error(`${who}: graph '${graph.name}' has no removable structures (${STRUCTURE_KINDS.map((k) => DESCRIBE[k]).join(', ')})`);
   const chosen = selectStructures(graph, ofKinds, sel, who);
   if (chosen.length === 0) throw new Error(`${who}: include / exclude leave none of the removable structures of graph '${graph.name}'`);
   return chosen;

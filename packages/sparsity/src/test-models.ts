@@ -14,7 +14,10 @@ export function cnn(seed = 1, o: { batchNorm?: boolean; padding?: 'same' | 'vali
   const b = new GraphBuilder('cnn', [6, 6, 2], seed);
   const padding = o.padding ?? 'same';
   const conv = (filters: number, name: string) => {
-    if (o.batchNorm) b.conv2d(filters, 3, { name, padding, bias: false }).batchNorm({ name: `${name}_bn` }).activation('relu', { name: `${name}_relu` });
+    if (o.batchNorm)
+      b.conv2d(filters, 3, { name, padding, bias: false })
+        .batchNorm({ name: `${name}_bn` })
+        .activation('relu', { name: `${name}_relu` });
     else b.conv2d(filters, 3, { name, padding, activation: 'relu' });
   };
   conv(4, 'conv1');

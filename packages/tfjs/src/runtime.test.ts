@@ -35,7 +35,8 @@ function tinyData(n: number, seed = 1) {
   return { images, labels, count: n, shape: [n, 4, 4, 1] as const };
 }
 
-const tinyModel = () => new GraphBuilder('tiny', [4, 4, 1]).flatten().dense(8, { activation: 'relu', name: 'fc1' }).dense(2, { activation: 'softmax', name: 'fc2' }).build();
+const tinyModel = () =>
+  new GraphBuilder('tiny', [4, 4, 1]).flatten().dense(8, { activation: 'relu', name: 'fc1' }).dense(2, { activation: 'softmax', name: 'fc2' }).build();
 
 describe('tfjsRuntime in a pipeline', () => {
   it('fine-tunes with the active contributions, measures accuracy, counts epochs, emits events', async () => {
@@ -43,11 +44,14 @@ describe('tfjsRuntime in a pipeline', () => {
     const calls: string[] = [];
     const events: PipelineEvent[] = [];
     const data = { train: tinyData(256), test: tinyData(128, 7) };
-    const result = await pipeline([counting(calls)(), finetune({ epochs: 3, batchSize: 32, learningRate: 0.01 }), finetune({ epochs: 1, batchSize: 32 })]).run(tinyModel(), {
-      data,
-      runtime: tfjsRuntime(),
-      onEvent: (e) => events.push(e),
-    });
+    const result = await pipeline([counting(calls)(), finetune({ epochs: 3, batchSize: 32, learningRate: 0.01 }), finetune({ epochs: 1, batchSize: 32 })]).run(
+      tinyModel(),
+      {
+        data,
+        runtime: tfjsRuntime(),
+        onEvent: (e) => events.push(e),
+      },
+    );
     // 'next'-scoped contributions are active in the first finetune only: 3 epochs x 8 steps.
     expect(calls.filter((c) => c === 'step')).toHaveLength(24);
     expect(calls.filter((c) => c === 'end')).toHaveLength(1);
@@ -60,8 +64,10 @@ describe('tfjsRuntime in a pipeline', () => {
 
   it('passes augment to the trainer (other weights than without)', async () => {
     const data = { train: tinyData(64) };
-    const fc1 = async (augment?: { shift?: number; flip?: boolean }) =>
-      [...(await pipeline([finetune({ epochs: 1, batchSize: 16, augment })]).run(tinyModel(), { data, runtime: tfjsRuntime() })).graph.params.get('fc1/kernel')!.data];
+    const fc1 = async (augment?: { shift?: number; flip?: boolean }) => [
+      ...(await pipeline([finetune({ epochs: 1, batchSize: 16, augment })]).run(tinyModel(), { data, runtime: tfjsRuntime() })).graph.params.get('fc1/kernel')!
+        .data,
+    ];
     expect(await fc1({ shift: 1, flip: true })).not.toEqual(await fc1());
     expect(() => finetune({ augment: { shift: -1 } })).toThrow(/augment/);
   });

@@ -1,5 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hasTargets, modelSpec, type DataSource, type ForwardRequest, type LabelFreeOptions, type LatencyRequest, type LatencyResult, type Runtime, type TrainingContribution as AnyContribution, type TrainRequest } from '@condense/core';
+import {
+  hasTargets,
+  modelSpec,
+  type DataSource,
+  type ForwardRequest,
+  type LabelFreeOptions,
+  type LatencyRequest,
+  type LatencyResult,
+  type Runtime,
+  type TrainingContribution as AnyContribution,
+  type TrainRequest,
+} from '@condense/core';
 import type { Graph } from '@condense/ir';
 import { describeBackend, ensureBackend } from './backend/index.js';
 import { labelFreeContribution } from './distill/index.js';
@@ -20,7 +31,8 @@ export function asTfjsContribution(c: AnyContribution): TrainingContribution {
   for (const hook of HOOKS) {
     if (t[hook] !== undefined && typeof t[hook] !== 'function') throw new Error(`${where}: '${hook}' must be a function, got ${typeof t[hook]}`);
   }
-  if (t.taps !== undefined && !(Array.isArray(t.taps) && t.taps.every((n) => typeof n === 'string'))) throw new Error(`${where}: 'taps' must be a list of node names`);
+  if (t.taps !== undefined && !(Array.isArray(t.taps) && t.taps.every((n) => typeof n === 'string')))
+    throw new Error(`${where}: 'taps' must be a list of node names`);
   if (t.taskLossWeight !== undefined && !Number.isFinite(t.taskLossWeight)) throw new Error(`${where}: 'taskLossWeight' must be a finite number`);
   return t;
 }
@@ -65,7 +77,8 @@ export function tfjsRuntime(options: TfjsRuntimeOptions = {}): Runtime {
         signal: r.signal,
         contributions,
         onEvent: (e) => {
-          if (e.type === 'epochEnd') r.onEpoch?.({ epoch: e.epoch + 1, epochs: r.epochs, loss: e.loss ?? NaN, accuracy: e.accuracy, samplesPerSec: e.samplesPerSec });
+          if (e.type === 'epochEnd')
+            r.onEpoch?.({ epoch: e.epoch + 1, epochs: r.epochs, loss: e.loss ?? NaN, accuracy: e.accuracy, samplesPerSec: e.samplesPerSec });
         },
       });
       return { epochs: summary.epochs, finalLoss: summary.finalLoss, trainAccuracy: summary.trainAccuracy, ...(labelFree ? { labelFree: true } : {}) };

@@ -82,7 +82,13 @@ function biasSlot(graph: Graph, layer: string): { param: Param; sign: 1 | -1 } |
  * Measure the reconstruction error of one next layer and repair it: least-squares scales on the
  * kept channels' input rows, then the mean shift into its bias (each when asked).
  */
-export function compensate(graph: Graph, group: ChannelGroup, g: ConsumerGram, kept: number[], o: { leastSquares: boolean; biasCorrection: boolean }): ConsumerReport {
+export function compensate(
+  graph: Graph,
+  group: ChannelGroup,
+  g: ConsumerGram,
+  kept: number[],
+  o: { leastSquares: boolean; biasCorrection: boolean },
+): ConsumerReport {
   const target = targetOf(g, group.size);
   const r: ConsumerReport = { consumer: g.consumer, error: reconstructionError(g.gram, group.size, kept, undefined, target) };
   const notes: string[] = [];

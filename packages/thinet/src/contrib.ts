@@ -4,7 +4,20 @@
  * taken a layer at a time, shared by every group of a run), so nothing here runs a model.
  */
 import { convWindow, patchSums, type LayerPass, type NodeValue } from '@condense/core';
-import { dilation2, getNode, groupOf, inferShapes, rng, strides2, topoSort, type ChannelGroup, type ChannelSlice, type Graph, type Node, type Padding } from '@condense/ir';
+import {
+  dilation2,
+  getNode,
+  groupOf,
+  inferShapes,
+  rng,
+  strides2,
+  topoSort,
+  type ChannelGroup,
+  type ChannelSlice,
+  type Graph,
+  type Node,
+  type Padding,
+} from '@condense/ir';
 import { selfTarget, type Target } from './math.js';
 
 /** Images to run through the model: NHWC float32, `shape` per example or `[count, ...example]`. */
@@ -77,7 +90,10 @@ function consumersOf(graph: Graph, group: ChannelGroup): Consumer[] {
     const slice = group.slices.find((s) => s.node === name && s.kind === 'in' && s.role === 'kernel');
     const inRank = (shapes.get(node.inputs[0]) as unknown[]).length;
     const ok = slice && ((node.op === 'conv2d' && slice.axis === 2 && inRank === 4) || (node.op === 'dense' && slice.axis === 0 && inRank === 2));
-    if (!ok) throw new UnsupportedConsumer(`next layer '${name}' (${node.op}) is not a conv2d or a dense layer on flat input, so its channel contributions cannot be computed`);
+    if (!ok)
+      throw new UnsupportedConsumer(
+        `next layer '${name}' (${node.op}) is not a conv2d or a dense layer on flat input, so its channel contributions cannot be computed`,
+      );
     const kernel = graph.params.get(slice.param) as { data: Float32Array; shape: number[] };
     return { node, out: (shapes.get(name) as number[]).slice(1), owner: ownerOf(slice), kernel: kernel.data, kernelShape: kernel.shape };
   });
@@ -220,7 +236,12 @@ interface BatchInputs {
 }
 
 /** Move both passes to the group and hand each batch's sampled contributions of every consumer to `fn`. */
-async function sampleBatches(group: ChannelGroup, source: GroupSource, o: GramOptions, fn: BatchFn): Promise<{ consumers: Consumer[]; refs: (Consumer | undefined)[] }> {
+async function sampleBatches(
+  group: ChannelGroup,
+  source: GroupSource,
+  o: GramOptions,
+  fn: BatchFn,
+): Promise<{ consumers: Consumer[]; refs: (Consumer | undefined)[] }> {
   const consumers = consumersOf(source.graph, group);
   const refs = referenceConsumers(source.reference?.graph, group, consumers);
   const cut = groupCut(source.graph, group);
@@ -332,7 +353,11 @@ function rowSumsByOutput(x: Float64Array, channels: number, outputs: number): Fl
 }
 
 /** The sampled contributions themselves, per consumer (for inspection and tests; keeps every sample in memory). */
-export async function contributionSamples(group: ChannelGroup, source: GroupSource, o: GramOptions): Promise<{ consumer: string; x: Float64Array; samples: number; n: Int32Array; i: Int32Array; j: Int32Array; k: Int32Array }[]> {
+export async function contributionSamples(
+  group: ChannelGroup,
+  source: GroupSource,
+  o: GramOptions,
+): Promise<{ consumer: string; x: Float64Array; samples: number; n: Int32Array; i: Int32Array; j: Int32Array; k: Int32Array }[]> {
   const parts: { x: Float64Array; loc: Locations; start: number }[][] = [];
   const { consumers } = await sampleBatches(group, source, o, (t, x, loc, start) => (parts[t] ??= []).push({ x, loc, start }));
   const cat = <T extends Float64Array | Int32Array>(xs: T[], make: (n: number) => T): T => {
@@ -349,12 +374,27 @@ export async function contributionSamples(group: ChannelGroup, source: GroupSour
     const p = parts[t] ?? [];
     return {
       consumer: c.node.name,
-      x: cat(p.map((q) => q.x), (n) => new Float64Array(n)),
+      x: cat(
+        p.map((q) => q.x),
+        (n) => new Float64Array(n),
+      ),
       samples: p.reduce((a, q) => a + q.loc.n.length, 0),
-      n: cat(p.map((q) => q.loc.n.map((v) => v + q.start)), i32),
-      i: cat(p.map((q) => q.loc.i), i32),
-      j: cat(p.map((q) => q.loc.j), i32),
-      k: cat(p.map((q) => q.loc.k), i32),
+      n: cat(
+        p.map((q) => q.loc.n.map((v) => v + q.start)),
+        i32,
+      ),
+      i: cat(
+        p.map((q) => q.loc.i),
+        i32,
+      ),
+      j: cat(
+        p.map((q) => q.loc.j),
+        i32,
+      ),
+      k: cat(
+        p.map((q) => q.loc.k),
+        i32,
+      ),
     };
   });
 }

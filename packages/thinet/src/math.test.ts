@@ -113,7 +113,7 @@ describe('least squares', () => {
     wTrue.forEach((v, c) => expect(w[c]).toBeCloseTo(v, 8));
   });
 
-  it("ThiNet form: a removed channel that is a combination of kept ones is absorbed exactly by the scales", () => {
+  it('ThiNet form: a removed channel that is a combination of kept ones is absorbed exactly by the scales', () => {
     const [samples, kept] = [25, 4];
     const base = randomMatrix(samples, kept, 11);
     const a = [0.3, -0.6, 1.1, 0.2];

@@ -37,7 +37,9 @@ function stageResult(r: PruneReport, deprecated?: string) {
   const notes = deprecated ? [deprecated] : [];
   notes.push(...r.layers.map(describeLayer));
   for (const s of r.skipped) notes.push(`skipped ${s.layer}: ${s.reason}`);
-  notes.push(`MACs ${r.macsBefore} -> ${r.macsAfter} (${(r.macsBefore / Math.max(r.macsAfter, 1)).toFixed(2)}x fewer), params ${r.paramsBefore} -> ${r.paramsAfter}`);
+  notes.push(
+    `MACs ${r.macsBefore} -> ${r.macsAfter} (${(r.macsBefore / Math.max(r.macsAfter, 1)).toFixed(2)}x fewer), params ${r.paramsBefore} -> ${r.paramsAfter}`,
+  );
   return { details: { ...r, reconstruction: reconstructionRows(r) }, notes };
 }
 

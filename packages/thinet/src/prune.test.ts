@@ -83,7 +83,10 @@ describe('contributions', () => {
         .dense(5, { name: 'out', bias: false })
         .build();
       const data = images(6, [7, 7, 2]);
-      for (const [group, next] of [['a', 'b'], ['b', 'out']]) {
+      for (const [group, next] of [
+        ['a', 'b'],
+        ['b', 'out'],
+      ]) {
         const y = predict(g, data, next);
         const dims = (inferShapes(g).get(next) as number[]).slice(1); // [H', W', K] or [K]
         const C = groupOf(g, group).size;
@@ -104,7 +107,10 @@ describe('sampling', () => {
   it('does not depend on how the pass batches the images, with several next layers', async () => {
     const g = residualNet();
     const data = images(10, [8, 8, 3]);
-    const [a, b] = [await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 3), { samplesPerImage: 4, seed: 5 }), await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 10), { samplesPerImage: 4, seed: 5 })];
+    const [a, b] = [
+      await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 3), { samplesPerImage: 4, seed: 5 }),
+      await contributionSamples(groupOf(g, 'c1'), sourceOf(g, data, 10), { samplesPerImage: 4, seed: 5 }),
+    ];
     expect(a.map((c) => c.consumer)).toEqual(['c2', 'c3']);
     for (const t of [0, 1]) {
       expect(a[t].k).toEqual(b[t].k);
@@ -117,18 +123,28 @@ describe('sampling', () => {
 describe('cost', () => {
   it('one forward pass of the reference for the whole run, at most two of the model being pruned', async () => {
     const g = new GraphBuilder('v', [12, 12, 1], 3)
-      .conv2d(8, 3, { name: 'c1', padding: 'same', bias: false }).batchNorm({ name: 'bn1' }).activation('relu', { name: 'r1' })
-      .conv2d(8, 3, { name: 'c2', padding: 'same', activation: 'relu' }).maxPool2d(2, { name: 'pool' })
+      .conv2d(8, 3, { name: 'c1', padding: 'same', bias: false })
+      .batchNorm({ name: 'bn1' })
+      .activation('relu', { name: 'r1' })
+      .conv2d(8, 3, { name: 'c2', padding: 'same', activation: 'relu' })
+      .maxPool2d(2, { name: 'pool' })
       .conv2d(8, 3, { name: 'c3', padding: 'same', activation: 'relu' })
-      .flatten({ name: 'flat' }).dense(10, { name: 'out' })
+      .flatten({ name: 'flat' })
+      .dense(10, { name: 'out' })
       .build();
     const counts = { frozen: new Map<string, number>(), live: new Map<string, number>() };
     const rt = referenceRuntime();
-    const counting: PassFactory = (graph, x, o) => new LayerPass(async (gg, req) => {
-      const m = counts[o?.frozen ? 'frozen' : 'live'];
-      for (const n of req.nodes) m.set(n, (m.get(n) ?? 0) + 1);
-      return rt.forward!(gg, req);
-    }, graph, x, { batchSize: 5, ...o });
+    const counting: PassFactory = (graph, x, o) =>
+      new LayerPass(
+        async (gg, req) => {
+          const m = counts[o?.frozen ? 'frozen' : 'live'];
+          for (const n of req.nodes) m.set(n, (m.get(n) ?? 0) + 1);
+          return rt.forward!(gg, req);
+        },
+        graph,
+        x,
+        { batchSize: 5, ...o },
+      );
     await pruneChannels(g, { ratio: 0.5, imagesPerClass: 1 }, { calibration: images(10, [12, 12, 1]), pass: counting });
     // 10 images in batches of 5: every node of the reference twice (once per batch), none of the pruned model's more than 4 times.
     expect([...counts.frozen.values()].every((n) => n === 2)).toBe(true);
@@ -243,7 +259,7 @@ describe('removal', () => {
     const [gt, gl] = [make(), make()];
     const before = predict(gt, data);
     const rt = await pruneChannels(gt, { importance: 'thinet', layers: { a: 0.5 } }, withData(data));
-    const rl = await pruneChannels(gl, { importance: 'l1',  layers: { a: 0.5 } }, withData(data));
+    const rl = await pruneChannels(gl, { importance: 'l1', layers: { a: 0.5 } }, withData(data));
     expect([...rt.layers[0].removed].sort()).toEqual([0, 1, 2]);
     expect(rt.layers[0].reconstructionError).toBeLessThan(1e-9);
     expect(maxRelDiff(before, predict(gt, data))).toBeLessThan(1e-4);
@@ -265,7 +281,11 @@ describe('removal', () => {
     expect(Array.from(p(plain, 'c2/kernel').data)).not.toEqual(Array.from(p(g, 'c2/kernel').data));
   });
 
-  for (const [method, bn] of [['thinet', false], ['l1', false], ['thinet', true]] as const) {
+  for (const [method, bn] of [
+    ['thinet', false],
+    ['l1', false],
+    ['thinet', true],
+  ] as const) {
     it(`${method}: bias correction absorbs a removed constant channel exactly${bn ? ' (into the batch norm after a bias-free layer)' : ''}`, async () => {
       // Channel 2 of 'a' is the constant relu(0.5) (zero kernel, bias 0.5): the smallest filter,
       // and b reads it through small weights, so both criteria remove it. b's 'valid' windows
@@ -302,7 +322,7 @@ describe('removal', () => {
     expect(await removed(3)).toEqual(await removed(3));
     expect(await removed(3)).not.toEqual(await removed(4));
     const g = residualNet();
-    const r = await pruneChannels(g, { importance: 'l1',  ratio: 0.5, coupled: 'skip' }, {});
+    const r = await pruneChannels(g, { importance: 'l1', ratio: 0.5, coupled: 'skip' }, {});
     expect(r.layers.map((l) => l.layer)).toEqual(['c1']);
     expect(r.skipped[0]).toMatchObject({ layer: 'c2+c3' });
     expect(r.skipped[0].reason).toMatch(/coupled/);
@@ -315,7 +335,7 @@ describe('removal', () => {
     const f = { learningRate: 1e-3, batchSize: 8 };
     await pruneChannels(residualNet(), { importance: 'thinet', ratio: 0.5, finetuneBetween: { epochs: 1, ...f }, finetune: { epochs: 2, ...f } }, env);
     expect(calls).toEqual([1, 2]);
-    await expect(pruneChannels(residualNet(), { importance: 'l1',  ratio: 0.5, finetune: { epochs: 1, ...f } }, {})).rejects.toThrow(/no training data/);
+    await expect(pruneChannels(residualNet(), { importance: 'l1', ratio: 0.5, finetune: { epochs: 1, ...f } }, {})).rejects.toThrow(/no training data/);
   });
 });
 
@@ -324,18 +344,30 @@ describe('errors', () => {
     expect(() => thinet({ ratio: 1.5 })).toThrow(/ratio/);
     expect(() => thinet({ ratio: 0 })).toThrow(/ratio/);
     expect(() => thinetL1({ layers: { c1: 1 } })).toThrow(/layers\.c1/);
-    await expect(pruneChannels(residualNet(), { importance: 'random', ratio: 1 })).rejects.toThrow(/^thinet: invalid options\n\s+ratio: Expected number to be less than 1/);
-    await expect(pruneChannels(residualNet(), { importance: 'random', layers: { c1: -0.5 } }, {}, 'mine')).rejects.toThrow(/^mine: invalid options\n\s+layers\.c1: Expected number to be greater than 0/);
+    await expect(pruneChannels(residualNet(), { importance: 'random', ratio: 1 })).rejects.toThrow(
+      /^thinet: invalid options\n\s+ratio: Expected number to be less than 1/,
+    );
+    await expect(pruneChannels(residualNet(), { importance: 'random', layers: { c1: -0.5 } }, {}, 'mine')).rejects.toThrow(
+      /^mine: invalid options\n\s+layers\.c1: Expected number to be greater than 0/,
+    );
   });
 
   it('rejects a layer that does not exist or cannot be pruned', async () => {
     const data = { calibration: images(10, [8, 8, 3]) };
     const runtime = tfjsRuntime();
     const candidates = 'candidates: c1 \\(conv2d\\), c2 \\(conv2d\\), c3 \\(conv2d\\), out \\(dense\\)';
-    await expect(pipeline([thinet({ layers: { conv9: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(new RegExp(`thinet: layers key pattern 'conv9' matches no layer, param or op type \\(${candidates}\\)`));
-    await expect(pipeline([thinet({ layers: { out: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(/thinet: layers: layer 'out' cannot be pruned: .*graph output 'out'/);
-    await expect(pipeline([thinet({ layers: { pool: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(/layers key pattern 'pool' matches no layer/);
-    await expect(pipeline([thinet({ exclude: ['c9'] })]).run(residualNet(), { data, runtime })).rejects.toThrow(/thinet: exclude pattern 'c9' matches no layer/);
+    await expect(pipeline([thinet({ layers: { conv9: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(
+      new RegExp(`thinet: layers key pattern 'conv9' matches no layer, param or op type \\(${candidates}\\)`),
+    );
+    await expect(pipeline([thinet({ layers: { out: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(
+      /thinet: layers: layer 'out' cannot be pruned: .*graph output 'out'/,
+    );
+    await expect(pipeline([thinet({ layers: { pool: 0.5 } })]).run(residualNet(), { data, runtime })).rejects.toThrow(
+      /layers key pattern 'pool' matches no layer/,
+    );
+    await expect(pipeline([thinet({ exclude: ['c9'] })]).run(residualNet(), { data, runtime })).rejects.toThrow(
+      /thinet: exclude pattern 'c9' matches no layer/,
+    );
     expect(() => pipeline([thinet({ ratio: 0.5 })]).check({})).toThrow(/calibration/);
   });
 });
@@ -379,11 +411,12 @@ describe('plugins', () => {
     expect(bytes(out)).toBeLessThan(bytes(g) * 0.6);
   });
 
-  it("importance swaps the ranking; the deprecated aliases are thinet with another importance, and say so", async () => {
+  it('importance swaps the ranking; the deprecated aliases are thinet with another importance, and say so', async () => {
     const g = residualNet();
     const viaOption = await pipeline([thinet({ importance: 'l1', ratio: 0.5, exclude: ['c3'] })]).run(g);
     const viaAlias = await pipeline([thinetL1({ ratio: 0.5, exclude: ['c3'] })]).run(g);
-    const removed = (r: typeof viaOption) => (r.stages[0].details as { layers: { layer: string; removed: number[] }[] }).layers.map((l) => [l.layer, l.removed]);
+    const removed = (r: typeof viaOption) =>
+      (r.stages[0].details as { layers: { layer: string; removed: number[] }[] }).layers.map((l) => [l.layer, l.removed]);
     expect(removed(viaOption)).toEqual(removed(viaAlias));
     expect(removed(viaOption).map(([l]) => l)).toEqual(['c1']);
     expect(viaOption.stages[0].notes).toContain('skipped c2+c3: protected by exclude');
@@ -400,4 +433,3 @@ describe('plugins', () => {
     expect(thinetL1({ finetune: { epochs: 1, learningRate: 1e-3, batchSize: 8 } }).contract.requires).toEqual(['labels']);
   });
 });
-

@@ -3,7 +3,16 @@
  * the driver plans the channel groups and removes; this file brings the calibration samples,
  * the ranking (ThiNet's, or a baseline's), the compensation and the per-layer report.
  */
-import { l1FilterImportance, parseOptions, pruneGroups, randomImportance, SkipGroup, type FinetuneOptions, type Importance, type RemovalStep } from '@condense/core';
+import {
+  l1FilterImportance,
+  parseOptions,
+  pruneGroups,
+  randomImportance,
+  SkipGroup,
+  type FinetuneOptions,
+  type Importance,
+  type RemovalStep,
+} from '@condense/core';
 import { cloneGraph, cost, type ChannelGroup, type Graph } from '@condense/ir';
 import { compensate, type ConsumerReport } from './compensation.js';
 import { UnsupportedConsumer } from './contrib.js';
@@ -88,7 +97,14 @@ export async function pruneChannels(graph: Graph, options: ThinetInput = {}, env
   const calib = env.calibration ? pickCalibration(env.calibration, o.imagesPerClass, seed) : undefined;
   if (calib?.count === 0) throw new Error(`${who}: the calibration set is empty`);
   const before = cost(graph).totals;
-  const sampler = calib && new Sampler(calib, { samplesPerImage: o.samplesPerImage, means: o.biasCorrection }, env.pass as PassFactory, o.target === 'original' ? cloneGraph(graph) : undefined);
+  const sampler =
+    calib &&
+    new Sampler(
+      calib,
+      { samplesPerImage: o.samplesPerImage, means: o.biasCorrection },
+      env.pass as PassFactory,
+      o.target === 'original' ? cloneGraph(graph) : undefined,
+    );
   const compensated = new WeakMap<ChannelGroup, ConsumerReport[]>();
   const layers: LayerReport[] = [];
 
@@ -101,7 +117,10 @@ export async function pruneChannels(graph: Graph, options: ThinetInput = {}, env
         if (o.leastSquares || o.biasCorrection) throw new SkipGroup(grams.message);
         return;
       }
-      compensated.set(step.group, grams.map((g) => compensate(step.graph, step.group, g, step.kept, o)));
+      compensated.set(
+        step.group,
+        grams.map((g) => compensate(step.graph, step.group, g, step.kept, o)),
+      );
     },
     async afterRemove(step: RemovalStep) {
       const row = layerRow(step, compensated.get(step.group) ?? []);
@@ -128,7 +147,16 @@ export async function pruneChannels(graph: Graph, options: ThinetInput = {}, env
     await env.finetune?.(graph, o.finetune);
   }
   const after = cost(graph).totals;
-  return { importance: o.importance, layers, skipped, macsBefore: before.macs, macsAfter: after.macs, paramsBefore: before.params, paramsAfter: after.params, calibrationImages: calib?.count ?? 0 };
+  return {
+    importance: o.importance,
+    layers,
+    skipped,
+    macsBefore: before.macs,
+    macsAfter: after.macs,
+    paramsBefore: before.params,
+    paramsAfter: after.params,
+    calibrationImages: calib?.count ?? 0,
+  };
 }
 
 const fmt = (x: number) => (x < 1e-3 && x > 0 ? x.toExponential(2) : x.toFixed(4));

@@ -11,7 +11,10 @@ export interface CalibrationSet extends Images {
 /** `perClass` images of each label (seeded choice); all images up to 10 * perClass when there are no labels. */
 export function pickCalibration(set: CalibrationSet, perClass: number, seed: number): Images {
   const size = set.images.length / Math.max(set.count, 1);
-  const order = shuffle(Int32Array.from({ length: set.count }, (_, i) => i), rng(seed));
+  const order = shuffle(
+    Int32Array.from({ length: set.count }, (_, i) => i),
+    rng(seed),
+  );
   let chosen: number[];
   if (set.labels) {
     const taken = new Map<number, number>();

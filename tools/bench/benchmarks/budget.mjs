@@ -43,7 +43,8 @@ const QUICK_LEVELS = { prune: [0.5, 0.8, 0.9, 0.95, 0.98], bits: [8, 5, 3, 2] };
 const SSS_MLP_GAMMA = 0.002;
 
 /** Fine-tuning phases as stages, in order. */
-const phaseStages = (phases, batchSize) => phases.map((ph) => finetune({ epochs: ph.epochs, learningRate: ph.lr, batchSize, schedule: ph.schedule ?? 'constant' }));
+const phaseStages = (phases, batchSize) =>
+  phases.map((ph) => finetune({ epochs: ph.epochs, learningRate: ph.lr, batchSize, schedule: ph.schedule ?? 'constant' }));
 
 const isEmpty = (layerMap) => typeof layerMap === 'object' && Object.keys(layerMap).length === 0;
 
@@ -54,13 +55,24 @@ const isEmpty = (layerMap) => typeof layerMap === 'object' && Object.keys(layerM
  * the epochs stay the plan's.
  */
 function sizeStages(plan, { sparsity = plan.prune.layers, bits = plan.quantize.bits } = {}) {
-  const pruning = isEmpty(sparsity) ? phaseStages(retrainingPhases(plan, { centroids: false }), plan.batchSize) : pruneStages({ ...plan, prune: { ...plan.prune, layers: sparsity } });
-  const quantizing = isEmpty(bits) ? phaseStages(plan.centroids?.epochs ? [plan.centroids] : [], plan.batchSize) : quantizeStages({ ...plan, quantize: { ...plan.quantize, bits } });
+  const pruning = isEmpty(sparsity)
+    ? phaseStages(retrainingPhases(plan, { centroids: false }), plan.batchSize)
+    : pruneStages({ ...plan, prune: { ...plan.prune, layers: sparsity } });
+  const quantizing = isEmpty(bits)
+    ? phaseStages(plan.centroids?.epochs ? [plan.centroids] : [], plan.batchSize)
+    : quantizeStages({ ...plan, quantize: { ...plan.quantize, bits } });
   return [...pruning, ...quantizing];
 }
 
 /** LeNet-5's Deep Compression plan by layer kind on the CNN: first conv as conv1, the others as conv2, fc1 and the output as LeNet-5's. */
-const VGG_SPARSITY = Object.freeze({ conv1: LENET5_SPARSITY.conv1, conv2: LENET5_SPARSITY.conv2, conv3: LENET5_SPARSITY.conv2, conv4: LENET5_SPARSITY.conv2, fc1: LENET5_SPARSITY.fc1, fc2: LENET5_SPARSITY.fc2 });
+const VGG_SPARSITY = Object.freeze({
+  conv1: LENET5_SPARSITY.conv1,
+  conv2: LENET5_SPARSITY.conv2,
+  conv3: LENET5_SPARSITY.conv2,
+  conv4: LENET5_SPARSITY.conv2,
+  fc1: LENET5_SPARSITY.fc1,
+  fc2: LENET5_SPARSITY.fc2,
+});
 
 /**
  * The networks: data sizes and checkpoint (the size benchmark's), the search's sizes, and per target
@@ -69,14 +81,34 @@ const VGG_SPARSITY = Object.freeze({ conv1: LENET5_SPARSITY.conv1, conv2: LENET5
 function networks(quick) {
   const mlp = mlpPlan(quick);
   const sssSize = SSS_SIZES[quick ? 'quick' : 'full'].mlp;
-  const sssPhases = [{ epochs: sssSize.sss, lr: WEIGHT_LR }, { epochs: sssSize.retrain, lr: WEIGHT_LR, schedule: 'cosine' }];
+  const sssPhases = [
+    { epochs: sssSize.sss, lr: WEIGHT_LR },
+    { epochs: sssSize.retrain, lr: WEIGHT_LR, schedule: 'cosine' },
+  ];
   const gamma = quick ? sssSize.grid[0] : SSS_MLP_GAMMA;
   const lenet = lenet5Plan(quick);
   const th = thinetPlan(quick);
   // The CNN: sss-cnn's 10,000-image subset and 8-epoch checkpoint; thinet's batch and rate.
   const vgg = quick
-    ? { train: 500, test: 500, batchSize: 64, pretrain: { epochs: 1, lr: 1e-3 }, prune: { layers: VGG_SPARSITY, rounds: 1, epochs: 1, lr: 1e-3 }, quantize: { bits: { conv2d: 8, dense: 5 }, biasFloat16: true }, centroids: { epochs: 1, lr: 1e-4 } }
-    : { train: 10000, test: undefined, batchSize: 64, pretrain: { epochs: 8, lr: 1e-3 }, prune: { layers: VGG_SPARSITY, rounds: 1, epochs: 1, lr: 1e-3 }, retrain: { epochs: 2, lr: 1e-3, schedule: 'cosine' }, quantize: { bits: { conv2d: 8, dense: 5 }, biasFloat16: true }, centroids: { epochs: 1, lr: 1e-4 } };
+    ? {
+        train: 500,
+        test: 500,
+        batchSize: 64,
+        pretrain: { epochs: 1, lr: 1e-3 },
+        prune: { layers: VGG_SPARSITY, rounds: 1, epochs: 1, lr: 1e-3 },
+        quantize: { bits: { conv2d: 8, dense: 5 }, biasFloat16: true },
+        centroids: { epochs: 1, lr: 1e-4 },
+      }
+    : {
+        train: 10000,
+        test: undefined,
+        batchSize: 64,
+        pretrain: { epochs: 8, lr: 1e-3 },
+        prune: { layers: VGG_SPARSITY, rounds: 1, epochs: 1, lr: 1e-3 },
+        retrain: { epochs: 2, lr: 1e-3, schedule: 'cosine' },
+        quantize: { bits: { conv2d: 8, dense: 5 }, biasFloat16: true },
+        centroids: { epochs: 1, lr: 1e-4 },
+      };
   // ThiNet's recipe (50% of every conv's channels, then fine-tuning at 1e-3): one epoch on thinet's
   // 55,000 images is about 4 on these 10,000 (quick: the plans' own epochs).
   const thinetPhases = (epochs) => [{ epochs, lr: 1e-3 }];
@@ -96,13 +128,18 @@ function networks(quick) {
       samples: quick ? 300 : 2000,
       threeWays: true,
       hand: {
-        size: sizeRecipe(mlp, 'deep-compression-mlp', 'its benchmark: Han\'s kept fractions, 4-bit k-means'),
+        size: sizeRecipe(mlp, 'deep-compression-mlp', "its benchmark: Han's kept fractions, 4-bit k-means"),
         macs: {
           name: 'sss-mlp',
           why: 'no benchmark has a MACs recipe for LeNet-300-100; sss-mlp is its structured one (neurons removed), with its gamma, penalties and epochs',
           phases: sssPhases,
           batchSize: sssSize.batchSize,
-          stages: () => [sssStage(sssSize, gamma, { finalize: false }), ...phaseStages(sssPhases.slice(0, 1), sssSize.batchSize), finalizeStage(), ...phaseStages(sssPhases.slice(1), sssSize.batchSize)],
+          stages: () => [
+            sssStage(sssSize, gamma, { finalize: false }),
+            ...phaseStages(sssPhases.slice(0, 1), sssSize.batchSize),
+            finalizeStage(),
+            ...phaseStages(sssPhases.slice(1), sssSize.batchSize),
+          ],
         },
       },
     },
@@ -113,8 +150,12 @@ function networks(quick) {
       plan: lenet,
       samples: quick ? 300 : 2000,
       hand: {
-        size: sizeRecipe(lenet, 'deep-compression-lenet5', 'its benchmark: Han\'s kept fractions (fc1 5%), 8-bit conv, 5-bit dense'),
-        macs: thinetRecipe(lenet, quick ? 1 : 8, 'no benchmark has a MACs recipe for LeNet-5; thinet is the benchmarks\' conv-channel recipe (the paper\'s fixed 50% of every conv layer), fine-tuned 8 epochs on these 10,000 images'),
+        size: sizeRecipe(lenet, 'deep-compression-lenet5', "its benchmark: Han's kept fractions (fc1 5%), 8-bit conv, 5-bit dense"),
+        macs: thinetRecipe(
+          lenet,
+          quick ? 1 : 8,
+          "no benchmark has a MACs recipe for LeNet-5; thinet is the benchmarks' conv-channel recipe (the paper's fixed 50% of every conv layer), fine-tuned 8 epochs on these 10,000 images",
+        ),
       },
     },
     {
@@ -124,7 +165,11 @@ function networks(quick) {
       plan: vgg,
       samples: quick ? 100 : 1000,
       hand: {
-        size: sizeRecipe(vgg, 'deep-compression-lenet5 by layer kind', 'no benchmark has a size recipe for the CNN; LeNet-5\'s Deep Compression plan is the hand-tuned one for a CNN: its first conv\'s kept fraction on conv1, conv2\'s on conv2-4, fc1\'s and the output\'s on fc1 and fc2, 8-bit conv, 5-bit dense'),
+        size: sizeRecipe(
+          vgg,
+          'deep-compression-lenet5 by layer kind',
+          "no benchmark has a size recipe for the CNN; LeNet-5's Deep Compression plan is the hand-tuned one for a CNN: its first conv's kept fraction on conv1, conv2's on conv2-4, fc1's and the output's on fc1 and fc2, 8-bit conv, 5-bit dense",
+        ),
         macs: thinetRecipe(vgg, quick ? 1 : 4, 'its benchmark: thinet, 50% of every conv layer'),
       },
     },
@@ -133,7 +178,9 @@ function networks(quick) {
 
 /** `condense worker` processes on the queue, resolved once each takes trials; returns their stop. */
 async function startWorkers(url, n, backend) {
-  const procs = Array.from({ length: n }, () => spawn(process.execPath, [CLI, 'worker', '--queue', url, '--workers', '1', '--backend', backend, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const procs = Array.from({ length: n }, () =>
+    spawn(process.execPath, [CLI, 'worker', '--queue', url, '--workers', '1', '--backend', backend, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
   await Promise.all(
     procs.map(
       (p) =>
@@ -175,7 +222,10 @@ async function search(open, graph, validation, target, { samples, seed, quick })
   if (!runner) return undefined;
   const t0 = performance.now();
   try {
-    const r = await searchBudget({ graph, validation, runner }, { target, maxDrop: MAX_DROP / 100, samples, steps: 3, seed, ...(quick ? { levels: QUICK_LEVELS } : {}) });
+    const r = await searchBudget(
+      { graph, validation, runner },
+      { target, maxDrop: MAX_DROP / 100, samples, steps: 3, seed, ...(quick ? { levels: QUICK_LEVELS } : {}) },
+    );
     return { result: r, seconds: (performance.now() - t0) / 1000, runner: runner.name };
   } finally {
     await runner.close();
@@ -192,7 +242,12 @@ function autoStages(net, targetKey, config) {
 
 /** Run `stages` from the checkpoint; measure the result on validation and, once, on the test split. */
 async function compress(stages, checkpoint, protocol, { seed, label }) {
-  const r = await pipeline(stages).run(cloneGraph(checkpoint), { data: { train: protocol.train, calibration: protocol.train }, runtime, seed, evaluateEachStage: false });
+  const r = await pipeline(stages).run(cloneGraph(checkpoint), {
+    data: { train: protocol.train, calibration: protocol.train },
+    runtime,
+    seed,
+    evaluateEachStage: false,
+  });
   const c = cost(r.graph).totals;
   return {
     graph: r.graph,
@@ -217,7 +272,13 @@ async function runNetwork(net, protocol, open, { seed, quick, log }) {
   for (const [tk, target] of Object.entries(TARGETS)) {
     const k = `${net.key}_${tk}`;
     const how = { samples: net.samples, seed, quick };
-    const ways = net.threeWays ? [['1_thread', open.thread], ['2_threads', open.threads], ['2_bullmq', open.bullmq]] : [['2_threads', open.threads]];
+    const ways = net.threeWays
+      ? [
+          ['1_thread', open.thread],
+          ['2_threads', open.threads],
+          ['2_bullmq', open.bullmq],
+        ]
+      : [['2_threads', open.threads]];
     const searches = [];
     for (const [way, runner] of ways) {
       const s = await search(runner, checkpoint, protocol.validation, target.text, how);
@@ -232,25 +293,55 @@ async function runNetwork(net, protocol, open, { seed, quick, log }) {
     const { result } = searches[0];
     if (net.threeWays) m[`${k}_same_choice`] = searches.every((s) => JSON.stringify(s.result.config) === JSON.stringify(result.config)) ? 1 : 0;
     const hand = net.hand[tk];
-    const auto = await compress(autoStages(net, tk, result.config), checkpoint, protocol, { seed, label: `seed ${seed}: ${net.name} ${target.text} automatic` });
+    const auto = await compress(autoStages(net, tk, result.config), checkpoint, protocol, {
+      seed,
+      label: `seed ${seed}: ${net.name} ${target.text} automatic`,
+    });
     const tuned = await compress(hand.stages(), checkpoint, protocol, { seed, label: `seed ${seed}: ${net.name} ${target.text} ${hand.name}` });
-    if (auto.epochs !== tuned.epochs) throw new Error(`budget: ${net.name} ${target.text}: the automatic recipe trained ${auto.epochs} epochs, ${hand.name} ${tuned.epochs}`);
+    if (auto.epochs !== tuned.epochs)
+      throw new Error(`budget: ${net.name} ${target.text}: the automatic recipe trained ${auto.epochs} epochs, ${hand.name} ${tuned.epochs}`);
     const reached = (x) => (tk === 'size' ? x.ratio : macs0 / x.macs);
-    for (const [who, x] of [['auto', auto], ['hand', tuned]]) {
+    for (const [who, x] of [
+      ['auto', auto],
+      ['hand', tuned],
+    ]) {
       Object.assign(m, {
         [`${k}_${who}_accuracy`]: round(x.test),
         [`${k}_${who}_val_accuracy`]: round(x.validation),
         [`${k}_${who}_reduction`]: round(reached(x), 2),
         ...(tk === 'size' ? { [`${k}_${who}_container_ratio`]: round(x.containerRatio, 2) } : {}),
       });
-      rows.push({ network: net.name, target: target.text, recipe: who === 'auto' ? 'automatic' : hand.name, reduction: round(reached(x), 2), accuracy: round(x.test), val_accuracy: round(x.validation), drop_points: round((checkpointTest - x.test) * 100, 2), epochs: x.epochs });
+      rows.push({
+        network: net.name,
+        target: target.text,
+        recipe: who === 'auto' ? 'automatic' : hand.name,
+        reduction: round(reached(x), 2),
+        accuracy: round(x.test),
+        val_accuracy: round(x.validation),
+        drop_points: round((checkpointTest - x.test) * 100, 2),
+        epochs: x.epochs,
+      });
     }
     // What the search itself measured of its choice, one-shot (in its own count: the cost model's bytes or MACs).
     const searched = result.target.before / result.measured.value;
-    Object.assign(m, { [`${k}_epochs`]: auto.epochs, [`${k}_trials`]: result.trials, [`${k}_search_reduction`]: round(searched, 2), [`${k}_search_met_target`]: result.meetsTarget ? 1 : 0, [`${k}_one_shot_val_accuracy`]: round(result.measured.accuracy) });
+    Object.assign(m, {
+      [`${k}_epochs`]: auto.epochs,
+      [`${k}_trials`]: result.trials,
+      [`${k}_search_reduction`]: round(searched, 2),
+      [`${k}_search_met_target`]: result.meetsTarget ? 1 : 0,
+      [`${k}_one_shot_val_accuracy`]: round(result.measured.accuracy),
+    });
     if (!result.meetsTarget) say(`${target.text}: the search missed the target (${round(searched, 2)}x after ${result.corrections.length} correction steps)`);
-    say(`${target.text}: automatic ${round(reached(auto), 2)}x at ${pct(auto.test)}, ${hand.name} ${round(reached(tuned), 2)}x at ${pct(tuned.test)} (checkpoint ${pct(checkpointTest)}; test, ${auto.epochs} fine-tuning epochs each)`);
-    chosen.push({ network: net.name, target: target.text, chosen: JSON.stringify(Object.fromEntries(Object.entries(result.config).filter(([, v]) => Object.keys(v).length))), comparison: hand.name, why: hand.why });
+    say(
+      `${target.text}: automatic ${round(reached(auto), 2)}x at ${pct(auto.test)}, ${hand.name} ${round(reached(tuned), 2)}x at ${pct(tuned.test)} (checkpoint ${pct(checkpointTest)}; test, ${auto.epochs} fine-tuning epochs each)`,
+    );
+    chosen.push({
+      network: net.name,
+      target: target.text,
+      chosen: JSON.stringify(Object.fromEntries(Object.entries(result.config).filter(([, v]) => Object.keys(v).length))),
+      comparison: hand.name,
+      why: hand.why,
+    });
   }
   return { metrics: m, rows, chosen };
 }
@@ -274,7 +365,9 @@ function checks() {
       const k = `${net}_${tk}`;
       out[`${k}_meets`] = (m) => m[`${k}_auto_reduction`] >= need && m[`${net}_checkpoint_accuracy`] - m[`${k}_auto_accuracy`] <= MAX_DROP / 100;
       // A hand-tuned recipe that misses the target is no bar to an automatic one that meets it.
-      out[`${k}_no_worse`] = (m) => m[`${k}_auto_reduction`] >= Math.min(need, m[`${k}_hand_reduction`]) && (m[`${k}_auto_accuracy`] >= m[`${k}_hand_accuracy`] || (m[`${k}_hand_reduction`] < need && m[`${k}_auto_reduction`] >= need));
+      out[`${k}_no_worse`] = (m) =>
+        m[`${k}_auto_reduction`] >= Math.min(need, m[`${k}_hand_reduction`]) &&
+        (m[`${k}_auto_accuracy`] >= m[`${k}_hand_accuracy`] || (m[`${k}_hand_reduction`] < need && m[`${k}_auto_reduction`] >= need));
     }
   }
   out.mlp_same_choice = (m) => m.mlp_size_same_choice === 1 && m.mlp_macs_same_choice === 1;
@@ -283,13 +376,20 @@ function checks() {
 
 function targets() {
   const out = {};
-  for (const [net, name] of [['mlp', 'LeNet-300-100'], ['lenet5', 'LeNet-5'], ['vgg', 'the CNN']]) {
+  for (const [net, name] of [
+    ['mlp', 'LeNet-300-100'],
+    ['lenet5', 'LeNet-5'],
+    ['vgg', 'the CNN'],
+  ]) {
     for (const [tk, { text }] of Object.entries(TARGETS)) {
-      out[`${net}_${tk}_meets`] = `${name}, ${text}: the automatic recipe reaches it (${tk === 'size' ? 'float32 bytes / stored bytes of the cost model, before entropy coding' : 'checkpoint MACs / MACs'}) within ${MAX_DROP} points of the checkpoint's test accuracy, after fine-tuning`;
-      out[`${net}_${tk}_no_worse`] = `${name}, ${text}: the automatic recipe's reduction >= the smaller of the target and the hand-tuned one's, and its test accuracy >= the hand-tuned one's (or the hand-tuned one misses the target the automatic one meets)`;
+      out[`${net}_${tk}_meets`] =
+        `${name}, ${text}: the automatic recipe reaches it (${tk === 'size' ? 'float32 bytes / stored bytes of the cost model, before entropy coding' : 'checkpoint MACs / MACs'}) within ${MAX_DROP} points of the checkpoint's test accuracy, after fine-tuning`;
+      out[`${net}_${tk}_no_worse`] =
+        `${name}, ${text}: the automatic recipe's reduction >= the smaller of the target and the hand-tuned one's, and its test accuracy >= the hand-tuned one's (or the hand-tuned one misses the target the automatic one meets)`;
     }
   }
-  out.mlp_same_choice = 'on LeNet-300-100 the search in this thread, on 2 worker threads and on 2 BullMQ workers chooses the same recipe (trials are deterministic)';
+  out.mlp_same_choice =
+    'on LeNet-300-100 the search in this thread, on 2 worker threads and on 2 BullMQ workers chooses the same recipe (trials are deterministic)';
   return out;
 }
 
@@ -304,7 +404,10 @@ export default seedParts({
     const nets = networks(quick);
     const protocols = {};
     for (const net of nets) {
-      protocols[net.key] = await protocolData({ quick, data }, { train: net.plan.train, test: net.plan.test, quickTrain: net.plan.train, quickTest: net.plan.test });
+      protocols[net.key] = await protocolData(
+        { quick, data },
+        { train: net.plan.train, test: net.plan.test, quickTrain: net.plan.train, quickTest: net.plan.test },
+      );
       log(`${net.name}: ${protocols[net.key].validationSplit}`);
     }
     log(`backend ${backendName}`);
@@ -317,22 +420,33 @@ export default seedParts({
     }
     const { runs, metrics } = seedRuns;
     const [first] = runs;
-    const timing = Object.keys(TARGETS).map((tk) => ({ network: 'LeNet-300-100', target: TARGETS[tk].text, trials: metrics[`mlp_${tk}_trials`], '1 thread (s)': metrics[`mlp_${tk}_search_s_1_thread`], '2 worker threads (s)': metrics[`mlp_${tk}_search_s_2_threads`], '2 BullMQ workers (s)': metrics[`mlp_${tk}_search_s_2_bullmq`] ?? '' }));
+    const timing = Object.keys(TARGETS).map((tk) => ({
+      network: 'LeNet-300-100',
+      target: TARGETS[tk].text,
+      trials: metrics[`mlp_${tk}_trials`],
+      '1 thread (s)': metrics[`mlp_${tk}_search_s_1_thread`],
+      '2 worker threads (s)': metrics[`mlp_${tk}_search_s_2_threads`],
+      '2 BullMQ workers (s)': metrics[`mlp_${tk}_search_s_2_bullmq`] ?? '',
+    }));
     return {
       backend: backendName,
       dataset: Object.fromEntries(nets.map((n) => [n.key, protocols[n.key].sizes()])),
       metrics,
       seedRuns: seedRecord(runs),
-      protocol: { validation_split: nets.map((n) => `${n.name}: ${protocols[n.key].validationSplit}`).join('; '), test_uses: nets.flatMap((n) => protocols[n.key].testUses) },
+      protocol: {
+        validation_split: nets.map((n) => `${n.name}: ${protocols[n.key].validationSplit}`).join('; '),
+        test_uses: nets.flatMap((n) => protocols[n.key].testUses),
+      },
       tables: {
-        [`seed ${first.seed}: automatic vs hand-tuned (test accuracy; reduction: size = float32 / stored bytes of the cost model, macs = checkpoint MACs / MACs)`]: first.rows,
+        [`seed ${first.seed}: automatic vs hand-tuned (test accuracy; reduction: size = float32 / stored bytes of the cost model, macs = checkpoint MACs / MACs)`]:
+          first.rows,
         [`seed ${first.seed}: the chosen budgets and the comparison recipe`]: first.chosen,
         'search time on LeNet-300-100 (mean over seeds)': timing,
       },
       notes: [
         `Per seed and network: one checkpoint (the size benchmark's pretraining) that every search and recipe starts from. The search measures one-shot trials on the validation split (${nets.map((n) => `${n.name} ${n.samples}`).join(', ')} examples per trial), never on the test split; the test split is measured once per final model (the checkpoint, the automatic and the hand-tuned recipe per target).`,
-        'The automatic recipe is the chosen budget trained through the hand-tuned recipe\'s phases: for size, Deep Compression\'s iterative pruning with retraining, k-means (init as the plan\'s; not chosen per seed here) and centroid training, with the searched per-layer sparsities and bits; for macs, the searched channel fractions removed (prune.l1Filter), then the comparison\'s fine-tuning epochs (the sss phases for LeNet-300-100, thinet\'s for the CNNs). Both train as many epochs (checked).',
-        'size reduction is the cost model\'s (the search\'s target measure: sparse indices and codebook indices, before entropy coding); *_container_ratio is the same model\'s .cdz container (Huffman-coded, no TF.js topology), the measure deep-compression-* reports (with the topology).',
+        "The automatic recipe is the chosen budget trained through the hand-tuned recipe's phases: for size, Deep Compression's iterative pruning with retraining, k-means (init as the plan's; not chosen per seed here) and centroid training, with the searched per-layer sparsities and bits; for macs, the searched channel fractions removed (prune.l1Filter), then the comparison's fine-tuning epochs (the sss phases for LeNet-300-100, thinet's for the CNNs). Both train as many epochs (checked).",
+        "size reduction is the cost model's (the search's target measure: sparse indices and codebook indices, before entropy coding); *_container_ratio is the same model's .cdz container (Huffman-coded, no TF.js topology), the measure deep-compression-* reports (with the topology).",
         `Accuracy drops are against the checkpoint's test accuracy (the model the search starts from; --max-drop ${MAX_DROP}). Trials are deterministic: all runners must choose the same budgets.`,
         ...(quick ? ['--quick: a few hundred training images and 1-2 epochs; the accuracies and checks are noise, it checks that everything runs.'] : []),
       ],

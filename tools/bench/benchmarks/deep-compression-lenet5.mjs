@@ -25,7 +25,9 @@ const QUANTIZE_CHOICES = [{ init: 'linear' }, { init: 'kmeans++' }];
 export function plan(quick) {
   return quick
     ? {
-        train: 400, test: 400, batchSize: 50,
+        train: 400,
+        test: 400,
+        batchSize: 50,
         pretrain: { epochs: 2, lr: 1e-3 },
         prune: { layers: SPARSITY, rounds: 1, epochs: 1, lr: 1e-3 },
         quantize: { bits: BITS, biasFloat16: true },
@@ -33,7 +35,9 @@ export function plan(quick) {
         centroids: { epochs: 1, lr: 1e-4 },
       }
     : {
-        train: 10000, test: undefined, batchSize: 128,
+        train: 10000,
+        test: undefined,
+        batchSize: 128,
         pretrain: { epochs: 8, lr: 1e-3, schedule: 'cosine' },
         prune: { layers: SPARSITY, rounds: 3, epochs: 1, lr: 1e-3 },
         retrain: { epochs: 24, lr: 1e-3, schedule: 'cosine' },
@@ -46,7 +50,8 @@ export function plan(quick) {
 export default {
   name: 'deep-compression-lenet5',
   order: 41,
-  description: 'Deep Compression of LeNet-5 on Fashion-MNIST: prune + retrain, trained k-means (8-bit conv, 5-bit dense), Huffman-coded sparse container decoded from disk',
+  description:
+    'Deep Compression of LeNet-5 on Fashion-MNIST: prune + retrain, trained k-means (8-bit conv, 5-bit dense), Huffman-coded sparse container decoded from disk',
   // Whether a result meets each target (the summary of BENCHMARKS.md).
   checks: {
     compression_ratio: (m) => m.compression_ratio >= 39,
@@ -68,7 +73,10 @@ export default {
     const protocol = await protocolData({ quick, data }, { train: p.train, test: p.test, quickTrain: p.train, quickTest: p.test });
     log(`backend ${backendName}; ${protocol.validationSplit}`);
     const out = await runDeepCompression({ makeModel: lenet5, plan: p, protocol, seeds, log });
-    if (!quick) out.notes.unshift(`Trained on the first ${protocol.train.count} of the 55,000 training images outside the validation split (time: 3 seeds on all of them would take ~2.5 h on 2 quiet cores); tested on all ${protocol.sizes().test} test images.`);
+    if (!quick)
+      out.notes.unshift(
+        `Trained on the first ${protocol.train.count} of the 55,000 training images outside the validation split (time: 3 seeds on all of them would take ~2.5 h on 2 quiet cores); tested on all ${protocol.sizes().test} test images.`,
+      );
     return { backend: backendName, dataset: protocol.sizes(), ...out };
   },
 };

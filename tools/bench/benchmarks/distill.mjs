@@ -47,11 +47,11 @@ const QUICK = {
   recoveryEpochs: 1,
 };
 
-
 export default {
   name: 'distill',
   order: 80,
-  description: 'Knowledge distillation on Fashion-MNIST: VGG-style CNN teacher -> LeNet-300-100 student (Hinton KD, several T and seeds); a channel-pruned CNN recovered with and without KD / NST',
+  description:
+    'Knowledge distillation on Fashion-MNIST: VGG-style CNN teacher -> LeNet-300-100 student (Hinton KD, several T and seeds); a channel-pruned CNN recovered with and without KD / NST',
   // Whether a result meets each target (the summary of BENCHMARKS.md).
   checks: {
     student_kd_accuracy: (m) => m.student_kd_accuracy - m.student_alone_accuracy > 2 * (m.student_alone_accuracy_std ?? 0),
@@ -123,10 +123,14 @@ export default {
 
     // (b) Channel pruning, then recovery.
     // ThiNet (defaults: 20 calibration images per class from the teacher's training set) on every conv layer.
-    const pruned = (await pipeline([thinet({ ratio: 1 - cfg.keep, seed })]).run(cloneGraph(teacher), { data: { train: teacherSet }, runtime, seed, evaluateEachStage: false })).graph;
+    const pruned = (
+      await pipeline([thinet({ ratio: 1 - cfg.keep, seed })]).run(cloneGraph(teacher), { data: { train: teacherSet }, runtime, seed, evaluateEachStage: false })
+    ).graph;
     const prunedAcc = await protocol.testAccuracy(pruned, 'ThiNet-pruned teacher, no recovery');
     const [macsBefore, macsAfter] = [cost(teacher).totals.macs, cost(pruned).totals.macs];
-    log(`ThiNet, keep ${cfg.keep} of every conv layer's channels: MACs ${macsBefore} -> ${macsAfter}, accuracy ${(prunedAcc * 100).toFixed(2)}% before recovery`);
+    log(
+      `ThiNet, keep ${cfg.keep} of every conv layer's channels: MACs ${macsBefore} -> ${macsAfter}, accuracy ${(prunedAcc * 100).toFixed(2)}% before recovery`,
+    );
     const recoverySet = headOf(teacherSet, cfg.recoveryCount);
     const recover = async (s, label, make) => {
       const g = cloneGraph(pruned);
@@ -149,7 +153,9 @@ export default {
           val_student_kd_accuracy: round(byT.get(bestT)[i].val),
           recovery_plain: round(await recover(s, 'plain', () => [])),
           recovery_kd: round(await recover(s, `kd T=${bestT}`, () => [kdContribution(teacher, { temperature: bestT, alpha: cfg.alpha })])),
-          recovery_nst: round(await recover(s, 'nst', (g) => [nstContribution(teacher, g, { teacherTap: cfg.nstTap, studentTap: cfg.nstTap, weight: cfg.nstWeight })])),
+          recovery_nst: round(
+            await recover(s, 'nst', (g) => [nstContribution(teacher, g, { teacherTap: cfg.nstTap, studentTap: cfg.nstTap, weight: cfg.nstWeight })]),
+          ),
         },
       });
     }

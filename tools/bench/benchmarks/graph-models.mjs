@@ -18,9 +18,20 @@ import { pipeline } from '@condense/core';
 import { benchBackend, round } from '../lib.mjs';
 
 const FIXTURES = fileURLToPath(new URL('../../../packages/tfjs/src/io/fixtures/graph/', import.meta.url));
-const NAMES = readdirSync(FIXTURES).filter((n) => statSync(join(FIXTURES, n)).isDirectory()).sort();
+const NAMES = readdirSync(FIXTURES)
+  .filter((n) => statSync(join(FIXTURES, n)).isDirectory())
+  .sort();
 /** Fixtures whose first output is class probabilities or logits: agreement is top-1. */
-const CLASSIFIERS = new Set(['mobilenet-v2', 'mobilenet-v2-uint8', 'mobilenet-v2-float16', 'resnet-block', 'resnet-block-uint8', 'no-format', 'frozen-classifier', 'frozen-classifier-uint8']);
+const CLASSIFIERS = new Set([
+  'mobilenet-v2',
+  'mobilenet-v2-uint8',
+  'mobilenet-v2-float16',
+  'resnet-block',
+  'resnet-block-uint8',
+  'no-format',
+  'frozen-classifier',
+  'frozen-classifier-uint8',
+]);
 
 const json = (dir, f) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
 
@@ -29,12 +40,18 @@ function handler(dir) {
   return {
     load: async () => {
       const mj = json(dir, 'model.json');
-      return tf.io.getModelArtifactsForJSON(mj, async (m) => [m.flatMap((g) => g.weights), tf.io.concatenateArrayBuffers(m.flatMap((g) => g.paths).map((p) => new Uint8Array(readFileSync(join(dir, p))).slice().buffer))]);
+      return tf.io.getModelArtifactsForJSON(mj, async (m) => [
+        m.flatMap((g) => g.weights),
+        tf.io.concatenateArrayBuffers(m.flatMap((g) => g.paths).map((p) => new Uint8Array(readFileSync(join(dir, p))).slice().buffer)),
+      ]);
     },
   };
 }
 
-const weightFileBytes = (dir) => json(dir, 'model.json').weightsManifest.flatMap((g) => g.paths).reduce((a, p) => a + statSync(join(dir, p)).size, 0);
+const weightFileBytes = (dir) =>
+  json(dir, 'model.json')
+    .weightsManifest.flatMap((g) => g.paths)
+    .reduce((a, p) => a + statSync(join(dir, p)).size, 0);
 const fileBytes = (dir) => statSync(join(dir, 'model.json')).size + weightFileBytes(dir);
 
 /** The model's outputs (signature keys) on every sample, as plain arrays. */
@@ -58,29 +75,35 @@ function agreement(got, want, classifier) {
   let scale = 0;
   let same = 0;
   let rows = 0;
-  got.forEach((sample, si) => sample.forEach((t, oi) => {
-    const w = want[si][oi];
-    if (t.shape.join() !== w.shape.join()) {
-      max = Infinity;
-      return;
-    }
-    for (let i = 0; i < w.values.length; i++) {
-      const d = Math.abs(t.values[i] - w.values[i]);
-      max = Math.max(max, d);
-      sum += d;
-      n++;
-      scale = Math.max(scale, Math.abs(w.values[i]));
-    }
-    if (classifier && oi === 0) {
-      const k = w.shape.at(-1);
-      for (let r = 0; r < w.values.length / k; r++) {
-        const arg = (v) => v.slice(r * k, (r + 1) * k).reduce((b, x, i, a) => (x > a[b] ? i : b), 0);
-        same += arg(t.values) === arg(w.values) ? 1 : 0;
-        rows++;
+  got.forEach((sample, si) =>
+    sample.forEach((t, oi) => {
+      const w = want[si][oi];
+      if (t.shape.join() !== w.shape.join()) {
+        max = Infinity;
+        return;
       }
-    }
-  }));
-  return { ...(classifier ? { top1: round(same / rows, 3) } : {}), max_rel_diff: Number((max / Math.max(scale, 1e-30)).toExponential(2)), mean_abs_diff: Number((sum / Math.max(n, 1)).toExponential(2)) };
+      for (let i = 0; i < w.values.length; i++) {
+        const d = Math.abs(t.values[i] - w.values[i]);
+        max = Math.max(max, d);
+        sum += d;
+        n++;
+        scale = Math.max(scale, Math.abs(w.values[i]));
+      }
+      if (classifier && oi === 0) {
+        const k = w.shape.at(-1);
+        for (let r = 0; r < w.values.length / k; r++) {
+          const arg = (v) => v.slice(r * k, (r + 1) * k).reduce((b, x, i, a) => (x > a[b] ? i : b), 0);
+          same += arg(t.values) === arg(w.values) ? 1 : 0;
+          rows++;
+        }
+      }
+    }),
+  );
+  return {
+    ...(classifier ? { top1: round(same / rows, 3) } : {}),
+    max_rel_diff: Number((max / Math.max(scale, 1e-30)).toExponential(2)),
+    mean_abs_diff: Number((sum / Math.max(n, 1)).toExponential(2)),
+  };
 }
 
 /** Peak of heap + external + array buffers seen at the sampling points, over a baseline. */
@@ -144,7 +167,8 @@ function latencies(a, b, x, repeats) {
 export default {
   name: 'graph-models',
   order: 95,
-  description: 'GraphModels: import, run and round-trip the 15 tfjs-converter fixtures against stock tf.loadGraphModel; weight-level methods (float16, affine int8 per tensor / per channel + container, k-means 4 bits + container, magnitude 50%) with sizes and agreement; L1 filter pruning of the MobileNetV2-style graph and its latency in stock TF.js',
+  description:
+    'GraphModels: import, run and round-trip the 15 tfjs-converter fixtures against stock tf.loadGraphModel; weight-level methods (float16, affine int8 per tensor / per channel + container, k-means 4 bits + container, magnitude 50%) with sizes and agreement; L1 filter pruning of the MobileNetV2-style graph and its latency in stock TF.js',
   checks: {
     roundtrip_exact: (m) => m.roundtrip_exact === NAMES.length,
     smaller_than_converter_uint8: (m) => m.smaller_than_converter_uint8 === NAMES.length,
@@ -233,7 +257,11 @@ export default {
         import_ms: round(importMs, 1),
         export_ms: round(exportMs, 1),
         roundtrip_exact: roundtripExact,
-        roundtrip_vs_tf: agreement(back, sample.samples.map((s) => keys.map((k) => s.outputs[k])), classifier).max_rel_diff,
+        roundtrip_vs_tf: agreement(
+          back,
+          sample.samples.map((s) => keys.map((k) => s.outputs[k])),
+          classifier,
+        ).max_rel_diff,
         peak_mib: mem.peakMiB(),
       });
       log(`${name}: import ${importMs.toFixed(1)} ms, round trip ${roundtripExact ? 'exact' : 'NOT exact'}, ${opaque} opaque of ${graph.nodes.length} nodes`);
@@ -275,12 +303,17 @@ export default {
       },
       tables: {
         'fixtures: import, round trip (export -> stock TF.js) and sizes': rows,
-        'weight-level methods: stored bytes (model.json + weights, or the .cdz container) and agreement with the original outputs on the sample inputs': methodRows,
-        'L1 filter pruning of mobilenet-v2, per group': report.details.layers.map((l) => ({ group: l.layer, before: l.channelsBefore, after: l.channelsAfter })),
+        'weight-level methods: stored bytes (model.json + weights, or the .cdz container) and agreement with the original outputs on the sample inputs':
+          methodRows,
+        'L1 filter pruning of mobilenet-v2, per group': report.details.layers.map((l) => ({
+          group: l.layer,
+          before: l.channelsBefore,
+          after: l.channelsAfter,
+        })),
       },
       notes: [
-        'roundtrip_exact: loadModel then export gives weight bytes identical to the fixture\'s shard and outputs bit-identical to stock tf.loadGraphModel on the original files; roundtrip_vs_tf is the max difference from TensorFlow\'s own outputs (sample.json) over the output scale.',
-        'converter_uint8_bytes: model.json + weights of the converter\'s --quantize_uint8 output (the -uint8 fixture where one exists, else every float weight written as uint8, as the converter does).',
+        "roundtrip_exact: loadModel then export gives weight bytes identical to the fixture's shard and outputs bit-identical to stock tf.loadGraphModel on the original files; roundtrip_vs_tf is the max difference from TensorFlow's own outputs (sample.json) over the output scale.",
+        "converter_uint8_bytes: model.json + weights of the converter's --quantize_uint8 output (the -uint8 fixture where one exists, else every float weight written as uint8, as the converter does).",
         'Methods run with their defaults on every selected Const weight (quantize: kinds weight; magnitude: conv/dense kernels), starting from the decoded weights (an imported uint8/float16 encoding dropped); no fine-tuning (graph models here have no training data). The container holds everything needed to rebuild the model (graph, topology, every weight).',
         `L1 filter pruning removes channels for real through fused convs, depthwise convs, pads and residual adds, untrained; latency: median of ${quick ? 15 : 61} stock-TF.js predict calls on a batch of 64, alternating models.`,
         'peak_mib: peak JS heap + external memory over the start of the fixture, sampled after each step.',

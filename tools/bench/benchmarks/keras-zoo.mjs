@@ -108,7 +108,14 @@ async function fixture(dir, { images, repeats, log }) {
   return withTempDir('condense-keras-zoo-', async (tmp) => {
     await saveModel(graph, join(tmp, 'identity'));
     const identity = agreement(await stockOutputs(join(tmp, 'identity'), x), want, classes);
-    const row = { fixture: dir, input_bytes: inBytes, import_ms: round(importMs, 1), roundtrip_bytes: await filesBytes(join(tmp, 'identity')), roundtrip_max_diff: identity.max_diff, roundtrip_top1: identity.top1 };
+    const row = {
+      fixture: dir,
+      input_bytes: inBytes,
+      import_ms: round(importMs, 1),
+      roundtrip_bytes: await filesBytes(join(tmp, 'identity')),
+      roundtrip_max_diff: identity.max_diff,
+      roundtrip_top1: identity.top1,
+    };
     log(`${dir}: import ${row.import_ms} ms, round trip max diff ${row.roundtrip_max_diff}, ${inBytes} -> ${row.roundtrip_bytes} bytes`);
     const methods = [];
     for (const [name, make] of METHODS) {
@@ -116,7 +123,16 @@ async function fixture(dir, { images, repeats, log }) {
       const out = join(tmp, name.replace(/\W+/g, '-'));
       const saved = await saveModel(r.graph, out);
       const a = agreement(await stockOutputs(out, x), want, classes);
-      methods.push({ fixture: dir, method: name, input_bytes: inBytes, model_json_bytes: saved.bytes, container_bytes: r.artifacts['model.cdz'].byteLength, top1_agreement: a.top1, max_diff: a.max_diff, max_diff_rel: round(a.max_diff_rel, 6) });
+      methods.push({
+        fixture: dir,
+        method: name,
+        input_bytes: inBytes,
+        model_json_bytes: saved.bytes,
+        container_bytes: r.artifacts['model.cdz'].byteLength,
+        top1_agreement: a.top1,
+        max_diff: a.max_diff,
+        max_diff_rel: round(a.max_diff_rel, 6),
+      });
     }
     return { row, methods };
   });
@@ -150,11 +166,21 @@ export default {
     const byMethod = METHODS.map(([name]) => {
       const of = methods.filter((m) => m.method === name);
       const mean = (k) => of.reduce((s, m) => s + m[k], 0) / of.length;
-      return { method: name, mean_model_json_vs_input: round(mean('model_json_bytes') / mean('input_bytes'), 3), mean_container_vs_input: round(mean('container_bytes') / mean('input_bytes'), 3), containers_smaller: of.filter((m) => m.container_bytes < m.input_bytes).length, mean_top1_agreement: round(mean('top1_agreement'), 3), worst_max_diff_rel: round(Math.max(...of.map((m) => m.max_diff_rel)), 6) };
+      return {
+        method: name,
+        mean_model_json_vs_input: round(mean('model_json_bytes') / mean('input_bytes'), 3),
+        mean_container_vs_input: round(mean('container_bytes') / mean('input_bytes'), 3),
+        containers_smaller: of.filter((m) => m.container_bytes < m.input_bytes).length,
+        mean_top1_agreement: round(mean('top1_agreement'), 3),
+        worst_max_diff_rel: round(Math.max(...of.map((m) => m.max_diff_rel)), 6),
+      };
     });
     return {
       backend: backendName,
-      dataset: { fixtures: dirs.length, inputs: `${opts.images} per fixture: Fashion-MNIST test images (the embedded subset) resized for the image models; seeded token ids / signals for text and audio` },
+      dataset: {
+        fixtures: dirs.length,
+        inputs: `${opts.images} per fixture: Fashion-MNIST test images (the embedded subset) resized for the image models; seeded token ids / signals for text and audio`,
+      },
       metrics: {
         fixtures: dirs.length,
         roundtrip_max_diff: Math.max(...rows.map((r) => r.roundtrip_max_diff)),
@@ -167,10 +193,10 @@ export default {
       },
       tables: { 'per fixture: import and identity round trip': rows, 'per method, over the fixtures': byMethod, 'per fixture and method': methods },
       notes: [
-        'Sizes: model.json plus shards, and the .cdz container (topology included), against the input directory\'s model.json plus shards. Agreement: the model.json each method wrote, loaded by stock tf.loadLayersModel, against the original fixture under stock TF.js (its Keras 3 topology rewritten in the Keras 2 form tfjs-layers 4.22 reads, @condense/tfjs/testing loadKeras3Stock), on the same inputs; max_diff_rel is max |diff| over max |original output| (some fixtures end in softmax, others in logits).',
+        "Sizes: model.json plus shards, and the .cdz container (topology included), against the input directory's model.json plus shards. Agreement: the model.json each method wrote, loaded by stock tf.loadLayersModel, against the original fixture under stock TF.js (its Keras 3 topology rewritten in the Keras 2 form tfjs-layers 4.22 reads, @condense/tfjs/testing loadKeras3Stock), on the same inputs; max_diff_rel is max |diff| over max |original output| (some fixtures end in softmax, others in logits).",
         `affine int8 per channel writes model.json larger than a uint8 input: per-channel scales have no stock TF.js manifest form, so those weights are stored in 2 bytes (float16 or a uint16 grid, within a quarter of the quantization's error bound), which saveModel reports weight by weight; ${larger.filter((m) => m.method === 'affine int8 per channel').length} of its ${methods.filter((m) => m.method === 'affine int8 per channel').length} model.json outputs are at least the input's size. outputs_larger_than_input counts the other methods' outputs.`,
-        'Input sizes are the fixtures\' own files: at these reduced widths model.json (the Keras topology) is a large share of them (MobileNetV2: 196 kB of JSON next to a 423 kB shard), and the *-keras-* exports also carry the optimizer state the converter\'s keras_keras path writes, which condense does not keep: that is most of why the identity round trip comes out smaller than its input.',
-        'The fixtures\' weights are untrained (tools/keras-fixtures: seeded initializers, batch-norm statistics calibrated on random inputs), at 32x32 inputs (Xception 71x71) and reduced widths with the stock layer structure: the class scores lie close together, so top-1 agreement is a harsher test here than it would be with trained weights.',
+        "Input sizes are the fixtures' own files: at these reduced widths model.json (the Keras topology) is a large share of them (MobileNetV2: 196 kB of JSON next to a 423 kB shard), and the *-keras-* exports also carry the optimizer state the converter's keras_keras path writes, which condense does not keep: that is most of why the identity round trip comes out smaller than its input.",
+        "The fixtures' weights are untrained (tools/keras-fixtures: seeded initializers, batch-norm statistics calibrated on random inputs), at 32x32 inputs (Xception 71x71) and reduced widths with the stock layer structure: the class scores lie close together, so top-1 agreement is a harsher test here than it would be with trained weights.",
       ],
     };
   },

@@ -83,7 +83,8 @@ async function composeWithOthers(graph, data, protocol, label, { seed, log }) {
 export default {
   name: 'kronecker',
   order: 70,
-  description: 'Kronecker-product factorization (NKP init, fine-tuned) of LeNet-300-100 dense layers at several ranks, and of LeNet-5 convs (GKPD), on Fashion-MNIST',
+  description:
+    'Kronecker-product factorization (NKP init, fine-tuned) of LeNet-300-100 dense layers at several ranks, and of LeNet-5 convs (GKPD), on Fashion-MNIST',
   // Whether a result meets each target (the summary of BENCHMARKS.md).
   checks: {
     factorized_params_reduction: (m) => m.factorized_params_reduction >= 15,
@@ -96,7 +97,16 @@ export default {
   paper: {
     factorized_params_reduction: 'Thakker et al. 2019: RNN layers compressed 15-38x with little loss',
   },
-  seedColumns: ['baseline_lr', 'baseline_accuracy', 'accuracy', 'accuracy_drop_points', 'accuracy_rank4', 'accuracy_rank16', 'lenet5_baseline_accuracy', 'lenet5_accuracy'],
+  seedColumns: [
+    'baseline_lr',
+    'baseline_accuracy',
+    'accuracy',
+    'accuracy_drop_points',
+    'accuracy_rank4',
+    'accuracy_rank16',
+    'lenet5_baseline_accuracy',
+    'lenet5_accuracy',
+  ],
   async run({ quick, data: dataDir, seeds, backend, log }) {
     const be = await benchBackend(backend);
     const protocol = await protocolData({ quick, data: dataDir });
@@ -110,7 +120,8 @@ export default {
       seedRuns: seedRecord(runs),
       protocol: protocol.record(),
       tables: {
-        [`LeNet-300-100: fc1 and fc2 factorized (fc3 dense), NKP init then fine-tuned; mean ± std over ${runs.length} seed(s) (accuracy_init on validation)`]: meanRows(runs.map((r) => r.rows)),
+        [`LeNet-300-100: fc1 and fc2 factorized (fc3 dense), NKP init then fine-tuned; mean ± std over ${runs.length} seed(s) (accuracy_init on validation)`]:
+          meanRows(runs.map((r) => r.rows)),
         [`seed ${first.seed}: LeNet-5, conv1 and conv2 factorized (GKPD), fc layers dense`]: first.convRows,
       },
       notes: first.notes,
@@ -152,15 +163,30 @@ async function runSeed(protocol, { quick, be, seed, log }) {
   }
   const baseline = await protocol.testAccuracy(base, `seed ${seed}: lenet-300-100 baseline (lr ${baseLr})`);
   const baseParams = cost(base).totals.params;
-  log(`lenet-300-100: pretrained ${(pretrained * 100).toFixed(2)}% (validation), baseline (${P + F} epochs, lr ${baseLr}) ${(baseline * 100).toFixed(2)}% test (validation: ${Object.entries(baselines).map(([lr, a]) => `lr ${lr}: ${(a * 100).toFixed(2)}%`).join(', ')})`);
-  Object.assign(metrics, { baseline_accuracy: round(baseline), val_baseline_accuracy: round(baseVal), baseline_lr: baseLr, val_pretrained_accuracy: round(pretrained), baseline_epochs: P + F });
+  log(
+    `lenet-300-100: pretrained ${(pretrained * 100).toFixed(2)}% (validation), baseline (${P + F} epochs, lr ${baseLr}) ${(baseline * 100).toFixed(2)}% test (validation: ${Object.entries(
+      baselines,
+    )
+      .map(([lr, a]) => `lr ${lr}: ${(a * 100).toFixed(2)}%`)
+      .join(', ')})`,
+  );
+  Object.assign(metrics, {
+    baseline_accuracy: round(baseline),
+    val_baseline_accuracy: round(baseVal),
+    baseline_lr: baseLr,
+    val_pretrained_accuracy: round(pretrained),
+    baseline_epochs: P + F,
+  });
 
   const rows = [];
   let headline;
   for (const rank of RANKS) {
     const g = cloneGraph(pre);
     const reports = factorizeGraph(g, { rank });
-    for (const r of reports) log(`rank ${rank}: ${r.layer} [${r.a}] (x) [${r.b}] relative error ${r.relativeError.toFixed(4)} (${r.method}, ${r.iterations} it, ${r.ms.toFixed(0)} ms)`);
+    for (const r of reports)
+      log(
+        `rank ${rank}: ${r.layer} [${r.a}] (x) [${r.b}] relative error ${r.relativeError.toFixed(4)} (${r.method}, ${r.iterations} it, ${r.ms.toFixed(0)} ms)`,
+      );
     const init = await accuracyOf(g, validation);
     await fit(g, data.train, { epochs: F, lr: LR_FT, cosine: true, seed: seed + 1, log, label: `rank ${rank} fine-tune` });
     const acc = await protocol.testAccuracy(g, `seed ${seed}: rank ${rank}`);
@@ -184,7 +210,9 @@ async function runSeed(protocol, { quick, be, seed, log }) {
       fc1_latency_speedup_b64: round(lat.speedup, 3),
     };
     rows.push(row);
-    log(`rank ${rank}: ${row.factorized_params_reduction}x in fc1+fc2, init ${(init * 100).toFixed(2)}% (validation) -> fine-tuned ${(acc * 100).toFixed(2)}% test (baseline ${(baseline * 100).toFixed(2)}%), fc1 b64 speedup ${lat.speedup.toFixed(2)}x`);
+    log(
+      `rank ${rank}: ${row.factorized_params_reduction}x in fc1+fc2, init ${(init * 100).toFixed(2)}% (validation) -> fine-tuned ${(acc * 100).toFixed(2)}% test (baseline ${(baseline * 100).toFixed(2)}%), fc1 b64 speedup ${lat.speedup.toFixed(2)}x`,
+    );
     metrics[`accuracy_rank${rank}`] = round(acc);
     if (rank === HEADLINE) headline = { g, reports, row, lat, totals };
   }
@@ -216,7 +244,9 @@ async function runSeed(protocol, { quick, be, seed, log }) {
         composed_accuracy: round(composed.accuracy),
         composed_compression_ratio: round(cost(base).totals.float32Bytes / composed.bytes, 2),
       });
-      notes.push(`composed: the rank-${HEADLINE} model, 50% of its factor weights pruned (prune.magnitude, ops kronDense) + 1 epoch, then 5-bit k-means on every weight (factors and fc3) + 1 epoch: ${composed.bytes} bytes vs ${cost(base).totals.float32Bytes} float32 (2 epochs more than the baseline had).`);
+      notes.push(
+        `composed: the rank-${HEADLINE} model, 50% of its factor weights pruned (prune.magnitude, ops kronDense) + 1 epoch, then 5-bit k-means on every weight (factors and fc3) + 1 epoch: ${composed.bytes} bytes vs ${cost(base).totals.float32Bytes} float32 (2 epochs more than the baseline had).`,
+      );
     }
   }
 
@@ -255,7 +285,9 @@ async function runSeed(protocol, { quick, be, seed, log }) {
     lenet5_latency_speedup_b64: round(lat5.speedup, 3),
   });
   for (const r of conv) metrics[`init_relative_error_${r.layer}`] = round(r.relativeError);
-  log(`lenet-5: baseline ${(baseline5 * 100).toFixed(2)}%, conv factorized init ${(init5 * 100).toFixed(2)}% (validation) -> ${(acc5 * 100).toFixed(2)}% test, whole-model b64 speedup ${lat5.speedup.toFixed(2)}x`);
+  log(
+    `lenet-5: baseline ${(baseline5 * 100).toFixed(2)}%, conv factorized init ${(init5 * 100).toFixed(2)}% (validation) -> ${(acc5 * 100).toFixed(2)}% test, whole-model b64 speedup ${lat5.speedup.toFixed(2)}x`,
+  );
 
   notes.push(
     `LeNet-300-100: pretrained ${P} epochs (Adam 1e-3); the baseline and every factorized model then train ${F} more epochs with a cosine decay, so all saw ${P + F} epochs. Factors fine-tune at Adam ${LR_FT} (chosen in earlier runs, kept); the baseline continuation ran at ${BASELINE_LRS.join(' and ')} and the one with the better validation accuracy is baseline_accuracy (per seed: baseline_lr).`,

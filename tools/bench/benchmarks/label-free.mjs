@@ -72,7 +72,8 @@ async function compress(checkpoint, c, arm, lr, train, seed, log) {
 export default {
   name: 'label-free',
   order: 75,
-  description: 'Label-free recovery: LeNet-5 pruned + k-means + container, recovered with labels vs from 1,000 unlabeled images against the original (3 seeds, choices on a validation split)',
+  description:
+    'Label-free recovery: LeNet-5 pruned + k-means + container, recovered with labels vs from 1,000 unlabeled images against the original (3 seeds, choices on a validation split)',
   checks: {
     gap_points: (m) => m.gap_points <= 1,
   },
@@ -86,40 +87,47 @@ export default {
     const backendName = await benchBackend(backend);
     const protocol = await protocolData({ quick, data }, { train: c.pretrainCount, quickTrain: c.pretrainCount, quickTest: 500 });
     const { train, validation } = protocol;
-    if (train.count < c.pretrainCount) throw new Error(`label-free: needs ${c.pretrainCount} training examples outside the validation split, the data has ${train.count}`);
+    if (train.count < c.pretrainCount)
+      throw new Error(`label-free: needs ${c.pretrainCount} training examples outside the validation split, the data has ${train.count}`);
     const unlabeled = unlabeledHead(train, c.unlabeledCount);
     log(`backend ${backendName}; pretrain/labelled ${train.count}, unlabeled ${c.unlabeledCount}; ${protocol.validationSplit}`);
 
     const choices = [];
     let ratio;
-    const { runs, metrics } = await overSeeds(seeds, async (seed) => {
-      const checkpoint = lenet5(seed);
-      await fit(checkpoint, train, { ...c.pretrain, batchSize: c.batchSize, seed, log, label: `seed ${seed} pretrain` });
-      const uncompressed = await protocol.testAccuracy(checkpoint, `seed ${seed}: uncompressed checkpoint`);
-      const originalBytes = await shardBytes(checkpoint);
-      const m = { uncompressed_accuracy: round(uncompressed) };
-      for (const arm of ['labelled', 'labelFree']) {
-        const recovery = arm === 'labelled' ? train : unlabeled;
-        let best;
-        for (const lr of c.learningRates) {
-          const result = await compress(cloneGraph(checkpoint), c, arm, lr, recovery, seed, log);
-          const val = await accuracy(result.graph, validation);
-          choices.push({ seed, arm, learning_rate: lr, validation_accuracy: round(val) });
-          if (!best || val > best.val) best = { lr, val, result };
+    const { runs, metrics } = await overSeeds(
+      seeds,
+      async (seed) => {
+        const checkpoint = lenet5(seed);
+        await fit(checkpoint, train, { ...c.pretrain, batchSize: c.batchSize, seed, log, label: `seed ${seed} pretrain` });
+        const uncompressed = await protocol.testAccuracy(checkpoint, `seed ${seed}: uncompressed checkpoint`);
+        const originalBytes = await shardBytes(checkpoint);
+        const m = { uncompressed_accuracy: round(uncompressed) };
+        for (const arm of ['labelled', 'labelFree']) {
+          const recovery = arm === 'labelled' ? train : unlabeled;
+          let best;
+          for (const lr of c.learningRates) {
+            const result = await compress(cloneGraph(checkpoint), c, arm, lr, recovery, seed, log);
+            const val = await accuracy(result.graph, validation);
+            choices.push({ seed, arm, learning_rate: lr, validation_accuracy: round(val) });
+            if (!best || val > best.val) best = { lr, val, result };
+          }
+          // The test set, once per final configuration: the container decoded from disk.
+          const disk = await containerOnDisk(best.result.artifacts['model.cdz'], protocol.test(`seed ${seed}: ${arm} container`));
+          ratio = originalBytes / disk.bytes;
+          const key = arm === 'labelled' ? 'labelled' : 'label_free';
+          m[`${key}_accuracy`] = round(disk.decodedAccuracy);
+          m[`val_${key}_accuracy`] = round(best.val);
+          m[`${key}_lr`] = best.lr;
+          log(
+            `seed ${seed} ${arm}: lr ${best.lr} (validation ${pct(best.val)}), test ${pct(disk.decodedAccuracy)} (uncompressed ${pct(uncompressed)}), ${disk.bytes} bytes (${ratio.toFixed(1)}x)`,
+          );
         }
-        // The test set, once per final configuration: the container decoded from disk.
-        const disk = await containerOnDisk(best.result.artifacts['model.cdz'], protocol.test(`seed ${seed}: ${arm} container`));
-        ratio = originalBytes / disk.bytes;
-        const key = arm === 'labelled' ? 'labelled' : 'label_free';
-        m[`${key}_accuracy`] = round(disk.decodedAccuracy);
-        m[`val_${key}_accuracy`] = round(best.val);
-        m[`${key}_lr`] = best.lr;
-        log(`seed ${seed} ${arm}: lr ${best.lr} (validation ${pct(best.val)}), test ${pct(disk.decodedAccuracy)} (uncompressed ${pct(uncompressed)}), ${disk.bytes} bytes (${ratio.toFixed(1)}x)`);
-      }
-      m.gap_points = round((m.labelled_accuracy - m.label_free_accuracy) * 100, 2);
-      m.compression_ratio = round(ratio, 2);
-      return { metrics: m };
-    }, { log });
+        m.gap_points = round((m.labelled_accuracy - m.label_free_accuracy) * 100, 2);
+        m.compression_ratio = round(ratio, 2);
+        return { metrics: m };
+      },
+      { log },
+    );
     return {
       backend: backendName,
       dataset: protocol.sizes({ unlabeled: c.unlabeledCount }),

@@ -80,7 +80,12 @@ async function runChain(chain, protocol, registry, { quick, seed, log }) {
   // prune's retraining included), as the pipeline recorded them.
   const phases = recordedPhases(result);
   const withKd = kd ? () => [distill.kdContribution(teacher, { temperature: kd.temperature, alpha: kd.alpha })] : undefined;
-  const baseline = await fairBaseline(kdBase, protocol, plan, phases, { seed, log, label: `seed ${seed}: ${chain.key} baseline${kd ? ' (KD)' : ''}`, distill: withKd });
+  const baseline = await fairBaseline(kdBase, protocol, plan, phases, {
+    seed,
+    log,
+    label: `seed ${seed}: ${chain.key} baseline${kd ? ' (KD)' : ''}`,
+    distill: withKd,
+  });
   const plain = kd ? await fairBaseline(base, protocol, plan, phases, { seed, log, label: `seed ${seed}: ${chain.key} baseline (no KD)` }) : baseline;
 
   const before = cost(checkpoint).totals;
@@ -122,7 +127,8 @@ async function runChain(chain, protocol, registry, { quick, seed, log }) {
 export default seedParts({
   name: 'pipeline',
   order: 100,
-  description: 'Five packages chained from recipe files in examples/pipeline, on Fashion-MNIST: LeNet-300-100 (SSS, KD, pruning, k-means, container) and LeNet-5 (ThiNet, KD, pruning, k-means, container)',
+  description:
+    'Five packages chained from recipe files in examples/pipeline, on Fashion-MNIST: LeNet-300-100 (SSS, KD, pruning, k-means, container) and LeNet-5 (ThiNet, KD, pruning, k-means, container)',
   // Whether a result meets each target (the summary of BENCHMARKS.md).
   checks: {
     compression_ratio: (m) => m.compression_ratio >= 50,
@@ -136,11 +142,27 @@ export default seedParts({
     lenet5_compression_ratio: '>= 50',
     lenet5_accuracy: 'within 1 point of both baselines',
   },
-  seedColumns: ['baseline_accuracy', 'baseline_plain_accuracy', 'accuracy', 'compression_ratio', 'lenet5_baseline_accuracy', 'lenet5_baseline_plain_accuracy', 'lenet5_accuracy', 'lenet5_compression_ratio'],
+  seedColumns: [
+    'baseline_accuracy',
+    'baseline_plain_accuracy',
+    'accuracy',
+    'compression_ratio',
+    'lenet5_baseline_accuracy',
+    'lenet5_baseline_plain_accuracy',
+    'lenet5_accuracy',
+    'lenet5_compression_ratio',
+  ],
   paper: { compression_ratio: 'Deep Compression alone: LeNet-300-100 40x (Han et al. 2016)' },
   async run({ quick, data, seeds, backend, log }) {
     const backendName = await benchBackend(backend);
-    const registry = createRegistry().register(...codec.plugins, ...distill.plugins, ...prune.plugins, ...quantize.plugins, ...sparsity.plugins, ...thinet.plugins);
+    const registry = createRegistry().register(
+      ...codec.plugins,
+      ...distill.plugins,
+      ...prune.plugins,
+      ...quantize.plugins,
+      ...sparsity.plugins,
+      ...thinet.plugins,
+    );
     const out = { metrics: {}, tables: {}, notes: [], dataset: {}, protocol: { test_uses: [] } };
     const perChain = [];
     for (const [i, chain] of CHAINS.entries()) {
@@ -149,7 +171,9 @@ export default seedParts({
       const prefix = i === 0 ? '' : `${chain.key}_`;
       const { runs } = await overSeeds(seeds, (seed) => runChain(chain, protocol, registry, { quick, seed, log }), { log });
       perChain.push(runs.map((r) => Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [prefix + k, v]))));
-      out.tables[`${chain.key}, seed ${runs[0].seed}: pipeline stages (validation accuracy; stored bytes before entropy coding; the codec row is the container)`] = runs[0].stages;
+      out.tables[
+        `${chain.key}, seed ${runs[0].seed}: pipeline stages (validation accuracy; stored bytes before entropy coding; the codec row is the container)`
+      ] = runs[0].stages;
       out.notes.push(...runs[0].notes.map((n) => `${chain.key}: ${n}`));
       out.dataset[chain.key] = protocol.sizes();
       out.protocol.validation_split = protocol.validationSplit;
@@ -159,7 +183,9 @@ export default seedParts({
     const runs = seeds.map((seed, k) => ({ seed, metrics: Object.assign({}, ...perChain.map((c) => c[k])) }));
     out.metrics = seedMetrics(runs);
     out.seedRuns = seedRecord(runs);
-    out.notes.unshift(`Headline metrics: the LeNet-300-100 chain (examples/pipeline/recipe.yaml); lenet5_* metrics: the LeNet-5 chain (examples/pipeline/recipe-lenet5.yaml); LeNet-300-100 on the full training set, LeNet-5 on the first 10k images.${quick ? ' Quick: every fine-tune shortened to 1 epoch, 1 prune round.' : ''}`);
+    out.notes.unshift(
+      `Headline metrics: the LeNet-300-100 chain (examples/pipeline/recipe.yaml); lenet5_* metrics: the LeNet-5 chain (examples/pipeline/recipe-lenet5.yaml); LeNet-300-100 on the full training set, LeNet-5 on the first 10k images.${quick ? ' Quick: every fine-tune shortened to 1 epoch, 1 prune round.' : ''}`,
+    );
     return { backend: backendName, ...out };
   },
 });

@@ -18,7 +18,12 @@ function models(quick) {
     { key: 'lenet5', make: ir.lenet5, pretrain: { epochs: quick ? 1 : 8, lr: 1e-3, schedule: 'cosine' } },
     { key: 'vgg', make: (seed) => ir.vggSmall(seed), pretrain: { epochs: quick ? 1 : 3, lr: 1e-3, schedule: 'cosine' } },
   ];
-  if (typeof ir.mobilenetV2 === 'function') list.push({ key: 'mobilenetv2', make: (seed) => ir.mobilenetV2({ inputShape: [28, 28, 1], classes: 10, seed }), pretrain: { epochs: quick ? 1 : 3, lr: 1e-3, schedule: 'cosine' } });
+  if (typeof ir.mobilenetV2 === 'function')
+    list.push({
+      key: 'mobilenetv2',
+      make: (seed) => ir.mobilenetV2({ inputShape: [28, 28, 1], classes: 10, seed }),
+      pretrain: { epochs: quick ? 1 : 3, lr: 1e-3, schedule: 'cosine' },
+    });
   return list;
 }
 
@@ -99,7 +104,8 @@ async function choose(variants, ctx) {
 export default {
   name: 'post-training',
   order: 65,
-  description: 'Post-training compression from 512 calibration images, no fine-tuning: round to nearest vs GPTQ (4/3 bits), magnitude vs SparseGPT (50/70/90%, 2:4), against fine-tuned k-means / magnitude pruning at the same size',
+  description:
+    'Post-training compression from 512 calibration images, no fine-tuning: round to nearest vs GPTQ (4/3 bits), magnitude vs SparseGPT (50/70/90%, 2:4), against fine-tuned k-means / magnitude pruning at the same size',
   checks: {
     gptq4_vs_float: (m) => m.gptq4_vs_float_points >= -0.5,
     sparsegpt50_vs_float: (m) => m.sparsegpt50_vs_float_points >= -0.5,
@@ -117,7 +123,10 @@ export default {
   async run({ quick, data: dataDir, seed: firstSeed, backend, log }) {
     const p = plan(quick);
     const backendName = await benchBackend(backend);
-    const fm = await benchData({ quick, data: dataDir }, { train: p.train + p.validation, test: p.test, quickTrain: p.train + p.validation, quickTest: p.test });
+    const fm = await benchData(
+      { quick, data: dataDir },
+      { train: p.train + p.validation, test: p.test, quickTrain: p.train + p.validation, quickTest: p.test },
+    );
     const { train, validation } = validationSplit(fm.train, p.validation / fm.train.count, 17);
     log(`backend ${backendName}; train ${train.count}, validation ${validation.count}, test ${fm.test.count}`);
     const seeds = p.seeds.map((s) => s + (firstSeed ?? 1) - 1);
@@ -140,26 +149,70 @@ export default {
         const full = seed === seeds[0];
         const result = { model: m.key, seed, float_accuracy: round(float) };
         for (const bits of full ? BITS : [4]) {
-          const gptq = await choose([false, true].map((actOrder) => ({ label: `GPTQ ${bits}-bit${actOrder ? ' act-order' : ''}`, stages: [gptqPlugin({ ...common, bits, actOrder })] })), ctx);
-          const rtn = await compare(`RTN ${bits}-bit`, [gptqPlugin({ ...common, bits, compensate: false })], full ? [kmeansQuantize({ bits }), ftq] : undefined, ctx);
+          const gptq = await choose(
+            [false, true].map((actOrder) => ({
+              label: `GPTQ ${bits}-bit${actOrder ? ' act-order' : ''}`,
+              stages: [gptqPlugin({ ...common, bits, actOrder })],
+            })),
+            ctx,
+          );
+          const rtn = await compare(
+            `RTN ${bits}-bit`,
+            [gptqPlugin({ ...common, bits, compensate: false })],
+            full ? [kmeansQuantize({ bits }), ftq] : undefined,
+            ctx,
+          );
           const g = await compare(gptq.label, gptq.stages, undefined, ctx);
-          rows.push({ ...rtn, seed }, { ...g, seed, ...(rtn.finetuned_seconds ? { finetuned_accuracy: rtn.finetuned_accuracy, finetuned_seconds: rtn.finetuned_seconds, speedup: round(rtn.finetuned_seconds / g.seconds, 1) } : {}) });
+          rows.push(
+            { ...rtn, seed },
+            {
+              ...g,
+              seed,
+              ...(rtn.finetuned_seconds
+                ? { finetuned_accuracy: rtn.finetuned_accuracy, finetuned_seconds: rtn.finetuned_seconds, speedup: round(rtn.finetuned_seconds / g.seconds, 1) }
+                : {}),
+            },
+          );
           result[`gptq${bits}`] = g.accuracy;
           result[`rtn${bits}`] = rtn.accuracy;
         }
         for (const sparsity of full ? SPARSITIES : [0.5]) {
           const pct = sparsity * 100;
           const mag = await compare(`magnitude ${pct}%`, [magnitudePrune({ sparsity })], full ? [magnitudePrune({ sparsity }), ftp] : undefined, ctx);
-          const sg = await choose(['layer', 'output'].map((scope) => ({ label: `SparseGPT ${pct}%${scope === 'output' ? ' per output' : ''}`, stages: [sparseGptPlugin({ ...common, sparsity, scope })] })), ctx);
+          const sg = await choose(
+            ['layer', 'output'].map((scope) => ({
+              label: `SparseGPT ${pct}%${scope === 'output' ? ' per output' : ''}`,
+              stages: [sparseGptPlugin({ ...common, sparsity, scope })],
+            })),
+            ctx,
+          );
           const s = await compare(sg.label, sg.stages, undefined, ctx);
-          rows.push({ ...mag, seed }, { ...s, seed, ...(mag.finetuned_seconds ? { finetuned_accuracy: mag.finetuned_accuracy, finetuned_seconds: mag.finetuned_seconds, speedup: round(mag.finetuned_seconds / s.seconds, 1) } : {}) });
+          rows.push(
+            { ...mag, seed },
+            {
+              ...s,
+              seed,
+              ...(mag.finetuned_seconds
+                ? { finetuned_accuracy: mag.finetuned_accuracy, finetuned_seconds: mag.finetuned_seconds, speedup: round(mag.finetuned_seconds / s.seconds, 1) }
+                : {}),
+            },
+          );
           result[`sparsegpt${pct}`] = s.accuracy;
           result[`magnitude${pct}`] = mag.accuracy;
         }
         if (full) {
           const mag = await compare('magnitude 2:4', [magnitudeNm(2, 4)], [magnitudeNm(2, 4), ftp], ctx);
           const s = await compare('SparseGPT 2:4', [sparseGptPlugin({ ...common, nm: '2:4' })], undefined, ctx);
-          rows.push({ ...mag, seed }, { ...s, seed, finetuned_accuracy: mag.finetuned_accuracy, finetuned_seconds: mag.finetuned_seconds, speedup: round(mag.finetuned_seconds / s.seconds, 1) });
+          rows.push(
+            { ...mag, seed },
+            {
+              ...s,
+              seed,
+              finetuned_accuracy: mag.finetuned_accuracy,
+              finetuned_seconds: mag.finetuned_seconds,
+              speedup: round(mag.finetuned_seconds / s.seconds, 1),
+            },
+          );
         }
         headline.push(result);
       }
@@ -180,20 +233,36 @@ export default {
         sparsegpt50_vs_float_points: round(worst('sparsegpt50') * 100, 2),
         magnitude50_vs_float_points: round(worst('magnitude50') * 100, 2),
         min_speedup_vs_finetuned: speedups.length ? Math.min(...speedups) : undefined,
-        ...Object.fromEntries(keys.flatMap((k) => [[`${k}_float_accuracy`, round(headline.filter((h) => h.model === k).reduce((a, h) => a + h.float_accuracy, 0) / headline.filter((h) => h.model === k).length)], [`${k}_gptq4_vs_float_points`, round(mean('gptq4', k) * 100, 2)], [`${k}_sparsegpt50_vs_float_points`, round(mean('sparsegpt50', k) * 100, 2)]])),
+        ...Object.fromEntries(
+          keys.flatMap((k) => [
+            [
+              `${k}_float_accuracy`,
+              round(headline.filter((h) => h.model === k).reduce((a, h) => a + h.float_accuracy, 0) / headline.filter((h) => h.model === k).length),
+            ],
+            [`${k}_gptq4_vs_float_points`, round(mean('gptq4', k) * 100, 2)],
+            [`${k}_sparsegpt50_vs_float_points`, round(mean('sparsegpt50', k) * 100, 2)],
+          ]),
+        ),
       },
       tables: {
-        'post-training (no fine-tuning) vs the fine-tuned existing method at the same size; test accuracy, seed 1 (memory: what the method held, the layer pass frontier plus one layer statistics)': rows.filter((r) => r.seed === seeds[0]),
+        'post-training (no fine-tuning) vs the fine-tuned existing method at the same size; test accuracy, seed 1 (memory: what the method held, the layer pass frontier plus one layer statistics)':
+          rows.filter((r) => r.seed === seeds[0]),
         'headline, per seed': headline,
       },
       notes: [
-        `Models trained from scratch on ${train.count} training images (${models(quick).map((m) => `${m.key} ${m.pretrain.epochs} cosine epochs`).join(', ')}, Adam 1e-3); ${validation.count} further training images are the validation split; calibration: ${p.calibration} images drawn from the training images per seed; accuracies on ${fm.test.count} test images.`,
+        `Models trained from scratch on ${train.count} training images (${models(quick)
+          .map((m) => `${m.key} ${m.pretrain.epochs} cosine epochs`)
+          .join(
+            ', ',
+          )}, Adam 1e-3); ${validation.count} further training images are the validation split; calibration: ${p.calibration} images drawn from the training images per seed; accuracies on ${fm.test.count} test images.`,
         'Choices made on the validation split, then measured once on test: GPTQ act-order on or off (per bit width), SparseGPT scope (per layer or per output channel).',
         'RTN: round to nearest on the same per-channel grid GPTQ uses (reconstruct.gptq with compensate: false). Magnitude: prune.magnitude one-shot per layer at the same sparsity. 2:4: n of every m consecutive kernel rows per output; layers whose rows do not split into groups of 4 (LeNet-5 conv1: 25) stay dense in both.',
         `Fine-tuned baselines at the same size: quantize.kmeans at the same bits (a 16- or 8-value codebook per layer) then ${p.finetune.quantize} fine-tune epoch (centroids trained, as Deep Compression); prune.magnitude then ${p.finetune.prune} fine-tune epoch(s) (masks kept). speedup = fine-tuned seconds / post-training seconds, for GPTQ and SparseGPT.`,
         `Headline metrics: the worst model's mean over ${seeds.length} seed(s) of (method accuracy - float accuracy), in points.`,
         ...(typeof ir.mobilenetV2 === 'function' ? [] : ['No MobileNetV2-style model in @condense/ir yet: LeNet-5 and the VGG-style CNN only.']),
-        ...(quick ? ['--quick: models trained 1 epoch on 1,000 images and 128 calibration images, one seed: it checks that everything runs; the numbers are noise.'] : []),
+        ...(quick
+          ? ['--quick: models trained 1 epoch on 1,000 images and 128 calibration images, one seed: it checks that everything runs; the numbers are noise.']
+          : []),
       ],
     };
   },

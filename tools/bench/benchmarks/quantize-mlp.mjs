@@ -5,7 +5,19 @@
 import { pipeline } from '@condense/core';
 import { lenet300100 } from '@condense/ir';
 import { timeKmeans } from '../kmeans-timing.mjs';
-import { checkFairPhases, fairBaseline, headOf, mlpPrunePlan, pipelineEpochs, pipelineLog, pretrain, pruneStages, quantizeStages, retrainingPhases, stageRows } from '../deep-compression.mjs';
+import {
+  checkFairPhases,
+  fairBaseline,
+  headOf,
+  mlpPrunePlan,
+  pipelineEpochs,
+  pipelineLog,
+  pretrain,
+  pruneStages,
+  quantizeStages,
+  retrainingPhases,
+  stageRows,
+} from '../deep-compression.mjs';
 import { benchBackend, pct, round, runtime } from '../lib.mjs';
 import { meanRows, overSeeds, protocolData, seedRecord } from '../protocol.mjs';
 
@@ -33,7 +45,8 @@ export default {
     kmeans_10m_weights_s: (m) => m.kmeans_10m_weights_s < 2,
   },
   targets: {
-    accuracy: 'within 0.5 points of pruned_accuracy (6-bit sharing costs nothing); centroid training helps (val_accuracy >= val_accuracy_before_centroid_training)',
+    accuracy:
+      'within 0.5 points of pruned_accuracy (6-bit sharing costs nothing); centroid training helps (val_accuracy >= val_accuracy_before_centroid_training)',
     kmeans_10m_weights_s: 'a few seconds for 10M weights at k = 256',
   },
   paper: {
@@ -50,58 +63,74 @@ export default {
     const evalData = { train, test: validation };
 
     const km = timeKmeans(p.kmeans.n, 256, { repeats: p.kmeans.repeats });
-    log(`k-means on ${p.kmeans.n} weights, k 256: median ${(km.ms / 1000).toFixed(2)} s wall, ${(km.cpuMs / 1000).toFixed(2)} s CPU, ${km.iterations} iterations`);
+    log(
+      `k-means on ${p.kmeans.n} weights, k 256: median ${(km.ms / 1000).toFixed(2)} s wall, ${(km.cpuMs / 1000).toFixed(2)} s CPU, ${km.iterations} iterations`,
+    );
     const sweepTrain = headOf(train, p.sweepTrain);
 
-    const { runs, metrics } = await overSeeds(seeds, async (seed) => {
-      const { base, checkpoint, checkpointAccuracy } = await pretrain(lenet300100, train, validation, p, { seed, log });
-      const pruned = await pipeline(pruneStages(p)).run(checkpoint, { data: evalData, runtime, seed, onEvent: pipelineLog(log) });
-      const prunedAccuracy = await protocol.testAccuracy(pruned.graph, `seed ${seed}: pruned`);
-      const prunedVal = pruned.snapshots.at(-1).accuracy;
+    const { runs, metrics } = await overSeeds(
+      seeds,
+      async (seed) => {
+        const { base, checkpoint, checkpointAccuracy } = await pretrain(lenet300100, train, validation, p, { seed, log });
+        const pruned = await pipeline(pruneStages(p)).run(checkpoint, { data: evalData, runtime, seed, onEvent: pipelineLog(log) });
+        const prunedAccuracy = await protocol.testAccuracy(pruned.graph, `seed ${seed}: pruned`);
+        const prunedVal = pruned.snapshots.at(-1).accuracy;
 
-      const t0 = performance.now();
-      const q = await pipeline(quantizeStages(p)).run(pruned.graph, { data: evalData, runtime, seed, onEvent: pipelineLog(log) });
-      const quantizeS = (performance.now() - t0) / 1000;
-      const after = await protocol.testAccuracy(q.graph, `seed ${seed}: ${BITS}-bit k-means, centroids trained`);
-      const [beforeVal, afterVal] = [q.snapshots[1].accuracy, q.snapshots[2].accuracy];
+        const t0 = performance.now();
+        const q = await pipeline(quantizeStages(p)).run(pruned.graph, { data: evalData, runtime, seed, onEvent: pipelineLog(log) });
+        const quantizeS = (performance.now() - t0) / 1000;
+        const after = await protocol.testAccuracy(q.graph, `seed ${seed}: ${BITS}-bit k-means, centroids trained`);
+        const [beforeVal, afterVal] = [q.snapshots[1].accuracy, q.snapshots[2].accuracy];
 
-      // Bits sweep from the same pruned model, on validation: k-means alone, then a short centroid training.
-      const sweep = [];
-      for (const bits of SWEEP) {
-        const r = await pipeline(quantizeStages({ ...p, quantize: { bits } })).run(pruned.graph, { data: { train: sweepTrain, test: validation }, runtime, seed });
-        const row = { bits, stored_bytes: r.snapshots[1].bytes, ratio: round(r.snapshots[0].float32Bytes / r.snapshots[1].bytes, 2), val_accuracy_kmeans: round(r.snapshots[1].accuracy), val_accuracy_centroids_trained: round(r.snapshots[2].accuracy) };
-        log(`sweep ${bits} bits: validation, k-means ${pct(row.val_accuracy_kmeans)}, after centroid training ${pct(row.val_accuracy_centroids_trained)}`);
-        sweep.push(row);
-      }
+        // Bits sweep from the same pruned model, on validation: k-means alone, then a short centroid training.
+        const sweep = [];
+        for (const bits of SWEEP) {
+          const r = await pipeline(quantizeStages({ ...p, quantize: { bits } })).run(pruned.graph, {
+            data: { train: sweepTrain, test: validation },
+            runtime,
+            seed,
+          });
+          const row = {
+            bits,
+            stored_bytes: r.snapshots[1].bytes,
+            ratio: round(r.snapshots[0].float32Bytes / r.snapshots[1].bytes, 2),
+            val_accuracy_kmeans: round(r.snapshots[1].accuracy),
+            val_accuracy_centroids_trained: round(r.snapshots[2].accuracy),
+          };
+          log(`sweep ${bits} bits: validation, k-means ${pct(row.val_accuracy_kmeans)}, after centroid training ${pct(row.val_accuracy_centroids_trained)}`);
+          sweep.push(row);
+        }
 
-      const phases = retrainingPhases(p);
-      checkFairPhases(phases, pipelineEpochs(pruned, q));
-      const baseline = await fairBaseline(base, protocol, p, phases, { seed, log, label: `seed ${seed}: baseline` });
-      const holds = sweep.filter((r) => r.val_accuracy_centroids_trained >= prunedVal - 0.005).map((r) => r.bits);
-      return {
-        metrics: {
-          baseline_accuracy: round(baseline.accuracy),
-          pruned_accuracy: round(prunedAccuracy),
-          accuracy: round(after),
-          accuracy_drop_points: round((baseline.accuracy - after) * 100, 2),
-          val_pruned_accuracy: round(prunedVal),
-          val_accuracy: round(afterVal),
-          val_accuracy_before_centroid_training: round(beforeVal),
-          bits: BITS,
-          val_checkpoint_accuracy: round(checkpointAccuracy),
-          ratio_after_prune: round(q.snapshots[0].float32Bytes / q.snapshots[0].bytes, 2),
-          ratio_after_quantize: round(q.snapshots[0].float32Bytes / q.snapshots[1].bytes, 2),
-          min_bits_within_half_point_of_pruned: holds.length ? Math.min(...holds) : NaN,
-          quantize_wall_s: round(quantizeS, 1),
-          baseline_epochs: baseline.epochs,
-          compressed_epochs: p.pretrain.epochs + pipelineEpochs(pruned, q),
-        },
-        sweep,
-        phases,
-        layers: q.stages[0].details.layers,
-        stages: stageRows(q.snapshots),
-      };
-    }, { log });
+        const phases = retrainingPhases(p);
+        checkFairPhases(phases, pipelineEpochs(pruned, q));
+        const baseline = await fairBaseline(base, protocol, p, phases, { seed, log, label: `seed ${seed}: baseline` });
+        const holds = sweep.filter((r) => r.val_accuracy_centroids_trained >= prunedVal - 0.005).map((r) => r.bits);
+        return {
+          metrics: {
+            baseline_accuracy: round(baseline.accuracy),
+            pruned_accuracy: round(prunedAccuracy),
+            accuracy: round(after),
+            accuracy_drop_points: round((baseline.accuracy - after) * 100, 2),
+            val_pruned_accuracy: round(prunedVal),
+            val_accuracy: round(afterVal),
+            val_accuracy_before_centroid_training: round(beforeVal),
+            bits: BITS,
+            val_checkpoint_accuracy: round(checkpointAccuracy),
+            ratio_after_prune: round(q.snapshots[0].float32Bytes / q.snapshots[0].bytes, 2),
+            ratio_after_quantize: round(q.snapshots[0].float32Bytes / q.snapshots[1].bytes, 2),
+            min_bits_within_half_point_of_pruned: holds.length ? Math.min(...holds) : NaN,
+            quantize_wall_s: round(quantizeS, 1),
+            baseline_epochs: baseline.epochs,
+            compressed_epochs: p.pretrain.epochs + pipelineEpochs(pruned, q),
+          },
+          sweep,
+          phases,
+          layers: q.stages[0].details.layers,
+          stages: stageRows(q.snapshots),
+        };
+      },
+      { log },
+    );
     const [first] = runs;
     const { phases } = first;
 
@@ -116,8 +145,15 @@ export default {
       seedRuns: seedRecord(runs),
       protocol: protocol.record(),
       tables: {
-        [`bits sweep on the pruned model (all layers dense), on validation (pruned: ${metrics.val_pruned_accuracy}): k-means alone, then centroid training ${p.centroids.epochs} epoch(s) on ${sweepTrain.count} images; mean ± std over ${runs.length} seed(s)`]: meanRows(runs.map((r) => r.sweep)),
-        [`seed ${first.seed}: k-means at ${BITS} bits, per layer`]: first.layers.map((r) => ({ layer: r.layer, weights: r.weights, centroids_used: `${r.clustersUsed}/${r.k}`, rmse: Number(Math.sqrt(r.mse).toExponential(3)), iterations: r.iterations })),
+        [`bits sweep on the pruned model (all layers dense), on validation (pruned: ${metrics.val_pruned_accuracy}): k-means alone, then centroid training ${p.centroids.epochs} epoch(s) on ${sweepTrain.count} images; mean ± std over ${runs.length} seed(s)`]:
+          meanRows(runs.map((r) => r.sweep)),
+        [`seed ${first.seed}: k-means at ${BITS} bits, per layer`]: first.layers.map((r) => ({
+          layer: r.layer,
+          weights: r.weights,
+          centroids_used: `${r.clustersUsed}/${r.k}`,
+          rmse: Number(Math.sqrt(r.mse).toExponential(3)),
+          iterations: r.iterations,
+        })),
         [`seed ${first.seed}: pipeline stages from the pruned model (validation accuracy)`]: first.stages,
       },
       notes: [
@@ -127,7 +163,7 @@ export default {
         `k-means: ${BITS}-bit codebook per layer over the kept weights only (pruned ones stay 0), linear init, up to 300 Lloyd iterations; centroid training moves each centroid by the sum of its members' gradients (Adam), masks kept.`,
         'ratio_after_*: float32 bytes / stored bytes from the snapshots (sparse relative indices, raw codebook indices, no Huffman coding).',
         `kmeans_10m_weights_s: timeKmeans(10M Gaussian weights, k = 256, linear init), median of ${p.kmeans.repeats} run(s), wall time on a shared machine (CPU time beside it); measured once per run, not per seed.`,
-        'min_bits_within_half_point_of_pruned: per seed, the fewest bits whose validation accuracy after the sweep\'s short centroid training is within 0.5 points of the pruned model\'s validation accuracy.',
+        "min_bits_within_half_point_of_pruned: per seed, the fewest bits whose validation accuracy after the sweep's short centroid training is within 0.5 points of the pruned model's validation accuracy.",
       ],
     };
   },

@@ -43,13 +43,59 @@ export const SIZES = {
     // Gammas and per-layer factors come from earlier scratch runs that looked at the test set; the
     // MLP's gamma is now re-selected on validation from `grid`, the CNN's kept (a grid would double
     // a seed's hour) and confirmed on validation.
-    mlp: { structures: ['neuron'], train: undefined, test: undefined, batchSize: 256, pretrain: 8, sss: 4, retrain: 40, grid: [0.0015, 0.002, 0.003], layerScale: { fc1: 1.1, fc2: 10 }, probe: 256 },
-    cnn: { structures: ['channel'], train: 10000, test: undefined, batchSize: 64, pretrain: 8, sss: 4, retrain: 12, grid: [0.008], layerScale: { conv1: 1.5, conv2: 1.5, conv3: 1, conv4: 1 }, kd: { temperature: 4, alpha: 0.7 }, probe: 256 },
+    mlp: {
+      structures: ['neuron'],
+      train: undefined,
+      test: undefined,
+      batchSize: 256,
+      pretrain: 8,
+      sss: 4,
+      retrain: 40,
+      grid: [0.0015, 0.002, 0.003],
+      layerScale: { fc1: 1.1, fc2: 10 },
+      probe: 256,
+    },
+    cnn: {
+      structures: ['channel'],
+      train: 10000,
+      test: undefined,
+      batchSize: 64,
+      pretrain: 8,
+      sss: 4,
+      retrain: 12,
+      grid: [0.008],
+      layerScale: { conv1: 1.5, conv2: 1.5, conv3: 1, conv4: 1 },
+      kd: { temperature: 4, alpha: 0.7 },
+      probe: 256,
+    },
   },
   quick: {
     // The full run's shape (per-layer penalties, pre-training, a grid for the MLP, KD for the CNN) on a few images.
-    mlp: { structures: ['neuron'], train: 2000, test: 1000, batchSize: 64, pretrain: 2, sss: 2, retrain: 1, grid: [0.01, 0.02], layerScale: { fc1: 1, fc2: 2 }, probe: 128 },
-    cnn: { structures: ['channel'], train: 192, test: 400, batchSize: 16, pretrain: 1, sss: 2, retrain: 1, grid: [0.05], layerScale: { conv1: 1.5, conv2: 1.5, conv3: 1, conv4: 1 }, kd: { temperature: 4, alpha: 0.7 }, probe: 32 },
+    mlp: {
+      structures: ['neuron'],
+      train: 2000,
+      test: 1000,
+      batchSize: 64,
+      pretrain: 2,
+      sss: 2,
+      retrain: 1,
+      grid: [0.01, 0.02],
+      layerScale: { fc1: 1, fc2: 2 },
+      probe: 128,
+    },
+    cnn: {
+      structures: ['channel'],
+      train: 192,
+      test: 400,
+      batchSize: 16,
+      pretrain: 1,
+      sss: 2,
+      retrain: 1,
+      grid: [0.05],
+      layerScale: { conv1: 1.5, conv2: 1.5, conv3: 1, conv4: 1 },
+      kd: { temperature: 4, alpha: 0.7 },
+      probe: 32,
+    },
   },
 };
 
@@ -63,9 +109,15 @@ const SCALE_LR = 0.1;
 export const WEIGHT_LR = 1e-3;
 
 /** The sss stage for one gamma; `layerScale` (layer -> multiplier) turns it into per-layer gammas. */
-export const sssStage = (size, gamma, extra = {}) => sss({ gamma, learningRate: SCALE_LR, structures: size.structures, layerGamma: layerGamma(size, gamma), ...extra });
+export const sssStage = (size, gamma, extra = {}) =>
+  sss({ gamma, learningRate: SCALE_LR, structures: size.structures, layerGamma: layerGamma(size, gamma), ...extra });
 const layerGamma = (size, gamma) => size.layerScale && Object.fromEntries(Object.entries(size.layerScale).map(([l, k]) => [l, round(gamma * k, 8)]));
-const penalties = (size, gamma) => (size.layerScale ? Object.entries(layerGamma(size, gamma)).map(([l, g]) => `${l} ${g}`).join(', ') : `${gamma} everywhere`);
+const penalties = (size, gamma) =>
+  size.layerScale
+    ? Object.entries(layerGamma(size, gamma))
+        .map(([l, g]) => `${l} ${g}`)
+        .join(', ')
+    : `${gamma} everywhere`;
 
 /** Output widths of the layers that got scale factors. */
 const widths = (g, layers) => Object.fromEntries(layers.map((l) => [l, g.params.get(g.nodes.find((n) => n.name === l).params.kernel).shape.at(-1)]));
@@ -103,11 +155,14 @@ function maxOutputDiff(a, b, x) {
 async function latency(graph, x) {
   const m = compile(graph);
   try {
-    return await medianMs(() => {
-      const r = m.predict(x);
-      r.output.dataSync();
-      tf.dispose([r.output, ...r.outputs, r.logits]);
-    }, { repeats: 5, warmup: 1 });
+    return await medianMs(
+      () => {
+        const r = m.predict(x);
+        r.output.dataSync();
+        tf.dispose([r.output, ...r.outputs, r.logits]);
+      },
+      { repeats: 5, warmup: 1 },
+    );
   } finally {
     m.dispose();
   }
@@ -135,35 +190,78 @@ async function runSeed(name, make, size, protocol, { seed, gammas, log }) {
   // Pre-train (shared), then fork: the baseline continues for sss + retrain epochs, SSS starts from the checkpoint.
   const pre = make(seed);
   let samplesPerSec = NaN;
-  if (size.pretrain > 0) samplesPerSec = (await fit(pre, train, { epochs: size.pretrain, batchSize: size.batchSize, lr: WEIGHT_LR, seed, log, label: `${name} pretrain` })).samplesPerSec;
+  if (size.pretrain > 0)
+    samplesPerSec = (await fit(pre, train, { epochs: size.pretrain, batchSize: size.batchSize, lr: WEIGHT_LR, seed, log, label: `${name} pretrain` }))
+      .samplesPerSec;
   // With `kd`, the retrain distils from the pre-trained checkpoint (Hinton KD), a regulariser for a
   // net that fits its training set; the baseline's matching epochs get the same distillation.
   const kdFrom = () => (size.kd ? [kdContribution(pre, { temperature: size.kd.temperature, alpha: size.kd.alpha })] : []);
   const baseline = cloneGraph(pre);
   const baseFit = await fit(baseline, train, { epochs: size.sss, batchSize: size.batchSize, lr: WEIGHT_LR, seed: seed + 1, log, label: `${name} baseline` });
-  await fit(baseline, train, { epochs: size.retrain, batchSize: size.batchSize, lr: WEIGHT_LR, schedule: 'cosine', seed: seed + 2, log, contributions: kdFrom(), label: `${name} baseline (cosine${size.kd ? ', KD' : ''})` });
+  await fit(baseline, train, {
+    epochs: size.retrain,
+    batchSize: size.batchSize,
+    lr: WEIGHT_LR,
+    schedule: 'cosine',
+    seed: seed + 2,
+    log,
+    contributions: kdFrom(),
+    label: `${name} baseline (cosine${size.kd ? ', KD' : ''})`,
+  });
   if (!(samplesPerSec > 0)) samplesPerSec = baseFit.samplesPerSec;
   const baselineVal = await accuracy(baseline, validation);
   const baselineAccuracy = await protocol.testAccuracy(baseline, `seed ${seed}: ${name} baseline`);
-  log(`${name} baseline after ${size.pretrain + size.sss + size.retrain} epochs: validation ${(baselineVal * 100).toFixed(2)}%, test ${(baselineAccuracy * 100).toFixed(2)}%`);
+  log(
+    `${name} baseline after ${size.pretrain + size.sss + size.retrain} epochs: validation ${(baselineVal * 100).toFixed(2)}%, test ${(baselineAccuracy * 100).toFixed(2)}%`,
+  );
 
   // Timing and fold-check inputs: validation images (the test split is only for final accuracies).
   const probe = tf.tensor(validation.images.subarray(0, size.probe * 784), [size.probe, 28, 28, 1]);
   const tried = [];
   for (const gamma of gammas) {
     // SSS training (explicit finalise, to measure that folding keeps the outputs), then retraining.
-    const scaled = await pipeline([sssStage(size, gamma, { finalize: false }), ft(size.sss)]).run(pre, { data: { train }, runtime, seed: seed + 1, evaluateEachStage: false });
+    const scaled = await pipeline([sssStage(size, gamma, { finalize: false }), ft(size.sss)]).run(pre, {
+      data: { train },
+      runtime,
+      seed: seed + 1,
+      evaluateEachStage: false,
+    });
     const layers = [...new Set(scaleNodes(scaled.graph.nodes).map((n) => n.attrs.layer))];
     const zeroed = scaleNodes(scaled.graph.nodes).reduce((a, n) => a + scaled.graph.params.get(n.params.scale).data.filter((v) => v === 0).length, 0);
     const finalized = await pipeline([finalizeStage()]).run(scaled.graph, { evaluateEachStage: false });
     const foldDiff = maxOutputDiff(scaled.graph, finalized.graph, probe);
     const beforeRetrain = await accuracy(finalized.graph, validation);
     const kd = size.kd ? [distillKd({ temperature: size.kd.temperature, alpha: size.kd.alpha })] : [];
-    const retrained = await pipeline([...kd, ft(size.retrain, 'cosine')]).run(finalized.graph, { data: { train }, runtime, teacher: pre, seed: seed + 2, evaluateEachStage: false });
+    const retrained = await pipeline([...kd, ft(size.retrain, 'cosine')]).run(finalized.graph, {
+      data: { train },
+      runtime,
+      teacher: pre,
+      seed: seed + 2,
+      evaluateEachStage: false,
+    });
     const val = await accuracy(retrained.graph, validation);
     const sh = shrink(pre, retrained.graph, layers);
-    log(`${name} SSS gamma ${penalties(size, gamma)}: ${zeroed} factors at exactly 0; widths ${sh.widths}; validation ${(beforeRetrain * 100).toFixed(2)}% before / ${(val * 100).toFixed(2)}% after retraining; fold max diff ${foldDiff.toExponential(2)}`);
-    tried.push({ gamma, graph: retrained.graph, foldDiff, beforeRetrain, sh, row: { seed, gamma, kept: '', penalties: penalties(size, gamma), widths: sh.widths, structures_removed_fraction: round(sh.structures_removed_fraction), flops_reduction: round(sh.flops_reduction), val_accuracy_before_retrain: round(beforeRetrain), val_accuracy: round(val) } });
+    log(
+      `${name} SSS gamma ${penalties(size, gamma)}: ${zeroed} factors at exactly 0; widths ${sh.widths}; validation ${(beforeRetrain * 100).toFixed(2)}% before / ${(val * 100).toFixed(2)}% after retraining; fold max diff ${foldDiff.toExponential(2)}`,
+    );
+    tried.push({
+      gamma,
+      graph: retrained.graph,
+      foldDiff,
+      beforeRetrain,
+      sh,
+      row: {
+        seed,
+        gamma,
+        kept: '',
+        penalties: penalties(size, gamma),
+        widths: sh.widths,
+        structures_removed_fraction: round(sh.structures_removed_fraction),
+        flops_reduction: round(sh.flops_reduction),
+        val_accuracy_before_retrain: round(beforeRetrain),
+        val_accuracy: round(val),
+      },
+    });
   }
   const kept = choose(tried.map((t) => t.row));
   const best = tried.find((t) => t.row === kept);
@@ -226,9 +324,19 @@ function modelBenchmark(name, order, extra) {
       ...extra.targets,
     },
     paper: {
-      structures_removed_fraction: 'Huang & Wang 2017 report e.g. ResNet-50 on ImageNet at 1.1x-1.8x fewer FLOPs within ~1-4 points of top-1; CIFAR VGG/ResNet ~2-3x with no loss. Network Slimming (Liu et al. 2017): VGG-16 on CIFAR-10 at 51% fewer FLOPs, no loss.',
+      structures_removed_fraction:
+        'Huang & Wang 2017 report e.g. ResNet-50 on ImageNet at 1.1x-1.8x fewer FLOPs within ~1-4 points of top-1; CIFAR VGG/ResNet ~2-3x with no loss. Network Slimming (Liu et al. 2017): VGG-16 on CIFAR-10 at 51% fewer FLOPs, no loss.',
     },
-    seedColumns: ['gamma', 'baseline_accuracy', 'accuracy', 'accuracy_drop_points', 'val_baseline_accuracy', 'val_accuracy', 'structures_removed_fraction', 'flops_reduction'],
+    seedColumns: [
+      'gamma',
+      'baseline_accuracy',
+      'accuracy',
+      'accuracy_drop_points',
+      'val_baseline_accuracy',
+      'val_accuracy',
+      'structures_removed_fraction',
+      'flops_reduction',
+    ],
     description: extra.description,
     async run({ quick, data, seeds, backend, log }) {
       const { overrides, note: overrideNote } = envOverrides('CONDENSE_SSS_CONFIG');
@@ -238,11 +346,15 @@ function modelBenchmark(name, order, extra) {
       log(`backend ${backendInfo}; ${protocol.validationSplit}`);
       // The grid on the first seed; the other seeds run the gamma it kept.
       let chosen;
-      const { runs, metrics } = await overSeeds(seeds, async (seed, i) => {
-        const r = await runSeed(name, MODELS[name].make, size, protocol, { seed, gammas: i === 0 ? size.grid : [chosen], log });
-        chosen ??= r.metrics.gamma;
-        return r;
-      }, { log });
+      const { runs, metrics } = await overSeeds(
+        seeds,
+        async (seed, i) => {
+          const r = await runSeed(name, MODELS[name].make, size, protocol, { seed, gammas: i === 0 ? size.grid : [chosen], log });
+          chosen ??= r.metrics.gamma;
+          return r;
+        },
+        { log },
+      );
       const sz = size;
       const notes = overrideNote ? [overrideNote] : [];
       notes.push(
@@ -258,7 +370,8 @@ function modelBenchmark(name, order, extra) {
         metrics,
         seedRuns: seedRecord(runs),
         protocol: protocol.record(),
-        tables: sz.grid.length > 1 ? { [`gamma grid on seed ${runs[0].seed} (validation accuracy after SSS, finalisation and the full retrain)`]: runs[0].grid } : {},
+        tables:
+          sz.grid.length > 1 ? { [`gamma grid on seed ${runs[0].seed} (validation accuracy after SSS, finalisation and the full retrain)`]: runs[0].grid } : {},
         notes,
       };
     },
@@ -271,7 +384,8 @@ export default [
   }),
   ...seedParts(
     modelBenchmark('cnn', 51, {
-      description: 'SSS scale factors + APG (Huang & Wang 2017): channels of a small VGG CNN removed on Fashion-MNIST (10k training images, KD in the retrain and the baseline)',
+      description:
+        'SSS scale factors + APG (Huang & Wang 2017): channels of a small VGG CNN removed on Fashion-MNIST (10k training images, KD in the retrain and the baseline)',
       checks: { flops_reduction: (m) => m.flops_reduction >= 2 },
       targets: { flops_reduction: '>= 2 (baseline MACs / pruned MACs)' },
     }),

@@ -152,7 +152,14 @@ async function runSeed(p, protocol, { seed, log }) {
       random: round(errOf('random', l.layer), 5),
     })),
     methods: [
-      { method: 'baseline (unpruned)', val_accuracy_before_finetune: '', accuracy_before_finetune: '', accuracy: round(baselineAcc), macs: cb.macs, params: cb.params },
+      {
+        method: 'baseline (unpruned)',
+        val_accuracy_before_finetune: '',
+        accuracy_before_finetune: '',
+        accuracy: round(baselineAcc),
+        macs: cb.macs,
+        params: cb.params,
+      },
       ...['thinet', 'thinet_paper', 'l1norm', 'random'].map((m) => ({
         method: m,
         val_accuracy_before_finetune: round(results[m].val),
@@ -173,7 +180,8 @@ export default seedParts({
   checks: {
     flops_reduction: (m) => m.flops_reduction >= 3,
     accuracy: (m) => m.baseline_accuracy - m.accuracy <= 0.01,
-    thinet_accuracy_before_finetune: (m) => m.thinet_accuracy_before_finetune > m.l1norm_accuracy_before_finetune && m.thinet_accuracy_before_finetune > m.random_accuracy_before_finetune,
+    thinet_accuracy_before_finetune: (m) =>
+      m.thinet_accuracy_before_finetune > m.l1norm_accuracy_before_finetune && m.thinet_accuracy_before_finetune > m.random_accuracy_before_finetune,
     latency_speedup_b64: (m) => m.latency_speedup_b64 >= 2,
   },
   targets: {
@@ -185,7 +193,17 @@ export default seedParts({
   paper: {
     flops_reduction: 'ThiNet-Conv on VGG-16 / ImageNet: 3.31x fewer FLOPs, top-5 accuracy -0.52 points after fine-tuning',
   },
-  seedColumns: ['baseline_accuracy', 'accuracy', 'accuracy_drop_points', 'fine_tuned_variant', 'thinet_accuracy_before_finetune', 'thinet_paper_accuracy_before_finetune', 'l1norm_accuracy_before_finetune', 'random_accuracy_before_finetune', 'latency_speedup_b64'],
+  seedColumns: [
+    'baseline_accuracy',
+    'accuracy',
+    'accuracy_drop_points',
+    'fine_tuned_variant',
+    'thinet_accuracy_before_finetune',
+    'thinet_paper_accuracy_before_finetune',
+    'l1norm_accuracy_before_finetune',
+    'random_accuracy_before_finetune',
+    'latency_speedup_b64',
+  ],
   async run({ quick, data, seeds, backend, log }) {
     const p = plan(quick);
     const backendName = await benchBackend(backend);
@@ -211,7 +229,11 @@ export default seedParts({
         'model_json_bytes_*: bytes written by saveModel (model.json plus its weight shards).',
         "thinet: the plugin's defaults (least squares fitted to the unpruned model's next-layer response, target: 'original', then the mean shift folded into the next layer's bias). thinet_paper: the paper's procedure (target: 'current', biasCorrection: false). Reconstruction errors are relative to each variant's own target, so the table compares criteria within a column better than across thinet and thinet_paper.",
         'l1norm and random are the same physical removal with other channel choices and no rescaling (Li et al. 2017 as published); only the chosen ThiNet variant is fine-tuned (time budget). Every *_accuracy_before_finetune is one test measurement per seed of that pruned model.',
-        ...(quick ? ['--quick: the model is trained 1 epoch on a few hundred images, so the accuracy comparisons between methods are noise; it checks that everything runs.'] : []),
+        ...(quick
+          ? [
+              '--quick: the model is trained 1 epoch on a few hundred images, so the accuracy comparisons between methods are noise; it checks that everything runs.',
+            ]
+          : []),
       ],
     };
   },

@@ -83,9 +83,15 @@ async function latencies(nets, peers, { rounds, calls }) {
     for (let r = 0; r < rounds; r++) {
       const node = await latencyNode(models, { batches: [1, 32], repeats: calls, warmup: 3 });
       for (const m of models) for (const b of [1, 32]) add(m.name, 'wasm', b, node.results[m.name][b].times_ms);
-      for (const [name, peer] of Object.entries(peers)) for (const net of nets) for (const b of [1, 32]) add(net.key, name, b, await peer.latency(net.zoo, b, calls));
+      for (const [name, peer] of Object.entries(peers))
+        for (const net of nets) for (const b of [1, 32]) add(net.key, name, b, await peer.latency(net.zoo, b, calls));
     }
-    return Object.fromEntries(Object.entries(times).map(([net, envs]) => [net, Object.fromEntries(Object.entries(envs).map(([env, bs]) => [env, Object.fromEntries(Object.entries(bs).map(([b, ts]) => [b, median(ts)]))]))]));
+    return Object.fromEntries(
+      Object.entries(times).map(([net, envs]) => [
+        net,
+        Object.fromEntries(Object.entries(envs).map(([env, bs]) => [env, Object.fromEntries(Object.entries(bs).map(([b, ts]) => [b, median(ts)]))])),
+      ]),
+    );
   });
 }
 
@@ -120,7 +126,8 @@ async function stockLenet5Rate(split, batches) {
 export default {
   name: 'train-throughput',
   order: 10,
-  description: 'Training samples/s of LeNet-300-100, LeNet-5, ResNet-20 and MobileNetV2 (batch 128, Adam) on WASM against TensorFlow/Keras CPU and PyTorch (same networks, 2 threads, in the same run), and their inference latency; LeNets also on CPU and stock tfjs-layers',
+  description:
+    'Training samples/s of LeNet-300-100, LeNet-5, ResNet-20 and MobileNetV2 (batch 128, Adam) on WASM against TensorFlow/Keras CPU and PyTorch (same networks, 2 threads, in the same run), and their inference latency; LeNets also on CPU and stock tfjs-layers',
   // Whether a result meets each target (the summary of BENCHMARKS.md).
   checks: {
     wasm_lenet5_samples_per_s: (m) => m.wasm_lenet5_samples_per_s >= 1000,
@@ -175,15 +182,36 @@ export default {
           metrics[`${name}_${net.key}_samples_per_s`] = round(r[name], 1);
           metrics[`${net.key}_vs_${name}`] = round(r.wasm / r[name], 2);
         }
-        rows.push({ network: ZOO[net.zoo].title, params: cost(ZOO[net.zoo].make(1)).totals.params, macs: cost(ZOO[net.zoo].make(1)).totals.macs, wasm: round(r.wasm, 1), tf: round(r.tf, 1) ?? '', torch: round(r.torch, 1) ?? '', wasm_vs_tf: r.tf ? round(r.wasm / r.tf, 2) : '', wasm_vs_torch: r.torch ? round(r.wasm / r.torch, 2) : '' });
-        log(`${net.key}: ${Object.entries(r).map(([k, v]) => `${k} ${v.toFixed(1)}/s`).join(', ')}`);
+        rows.push({
+          network: ZOO[net.zoo].title,
+          params: cost(ZOO[net.zoo].make(1)).totals.params,
+          macs: cost(ZOO[net.zoo].make(1)).totals.macs,
+          wasm: round(r.wasm, 1),
+          tf: round(r.tf, 1) ?? '',
+          torch: round(r.torch, 1) ?? '',
+          wasm_vs_tf: r.tf ? round(r.wasm / r.tf, 2) : '',
+          wasm_vs_torch: r.torch ? round(r.wasm / r.torch, 2) : '',
+        });
+        log(
+          `${net.key}: ${Object.entries(r)
+            .map(([k, v]) => `${k} ${v.toFixed(1)}/s`)
+            .join(', ')}`,
+        );
       }
 
       const lat = await latencies(NETWORKS, peers, { rounds: quick ? 1 : 5, calls: quick ? 3 : 9 });
       const latencyRows = [];
       for (const net of NETWORKS) {
-        for (const [env, byBatch] of Object.entries(lat[net.key])) for (const [b, ms] of Object.entries(byBatch)) metrics[`${env}_latency_ms_b${b}_${net.key}`] = round(ms, 3);
-        for (const b of [1, 32]) latencyRows.push({ network: ZOO[net.zoo].title, batch: b, wasm_ms: round(lat[net.key].wasm[b], 3), tf_ms: round(lat[net.key].tf?.[b], 3) ?? '', torch_ms: round(lat[net.key].torch?.[b], 3) ?? '' });
+        for (const [env, byBatch] of Object.entries(lat[net.key]))
+          for (const [b, ms] of Object.entries(byBatch)) metrics[`${env}_latency_ms_b${b}_${net.key}`] = round(ms, 3);
+        for (const b of [1, 32])
+          latencyRows.push({
+            network: ZOO[net.zoo].title,
+            batch: b,
+            wasm_ms: round(lat[net.key].wasm[b], 3),
+            tf_ms: round(lat[net.key].tf?.[b], 3) ?? '',
+            torch_ms: round(lat[net.key].torch?.[b], 3) ?? '',
+          });
       }
 
       // Stock first: selectBackend('cpu') replaces the cpu Conv2DBackpropFilter with ours.
@@ -207,7 +235,10 @@ export default {
       }
       metrics.wasm_vs_stock_cpu_lenet5 = round(metrics.wasm_lenet5_samples_per_s / metrics.stock_cpu_lenet5_samples_per_s, 0);
       metrics.cpu_vs_stock_cpu_lenet5 = round(metrics.cpu_lenet5_samples_per_s / metrics.stock_cpu_lenet5_samples_per_s, 1);
-      const info = Object.entries(peers).map(([k, p]) => `${k}: ${p.info.version}, ${p.info.threads} intra-op threads, ${p.info.inter_op_threads} inter-op${p.info.jit_compile === undefined ? '' : `, jit_compile ${p.info.jit_compile}, oneDNN ${p.info.onednn}`} (${p.python})`);
+      const info = Object.entries(peers).map(
+        ([k, p]) =>
+          `${k}: ${p.info.version}, ${p.info.threads} intra-op threads, ${p.info.inter_op_threads} inter-op${p.info.jit_compile === undefined ? '' : `, jit_compile ${p.info.jit_compile}, oneDNN ${p.info.onednn}`} (${p.python})`,
+      );
       return {
         backend: [...Object.values(backends), ...Object.values(peers).map((p) => p.info.version)].join('; '),
         dataset: d.sizes,
@@ -216,7 +247,7 @@ export default {
         notes: [
           `batch ${BATCH}, Adam 1e-3; timed steps per run: ${NETWORKS.map((n) => `${n.key} ${n.steps[quick ? 'quick' : 'full']}`).join(', ')}; median of ${repeats} rounds after a warm-up run; every round times WASM, then each peer (the same network, same batch), so load on the shared machine hits all alike.`,
           'MobileNetV2 trains on WASM as two micro-batches of 64 per step (TrainOptions.microBatch: gradients accumulated, one Adam step per 128; batch norm per 64): in one piece its batch-128 step needs ~2.9 GB of WASM heap, which stops near 2 GB. The peers run it in one batch of 128.',
-          'Peers train on random data (speed does not depend on the values); WASM on Fashion-MNIST. The peers build the same networks (tools/bench/peers/*.py); their parameter counts are checked against condense\'s cost() before timing. Keras trains with model.fit; PyTorch with a plain loop.',
+          "Peers train on random data (speed does not depend on the values); WASM on Fashion-MNIST. The peers build the same networks (tools/bench/peers/*.py); their parameter counts are checked against condense's cost() before timing. Keras trains with model.fit; PyTorch with a plain loop.",
           ...info,
           `Latency: stock TF.js WASM in Node (single-threaded, as tfjs ships; nothing of condense loaded), Keras through a tf.function, PyTorch in eval mode under no_grad; median of ${quick ? 1 : 5} rounds x ${quick ? 3 : 9} calls after 3 warm-up calls, untrained weights (inference time does not depend on them).`,
           'Earlier local measurements (not papers): PyTorch 1.13 on 2 cores trained LeNet-5 at ~1,100 samples/s and LeNet-300-100 at ~2,800; stock tfjs-layers on the cpu backend ~3 samples/s for LeNet-5.',

@@ -14,7 +14,8 @@ const NETWORKS = Object.keys(RECIPES);
 export default {
   name: 'zoo-baselines',
   order: 6,
-  description: 'ResNet-20 and MobileNetV2 (width 0.5) baselines from the zoo-train checkpoints: accuracy mean ± std over 3 seeds, params, MACs, file size, latency in stock TF.js (Node WASM, Chromium WASM/WebGL)',
+  description:
+    'ResNet-20 and MobileNetV2 (width 0.5) baselines from the zoo-train checkpoints: accuracy mean ± std over 3 seeds, params, MACs, file size, latency in stock TF.js (Node WASM, Chromium WASM/WebGL)',
   checks: Object.fromEntries(NETWORKS.map((n) => [`${n}_seeds`, (m) => m[`${n}_seeds`] >= 3])),
   targets: Object.fromEntries(NETWORKS.map((n) => [`${n}_seeds`, '>= 3 checkpoints (zoo-train-<network>-seed1..3)'])),
   paper: {},
@@ -28,7 +29,10 @@ export default {
       const metas = (found[network] ?? []).filter((m) => SEEDS.includes(m.seed)).sort((a, b) => a.seed - b.seed);
       metrics[`${network}_seeds`] = metas.length;
       const missing = SEEDS.filter((s) => !metas.some((m) => m.seed === s));
-      if (missing.length) notes.push(`${ZOO[network].title}: no checkpoint for seed(s) ${missing.join(', ')}; make them with ${missing.map((s) => `npm run bench -- zoo-train-${network}-seed${s}${quick ? ' --quick' : ''}`).join(', ')}.`);
+      if (missing.length)
+        notes.push(
+          `${ZOO[network].title}: no checkpoint for seed(s) ${missing.join(', ')}; make them with ${missing.map((s) => `npm run bench -- zoo-train-${network}-seed${s}${quick ? ' --quick' : ''}`).join(', ')}.`,
+        );
       if (metas.length === 0) continue;
       const test = metas.map((m) => m.test_accuracy);
       const val = metas.map((m) => m.val_accuracy);
@@ -42,7 +46,17 @@ export default {
         [`${network}_macs`]: t.macs,
         [`${network}_file_bytes`]: metas[0].bytes,
       });
-      for (const m of metas) rows.push({ network: ZOO[network].title, seed: m.seed, best_epoch: `${m.best_epoch}/${m.recipe.epochs}`, val_accuracy: m.val_accuracy, test_accuracy: m.test_accuracy, train_samples_per_s: m.train_samples_per_s, commit: m.commit.slice(0, 8), command: m.command });
+      for (const m of metas)
+        rows.push({
+          network: ZOO[network].title,
+          seed: m.seed,
+          best_epoch: `${m.best_epoch}/${m.recipe.epochs}`,
+          val_accuracy: m.val_accuracy,
+          test_accuracy: m.test_accuracy,
+          train_samples_per_s: m.train_samples_per_s,
+          commit: m.commit.slice(0, 8),
+          command: m.command,
+        });
       timed.push({ name: network, dir });
       log(`${network}: ${metas.length} seed(s), test ${(100 * mean(test)).toFixed(2)}% ± ${(100 * std(test)).toFixed(2)}`);
     }
@@ -52,7 +66,11 @@ export default {
       for (const { name } of timed) Object.assign(metrics, latencyMetrics(latency, name));
     }
     return {
-      backend: latency ? `node ${latency.node.backend}; chromium ${Object.values(latency.browser).map((r) => r.actual ?? r.skipped ?? r.error).join(', ')}` : 'none (no checkpoints)',
+      backend: latency
+        ? `node ${latency.node.backend}; chromium ${Object.values(latency.browser)
+            .map((r) => r.actual ?? r.skipped ?? r.error)
+            .join(', ')}`
+        : 'none (no checkpoints)',
       dataset: { checkpoints: NETWORKS.map((n) => checkpointDir(n, 'N', { quick })).join(', ') },
       metrics,
       tables: { 'checkpoints (accuracies from their sidecars: validation chose the epoch, test measured once)': rows },

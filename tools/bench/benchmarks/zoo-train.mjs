@@ -48,8 +48,19 @@ async function trainCheckpoint({ network, seed, quick, data, backend, log, comma
     validation: asData(val),
     onEvent: (e) => {
       if (e.type !== 'epochEnd') return;
-      history.push({ epoch: e.epoch + 1, loss: round(e.loss), train_accuracy: round(e.accuracy), val_accuracy: round(e.valAccuracy), val_loss: round(e.valLoss), learning_rate: round(e.learningRate, 6), samples_per_s: round(e.samplesPerSec, 1), elapsed_min: round(e.elapsedMs / 60000, 1) });
-      log(`epoch ${e.epoch + 1}/${recipe.epochs}: loss ${e.loss.toFixed(4)}, train ${pct(e.accuracy)}, validation ${pct(e.valAccuracy)}, ${Math.round(e.samplesPerSec)} samples/s`);
+      history.push({
+        epoch: e.epoch + 1,
+        loss: round(e.loss),
+        train_accuracy: round(e.accuracy),
+        val_accuracy: round(e.valAccuracy),
+        val_loss: round(e.valLoss),
+        learning_rate: round(e.learningRate, 6),
+        samples_per_s: round(e.samplesPerSec, 1),
+        elapsed_min: round(e.elapsedMs / 60000, 1),
+      });
+      log(
+        `epoch ${e.epoch + 1}/${recipe.epochs}: loss ${e.loss.toFixed(4)}, train ${pct(e.accuracy)}, validation ${pct(e.valAccuracy)}, ${Math.round(e.samplesPerSec)} samples/s`,
+      );
       if (e.valAccuracy > best.accuracy) {
         model.syncToGraph();
         best = { accuracy: e.valAccuracy, epoch: e.epoch + 1, graph: cloneGraph(graph) };
@@ -90,45 +101,48 @@ async function trainCheckpoint({ network, seed, quick, data, backend, log, comma
 /** One part per seed: `zoo-train-<network>-seed<N>` (seedParts), each writing its checkpoint. */
 function benchmarksFor(network) {
   const name = `zoo-train-${network}`;
-  return seedParts({
-    name,
-    order: 5,
-    description: `Train the ${ZOO[network].title} checkpoint (Fashion-MNIST minus the validation split; epochs chosen on validation; test measured once) and write it under bench-results/checkpoints/`,
-    checks: {},
-    targets: {},
-    paper: {},
-    async run({ quick, data, seed, backend, log, commit }) {
-      const command = `npm run bench -- ${name}-seed${seed}${quick ? ' --quick' : ''}`;
-      const r = await trainCheckpoint({ network, seed, quick, data, backend, log, command, commit });
-      const saved = await writeCheckpoint(r.best.graph, r.meta, { quick });
-      log(`checkpoint: ${saved.dir} (${saved.bytes} bytes)`);
-      const metrics = {
-        val_accuracy: r.meta.val_accuracy,
-        test_accuracy: r.meta.test_accuracy,
-        best_epoch: r.meta.best_epoch,
-        epochs_run: r.meta.epochs_run,
-        params: r.meta.params,
-        macs: r.meta.macs,
-        checkpoint_bytes: saved.bytes,
-        train_samples_per_s: r.meta.train_samples_per_s,
-        train_minutes: r.meta.train_minutes,
-      };
-      return {
-        backend: r.backendName,
-        dataset: r.protocol.sizes(),
-        metrics,
-        protocol: r.protocol.record(),
-        seedRuns: seedRecord([{ seed, metrics }]),
-        tables: { 'per epoch (validation split, never the test set)': r.meta.history },
-        notes: [
-          `Recipe: ${JSON.stringify(r.meta.recipe)}, seed ${seed} (initialisation, shuffle, augmentation).`,
-          `Split: ${r.meta.split}.`,
-          `Checkpoint: ${saved.dir.slice(saved.dir.indexOf(quick ? 'bench-out' : 'bench-results'))} (model.json + shards, ${saved.bytes} bytes; checkpoint.json holds this command, the commit, the seed, the split and both accuracies).`,
-          ...(quick ? ['--quick: a few thousand images and one epoch; checks that everything runs, written under bench-out/quick/checkpoints/.'] : []),
-        ],
-      };
+  return seedParts(
+    {
+      name,
+      order: 5,
+      description: `Train the ${ZOO[network].title} checkpoint (Fashion-MNIST minus the validation split; epochs chosen on validation; test measured once) and write it under bench-results/checkpoints/`,
+      checks: {},
+      targets: {},
+      paper: {},
+      async run({ quick, data, seed, backend, log, commit }) {
+        const command = `npm run bench -- ${name}-seed${seed}${quick ? ' --quick' : ''}`;
+        const r = await trainCheckpoint({ network, seed, quick, data, backend, log, command, commit });
+        const saved = await writeCheckpoint(r.best.graph, r.meta, { quick });
+        log(`checkpoint: ${saved.dir} (${saved.bytes} bytes)`);
+        const metrics = {
+          val_accuracy: r.meta.val_accuracy,
+          test_accuracy: r.meta.test_accuracy,
+          best_epoch: r.meta.best_epoch,
+          epochs_run: r.meta.epochs_run,
+          params: r.meta.params,
+          macs: r.meta.macs,
+          checkpoint_bytes: saved.bytes,
+          train_samples_per_s: r.meta.train_samples_per_s,
+          train_minutes: r.meta.train_minutes,
+        };
+        return {
+          backend: r.backendName,
+          dataset: r.protocol.sizes(),
+          metrics,
+          protocol: r.protocol.record(),
+          seedRuns: seedRecord([{ seed, metrics }]),
+          tables: { 'per epoch (validation split, never the test set)': r.meta.history },
+          notes: [
+            `Recipe: ${JSON.stringify(r.meta.recipe)}, seed ${seed} (initialisation, shuffle, augmentation).`,
+            `Split: ${r.meta.split}.`,
+            `Checkpoint: ${saved.dir.slice(saved.dir.indexOf(quick ? 'bench-out' : 'bench-results'))} (model.json + shards, ${saved.bytes} bytes; checkpoint.json holds this command, the commit, the seed, the split and both accuracies).`,
+            ...(quick ? ['--quick: a few thousand images and one epoch; checks that everything runs, written under bench-out/quick/checkpoints/.'] : []),
+          ],
+        };
+      },
     },
-  }, SEEDS);
+    SEEDS,
+  );
 }
 
 export default Object.keys(RECIPES).flatMap(benchmarksFor);

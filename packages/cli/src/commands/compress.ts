@@ -110,7 +110,19 @@ export const compress: Command = {
     const graph = await loadAnyModel(modelPath, { maxElements: maxElementsOption(values) });
     const str = (k: string) => values[k] as string | undefined;
     const { data, describe, paths } = await loadRunData(
-      { data: str('data'), val: str('val'), test: str('test'), limit: intOption(values, 'limit'), limitTrain: intOption(values, 'limit-train'), limitTest: intOption(values, 'limit-test'), inputRange: str('input-range'), mean: str('mean'), std: str('std'), recipe: recipe.data, recipeDir },
+      {
+        data: str('data'),
+        val: str('val'),
+        test: str('test'),
+        limit: intOption(values, 'limit'),
+        limitTrain: intOption(values, 'limit-train'),
+        limitTest: intOption(values, 'limit-test'),
+        inputRange: str('input-range'),
+        mean: str('mean'),
+        std: str('std'),
+        recipe: recipe.data,
+        recipeDir,
+      },
       graph,
     );
     // Every data file or folder actually read (the recipe's own data section included).
@@ -158,7 +170,10 @@ async function stageFiles(recipe: Recipe, recipePath: string): Promise<Input[]> 
 /** The recipe `compress --target` runs: a search, then fine-tuning. */
 function targetRecipe(values: CommandContext['values']): Recipe {
   const epochs = intOption(values, 'epochs') ?? 2;
-  return { name: `search ${String(values.target)}`, stages: [{ plugin: 'search.budget', options: {} }, ...(epochs > 0 ? [{ plugin: 'finetune', options: { epochs } }] : [])] };
+  return {
+    name: `search ${String(values.target)}`,
+    stages: [{ plugin: 'search.budget', options: {} }, ...(epochs > 0 ? [{ plugin: 'finetune', options: { epochs } }] : [])],
+  };
 }
 
 /** The command line's --target, --max-drop, --workers and --queue, set on every search.budget stage. */
@@ -179,7 +194,9 @@ function withSearchOptions(recipe: Recipe, values: CommandContext['values'], sou
 /** The recipe with each search.budget stage replaced by the stages it chose: runs again without searching. */
 function chosenRecipe(recipe: Recipe, result: PipelineResult): Recipe | undefined {
   if (!recipe.stages.some((s) => s.plugin === 'search.budget')) return undefined;
-  const stages = recipe.stages.flatMap((s, i) => (s.plugin === 'search.budget' ? ((result.stages[i].details?.chosenRecipe as Recipe | undefined)?.stages ?? []) : [s]));
+  const stages = recipe.stages.flatMap((s, i) =>
+    s.plugin === 'search.budget' ? ((result.stages[i].details?.chosenRecipe as Recipe | undefined)?.stages ?? []) : [s],
+  );
   return { name: `${recipe.name ?? 'recipe'} (chosen by search.budget)`, stages };
 }
 
@@ -196,12 +213,21 @@ function maxDropVerdict(result: PipelineResult): string | undefined {
 
 /** A recipe as YAML, in the `- plugin: { options }` form `parseRecipe` reads. */
 function stringify(recipe: Recipe): string {
-  const doc = { ...(recipe.name ? { name: recipe.name } : {}), ...(recipe.description ? { description: recipe.description } : {}), stages: recipe.stages.map((s) => (Object.keys(s.options).length ? { [s.plugin]: s.options } : s.plugin)) };
+  const doc = {
+    ...(recipe.name ? { name: recipe.name } : {}),
+    ...(recipe.description ? { description: recipe.description } : {}),
+    stages: recipe.stages.map((s) => (Object.keys(s.options).length ? { [s.plugin]: s.options } : s.plugin)),
+  };
   return toYaml(doc);
 }
 
 /** Everything a run produces, written atomically into `out`; `chosen` (a searched recipe) as recipe.yaml. */
-export async function writeResult(out: string, result: PipelineResult, meta: { backend: string; recipe?: string; title?: string }, chosen?: Recipe): Promise<{ files: string[]; written: WrittenModel }> {
+export async function writeResult(
+  out: string,
+  result: PipelineResult,
+  meta: { backend: string; recipe?: string; title?: string },
+  chosen?: Recipe,
+): Promise<{ files: string[]; written: WrittenModel }> {
   const files: string[] = [];
   let written: WrittenModel | undefined;
   // Shard names unlike the current output's, so its model.json never points at a new shard while files move in.

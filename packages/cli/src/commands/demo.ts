@@ -66,15 +66,20 @@ export async function runDemo(o: DemoOptions, print: (s: string) => void): Promi
     const graph = lenet300100(seed);
     const progress = progressPrinter(process.stderr, Boolean(o.quiet));
     progress({ type: 'stageStart', index: 0, name: `train the baseline (${epochs} epochs)`, total: 0 });
-    await train(graph, { x: data.train!.images, y: data.train!.labels, count: data.train!.count, shape: [...data.train!.shape] }, {
-      epochs,
-      batchSize: 128,
-      learningRate: 1e-3,
-      seed,
-      onEvent: (e) => {
-        if (e.type === 'epochEnd') progress({ type: 'epoch', index: 0, epoch: e.epoch + 1, epochs, loss: e.loss ?? NaN, accuracy: e.accuracy, samplesPerSec: e.samplesPerSec });
+    await train(
+      graph,
+      { x: data.train!.images, y: data.train!.labels, count: data.train!.count, shape: [...data.train!.shape] },
+      {
+        epochs,
+        batchSize: 128,
+        learningRate: 1e-3,
+        seed,
+        onEvent: (e) => {
+          if (e.type === 'epochEnd')
+            progress({ type: 'epoch', index: 0, epoch: e.epoch + 1, epochs, loss: e.loss ?? NaN, accuracy: e.accuracy, samplesPerSec: e.samplesPerSec });
+        },
       },
-    });
+    );
 
     const { registry } = await loadRegistry();
     const recipeText = await readFile(DEMO_RECIPE, 'utf8');
@@ -88,7 +93,8 @@ export async function runDemo(o: DemoOptions, print: (s: string) => void): Promi
     const container = join(o.out, 'model.cdz');
     const decoded = await readContainer(container);
     const test = data.test!;
-    const decodedAccuracy = (await evaluate(decoded, { x: test.images, y: test.labels, count: test.count, shape: [...test.shape] }, { batchSize: 512 })).accuracy;
+    const decodedAccuracy = (await evaluate(decoded, { x: test.images, y: test.labels, count: test.count, shape: [...test.shape] }, { batchSize: 512 }))
+      .accuracy;
     const containerBytes = (await stat(container)).size;
     const baselineAccuracy = result.snapshots[0].accuracy ?? NaN;
     return { result, baselineAccuracy, decodedAccuracy, containerBytes, wallMs: performance.now() - t0, peakRssMiB: peak / 2 ** 20 };
@@ -150,8 +156,12 @@ export const demo: Command = {
     const last = r.result.snapshots.at(-1)!;
     const ratio = r.result.snapshots[0].float32Bytes / r.containerBytes;
     print(`\n${stageTable(r.result.snapshots)}\n`);
-    print(`container ${values.out}/model.cdz: ${r.containerBytes.toLocaleString('en-US')} bytes, ${ratio.toFixed(1)}x smaller than the float32 weights ${bar(Math.min(1, ratio / 50), 10)}`);
-    print(`accuracy: baseline ${(r.baselineAccuracy * 100).toFixed(2)}%, compressed ${((last.accuracy ?? NaN) * 100).toFixed(2)}%, decoded from the file ${(r.decodedAccuracy * 100).toFixed(2)}%`);
+    print(
+      `container ${values.out}/model.cdz: ${r.containerBytes.toLocaleString('en-US')} bytes, ${ratio.toFixed(1)}x smaller than the float32 weights ${bar(Math.min(1, ratio / 50), 10)}`,
+    );
+    print(
+      `accuracy: baseline ${(r.baselineAccuracy * 100).toFixed(2)}%, compressed ${((last.accuracy ?? NaN) * 100).toFixed(2)}%, decoded from the file ${(r.decodedAccuracy * 100).toFixed(2)}%`,
+    );
     if (last.accuracy !== undefined && Math.abs(r.decodedAccuracy - last.accuracy) > 1e-9) {
       throw new UserError(`the model decoded from ${values.out}/model.cdz scores ${r.decodedAccuracy}, not the ${last.accuracy} printed`);
     }

@@ -46,7 +46,13 @@ export const inspect: Command = {
       };
     });
     const bytes = layers.reduce((a, l) => a + l.bytes, 0);
-    const totals = { params: report.totals.params, nonzero: report.totals.nonzero, macs: report.totals.macs, effectiveMacs: report.totals.effectiveMacs, bytes };
+    const totals = {
+      params: report.totals.params,
+      nonzero: report.totals.nonzero,
+      macs: report.totals.macs,
+      effectiveMacs: report.totals.effectiveMacs,
+      bytes,
+    };
     const opaque = opaqueOpCounts(graph);
     if (values.json) {
       print(JSON.stringify({ model: graph.name, layers, totals, opaque: Object.fromEntries(opaque) }, null, 2));
@@ -54,13 +60,24 @@ export const inspect: Command = {
     }
     const n = (x: number) => x.toLocaleString('en-US');
     const shape = (s: (number | null)[] | null | undefined) => (s ? `[${s.map((d) => d ?? 'N').join(',')}]` : '?');
-    const rows = layers.map((l) => [l.name, l.opaque ? `${l.op} (tf)` : l.op, shape(l.shape), n(l.params), n(l.nonzero), n(l.macs), l.bytes ? fmtBytes(l.bytes) : '-', l.encoding || '-']);
+    const rows = layers.map((l) => [
+      l.name,
+      l.opaque ? `${l.op} (tf)` : l.op,
+      shape(l.shape),
+      n(l.params),
+      n(l.nonzero),
+      n(l.macs),
+      l.bytes ? fmtBytes(l.bytes) : '-',
+      l.encoding || '-',
+    ]);
     rows.push(['total', '', '', n(totals.params), n(totals.nonzero), n(totals.macs), fmtBytes(totals.bytes), '']);
     print(`${graph.name} (${path})\n`);
     print(textTable(['layer', 'op', 'shape', 'params', 'non-zero', 'MACs', 'bytes', 'encoding'], rows));
     if (opaque.length) {
       const count = opaque.reduce((a, [, k]) => a + k, 0);
-      print(`\nopaque (run by TF.js, not modelled by the IR; channel groups stop at them): ${count} node${count === 1 ? '' : 's'}, ${opaque.map(([op, k]) => `${op} x${k}`).join(', ')}`);
+      print(
+        `\nopaque (run by TF.js, not modelled by the IR; channel groups stop at them): ${count} node${count === 1 ? '' : 's'}, ${opaque.map(([op, k]) => `${op} x${k}`).join(', ')}`,
+      );
     }
   },
 };

@@ -4,7 +4,7 @@ import type { Command } from './command.js';
 
 export const schema: Command = {
   name: 'schema',
-  summary: "print the JSON Schema of recipes over the installed plugins (for editors)",
+  summary: 'print the JSON Schema of recipes over the installed plugins (for editors)',
   usage: `condense schema [--list] [--plugin P]
 
   --list       list the installed plugins instead

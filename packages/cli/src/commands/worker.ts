@@ -36,10 +36,20 @@ Stops on Ctrl-C / SIGTERM after the trials it is running finish.`,
     if (!url) throw new UserError('worker needs --queue redis://HOST:PORT');
     const threads = intOption(values, 'workers') || availableParallelism();
     const lock = intOption(values, 'lock-ms');
-    const modules = [DEFAULT_EXECUTORS, ...String(values.module ?? '').split(',').filter(Boolean)];
+    const modules = [
+      DEFAULT_EXECUTORS,
+      ...String(values.module ?? '')
+        .split(',')
+        .filter(Boolean),
+    ];
     // Outcomes name the thread that ran them: <host>:<pid>/thread-<i>.
     const name = `${hostname()}:${process.pid}`;
-    const host = poolHost({ workers: threads, modules, init: { backend: values.backend, redis: url, plugins: ((values.plugin ?? []) as string[]).map((p) => resolve(p)), wasmThreads: 1 }, name });
+    const host = poolHost({
+      workers: threads,
+      modules,
+      init: { backend: values.backend, redis: url, plugins: ((values.plugin ?? []) as string[]).map((p) => resolve(p)), wasmThreads: 1 },
+      name,
+    });
     const quiet = Boolean(values.quiet);
     const w = await startQueueWorker({
       url,

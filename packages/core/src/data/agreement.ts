@@ -26,7 +26,8 @@ export function agreement(original: ArrayTensor[], outputs: ArrayTensor[]): Agre
   let [same, rows, maxAbs, sumAbs, values] = [0, 0, 0, 0, 0];
   original.forEach((ref, o) => {
     const got = outputs[o];
-    if (!got || got.values.length !== ref.values.length) throw new Error(`agreement: output ${o} has ${got?.values.length ?? 0} values, the original's ${ref.values.length}`);
+    if (!got || got.values.length !== ref.values.length)
+      throw new Error(`agreement: output ${o} has ${got?.values.length ?? 0} values, the original's ${ref.values.length}`);
     for (let i = 0; i < ref.values.length; i++) {
       const d = Math.abs(got.values[i] - ref.values[i]);
       if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? NaN : Math.max(maxAbs, d);
@@ -42,4 +43,3 @@ export function agreement(original: ArrayTensor[], outputs: ArrayTensor[]): Agre
   const examples = original[0]?.shape[0] ?? 0;
   return { examples, ...(rows > 0 ? { top1: same / rows } : {}), maxAbsDiff: maxAbs, meanAbsDiff: values > 0 ? sumAbs / values : 0 };
 }
-

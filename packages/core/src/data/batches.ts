@@ -165,10 +165,12 @@ export function bindChunk(chunk: Chunk, spec: ModelSpec, name: string, indices?:
   });
   const ys = chunk.targets === undefined ? undefined : order(chunk.targets, spec.outputs, 'target', name).map(batched);
   ys?.forEach((y, i) => {
-    if (y.shape[0] !== count) throw new Error(`${name}: target for output '${spec.outputs[i].name}' has ${y.shape[0]} examples, the inputs ${count} (${range})`);
+    if (y.shape[0] !== count)
+      throw new Error(`${name}: target for output '${spec.outputs[i].name}' has ${y.shape[0]} examples, the inputs ${count} (${range})`);
   });
   const w = chunk.weights === undefined ? undefined : batched(chunk.weights);
-  if (w && (w.shape[0] !== count || w.values.length !== count)) throw new Error(`${name}: weights must be one number per example, got shape ${fmt(w.shape)} for ${count} examples (${range})`);
+  if (w && (w.shape[0] !== count || w.values.length !== count))
+    throw new Error(`${name}: weights must be one number per example, got shape ${fmt(w.shape)} for ${count} examples (${range})`);
   const weights = w ? (widen({ ...w, dtype: 'float32' }) as Float32Array) : undefined;
   return {
     count,
@@ -183,7 +185,8 @@ export function bindChunk(chunk: Chunk, spec: ModelSpec, name: string, indices?:
 function order(cols: Columns, specs: TensorSpec[], kind: 'input' | 'target', name: string): ArrayTensor[] {
   const what = kind === 'input' ? 'inputs' : 'outputs';
   if (Array.isArray(cols)) {
-    if (cols.length !== specs.length) throw new Error(`${name}: ${cols.length} ${kind}(s) given, the model has ${specs.length} ${what} (${specs.map((s) => s.name).join(', ')})`);
+    if (cols.length !== specs.length)
+      throw new Error(`${name}: ${cols.length} ${kind}(s) given, the model has ${specs.length} ${what} (${specs.map((s) => s.name).join(', ')})`);
     return cols;
   }
   const keys = Object.keys(cols);

@@ -8,12 +8,21 @@ import { taskFromTrainingConfig } from './task.js';
 /** input [3] -> dense 2 softmax. */
 const spec: ModelSpec = modelSpec(new GraphBuilder('m', [3]).dense(2, { name: 'out', activation: 'softmax' }).build());
 const twoInputs: ModelSpec = {
-  inputs: [{ name: 'image', shape: [2, 2, 1], dtype: 'float32' }, { name: 'tokens', shape: [4], dtype: 'int32' }],
-  outputs: [{ name: 'cls', shape: [3], dtype: 'float32', activation: 'softmax' }, { name: 'box', shape: [2], dtype: 'float32', activation: 'linear' }],
+  inputs: [
+    { name: 'image', shape: [2, 2, 1], dtype: 'float32' },
+    { name: 'tokens', shape: [4], dtype: 'int32' },
+  ],
+  outputs: [
+    { name: 'cls', shape: [3], dtype: 'float32', activation: 'softmax' },
+    { name: 'box', shape: [2], dtype: 'float32', activation: 'linear' },
+  ],
 };
 
 /** n examples of [3]: example i holds i, i, i; label i % 2. */
-const arrays = (n: number) => ({ inputs: { values: Float32Array.from({ length: 3 * n }, (_, k) => Math.floor(k / 3)), shape: [n, 3] }, targets: { values: Int32Array.from({ length: n }, (_, i) => i % 2), shape: [n] } });
+const arrays = (n: number) => ({
+  inputs: { values: Float32Array.from({ length: 3 * n }, (_, k) => Math.floor(k / 3)), shape: [n, 3] },
+  targets: { values: Int32Array.from({ length: n }, (_, i) => i % 2), shape: [n] },
+});
 const firsts = (b: Batch) => Array.from({ length: b.count }, (_, i) => b.inputs[0].values[i * 3]);
 async function all(it: AsyncIterable<Batch>): Promise<Batch[]> {
   const out: Batch[] = [];
@@ -30,13 +39,25 @@ describe('dataSource', () => {
     const tensorLike = { shape: [2, 3], dtype: 'float32', dataSync: () => Float32Array.of(1, 2, 3, 4, 5, 6) };
     const t = dataSource({ inputs: tensorLike });
     expect([t.count, t.hasTargets]).toEqual([2, false]);
-    const nested = await collect(dataSource({ inputs: [[1, 2, 3], [4, 5, 6]] }), spec);
+    const nested = await collect(
+      dataSource({
+        inputs: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      }),
+      spec,
+    );
     expect(Array.from(nested!.inputs[0].values)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('names the data and the problem', () => {
-    expect(() => dataSource({ inputs: { values: new Float32Array(5), shape: [2, 3] } }, 'train (x.npy)')).toThrow(/^train \(x.npy\): inputs: 5 values do not fill the shape \[2, 3\]$/);
-    expect(() => dataSource({ inputs: { values: new Float32Array(6), shape: [2, 3] }, targets: { values: new Int32Array(3), shape: [3] } }, 'd')).toThrow(/d: every input, target and weight needs 2 examples/);
+    expect(() => dataSource({ inputs: { values: new Float32Array(5), shape: [2, 3] } }, 'train (x.npy)')).toThrow(
+      /^train \(x.npy\): inputs: 5 values do not fill the shape \[2, 3\]$/,
+    );
+    expect(() => dataSource({ inputs: { values: new Float32Array(6), shape: [2, 3] }, targets: { values: new Int32Array(3), shape: [3] } }, 'd')).toThrow(
+      /d: every input, target and weight needs 2 examples/,
+    );
     expect(() => dataSource(42 as never, 'd')).toThrow(/d: expected arrays, a tf.data.Dataset or an iterable of batches/);
   });
 });
@@ -45,7 +66,12 @@ describe('batches', () => {
   it('shuffles a memory source by the same permutation the trainer always drew, reading the random stream as before', async () => {
     const r1 = rng(7);
     const got = (await all(batches(dataSource(arrays(10)), spec, { batchSize: 4, random: r1 }))).flatMap(firsts);
-    const want = Array.from(shuffle(Int32Array.from({ length: 10 }, (_, i) => i), rng(7)));
+    const want = Array.from(
+      shuffle(
+        Int32Array.from({ length: 10 }, (_, i) => i),
+        rng(7),
+      ),
+    );
     expect(got).toEqual(want);
     const b = await all(batches(dataSource(arrays(10)), spec, { batchSize: 4 }));
     expect(b.map((x) => x.count)).toEqual([4, 4, 2]);
@@ -74,7 +100,10 @@ describe('batches', () => {
   });
 
   it('gives a single example its batch axis; a one-shot iterator reads once', async () => {
-    const one = [{ inputs: [1, 2, 3], targets: { values: Int32Array.of(1), shape: [] } }, { inputs: [4, 5, 6], targets: { values: Int32Array.of(0), shape: [] } }];
+    const one = [
+      { inputs: [1, 2, 3], targets: { values: Int32Array.of(1), shape: [] } },
+      { inputs: [4, 5, 6], targets: { values: Int32Array.of(0), shape: [] } },
+    ];
     const [b] = await all(batches(dataSource(one), spec, { batchSize: 8 }));
     expect(b.inputs[0].shape).toEqual([2, 3]);
     expect(Array.from(b.targets![0].values)).toEqual([1, 0]);
@@ -87,12 +116,18 @@ describe('batches', () => {
   it('binds named inputs of any dtype and several targets to the model order', async () => {
     const n = 3;
     const source = dataSource({
-      inputs: { tokens: { values: Int32Array.from({ length: 4 * n }, (_, i) => i), shape: [n, 4] }, image: { values: new Float32Array(4 * n).fill(0.5), shape: [n, 2, 2, 1] } },
+      inputs: {
+        tokens: { values: Int32Array.from({ length: 4 * n }, (_, i) => i), shape: [n, 4] },
+        image: { values: new Float32Array(4 * n).fill(0.5), shape: [n, 2, 2, 1] },
+      },
       targets: { box: { values: new Float32Array(2 * n), shape: [n, 2] }, cls: { values: Uint8Array.of(0, 2, 1), shape: [n] } },
       weights: { values: Float32Array.of(1, 2, 3), shape: [n] },
     });
     const b = (await collect(source, twoInputs))!;
-    expect(b.inputs.map((t) => [t.dtype, t.shape])).toEqual([['float32', [3, 2, 2, 1]], ['int32', [3, 4]]]);
+    expect(b.inputs.map((t) => [t.dtype, t.shape])).toEqual([
+      ['float32', [3, 2, 2, 1]],
+      ['int32', [3, 4]],
+    ]);
     expect(b.inputs[1].values).toBeInstanceOf(Int32Array);
     expect(b.targets!.map((t) => t.shape)).toEqual([[3], [3, 2]]);
     expect(Array.from(b.weights!)).toEqual([1, 2, 3]);
@@ -101,15 +136,33 @@ describe('batches', () => {
   it('rejects a shape, a dtype or a name that does not fit, naming the data and the examples', async () => {
     const wrong = dataSource({ inputs: { values: new Float32Array(8), shape: [2, 4] } }, 'train (data.csv)');
     await expect(collect(wrong, spec)).rejects.toThrow(/^train \(data.csv\): input 'input' has example shape \[4\], the model takes \[3\] \(examples 0..1\)$/);
-    const floats = dataSource({ inputs: { image: { values: new Float32Array(8), shape: [2, 2, 2, 1] }, tokens: { values: Float32Array.of(1, 2, 3, 4, 5, 6.5, 7, 8), shape: [2, 4] } } }, 'd');
+    const floats = dataSource(
+      { inputs: { image: { values: new Float32Array(8), shape: [2, 2, 2, 1] }, tokens: { values: Float32Array.of(1, 2, 3, 4, 5, 6.5, 7, 8), shape: [2, 4] } } },
+      'd',
+    );
     await expect(collect(floats, twoInputs)).rejects.toThrow(/d: input 'tokens' is int32, got 6.5 at example 1/);
-    const unnamed = dataSource({ inputs: { img: { values: new Float32Array(4), shape: [1, 2, 2, 1] }, tokens: { values: new Int32Array(4), shape: [1, 4] } } }, 'd');
+    const unnamed = dataSource(
+      { inputs: { img: { values: new Float32Array(4), shape: [1, 2, 2, 1] }, tokens: { values: new Int32Array(4), shape: [1, 4] } } },
+      'd',
+    );
     await expect(collect(unnamed, twoInputs)).rejects.toThrow(/d: no input named 'image' \(the model's inputs: image, tokens; given: img, tokens\)/);
   });
 
   it('finds out whether a stream has targets from its first chunk', async () => {
-    expect(await hasTargets(dataSource(function* () { yield { xs: [[1, 2, 3]], ys: [[1]] }; }))).toBe(true);
-    expect(await hasTargets(dataSource(function* () { yield [[1, 2, 3]]; }))).toBe(false);
+    expect(
+      await hasTargets(
+        dataSource(function* () {
+          yield { xs: [[1, 2, 3]], ys: [[1]] };
+        }),
+      ),
+    ).toBe(true);
+    expect(
+      await hasTargets(
+        dataSource(function* () {
+          yield [[1, 2, 3]];
+        }),
+      ),
+    ).toBe(false);
   });
 });
 
@@ -122,16 +175,33 @@ describe('agreement', () => {
     expect(a.top1).toBe(0.5);
     expect(a.maxAbsDiff).toBeCloseTo(0.5);
     expect(a.meanAbsDiff).toBeCloseTo((0.3 + 0.3 + 0.5 + 0.5) / 4);
-    expect(agreement([{ values: Float32Array.of(1, 2), shape: [2, 1], dtype: 'float32' }], [{ values: Float32Array.of(1, 2), shape: [2, 1], dtype: 'float32' }]).top1).toBeUndefined();
+    expect(
+      agreement([{ values: Float32Array.of(1, 2), shape: [2, 1], dtype: 'float32' }], [{ values: Float32Array.of(1, 2), shape: [2, 1], dtype: 'float32' }])
+        .top1,
+    ).toBeUndefined();
   });
 });
 
 describe('taskFromTrainingConfig', () => {
   it('reads Keras losses, metrics and loss weights, per output by name or list', () => {
-    expect(taskFromTrainingConfig({ loss: 'sparse_categorical_crossentropy', metrics: [['accuracy']] }, ['out'])).toEqual({ loss: ['sparseCategoricalCrossentropy'], metrics: ['accuracy'] });
+    expect(taskFromTrainingConfig({ loss: 'sparse_categorical_crossentropy', metrics: [['accuracy']] }, ['out'])).toEqual({
+      loss: ['sparseCategoricalCrossentropy'],
+      metrics: ['accuracy'],
+    });
     expect(
-      taskFromTrainingConfig({ loss: { cls: { class_name: 'CategoricalCrossentropy', config: { from_logits: true } }, box: 'mae' }, loss_weights: [1, 0.5], metrics: { cls: ['acc'], box: ['mse'] } }, ['cls', 'box']),
-    ).toEqual({ loss: [{ type: 'categoricalCrossentropy', fromLogits: true }, 'meanAbsoluteError'], lossWeights: [1, 0.5], metrics: { cls: ['accuracy'], box: ['meanSquaredError'] } });
+      taskFromTrainingConfig(
+        {
+          loss: { cls: { class_name: 'CategoricalCrossentropy', config: { from_logits: true } }, box: 'mae' },
+          loss_weights: [1, 0.5],
+          metrics: { cls: ['acc'], box: ['mse'] },
+        },
+        ['cls', 'box'],
+      ),
+    ).toEqual({
+      loss: [{ type: 'categoricalCrossentropy', fromLogits: true }, 'meanAbsoluteError'],
+      lossWeights: [1, 0.5],
+      metrics: { cls: ['accuracy'], box: ['meanSquaredError'] },
+    });
     expect(taskFromTrainingConfig({ loss: 'my_custom_loss' }, ['out'])).toBeUndefined();
     expect(taskFromTrainingConfig(undefined, ['out'])).toBeUndefined();
   });

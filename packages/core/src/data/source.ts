@@ -1,6 +1,16 @@
 import {
-  columnList, gatherRows, isTensorInput, isTensorLike, sizeOf, sliceRows, toArrayTensor, toColumns,
-  type ArrayTensor, type Columns, type TensorInput, type TensorsInput,
+  columnList,
+  gatherRows,
+  isTensorInput,
+  isTensorLike,
+  sizeOf,
+  sliceRows,
+  toArrayTensor,
+  toColumns,
+  type ArrayTensor,
+  type Columns,
+  type TensorInput,
+  type TensorsInput,
 } from './tensors.js';
 
 /**
@@ -99,7 +109,9 @@ export function readChunk(v: unknown, name: string): Chunk {
     const inputs = toColumns(('inputs' in v ? v.inputs : v.xs) as TensorsInput, `${name}: inputs`);
     const t = 'inputs' in v ? v.targets : v.ys;
     const targets = t === undefined ? undefined : toColumns(t as TensorsInput, `${name}: targets`);
-    const w = ArrayBuffer.isView(v.weights) ? { values: v.weights as unknown as ArrayLike<number>, shape: [(v.weights as unknown as ArrayLike<number>).length] } : v.weights;
+    const w = ArrayBuffer.isView(v.weights)
+      ? { values: v.weights as unknown as ArrayLike<number>, shape: [(v.weights as unknown as ArrayLike<number>).length] }
+      : v.weights;
     const weights = w === undefined ? undefined : toArrayTensor(w as TensorInput, `${name}: weights`);
     return { inputs, ...(targets ? { targets } : {}), ...(weights ? { weights: { ...weights, dtype: 'float32' } } : {}) };
   }
@@ -110,7 +122,8 @@ export function readChunk(v: unknown, name: string): Chunk {
 export function memorySource(chunk: Chunk, name = 'data', transform?: (c: Chunk) => Chunk): DataSource {
   const tensors = [...columnList(chunk.inputs), ...(chunk.targets ? columnList(chunk.targets) : []), ...(chunk.weights ? [chunk.weights] : [])];
   const count = columnList(chunk.inputs)[0]?.shape[0] ?? 0;
-  for (const t of tensors) if (t.shape[0] !== count) throw new Error(`${name}: every input, target and weight needs ${count} examples (the first input's), one has ${t.shape[0]}`);
+  for (const t of tensors)
+    if (t.shape[0] !== count) throw new Error(`${name}: every input, target and weight needs ${count} examples (the first input's), one has ${t.shape[0]}`);
   const map = (c: Chunk) => (transform ? transform(c) : c);
   const rows = (fn: (t: ArrayTensor) => ArrayTensor): Chunk => mapChunk(chunk, fn);
   return {
@@ -139,10 +152,12 @@ function streamSource(open: () => Streamable, name: string, repeatable: boolean)
     name,
     repeatable,
     async *stream() {
-      if (!repeatable && opened) throw new Error(`${name}: a one-shot iterator can be read once (one epoch); pass a function returning a fresh iterable, e.g. a generator function`);
+      if (!repeatable && opened)
+        throw new Error(`${name}: a one-shot iterator can be read once (one epoch); pass a function returning a fresh iterable, e.g. a generator function`);
       opened = true;
       const it = open();
-      if (!isObject(it) || !(Symbol.asyncIterator in it || Symbol.iterator in it)) throw new Error(`${name}: the data function must return an (async) iterable of batches`);
+      if (!isObject(it) || !(Symbol.asyncIterator in it || Symbol.iterator in it))
+        throw new Error(`${name}: the data function must return an (async) iterable of batches`);
       let i = 0;
       for await (const element of it as AsyncIterable<unknown>) yield readChunk(element, `${name} element ${i++}`);
     },

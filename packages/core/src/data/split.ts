@@ -12,7 +12,9 @@ export interface ImageSet {
 /** Examples of a single-input image model as plain images (+ labels), for stages that work on images directly. */
 export function imageSplit(batch: Batch, where: string): ImageSet {
   if (batch.inputs.length !== 1 || batch.inputs[0].dtype !== 'float32') {
-    throw new Error(`${where}: needs a model with one float32 input, the data has ${batch.inputs.length} input(s)${batch.inputs[0] ? ` (${batch.inputs[0].dtype})` : ''}`);
+    throw new Error(
+      `${where}: needs a model with one float32 input, the data has ${batch.inputs.length} input(s)${batch.inputs[0] ? ` (${batch.inputs[0].dtype})` : ''}`,
+    );
   }
   const x = batch.inputs[0];
   const y = batch.targets?.[0];

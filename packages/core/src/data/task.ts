@@ -100,10 +100,18 @@ export const lossName = (name: string): LossName | undefined => lookup(LOSS_ALIA
 export const metricName = (name: string): MetricName | undefined => lookup(METRIC_ALIASES, name);
 
 /** By the lower-cased name, or its camelCase split into snake_case. */
-const lookup = <T>(table: Record<string, T>, name: string): T | undefined => table[name.toLowerCase()] ?? table[name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()];
+const lookup = <T>(table: Record<string, T>, name: string): T | undefined =>
+  table[name.toLowerCase()] ?? table[name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()];
 
 /** Which spec applies to output `i` (named `name`) of `count`; errors name `what`. */
-export function forOutput<T>(spec: PerOutput<T> | undefined, i: number, name: string, count: number, what: string, isOne: (v: unknown) => boolean): T | undefined {
+export function forOutput<T>(
+  spec: PerOutput<T> | undefined,
+  i: number,
+  name: string,
+  count: number,
+  what: string,
+  isOne: (v: unknown) => boolean,
+): T | undefined {
   if (spec === undefined) return undefined;
   if (isOne(spec)) return spec as T;
   if (Array.isArray(spec)) {
@@ -131,7 +139,8 @@ export function taskFromTrainingConfig(config: unknown, outputs: string[]): Task
   };
   const perOutput = <T>(v: unknown, read: (x: unknown) => T | undefined): T[] | undefined => {
     if (Array.isArray(v) && outputs.length > 1) return v.length === outputs.length ? (v.map(read) as T[]) : undefined;
-    if (typeof v === 'object' && v !== null && !Array.isArray(v) && !('class_name' in v)) return outputs.map((o) => read((v as Record<string, unknown>)[o])) as T[];
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && !('class_name' in v))
+      return outputs.map((o) => read((v as Record<string, unknown>)[o])) as T[];
     const one = read(v);
     return one === undefined ? undefined : outputs.map(() => one);
   };
@@ -139,7 +148,13 @@ export function taskFromTrainingConfig(config: unknown, outputs: string[]): Task
   const task: TaskSpec = {};
   if (losses && losses.every((l) => l !== undefined)) task.loss = losses;
   const metricList = (v: unknown): MetricSpec[] | undefined => {
-    const flat = (Array.isArray(v) ? v.flat(2) : [v]).map((m) => (typeof m === 'string' ? metricName(m) : typeof m === 'object' && m !== null && typeof (m as { class_name?: unknown }).class_name === 'string' ? metricName((m as { class_name: string }).class_name) : undefined));
+    const flat = (Array.isArray(v) ? v.flat(2) : [v]).map((m) =>
+      typeof m === 'string'
+        ? metricName(m)
+        : typeof m === 'object' && m !== null && typeof (m as { class_name?: unknown }).class_name === 'string'
+          ? metricName((m as { class_name: string }).class_name)
+          : undefined,
+    );
     const known = flat.filter((m): m is MetricName => m !== undefined);
     return known.length ? known : undefined;
   };

@@ -1,16 +1,7 @@
 /** Element types a model input or a target can have. */
 export type DType = 'float32' | 'int32' | 'bool';
 
-export type TypedValues =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray;
+export type TypedValues = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | Uint8ClampedArray;
 
 /**
  * A tensor as plain arrays: `values` row-major, `shape` with the batch axis first. `values` may be
@@ -41,9 +32,11 @@ export type TensorsInput = TensorInput | TensorInput[] | Record<string, TensorIn
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
-export const isTensorLike = (v: unknown): v is TensorLike => isObject(v) && typeof v.dataSync === 'function' && Array.isArray(v.shape) && typeof v.dtype === 'string';
+export const isTensorLike = (v: unknown): v is TensorLike =>
+  isObject(v) && typeof v.dataSync === 'function' && Array.isArray(v.shape) && typeof v.dtype === 'string';
 
-const isTyped = (v: unknown): v is TypedValues => ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
+const isTyped = (v: unknown): v is TypedValues =>
+  ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
 
 /** Whether `v` is one tensor (as opposed to a list or record of them). */
 export function isTensorInput(v: unknown): v is TensorInput {
@@ -62,12 +55,14 @@ function dtypeOf(values: ArrayLike<number>): DType {
 /** Read one tensor; `where` names it in errors. */
 export function toArrayTensor(v: TensorInput, where: string): ArrayTensor {
   if (isTensorLike(v)) {
-    if (v.dtype !== 'float32' && v.dtype !== 'int32' && v.dtype !== 'bool') throw new Error(`${where}: tensors of dtype ${v.dtype} are not supported (float32, int32, bool)`);
+    if (v.dtype !== 'float32' && v.dtype !== 'int32' && v.dtype !== 'bool')
+      throw new Error(`${where}: tensors of dtype ${v.dtype} are not supported (float32, int32, bool)`);
     return { values: v.dataSync() as TypedValues, shape: [...v.shape], dtype: v.dtype };
   }
   if (Array.isArray(v)) return fromNested(v, where);
   const { values, shape } = v;
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new Error(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
   const dtype = v.dtype ?? dtypeOf(values);
   const typed = isTyped(values) ? values : dtype === 'float32' ? Float32Array.from(values) : Int32Array.from(values);
   if (typed.length !== sizeOf(shape)) throw new Error(`${where}: ${typed.length} values do not fill the shape [${shape.join(', ')}]`);

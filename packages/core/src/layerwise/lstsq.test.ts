@@ -20,29 +20,32 @@ for (let r = 0; r < ROWS; r++) for (let a = 0; a < K; a++) for (let b = 0; b < K
 /** || X a - X b ||^2 from the rows themselves (a, b: K x N). */
 function residual(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let e = 0;
-  for (let r = 0; r < ROWS; r++) for (let c = 0; c < N; c++) {
-    let y = 0;
-    for (let i = 0; i < K; i++) y += x[r * K + i] * (a[i * N + c] - b[i * N + c]);
-    e += y * y;
-  }
+  for (let r = 0; r < ROWS; r++)
+    for (let c = 0; c < N; c++) {
+      let y = 0;
+      for (let i = 0; i < K; i++) y += x[r * K + i] * (a[i * N + c] - b[i * N + c]);
+      e += y * y;
+    }
   return e;
 }
 
 describe('least squares', () => {
   it('cholesky and choleskySolve: L L^T = A, and the solve satisfies A X = B', () => {
     const l = cholesky(h, K)!;
-    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += l[i * K + k] * l[j * K + k];
-      expect(s).toBeCloseTo(h[i * K + j], 8);
-    }
+    for (let i = 0; i < K; i++)
+      for (let j = 0; j < K; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += l[i * K + k] * l[j * K + k];
+        expect(s).toBeCloseTo(h[i * K + j], 8);
+      }
     const b = Float64Array.from({ length: K * 2 }, g);
     const sol = choleskySolve(l, K, b, 2);
-    for (let i = 0; i < K; i++) for (let c = 0; c < 2; c++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += h[i * K + k] * sol[k * 2 + c];
-      expect(s).toBeCloseTo(b[i * 2 + c], 6);
-    }
+    for (let i = 0; i < K; i++)
+      for (let c = 0; c < 2; c++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += h[i * K + k] * sol[k * 2 + c];
+        expect(s).toBeCloseTo(b[i * 2 + c], 6);
+      }
     expect(cholesky(new Float64Array([1, 1, 1, 1]), 2)).toBeUndefined();
   });
 
@@ -50,7 +53,9 @@ describe('least squares', () => {
     const singular = new Float64Array([1, 1, 1, 1]);
     const { lambda } = dampedFactor(singular, 2, 0, cholesky, 'test');
     expect(lambda).toBeGreaterThan(0);
-    expect(() => dampedFactor(new Float64Array([-1, 0, 0, -1]), 2, 0.01, cholesky, "layer 'x'")).toThrow(/layer 'x': the 2 x 2 input Hessian is not positive definite/);
+    expect(() => dampedFactor(new Float64Array([-1, 0, 0, -1]), 2, 0.01, cholesky, "layer 'x'")).toThrow(
+      /layer 'x': the 2 x 2 input Hessian is not positive definite/,
+    );
   });
 
   it('ridgeSolve recovers W from H and X^T X W when unregularised; a ridge shrinks it', () => {
@@ -68,7 +73,9 @@ describe('least squares', () => {
     const refit = refitRows(h, K, w, N, kept, 0);
     const expand = (sub: ArrayLike<number>) => {
       const full = new Float64Array(K * N);
-      kept.forEach((r, i) => { for (let c = 0; c < N; c++) full[r * N + c] = sub[i * N + c]; });
+      kept.forEach((r, i) => {
+        for (let c = 0; c < N; c++) full[r * N + c] = sub[i * N + c];
+      });
       return full;
     };
     const dropped = expand(Float64Array.from(kept.flatMap((r) => Array.from(w.subarray(r * N, (r + 1) * N)))));

@@ -17,7 +17,10 @@ export function cholesky(a: Float64Array, n: number): Float64Array | undefined {
     let j = 0;
     for (; j + 3 < i; j += 4) {
       const [r0, r1, r2, r3] = [j * n, (j + 1) * n, (j + 2) * n, (j + 3) * n];
-      let s0 = a[ri + j], s1 = a[ri + j + 1], s2 = a[ri + j + 2], s3 = a[ri + j + 3];
+      let s0 = a[ri + j],
+        s1 = a[ri + j + 1],
+        s2 = a[ri + j + 2],
+        s3 = a[ri + j + 3];
       for (let k = 0; k < j; k++) {
         const x = l[ri + k];
         s0 -= x * l[r0 + k];
@@ -86,7 +89,11 @@ export function meanDiagonal(h: Float64Array, n: number): number {
  * the call and taken off again (no k x k copy): `factor` must not keep or change its input.
  */
 export function dampedFactor<T>(
-  h: Float64Array, n: number, percent: number, factor: (a: Float64Array, n: number) => T | undefined, where: string,
+  h: Float64Array,
+  n: number,
+  percent: number,
+  factor: (a: Float64Array, n: number) => T | undefined,
+  where: string,
 ): { factor: T; lambda: number } {
   const scale = meanDiagonal(h, n) || 1;
   const diagonal = Float64Array.from({ length: n }, (_, i) => h[i * n + i]);

@@ -109,7 +109,11 @@ describe('LayerPass', () => {
     expect(pass.computed('c2')).toBe(false);
     expect(rt.computed).toEqual(['c1', 'c2', 'c3', 'add']);
     // Both at once: one from the frontier, one ahead.
-    for await (const b of pass.values(['c1', 'pool'])) expect([b.get('c1')!.shape, b.get('pool')!.shape]).toEqual([[10, 6, 6, 4], [10, 3, 3, 4]]);
+    for await (const b of pass.values(['c1', 'pool']))
+      expect([b.get('c1')!.shape, b.get('pool')!.shape]).toEqual([
+        [10, 6, 6, 4],
+        [10, 3, 3, 4],
+      ]);
   });
 
   it('frozen: what a look-ahead computes is kept, never computed twice, and advance may name a computed node', async () => {
@@ -153,13 +157,22 @@ describe('LayerPass', () => {
     expect(x.inputs[0].values.buffer).toBe(images.buffer);
     expect(splitInputs({ ...split, shape: [6, 6, 2] }).inputs[0].shape).toEqual([COUNT, 6, 6, 2]);
     const f = referenceRuntime().forward as Forward;
-    expect(() => new LayerPass(f, model(), { count: 3, inputs: [{ values: new Float32Array(5), shape: [3, 6, 6, 2] }] })).toThrow(/input 'input' has 5 values of shape \[3, 6, 6, 2\], expected 3 examples/);
+    expect(() => new LayerPass(f, model(), { count: 3, inputs: [{ values: new Float32Array(5), shape: [3, 6, 6, 2] }] })).toThrow(
+      /input 'input' has 5 values of shape \[3, 6, 6, 2\], expected 3 examples/,
+    );
     expect(() => new LayerPass(f, model(), { count: 1, inputs: [] })).toThrow(/graph 'res' takes 1 input\(s\), the examples have 0/);
     expect(() => new LayerPass(f, model(), examples, { batchSize: 0 })).toThrow(/batchSize must be a positive integer, got 0/);
   });
   it('batchInputs: float32 inputs as views, integer ones as float32 copies', () => {
     const ints = Int32Array.of(1, 2, 3);
-    const x = batchInputs({ count: 3, indices: Int32Array.of(0, 1, 2), inputs: [{ values: images, shape: [COUNT, 72], dtype: 'float32' }, { values: ints, shape: [3, 1], dtype: 'int32' }] });
+    const x = batchInputs({
+      count: 3,
+      indices: Int32Array.of(0, 1, 2),
+      inputs: [
+        { values: images, shape: [COUNT, 72], dtype: 'float32' },
+        { values: ints, shape: [3, 1], dtype: 'int32' },
+      ],
+    });
     expect(x.inputs[0].values).toBe(images);
     expect(x.inputs[1].values).toEqual(Float32Array.of(1, 2, 3));
   });

@@ -71,7 +71,8 @@ export function batchInputs(batch: Batch): ModelInputs {
 /** The batches of a set of examples: views into the caller's arrays, no copy. */
 function splitBatches(graph: Graph, examples: ModelInputs, batchSize: number, who: string): Map<string, NodeValue>[] {
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`${who}: batchSize must be a positive integer, got ${batchSize}`);
-  if (examples.inputs.length !== graph.inputs.length) throw new Error(`${who}: graph '${graph.name}' takes ${graph.inputs.length} input(s), the examples have ${examples.inputs.length}`);
+  if (examples.inputs.length !== graph.inputs.length)
+    throw new Error(`${who}: graph '${graph.name}' takes ${graph.inputs.length} input(s), the examples have ${examples.inputs.length}`);
   if (!(Number.isInteger(examples.count) && examples.count >= 1)) throw new Error(`${who}: needs at least one example, got ${examples.count}`);
   const per = examples.inputs.map((x, i) => {
     const name = graph.inputs[i];
@@ -139,7 +140,8 @@ export class LayerPass {
     const order = topoSort(this.graph);
     const at = order.findIndex((n) => n.name === node);
     if (at < 0) throw new Error(`${this.who}: no node '${node}'`);
-    if (this.done.has(node) && !this.frozen) throw new Error(`${this.who}: node '${node}' is behind the frontier (the pass only moves forward; open a new pass)`);
+    if (this.done.has(node) && !this.frozen)
+      throw new Error(`${this.who}: node '${node}' is behind the frontier (the pass only moves forward; open a new pass)`);
     if (this.cut === undefined || at > order.findIndex((n) => n.name === this.cut)) this.cut = node;
     const todo = order.slice(0, at).filter((n) => !this.done.has(n.name));
     if (todo.length === 0) {
@@ -249,7 +251,9 @@ export class LayerPass {
 
   private freed(name: string, reader?: string): Error {
     const by = reader ? ` (read by '${reader}')` : '';
-    return new Error(`${this.who}: value '${name}'${by} was computed and freed; nothing ahead of the frontier read it when the pass moved past it (open a new pass)`);
+    return new Error(
+      `${this.who}: value '${name}'${by} was computed and freed; nothing ahead of the frontier read it when the pass moved past it (open a new pass)`,
+    );
   }
 
   private async run(batch: Map<string, NodeValue>, feeds: string[], nodes: string[], outputs: string[], b: number): Promise<Map<string, NodeValue>> {

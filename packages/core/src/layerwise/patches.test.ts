@@ -9,11 +9,15 @@ function brute(win: ConvWindow, x: Float32Array, [n, h, w, c]: number[]): Float6
   const [dh, dw] = win.dilation ?? [1, 1];
   const { ho, wo, top, left } = convWindow(win, h, w);
   const out = new Float64Array(kh * kw * c);
-  for (let e = 0; e < n; e++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-    const [iy, ix] = [oy * sh - top + ky * dh, ox * sw - left + kx * dw];
-    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-    for (let ch = 0; ch < c; ch++) out[(ky * kw + kx) * c + ch] += x[((e * h + iy) * w + ix) * c + ch];
-  }
+  for (let e = 0; e < n; e++)
+    for (let oy = 0; oy < ho; oy++)
+      for (let ox = 0; ox < wo; ox++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) {
+            const [iy, ix] = [oy * sh - top + ky * dh, ox * sw - left + kx * dw];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            for (let ch = 0; ch < c; ch++) out[(ky * kw + kx) * c + ch] += x[((e * h + iy) * w + ix) * c + ch];
+          }
   return out;
 }
 

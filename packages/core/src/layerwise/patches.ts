@@ -33,7 +33,8 @@ export function convWindow(win: ConvWindow, h: number, w: number): { ho: number;
   const [dh, dw] = win.dilation ?? [1, 1];
   const padding = win.padding ?? 'valid';
   if (padding !== 'same' && padding !== 'valid') throw new Error(`layer '${win.name}': padding must be 'same' or 'valid', got '${String(padding)}'`);
-  if (![sh, sw, dh, dw].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`layer '${win.name}': strides and dilation must be positive integers, got [${sh}, ${sw}] and [${dh}, ${dw}]`);
+  if (![sh, sw, dh, dw].every((v) => Number.isInteger(v) && v >= 1))
+    throw new Error(`layer '${win.name}': strides and dilation must be positive integers, got [${sh}, ${sw}] and [${dh}, ${dw}]`);
   const ho = windowOut(h, kh, sh, dh, padding);
   const wo = windowOut(w, kw, sw, dw, padding);
   if (ho < 1 || wo < 1) throw new Error(`layer '${win.name}': a ${kh}x${kw} window does not fit the ${h}x${w} input`);
@@ -58,18 +59,19 @@ export function patchSums(win: ConvWindow, x: ArrayLike<number>, shape: readonly
   for (let e = 0; e < n; e++) for (let i = 0, base = e * per; i < per; i++) image[i] += x[base + i];
   const out = into ?? new Float64Array(kh * kw * c);
   if (out.length !== kh * kw * c) throw new Error(`layer '${win.name}': patch sums hold ${kh * kw * c} values, got an array of ${out.length}`);
-  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-    const row = (ky * kw + kx) * c;
-    for (let oy = 0; oy < ho; oy++) {
-      const iy = oy * sh - top + ky * dh;
-      if (iy < 0 || iy >= h) continue;
-      for (let ox = 0; ox < wo; ox++) {
-        const ix = ox * sw - left + kx * dw;
-        if (ix < 0 || ix >= w) continue;
-        const at = (iy * w + ix) * c;
-        for (let ch = 0; ch < c; ch++) out[row + ch] += image[at + ch];
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++) {
+      const row = (ky * kw + kx) * c;
+      for (let oy = 0; oy < ho; oy++) {
+        const iy = oy * sh - top + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        for (let ox = 0; ox < wo; ox++) {
+          const ix = ox * sw - left + kx * dw;
+          if (ix < 0 || ix >= w) continue;
+          const at = (iy * w + ix) * c;
+          for (let ch = 0; ch < c; ch++) out[row + ch] += image[at + ch];
+        }
       }
     }
-  }
   return out;
 }

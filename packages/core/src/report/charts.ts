@@ -3,22 +3,7 @@
 import type { Snapshot } from '../snapshot.js';
 import type { LayerReconstruction, LayerReport, Report, SensitivityCurve, StageReconstruction } from './data.js';
 import { fmtBytes, fmtNum, fmtPct, fmtShort } from './format.js';
-import {
-  clip,
-  esc,
-  finite,
-  linearScale,
-  logScale,
-  logTicks,
-  niceDomain,
-  niceTicks,
-  plotArea,
-  r,
-  svgFrame,
-  xAxis,
-  yAxis,
-  type Box,
-} from './svg.js';
+import { clip, esc, finite, linearScale, logScale, logTicks, niceDomain, niceTicks, plotArea, r, svgFrame, xAxis, yAxis, type Box } from './svg.js';
 
 /** Categorical colours for per-layer series (colour-blind-friendly Okabe-Ito, then a few more). */
 export const PALETTE = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#8c6d31', '#7f7f7f', '#bcbd22', '#393b79'];
@@ -61,9 +46,7 @@ export function accuracySizeChart(stages: Snapshot[]): string {
   const y = linearScale(ay0, ay1, y0, y1);
   const xy = pts.map((s) => ({ px: x(s.bytes), py: y(s.accuracy as number) }));
 
-  const grid =
-    yAxis(b, niceTicks(ay0, ay1, 5), y, (v) => fmtPct(v, 1), 'accuracy') +
-    xAxis(b, logTicks(bx0, bx1), x, fmtBytes, 'stored size (log scale)');
+  const grid = yAxis(b, niceTicks(ay0, ay1, 5), y, (v) => fmtPct(v, 1), 'accuracy') + xAxis(b, logTicks(bx0, bx1), x, fmtBytes, 'stored size (log scale)');
   const obstacles: LabelBox[] = xy.map(({ px, py }) => ({ x: px - 7, y: py - 7, w: 14, h: 14 }));
   let baseline = '';
   const inputAcc = finite(stages[0]?.accuracy);
@@ -105,7 +88,16 @@ function overlap(a: LabelBox, b: LabelBox): number {
 function placeLabels(points: { px: number; py: number; text: string }[], obstacles: LabelBox[], frame: LabelBox): string[] {
   const CHAR = 6.4; // average glyph width of 11.5px system-ui, enough to keep labels apart
   const spots: [number, number, 'start' | 'end' | 'middle'][] = [
-    [9, -8, 'start'], [-9, -8, 'end'], [9, 16, 'start'], [-9, 16, 'end'], [0, -13, 'middle'], [0, 22, 'middle'], [9, -22, 'start'], [-9, -22, 'end'], [9, 30, 'start'], [-9, 30, 'end'],
+    [9, -8, 'start'],
+    [-9, -8, 'end'],
+    [9, 16, 'start'],
+    [-9, 16, 'end'],
+    [0, -13, 'middle'],
+    [0, 22, 'middle'],
+    [9, -22, 'start'],
+    [-9, -22, 'end'],
+    [9, 30, 'start'],
+    [-9, 30, 'end'],
   ];
   const taken = [...obstacles];
   return points.map(({ px, py, text }, i) => {
@@ -302,7 +294,10 @@ export function sensitivityChart(curves: SensitivityCurve[]): string {
       const pts = [...c.points].sort((a, p) => a.sparsity - p.sparsity);
       const d = pts.map((p, j) => `${j ? 'L' : 'M'}${r(x(p.sparsity))} ${r(y(p.accuracy))}`).join('');
       const dots = pts
-        .map((p) => `<circle class="series-point" cx="${r(x(p.sparsity))}" cy="${r(y(p.accuracy))}" r="3" fill="${color}"><title>${esc(`${c.layer} at ${fmtPct(p.sparsity, 0)}: ${fmtPct(p.accuracy)}`)}</title></circle>`)
+        .map(
+          (p) =>
+            `<circle class="series-point" cx="${r(x(p.sparsity))}" cy="${r(y(p.accuracy))}" r="3" fill="${color}"><title>${esc(`${c.layer} at ${fmtPct(p.sparsity, 0)}: ${fmtPct(p.accuracy)}`)}</title></circle>`,
+        )
         .join('');
       const ly = b.top + 8 + i * legendRow;
       const legend =

@@ -65,7 +65,7 @@ describe('renderReportHtml', () => {
     expect(html).toContain('2025-03-14 09:26 UTC');
   });
 
-  it('gives ratios against the input file\'s own bytes and, beside them, against float32; and the written weights, grown ones first', () => {
+  it("gives ratios against the input file's own bytes and, beside them, against float32; and the written weights, grown ones first", () => {
     const report = sampleReport();
     // An input stored as uint8: a quarter of its float32 bytes.
     report.stages[0].bytes = report.stages[0].float32Bytes / 4;
@@ -74,8 +74,24 @@ describe('renderReportHtml', () => {
       bytes: 300_000,
       notes: [],
       weights: [
-        { param: 'a', weight: 'dense/kernel', dtype: 'uint8', bytes: 200_000, input: { dtype: 'uint8', bytes: 200_000 }, maxError: 0, reason: "the input's uint8 grid, bytes unchanged" },
-        { param: 'b', weight: 'dense_1/kernel', dtype: 'float32', bytes: 100_000, input: { dtype: 'uint8', bytes: 25_000 }, maxError: 0, reason: 'a stage changed the values' },
+        {
+          param: 'a',
+          weight: 'dense/kernel',
+          dtype: 'uint8',
+          bytes: 200_000,
+          input: { dtype: 'uint8', bytes: 200_000 },
+          maxError: 0,
+          reason: "the input's uint8 grid, bytes unchanged",
+        },
+        {
+          param: 'b',
+          weight: 'dense_1/kernel',
+          dtype: 'float32',
+          bytes: 100_000,
+          input: { dtype: 'uint8', bytes: 25_000 },
+          maxError: 0,
+          reason: 'a stage changed the values',
+        },
       ],
     };
     const html = renderReportHtml(report);
@@ -135,7 +151,9 @@ describe('renderReportHtml', () => {
   });
 
   it('skips stages whose accuracy is missing or null (NaN after JSON)', () => {
-    const report = JSON.parse(JSON.stringify({ ...sampleReport(), stages: sampleReport().stages.map((s, i) => (i === 2 ? { ...s, accuracy: NaN } : s)) })) as Report;
+    const report = JSON.parse(
+      JSON.stringify({ ...sampleReport(), stages: sampleReport().stages.map((s, i) => (i === 2 ? { ...s, accuracy: NaN } : s)) }),
+    ) as Report;
     expect(report.stages[2].accuracy).toBeNull();
     const acc = charts(renderReportHtml(report), 'accuracy-size')[0];
     expect(count(acc, /<circle class="point/g)).toBe(4);
@@ -177,8 +195,22 @@ describe('renderReportHtml', () => {
     const table = (html: string) => html.slice(html.indexOf('<table class="layers"'), html.indexOf('</table>', html.indexOf('<table class="layers"')));
     expect(table(renderReportHtml(report))).not.toContain('output error');
     report.reconstruction = [
-      { index: 3, stage: 'reconstruct.gptq', layers: [{ layer: 'dense_1', errorBefore: 0.012, errorAfter: 0.002, ms: 1520, bytes: 4_930_000 }, { layer: 'dense_3', errorBefore: 0.0024, errorAfter: 0.0001 }] },
-      { index: 4, stage: 'reconstruct.sparsegpt', layers: [{ layer: 'dense_1', errorBefore: 0.1, errorAfter: 0.05 }, { layer: 'not-a-layer', errorBefore: 1, errorAfter: 1 }] },
+      {
+        index: 3,
+        stage: 'reconstruct.gptq',
+        layers: [
+          { layer: 'dense_1', errorBefore: 0.012, errorAfter: 0.002, ms: 1520, bytes: 4_930_000 },
+          { layer: 'dense_3', errorBefore: 0.0024, errorAfter: 0.0001 },
+        ],
+      },
+      {
+        index: 4,
+        stage: 'reconstruct.sparsegpt',
+        layers: [
+          { layer: 'dense_1', errorBefore: 0.1, errorAfter: 0.05 },
+          { layer: 'not-a-layer', errorBefore: 1, errorAfter: 1 },
+        ],
+      },
     ];
     const html = renderReportHtml(report);
     const t = table(html);

@@ -14,10 +14,24 @@ export function renderReportHtml(report: Report): string {
     summary(stages),
     section('stages', 'Stages', stageTable(stages)),
     report.written ? section('written', `Weights written to ${report.written.file}`, writtenTable(report.written, stages[0])) : '',
-    section('accuracy-size', 'Accuracy against size', figure(accuracySizeChart(stages), 'Each point is the model after a stage; the dashed line is the input model’s accuracy.')),
-    section('layers', 'Layers', `<div class="pair">${figure(sparsityChart(rows), 'Fraction of zero weights per layer.')}${figure(bitsChart(rows), 'Bits per stored weight: 32 float, 16 half, fewer for codebooks and affine quantization.')}</div>${layerTable(rows)}`),
+    section(
+      'accuracy-size',
+      'Accuracy against size',
+      figure(accuracySizeChart(stages), 'Each point is the model after a stage; the dashed line is the input model’s accuracy.'),
+    ),
+    section(
+      'layers',
+      'Layers',
+      `<div class="pair">${figure(sparsityChart(rows), 'Fraction of zero weights per layer.')}${figure(bitsChart(rows), 'Bits per stored weight: 32 float, 16 half, fewer for codebooks and affine quantization.')}</div>${layerTable(rows)}`,
+    ),
     section('histograms', 'Weight histograms after compression', histograms(report, rows)),
-    report.sensitivity?.length ? section('sensitivity', 'Pruning sensitivity', figure(sensitivityChart(report.sensitivity), 'Accuracy when one layer alone is pruned to a given sparsity.')) : '',
+    report.sensitivity?.length
+      ? section(
+          'sensitivity',
+          'Pruning sensitivity',
+          figure(sensitivityChart(report.sensitivity), 'Accuracy when one layer alone is pruned to a given sparsity.'),
+        )
+      : '',
     section('stage-details', 'Stage options and notes', stageDetails(report)),
   ].join('\n');
   return `<!doctype html>
@@ -71,12 +85,24 @@ function summary(stages: Snapshot[]): string {
   if (!first || !last) return '<p class="note">This report has no stages.</p>';
   const only = first === last;
   const acc = finite(last.accuracy);
-  const accDelta = only ? 'input model' : acc !== undefined && finite(first.accuracy) !== undefined ? `${fmtDeltaPts(acc - (first.accuracy as number))} vs input` : '';
+  const accDelta = only
+    ? 'input model'
+    : acc !== undefined && finite(first.accuracy) !== undefined
+      ? `${fmtDeltaPts(acc - (first.accuracy as number))} vs input`
+      : '';
   const macs = ratio(first.macs, last.effectiveMacs);
-  const macsSub = only ? 'input model' : macs !== undefined && macs > 1 ? `${fmtRatio(macs)} fewer than the input’s ${fmtShort(first.macs)}` : `input: ${fmtShort(first.macs)}`;
+  const macsSub = only
+    ? 'input model'
+    : macs !== undefined && macs > 1
+      ? `${fmtRatio(macs)} fewer than the input’s ${fmtShort(first.macs)}`
+      : `input: ${fmtShort(first.macs)}`;
   const vsFloat = fmtRatio(ratio(first.float32Bytes, last.bytes));
   const tiles = [
-    tile('compression', fmtRatio(ratio(first.bytes, last.bytes)), `${fmtBytes(first.bytes)} (input) → ${fmtBytes(last.bytes)} · ${vsFloat} vs float32 (${fmtBytes(first.float32Bytes)})`),
+    tile(
+      'compression',
+      fmtRatio(ratio(first.bytes, last.bytes)),
+      `${fmtBytes(first.bytes)} (input) → ${fmtBytes(last.bytes)} · ${vsFloat} vs float32 (${fmtBytes(first.float32Bytes)})`,
+    ),
     tile('accuracy', acc === undefined ? 'not measured' : fmtPct(acc), accDelta),
     tile('non-zero weights', fmtPct(ratio(last.nonzero, last.params), 1), `${fmtInt(last.nonzero)} of ${fmtInt(last.params)}`),
     tile('effective MACs', fmtShort(last.effectiveMacs), macsSub),
@@ -153,7 +179,17 @@ function num(text: string, raw = false): string {
 function layerTable(rows: LayerRow[]): string {
   if (rows.length === 0) return '';
   const errors = rows.some((r) => r.reconstruction?.length);
-  const head = ['layer', 'op', 'shape', 'params', 'non-zeros before', 'non-zeros after', 'encoding after', 'stored after', ...(errors ? ['output error (calibration)'] : [])];
+  const head = [
+    'layer',
+    'op',
+    'shape',
+    'params',
+    'non-zeros before',
+    'non-zeros after',
+    'encoding after',
+    'stored after',
+    ...(errors ? ['output error (calibration)'] : []),
+  ];
   const numeric = (i: number) => (i >= 3 && i <= 5) || i === 7;
   const body = rows.map((row) => {
     const l = row.after ?? row.before;

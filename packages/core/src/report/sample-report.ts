@@ -100,7 +100,19 @@ function sensitivity(): SensitivityCurve[] {
 
 function stage(index: number, name: string, s: Partial<Snapshot>): Snapshot {
   const params = 266_610; // 266,200 weights + 410 biases
-  return { index, stage: name, params, nonzero: params, bytes: params * 4, float32Bytes: params * 4, macs: 266_200, effectiveMacs: 266_200, epochs: 0, wallMs: 0, ...s };
+  return {
+    index,
+    stage: name,
+    params,
+    nonzero: params,
+    bytes: params * 4,
+    float32Bytes: params * 4,
+    macs: 266_200,
+    effectiveMacs: 266_200,
+    epochs: 0,
+    wallMs: 0,
+    ...s,
+  };
 }
 
 /** The sample report; `accuracy: false` drops every accuracy, as a run without test data would. */
@@ -117,10 +129,26 @@ export function sampleReport(opts: { accuracy?: boolean; seed?: number } = {}): 
   const nz = 21_560;
   const stages: Snapshot[] = [
     stage(0, 'input', { accuracy: 0.8912, loss: 0.301 }),
-    stage(1, 'prune.magnitude', { nonzero: nz + 410, bytes: nz * 5, effectiveMacs: nz, accuracy: 0.8427, loss: 0.452, wallMs: 184, notes: ['threshold = 1.75 x std per layer'] }),
+    stage(1, 'prune.magnitude', {
+      nonzero: nz + 410,
+      bytes: nz * 5,
+      effectiveMacs: nz,
+      accuracy: 0.8427,
+      loss: 0.452,
+      wallMs: 184,
+      notes: ['threshold = 1.75 x std per layer'],
+    }),
     stage(2, 'finetune', { nonzero: nz + 410, bytes: nz * 5, effectiveMacs: nz, epochs: 8, accuracy: 0.8874, loss: 0.318, wallMs: 41_870 }),
     stage(3, 'quantize.kmeans', { nonzero: nz + 410, bytes: 31_240, effectiveMacs: nz, accuracy: 0.8861, loss: 0.322, wallMs: 9_805 }),
-    stage(4, 'codec.deep-compression', { nonzero: nz + 410, bytes: 26_310, effectiveMacs: nz, accuracy: 0.8861, loss: 0.322, wallMs: 642, notes: ['Huffman saved 15.8% over fixed-width indices'] }),
+    stage(4, 'codec.deep-compression', {
+      nonzero: nz + 410,
+      bytes: 26_310,
+      effectiveMacs: nz,
+      accuracy: 0.8861,
+      loss: 0.322,
+      wallMs: 642,
+      notes: ['Huffman saved 15.8% over fixed-width indices'],
+    }),
   ];
   if (opts.accuracy === false) for (const s of stages) delete s.accuracy;
   return {
@@ -131,10 +159,22 @@ export function sampleReport(opts: { accuracy?: boolean; seed?: number } = {}): 
     recipe: 'recipes/deep-compression.yaml',
     stages,
     stageDetails: [
-      { index: 1, name: 'prune.magnitude', options: { quality: 1.75, schedule: 'oneshot' }, details: { sparsity: 0.919, sensitivity: sensitivity() }, notes: ['threshold = 1.75 x std per layer'] },
+      {
+        index: 1,
+        name: 'prune.magnitude',
+        options: { quality: 1.75, schedule: 'oneshot' },
+        details: { sparsity: 0.919, sensitivity: sensitivity() },
+        notes: ['threshold = 1.75 x std per layer'],
+      },
       { index: 2, name: 'finetune', options: { epochs: 8, learningRate: 1e-4, optimizer: 'adam' }, details: { epochs: 8 }, notes: [] },
       { index: 3, name: 'quantize.kmeans', options: { bits: { dense_1: 5, dense_2: 5, dense_3: 6 }, init: 'linear', epochs: 2 }, notes: [] },
-      { index: 4, name: 'codec.deep-compression', options: { huffman: true, indexBits: 4 }, details: { file: 'model.cdz' }, notes: ['Huffman saved 15.8% over fixed-width indices'] },
+      {
+        index: 4,
+        name: 'codec.deep-compression',
+        options: { huffman: true, indexBits: 4 },
+        details: { file: 'model.cdz' },
+        notes: ['Huffman saved 15.8% over fixed-width indices'],
+      },
     ],
     layers: { before, after },
     sensitivity: sensitivity(),

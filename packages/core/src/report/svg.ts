@@ -3,12 +3,7 @@
 
 /** Escapes text for HTML/SVG text nodes and double- or single-quoted attributes. */
 export function esc(text: unknown): string {
-  return String(text)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+  return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 /** A finite number, or undefined (JSON turns NaN/Infinity into null). */
@@ -99,9 +94,7 @@ export function yAxis(b: Box, ticks: number[], y: Scale, fmt: (v: number) => str
       return `<line class="grid" x1="${x0}" x2="${x1}" y1="${py}" y2="${py}"/><text class="tick" x="${x0 - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${esc(fmt(t))}</text>`;
     })
     .join('');
-  const label = title
-    ? `<text class="axis-title" transform="translate(14 ${r((y0 + y1) / 2)}) rotate(-90)" text-anchor="middle">${esc(title)}</text>`
-    : '';
+  const label = title ? `<text class="axis-title" transform="translate(14 ${r((y0 + y1) / 2)}) rotate(-90)" text-anchor="middle">${esc(title)}</text>` : '';
   return lines + label;
 }
 

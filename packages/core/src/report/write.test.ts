@@ -8,9 +8,39 @@ import { readReport, renderReportFromJson, writeReport } from './write.js';
 
 /** A tiny valid report; the writer does not care how realistic it is. */
 function smallReport(model = 'tiny'): Report {
-  const layer = { node: 'dense', op: 'dense', param: 'kernel', shape: [2, 2], params: 4, nonzero: 2, sparsity: 0.5, bits: 32, encoding: 'float32' as const, histogram: { edges: [-1, 0, 1], counts: [1, 1] } };
-  const stage = { index: 0, stage: 'input', params: 4, nonzero: 4, bytes: 16, float32Bytes: 16, macs: 4, effectiveMacs: 4, epochs: 0, wallMs: 0, accuracy: 0.5 };
-  return { title: `report of ${model}`, createdAt: '2025-01-01T00:00:00.000Z', model, stages: [stage], stageDetails: [], layers: { before: [layer], after: [layer] } };
+  const layer = {
+    node: 'dense',
+    op: 'dense',
+    param: 'kernel',
+    shape: [2, 2],
+    params: 4,
+    nonzero: 2,
+    sparsity: 0.5,
+    bits: 32,
+    encoding: 'float32' as const,
+    histogram: { edges: [-1, 0, 1], counts: [1, 1] },
+  };
+  const stage = {
+    index: 0,
+    stage: 'input',
+    params: 4,
+    nonzero: 4,
+    bytes: 16,
+    float32Bytes: 16,
+    macs: 4,
+    effectiveMacs: 4,
+    epochs: 0,
+    wallMs: 0,
+    accuracy: 0.5,
+  };
+  return {
+    title: `report of ${model}`,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    model,
+    stages: [stage],
+    stageDetails: [],
+    layers: { before: [layer], after: [layer] },
+  };
 }
 
 describe('writeReport', () => {

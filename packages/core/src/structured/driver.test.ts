@@ -27,9 +27,16 @@ describe('planGroups', () => {
   it('selects by ops, include, layers; exclude protects a whole group; unprunable and coupled groups are reported', () => {
     const g = net();
     const plan = (o: Parameters<typeof planGroups>[1]) => planGroups(g, o, 'test');
-    expect(plan({ ops: ['conv2d'] }).plan.map((e) => [e.layer, e.ratio])).toEqual([['a', 0.5], ['b', 0.5], ['c+d', 0.5]]);
+    expect(plan({ ops: ['conv2d'] }).plan.map((e) => [e.layer, e.ratio])).toEqual([
+      ['a', 0.5],
+      ['b', 0.5],
+      ['c+d', 0.5],
+    ]);
     expect(plan({ ratio: 0.25, ops: ['conv2d'], include: ['b', 'c'] }).plan.map((e) => e.layer)).toEqual(['b', 'c+d']);
-    expect(plan({ layers: { a: 0.3, fc: 0.6 } }).plan.map((e) => [e.layer, e.ratio])).toEqual([['a', 0.3], ['fc', 0.6]]);
+    expect(plan({ layers: { a: 0.3, fc: 0.6 } }).plan.map((e) => [e.layer, e.ratio])).toEqual([
+      ['a', 0.3],
+      ['fc', 0.6],
+    ]);
     const guarded = plan({ ratio: 0.5, ops: ['conv2d'], exclude: ['d'], layers: { c: 0.25 } });
     expect(guarded.plan.map((e) => e.layer)).toEqual(['a', 'b']);
     expect(guarded.skipped).toEqual([{ layer: 'c+d', reason: 'protected by exclude' }]);
@@ -38,7 +45,9 @@ describe('planGroups', () => {
     expect(plan({}).skipped).toEqual([{ layer: 'out', reason: expect.stringMatching(/graph output 'out'/) }]);
     // ...but naming it exactly is an error; a typo lists the candidates.
     expect(() => plan({ layers: { out: 0.5 } })).toThrow(/test: layers: layer 'out' cannot be pruned: .*graph output/);
-    expect(() => plan({ layers: { conv9: 0.5 } })).toThrow(/layers key pattern 'conv9' matches no layer.*candidates: a \(conv2d\), b \(conv2d\), c \(conv2d\), d \(conv2d\), fc \(dense\), out \(dense\)/);
+    expect(() => plan({ layers: { conv9: 0.5 } })).toThrow(
+      /layers key pattern 'conv9' matches no layer.*candidates: a \(conv2d\), b \(conv2d\), c \(conv2d\), d \(conv2d\), fc \(dense\), out \(dense\)/,
+    );
     expect(() => plan({ ratio: 1 })).toThrow(/test: ratio must be a number in \(0, 1\)/);
     expect(() => plan({ scope: 'global', layers: { a: 0.5 } })).toThrow(/scope 'global' takes one ratio/);
   });
@@ -50,7 +59,11 @@ describe('pruneGroups', () => {
     scaleFilters(g, 'a', (c) => (c % 2 ? 0.01 : 1)); // the odd filters of 'a' are the smallest
     const report = await pruneGroups(g, l1FilterImportance, { ops: ['conv2d'], ratio: 0.5 });
     validate(g);
-    expect(report.layers.map((l) => [l.layer, l.channelsBefore, l.channelsAfter])).toEqual([['a', 8, 4], ['b', 10, 5], ['c+d', 6, 3]]);
+    expect(report.layers.map((l) => [l.layer, l.channelsBefore, l.channelsAfter])).toEqual([
+      ['a', 8, 4],
+      ['b', 10, 5],
+      ['c+d', 6, 3],
+    ]);
     expect([...report.layers[0].removed].sort()).toEqual([1, 3, 5, 7]);
     expect(p(g, 'b/kernel').shape).toEqual([3, 3, 4, 5]);
     expect(p(g, 'fc/kernel').shape).toEqual([6 * 6 * 3, 12]);
@@ -65,7 +78,11 @@ describe('pruneGroups', () => {
       return filterL1Norms(graph, group);
     };
     await pruneGroups(g, check, { ops: ['conv2d'], ratio: 0.5 });
-    expect(seen).toEqual([{ id: 'a', fresh: true }, { id: 'b', fresh: true }, { id: 'c+d', fresh: true }]);
+    expect(seen).toEqual([
+      { id: 'a', fresh: true },
+      { id: 'b', fresh: true },
+      { id: 'c+d', fresh: true },
+    ]);
     expect(p(g, 'b/kernel').shape).toEqual([3, 3, 4, 5]);
   });
 
@@ -93,7 +110,12 @@ describe('pruneGroups', () => {
     const g = net();
     const zeroOdd: Importance = (_graph, group) => Float64Array.from({ length: group.size }, (_, c) => (group.id === 'b' ? 0 : c % 2));
     const r = pruneGroupsSync(g, zeroOdd, { threshold: 0 });
-    expect(r.layers.map((l) => [l.layer, l.channelsAfter])).toEqual([['a', 4], ['b', 1], ['c+d', 3], ['fc', 6]]);
+    expect(r.layers.map((l) => [l.layer, l.channelsAfter])).toEqual([
+      ['a', 4],
+      ['b', 1],
+      ['c+d', 3],
+      ['fc', 6],
+    ]);
     expect(r.skipped.map((s) => s.layer)).toEqual(['out']);
   });
 
@@ -105,7 +127,12 @@ describe('pruneGroups', () => {
       if (s.group.id === 'b') throw new SkipGroup('b is special');
       before.push(`${s.group.id} ${s.removed.length}+${s.kept.length} ${outChannels(s.graph, s.group.producers[0])}`);
     };
-    const r = await pruneGroups(g, l1FilterImportance, { ops: ['conv2d'], ratio: 0.5 }, { compensate, afterRemove: async (s) => void after.push(`${s.group.id} ${outChannels(s.graph, s.group.producers[0])} ${s.index}/${s.total}`) });
+    const r = await pruneGroups(
+      g,
+      l1FilterImportance,
+      { ops: ['conv2d'], ratio: 0.5 },
+      { compensate, afterRemove: async (s) => void after.push(`${s.group.id} ${outChannels(s.graph, s.group.producers[0])} ${s.index}/${s.total}`) },
+    );
     expect(before).toEqual(['a 4+4 8', 'c+d 3+3 6']);
     expect(after).toEqual(['a 4 0/3', 'c+d 3 2/3']);
     expect(r.skipped).toEqual([{ layer: 'b', reason: 'b is special' }]);

@@ -99,12 +99,15 @@ const inOpen01 = (r: unknown): r is number => typeof r === 'number' && r > 0 && 
 function checkOptions(o: ChannelPruneOptions, who: string): void {
   const bad = (msg: string) => new OptionsError(`${who}: ${msg}`);
   if (o.ratio !== undefined && !inOpen01(o.ratio)) throw bad(`ratio must be a number in (0, 1) (exclusive), got ${JSON.stringify(o.ratio)}`);
-  for (const [k, r] of Object.entries(o.layers ?? {})) if (!inOpen01(r)) throw bad(`layers.${k} must be a number in (0, 1) (exclusive), got ${JSON.stringify(r)}`);
+  for (const [k, r] of Object.entries(o.layers ?? {}))
+    if (!inOpen01(r)) throw bad(`layers.${k} must be a number in (0, 1) (exclusive), got ${JSON.stringify(r)}`);
   if (o.maxRatio !== undefined && !(o.maxRatio > 0 && o.maxRatio <= 1)) throw bad(`maxRatio must be in (0, 1], got ${JSON.stringify(o.maxRatio)}`);
-  if (o.roundTo !== undefined && !(Number.isInteger(o.roundTo) && o.roundTo >= 1)) throw bad(`roundTo must be a positive integer, got ${JSON.stringify(o.roundTo)}`);
+  if (o.roundTo !== undefined && !(Number.isInteger(o.roundTo) && o.roundTo >= 1))
+    throw bad(`roundTo must be a positive integer, got ${JSON.stringify(o.roundTo)}`);
   if (o.threshold !== undefined && (o.ratio !== undefined || o.layers !== undefined)) throw bad('threshold cannot be combined with ratio or layers');
   if (o.scope === 'global' && (o.layers !== undefined || o.threshold !== undefined)) throw bad("scope 'global' takes one ratio (not layers or threshold)");
-  if (o.coupled !== undefined && o.coupled !== 'prune' && o.coupled !== 'skip') throw bad(`coupled must be 'prune' or 'skip', got ${JSON.stringify(o.coupled)}`);
+  if (o.coupled !== undefined && o.coupled !== 'prune' && o.coupled !== 'skip')
+    throw bad(`coupled must be 'prune' or 'skip', got ${JSON.stringify(o.coupled)}`);
 }
 
 interface ProducerRef {
@@ -139,7 +142,8 @@ export function planGroups(graph: Graph, o: ChannelPruneOptions, who: string): {
     else if (!g.prunable) {
       if (entry?.rank === MatchRank.Exact) throw new OptionsError(`${who}: layers: layer '${entry.key}' cannot be pruned: ${g.reason}`);
       skip(g.reason ?? 'not prunable');
-    } else if (g.producers.length > 1 && o.coupled === 'skip') skip(`producers ${g.producers.join(', ')} are coupled (residual add) and coupled: 'skip' was given`);
+    } else if (g.producers.length > 1 && o.coupled === 'skip')
+      skip(`producers ${g.producers.join(', ')} are coupled (residual add) and coupled: 'skip' was given`);
     else plan.push({ layer: g.id, producers: g.producers, ratio: entry?.value ?? ratio });
   }
   return { plan, skipped };
@@ -163,7 +167,8 @@ export function lowestScores(scores: Scores, count: number): number[] {
 
 function checkScores(scores: unknown, group: ChannelGroup, who: string): Scores {
   const s = scores as Scores;
-  if (typeof s?.length !== 'number' || s.length !== group.size) throw new Error(`${who}: the importance gave ${s?.length ?? 'no'} scores for group '${group.id}' of ${group.size} channels`);
+  if (typeof s?.length !== 'number' || s.length !== group.size)
+    throw new Error(`${who}: the importance gave ${s?.length ?? 'no'} scores for group '${group.id}' of ${group.size} channels`);
   for (let c = 0; c < s.length; c++) if (Number.isNaN(s[c])) throw new Error(`${who}: the importance gave NaN for channel ${c} of group '${group.id}'`);
   return s;
 }
@@ -177,7 +182,14 @@ interface GlobalPlan {
 }
 
 /** Every group's scores up front, divided by their mean (Torch-Pruning's default normaliser), one ranking, per-group caps. */
-function* globalPlan(graph: Graph, plan: PlanEntry[], importance: Importance, o: ChannelPruneOptions, ctxOf: (i: number) => ImportanceContext, who: string): Steps<GlobalPlan> {
+function* globalPlan(
+  graph: Graph,
+  plan: PlanEntry[],
+  importance: Importance,
+  o: ChannelPruneOptions,
+  ctxOf: (i: number) => ImportanceContext,
+  who: string,
+): Steps<GlobalPlan> {
   const scores: (Scores | string)[] = [];
   for (const [index, entry] of plan.entries()) {
     const group = fresh(graph, entry);
@@ -256,11 +268,23 @@ function countAtOrBelow(scores: Scores, threshold: number): number {
 }
 
 /** Plan, rank and remove (see `planGroups`). Edits `graph` in place; `who` names the stage in errors. */
-export function pruneGroups(graph: Graph, importance: Importance, options: ChannelPruneOptions, hooks: PruneHooks = {}, who = 'pruneGroups'): Promise<GroupsReport> {
+export function pruneGroups(
+  graph: Graph,
+  importance: Importance,
+  options: ChannelPruneOptions,
+  hooks: PruneHooks = {},
+  who = 'pruneGroups',
+): Promise<GroupsReport> {
   return runAsync(drive(graph, importance, options, hooks, who));
 }
 
 /** `pruneGroups` for an importance and hooks that return plain values (e.g. inside a training hook). */
-export function pruneGroupsSync(graph: Graph, importance: Importance, options: ChannelPruneOptions, hooks: PruneHooks = {}, who = 'pruneGroupsSync'): GroupsReport {
+export function pruneGroupsSync(
+  graph: Graph,
+  importance: Importance,
+  options: ChannelPruneOptions,
+  hooks: PruneHooks = {},
+  who = 'pruneGroupsSync',
+): GroupsReport {
   return runSync(drive(graph, importance, options, hooks, who), who);
 }

@@ -56,4 +56,11 @@ export function orderScores(order: ArrayLike<number>, channels: number): Float64
 }
 
 /** A seeded random order (the group's seed): score = position in a shuffle of the channels. */
-export const randomImportance: Importance = (_graph, group, ctx) => orderScores(shuffle(Int32Array.from({ length: group.size }, (_, i) => i), rng(ctx.seed)), group.size);
+export const randomImportance: Importance = (_graph, group, ctx) =>
+  orderScores(
+    shuffle(
+      Int32Array.from({ length: group.size }, (_, i) => i),
+      rng(ctx.seed),
+    ),
+    group.size,
+  );

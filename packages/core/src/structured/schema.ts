@@ -10,9 +10,16 @@ export function channelPruneOptions(defaultOps: string[] = ['conv2d']) {
     layers: Type.Optional(layerMap(Fraction(), { description: 'per-layer fractions (override ratio; with no ratio, only these layers are pruned)' })),
     ops: Type.Array(Type.String(), { default: defaultOps, description: 'op types of the layers pruned at ratio' }),
     include: Type.Optional(Type.Array(Type.String(), { description: 'layers pruned at ratio, among those of ops: names, op types or globs (default: all)' })),
-    exclude: Type.Optional(Type.Array(Type.String(), { description: 'protected layers, never pruned (their whole channel group is left): names, op types or globs' })),
-    coupled: Type.Union([Type.Literal('prune'), Type.Literal('skip')], { default: 'prune', description: 'layers coupled by a residual add: prune together with a combined criterion, or skip' }),
-    roundTo: Type.Optional(Type.Integer({ minimum: 1, description: "round each layer's kept channel count up to a multiple of this (hardware-friendly widths)" })),
+    exclude: Type.Optional(
+      Type.Array(Type.String(), { description: 'protected layers, never pruned (their whole channel group is left): names, op types or globs' }),
+    ),
+    coupled: Type.Union([Type.Literal('prune'), Type.Literal('skip')], {
+      default: 'prune',
+      description: 'layers coupled by a residual add: prune together with a combined criterion, or skip',
+    }),
+    roundTo: Type.Optional(
+      Type.Integer({ minimum: 1, description: "round each layer's kept channel count up to a multiple of this (hardware-friendly widths)" }),
+    ),
   };
 }
 

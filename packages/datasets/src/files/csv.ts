@@ -45,7 +45,9 @@ export async function readCsv(path: string, o: CsvOptions): Promise<CsvData> {
     }
     width ??= values.length;
     if (values.length !== o.inputSize && values.length !== o.inputSize + 1) {
-      throw new Error(`${path}: line ${i + 1} (example ${rows.length}) has ${values.length} values; the model input takes ${o.inputSize} (plus one for a label)`);
+      throw new Error(
+        `${path}: line ${i + 1} (example ${rows.length}) has ${values.length} values; the model input takes ${o.inputSize} (plus one for a label)`,
+      );
     }
     if (values.length !== width) throw new Error(`${path}: line ${i + 1} (example ${rows.length}) has ${values.length} values, earlier rows ${width}`);
     rows.push(values);
@@ -59,6 +61,8 @@ export async function readCsv(path: string, o: CsvOptions): Promise<CsvData> {
   if (!labelled) return { inputs: { values: inputs, shape: [n, o.inputSize], dtype: 'float32' }, header };
   const last = rows.map((r) => r[o.inputSize]);
   const integers = last.every((v) => Number.isInteger(v) && v >= 0);
-  const targets: ArrayTensor = integers ? { values: Int32Array.from(last), shape: [n], dtype: 'int32' } : { values: Float32Array.from(last), shape: [n, 1], dtype: 'float32' };
+  const targets: ArrayTensor = integers
+    ? { values: Int32Array.from(last), shape: [n], dtype: 'int32' }
+    : { values: Float32Array.from(last), shape: [n, 1], dtype: 'float32' };
   return { inputs: { values: inputs, shape: [n, o.inputSize], dtype: 'float32' }, targets, header };
 }

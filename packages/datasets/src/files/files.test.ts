@@ -16,7 +16,9 @@ beforeAll(async () => {
 
 /** A w x h RGB image of one colour, as PNG or JPEG bytes. */
 const image = (w: number, h: number, rgb: [number, number, number], format: 'png' | 'jpeg') =>
-  sharp({ create: { width: w, height: h, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })[format]().toBuffer();
+  sharp({ create: { width: w, height: h, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
+    [format]()
+    .toBuffer();
 
 /** A .npy file's bytes (format 1.0). */
 function npy(descr: string, shape: number[], data: ArrayBufferView): Uint8Array {
@@ -94,7 +96,14 @@ describe('arrays and tables', () => {
 
   it('reads .npz arrays x, y and weights, uint8 pixels mapped to floats', async () => {
     const path = join(dir, 'd.npz');
-    await writeFile(path, zipSync({ 'x.npy': npy('|u1', [2, 2, 2, 1], Uint8Array.of(0, 255, 0, 255, 255, 255, 0, 0)), 'y.npy': npy('<i8', [2], BigInt64Array.of(1n, 2n)), 'weights.npy': npy('<f4', [2], Float32Array.of(1, 0.5)) }));
+    await writeFile(
+      path,
+      zipSync({
+        'x.npy': npy('|u1', [2, 2, 2, 1], Uint8Array.of(0, 255, 0, 255, 255, 255, 0, 0)),
+        'y.npy': npy('<i8', [2], BigInt64Array.of(1n, 2n)),
+        'weights.npy': npy('<f4', [2], Float32Array.of(1, 0.5)),
+      }),
+    );
     const d = await loadDataPath(path, { example: [2, 2, 1] });
     const b = (await collect(d.source, model([2, 2, 1])))!;
     expect(Array.from(b.inputs[0].values)).toEqual([0, 1, 0, 1, 1, 1, 0, 0]);

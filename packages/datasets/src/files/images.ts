@@ -27,7 +27,9 @@ const isImage = (name: string) => IMAGE_EXTENSIONS.includes(extname(name).toLowe
 /** Entries of a folder, sorted, dot files skipped; errors name it. */
 async function entries(dir: string) {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => !e.name.startsWith('.'))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (e) {
     throw new Error(`${dir}: cannot read the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
@@ -39,7 +41,9 @@ async function loadSharp(): Promise<Sharp> {
   try {
     return (await import('sharp')).default;
   } catch (e) {
-    throw new Error(`reading images needs the 'sharp' package, which failed to load (${(e as Error).message.split('\n')[0]}); reinstall with optional dependencies`);
+    throw new Error(
+      `reading images needs the 'sharp' package, which failed to load (${(e as Error).message.split('\n')[0]}); reinstall with optional dependencies`,
+    );
   }
 }
 
@@ -54,7 +58,8 @@ export async function readImageFolder(dir: string, o: ImageFolderOptions = {}): 
   const top = await entries(dir);
   const folders = top.filter((e) => e.isDirectory());
   const loose = top.filter((e) => e.isFile() && isImage(e.name));
-  if (folders.length > 0 && loose.length > 0) throw new Error(`${dir}: has both images (${loose[0].name}) and subfolders (${folders[0].name}); use one subfolder per class, or a flat folder of images`);
+  if (folders.length > 0 && loose.length > 0)
+    throw new Error(`${dir}: has both images (${loose[0].name}) and subfolders (${folders[0].name}); use one subfolder per class, or a flat folder of images`);
   const classes = folders.map((f) => f.name);
   const files: { path: string; label?: number }[] = [];
   if (folders.length > 0) {
@@ -82,15 +87,20 @@ export async function readImageFolder(dir: string, o: ImageFolderOptions = {}): 
   const source = memorySource(
     { inputs: [{ values: pixels, shape: [n, h, w, c], dtype: 'float32' }], ...(labels ? { targets: [{ values: labels, shape: [n], dtype: 'int32' }] } : {}) },
     `${dir}`,
-    (chunk) => ({ ...chunk, inputs: (chunk.inputs as { values: Uint8Array; shape: number[]; dtype: 'float32' }[]).map((t) => ({ ...t, values: toFloat(t.values) })) }),
+    (chunk) => ({
+      ...chunk,
+      inputs: (chunk.inputs as { values: Uint8Array; shape: number[]; dtype: 'float32' }[]).map((t) => ({ ...t, values: toFloat(t.values) })),
+    }),
   );
   return { source, ...(labels ? { classes } : {}), count: n, example };
 }
 
 async function firstShape(sharp: Sharp, path: string): Promise<number[]> {
-  const m = await sharp(await readImage(path, 0)).metadata().catch((e: Error) => {
-    throw new Error(`${path}: cannot decode the image (${e.message})`);
-  });
+  const m = await sharp(await readImage(path, 0))
+    .metadata()
+    .catch((e: Error) => {
+      throw new Error(`${path}: cannot decode the image (${e.message})`);
+    });
   return [m.height ?? 0, m.width ?? 0, (m.channels ?? 3) >= 3 ? 3 : 1];
 }
 

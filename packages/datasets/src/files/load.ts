@@ -29,7 +29,8 @@ export interface LoadedData {
   read?: string;
 }
 
-const isFashionMnistDir = (dir: string) => [FASHION_MNIST_FILES.trainImages, FASHION_MNIST_FILES.trainLabels].every((f) => existsSync(join(dir, f)) || existsSync(join(dir, `${f}.gz`)));
+const isFashionMnistDir = (dir: string) =>
+  [FASHION_MNIST_FILES.trainImages, FASHION_MNIST_FILES.trainLabels].every((f) => existsSync(join(dir, f)) || existsSync(join(dir, `${f}.gz`)));
 const isIdx = (path: string) => /-ubyte(\.gz)?$|\.idx\d?(\.gz)?$/.test(path);
 
 /**
@@ -44,7 +45,12 @@ export async function loadDataPath(path: string, o: LoadOptions = {}): Promise<L
   if (await isFolder(path)) {
     if (isFashionMnistDir(path)) return fashionMnist(path, o);
     const f = await readImageFolder(path, { ...o, example: o.example });
-    return { source: f.source, count: f.count, ...(f.classes ? { classes: f.classes } : {}), describe: `${path}: ${f.count} images ${f.example.join('x')}${f.classes ? `, ${f.classes.length} classes` : ', unlabeled'}` };
+    return {
+      source: f.source,
+      count: f.count,
+      ...(f.classes ? { classes: f.classes } : {}),
+      describe: `${path}: ${f.count} images ${f.example.join('x')}${f.classes ? `, ${f.classes.length} classes` : ', unlabeled'}`,
+    };
   }
   if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
   const lower = path.toLowerCase();
@@ -59,7 +65,11 @@ export async function loadDataPath(path: string, o: LoadOptions = {}): Promise<L
     const csv = await readCsv(path, { inputSize: size, limit: o.limit });
     const n = csv.inputs.shape[0];
     const inputs = [{ ...csv.inputs, shape: [n, ...(o.example as number[])] }];
-    return arrays({ inputs, ...(csv.targets ? { targets: [csv.targets] } : {}) }, path, `${path}: ${n} rows${csv.targets ? ', last column the target' : ', unlabeled'}`);
+    return arrays(
+      { inputs, ...(csv.targets ? { targets: [csv.targets] } : {}) },
+      path,
+      `${path}: ${n} rows${csv.targets ? ', last column the target' : ', unlabeled'}`,
+    );
   }
   if (isIdx(lower)) return idxData(path, o);
   throw new Error(`${path}: unknown data format (an image folder, .npy, .npz, .csv or an IDX file)`);
@@ -71,7 +81,13 @@ export const FASHION_MNIST_NAME = 'fashion-mnist';
 function fashionMnist(dir: string | undefined, o: LoadOptions): LoadedData {
   const fm = loadFashionMnist({ dir, limit: { train: o.limit, test: o.limit } });
   const where = fm.source.kind === 'embedded' ? 'the embedded subset' : fm.source.dir;
-  return { source: memorySource(splitChunk(fm.train), `${where} (train)`), test: memorySource(splitChunk(fm.test), `${where} (test)`), count: fm.train.count, describe: `Fashion-MNIST ${where}: ${fm.train.count} train / ${fm.test.count} test`, read: fm.source.dir };
+  return {
+    source: memorySource(splitChunk(fm.train), `${where} (train)`),
+    test: memorySource(splitChunk(fm.test), `${where} (test)`),
+    count: fm.train.count,
+    describe: `Fashion-MNIST ${where}: ${fm.train.count} train / ${fm.test.count} test`,
+    read: fm.source.dir,
+  };
 }
 
 function arrays(chunk: Chunk, path: string, describe: string): LoadedData {
@@ -95,7 +111,8 @@ function head(t: ArrayTensor, limit: number | undefined): ArrayTensor {
 /** Pixel bytes mapped to floats; flat rows reshaped to the model input. */
 function fit(t: ArrayTensor, o: LoadOptions, where: string): ArrayTensor {
   let out = t;
-  if (t.values instanceof Uint8Array && t.dtype !== 'bool') out = { values: pixelMap(o, (o.example?.at(-1) as number | undefined) ?? 1, where)(t.values), shape: t.shape, dtype: 'float32' };
+  if (t.values instanceof Uint8Array && t.dtype !== 'bool')
+    out = { values: pixelMap(o, (o.example?.at(-1) as number | undefined) ?? 1, where)(t.values), shape: t.shape, dtype: 'float32' };
   const example = o.example;
   const n = out.shape[0];
   if (example && out.shape.length === 2 && example.length > 1 && out.shape[1] === example.reduce((a, b) => a * b, 1)) out = { ...out, shape: [n, ...example] };
@@ -114,7 +131,14 @@ function npzChunk(arrays: Record<string, ArrayTensor>, o: LoadOptions, path: str
     else inputs[['x', 'inputs', 'images'].includes(name) ? '' : name.replace(/^x_/, '')] = fit(t, o, `${path}: ${name}`);
   }
   if (Object.keys(inputs).length === 0) throw new Error(`${path}: no input arrays (name them x, or after the model's inputs)`);
-  const cols = (r: Record<string, ArrayTensor>) => ('' in r ? (Object.keys(r).length === 1 ? [r['']] : (() => { throw new Error(`${path}: mixes an unnamed array (x / y) with named ones (${Object.keys(r).filter(Boolean).join(', ')})`); })()) : r);
+  const cols = (r: Record<string, ArrayTensor>) =>
+    '' in r
+      ? Object.keys(r).length === 1
+        ? [r['']]
+        : (() => {
+            throw new Error(`${path}: mixes an unnamed array (x / y) with named ones (${Object.keys(r).filter(Boolean).join(', ')})`);
+          })()
+      : r;
   return { inputs: cols(inputs), ...(Object.keys(targets).length ? { targets: cols(targets) } : {}), ...(weights ? { weights } : {}) };
 }
 
@@ -124,10 +148,19 @@ function idxData(path: string, o: LoadOptions): LoadedData {
   const row = t.dims.slice(1).reduce((a, b) => a * b, 1);
   const raw = t.data.subarray(0, n * row);
   const shape = t.dims.length === 3 ? [n, t.dims[1], t.dims[2], 1] : [n, ...t.dims.slice(1)];
-  const x = t.dtype === 'uint8' ? { values: pixelMap(o, shape.at(-1) as number, path)(raw), shape, dtype: 'float32' as const } : { values: Float32Array.from(raw), shape, dtype: 'float32' as const };
-  const labelsPath = [basename(path).replace('images', 'labels').replace('idx3', 'idx1')].map((b) => join(dirname(path), b)).find((p) => p !== path && existsSync(p));
+  const x =
+    t.dtype === 'uint8'
+      ? { values: pixelMap(o, shape.at(-1) as number, path)(raw), shape, dtype: 'float32' as const }
+      : { values: Float32Array.from(raw), shape, dtype: 'float32' as const };
+  const labelsPath = [basename(path).replace('images', 'labels').replace('idx3', 'idx1')]
+    .map((b) => join(dirname(path), b))
+    .find((p) => p !== path && existsSync(p));
   if (!labelsPath) return arrays({ inputs: [x] }, path, `${path}: ${n} examples, unlabeled`);
   const y = readIdx(labelsPath);
   if (y.dims[0] < n) throw new Error(`${labelsPath}: has ${y.dims[0]} labels, ${path} ${t.dims[0]} examples`);
-  return arrays({ inputs: [x], targets: [{ values: Int32Array.from(y.data.subarray(0, n)), shape: [n], dtype: 'int32' }] }, path, `${path}: ${n} examples, labels from ${labelsPath}`);
+  return arrays(
+    { inputs: [x], targets: [{ values: Int32Array.from(y.data.subarray(0, n)), shape: [n], dtype: 'int32' }] },
+    path,
+    `${path}: ${n} examples, labels from ${labelsPath}`,
+  );
 }

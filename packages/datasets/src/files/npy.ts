@@ -3,7 +3,15 @@ import { unzipSync } from 'fflate';
 import type { ArrayTensor } from '@condense/core';
 
 /** NumPy element types read, by their `descr` (byte order stripped). */
-const DTYPES: Record<string, { size: number; read: (v: DataView, at: number, little: boolean) => number; dtype: ArrayTensor['dtype']; Array: Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor }> = {
+const DTYPES: Record<
+  string,
+  {
+    size: number;
+    read: (v: DataView, at: number, little: boolean) => number;
+    dtype: ArrayTensor['dtype'];
+    Array: Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
+  }
+> = {
   f4: { size: 4, read: (v, at, le) => v.getFloat32(at, le), dtype: 'float32', Array: Float32Array },
   f8: { size: 8, read: (v, at, le) => v.getFloat64(at, le), dtype: 'float32', Array: Float32Array },
   f2: { size: 2, read: (v, at, le) => half(v.getUint16(at, le)), dtype: 'float32', Array: Float32Array },
@@ -48,10 +56,15 @@ export function parseNpy(bytes: Uint8Array, where: string): ArrayTensor {
   if (order[1] === 'True') fail('Fortran-ordered arrays are not supported; save with np.ascontiguousarray');
   const type = DTYPES[descr[2]];
   if (!type) fail(`dtype ${descr[2]} is not supported (float16/32/64, int8-64, uint8-64, bool)`);
-  const shape = shapeText[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const n = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
-  if (bytes.length - offset < n * type.size) fail(`truncated: shape [${shape.join(', ')}] needs ${n * type.size} bytes of data, the file has ${bytes.length - offset}`);
+  if (bytes.length - offset < n * type.size)
+    fail(`truncated: shape [${shape.join(', ')}] needs ${n * type.size} bytes of data, the file has ${bytes.length - offset}`);
   const little = descr[1] !== '>';
   const values = new type.Array(n);
   for (let i = 0; i < n; i++) values[i] = type.read(view, offset + i * type.size, little);

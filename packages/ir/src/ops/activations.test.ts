@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ACTIVATIONS, KERAS_ACTIVATION_IDS, activationDef, activationFacts, activationScalar, activationScalePass, fromKerasActivation,
-  isActivation, kerasActivationId, referenceActivation, type ActivationAttrs, type ActivationFn,
+  ACTIVATIONS,
+  KERAS_ACTIVATION_IDS,
+  activationDef,
+  activationFacts,
+  activationScalar,
+  activationScalePass,
+  fromKerasActivation,
+  isActivation,
+  kerasActivationId,
+  referenceActivation,
+  type ActivationAttrs,
+  type ActivationFn,
 } from './activations.js';
 
 /** A fine grid over [-6, 6] plus the points where functions bend (0, relu6's 6, hard sigmoid's +-2.5). */
@@ -11,7 +21,11 @@ const FACTORS = [0, 0.3, 1, 2, 7.5];
 /** Every function with attrs that change a fact (alpha, gelu's tanh form). */
 const VARIANTS: [ActivationFn, ActivationAttrs][] = [
   ...ACTIVATIONS.map((fn): [ActivationFn, ActivationAttrs] => [fn, {}]),
-  ['elu', { alpha: 2 }], ['elu', { alpha: -0.5 }], ['leakyRelu', { alpha: 1 }], ['leakyRelu', { alpha: -0.2 }], ['gelu', { approximate: true }],
+  ['elu', { alpha: 2 }],
+  ['elu', { alpha: -0.5 }],
+  ['leakyRelu', { alpha: 1 }],
+  ['leakyRelu', { alpha: -0.2 }],
+  ['gelu', { approximate: true }],
 ];
 
 const near = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * (1 + Math.abs(a) + Math.abs(b));
@@ -27,7 +41,10 @@ describe('activation facts hold exactly as stated (checked both ways on a grid)'
       const odd = GRID.every((x) => near(f(-x), -f(x)));
       const monotone = [...GRID].sort((a, b) => a - b).every((x, i, xs) => i === 0 || f(x) >= f(xs[i - 1]));
       expect({ homogeneous, odd, zero: f(0) === 0, monotone }).toEqual({
-        homogeneous: facts.positiveHomogeneous, odd: facts.odd, zero: facts.zeroAtZero, monotone: facts.monotone,
+        homogeneous: facts.positiveHomogeneous,
+        odd: facts.odd,
+        zero: facts.zeroAtZero,
+        monotone: facts.monotone,
       });
     });
   }

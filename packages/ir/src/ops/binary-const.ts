@@ -40,7 +40,8 @@ registerOp({
   arity: 1,
   params: { operand: { kind: 'other', shape: (ctx) => broadcastInto(ctx, 'operand', ctx.inputs[0]) } },
   inferShape: (ctx) => {
-    if (!Object.hasOwn(FNS, String(ctx.node.attrs.fn))) fail(ctx, `binaryConst needs attrs.fn, one of ${BINARY_FNS.join(', ')}; got ${JSON.stringify(ctx.node.attrs.fn)}`);
+    if (!Object.hasOwn(FNS, String(ctx.node.attrs.fn)))
+      fail(ctx, `binaryConst needs attrs.fn, one of ${BINARY_FNS.join(', ')}; got ${JSON.stringify(ctx.node.attrs.fn)}`);
     return ctx.inputs[0];
   },
   channels: { kind: 'elementwise', params: [{ role: 'operand', axis: -1, broadcast: true }] },

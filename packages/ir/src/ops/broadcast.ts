@@ -11,10 +11,12 @@ export function broadcastInto(ctx: OpContext, role: string, x: Shape): number[] 
   const p = ctx.param(role);
   if (!p) fail(ctx, `missing param role '${role}'`);
   const per = x.slice(1);
-  const fits = p.shape.length <= per.length && p.shape.every((d, i) => {
-    const xd = per[per.length - p.shape.length + i];
-    return d === 1 || xd === null || d === xd;
-  });
+  const fits =
+    p.shape.length <= per.length &&
+    p.shape.every((d, i) => {
+      const xd = per[per.length - p.shape.length + i];
+      return d === 1 || xd === null || d === xd;
+    });
   if (!fits) fail(ctx, `param '${p.name}' (role '${role}') of shape [${p.shape.join(', ')}] does not broadcast into the input ${formatShape(x)}`);
   return p.shape;
 }

@@ -64,12 +64,18 @@ describe('conv2d (TF output sizes)', () => {
   });
   it('windowOut matches the TF formulas for all small sizes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), (n, k, s, d) => {
-        const eff = (k - 1) * d + 1;
-        expect(windowOut(n, k, s, d, 'same')).toBe(Math.floor((n - 1) / s) + 1);
-        if (n >= eff) expect(windowOut(n, k, s, d, 'valid')).toBe(Math.floor((n - eff) / s) + 1);
-        else expect(windowOut(n, k, s, d, 'valid')).toBeLessThan(1);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 3 }),
+        (n, k, s, d) => {
+          const eff = (k - 1) * d + 1;
+          expect(windowOut(n, k, s, d, 'same')).toBe(Math.floor((n - 1) / s) + 1);
+          if (n >= eff) expect(windowOut(n, k, s, d, 'valid')).toBe(Math.floor((n - eff) / s) + 1);
+          else expect(windowOut(n, k, s, d, 'valid')).toBeLessThan(1);
+        },
+      ),
     );
   });
 });
@@ -82,8 +88,12 @@ describe('depthwiseConv2d', () => {
     expect(shapeOf('depthwiseConv2d', [[8, 8, 3]], { strides: 2 }, { kernel: [3, 3, 3, 1] })).toEqual([null, 3, 3, 3]);
   });
   it('rejects a kernel whose multiplier disagrees with the attribute, and a bias of the wrong size', () => {
-    expect(() => shapeOf('depthwiseConv2d', [[8, 8, 3]], { depthMultiplier: 2 }, { kernel: [3, 3, 3, 1] })).toThrow(/has shape \[3, 3, 3, 1\], expected \[3, 3, 3, 2\]/);
-    expect(() => shapeOf('depthwiseConv2d', [[8, 8, 3]], { depthMultiplier: 2 }, { kernel: [3, 3, 3, 2], bias: [3] })).toThrow(/role 'bias'\) has shape \[3\], expected \[6\]/);
+    expect(() => shapeOf('depthwiseConv2d', [[8, 8, 3]], { depthMultiplier: 2 }, { kernel: [3, 3, 3, 1] })).toThrow(
+      /has shape \[3, 3, 3, 1\], expected \[3, 3, 3, 2\]/,
+    );
+    expect(() => shapeOf('depthwiseConv2d', [[8, 8, 3]], { depthMultiplier: 2 }, { kernel: [3, 3, 3, 2], bias: [3] })).toThrow(
+      /role 'bias'\) has shape \[3\], expected \[6\]/,
+    );
   });
 });
 
@@ -122,16 +132,59 @@ describe('shape-only ops', () => {
     expect(() => shapeOf('reshape', [[6]], {})).toThrow(/needs attrs.targetShape/);
   });
   it('add needs equal shapes', () => {
-    expect(shapeOf('add', [[4, 4, 3], [4, 4, 3], [4, 4, 3]])).toEqual([null, 4, 4, 3]);
-    expect(() => shapeOf('add', [[4, 4, 3], [4, 4, 2]])).toThrow(/node 'op': inputs have different shapes: \[null, 4, 4, 3\] vs \[null, 4, 4, 2\]/);
+    expect(
+      shapeOf('add', [
+        [4, 4, 3],
+        [4, 4, 3],
+        [4, 4, 3],
+      ]),
+    ).toEqual([null, 4, 4, 3]);
+    expect(() =>
+      shapeOf('add', [
+        [4, 4, 3],
+        [4, 4, 2],
+      ]),
+    ).toThrow(/node 'op': inputs have different shapes: \[null, 4, 4, 3\] vs \[null, 4, 4, 2\]/);
     expect(() => shapeOf('add', [[3]])).toThrow(/add needs at least 2 inputs/);
   });
   it('concat sums the channel axis and checks the others', () => {
-    expect(shapeOf('concat', [[4, 4, 3], [4, 4, 5]], { axis: -1 })).toEqual([null, 4, 4, 8]);
-    expect(shapeOf('concat', [[4, 4, 3], [4, 4, 5]], { axis: 3 })).toEqual([null, 4, 4, 8]);
+    expect(
+      shapeOf(
+        'concat',
+        [
+          [4, 4, 3],
+          [4, 4, 5],
+        ],
+        { axis: -1 },
+      ),
+    ).toEqual([null, 4, 4, 8]);
+    expect(
+      shapeOf(
+        'concat',
+        [
+          [4, 4, 3],
+          [4, 4, 5],
+        ],
+        { axis: 3 },
+      ),
+    ).toEqual([null, 4, 4, 8]);
     expect(shapeOf('concat', [[3], [2], [1]])).toEqual([null, 6]);
-    expect(() => shapeOf('concat', [[4, 4, 3], [4, 5, 3]])).toThrow(/inputs do not match outside the concat axis/);
-    expect(() => shapeOf('concat', [[4, 4, 3], [4, 4, 3]], { axis: 1 })).toThrow(/only concatenation along the channel \(last\) axis/);
+    expect(() =>
+      shapeOf('concat', [
+        [4, 4, 3],
+        [4, 5, 3],
+      ]),
+    ).toThrow(/inputs do not match outside the concat axis/);
+    expect(() =>
+      shapeOf(
+        'concat',
+        [
+          [4, 4, 3],
+          [4, 4, 3],
+        ],
+        { axis: 1 },
+      ),
+    ).toThrow(/only concatenation along the channel \(last\) axis/);
   });
   it('dropout keeps the shape and checks the rate', () => {
     expect(shapeOf('dropout', [[4, 3]], { rate: 0.5 })).toEqual([null, 4, 3]);
@@ -159,14 +212,34 @@ describe('zeroPad2d forms', () => {
   it.each([
     [undefined, [6, 7]], // Keras default: 1 on every side
     [2, [8, 9]],
-    [[1, 2], [6, 9]], // [h, w]: symmetric per axis
-    [[[1, 2], [3, 4]], [7, 12]], // [[top, bottom], [left, right]]
+    [
+      [1, 2],
+      [6, 9],
+    ], // [h, w]: symmetric per axis
+    [
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [7, 12],
+    ], // [[top, bottom], [left, right]]
   ] as const)('padding %j on 4x5 gives %j', (padding, want) => {
     expect(shapeOf('zeroPad2d', [[4, 5, 2]], padding === undefined ? {} : { padding })).toEqual([null, ...want, 2]);
   });
   it('normalises every form and rejects negative padding', () => {
-    expect(zeroPadding([[1, 2], [3, 4]])).toEqual([[1, 2], [3, 4]]);
-    expect(zeroPadding([1, 2])).toEqual([[1, 1], [2, 2]]);
+    expect(
+      zeroPadding([
+        [1, 2],
+        [3, 4],
+      ]),
+    ).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(zeroPadding([1, 2])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
     expect(() => shapeOf('zeroPad2d', [[4, 5, 2]], { padding: -1 })).toThrow(/non-negative integers/);
   });
 });

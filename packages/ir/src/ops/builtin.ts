@@ -1,7 +1,18 @@
 import { formatShape } from '../errors.js';
 import { activationScalar, activationScalePass, isActivation } from './activations.js';
 import {
-  checkActivation, convGroups, dilation2, groupInputs, keepsConstant, kernelOf, lastDim, rank, spatialOut, spatialPositions, strides2, zeroPadding,
+  checkActivation,
+  convGroups,
+  dilation2,
+  groupInputs,
+  keepsConstant,
+  kernelOf,
+  lastDim,
+  rank,
+  spatialOut,
+  spatialPositions,
+  strides2,
+  zeroPadding,
 } from './common.js';
 import { fail, registerOp, type OpContext } from './registry.js';
 import type { Shape } from '../types.js';
@@ -12,7 +23,10 @@ registerOp({
   inferShape: (ctx) => {
     const shape = ctx.node.attrs.shape;
     if (!Array.isArray(shape) || !shape.every((d) => d === null || (Number.isInteger(d) && d >= 1))) {
-      fail(ctx, `input needs attrs.shape, an array of positive integers (null for a size known only at run time) without the batch dimension; got ${JSON.stringify(shape)}`);
+      fail(
+        ctx,
+        `input needs attrs.shape, an array of positive integers (null for a size known only at run time) without the batch dimension; got ${JSON.stringify(shape)}`,
+      );
     }
     return [null, ...(shape as (number | null)[])];
   },
@@ -37,14 +51,27 @@ registerOp({
     const positions = out.slice(1, -1).reduce<number>((a, b) => a * (b ?? 1), 1);
     return positions * inF * outF;
   },
-  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 0 }], out: [{ role: 'kernel', axis: 1 }, { role: 'bias', axis: 0 }] },
+  channels: {
+    kind: 'produce',
+    in: [{ role: 'kernel', axis: 0 }],
+    out: [
+      { role: 'kernel', axis: 1 },
+      { role: 'bias', axis: 0 },
+    ],
+  },
 });
 
 registerOp({
   op: 'conv2d',
   arity: 1,
   params: {
-    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 4); return [k[0], k[1], groupInputs(ctx, k[3]), k[3]]; } },
+    kernel: {
+      kind: 'weight',
+      shape: (ctx) => {
+        const k = kernelOf(ctx, 4);
+        return [k[0], k[1], groupInputs(ctx, k[3]), k[3]];
+      },
+    },
     bias: { kind: 'bias', optional: true, shape: (ctx) => [kernelOf(ctx, 4)[3]] },
   },
   inferShape: (ctx) => {
@@ -60,7 +87,15 @@ registerOp({
     const k = kernelOf(ctx, 4);
     return spatialPositions(out) * k[0] * k[1] * k[2] * k[3];
   },
-  channels: { kind: 'produce', in: [{ role: 'kernel', axis: 2 }], out: [{ role: 'kernel', axis: 3 }, { role: 'bias', axis: 0 }], groups: convGroups },
+  channels: {
+    kind: 'produce',
+    in: [{ role: 'kernel', axis: 2 }],
+    out: [
+      { role: 'kernel', axis: 3 },
+      { role: 'bias', axis: 0 },
+    ],
+    groups: convGroups,
+  },
 });
 
 const depthMultiplier = (attrs: Record<string, unknown>) => (attrs.depthMultiplier as number | undefined) ?? 1;
@@ -69,7 +104,13 @@ registerOp({
   op: 'depthwiseConv2d',
   arity: 1,
   params: {
-    kernel: { kind: 'weight', shape: (ctx) => { const k = kernelOf(ctx, 4); return [k[0], k[1], lastDim(ctx, ctx.inputs[0]), depthMultiplier(ctx.node.attrs)]; } },
+    kernel: {
+      kind: 'weight',
+      shape: (ctx) => {
+        const k = kernelOf(ctx, 4);
+        return [k[0], k[1], lastDim(ctx, ctx.inputs[0]), depthMultiplier(ctx.node.attrs)];
+      },
+    },
     bias: { kind: 'bias', optional: true, shape: (ctx) => [lastDim(ctx, ctx.inputs[0]) * depthMultiplier(ctx.node.attrs)] },
   },
   inferShape: (ctx) => {
@@ -86,7 +127,10 @@ registerOp({
   channels: {
     kind: 'elementwise',
     expand: depthMultiplier,
-    params: [{ role: 'kernel', axis: 2, per: 'in' }, { role: 'bias', axis: 0, per: 'out' }],
+    params: [
+      { role: 'kernel', axis: 2, per: 'in' },
+      { role: 'bias', axis: 0, per: 'out' },
+    ],
   },
 });
 
@@ -201,7 +245,8 @@ registerOp({
   inferShape: (ctx) => {
     const [first] = ctx.inputs;
     const r = first.length;
-    const axis = ((ctx.node.attrs.axis as number | undefined) ?? -1) < 0 ? r + ((ctx.node.attrs.axis as number | undefined) ?? -1) : (ctx.node.attrs.axis as number);
+    const axis =
+      ((ctx.node.attrs.axis as number | undefined) ?? -1) < 0 ? r + ((ctx.node.attrs.axis as number | undefined) ?? -1) : (ctx.node.attrs.axis as number);
     if (axis !== r - 1) fail(ctx, `only concatenation along the channel (last) axis is supported, got axis ${String(ctx.node.attrs.axis)}`);
     for (const s of ctx.inputs) {
       if (s.length !== r || s.some((d, i) => i !== axis && d !== first[i])) {
@@ -232,7 +277,8 @@ registerOp({
   inferShape: (ctx) => {
     const [n, h, w, c] = rank(ctx, 0, 4);
     const [[t, b], [l, r]] = zeroPadding(ctx.node.attrs.padding);
-    if (![t, b, l, r].every((d) => Number.isInteger(d) && d >= 0)) fail(ctx, `padding must be non-negative integers, got ${JSON.stringify(ctx.node.attrs.padding)}`);
+    if (![t, b, l, r].every((d) => Number.isInteger(d) && d >= 0))
+      fail(ctx, `padding must be non-negative integers, got ${JSON.stringify(ctx.node.attrs.padding)}`);
     return [n, (h as number) + t + b, (w as number) + l + r, c];
   },
   channels: { kind: 'elementwise' },

@@ -29,21 +29,43 @@ function input(seed: number, c?: number, k?: number): Float32Array {
 const out = (g: Graph, x: Float32Array) => referenceValues(g, x, BATCH).get('op') as { shape: number[]; data: Float64Array };
 
 const CASES: [string, Attrs, Record<string, [number[], Float32Array?]>?][] = [
-  ['batchNorm', { epsilon: 0.01 }, {
-    gamma: [[C], Float32Array.of(2, 0, -1)], beta: [[C], Float32Array.of(0.5, 0.25, -1)],
-    movingMean: [[C], Float32Array.of(1, -1, 0)], movingVariance: [[C], Float32Array.of(4, 1, 0.5)],
-  }],
+  [
+    'batchNorm',
+    { epsilon: 0.01 },
+    {
+      gamma: [[C], Float32Array.of(2, 0, -1)],
+      beta: [[C], Float32Array.of(0.5, 0.25, -1)],
+      movingMean: [[C], Float32Array.of(1, -1, 0)],
+      movingVariance: [[C], Float32Array.of(4, 1, 0.5)],
+    },
+  ],
   ...ACTIVATIONS.map((fn): [string, Attrs] => ['activation', { fn }]),
   ['activation', { fn: 'leakyRelu', alpha: 0.1 }],
   ['maxPool2d', { poolSize: [2, 2], strides: [1, 1], padding: 'same' }],
   ['avgPool2d', { poolSize: [2, 2], strides: [2, 2], padding: 'same' }],
   ['globalAvgPool2d', {}],
   ['dropout', { rate: 0.5 }],
-  ['zeroPad2d', { padding: [[1, 0], [0, 2]] }],
+  [
+    'zeroPad2d',
+    {
+      padding: [
+        [1, 0],
+        [0, 2],
+      ],
+    },
+  ],
   ['globalMaxPool2d', {}],
   ['globalMaxPool2d', { keepDims: true }],
   ['upSampling2d', { size: [2, 1] }],
-  ['cropping2d', { cropping: [[1, 0], [0, 2]] }],
+  [
+    'cropping2d',
+    {
+      cropping: [
+        [1, 0],
+        [0, 2],
+      ],
+    },
+  ],
   ['permute', { dims: [2, 1, 3] }],
   ['rescaling', { scale: -2, offset: 0 }],
   ['rescaling', { scale: 0.5, offset: 1 }],

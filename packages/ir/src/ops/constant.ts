@@ -18,7 +18,8 @@ registerOp({
     const p = ctx.param('weight') ?? ctx.param('value');
     if (p) return [...p.shape];
     const shape = ctx.node.attrs.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(ctx, `a constant needs a 'weight' or 'value' param, or attrs.shape (non-negative integers); got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      fail(ctx, `a constant needs a 'weight' or 'value' param, or attrs.shape (non-negative integers); got ${JSON.stringify(shape)}`);
     return [...(shape as number[])];
   },
   channels: { kind: 'opaque' },

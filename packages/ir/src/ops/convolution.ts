@@ -1,6 +1,19 @@
 /** Convolutions beyond conv2d and depthwiseConv2d: conv1d (over [N, T, C]) and conv2dTranspose. */
 import { formatShape } from '../errors.js';
-import { checkActivation, checkPositive, convGroups, groupInputs, kernelOf, lastDim, rank, single, spatialPositions, strides2, windowOut, type Padding } from './common.js';
+import {
+  checkActivation,
+  checkPositive,
+  convGroups,
+  groupInputs,
+  kernelOf,
+  lastDim,
+  rank,
+  single,
+  spatialPositions,
+  strides2,
+  windowOut,
+  type Padding,
+} from './common.js';
 import { fail, registerOp, type OpContext } from './registry.js';
 import type { Attrs } from '../types.js';
 
@@ -73,7 +86,8 @@ export function transposeOut(size: number, k: number, stride: number, padding: P
 function transposeSpatial(ctx: OpContext, k: number[], strides: [number, number], padding: Padding): [number | null, number | null] {
   const fixed = ctx.node.attrs.outputShape;
   if (fixed !== undefined) {
-    if (!Array.isArray(fixed) || fixed.length !== 2 || !fixed.every((d) => Number.isInteger(d) && d >= 1)) fail(ctx, `outputShape must be [height, width], got ${JSON.stringify(fixed)}`);
+    if (!Array.isArray(fixed) || fixed.length !== 2 || !fixed.every((d) => Number.isInteger(d) && d >= 1))
+      fail(ctx, `outputShape must be [height, width], got ${JSON.stringify(fixed)}`);
     return [fixed[0] as number, fixed[1] as number];
   }
   const [, h, w] = ctx.inputs[0];

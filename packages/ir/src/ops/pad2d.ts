@@ -15,14 +15,16 @@ registerOp({
   inferShape: (ctx) => {
     const [n, h, w, c] = rank(ctx, 0, 4);
     const [[t, b], [l, r]] = zeroPadding(ctx.node.attrs.padding);
-    if (![t, b, l, r].every((d) => Number.isInteger(d) && d >= 0)) fail(ctx, `padding must be non-negative integers, got ${JSON.stringify(ctx.node.attrs.padding)}`);
+    if (![t, b, l, r].every((d) => Number.isInteger(d) && d >= 0))
+      fail(ctx, `padding must be non-negative integers, got ${JSON.stringify(ctx.node.attrs.padding)}`);
     const mode = (ctx.node.attrs.mode ?? 'constant') as PadMode;
     if (!MODES.includes(mode)) fail(ctx, `mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
     const value = ctx.node.attrs.value ?? 0;
     if (typeof value !== 'number' || !Number.isFinite(value)) fail(ctx, `value must be a finite number, got ${JSON.stringify(value)}`);
     // Mirror modes need the padding smaller than the size (reflect) or not larger (symmetric).
     const limit = (size: number | null, p: number) => size === null || (mode === 'reflect' ? p < size : mode === 'symmetric' ? p <= size : true);
-    if (![t, b].every((p) => limit(h, p)) || ![l, r].every((p) => limit(w, p))) fail(ctx, `${mode} padding [[${t}, ${b}], [${l}, ${r}]] is too large for ${h}x${w}`);
+    if (![t, b].every((p) => limit(h, p)) || ![l, r].every((p) => limit(w, p)))
+      fail(ctx, `${mode} padding [[${t}, ${b}], [${l}, ${r}]] is too large for ${h}x${w}`);
     const grow = (d: number | null, a: number, z: number) => (d === null ? null : d + a + z);
     return [n, grow(h, t, b), grow(w, l, r), c];
   },

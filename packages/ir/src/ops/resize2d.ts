@@ -23,7 +23,8 @@ registerOp({
       return [n, null, null, c];
     }
     const size = ctx.node.attrs.size;
-    if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => Number.isInteger(d) && d >= 1)) fail(ctx, `needs attrs.size [height, width] (positive integers) or a size input; got ${JSON.stringify(size)}`);
+    if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => Number.isInteger(d) && d >= 1))
+      fail(ctx, `needs attrs.size [height, width] (positive integers) or a size input; got ${JSON.stringify(size)}`);
     return [n, size[0] as number, size[1] as number, c];
   },
   // Each output channel interpolates its own input channel: a constant channel stays that constant, factors pass.

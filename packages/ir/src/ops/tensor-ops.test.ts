@@ -1,6 +1,18 @@
 /** The ops graph-model import adds: shapes, channel flow through them, reference values. */
 import { describe, expect, it } from 'vitest';
-import { channelGroups, createGraph, groupOf, inferShapes, param, referenceValues, removeChannels, validate, GraphBuilder, type Attrs, type Graph } from '../index.js';
+import {
+  channelGroups,
+  createGraph,
+  groupOf,
+  inferShapes,
+  param,
+  referenceValues,
+  removeChannels,
+  validate,
+  GraphBuilder,
+  type Attrs,
+  type Graph,
+} from '../index.js';
 
 /** input [shape] -> op(params) as 'op'; params role -> [shape, values?]. */
 function single(op: string, shape: (number | null)[], attrs: Attrs = {}, params: Record<string, [number[], number[]?]> = {}): Graph {
@@ -15,7 +27,13 @@ const refOut = (g: Graph, x: number[]) => Array.from(referenceValues(g, Float32A
 function between(op: string, attrs: Attrs, params: Record<string, number[]>): Graph {
   const b = new GraphBuilder('mid', [2, 2, 3]);
   b.conv2d(4, 1, { name: 'a' });
-  b.add(op, ['a'], attrs, Object.fromEntries(Object.entries(params).map(([r, s]) => [r, [s, Float32Array.from({ length: s.reduce((x, y) => x * y, 1) }, (_, i) => i + 1)]])), 'op');
+  b.add(
+    op,
+    ['a'],
+    attrs,
+    Object.fromEntries(Object.entries(params).map(([r, s]) => [r, [s, Float32Array.from({ length: s.reduce((x, y) => x * y, 1) }, (_, i) => i + 1)]])),
+    'op',
+  );
   return b.conv2d(2, 1, { name: 'b' }).flatten({ name: 'f' }).build();
 }
 
@@ -37,10 +55,27 @@ describe('prelu', () => {
     expect(shapeOf(single('prelu', [2, 2, 3], {}, { alpha: [[3]] }))).toEqual([null, 2, 2, 3]);
     expect(shapeOf(single('prelu', [2, 2, 3], {}, { alpha: [[1, 1, 3]] }))).toEqual([null, 2, 2, 3]);
     expect(shapeOf(single('prelu', [2, 2, 3], {}, { alpha: [[2, 2, 3]] }))).toEqual([null, 2, 2, 3]);
-    expect(() => shapeOf(single('prelu', [2, 2, 3], {}, { alpha: [[2, 3, 3]] }))).toThrow(/node 'op': param 'op\/alpha' \(role 'alpha'\) of shape \[2, 3, 3\] does not broadcast/);
+    expect(() => shapeOf(single('prelu', [2, 2, 3], {}, { alpha: [[2, 3, 3]] }))).toThrow(
+      /node 'op': param 'op\/alpha' \(role 'alpha'\) of shape \[2, 3, 3\] does not broadcast/,
+    );
   });
   it('computes x or alpha * x, and a [1, 1, C] alpha is sliced on its last axis', () => {
-    expect(refOut(single('prelu', [1, 1, 2], {}, { alpha: [[1, 1, 2], [0.5, 0.25]] }), [-2, -2])).toEqual([-1, -0.5]);
+    expect(
+      refOut(
+        single(
+          'prelu',
+          [1, 1, 2],
+          {},
+          {
+            alpha: [
+              [1, 1, 2],
+              [0.5, 0.25],
+            ],
+          },
+        ),
+        [-2, -2],
+      ),
+    ).toEqual([-1, -0.5]);
     const g = between('prelu', {}, { alpha: [1, 1, 4] });
     removeChannels(g, groupOf(g, 'a'), [1, 3]);
     expect(Array.from(g.params.get('op/alpha')!.data)).toEqual([2, 4]);
@@ -60,7 +95,9 @@ describe('biasAdd and binaryConst', () => {
     expect(refOut(single('binaryConst', [2], { fn: 'sub', constFirst: true }, { operand: [[], [1]] }), [5, 7])).toEqual([-4, -6]);
     expect(refOut(single('binaryConst', [2], { fn: 'div' }, { operand: [[2], [2, 4]] }), [8, 8])).toEqual([4, 2]);
     expect(refOut(single('binaryConst', [2], { fn: 'maximum' }, { operand: [[1], [6]] }), [5, 7])).toEqual([6, 7]);
-    expect(() => shapeOf(single('binaryConst', [2], { fn: 'pow' }, { operand: [[], [1]] }))).toThrow(/binaryConst needs attrs.fn, one of add, sub, mul, div, maximum, minimum; got "pow"/);
+    expect(() => shapeOf(single('binaryConst', [2], { fn: 'pow' }, { operand: [[], [1]] }))).toThrow(
+      /binaryConst needs attrs.fn, one of add, sub, mul, div, maximum, minimum; got "pow"/,
+    );
   });
   it('a scalar operand lets channels through unsliced; a per-channel one is sliced', () => {
     const scalar = between('binaryConst', { fn: 'mul' }, { operand: [] });
@@ -75,7 +112,17 @@ describe('biasAdd and binaryConst', () => {
 
 describe('spatial ops', () => {
   it('pad2d grows H and W, keeps unknown sizes unknown, and bounds mirror padding', () => {
-    expect(shapeOf(single('pad2d', [3, 4, 2], { padding: [[1, 0], [2, 2]], mode: 'reflect' }))).toEqual([null, 4, 8, 2]);
+    expect(
+      shapeOf(
+        single('pad2d', [3, 4, 2], {
+          padding: [
+            [1, 0],
+            [2, 2],
+          ],
+          mode: 'reflect',
+        }),
+      ),
+    ).toEqual([null, 4, 8, 2]);
     expect(shapeOf(single('pad2d', [null, null, 2], { padding: 1, mode: 'symmetric' }))).toEqual([null, null, null, 2]);
     expect(() => shapeOf(single('pad2d', [2, 2, 1], { padding: 2, mode: 'reflect' }))).toThrow(/reflect padding \[\[2, 2\], \[2, 2\]\] is too large for 2x2/);
   });
@@ -110,7 +157,10 @@ describe('spatial ops', () => {
     expect(g.params.get('c/kernel')!.shape).toEqual([1, 1, 1, 2]);
   });
   it('convolutions and pools over unknown spatial sizes give unknown sizes', () => {
-    const g = new GraphBuilder('dyn', [null, null, 3] as unknown as number[]).conv2d(4, 3, { name: 'c', padding: 'same', strides: 2 }).maxPool2d(2, { name: 'op' }).build();
+    const g = new GraphBuilder('dyn', [null, null, 3] as unknown as number[])
+      .conv2d(4, 3, { name: 'c', padding: 'same', strides: 2 })
+      .maxPool2d(2, { name: 'op' })
+      .build();
     expect(shapeOf(g)).toEqual([null, null, null, 4]);
   });
 });

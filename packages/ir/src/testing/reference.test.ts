@@ -29,12 +29,22 @@ describe('windowed ops follow TF semantics', () => {
     const g = one([5, 5, 1], 'conv2d', { dilation: 2 }, { kernel: [[3, 3, 1, 1], new Float32Array(9).fill(1)] });
     close(runReference(g, iota(25), 1), [1 + 3 + 5 + 11 + 13 + 15 + 21 + 23 + 25]);
     // 1x1 conv: out[f] = sum_c x[c] * k[c][f] + b[f], then relu
-    const h = one([1, 1, 2], 'conv2d', { activation: 'relu' }, { kernel: [[1, 1, 2, 3], Float32Array.from([1, 2, 3, -4, -5, -6])], bias: [[3], Float32Array.from([0.5, 0, 100])] });
+    const h = one(
+      [1, 1, 2],
+      'conv2d',
+      { activation: 'relu' },
+      { kernel: [[1, 1, 2, 3], Float32Array.from([1, 2, 3, -4, -5, -6])], bias: [[3], Float32Array.from([0.5, 0, 100])] },
+    );
     close(runReference(h, Float32Array.from([1, 2]), 1), [0 /* relu(1 - 8 + 0.5) */, 0 /* relu(2 - 10) */, 3 - 12 + 100]);
   });
   it('depthwiseConv2d with multiplier 2: output channel c*2+j uses input channel c', () => {
     // 1x1 kernel [1, 1, 2, 2] = [[10, 20], [30, 40]]
-    const g = one([1, 2, 2], 'depthwiseConv2d', { depthMultiplier: 2 }, { kernel: [[1, 1, 2, 2], Float32Array.from([10, 20, 30, 40])], bias: [[4], Float32Array.from([1, 2, 3, 4])] });
+    const g = one(
+      [1, 2, 2],
+      'depthwiseConv2d',
+      { depthMultiplier: 2 },
+      { kernel: [[1, 1, 2, 2], Float32Array.from([10, 20, 30, 40])], bias: [[4], Float32Array.from([1, 2, 3, 4])] },
+    );
     close(runReference(g, Float32Array.from([1, 2, 3, 4]), 1), [11, 22, 63, 84, 31, 62, 123, 164]);
   });
   it("pools: 'same' max ignores padding, 'same' average divides by real taps", () => {
@@ -57,13 +67,26 @@ describe('other builtin ops', () => {
     close(runReference(g, Float32Array.from([1, 2, 3, 4]), 1), [21.5, 43.5]);
   });
   it('batchNorm uses moving statistics and epsilon', () => {
-    const g = one([2], 'batchNorm', { epsilon: 0.01 }, {
-      gamma: [[2], Float32Array.from([2, 1])], beta: [[2], Float32Array.from([1, 0])], movingMean: [[2], Float32Array.from([1, -1])], movingVariance: [[2], Float32Array.from([3.99, 0.99])],
-    });
+    const g = one(
+      [2],
+      'batchNorm',
+      { epsilon: 0.01 },
+      {
+        gamma: [[2], Float32Array.from([2, 1])],
+        beta: [[2], Float32Array.from([1, 0])],
+        movingMean: [[2], Float32Array.from([1, -1])],
+        movingVariance: [[2], Float32Array.from([3.99, 0.99])],
+      },
+    );
     close(runReference(g, Float32Array.from([3, 1]), 1), [2 * (2 / 2) + 1, 2 / 1]);
   });
   it('zeroPad2d with asymmetric padding places the input at (top, left)', () => {
-    const g = one([1, 2, 1], 'zeroPad2d', { padding: [[1, 0], [0, 2]] });
+    const g = one([1, 2, 1], 'zeroPad2d', {
+      padding: [
+        [1, 0],
+        [0, 2],
+      ],
+    });
     close(runReference(g, Float32Array.from([7, 8]), 1), [0, 0, 0, 0, 7, 8, 0, 0]);
   });
   it('concat, add, flatten, reshape, dropout', () => {
@@ -110,7 +133,9 @@ describe('plugin ops', () => {
     const g = one([2], 'refTestScale', {}, { scale: [[2], Float32Array.from([10, -1])] });
     close(runReference(g, Float32Array.from([1, 2, 3, 4]), 2), [10, -2, 30, -4]);
     registerOp({ op: 'refTestOpaque', arity: 1, inferShape: (ctx) => ctx.inputs[0], channels: { kind: 'opaque' } });
-    expect(() => runReference(one([2], 'refTestOpaque', {}), new Float32Array(2), 1)).toThrow(/node 'op': reference: op 'refTestOpaque' has no reference implementation/);
+    expect(() => runReference(one([2], 'refTestOpaque', {}), new Float32Array(2), 1)).toThrow(
+      /node 'op': reference: op 'refTestOpaque' has no reference implementation/,
+    );
   });
   it('checks the input size and exposes every value', () => {
     const g = one([2], 'activation', { fn: 'relu' });

@@ -34,12 +34,14 @@ const BUILTIN: Record<string, Kernel> = {
   normalization,
   rescaling,
   activation: (inputs, ctx, out) => referenceActivation(ctx.node.attrs.fn as ActivationFn, inputs[0].data.slice(), out[out.length - 1], ctx.node.attrs),
-  ...Object.fromEntries(POOLS.flatMap((kind) => [
-    [`${kind}Pool2d`, pool2d(kind)],
-    [`${kind}Pool1d`, pool1d(kind)],
-    [`global${GLOBAL[kind]}Pool2d`, globalPool(kind)],
-    [`global${GLOBAL[kind]}Pool1d`, globalPool(kind)],
-  ])),
+  ...Object.fromEntries(
+    POOLS.flatMap((kind) => [
+      [`${kind}Pool2d`, pool2d(kind)],
+      [`${kind}Pool1d`, pool1d(kind)],
+      [`global${GLOBAL[kind]}Pool2d`, globalPool(kind)],
+      [`global${GLOBAL[kind]}Pool1d`, globalPool(kind)],
+    ]),
+  ),
   flatten: identity,
   reshape: identity,
   dropout: identity,
@@ -85,7 +87,8 @@ function runNode(graph: Graph, node: Node, values: Map<string, RefTensor>, shape
   if (!def.reference && builtin) return { shape: out, data: builtin(inputs, ctx, out) };
   if (!def.reference) throw new GraphError(`reference: op '${node.op}' has no reference implementation (define OpDef.reference)`, node.name);
   const t = def.reference(inputs, ctx);
-  if (t.data.length !== sizeOf(out)) throw new GraphError(`reference: op '${node.op}' returned ${t.data.length} values, shape [${out.join(', ')}] needs ${sizeOf(out)}`, node.name);
+  if (t.data.length !== sizeOf(out))
+    throw new GraphError(`reference: op '${node.op}' returned ${t.data.length} values, shape [${out.join(', ')}] needs ${sizeOf(out)}`, node.name);
   return t;
 }
 
@@ -100,7 +103,8 @@ export function referenceValues(graph: Graph, inputs: Float32Array | Float32Arra
   const values = new Map<string, RefTensor>();
   graph.inputs.forEach((name, i) => {
     const shape = (shapes.get(name) as Shape).map((d) => d ?? batch);
-    if (feeds[i].length !== sizeOf(shape)) throw new GraphError(`reference: input has ${feeds[i].length} values, shape [${shape.join(', ')}] needs ${sizeOf(shape)}`, name);
+    if (feeds[i].length !== sizeOf(shape))
+      throw new GraphError(`reference: input has ${feeds[i].length} values, shape [${shape.join(', ')}] needs ${sizeOf(shape)}`, name);
     values.set(name, { shape, data: Float64Array.from(feeds[i]) });
   });
   for (const node of topoSort(graph)) {
@@ -116,7 +120,10 @@ export function referenceValues(graph: Graph, inputs: Float32Array | Float32Arra
  * a runtime's layer-by-layer forward is checked against.
  */
 export function referenceForward(
-  graph: Graph, feeds: ReadonlyMap<string, { data: ArrayLike<number>; shape: readonly number[] }>, nodes: readonly string[], batch: number,
+  graph: Graph,
+  feeds: ReadonlyMap<string, { data: ArrayLike<number>; shape: readonly number[] }>,
+  nodes: readonly string[],
+  batch: number,
 ): Map<string, RefTensor> {
   const shapes = inferShapes(graph);
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));

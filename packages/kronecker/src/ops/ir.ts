@@ -5,8 +5,20 @@
  * layers in keras.ts; importing the package registers all three.
  */
 import {
-  fail, formatShape, isActivation, referenceActivation, registerOp, windowOut, strides2, dilation2,
-  type ActivationFn, type OpContext, type RefTensor, type Param, type Shape, type Attrs,
+  fail,
+  formatShape,
+  isActivation,
+  referenceActivation,
+  registerOp,
+  windowOut,
+  strides2,
+  dilation2,
+  type ActivationFn,
+  type OpContext,
+  type RefTensor,
+  type Param,
+  type Shape,
+  type Attrs,
 } from '@condense/ir';
 import { kronSum } from '../nkp.js';
 import { samePadding } from '../runtime.js';
@@ -59,7 +71,8 @@ function convFactors(ctx: OpContext): ConvFactors {
   const s = ctx.inputs[0];
   if (s.length !== 4) fail(ctx, `expects a rank-4 input (batch included), got ${formatShape(s)}`);
   const cin = s[3];
-  if (cin !== pa.shape[3] * pb.shape[3]) fail(ctx, `factor input channels ${pa.shape[3]} (a) x ${pb.shape[3]} (b) = ${pa.shape[3] * pb.shape[3]} do not match the input's ${cin} channels`);
+  if (cin !== pa.shape[3] * pb.shape[3])
+    fail(ctx, `factor input channels ${pa.shape[3]} (a) x ${pb.shape[3]} (b) = ${pa.shape[3] * pb.shape[3]} do not match the input's ${cin} channels`);
   return { r: pa.shape[0], a: pa.shape.slice(1), b: pb.shape.slice(1) };
 }
 
@@ -117,14 +130,16 @@ function kronDenseReference([x]: RefTensor[], ctx: OpContext): RefTensor {
     for (let k = 0; k < r; k++) {
       // t = X b_k  (m1 x n2), then y += a_k^T t  (n1 x n2)
       t.fill(0);
-      for (let i1 = 0; i1 < m1; i1++) for (let i2 = 0; i2 < m2; i2++) {
-        const v = xr[i1 * m2 + i2];
-        for (let j2 = 0; j2 < n2; j2++) t[i1 * n2 + j2] += v * b[(k * m2 + i2) * n2 + j2];
-      }
-      for (let i1 = 0; i1 < m1; i1++) for (let j1 = 0; j1 < n1; j1++) {
-        const w = a[(k * m1 + i1) * n1 + j1];
-        for (let j2 = 0; j2 < n2; j2++) y[row * n + j1 * n2 + j2] += w * t[i1 * n2 + j2];
-      }
+      for (let i1 = 0; i1 < m1; i1++)
+        for (let i2 = 0; i2 < m2; i2++) {
+          const v = xr[i1 * m2 + i2];
+          for (let j2 = 0; j2 < n2; j2++) t[i1 * n2 + j2] += v * b[(k * m2 + i2) * n2 + j2];
+        }
+      for (let i1 = 0; i1 < m1; i1++)
+        for (let j1 = 0; j1 < n1; j1++) {
+          const w = a[(k * m1 + i1) * n1 + j1];
+          for (let j2 = 0; j2 < n2; j2++) y[row * n + j1 * n2 + j2] += w * t[i1 * n2 + j2];
+        }
     }
     if (bias) for (let j = 0; j < n; j++) y[row * n + j] += bias[j];
   }
@@ -146,23 +161,25 @@ function kronConv2dReference([x]: RefTensor[], ctx: OpContext): RefTensor {
   const top = same ? samePadding(h, kh, sh)[0] : 0;
   const left = same ? samePadding(w, kw, sw)[0] : 0;
   const y = new Float64Array(n * ho * wo * cout);
-  for (let bi = 0; bi < n; bi++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) {
-    const o = ((bi * ho + oy) * wo + ox) * cout;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * sh - top + ky;
-      if (iy < 0 || iy >= h) continue;
-      for (let kx = 0; kx < kw; kx++) {
-        const ix = ox * sw - left + kx;
-        if (ix < 0 || ix >= w) continue;
-        for (let c = 0; c < cin; c++) {
-          const v = x.data[((bi * h + iy) * w + ix) * cin + c];
-          const kb = ((ky * kw + kx) * cin + c) * cout;
-          for (let fo = 0; fo < cout; fo++) y[o + fo] += v * k[kb + fo];
+  for (let bi = 0; bi < n; bi++)
+    for (let oy = 0; oy < ho; oy++)
+      for (let ox = 0; ox < wo; ox++) {
+        const o = ((bi * ho + oy) * wo + ox) * cout;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - top + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw - left + kx;
+            if (ix < 0 || ix >= w) continue;
+            for (let c = 0; c < cin; c++) {
+              const v = x.data[((bi * h + iy) * w + ix) * cin + c];
+              const kb = ((ky * kw + kx) * cin + c) * cout;
+              for (let fo = 0; fo < cout; fo++) y[o + fo] += v * k[kb + fo];
+            }
+          }
         }
+        if (bias) for (let fo = 0; fo < cout; fo++) y[o + fo] += bias[fo];
       }
-    }
-    if (bias) for (let fo = 0; fo < cout; fo++) y[o + fo] += bias[fo];
-  }
   return { shape: [n, ho, wo, cout], data: activateRef(ctx, y, cout) };
 }
 

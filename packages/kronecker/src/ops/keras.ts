@@ -8,7 +8,7 @@ import { runtimeActivation } from '../runtime.js';
 function kerasActivation(node: Node, ctx: ToKerasContext): { activation: string; alpha?: number } {
   const fn = (node.attrs.activation as ActivationFn | undefined) ?? 'linear';
   const alpha = node.attrs.alpha as number | undefined;
-  if (fn === 'gelu' && node.attrs.approximate) return ctx.fail("the runtime layers have only the exact (erf) gelu, not the tanh approximation");
+  if (fn === 'gelu' && node.attrs.approximate) return ctx.fail('the runtime layers have only the exact (erf) gelu, not the tanh approximation');
   // Keras 3's hard_sigmoid shares its identifier with Keras 2's: the runtime reads the IR name of that one.
   const id = activationDef(fn).kerasMajor === 3 ? fn : kerasActivationId(fn);
   return alpha !== undefined && activationDef(fn).alpha !== undefined ? { activation: id, alpha } : { activation: id };
@@ -87,7 +87,8 @@ registerLayerMapping('kronConv2d', {
     const attrs: Attrs = { padding: l.config.padding === 'same' ? 'same' : 'valid', ...irActivation(l.config, ctx) };
     const s = Array.isArray(strides) ? strides : [strides, strides];
     if (s.some((d) => d !== 1)) attrs.strides = s;
-    if (l.config.padding !== undefined && l.config.padding !== 'same' && l.config.padding !== 'valid') ctx.fail(`padding ${JSON.stringify(l.config.padding)} is not supported`);
+    if (l.config.padding !== undefined && l.config.padding !== 'same' && l.config.padding !== 'valid')
+      ctx.fail(`padding ${JSON.stringify(l.config.padding)} is not supported`);
     ctx.addNode({ name: l.name, op: 'kronConv2d', inputs: ctx.inputs, attrs, params: { a, b, ...(bias ? { bias } : {}) } });
   },
   toKeras(node, ctx) {
@@ -99,11 +100,17 @@ registerLayerMapping('kronConv2d', {
       name: ctx.name,
       inputs: ctx.inputs,
       config: {
-        filters: a[3] * b[3], kernel_size: [a[0] * b[0], a[1] * b[1]], rank: r, a_shape: a, b_shape: b,
-        strides: strides2(node.attrs), padding: padding(node.attrs), ...kerasActivation(node, ctx), use_bias: !!weights.bias,
+        filters: a[3] * b[3],
+        kernel_size: [a[0] * b[0], a[1] * b[1]],
+        rank: r,
+        a_shape: a,
+        b_shape: b,
+        strides: strides2(node.attrs),
+        padding: padding(node.attrs),
+        ...kerasActivation(node, ctx),
+        use_bias: !!weights.bias,
       },
       weights,
     };
   },
 });
-

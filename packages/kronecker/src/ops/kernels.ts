@@ -22,4 +22,3 @@ registerKernel('kronConv2d', (node, [x], p) => {
   const y = kronConv2d(x as tf.Tensor4D, p.a as tf.Tensor5D, p.b as tf.Tensor5D, { strides: strides2(node.attrs), padding: padding(node.attrs) });
   return withBiasAndActivation(node, y, p.bias);
 });
-

@@ -53,18 +53,28 @@ const close = (x: ArrayLike<number>, y: ArrayLike<number>, tol: number) => {
 
 describe('kronDense', () => {
   // Both contraction orders: [3,4] (x) [5,2] contracts B first, [5,2] (x) [3,4] A first.
-  for (const [a, b] of [[[3, 4], [5, 2]], [[5, 2], [3, 4]]]) {
+  for (const [a, b] of [
+    [
+      [3, 4],
+      [5, 2],
+    ],
+    [
+      [5, 2],
+      [3, 4],
+    ],
+  ]) {
     it(`computes x W without forming W: [${a}] (x) [${b}], rank 3`, () => {
       const g = oneNode('kronDense', [15], [3, ...a], [3, ...b], { activation: 'relu' });
       const w = kronSum(g.params.get('k/a')!.data, g.params.get('k/b')!.data, a, b, 3);
       const bias = g.params.get('k/bias')!.data;
       const x = values(7 * 15, 9);
       const want = new Float32Array(7 * 8);
-      for (let r = 0; r < 7; r++) for (let j = 0; j < 8; j++) {
-        let s = bias[j];
-        for (let i = 0; i < 15; i++) s += x[r * 15 + i] * w[i * 8 + j];
-        want[r * 8 + j] = Math.max(0, s);
-      }
+      for (let r = 0; r < 7; r++)
+        for (let j = 0; j < 8; j++) {
+          let s = bias[j];
+          for (let i = 0; i < 15; i++) s += x[r * 15 + i] * w[i * 8 + j];
+          want[r * 8 + j] = Math.max(0, s);
+        }
       close(run(g, tf.tensor(x, [7, 15])), want, 1e-5);
       close(runReference(g, x, 7), want, 1e-6);
     });
@@ -73,7 +83,11 @@ describe('kronDense', () => {
   it('counts the MACs of the factored computation, and its factors are weights', () => {
     const g = oneNode('kronDense', [784], [4, 28, 15], [4, 28, 20]);
     expect(cost(g).layers.find((l) => l.node === 'k')!.macs).toBe(4 * Math.min(784 * 15 + 28 * 300, 784 * 20 + 28 * 300));
-    expect(weightParams(g).map((u) => u.role).sort()).toEqual(['a', 'b']);
+    expect(
+      weightParams(g)
+        .map((u) => u.role)
+        .sort(),
+    ).toEqual(['a', 'b']);
   });
 
   it('applies to the last axis of a rank-3 input', () => {
@@ -81,11 +95,12 @@ describe('kronDense', () => {
     const w = kronSum(g.params.get('k/a')!.data, g.params.get('k/b')!.data, [2, 2], [3, 2], 1);
     const x = values(3 * 2 * 6, 2);
     const got = run(g, tf.tensor(x, [3, 2, 6]));
-    for (let r = 0; r < 6; r++) for (let j = 0; j < 4; j++) {
-      let s = 0;
-      for (let i = 0; i < 6; i++) s += x[r * 6 + i] * w[i * 4 + j];
-      expect(got[r * 4 + j]).toBeCloseTo(s, 5);
-    }
+    for (let r = 0; r < 6; r++)
+      for (let j = 0; j < 4; j++) {
+        let s = 0;
+        for (let i = 0; i < 6; i++) s += x[r * 6 + i] * w[i * 4 + j];
+        expect(got[r * 4 + j]).toBeCloseTo(s, 5);
+      }
   });
 
   it('reports factors that do not fit the input, naming the node', () => {
@@ -101,13 +116,20 @@ describe('kronDense', () => {
   it('trains its factors, honouring a mask on one of them', async () => {
     const g = oneNode('kronDense', [12], [2, 3, 2], [2, 4, 2], { activation: 'softmax' });
     const a = g.params.get('k/a')!;
-    setMask(a, Uint8Array.from(a.data, (_, i) => (i % 3 === 0 ? 0 : 1)));
+    setMask(
+      a,
+      Uint8Array.from(a.data, (_, i) => (i % 3 === 0 ? 0 : 1)),
+    );
     const x = values(64 * 12, 21);
     const y = Int32Array.from({ length: 64 }, (_, i) => (x[i * 12] > 0 ? 1 : 0) + (x[i * 12 + 5] > 0 ? 2 : 0));
     const before = g.params.get('k/b')!.data.slice();
     const s = await train(g, { x, y, count: 64, shape: [12] }, { epochs: 15, batchSize: 16, learningRate: 0.05 });
     expect(s.history.at(-1)!.loss).toBeLessThan(s.history[0].loss);
-    expect(Array.from(a.data).filter((_, i) => i % 3 === 0).every((v) => v === 0)).toBe(true);
+    expect(
+      Array.from(a.data)
+        .filter((_, i) => i % 3 === 0)
+        .every((v) => v === 0),
+    ).toBe(true);
     expect(g.params.get('k/b')!.data).not.toEqual(before);
   });
 
@@ -142,7 +164,10 @@ describe('kronConv2d', () => {
       const k = kronSum(g.params.get('k/a')!.data, g.params.get('k/b')!.data, sa, sb, c.a[0]);
       const x = tf.tensor(values(2 * 9 * 8 * 6, 13), [2, 9, 8, 6]) as tf.Tensor4D;
       const want = tf.tidy(() => {
-        const y = tf.add(tf.conv2d(x, tf.tensor(k, kshape) as tf.Tensor4D, (c.attrs.strides as number | [number, number]) ?? 1, (c.attrs.padding as 'same') ?? 'valid'), tf.tensor(g.params.get('k/bias')!.data));
+        const y = tf.add(
+          tf.conv2d(x, tf.tensor(k, kshape) as tf.Tensor4D, (c.attrs.strides as number | [number, number]) ?? 1, (c.attrs.padding as 'same') ?? 'valid'),
+          tf.tensor(g.params.get('k/bias')!.data),
+        );
         return c.attrs.activation === 'relu' ? tf.relu(y) : y;
       });
       const got = run(g, x);

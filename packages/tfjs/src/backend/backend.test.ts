@@ -41,9 +41,7 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(describeBackend()).toMatch(/^wasm \(SIMD, \d+ threads?\)$/);
     // Conv2DBackpropFilter is missing from tfjs-backend-wasm itself.
-    const dW = tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 5, 5, 2]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')))(
-      tf.ones([3, 3, 2, 4]),
-    );
+    const dW = tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 5, 5, 2]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')))(tf.ones([3, 3, 2, 4]));
     expect(Array.from(dW.dataSync())).toEqual(new Array(72).fill(9));
   });
 

@@ -13,7 +13,10 @@ import path from 'node:path';
 import { registerCpuGrads, registerWasmGrads } from './wasm-grads.js';
 
 export type BackendChoice = 'node' | 'wasm' | 'cpu';
-export interface BackendSelection { name: BackendChoice; reason: string }
+export interface BackendSelection {
+  name: BackendChoice;
+  reason: string;
+}
 
 export const BACKEND_ENV = 'CONDENSE_BACKEND';
 /** XNNPACK threads for WASM; 1 = single-threaded SIMD build. Default: CPU count, max 8. */
@@ -181,7 +184,9 @@ function patchForThreads(dir: string, tmp: string, threads: number): () => void 
   const texts = new WeakMap<object, string>();
   let files = 0;
   g.Blob = class {
-    constructor(parts: unknown[]) { texts.set(this, parts.map(String).join('')); }
+    constructor(parts: unknown[]) {
+      texts.set(this, parts.map(String).join(''));
+    }
   } as unknown as typeof Blob;
   // The worker receives the main-script "Blob" as a plain object and asks for a URL: give it the file.
   const mainScript = JSON.stringify(path.join(dir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'));

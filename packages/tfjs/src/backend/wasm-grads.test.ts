@@ -30,8 +30,16 @@ const TOL = 1e-4;
 type Shape4 = [number, number, number, number];
 
 interface ConvCase {
-  batch: number; h: number; w: number; inC: number; outC: number;
-  k: [number, number]; strides: number; pad: 'same' | 'valid'; dilation: number; depthwise: boolean;
+  batch: number;
+  h: number;
+  w: number;
+  inC: number;
+  outC: number;
+  k: [number, number];
+  strides: number;
+  pad: 'same' | 'valid';
+  dilation: number;
+  depthwise: boolean;
 }
 
 function randomCase(r: () => number, depthwise: boolean): ConvCase {
@@ -41,9 +49,16 @@ function randomCase(r: () => number, depthwise: boolean): ConvCase {
   const pad = pick(r, ['same', 'valid'] as const);
   const min = (kk: number) => (kk - 1) * dilation + 1;
   return {
-    batch: int(r, 1, 3), h: int(r, min(k[0]), 8), w: int(r, min(k[1]), 8),
-    inC: int(r, 1, 3), outC: depthwise ? int(r, 1, 2) : int(r, 1, 4),
-    k, strides, pad, dilation, depthwise,
+    batch: int(r, 1, 3),
+    h: int(r, min(k[0]), 8),
+    w: int(r, min(k[1]), 8),
+    inC: int(r, 1, 3),
+    outC: depthwise ? int(r, 1, 2) : int(r, 1, 4),
+    k,
+    strides,
+    pad,
+    dilation,
+    depthwise,
   };
 }
 
@@ -60,8 +75,22 @@ beforeAll(async () => {
 
 describe('wasm conv backprop kernels', () => {
   it('are registered once, and only where wasm lacks them', () => {
-    for (const name of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum',
-      'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'Sum', 'Tile', 'Multiply', 'Add', 'Sub', 'RealDiv']) {
+    for (const name of [
+      'Conv2DBackpropFilter',
+      'DepthwiseConv2dNativeBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput',
+      'UnsortedSegmentSum',
+      'Conv2DBackpropInput',
+      'BatchMatMul',
+      'MaxPoolGrad',
+      'Identity',
+      'Sum',
+      'Tile',
+      'Multiply',
+      'Add',
+      'Sub',
+      'RealDiv',
+    ]) {
       expect(isOurKernel(name), name).toBe(true);
     }
     expect(registerWasmGrads()).toEqual([]);
@@ -73,7 +102,8 @@ describe('wasm conv backprop kernels', () => {
     const table = randomData(r, [6, 3]);
     const ids = Int32Array.from([0, 5, 2, 5, 5, 1, 0, 3]);
     const dy = randomData(r, [2, 4, 3]);
-    const grad = () => tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor(ids, [2, 4], 'int32')), tf.tensor(dy, [2, 4, 3]))))([tf.tensor(table, [6, 3])]);
+    const grad = () =>
+      tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor(ids, [2, 4], 'int32')), tf.tensor(dy, [2, 4, 3]))))([tf.tensor(table, [6, 3])]);
     const [w] = await on('wasm', grad);
     const [c] = await on('cpu', grad);
     expect(relativeError(w, c)).toBeLessThan(TOL);
@@ -92,9 +122,11 @@ describe('wasm conv backprop kernels', () => {
         const fs = randomData(r, fShape);
         const outShape = tf.tidy(() => forward(c, tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D).shape);
         const ws = randomData(r, outShape);
-        const grads = () => tf.grads((x: tf.Tensor, f: tf.Tensor) =>
-          tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))),
-        )([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
+        const grads = () =>
+          tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))))([
+            tf.tensor(xs, xShape),
+            tf.tensor(fs, fShape),
+          ]);
         const [wx, wf] = await on('wasm', grads);
         const [cx, cf] = await on('cpu', grads);
         expect(relativeError(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
@@ -118,7 +150,11 @@ describe('wasm conv backprop kernels', () => {
       const [xs, fs] = [randomData(r, xShape), randomData(r, fShape)];
       const outShape = tf.tidy(() => forward(c, tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D).shape);
       const ws = randomData(r, outShape);
-      const grads = () => tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))))([tf.tensor(xs, xShape), tf.tensor(fs, fShape)]);
+      const grads = () =>
+        tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(forward(c, x as tf.Tensor4D, f as tf.Tensor4D), tf.tensor(ws, outShape))))([
+          tf.tensor(xs, xShape),
+          tf.tensor(fs, fShape),
+        ]);
       const [wx, wf] = await on('wasm', grads);
       const [cx, cf] = await on('cpu', grads);
       expect(relativeError(wx, cx), `dx ${JSON.stringify(c)}`).toBeLessThan(TOL);
@@ -141,10 +177,20 @@ describe('wasm conv backprop kernels', () => {
         const name = depthwise ? 'DepthwiseConv2dNative' : 'Conv2D';
         const attrs = { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC' };
         const [dW, dx] = await on('wasm', () => [
-          tf.engine().runKernel(`${name}BackpropFilter`, { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
-            { ...attrs, filterShape: fShape }) as tf.Tensor,
-          tf.engine().runKernel(`${name}BackpropInput`, { dy: tf.tensor(dys, info.outShape), filter: tf.tensor(fs, fShape) },
-            { ...attrs, inputShape: xShape }) as tf.Tensor,
+          tf
+            .engine()
+            .runKernel(
+              `${name}BackpropFilter`,
+              { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
+              { ...attrs, filterShape: fShape },
+            ) as tf.Tensor,
+          tf
+            .engine()
+            .runKernel(
+              `${name}BackpropInput`,
+              { dy: tf.tensor(dys, info.outShape), filter: tf.tensor(fs, fShape) },
+              { ...attrs, inputShape: xShape },
+            ) as tf.Tensor,
         ]);
         const ref = referenceGrads(info, xs, fs, dys, depthwise);
         expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
@@ -162,21 +208,25 @@ function referenceGrads(p: tf.backend_util.Conv2DInfo, x: Float32Array, f: Float
   const M = depthwise ? O / C : O; // the filter's last dim
   const dW = new Float32Array(f.length);
   const dx = new Float32Array(x.length);
-  for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
-      const ih = oh * p.strideHeight - p.padInfo.top + kh * p.dilationHeight;
-      const iw = ow * p.strideWidth - p.padInfo.left + kw * p.dilationWidth;
-      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-      for (let ci = 0; ci < C; ci++) for (let m = 0; m < M; m++) {
-        const co = depthwise ? ci * M + m : m;
-        const xi = ((n * H + ih) * W + iw) * C + ci;
-        const fi = ((kh * KW + kw) * C + ci) * M + m;
-        const g = dy[((n * OH + oh) * OW + ow) * O + co];
-        dW[fi] += x[xi] * g;
-        dx[xi] += f[fi] * g;
+  for (let n = 0; n < N; n++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        for (let kh = 0; kh < KH; kh++)
+          for (let kw = 0; kw < KW; kw++) {
+            const ih = oh * p.strideHeight - p.padInfo.top + kh * p.dilationHeight;
+            const iw = ow * p.strideWidth - p.padInfo.left + kw * p.dilationWidth;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            for (let ci = 0; ci < C; ci++)
+              for (let m = 0; m < M; m++) {
+                const co = depthwise ? ci * M + m : m;
+                const xi = ((n * H + ih) * W + iw) * C + ci;
+                const fi = ((kh * KW + kw) * C + ci) * M + m;
+                const g = dy[((n * OH + oh) * OW + ow) * O + co];
+                dW[fi] += x[xi] * g;
+                dx[xi] += f[fi] * g;
+              }
+          }
       }
-    }
-  }
   return { dW, dx };
 }
 
@@ -192,8 +242,15 @@ describe('cpu Conv2DBackpropFilter', () => {
       const info = tf.backend_util.computeConv2DInfo(xShape, fShape, c.strides, c.dilation, c.pad);
       const xs = randomData(r, xShape);
       const dys = randomData(r, info.outShape);
-      const [dW] = await on('cpu', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
-        { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
+      const [dW] = await on('cpu', () => [
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
+            { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape },
+          ) as tf.Tensor,
+      ]);
       const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
       expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
@@ -276,10 +333,30 @@ describe('wasm Sum, Identity and Tile', () => {
       expect(relativeError(w, cc), JSON.stringify({ name, full, other, first })).toBeLessThan(TOL);
     }
     // Every op in both operand orders, by hand: x = [[1, 2], [3, 4]], v = [2, 4].
-    const exact = { Multiply: [[2, 8, 6, 16], [2, 8, 6, 16]], Add: [[3, 6, 5, 8], [3, 6, 5, 8]], Sub: [[-1, -2, 1, 0], [1, 2, -1, 0]], RealDiv: [[0.5, 0.5, 1.5, 1], [2, 2, 2 / 3, 1]] };
+    const exact = {
+      Multiply: [
+        [2, 8, 6, 16],
+        [2, 8, 6, 16],
+      ],
+      Add: [
+        [3, 6, 5, 8],
+        [3, 6, 5, 8],
+      ],
+      Sub: [
+        [-1, -2, 1, 0],
+        [1, 2, -1, 0],
+      ],
+      RealDiv: [
+        [0.5, 0.5, 1.5, 1],
+        [2, 2, 2 / 3, 1],
+      ],
+    };
     for (const [name, [xv, vx]] of Object.entries(exact)) {
       const f = ops[name as keyof typeof ops];
-      const [a, b] = await on('wasm', () => [f(tf.tensor([1, 2, 3, 4], [2, 2]), tf.tensor([2, 4])), f(tf.tensor([2, 4], [1, 2]), tf.tensor([1, 2, 3, 4], [2, 2]))]);
+      const [a, b] = await on('wasm', () => [
+        f(tf.tensor([1, 2, 3, 4], [2, 2]), tf.tensor([2, 4])),
+        f(tf.tensor([2, 4], [1, 2]), tf.tensor([1, 2, 3, 4], [2, 2])),
+      ]);
       expect(relativeError(a, xv), `${name}(x, v)`).toBeLessThan(1e-7);
       expect(relativeError(b, vx), `${name}(v, x)`).toBeLessThan(1e-7);
     }
@@ -297,10 +374,12 @@ describe('wasm Sum, Identity and Tile', () => {
       const [w] = await on('wasm', sum);
       const [c] = await on('cpu', sum);
       expect(relativeError(w, c), JSON.stringify({ shape, axis, keepDims })).toBeLessThan(TOL);
-      const shapes = await Promise.all((['wasm', 'cpu'] as const).map(async (b) => {
-        await tf.setBackend(b);
-        return tf.tidy(() => sum()[0].shape);
-      }));
+      const shapes = await Promise.all(
+        (['wasm', 'cpu'] as const).map(async (b) => {
+          await tf.setBackend(b);
+          return tf.tidy(() => sum()[0].shape);
+        }),
+      );
       expect(shapes[0]).toEqual(shapes[1]);
     }
   });
@@ -335,8 +414,15 @@ describe('wasm Conv2DBackpropFilter with one input channel (im2col path)', () =>
       const info = tf.backend_util.computeConv2DInfo(xShape, fShape, c.strides, c.dilation, c.pad);
       const xs = randomData(r, xShape);
       const dys = randomData(r, info.outShape);
-      const [dW] = await on('wasm', () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
-        { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape }) as tf.Tensor]);
+      const [dW] = await on('wasm', () => [
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x: tf.tensor(xs, xShape), dy: tf.tensor(dys, info.outShape) },
+            { strides: c.strides, pad: c.pad, dilations: c.dilation, dataFormat: 'NHWC', filterShape: fShape },
+          ) as tf.Tensor,
+      ]);
       const ref = referenceGrads(info, xs, new Float32Array(fShape.reduce((a, b) => a * b)), dys, false);
       expect(relativeError(dW, ref.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(TOL);
     }
@@ -346,8 +432,18 @@ describe('wasm Conv2DBackpropFilter with one input channel (im2col path)', () =>
 describe('wasm BatchMatMul with transposes', () => {
   it('matches cpu (both operand orders: A·B and (Bᵀ·Aᵀ)ᵀ)', async () => {
     const r = rng(9);
-    for (const [m, k, n] of [[2, 3, 40], [40, 3, 2], [5, 7, 6], [1, 9, 1]]) {
-      for (const [ta, tb] of [[true, false], [false, true], [true, true], [false, false]] as const) {
+    for (const [m, k, n] of [
+      [2, 3, 40],
+      [40, 3, 2],
+      [5, 7, 6],
+      [1, 9, 1],
+    ]) {
+      for (const [ta, tb] of [
+        [true, false],
+        [false, true],
+        [true, true],
+        [false, false],
+      ] as const) {
         const a = randomData(r, [m * k]);
         const b = randomData(r, [k * n]);
         const mm = () => [tf.matMul(tf.tensor(a, ta ? [k, m] : [m, k]), tf.tensor(b, tb ? [n, k] : [k, n]), ta, tb)];

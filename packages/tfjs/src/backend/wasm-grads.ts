@@ -43,29 +43,40 @@ type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
 
 /** Geometry of a forward conv, resolved by tfjs itself (same/valid/explicit pads, rounding). */
 interface Geometry {
-  inH: number; inW: number;
-  outH: number; outW: number;
-  kH: number; kW: number;
-  strides: Pair; dilations: Pair;
-  top: number; left: number;
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  kH: number;
+  kW: number;
+  strides: Pair;
+  dilations: Pair;
+  top: number;
+  left: number;
 }
 
-function geometry(
-  xShape: number[], filterShape: number[], attrs: NamedAttrMap, depthwise: boolean,
-): Geometry {
+function geometry(xShape: number[], filterShape: number[], attrs: NamedAttrMap, depthwise: boolean): Geometry {
   const dilations = (attrs.dilations ?? [1, 1]) as number | Pair;
   const info = tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
-    attrs.strides as number | Pair, dilations, attrs.pad as PadArg,
-    attrs.dimRoundingMode as RoundingMode, depthwise,
+    attrs.strides as number | Pair,
+    dilations,
+    attrs.pad as PadArg,
+    attrs.dimRoundingMode as RoundingMode,
+    depthwise,
   );
   return {
-    inH: info.inHeight, inW: info.inWidth, outH: info.outHeight, outW: info.outWidth,
-    kH: info.filterHeight, kW: info.filterWidth,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    kH: info.filterHeight,
+    kW: info.filterWidth,
     strides: [info.strideHeight, info.strideWidth],
     dilations: [info.dilationHeight, info.dilationWidth],
-    top: info.padInfo.top, left: info.padInfo.left,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
   };
 }
 
@@ -87,13 +98,14 @@ function asTensor(t: TensorInfo): Tensor {
  * asymmetric pads and stride>1 together with dilation>1 are allowed.
  * Negative pads crop the input instead.
  */
-function conv(
-  kind: 'Conv2D' | 'DepthwiseConv2dNative', x: Tensor4D, filter: Tensor4D,
-  strides: Pair, dilations: Pair, pads: [Pair, Pair],
-): Tensor4D {
+function conv(kind: 'Conv2D' | 'DepthwiseConv2dNative', x: Tensor4D, filter: Tensor4D, strides: Pair, dilations: Pair, pads: [Pair, Pair]): Tensor4D {
   const cropped = cropNegative(x, pads);
-  const pad = [[0, 0], [Math.max(0, pads[0][0]), Math.max(0, pads[0][1])],
-    [Math.max(0, pads[1][0]), Math.max(0, pads[1][1])], [0, 0]];
+  const pad = [
+    [0, 0],
+    [Math.max(0, pads[0][0]), Math.max(0, pads[0][1])],
+    [Math.max(0, pads[1][0]), Math.max(0, pads[1][1])],
+    [0, 0],
+  ];
   const attrs = { strides, dilations, pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap;
   return tf.engine().runKernel(kind, { x: cropped, filter }, attrs) as Tensor4D;
 }
@@ -123,8 +135,13 @@ function dilateSpatial(dy: Tensor4D, [sh, sw]: Pair): Tensor4D {
   if (sh === 1 && sw === 1) return dy;
   const [n, h, w, c] = dy.shape;
   // Trailing zeros after the last row/col are harmless: callers crop them via pads.
-  const spread = tf.pad(tf.reshape(dy, [n * h, 1, w, 1, c]),
-    [[0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const spread = tf.pad(tf.reshape(dy, [n * h, 1, w, 1, c]), [
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
   return tf.reshape(spread, [n, h * sh, w * sw, c]);
 }
 
@@ -175,25 +192,38 @@ function singleChannelFilterGrad(x: Tensor4D, dy: Tensor4D, g: Geometry): Tensor
 
 /** out[kh*kW+kw, (b*OH+oh)*OW+ow] = x[b, oh*sh+kh*dh-top, ow*sw+kw*dw-left] (one channel), 0 in the padding. */
 function im2colT(x: Float32Array, out: Float32Array, g: Geometry, n: number): void {
-  const { inH, inW, outH, outW, kH, kW, strides: [sh, sw], dilations: [dh, dw], top, left } = g;
+  const {
+    inH,
+    inW,
+    outH,
+    outW,
+    kH,
+    kW,
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    top,
+    left,
+  } = g;
   let p = 0;
-  for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++) {
-    // Output columns whose tap lands inside the row: [lo, hi).
-    const off = kw * dw - left;
-    const lo = Math.min(outW, Math.max(0, Math.ceil(-off / sw)));
-    const hi = Math.max(lo, Math.min(outW, Math.ceil((inW - off) / sw)));
-    for (let b = 0; b < n; b++) for (let oh = 0; oh < outH; oh++, p += outW) {
-      const ih = oh * sh + kh * dh - top;
-      if (ih < 0 || ih >= inH) {
-        out.fill(0, p, p + outW);
-        continue;
-      }
-      const row = (b * inH + ih) * inW + off;
-      for (let ow = 0; ow < lo; ow++) out[p + ow] = 0;
-      for (let ow = lo; ow < hi; ow++) out[p + ow] = x[row + ow * sw];
-      for (let ow = hi; ow < outW; ow++) out[p + ow] = 0;
+  for (let kh = 0; kh < kH; kh++)
+    for (let kw = 0; kw < kW; kw++) {
+      // Output columns whose tap lands inside the row: [lo, hi).
+      const off = kw * dw - left;
+      const lo = Math.min(outW, Math.max(0, Math.ceil(-off / sw)));
+      const hi = Math.max(lo, Math.min(outW, Math.ceil((inW - off) / sw)));
+      for (let b = 0; b < n; b++)
+        for (let oh = 0; oh < outH; oh++, p += outW) {
+          const ih = oh * sh + kh * dh - top;
+          if (ih < 0 || ih >= inH) {
+            out.fill(0, p, p + outW);
+            continue;
+          }
+          const row = (b * inH + ih) * inW + off;
+          for (let ow = 0; ow < lo; ow++) out[p + ow] = 0;
+          for (let ow = lo; ow < hi; ow++) out[p + ow] = x[row + ow * sw];
+          for (let ow = hi; ow < outW; ow++) out[p + ow] = 0;
+        }
     }
-  }
 }
 
 /** Pads for the filter-gradient correlation so its output is exactly kH x kW. */
@@ -226,24 +256,37 @@ function depthwiseBackpropFilter(x: Tensor4D, dy: Tensor4D, g: Geometry, filterS
 
 /** The sums of depthwiseBackpropFilter, accumulated in float64 (as the cpu backend does), [kH, kW, C, M] row-major. */
 function depthwiseFilterSums(x: Float32Array, dy: Float32Array, g: Geometry, n: number, c: number, m: number): Float64Array {
-  const { inH, inW, outH, outW, kH, kW, strides: [sh, sw], dilations: [dh, dw], top, left } = g;
+  const {
+    inH,
+    inW,
+    outH,
+    outW,
+    kH,
+    kW,
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    top,
+    left,
+  } = g;
   const cm = c * m;
   const acc = new Float64Array(kH * kW * cm);
-  for (let b = 0; b < n; b++) for (let oh = 0; oh < outH; oh++) for (let kh = 0; kh < kH; kh++) {
-    const ih = oh * sh + kh * dh - top;
-    if (ih < 0 || ih >= inH) continue;
-    for (let ow = 0; ow < outW; ow++) {
-      const d = ((b * outH + oh) * outW + ow) * cm;
-      for (let kw = 0; kw < kW; kw++) {
-        const iw = ow * sw + kw * dw - left;
-        if (iw < 0 || iw >= inW) continue;
-        const xi = ((b * inH + ih) * inW + iw) * c;
-        const a = (kh * kW + kw) * cm;
-        if (m === 1) for (let k = 0; k < c; k++) acc[a + k] += x[xi + k] * dy[d + k];
-        else for (let k = 0; k < c; k++) for (let j = 0; j < m; j++) acc[a + k * m + j] += x[xi + k] * dy[d + k * m + j];
+  for (let b = 0; b < n; b++)
+    for (let oh = 0; oh < outH; oh++)
+      for (let kh = 0; kh < kH; kh++) {
+        const ih = oh * sh + kh * dh - top;
+        if (ih < 0 || ih >= inH) continue;
+        for (let ow = 0; ow < outW; ow++) {
+          const d = ((b * outH + oh) * outW + ow) * cm;
+          for (let kw = 0; kw < kW; kw++) {
+            const iw = ow * sw + kw * dw - left;
+            if (iw < 0 || iw >= inW) continue;
+            const xi = ((b * inH + ih) * inW + iw) * c;
+            const a = (kh * kW + kw) * cm;
+            if (m === 1) for (let k = 0; k < c; k++) acc[a + k] += x[xi + k] * dy[d + k];
+            else for (let k = 0; k < c; k++) for (let j = 0; j < m; j++) acc[a + k * m + j] += x[xi + k] * dy[d + k * m + j];
+          }
+        }
       }
-    }
-  }
   return acc;
 }
 
@@ -315,19 +358,32 @@ function col2imIndices(g: Geometry, n: number): { indices: Tensor; outside: bool
     col2imCache.set(key, hit);
     return hit;
   }
-  const { inH, inW, outH, outW, kH, kW, strides: [sh, sw], dilations: [dh, dw], top, left } = g;
+  const {
+    inH,
+    inW,
+    outH,
+    outW,
+    kH,
+    kW,
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    top,
+    left,
+  } = g;
   const idx = new Int32Array(n * outH * outW * kH * kW);
   const pad = n * inH * inW;
   let i = 0;
-  for (let b = 0; b < n; b++) for (let oh = 0; oh < outH; oh++) for (let ow = 0; ow < outW; ow++) {
-    for (let y = 0; y < kH; y++) {
-      const ih = oh * sh - top + y * dh;
-      for (let x = 0; x < kW; x++, i++) {
-        const iw = ow * sw - left + x * dw;
-        idx[i] = ih < 0 || ih >= inH || iw < 0 || iw >= inW ? pad : (b * inH + ih) * inW + iw;
+  for (let b = 0; b < n; b++)
+    for (let oh = 0; oh < outH; oh++)
+      for (let ow = 0; ow < outW; ow++) {
+        for (let y = 0; y < kH; y++) {
+          const ih = oh * sh - top + y * dh;
+          for (let x = 0; x < kW; x++, i++) {
+            const iw = ow * sw - left + x * dw;
+            idx[i] = ih < 0 || ih >= inH || iw < 0 || iw >= inW ? pad : (b * inH + ih) * inW + iw;
+          }
+        }
       }
-    }
-  }
   const entry = { indices: tf.keep(tf.tensor2d(idx, [idx.length, 1], 'int32')), outside: idx.includes(pad) };
   col2imCache.set(key, entry);
   if (col2imCache.size > COL2IM_CACHE_SIZE) {
@@ -404,8 +460,12 @@ interface WasmHeap {
  */
 function maxPoolGrad(dy: TensorInfo, x: TensorInfo, attrs: NamedAttrMap, backend: WasmHeap): TensorInfo {
   const info = tf.backend_util.computePool2DInfo(
-    shape4(x.shape), attrs.filterSize as number | Pair, attrs.strides as number | Pair,
-    1, attrs.pad as PadArg, attrs.dimRoundingMode as RoundingMode,
+    shape4(x.shape),
+    attrs.filterSize as number | Pair,
+    attrs.strides as number | Pair,
+    1,
+    attrs.pad as PadArg,
+    attrs.dimRoundingMode as RoundingMode,
   );
   const out = backend.makeOutput(x.shape, 'float32');
   // Views only after the last allocation: heap growth detaches older views.
@@ -422,9 +482,16 @@ function maxPoolGrad(dy: TensorInfo, x: TensorInfo, attrs: NamedAttrMap, backend
 
 /** Windows that do not overlap and lie fully inside the input (pool == stride, no padding). */
 function tiles(p: tf.backend_util.Conv2DInfo): boolean {
-  return p.strideHeight === p.filterHeight && p.strideWidth === p.filterWidth &&
-    p.dilationHeight === 1 && p.dilationWidth === 1 && p.padInfo.top === 0 && p.padInfo.left === 0 &&
-    p.outHeight * p.strideHeight <= p.inHeight && p.outWidth * p.strideWidth <= p.inWidth;
+  return (
+    p.strideHeight === p.filterHeight &&
+    p.strideWidth === p.filterWidth &&
+    p.dilationHeight === 1 &&
+    p.dilationWidth === 1 &&
+    p.padInfo.top === 0 &&
+    p.padInfo.left === 0 &&
+    p.outHeight * p.strideHeight <= p.inHeight &&
+    p.outWidth * p.strideWidth <= p.inWidth
+  );
 }
 
 /**
@@ -463,7 +530,11 @@ function firstMaxTiled(x: Float32Array, dy: Float32Array, dx: Float32Array, p: t
 function firstMaxExact(x: Float32Array, g: number, dx: Float32Array, k: number, taps: Int32Array): void {
   let best = -Infinity;
   let at = -1;
-  for (const t of taps) if (x[k + t] > best) { best = x[k + t]; at = k + t; }
+  for (const t of taps)
+    if (x[k + t] > best) {
+      best = x[k + t];
+      at = k + t;
+    }
   if (at >= 0) dx[at] = g;
 }
 
@@ -489,7 +560,10 @@ function scatterFirstMax(x: Float32Array, dy: Float32Array, dx: Float32Array, p:
             const base = (rowBase + cols[j]) * C;
             for (let c = 0; c < C; c++) {
               const v = x[base + c];
-              if (v > best[c]) { best[c] = v; at[c] = base + c; }
+              if (v > best[c]) {
+                best[c] = v;
+                at[c] = base + c;
+              }
             }
           }
         }
@@ -604,8 +678,11 @@ function perChannel({ inputs }: KernelArgs): 'a' | 'b' | undefined {
   const { a, b } = inputs as { a?: TensorInfo; b?: TensorInfo };
   if (a?.dtype !== 'float32' || b?.dtype !== 'float32') return undefined;
   const isVector = (v: TensorInfo, full: TensorInfo) =>
-    v.shape.length <= full.shape.length && v.shape.length > 0 && full.shape.length > 1 &&
-    v.shape.at(-1) === full.shape.at(-1) && v.shape.slice(0, -1).every((d) => d === 1) &&
+    v.shape.length <= full.shape.length &&
+    v.shape.length > 0 &&
+    full.shape.length > 1 &&
+    v.shape.at(-1) === full.shape.at(-1) &&
+    v.shape.slice(0, -1).every((d) => d === 1) &&
     tf.util.sizeFromShape(full.shape) > (full.shape.at(-1) as number);
   if (isVector(b, a)) return 'b';
   if (isVector(a, b)) return 'a';
@@ -662,11 +739,13 @@ function shape4(v: unknown): [number, number, number, number] {
   return v as [number, number, number, number];
 }
 
-const filterGrad = (onWasm: boolean): Run => ({ x, dy }, attrs) => {
-  assertNHWC(attrs, 'Conv2DBackpropFilter');
-  const g = geometry(x.shape, shape4(attrs.filterShape), attrs, false);
-  return conv2DBackpropFilter(x as Tensor4D, dy as Tensor4D, g, onWasm);
-};
+const filterGrad =
+  (onWasm: boolean): Run =>
+  ({ x, dy }, attrs) => {
+    assertNHWC(attrs, 'Conv2DBackpropFilter');
+    const g = geometry(x.shape, shape4(attrs.filterShape), attrs, false);
+    return conv2DBackpropFilter(x as Tensor4D, dy as Tensor4D, g, onWasm);
+  };
 
 export const conv2DBackpropFilterConfig = kernel('Conv2DBackpropFilter', filterGrad(true));
 
@@ -717,8 +796,7 @@ function routed(ours: KernelConfig, native: KernelConfig | undefined, useNative?
   return config;
 }
 
-const transposedMatMulConfig = kernel('BatchMatMul', ({ a, b }, attrs) =>
-  matMulViaTranspose(a, b, attrs.transposeA === true, attrs.transposeB === true));
+const transposedMatMulConfig = kernel('BatchMatMul', ({ a, b }, attrs) => matMulViaTranspose(a, b, attrs.transposeA === true, attrs.transposeB === true));
 
 /** Only transposed, unbatched matmuls need our path; the rest are fast natively. */
 function nativeMatMulIsFine({ inputs, attrs }: KernelArgs): boolean {
@@ -730,8 +808,7 @@ function nativeMatMulIsFine({ inputs, attrs }: KernelArgs): boolean {
 const maxPoolGradConfig: KernelConfig = {
   kernelName: 'MaxPoolGrad',
   backendName: BACKEND,
-  kernelFunc: ({ inputs, attrs, backend }) =>
-    maxPoolGrad(inputs.dy as TensorInfo, inputs.input as TensorInfo, attrs ?? {}, backend as unknown as WasmHeap),
+  kernelFunc: ({ inputs, attrs, backend }) => maxPoolGrad(inputs.dy as TensorInfo, inputs.input as TensorInfo, attrs ?? {}, backend as unknown as WasmHeap),
 };
 
 const identityConfig: KernelConfig = { kernelName: 'Identity', backendName: BACKEND, kernelFunc: shareIdentity };

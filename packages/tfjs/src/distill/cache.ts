@@ -54,13 +54,15 @@ export class OutputCache {
   checksums(x: tf.Tensor | tf.Tensor[]): Float32Array {
     const xs = Array.isArray(x) ? x : [x];
     const n = xs[0].shape[0] as number;
-    return tf.tidy(() => {
-      const parts = xs.map((t, i) => {
-        const size = t.size / n;
-        return tf.matMul(tf.reshape(tf.cast(t, 'float32'), [n, size]), this.probe(i, size));
-      });
-      return parts.length === 1 ? parts[0] : tf.addN(parts);
-    }).dataSync() as Float32Array;
+    return tf
+      .tidy(() => {
+        const parts = xs.map((t, i) => {
+          const size = t.size / n;
+          return tf.matMul(tf.reshape(tf.cast(t, 'float32'), [n, size]), this.probe(i, size));
+        });
+        return parts.length === 1 ? parts[0] : tf.addN(parts);
+      })
+      .dataSync() as Float32Array;
   }
 
   private probe(input: number, size: number): tf.Tensor2D {
@@ -68,7 +70,12 @@ export class OutputCache {
     let w = this.probes.get(key);
     if (!w) {
       const r = rng(0x5eed + input);
-      w = tf.keep(tf.tensor2d(Float32Array.from({ length: size }, () => r() * 2 - 1), [size, 1]));
+      w = tf.keep(
+        tf.tensor2d(
+          Float32Array.from({ length: size }, () => r() * 2 - 1),
+          [size, 1],
+        ),
+      );
       this.probes.set(key, w);
     }
     return w;
@@ -153,10 +160,20 @@ export function cachedOutputs(
   const sums = cache.checksums(inputs);
   const missing = cache.missing(indices, sums);
   if (missing.length === n) {
-    cache.store(indices, sums, missing, run(inputs).map((t) => t.dataSync() as Float32Array));
+    cache.store(
+      indices,
+      sums,
+      missing,
+      run(inputs).map((t) => t.dataSync() as Float32Array),
+    );
   } else if (missing.length > 0) {
     const rows = inputs.map((x) => tf.gather(x, missing));
-    cache.store(indices, sums, missing, run(rows).map((t) => t.dataSync() as Float32Array));
+    cache.store(
+      indices,
+      sums,
+      missing,
+      run(rows).map((t) => t.dataSync() as Float32Array),
+    );
     tf.dispose(rows);
   }
   return { outputs: shapes.map((s, o) => cache.gather(indices, o, s)), computed: missing.length };

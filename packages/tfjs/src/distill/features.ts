@@ -42,10 +42,13 @@ export function hintContribution(teacherGraph: Graph, student: Graph, o: HintOpt
     const s = tapShape(student, o.studentTap, 'student');
     const t = tapShape(teacherGraph, o.teacherTap, 'teacher');
     if (s.length !== t.length || s.slice(1, -1).some((d, i) => d !== t[i + 1])) {
-      throw new Error(`${name}: student tap '${o.studentTap}' [${s.slice(1).join(', ')}] and teacher tap '${o.teacherTap}' [${t.slice(1).join(', ')}] must agree on every axis but channels`);
+      throw new Error(
+        `${name}: student tap '${o.studentTap}' [${s.slice(1).join(', ')}] and teacher tap '${o.teacherTap}' [${t.slice(1).join(', ')}] must agree on every axis but channels`,
+      );
     }
     const [cs, ct] = [s.at(-1) as number, t.at(-1) as number];
-    if (mode === 'none' && cs !== ct) throw new Error(`${name}: adapter 'none' needs equal channel counts, student '${o.studentTap}' has ${cs}, teacher '${o.teacherTap}' ${ct}`);
+    if (mode === 'none' && cs !== ct)
+      throw new Error(`${name}: adapter 'none' needs equal channel counts, student '${o.studentTap}' has ${cs}, teacher '${o.teacherTap}' ${ct}`);
     return { cs, ct, needed: mode === 'always' || (mode === 'auto' && cs !== ct) };
   };
   shapes();
@@ -57,12 +60,20 @@ export function hintContribution(teacherGraph: Graph, student: Graph, o: HintOpt
     variables() {
       const { cs, ct, needed } = shapes();
       if (needed && !adapter) adapter = makeAdapter(cs, ct, o.seed ?? 1, key);
-      return adapter ? new Map([[`${key}/kernel`, adapter.kernel], [`${key}/bias`, adapter.bias]]) : new Map();
+      return adapter
+        ? new Map([
+            [`${key}/kernel`, adapter.kernel],
+            [`${key}/bias`, adapter.bias],
+          ])
+        : new Map();
     },
     begin(ctx) {
       const now = tapShape(ctx.graph, o.studentTap, 'student').at(-1);
       const want = adapter ? adapter.kernel.shape[0] : shapes().ct;
-      if (now !== want) throw new Error(`${name}: student tap '${o.studentTap}' has ${now} channels in the graph being trained, the hint was set up for ${want} (the graph changed after the distill stage)`);
+      if (now !== want)
+        throw new Error(
+          `${name}: student tap '${o.studentTap}' has ${now} channels in the graph being trained, the hint was set up for ${want} (the graph changed after the distill stage)`,
+        );
       activateTeacher(teacher, ctx, name);
     },
     loss(ctx) {
@@ -92,15 +103,22 @@ export function activateTeacher(teacher: Teacher, ctx: StepContext, name: string
     throw new Error(`${name}: ${msg}`);
   };
   const same = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-  if (model.inputShapes.length !== student.inputShapes.length) fail(`the teacher '${teacher.graph.name}' takes ${model.inputShapes.length} inputs, the student '${ctx.graph.name}' ${student.inputShapes.length}`);
+  if (model.inputShapes.length !== student.inputShapes.length)
+    fail(`the teacher '${teacher.graph.name}' takes ${model.inputShapes.length} inputs, the student '${ctx.graph.name}' ${student.inputShapes.length}`);
   model.inputShapes.forEach((ti, i) => {
     const si = student.inputShapes[i];
     if (!same(ti, si)) fail(`the teacher '${teacher.graph.name}' takes inputs [${ti.join(', ')}], the student '${ctx.graph.name}' [${si.join(', ')}]`);
   });
-  if (model.outputShapes.length !== student.outputShapes.length) fail(`the teacher '${teacher.graph.name}' has ${model.outputShapes.length} outputs (model outputs), the student '${ctx.graph.name}' ${student.outputShapes.length}`);
+  if (model.outputShapes.length !== student.outputShapes.length)
+    fail(
+      `the teacher '${teacher.graph.name}' has ${model.outputShapes.length} outputs (model outputs), the student '${ctx.graph.name}' ${student.outputShapes.length}`,
+    );
   model.outputShapes.forEach((to, i) => {
     const so = student.outputShapes[i];
-    if (!same(to, so)) fail(`the teacher '${teacher.graph.name}' has ${to.at(-1)} outputs, the student '${ctx.graph.name}' ${so.at(-1)}${model.outputShapes.length > 1 ? ` (output ${i})` : ''}`);
+    if (!same(to, so))
+      fail(
+        `the teacher '${teacher.graph.name}' has ${to.at(-1)} outputs, the student '${ctx.graph.name}' ${so.at(-1)}${model.outputShapes.length > 1 ? ` (output ${i})` : ''}`,
+      );
   });
   return model;
 }
@@ -130,7 +148,14 @@ function makeAdapter(cs: number, ct: number, seed: number, key: string) {
   const limit = Math.sqrt(6 / (cs + ct));
   const id = `${key}#${++adapterCount}`;
   return tf.tidy(() => ({
-    kernel: tf.variable(tf.tensor2d(Float32Array.from({ length: cs * ct }, () => (r() * 2 - 1) * limit), [cs, ct]), true, `${id}/kernel`),
+    kernel: tf.variable(
+      tf.tensor2d(
+        Float32Array.from({ length: cs * ct }, () => (r() * 2 - 1) * limit),
+        [cs, ct],
+      ),
+      true,
+      `${id}/kernel`,
+    ),
     bias: tf.variable(tf.zeros([ct]), true, `${id}/bias`),
   }));
 }

@@ -52,7 +52,9 @@ export function labelFreeContribution(teacherGraph: Graph, student: Graph, o: La
   if (!(budget >= 0)) throw new Error(`${name}: cacheBytes must be >= 0, got ${budget}`);
   const teacher = teacherFor(teacherGraph);
   const matches = teacherGraph.outputs.map((out) => matchOf(outputActivation(teacherGraph, out)));
-  const hints: HintContribution[] = (o.hints ?? []).map((h, i) => hintContribution(teacherGraph, student, { teacherTap: h.teacherTap, studentTap: h.studentTap, weight: h.weight ?? 1 }, `${name}.hint${i + 1}`));
+  const hints: HintContribution[] = (o.hints ?? []).map((h, i) =>
+    hintContribution(teacherGraph, student, { teacherTap: h.teacherTap, studentTap: h.studentTap, weight: h.weight ?? 1 }, `${name}.hint${i + 1}`),
+  );
   let cache: OutputCache | undefined;
   let shapes: number[][] = [];
   const stats = { teacherExamples: 0, cachedExamples: 0 };

@@ -14,7 +14,7 @@ import { registerTensorOpKernels } from './tensor-ops.js';
 function dense(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, ctx: KernelContext): tf.Tensor {
   const kernel = p.kernel as tf.Tensor2D;
   // tf.fused.matMul wants rank 2; dense on [..., in] applies to the last axis (Keras semantics).
-  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, kernel.shape[0]]) as tf.Tensor2D;
+  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, kernel.shape[0]]) as tf.Tensor2D);
   let y: tf.Tensor;
   let fused: FusedActivation | undefined;
   if (ctx.training) {
@@ -77,7 +77,11 @@ function batchNorm(node: Node, [x]: tf.Tensor[], p: Record<string, tf.Tensor>, c
  * statistics too (kept: the caller disposes them) for the moving averages.
  */
 function batchNormForTraining(
-  x: tf.Tensor, gamma: tf.Tensor | undefined, beta: tf.Tensor | undefined, epsilon: number, inputGrad: boolean,
+  x: tf.Tensor,
+  gamma: tf.Tensor | undefined,
+  beta: tf.Tensor | undefined,
+  epsilon: number,
+  inputGrad: boolean,
 ): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const m = x.size / (x.shape.at(-1) as number);
@@ -99,20 +103,21 @@ function batchNormForTraining(
     return {
       value: tf.batchNorm(x, mean, variance, beta, gamma, epsilon),
       // In a tidy: tfjs runs a custom gradient outside one and would keep every temporary to the end of the backward pass.
-      gradFunc: (dy: tf.Tensor, [xs, mu, v]: tf.Tensor[]) => tf.tidy(() => {
-        const xhat = tf.batchNorm(xs, mu, v, undefined, undefined, epsilon);
-        const dbeta = tf.sum(dy, axes);
-        const dgamma = tf.sum(tf.mul(dy, xhat), axes);
-        const grads: tf.Tensor[] = [];
-        if (inputGrad) {
-          const k = tf.mul(tf.rsqrt(tf.add(v, epsilon)), gamma ?? 1);
-          const centred = tf.add(tf.mul(xhat, tf.div(dgamma, m)), tf.div(dbeta, m));
-          grads.push(tf.mul(tf.sub(dy, centred), k));
-        }
-        if (gamma) grads.push(dgamma);
-        if (beta) grads.push(dbeta);
-        return grads;
-      }),
+      gradFunc: (dy: tf.Tensor, [xs, mu, v]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const xhat = tf.batchNorm(xs, mu, v, undefined, undefined, epsilon);
+          const dbeta = tf.sum(dy, axes);
+          const dgamma = tf.sum(tf.mul(dy, xhat), axes);
+          const grads: tf.Tensor[] = [];
+          if (inputGrad) {
+            const k = tf.mul(tf.rsqrt(tf.add(v, epsilon)), gamma ?? 1);
+            const centred = tf.add(tf.mul(xhat, tf.div(dgamma, m)), tf.div(dbeta, m));
+            grads.push(tf.mul(tf.sub(dy, centred), k));
+          }
+          if (gamma) grads.push(dgamma);
+          if (beta) grads.push(dbeta);
+          return grads;
+        }),
     };
   });
   const y = op(...inputs);
@@ -135,12 +140,22 @@ function dropout(node: Node, [x]: tf.Tensor[], _p: Record<string, tf.Tensor>, ct
   if (!ctx.training || rate === 0) return x;
   // Keras' noise_shape: one draw shared along its 1s (EfficientNet's per-example stochastic depth); null = the input's size.
   const noise = node.attrs.noiseShape as (number | null)[] | undefined;
-  return tf.dropout(x, rate, noise?.map((d, i) => d ?? x.shape[i]), ctx.seed);
+  return tf.dropout(
+    x,
+    rate,
+    noise?.map((d, i) => d ?? x.shape[i]),
+    ctx.seed,
+  );
 }
 
 function zeroPad2d(node: Node, [x]: tf.Tensor[]): tf.Tensor {
   const [[t, b], [l, r]] = zeroPadding(node.attrs.padding);
-  return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]);
+  return tf.pad(x, [
+    [0, 0],
+    [t, b],
+    [l, r],
+    [0, 0],
+  ]);
 }
 
 /** Register the kernels of every op @condense/ir defines. Idempotent. */

@@ -48,9 +48,18 @@ describe('builtin kernels', () => {
   it('dense with fused relu equals the hand computation', () => {
     const b = new GraphBuilder('d', [2]);
     // kernel [[1, -1, 2], [0.5, 1, -3]] , bias [0.1, 0, -0.5]
-    b.add('dense', ['input'], { activation: 'relu' }, { kernel: [[2, 3], new Float32Array([1, -1, 2, 0.5, 1, -3])], bias: [[3], new Float32Array([0.1, 0, -0.5])] }, 'fc');
+    b.add(
+      'dense',
+      ['input'],
+      { activation: 'relu' },
+      { kernel: [[2, 3], new Float32Array([1, -1, 2, 0.5, 1, -3])], bias: [[3], new Float32Array([0.1, 0, -0.5])] },
+      'fc',
+    );
     const g = b.build();
-    const x = tf.tensor2d([[1, 2], [-1, 1]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [-1, 1],
+    ]);
     const r = run(g, x);
     // row0: [1+1, -1+2, 2-6] + b = [2.1, 1, -4.5] -> relu; row1: [-1+0.5, 1+1, -2-3] + b = [-0.4, 2, -5.5]
     expect(r.output.map((v) => +v.toFixed(5))).toEqual([2.1, 1, 0, 0, 2, 0]);
@@ -102,8 +111,12 @@ describe('builtin kernels', () => {
     if (o.dilation) attrs.dilation = o.dilation;
     b.add('conv2d', ['input'], attrs, { kernel: [[3, 3, 2, 4], kernel], bias: [[4], bias] }, 'conv');
     const layer = tfl.layers.conv2d({
-      filters: 4, kernelSize: 3, padding: o.padding as 'same', activation: o.activation as 'relu',
-      strides: (o.strides ?? [1, 1]) as [number, number], dilationRate: (o.dilation ?? [1, 1]) as [number, number],
+      filters: 4,
+      kernelSize: 3,
+      padding: o.padding as 'same',
+      activation: o.activation as 'relu',
+      strides: (o.strides ?? [1, 1]) as [number, number],
+      dilationRate: (o.dilation ?? [1, 1]) as [number, number],
     });
     sameAsLayer(b.build(), layer, [2, 7, 6, 2], [tf.tensor(kernel, [3, 3, 2, 4]), tf.tensor(bias, [4])]);
   });
@@ -112,17 +125,31 @@ describe('builtin kernels', () => {
     const kernel = values(3 * 3 * 3 * 2, 11);
     const bias = values(6, 13);
     const b = new GraphBuilder('dw', [5, 5, 3]);
-    b.add('depthwiseConv2d', ['input'], { padding: 'same', depthMultiplier: 2, activation: 'relu6' }, { kernel: [[3, 3, 3, 2], kernel], bias: [[6], bias] }, 'dw');
+    b.add(
+      'depthwiseConv2d',
+      ['input'],
+      { padding: 'same', depthMultiplier: 2, activation: 'relu6' },
+      { kernel: [[3, 3, 3, 2], kernel], bias: [[6], bias] },
+      'dw',
+    );
     const layer = tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'relu6' });
     sameAsLayer(b.build(), layer, [2, 5, 5, 3], [tf.tensor(kernel, [3, 3, 3, 2]), tf.tensor(bias, [6])]);
   });
 
   it('batchNorm inference uses the moving statistics', () => {
     const b = new GraphBuilder('bn', [2]);
-    b.add('batchNorm', ['input'], { epsilon: 0 }, {
-      gamma: [[2], new Float32Array([2, 1])], beta: [[2], new Float32Array([1, 0])],
-      movingMean: [[2], new Float32Array([1, -1])], movingVariance: [[2], new Float32Array([4, 1])],
-    }, 'bn');
+    b.add(
+      'batchNorm',
+      ['input'],
+      { epsilon: 0 },
+      {
+        gamma: [[2], new Float32Array([2, 1])],
+        beta: [[2], new Float32Array([1, 0])],
+        movingMean: [[2], new Float32Array([1, -1])],
+        movingVariance: [[2], new Float32Array([4, 1])],
+      },
+      'bn',
+    );
     const x = tf.tensor2d([[3, 1]]);
     // (3-1)/2*2+1 = 3 ; (1+1)/1*1+0 = 2
     expect(run(b.build(), x).output).toEqual([3, 2]);
@@ -160,7 +187,10 @@ describe('builtin kernels', () => {
     if (withBeta) params.beta = [[c], values(c, 4)];
     b.add('batchNorm', ['fc'], { epsilon: 1e-3 }, params, 'bn');
     const model = compile(b.build());
-    const x = tf.tensor(values(size([...shape]), 5).map((v, i) => v * (1 + (i % c)) + (i % c)), [...shape]);
+    const x = tf.tensor(
+      values(size([...shape]), 5).map((v, i) => v * (1 + (i % c)) + (i % c)),
+      [...shape],
+    );
     const w = tf.tensor(values(size([...shape]), 6), [...shape]); // loss = sum(w * y): a generic upstream gradient
     const vars = model.variables;
     const trained = ['fc/kernel', 'bn/gamma', 'bn/beta'].filter((n) => vars.has(n)).map((n) => vars.get(n)!);
@@ -211,7 +241,12 @@ describe('builtin kernels', () => {
     const b = new GraphBuilder('bn', [2, 2, c]);
     b.add('batchNorm', ['input'], { epsilon: 1e-3 }, { gamma: [[c], gamma], beta: [[c], beta], movingMean: [[c], mean], movingVariance: [[c], v] }, 'bn');
     const layer = tfl.layers.batchNormalization({ epsilon: 1e-3 });
-    sameAsLayer(b.build(), layer, [2, 2, 2, c], [gamma, beta, mean, v].map((a) => tf.tensor1d(a)));
+    sameAsLayer(
+      b.build(),
+      layer,
+      [2, 2, 2, c],
+      [gamma, beta, mean, v].map((a) => tf.tensor1d(a)),
+    );
   });
 
   it('activation functions equal their definitions', () => {
@@ -249,7 +284,10 @@ describe('builtin kernels', () => {
   });
 
   it('max and average pooling equal the hand computation', () => {
-    const x = tf.tensor4d(Array.from({ length: 16 }, (_, i) => i), [1, 4, 4, 1]);
+    const x = tf.tensor4d(
+      Array.from({ length: 16 }, (_, i) => i),
+      [1, 4, 4, 1],
+    );
     const maxG = new GraphBuilder('p', [4, 4, 1]).maxPool2d(2).build();
     const avgG = new GraphBuilder('p', [4, 4, 1]).avgPool2d(2).build();
     expect(run(maxG, x).output).toEqual([5, 7, 13, 15]);
@@ -279,7 +317,12 @@ describe('builtin kernels', () => {
     expect(cat.shape).toEqual([1, 2, 2, 4]);
     expect(cat.output.slice(0, 4)).toEqual([0, 2, 0, 1]);
 
-    const p = new GraphBuilder('zp', [2, 2, 2]).zeroPad2d([[1, 0], [0, 1]]).build();
+    const p = new GraphBuilder('zp', [2, 2, 2])
+      .zeroPad2d([
+        [1, 0],
+        [0, 1],
+      ])
+      .build();
     const pad = run(p, x);
     expect(pad.shape).toEqual([1, 3, 3, 2]);
     expect(pad.output.slice(0, 6)).toEqual([0, 0, 0, 0, 0, 0]);
@@ -321,13 +364,35 @@ describe('training-mode kernels', () => {
   }
 
   it.each([
-    ['conv first', () => new GraphBuilder('t', [6, 6, 2], 4).conv2d(3, 3, { name: 'c', activation: 'relu', padding: 'same' })
-      .depthwiseConv2d(3, { name: 'dw', depthMultiplier: 2, activation: 'relu6', strides: 2, padding: 'same' })
-      .flatten().dense(5, { name: 'd1', activation: 'elu' }).dense(3, { name: 'd2', activation: 'softmax' }).build(), [3, 6, 6, 2]],
-    ['conv after conv (input gradient, strides, same)', () => new GraphBuilder('t', [7, 7, 2], 4).conv2d(3, 3, { name: 'c0', padding: 'valid' })
-      .conv2d(4, 2, { name: 'c1', strides: 2, padding: 'same' }).flatten().dense(3, { name: 'd2', activation: 'softmax' }).build(), [3, 7, 7, 2]],
-    ['dense first, rank 3', () => new GraphBuilder('t', [4, 6], 5).dense(7, { name: 'd0', activation: 'leakyRelu' })
-      .flatten().dense(3, { name: 'd2', activation: 'softmax' }).build(), [3, 4, 6]],
+    [
+      'conv first',
+      () =>
+        new GraphBuilder('t', [6, 6, 2], 4)
+          .conv2d(3, 3, { name: 'c', activation: 'relu', padding: 'same' })
+          .depthwiseConv2d(3, { name: 'dw', depthMultiplier: 2, activation: 'relu6', strides: 2, padding: 'same' })
+          .flatten()
+          .dense(5, { name: 'd1', activation: 'elu' })
+          .dense(3, { name: 'd2', activation: 'softmax' })
+          .build(),
+      [3, 6, 6, 2],
+    ],
+    [
+      'conv after conv (input gradient, strides, same)',
+      () =>
+        new GraphBuilder('t', [7, 7, 2], 4)
+          .conv2d(3, 3, { name: 'c0', padding: 'valid' })
+          .conv2d(4, 2, { name: 'c1', strides: 2, padding: 'same' })
+          .flatten()
+          .dense(3, { name: 'd2', activation: 'softmax' })
+          .build(),
+      [3, 7, 7, 2],
+    ],
+    [
+      'dense first, rank 3',
+      () =>
+        new GraphBuilder('t', [4, 6], 5).dense(7, { name: 'd0', activation: 'leakyRelu' }).flatten().dense(3, { name: 'd2', activation: 'softmax' }).build(),
+      [3, 4, 6],
+    ],
   ] as const)('equal the fused inference path in value and gradients (%s)', (_name, build, shape) => {
     const x = tf.tensor(values(size([...shape]), 9), [...shape]);
     const a = gradsOf(build(), x, false);
@@ -369,9 +434,11 @@ describe('compiled model', () => {
 
   it('a plugin kernel registered by op name runs with its params', () => {
     registerOp({
-      op: 'testScale', arity: 1,
+      op: 'testScale',
+      arity: 1,
       params: { scale: { kind: 'other', shape: (ctx) => [ctx.inputs[0].at(-1) as number] } },
-      inferShape: (ctx) => ctx.inputs[0], channels: { kind: 'elementwise', params: [{ role: 'scale', axis: 0 }] },
+      inferShape: (ctx) => ctx.inputs[0],
+      channels: { kind: 'elementwise', params: [{ role: 'scale', axis: 0 }] },
     });
     registerKernel('testScale', (_node, [x], p) => tf.mul(x, p.scale));
     const b = new GraphBuilder('s', [3]);

@@ -1,8 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  enforceAnnotations, getOp, inferShapes, setFloat16, setQuant, topoSort,
-  type Graph, type Node, type Param, type ParamSpec,
-} from '@condense/ir';
+import { enforceAnnotations, getOp, inferShapes, setFloat16, setQuant, topoSort, type Graph, type Node, type Param, type ParamSpec } from '@condense/ir';
 import { getKernel, type KernelContext, type KernelEntry } from './kernels.js';
 import './builtin.js';
 import './gradients.js';
@@ -110,7 +107,10 @@ class LiveValues {
   private readonly holders = new Map<tf.Tensor, number>();
   private readonly lastUse = new Map<string, number>();
 
-  constructor(plan: PlanStep[], private readonly keep: string[]) {
+  constructor(
+    plan: PlanStep[],
+    private readonly keep: string[],
+  ) {
     for (const step of plan) for (const i of step.node.inputs) this.lastUse.set(i, step.index);
   }
 

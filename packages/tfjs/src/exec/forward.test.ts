@@ -11,7 +11,8 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4) => a.length === b.length && Array.from(a).every((v, i) => Math.abs(v - b[i]) <= tol * (1 + Math.abs(b[i])));
+const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4) =>
+  a.length === b.length && Array.from(a).every((v, i) => Math.abs(v - b[i]) <= tol * (1 + Math.abs(b[i])));
 
 describe('forwardNodes (Runtime.forward on TF.js)', () => {
   const graph = vggSmall(2, { batchNorm: true });
@@ -20,7 +21,10 @@ describe('forwardNodes (Runtime.forward on TF.js)', () => {
   const nodes = graph.nodes.filter((n) => n.op !== 'input').map((n) => n.name);
 
   it('the whole graph in one call equals compile().predict, taps included; a masked param computes as masked', async () => {
-    setMask(graph.params.get('conv2/kernel')!, Uint8Array.from(graph.params.get('conv2/kernel')!.data, (_, i) => i % 2));
+    setMask(
+      graph.params.get('conv2/kernel')!,
+      Uint8Array.from(graph.params.get('conv2/kernel')!.data, (_, i) => i % 2),
+    );
     const out = await forwardNodes(graph, { feeds, nodes, outputs: ['conv3_relu', 'fc2'] });
     const model = compile(graph);
     const r = model.predict(tf.tensor(x, [3, 28, 28, 1]), { taps: ['conv3_relu'] });
@@ -43,7 +47,9 @@ describe('forwardNodes (Runtime.forward on TF.js)', () => {
   });
 
   it('errors name the node and the value', async () => {
-    await expect(forwardNodes(graph, { feeds, nodes: ['conv2'], outputs: ['conv2'] })).rejects.toThrow(/forward: node 'conv2' reads 'conv1_relu', which is neither fed nor computed before it/);
+    await expect(forwardNodes(graph, { feeds, nodes: ['conv2'], outputs: ['conv2'] })).rejects.toThrow(
+      /forward: node 'conv2' reads 'conv1_relu', which is neither fed nor computed before it/,
+    );
     await expect(forwardNodes(graph, { feeds, nodes: ['nope'], outputs: [] })).rejects.toThrow(/no node 'nope' in graph 'vgg-small'/);
     const bad = new Map<string, NodeValue>([['flatten', { values: new Float32Array(3 * 5), shape: [3, 5] }]]);
     await expect(forwardNodes(graph, { feeds: bad, nodes: ['fc1'], outputs: ['fc1'] })).rejects.toThrow(/^node 'fc1' \(dense\): /);

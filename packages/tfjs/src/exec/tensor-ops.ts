@@ -21,13 +21,23 @@ function constantValue(node: Node, params: Record<string, tf.Tensor>): tf.Tensor
   const p = params.weight ?? params.value;
   if (p) return p;
   const { dtype, shape, values } = node.attrs as { dtype: string; shape: number[]; values: (number | string)[] };
-  if (dtype === 'string') return tf.tensor((values as string[]).map((b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))), shape, 'string');
+  if (dtype === 'string')
+    return tf.tensor(
+      (values as string[]).map((b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))),
+      shape,
+      'string',
+    );
   return tf.tensor(values as number[], shape, dtype === 'bool' ? 'bool' : 'int32');
 }
 
 function pad2d(node: Node, x: tf.Tensor): tf.Tensor {
   const [[t, b], [l, r]] = zeroPadding(node.attrs.padding);
-  const paddings: [number, number][] = [[0, 0], [t, b], [l, r], [0, 0]];
+  const paddings: [number, number][] = [
+    [0, 0],
+    [t, b],
+    [l, r],
+    [0, 0],
+  ];
   const mode = (node.attrs.mode as string | undefined) ?? 'constant';
   if (mode === 'constant') return tf.pad(x, paddings, (node.attrs.value as number | undefined) ?? 0);
   return tf.mirrorPad(x, paddings, mode as 'reflect' | 'symmetric');

@@ -70,7 +70,8 @@ export function toTensorShape(dims: readonly number[]): TensorShape {
   return dims.length === 0 ? {} : { dim: dims.map((d) => ({ size: String(d) })) };
 }
 
-const sameList = (a: readonly unknown[] | undefined, b: readonly unknown[]): boolean => a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+const sameList = (a: readonly unknown[] | undefined, b: readonly unknown[]): boolean =>
+  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Set attr `key` of `node` (in place) unless the node already holds exactly this value. */
 export function setInts(node: NodeDef, key: string, values: readonly number[]): void {

@@ -18,25 +18,30 @@ beforeAll(async () => {
 });
 
 describe('compile() on graph models', () => {
-  it.each(['mobilenet-v2', 'mobilenet-v2-uint8', 'resnet-block', 'blazeface', 'dynamic-shapes', 'frozen-classifier'])('%s: the IR executor gives TF.js outputs', async (name) => {
-    const dir = join(GRAPH_FIXTURES, name);
-    const graph = await loadModel(dir);
-    const sample = await readJson<SampleFile>(dir, 'sample.json');
-    const model = compile(graph);
-    const reference = toGraphModel(graph);
-    for (const s of sample.samples) {
-      const inputs = toTensors(s.inputs);
-      const x = graph.inputs.map((i) => Object.values(inputs)[Object.keys(inputs).findIndex((k) => k === i || k.split(':')[0] === i)] ?? Object.values(inputs)[0]);
-      const r = model.predict(x);
-      const want = reference.execute(inputs, graph.outputs) as tf.Tensor | tf.Tensor[];
-      (Array.isArray(want) ? want : [want]).forEach((w, i) => {
-        expect(scaledDiff(r.outputs[i], { dtype: 'float32', shape: w.shape, values: Array.from(w.dataSync()) }), graph.outputs[i]).toBeLessThanOrEqual(1e-5);
-      });
-      tf.dispose([...r.outputs, ...(Array.isArray(want) ? want : [want]), ...Object.values(inputs)]);
-    }
-    model.dispose();
-    reference.dispose();
-  });
+  it.each(['mobilenet-v2', 'mobilenet-v2-uint8', 'resnet-block', 'blazeface', 'dynamic-shapes', 'frozen-classifier'])(
+    '%s: the IR executor gives TF.js outputs',
+    async (name) => {
+      const dir = join(GRAPH_FIXTURES, name);
+      const graph = await loadModel(dir);
+      const sample = await readJson<SampleFile>(dir, 'sample.json');
+      const model = compile(graph);
+      const reference = toGraphModel(graph);
+      for (const s of sample.samples) {
+        const inputs = toTensors(s.inputs);
+        const x = graph.inputs.map(
+          (i) => Object.values(inputs)[Object.keys(inputs).findIndex((k) => k === i || k.split(':')[0] === i)] ?? Object.values(inputs)[0],
+        );
+        const r = model.predict(x);
+        const want = reference.execute(inputs, graph.outputs) as tf.Tensor | tf.Tensor[];
+        (Array.isArray(want) ? want : [want]).forEach((w, i) => {
+          expect(scaledDiff(r.outputs[i], { dtype: 'float32', shape: w.shape, values: Array.from(w.dataSync()) }), graph.outputs[i]).toBeLessThanOrEqual(1e-5);
+        });
+        tf.dispose([...r.outputs, ...(Array.isArray(want) ? want : [want]), ...Object.values(inputs)]);
+      }
+      model.dispose();
+      reference.dispose();
+    },
+  );
 
   it('fine-tunes a graph model whose ops all have gradients (the softmax behind its Identity is seen as the output)', async () => {
     const graph = await loadModel(join(GRAPH_FIXTURES, 'mobilenet-v2'));
@@ -54,7 +59,9 @@ describe('compile() on graph models', () => {
     expect(() => loop.predict(tf.zeros([1, 3, 4]))).toThrow(/node '.*' \(tfOp\): compile\(\) cannot run this \w+ node: it is control flow/);
     loop.dispose();
     const nms = compile(await loadModel(join(GRAPH_FIXTURES, 'nms')));
-    expect(() => nms.predict(tf.zeros([1, 16, 16, 3]))).toThrow(/node 'StatefulPartitionedCall\/Where' \(tfOp\): compile\(\) cannot run this Where node: TF.js runs it asynchronously/);
+    expect(() => nms.predict(tf.zeros([1, 16, 16, 3]))).toThrow(
+      /node 'StatefulPartitionedCall\/Where' \(tfOp\): compile\(\) cannot run this Where node: TF.js runs it asynchronously/,
+    );
     nms.dispose();
   });
 });

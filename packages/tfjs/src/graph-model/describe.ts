@@ -18,14 +18,18 @@ export interface GraphNodeInfo {
 const BYTES: Record<ValueWeight['dtype'], number> = { int32: 4, bool: 1, string: 0 };
 
 function valueBytes(w: Omit<ValueWeight, 'name'>): number {
-  if (w.dtype === 'string') return (w.values as string[]).reduce((a, b64) => a + 4 + Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0), 0);
+  if (w.dtype === 'string')
+    return (w.values as string[]).reduce((a, b64) => a + 4 + Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0), 0);
   return w.values.length * BYTES[w.dtype];
 }
 
 export function graphNodeInfo(node: Node): GraphNodeInfo {
   const tf = tfAttrs(node);
   const opaque = node.op === 'tfOp';
-  const values = [...(node.op === 'constant' && node.attrs.values !== undefined ? [node.attrs as unknown as ValueWeight] : []), ...Object.values(tf.consts ?? {})];
+  const values = [
+    ...(node.op === 'constant' && node.attrs.values !== undefined ? [node.attrs as unknown as ValueWeight] : []),
+    ...Object.values(tf.consts ?? {}),
+  ];
   return {
     op: opaque ? (tf.node?.op ?? 'tfOp') : node.op,
     opaque,

@@ -56,7 +56,11 @@ function encodeValues(name: string, w: Values): WrittenWeight {
 }
 
 const sameValues = (a: Values, b: Values): boolean =>
-  a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]) && a.values.length === b.values.length && a.values.every((v, i) => v === b.values[i]);
+  a.dtype === b.dtype &&
+  a.shape.length === b.shape.length &&
+  a.shape.every((d, i) => d === b.shape[i]) &&
+  a.values.length === b.values.length &&
+  a.values.every((v, i) => v === b.values[i]);
 
 /** A Const NodeDef for a tensor: the source's own (dtype and shape updated) or a new one. */
 function constNode(name: string, template: NodeDef | undefined, dtype: keyof typeof TF_DTYPE, shape: readonly number[]): NodeDef {
@@ -207,7 +211,8 @@ class GraphModelWriter implements ExportContext {
     const sig = this.meta?.fields.signature as { inputs?: Record<string, { name: string }>; outputs?: Record<string, { name: string }> } | undefined;
     for (const side of ['inputs', 'outputs'] as const) {
       for (const [key, t] of Object.entries(sig?.[side] ?? {})) {
-        if (!this.nodes.has(parseRef(t.name).node)) throw new ModelIOError(`signature ${side} '${key}' names tensor '${t.name}', whose node is no longer in the graph`);
+        if (!this.nodes.has(parseRef(t.name).node))
+          throw new ModelIOError(`signature ${side} '${key}' names tensor '${t.name}', whose node is no longer in the graph`);
       }
     }
   }
@@ -234,7 +239,14 @@ class GraphModelWriter implements ExportContext {
     const fields: JsonObject = this.meta ? structuredClone(this.meta.fields) : { format: 'graph-model', generatedBy: 'condense', convertedBy: null };
     const weightSpecs = weights.map((w) => w.spec);
     const artifacts = { ...fields, modelTopology: topology, weightSpecs, weightData: data.buffer } as unknown as io.ModelArtifacts;
-    const keyOrder = this.meta?.keyOrder ?? ['format', 'generatedBy', 'convertedBy', ...Object.keys(fields).filter((k) => !['format', 'generatedBy', 'convertedBy'].includes(k)), 'modelTopology', 'weightsManifest'];
+    const keyOrder = this.meta?.keyOrder ?? [
+      'format',
+      'generatedBy',
+      'convertedBy',
+      ...Object.keys(fields).filter((k) => !['format', 'generatedBy', 'convertedBy'].includes(k)),
+      'modelTopology',
+      'weightsManifest',
+    ];
     const modelJson = (paths: string[]) => {
       const all: Record<string, unknown> = { ...fields, modelTopology: topology, weightsManifest: [{ paths, weights: weightSpecs }] };
       const keys = [...keyOrder.filter((k) => k in all), ...Object.keys(all).filter((k) => !keyOrder.includes(k))];
@@ -266,7 +278,9 @@ export function toGraphModelArtifacts(graph: Graph, options: ExportOptions = {})
  * from the container's param of that weight name; a non-float one (int32, bool, string) carries
  * its bytes as TF.js stores them, base64.
  */
-export type StoredGraphWeight = { name: string; shape: number[]; dtype: 'float32' } | { name: string; shape: number[]; dtype: 'int32' | 'bool' | 'string'; data: string };
+export type StoredGraphWeight =
+  | { name: string; shape: number[]; dtype: 'float32' }
+  | { name: string; shape: number[]; dtype: 'int32' | 'bool' | 'string'; data: string };
 
 function base64(bytes: Uint8Array): string {
   let bin = '';

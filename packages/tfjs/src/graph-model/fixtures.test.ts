@@ -47,7 +47,8 @@ describe.each(FIXTURE_NAMES)('%s', (name) => {
     expect(rest1).toEqual(rest0);
     expect(Object.keys(after)).toEqual(Object.keys(before));
     expect(m1.map((g) => g.weights)).toEqual(m0.map((g) => g.weights));
-    const shard = async (d: string, m: ModelJson['weightsManifest']) => Buffer.concat(await Promise.all(m.flatMap((g) => g.paths).map((p) => readFile(join(d, p)))));
+    const shard = async (d: string, m: ModelJson['weightsManifest']) =>
+      Buffer.concat(await Promise.all(m.flatMap((g) => g.paths).map((p) => readFile(join(d, p)))));
     const [b0, b1] = [await shard(dir, m0), await shard(target, m1)];
     expect(b1.byteLength).toBe((await stat(join(dir, m0[0].paths[0]))).size);
     expect(b1.equals(b0)).toBe(true);

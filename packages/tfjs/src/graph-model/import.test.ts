@@ -60,8 +60,12 @@ describe('graph-model import', () => {
       format: 'graph-model',
       modelTopology: {
         node: [
-          constNode('ints', 'DT_INT32', [2]), constNode('flags', 'DT_BOOL', [3]), constNode('words', 'DT_STRING', [3]),
-          identity('ints_out', 'ints', 'DT_INT32'), identity('flags_out', 'flags', 'DT_BOOL'), identity('words_out', 'words', 'DT_STRING'),
+          constNode('ints', 'DT_INT32', [2]),
+          constNode('flags', 'DT_BOOL', [3]),
+          constNode('words', 'DT_STRING', [3]),
+          identity('ints_out', 'ints', 'DT_INT32'),
+          identity('flags_out', 'flags', 'DT_BOOL'),
+          identity('words_out', 'words', 'DT_STRING'),
         ],
         versions: { producer: 1 },
       },
@@ -90,7 +94,10 @@ describe('graph-model import', () => {
     const data = new Uint8Array(a.weightData as ArrayBuffer);
     const withInit: tf.io.ModelArtifacts = {
       ...a,
-      modelInitializer: { node: [constNode('init/size', 'DT_INT32', []), { name: 'init/out', op: 'Identity', input: ['init/size'], attr: { T: { type: 'DT_INT32' } } }], versions: {} },
+      modelInitializer: {
+        node: [constNode('init/size', 'DT_INT32', []), { name: 'init/out', op: 'Identity', input: ['init/size'], attr: { T: { type: 'DT_INT32' } } }],
+        versions: {},
+      },
       weightSpecs: [...a.weightSpecs!, { name: 'init/size', shape: [], dtype: 'int32' }],
       weightData: Uint8Array.from([...data, ...new Uint8Array(Int32Array.of(5).buffer)]).buffer,
     };
@@ -110,11 +117,17 @@ describe('graph-model import', () => {
     // The NMS score threshold becomes a scalar input.
     const t = topo.node.find((n) => n.name === 'StatefulPartitionedCall/non_max_suppression/score_threshold')!;
     Object.assign(t, { op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: {} } } });
-    const graph = fromArtifacts({ ...a, modelTopology: topo, weightSpecs: a.weightSpecs!.filter((w) => w.name !== t.name), weightData: withoutWeight(a, t.name) });
+    const graph = fromArtifacts({
+      ...a,
+      modelTopology: topo,
+      weightSpecs: a.weightSpecs!.filter((w) => w.name !== t.name),
+      weightData: withoutWeight(a, t.name),
+    });
     expect(graph.inputs).toEqual(['image']);
     expect(graph.nodes.find((n) => n.name === t.name)?.op).toBe('tfOp');
     const model = toGraphModel(graph);
-    const keep = async (threshold: number) => ((await model.executeAsync({ image: tf.zeros([1, 16, 16, 3]), [t.name]: tf.scalar(threshold) }, ['Identity_2'])) as tf.Tensor).shape[0];
+    const keep = async (threshold: number) =>
+      ((await model.executeAsync({ image: tf.zeros([1, 16, 16, 3]), [t.name]: tf.scalar(threshold) }, ['Identity_2'])) as tf.Tensor).shape[0];
     expect(await keep(2)).toBe(0); // no score is above 2
     expect(await keep(0)).toBeGreaterThan(0);
     model.dispose();
@@ -146,16 +159,22 @@ describe('errors name the node, its op and the file', () => {
   it('a Const without a weight, an input that no node produces, a cycle', async () => {
     const a = await artifacts('frozen-classifier');
     const noWeight = { ...a, weightSpecs: a.weightSpecs!.filter((w) => w.name !== 'dense/bias') };
-    expect(() => fromArtifacts(noWeight, 'm/model.json')).toThrow(/^m\/model\.json: Const node 'dense\/bias' has no weight of that name in the weights manifest$/);
+    expect(() => fromArtifacts(noWeight, 'm/model.json')).toThrow(
+      /^m\/model\.json: Const node 'dense\/bias' has no weight of that name in the weights manifest$/,
+    );
 
     type Topology = { node: { name: string; op: string; input?: string[]; attr?: Record<string, unknown> }[] };
     const dangling = structuredClone(a.modelTopology) as Topology;
     dangling.node.find((n) => n.name === 'Softmax')!.input = ['nowhere'];
-    expect(() => fromArtifacts({ ...a, modelTopology: dangling }, 'm/model.json')).toThrow(/m\/model\.json: node 'Softmax' \(Softmax\) reads 'nowhere', which no node produces/);
+    expect(() => fromArtifacts({ ...a, modelTopology: dangling }, 'm/model.json')).toThrow(
+      /m\/model\.json: node 'Softmax' \(Softmax\) reads 'nowhere', which no node produces/,
+    );
 
     const cycle = structuredClone(a.modelTopology) as Topology;
     cycle.node.find((n) => n.name === 'Reshape')!.input = ['Softmax', 'Reshape/shape'];
-    expect(() => fromArtifacts({ ...a, modelTopology: cycle }, 'm/model.json')).toThrow(/m\/model\.json: the nodes form a cycle through '\w+' \(\w+\) that is not a loop's NextIteration -> Merge edge/);
+    expect(() => fromArtifacts({ ...a, modelTopology: cycle }, 'm/model.json')).toThrow(
+      /m\/model\.json: the nodes form a cycle through '\w+' \(\w+\) that is not a loop's NextIteration -> Merge edge/,
+    );
   });
 
   it('an op TF.js cannot run imports (opaque) and fails when the model is built; an IR op without a GraphModel form fails on export', async () => {

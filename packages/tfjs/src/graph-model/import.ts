@@ -52,7 +52,8 @@ function graphOrder(nodes: NodeDef[], where: string): NodeDef[] {
       if (isBackEdge(top.node, dep)) continue;
       const s = state.get(dep.name);
       if (s === 2) continue;
-      if (s === 1) throw new ModelIOError(`${where}: the nodes form a cycle through '${dep.name}' (${dep.op}) that is not a loop's NextIteration -> Merge edge`);
+      if (s === 1)
+        throw new ModelIOError(`${where}: the nodes form a cycle through '${dep.name}' (${dep.op}) that is not a loop's NextIteration -> Merge edge`);
       state.set(dep.name, 1);
       stack.push({ node: dep, next: 0 });
     }
@@ -151,21 +152,24 @@ class GraphModelImport {
   }
 
   private context(node: NodeDef): ImportContext {
-    const inputs: TfInput[] = (node.input ?? []).map(parseRef).filter((r) => !r.control).map((ref) => {
-      const input: TfInput = { ...ref };
-      const producer = this.byName.get(ref.node) as NodeDef;
-      if (producer.op === 'Const') {
-        const w = this.weightOf(producer);
-        if ('param' in w) input.param = w.param;
-        else input.values = w.values;
-        input.value = ref.node;
-        input.shape = 'param' in w ? [...w.param.shape] : [...w.values.shape];
-      } else if (ref.port === 0 && this.irNodes.has(ref.node)) {
-        input.value = ref.node;
-        input.shape = this.knownShape(ref.node);
-      }
-      return input;
-    });
+    const inputs: TfInput[] = (node.input ?? [])
+      .map(parseRef)
+      .filter((r) => !r.control)
+      .map((ref) => {
+        const input: TfInput = { ...ref };
+        const producer = this.byName.get(ref.node) as NodeDef;
+        if (producer.op === 'Const') {
+          const w = this.weightOf(producer);
+          if ('param' in w) input.param = w.param;
+          else input.values = w.values;
+          input.value = ref.node;
+          input.shape = 'param' in w ? [...w.param.shape] : [...w.values.shape];
+        } else if (ref.port === 0 && this.irNodes.has(ref.node)) {
+          input.value = ref.node;
+          input.shape = this.knownShape(ref.node);
+        }
+        return input;
+      });
     return { node, inputs, batch: this.batch };
   }
 
@@ -259,7 +263,8 @@ class GraphModelImport {
     for (const [fn, def] of functionsOf(this.graphDef)) {
       for (const node of def.nodeDef ?? []) {
         if (node.op !== 'Const') continue;
-        if (this.byName.has(node.name) || this.constantNodes.has(node.name)) this.fail(`function '${fn}' has a Const named '${node.name}' like another node; weights are named by their Const`);
+        if (this.byName.has(node.name) || this.constantNodes.has(node.name))
+          this.fail(`function '${fn}' has a Const named '${node.name}' like another node; weights are named by their Const`);
         this.ensureConstant(node.name, { function: fn }, node);
       }
     }
@@ -267,7 +272,8 @@ class GraphModelImport {
     const init = (this.parts.json.modelInitializer as { node?: NodeDef[] } | undefined)?.node ?? [];
     for (const node of init) {
       if (node.op !== 'Const') continue;
-      if (this.byName.has(node.name) || this.constantNodes.has(node.name)) this.fail(`modelInitializer has a Const named '${node.name}' like another node; weights are named by their Const`);
+      if (this.byName.has(node.name) || this.constantNodes.has(node.name))
+        this.fail(`modelInitializer has a Const named '${node.name}' like another node; weights are named by their Const`);
       this.ensureConstant(node.name, { initializer: true }, node);
     }
   }
@@ -300,7 +306,8 @@ class GraphModelImport {
 /** The non-float Consts a node reads, as `attrs.tf.consts` records them. */
 function constsOf(ctx: ImportContext): Pick<TfAttrs, 'consts'> {
   const consts: NonNullable<TfAttrs['consts']> = {};
-  for (const i of ctx.inputs) if (i.values) consts[i.node] = { dtype: i.values.dtype, shape: [...i.values.shape], values: [...i.values.values] as number[] | string[] };
+  for (const i of ctx.inputs)
+    if (i.values) consts[i.node] = { dtype: i.values.dtype, shape: [...i.values.shape], values: [...i.values.values] as number[] | string[] };
   return Object.keys(consts).length ? { consts } : {};
 }
 

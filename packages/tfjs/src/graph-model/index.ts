@@ -6,6 +6,13 @@ import './kernel.js';
 export { isGraphModelJson } from './parse.js';
 export { graphNodeInfo, opaqueOpCounts, type GraphNodeInfo } from './describe.js';
 export {
-  registerGraphImporter, registerGraphExporter, type Importer, type Exporter, type ImportContext, type ExportContext, type PlannedNode, type TfInput,
+  registerGraphImporter,
+  registerGraphExporter,
+  type Importer,
+  type Exporter,
+  type ImportContext,
+  type ExportContext,
+  type PlannedNode,
+  type TfInput,
 } from './mapping.js';
 export type { GraphModelMeta, NodeDef } from './types.js';

@@ -18,11 +18,18 @@ const CONTROL_FLOW = /^(Enter|Exit|Merge|Switch|NextIteration|LoopCond|While|Sta
 
 /** Why compile() cannot run this opaque node, if it cannot. */
 function unrunnable(node: Node, t: NodeDef, graph: Graph): string | undefined {
-  if (CONTROL_FLOW.test(t.op)) return 'it is control flow, which only TF.js\'s graph executor runs';
+  if (CONTROL_FLOW.test(t.op)) return "it is control flow, which only TF.js's graph executor runs";
   if (t.op === 'Placeholder') return 'it is an input without a batch dimension, which compile() cannot feed';
   const port = (t.input ?? []).map(parseRef).find((r) => !r.control && r.port !== 0);
   if (port) return `it reads output ${port.port} of '${port.node}'`;
-  const reader = graph.nodes.find((n) => n.op === 'tfOp' && (tfAttrs(n).node?.input ?? []).some((i) => { const r = parseRef(i); return r.node === node.name && r.port !== 0; }));
+  const reader = graph.nodes.find(
+    (n) =>
+      n.op === 'tfOp' &&
+      (tfAttrs(n).node?.input ?? []).some((i) => {
+        const r = parseRef(i);
+        return r.node === node.name && r.port !== 0;
+      }),
+  );
   if (reader) return `'${reader.name}' reads one of its other outputs`;
   return undefined;
 }

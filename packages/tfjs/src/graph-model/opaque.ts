@@ -24,15 +24,68 @@ registerOp({
 
 /** TF ops whose output has the shape of their first input. */
 const SAME_AS_FIRST = new Set([
-  'Identity', 'StopGradient', 'Snapshot', 'Cast', 'Neg', 'Abs', 'Exp', 'Log', 'Log1p', 'Sqrt', 'Rsqrt', 'Square', 'Reciprocal',
-  'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Tanh', 'Sigmoid', 'Relu', 'Relu6', 'Elu', 'Selu', 'Softplus', 'LeakyRelu',
-  'Erf', 'LogicalNot', 'IsNan', 'ZerosLike', 'OnesLike', 'Softmax', 'LogSoftmax', 'ClipByValue', 'Prelu', 'BiasAdd',
+  'Identity',
+  'StopGradient',
+  'Snapshot',
+  'Cast',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Log1p',
+  'Sqrt',
+  'Rsqrt',
+  'Square',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Sin',
+  'Cos',
+  'Tanh',
+  'Sigmoid',
+  'Relu',
+  'Relu6',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'LeakyRelu',
+  'Erf',
+  'LogicalNot',
+  'IsNan',
+  'ZerosLike',
+  'OnesLike',
+  'Softmax',
+  'LogSoftmax',
+  'ClipByValue',
+  'Prelu',
+  'BiasAdd',
 ]);
 
 /** TF ops that broadcast their two inputs. */
 const BROADCASTING = new Set([
-  'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'DivNoNan', 'FloorDiv', 'FloorMod', 'Maximum', 'Minimum', 'Pow',
-  'SquaredDifference', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr',
+  'Add',
+  'AddV2',
+  'Sub',
+  'Mul',
+  'RealDiv',
+  'Div',
+  'DivNoNan',
+  'FloorDiv',
+  'FloorMod',
+  'Maximum',
+  'Minimum',
+  'Pow',
+  'SquaredDifference',
+  'Greater',
+  'GreaterEqual',
+  'Less',
+  'LessEqual',
+  'Equal',
+  'NotEqual',
+  'LogicalAnd',
+  'LogicalOr',
 ]);
 
 /** Right-aligned broadcast of two shapes (null: unknown size), or null when they cannot broadcast. */
@@ -115,7 +168,8 @@ function opaqueInputs(node: Node, template: NodeDef, ctx: ExportContext): string
     const ref = parseRef(text);
     const value = node.inputs[k];
     if (value === ref.node) return text;
-    if (ref.port !== 0) ctx.fail(node, `input ${j} ('${text}') now reads '${value}', but reads output ${ref.port} of its producer; only first outputs can be re-pointed`);
+    if (ref.port !== 0)
+      ctx.fail(node, `input ${j} ('${text}') now reads '${value}', but reads output ${ref.port} of its producer; only first outputs can be re-pointed`);
     return ref.control ? `^${ctx.tensor(value)}` : ctx.tensor(value);
   });
 }

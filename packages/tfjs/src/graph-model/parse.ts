@@ -14,7 +14,9 @@ export function isGraphModelJson(json: Record<string, unknown>): boolean {
   if (json.format === 'graph-model') return true;
   if (json.format !== undefined && json.format !== null) return false;
   const t = json.modelTopology;
-  return isObject(t as Json) && Array.isArray((t as JsonObject).node) && (t as JsonObject).class_name === undefined && (t as JsonObject).model_config === undefined;
+  return (
+    isObject(t as Json) && Array.isArray((t as JsonObject).node) && (t as JsonObject).class_name === undefined && (t as JsonObject).model_config === undefined
+  );
 }
 
 function checkNode(n: unknown, at: string, where: string): asserts n is NodeDef {
@@ -62,7 +64,8 @@ export function parseGraphDef(topology: unknown, where: string): GraphDefJson {
     if (!Array.isArray(fns)) throw new ModelIOError(`${where}: modelTopology.library.function must be a list, got ${brief(fns)}`);
     fns.forEach((f, i) => {
       const at = `modelTopology.library.function[${i}]`;
-      if (!isObject(f) || !isObject(f.signature) || typeof f.signature.name !== 'string') throw new ModelIOError(`${where}: ${at} needs a signature with a name`);
+      if (!isObject(f) || !isObject(f.signature) || typeof f.signature.name !== 'string')
+        throw new ModelIOError(`${where}: ${at} needs a signature with a name`);
       checkNodes(f.nodeDef ?? [], `${at} ('${f.signature.name}').nodeDef`, where);
     });
   }
@@ -79,7 +82,8 @@ export function parseSignature(sig: unknown, nodes: Set<string>, where: string):
     if (entries === undefined) continue;
     if (!isObject(entries as unknown as Json)) throw new ModelIOError(`${where}: signature.${side} must be an object, got ${brief(entries)}`);
     for (const [key, info] of Object.entries(entries)) {
-      if (!isObject(info as unknown as Json) || typeof info.name !== 'string') throw new ModelIOError(`${where}: signature.${side}.${key} needs a tensor name, got ${brief(info)}`);
+      if (!isObject(info as unknown as Json) || typeof info.name !== 'string')
+        throw new ModelIOError(`${where}: signature.${side}.${key} needs a tensor name, got ${brief(info)}`);
       const node = info.name.split(':')[0];
       if (!nodes.has(node)) throw new ModelIOError(`${where}: signature.${side}.${key} names tensor '${info.name}', which no node produces`);
     }

@@ -8,9 +8,21 @@ import * as tf from '@tensorflow/tfjs-core';
 export const GRAPH_FIXTURES = fileURLToPath(new URL('../io/fixtures/graph/', import.meta.url));
 
 export const FIXTURE_NAMES = [
-  'mobilenet-v2', 'mobilenet-v2-uint8', 'mobilenet-v2-float16', 'blazeface', 'blazeface-float16', 'blazeface-mixed',
-  'resnet-block', 'resnet-block-uint8', 'while-loop', 'while-loop-v2', 'nms', 'dynamic-shapes', 'no-format',
-  'frozen-classifier', 'frozen-classifier-uint8',
+  'mobilenet-v2',
+  'mobilenet-v2-uint8',
+  'mobilenet-v2-float16',
+  'blazeface',
+  'blazeface-float16',
+  'blazeface-mixed',
+  'resnet-block',
+  'resnet-block-uint8',
+  'while-loop',
+  'while-loop-v2',
+  'nms',
+  'dynamic-shapes',
+  'no-format',
+  'frozen-classifier',
+  'frozen-classifier-uint8',
 ] as const;
 
 export interface TensorJson {
@@ -32,7 +44,12 @@ export const toTensors = (ts: TensorsJson): tf.NamedTensorMap =>
   Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, tf.tensor(t.values, t.shape, t.dtype)]));
 
 /** The model's outputs for the signature's output keys, as TF.js runs it (execute or executeAsync). */
-export async function runOutputs(model: Pick<GraphModel, 'execute' | 'executeAsync'>, how: SampleFile['execute'], inputs: tf.NamedTensorMap, keys: string[]): Promise<tf.Tensor[]> {
+export async function runOutputs(
+  model: Pick<GraphModel, 'execute' | 'executeAsync'>,
+  how: SampleFile['execute'],
+  inputs: tf.NamedTensorMap,
+  keys: string[],
+): Promise<tf.Tensor[]> {
   const r = how === 'execute' ? model.execute(inputs, keys) : await model.executeAsync(inputs, keys);
   return Array.isArray(r) ? r : [r];
 }

@@ -15,7 +15,16 @@ export interface AttrValue {
   shape?: TensorShape;
   tensor?: { dtype?: string; tensorShape?: TensorShape; [k: string]: unknown };
   func?: { name: string; attr?: Record<string, AttrValue> };
-  list?: { s?: string[]; i?: (string | number)[]; f?: (number | string)[]; b?: boolean[]; type?: string[]; shape?: TensorShape[]; func?: unknown[]; tensor?: unknown[] };
+  list?: {
+    s?: string[];
+    i?: (string | number)[];
+    f?: (number | string)[];
+    b?: boolean[];
+    type?: string[];
+    shape?: TensorShape[];
+    func?: unknown[];
+    tensor?: unknown[];
+  };
   placeholder?: string;
 }
 

@@ -8,8 +8,19 @@
  * with its reason, for reports.
  */
 import {
-  affineRange, encodeExactly, gridMax, gridValue, isGrid, quantSlot, sourceBytes, storedEncoding, toFloat16Bits, fromFloat16Bits,
-  type Param, type StoredEncoding, type StoredGrid,
+  affineRange,
+  encodeExactly,
+  gridMax,
+  gridValue,
+  isGrid,
+  quantSlot,
+  sourceBytes,
+  storedEncoding,
+  toFloat16Bits,
+  fromFloat16Bits,
+  type Param,
+  type StoredEncoding,
+  type StoredGrid,
 } from '@condense/ir';
 import type { io } from '@tensorflow/tfjs-core';
 
@@ -80,7 +91,9 @@ export function tolerances(p: Param): Tolerance | undefined {
     const { centroids, indices } = p.codebook;
     const isUsed = new Uint8Array(centroids.length);
     for (let i = 0; i < indices.length; i++) if (!mask || mask[i] !== 0) isUsed[indices[i]] = 1;
-    const used = Array.from(isUsed.keys()).filter((j) => isUsed[j]).sort((a, b) => centroids[a] - centroids[b]);
+    const used = Array.from(isUsed.keys())
+      .filter((j) => isUsed[j])
+      .sort((a, b) => centroids[a] - centroids[b]);
     const perCentroid = new Float64Array(centroids.length);
     used.forEach((j, k) => {
       const gap = Math.min(k > 0 ? centroids[j] - centroids[used[k - 1]] : Infinity, k + 1 < used.length ? centroids[used[k + 1]] - centroids[j] : Infinity);
@@ -202,18 +215,37 @@ function candidates(p: Param, values: Float32Array, o: ChooseOptions): Candidate
   const exactBest = Math.min(4, ...out.map((c) => c.bytes.length / Math.max(1, values.length)));
   const tol = exactBest > 1 && grids ? tolerances(p) : undefined;
   if (tol) {
-    const what = p.codebook ? `codebook (${p.codebook.centroids.length} centroids): each value within 1/8 of the gap to the next centroid` : 'affine quantization: each value within a quarter of its error bound scale/2';
+    const what = p.codebook
+      ? `codebook (${p.codebook.centroids.length} centroids): each value within 1/8 of the gap to the next centroid`
+      : 'affine quantization: each value within a quarter of its error bound scale/2';
     for (const dtype of ['uint8', 'uint16'] as const) {
       const g = fittedGrid(values, dtype);
       const r = onGrid(g, values, tol);
-      if (r) out.push({ encoding: g, bytes: leBytes(r.codes), maxError: r.maxError, reason: `${what}, on a ${dtype} grid over the values (max change ${r.maxError.toExponential(2)})` });
+      if (r)
+        out.push({
+          encoding: g,
+          bytes: leBytes(r.codes),
+          maxError: r.maxError,
+          reason: `${what}, on a ${dtype} grid over the values (max change ${r.maxError.toExponential(2)})`,
+        });
     }
     const h = float16Within(values, tol);
-    if (h) out.push({ encoding: { dtype: 'float16' }, bytes: leBytes(h.bits), maxError: h.maxError, reason: `${what}, as float16 (max change ${h.maxError.toExponential(2)})` });
+    if (h)
+      out.push({
+        encoding: { dtype: 'float16' },
+        bytes: leBytes(h.bits),
+        maxError: h.maxError,
+        reason: `${what}, as float16 (max change ${h.maxError.toExponential(2)})`,
+      });
   }
   if (o.float16 && !half) {
     const h = float16Within(values, 'any') as { bits: Uint16Array; maxError: number };
-    out.push({ encoding: { dtype: 'float16' }, bytes: leBytes(h.bits), maxError: h.maxError, reason: `rounded to float16 as asked (export option float16; max change ${h.maxError.toExponential(2)})` });
+    out.push({
+      encoding: { dtype: 'float16' },
+      bytes: leBytes(h.bits),
+      maxError: h.maxError,
+      reason: `rounded to float16 as asked (export option float16; max change ${h.maxError.toExponential(2)})`,
+    });
   }
   out.push({ encoding: { dtype: 'float32' }, bytes: leFloats(values), maxError: 0, reason: float32Reason(p, input) });
   return out;
@@ -248,7 +280,8 @@ export function chooseEncoding(p: Param, o: ChooseOptions = {}): ChosenEncoding 
   const best = candidates(p, values, o).reduce((a, c) => (better(c, a) ? c : a));
   const input = storedEncoding(p);
   const e = best.encoding;
-  const quantization = best.quantization ?? (isGrid(e) ? { dtype: e.dtype, scale: e.scale, min: e.min } : e.dtype === 'float16' ? { dtype: 'float16' as const } : undefined);
+  const quantization =
+    best.quantization ?? (isGrid(e) ? { dtype: e.dtype, scale: e.scale, min: e.min } : e.dtype === 'float16' ? { dtype: 'float16' as const } : undefined);
   return {
     quantization,
     bytes: best.bytes,

@@ -18,13 +18,17 @@ beforeAll(async () => {
 afterAll(() => tmp.done());
 
 /** Write the good model, let `spoil` change the files, and return loadModel's error message. */
-async function failure(name: string, spoil: (dir: string, json: Record<string, any>) => Promise<void> | void): Promise<string> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function failure(name: string, spoil: (dir: string, json: Record<string, any>) => Promise<void> | void): Promise<string> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const dir = join(tmp.dir, name);
   await writeModelFiles(dir, artifacts, 16 * 1024);
   const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
   await spoil(dir, json);
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
-  const err = await loadModel(dir).then(() => undefined, (e: unknown) => e);
+  const err = await loadModel(dir).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ModelIOError);
   return (err as Error).message;
 }
@@ -36,7 +40,9 @@ describe('import errors name the file, layer, weight or field', () => {
     m.add(tfl.layers.thresholdedReLU({ name: 'thr' }));
     const dir = join(tmp.dir, 'unsupported');
     await writeModelFiles(dir, await artifactsOf(m));
-    await expect(loadModel(dir)).rejects.toThrow(/model\.json: layer 'thr' \(ThresholdedReLU\): the layer class is not supported\. Register it from your code with registerKerasLayer\(\{ className: 'ThresholdedReLU'/);
+    await expect(loadModel(dir)).rejects.toThrow(
+      /model\.json: layer 'thr' \(ThresholdedReLU\): the layer class is not supported\. Register it from your code with registerKerasLayer\(\{ className: 'ThresholdedReLU'/,
+    );
   });
 
   it('missing shard: names the file path', async () => {
@@ -52,16 +58,24 @@ describe('import errors name the file, layer, weight or field', () => {
     await expect(loadModel(join(dir, 'model.json'))).rejects.toThrow(new RegExp(`${join(dir, 'model.json')}: not valid JSON`));
     expect(await failure('no-topology', (_d, j) => void delete j.modelTopology)).toMatch(/model\.json: modelTopology is missing/);
     expect(await failure('bad-manifest', (_d, j) => void (j.weightsManifest = { paths: [] }))).toMatch(/model\.json: weightsManifest must be an array/);
-    expect(await failure('no-class', (_d, j) => void delete j.modelTopology.config.layers[1].class_name)).toMatch(/modelTopology\.config\.layers\[1\]\.class_name is missing/);
-    expect(await failure('bad-shape', (_d, j) => void (j.weightsManifest[0].weights[0].shape = [300, 'x']))).toMatch(/weight 'fc1\/kernel' has an invalid shape/);
-    expect(await failure('graph-model', (_d, j) => void (j.format = 'graph-model'))).toMatch(/graph-model\/model\.json: format is 'graph-model' but modelTopology is not a GraphDef \(it has no node list\)/);
+    expect(await failure('no-class', (_d, j) => void delete j.modelTopology.config.layers[1].class_name)).toMatch(
+      /modelTopology\.config\.layers\[1\]\.class_name is missing/,
+    );
+    expect(await failure('bad-shape', (_d, j) => void (j.weightsManifest[0].weights[0].shape = [300, 'x']))).toMatch(
+      /weight 'fc1\/kernel' has an invalid shape/,
+    );
+    expect(await failure('graph-model', (_d, j) => void (j.format = 'graph-model'))).toMatch(
+      /graph-model\/model\.json: format is 'graph-model' but modelTopology is not a GraphDef \(it has no node list\)/,
+    );
     await expect(loadModel(join(tmp.dir, 'nowhere'))).rejects.toThrow(/nowhere: no such file or directory/);
   });
 
   it('shard sizes are compared with the manifest before anything is read, naming the shards and both sizes', async () => {
     // 300*40 + 40 + 40*3 + 3 floats = 48,652 bytes in shards of 16 KiB.
     const truncated = await failure('truncated', (dir) => truncate(join(dir, 'group1-shard3of3.bin'), 100));
-    expect(truncated).toMatch(/model\.json: weightsManifest\[0\] needs 48652 bytes for its weights \(their shapes and dtypes\) but its shards hold 32868: group1-shard1of3\.bin 16384 bytes, group1-shard2of3\.bin 16384 bytes, group1-shard3of3\.bin 100 bytes/);
+    expect(truncated).toMatch(
+      /model\.json: weightsManifest\[0\] needs 48652 bytes for its weights \(their shapes and dtypes\) but its shards hold 32868: group1-shard1of3\.bin 16384 bytes, group1-shard2of3\.bin 16384 bytes, group1-shard3of3\.bin 100 bytes/,
+    );
     const reshaped = await failure('reshaped', (_d, j) => void (j.weightsManifest[0].weights[0].shape = [300, 39]));
     expect(reshaped).toMatch(/needs 47452 bytes .* but its shards hold 48652/);
     // A shape that keeps the byte count reaches the layers, which name the weight.
@@ -74,7 +88,9 @@ describe('import errors name the file, layer, weight or field', () => {
     const graph = fromArtifacts(artifacts);
     graph.params.get('fc1/kernel')!.data.fill(7);
     expect(Buffer.compare(new Uint8Array(artifacts.weightData as ArrayBuffer), copy)).toBe(0);
-    expect(() => fromArtifacts({ ...artifacts, weightData: (artifacts.weightData as ArrayBuffer).slice(4) })).toThrow(/model artifacts: weight 'fc2\/bias' .* needs bytes/);
+    expect(() => fromArtifacts({ ...artifacts, weightData: (artifacts.weightData as ArrayBuffer).slice(4) })).toThrow(
+      /model artifacts: weight 'fc2\/bias' .* needs bytes/,
+    );
     expect(() => fromArtifacts({ ...artifacts, modelTopology: new ArrayBuffer(8) })).toThrow(/modelTopology must be a JSON object/);
   });
 });
@@ -101,7 +117,11 @@ describe('plugin ops and registerLayerMapping', () => {
     const model = await tfl.loadLayersModel(tf.io.fromMemory(a));
     expect(model.layers.map((l) => l.getClassName())).toEqual(['InputLayer', 'Dense', 'Rescaling']);
     const back = fromArtifacts(a);
-    expect(back.nodes.map((n) => [n.op, n.attrs])).toEqual([['input', { shape: [4] }], ['dense', {}], ['testScale', { factor: 2.5 }]]);
+    expect(back.nodes.map((n) => [n.op, n.attrs])).toEqual([
+      ['input', { shape: [4] }],
+      ['dense', {}],
+      ['testScale', { factor: 2.5 }],
+    ]);
     // Predictions: 2.5 * dense(x).
     const plain = tfl.sequential();
     plain.add(tfl.layers.dense({ inputShape: [4], units: 3 }));

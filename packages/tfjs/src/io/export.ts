@@ -31,8 +31,26 @@ const KERAS_VERSION = 'tfjs-layers 4.22.0';
 
 /** Classes tfjs-layers can deserialize inside initializer/regularizer/constraint fields. */
 const TFJS_CONFIG_CLASSES = new Set([
-  'Zeros', 'Ones', 'Constant', 'RandomUniform', 'RandomNormal', 'TruncatedNormal', 'Identity', 'VarianceScaling', 'GlorotUniform',
-  'GlorotNormal', 'HeNormal', 'HeUniform', 'LeCunNormal', 'LeCunUniform', 'Orthogonal', 'L1L2', 'MaxNorm', 'UnitNorm', 'NonNeg', 'MinMaxNorm',
+  'Zeros',
+  'Ones',
+  'Constant',
+  'RandomUniform',
+  'RandomNormal',
+  'TruncatedNormal',
+  'Identity',
+  'VarianceScaling',
+  'GlorotUniform',
+  'GlorotNormal',
+  'HeNormal',
+  'HeUniform',
+  'LeCunNormal',
+  'LeCunUniform',
+  'Orthogonal',
+  'L1L2',
+  'MaxNorm',
+  'UnitNorm',
+  'NonNeg',
+  'MinMaxNorm',
 ]);
 
 export function kerasMeta(graph: Graph): KerasMeta | undefined {
@@ -96,7 +114,9 @@ function layerSpecs(graph: Graph, meta: KerasMeta | undefined, notes: string[]):
     };
     const toKeras = mappingForOp(node.op)?.toKeras;
     if (!toKeras) {
-      return fail(`no Keras layer is known for this op; the package that adds '${node.op}' must register one with registerLayerMapping('${node.op}', { toKeras })`);
+      return fail(
+        `no Keras layer is known for this op; the package that adds '${node.op}' must register one with registerLayerMapping('${node.op}', { toKeras })`,
+      );
     }
     const ctx: ToKerasContext = {
       graph,
@@ -114,7 +134,8 @@ function layerSpecs(graph: Graph, meta: KerasMeta | undefined, notes: string[]):
     };
     const out = toKeras(node, ctx);
     const list = Array.isArray(out) ? out : [out];
-    if (list.length && list[list.length - 1].name !== ctx.name) fail(`the last Keras layer written for the node must be named '${ctx.name}', got '${list[list.length - 1].name}'`);
+    if (list.length && list[list.length - 1].name !== ctx.name)
+      fail(`the last Keras layer written for the node must be named '${ctx.name}', got '${list[list.length - 1].name}'`);
     for (const spec of list) {
       // The source layer's extra fields go to the spec of the same class (a node may add helper layers).
       const original = ctx.original?.className === spec.className ? ctx.original : undefined;
@@ -141,9 +162,13 @@ function topology(graph: Graph, specs: KerasLayerSpec[], names: Names, meta: Ker
   for (const o of graph.outputs) if (!defined.has(names.of(o))) throw new ModelIOError(`graph output '${o}' is not produced by any exported layer`);
   const name = meta?.modelName ?? graph.name;
   const [first, ...rest] = specs;
-  const chain = graph.inputs.length === 1 && graph.outputs.length === 1 && first?.className === 'InputLayer' && rest.length > 0
-    && rest.every((s, i) => s.inputs.length === 1 && s.inputs[0] === specs[i].name)
-    && rest[rest.length - 1].name === names.of(graph.outputs[0]);
+  const chain =
+    graph.inputs.length === 1 &&
+    graph.outputs.length === 1 &&
+    first?.className === 'InputLayer' &&
+    rest.length > 0 &&
+    rest.every((s, i) => s.inputs.length === 1 && s.inputs[0] === specs[i].name) &&
+    rest[rest.length - 1].name === names.of(graph.outputs[0]);
   if (meta?.modelClass === 'Sequential' && chain) {
     const layers = rest.map((s, i) => ({
       class_name: s.className,
@@ -151,7 +176,12 @@ function topology(graph: Graph, specs: KerasLayerSpec[], names: Names, meta: Ker
     }));
     return { class_name: 'Sequential', config: { name, layers } };
   }
-  const layers = specs.map((s) => ({ name: s.name, class_name: s.className, config: s.config, inbound_nodes: s.inputs.length ? [s.inputs.map(kerasRef)] : [] }));
+  const layers = specs.map((s) => ({
+    name: s.name,
+    class_name: s.className,
+    config: s.config,
+    inbound_nodes: s.inputs.length ? [s.inputs.map(kerasRef)] : [],
+  }));
   const ends = (values: string[]) => values.map((v) => [names.of(v), 0, 0]);
   return { class_name: 'Model', config: { name, layers, input_layers: ends(graph.inputs), output_layers: ends(graph.outputs) } };
 }
@@ -160,7 +190,11 @@ function topology(graph: Graph, specs: KerasLayerSpec[], names: Names, meta: Ker
 const WIDTH: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 const width = (w: EncodedWeight) => WIDTH[w.spec.quantization?.dtype ?? 'float32'] ?? 4;
 
-function encodeWeights(specs: KerasLayerSpec[], o: EncodeOptions, notes: string[]): { weightSpecs: io.WeightsManifestEntry[]; weightData: ArrayBuffer; encodings: WeightEncoding[] } {
+function encodeWeights(
+  specs: KerasLayerSpec[],
+  o: EncodeOptions,
+  notes: string[],
+): { weightSpecs: io.WeightsManifestEntry[]; weightData: ArrayBuffer; encodings: WeightEncoding[] } {
   const encoded: EncodedWeight[] = [];
   for (const s of specs) for (const [role, p] of Object.entries(s.weights ?? {})) encoded.push(encodeParam(p, `${s.name}/${role}`, o, notes));
   encoded.sort((a, b) => width(b) - width(a));

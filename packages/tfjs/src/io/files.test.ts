@@ -26,7 +26,9 @@ async function fingerprint(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const f of (await readdir(dir)).sort()) {
     const s = await stat(join(dir, f));
-    out[f] = `${createHash('sha256').update(await readFile(join(dir, f))).digest('hex')}@${s.mtimeMs}`;
+    out[f] = `${createHash('sha256')
+      .update(await readFile(join(dir, f)))
+      .digest('hex')}@${s.mtimeMs}`;
   }
   return out;
 }

@@ -46,7 +46,8 @@ function weightGroups(json: Record<string, Json>, file: string): ShardGroup[] {
   return manifest.map((g, i) => {
     const at = `weightsManifest[${i}]`;
     if (!isObject(g)) throw new ModelIOError(`${file}: ${at} must be an object`);
-    if (!Array.isArray(g.paths) || !g.paths.every((p) => typeof p === 'string')) throw new ModelIOError(`${file}: ${at}.paths must be a list of file names, got ${brief(g.paths)}`);
+    if (!Array.isArray(g.paths) || !g.paths.every((p) => typeof p === 'string'))
+      throw new ModelIOError(`${file}: ${at}.paths must be a list of file names, got ${brief(g.paths)}`);
     if (!Array.isArray(g.weights)) throw new ModelIOError(`${file}: ${at}.weights must be an array`);
     return { paths: g.paths as string[], weights: g.weights, at };
   });
@@ -100,7 +101,9 @@ async function readShards(groups: ShardGroup[], base: string, file: string): Pro
     const have = shards.reduce((a, s) => a + s.size, 0);
     // String weights store their lengths in the data: then the manifest gives a lower bound, checked while decoding.
     if (need.exact ? have !== need.bytes : have < need.bytes) {
-      throw new ModelIOError(`${file}: ${g.at} needs ${need.exact ? '' : 'at least '}${need.bytes} bytes for its weights (their shapes and dtypes) but its shards hold ${have}: ${listShards(shards) || 'no files'}`);
+      throw new ModelIOError(
+        `${file}: ${g.at} needs ${need.exact ? '' : 'at least '}${need.bytes} bytes for its weights (their shapes and dtypes) but its shards hold ${have}: ${listShards(shards) || 'no files'}`,
+      );
     }
     all.push(shards);
     total += have;
@@ -228,7 +231,10 @@ export async function saveModel(graph: Graph, dir: string, options: SaveOptions 
 }
 
 /** The weight bytes, model.json and weight encodings of a graph: a graph model when it was read from one, else a layers model. */
-function modelFiles(graph: Graph, options: ExportOptions): { data: Uint8Array; modelJson: (paths: string[]) => Record<string, unknown>; encodings: WeightEncoding[]; notes: string[] } {
+function modelFiles(
+  graph: Graph,
+  options: ExportOptions,
+): { data: Uint8Array; modelJson: (paths: string[]) => Record<string, unknown>; encodings: WeightEncoding[]; notes: string[] } {
   if (graphModelMeta(graph)) {
     const g = toGraphModelArtifacts(graph, options);
     return { data: new Uint8Array(g.artifacts.weightData as ArrayBuffer), modelJson: g.modelJson, encodings: g.encodings, notes: g.notes };

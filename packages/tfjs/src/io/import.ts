@@ -126,7 +126,11 @@ export function nodeShape(graph: Graph, node: Graph['nodes'][number], shapes: Ma
 
 /** Keras's `to_snake_case` of a class name (DepthwiseConv2D -> depthwise_conv2d, ReLU -> re_lu). */
 function snakeCase(className: string): string {
-  return className.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  return className
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
 }
 
 /**
@@ -151,9 +155,10 @@ function savedNames(topo: KerasTopology): Map<string, string> {
  * from user code with `registerKerasLayer` (its IR op, TF.js kernel and Keras mapping at once).
  */
 function unknownLayer(className: string): string {
-  const lambda = className === 'Lambda' || className === 'TFOpLambda'
-    ? ' A Lambda layer stores Python code, which no JavaScript runtime can run: rebuild the model with that code in a custom layer class, then register that class.'
-    : '';
+  const lambda =
+    className === 'Lambda' || className === 'TFOpLambda'
+      ? ' A Lambda layer stores Python code, which no JavaScript runtime can run: rebuild the model with that code in a custom layer class, then register that class.'
+      : '';
   return `the layer class is not supported.${lambda} Register it from your code with registerKerasLayer({ className: '${className}', op, kernel, fromKeras, toKeras }) from @condense/tfjs (see its README, "Custom layers"), or registerLayerMapping for an op condense already has. Built-in classes: ${importableClasses().join(', ')}`;
 }
 
@@ -180,17 +185,23 @@ function buildGraph(topo: KerasTopology, weights: WeightIndex, where: string): G
       if (!vars) return undefined;
       const at = `layers/${name}${path ? `/${path}` : ''}/vars`;
       const all = mapping?.kerasWeightOrder?.(layer);
-      if (!all) return fail(`the weights are named by position (${at}/<i>, a Keras 3 .keras conversion) and the ${layer.className} mapping gives no kerasWeightOrder to read them`);
+      if (!all)
+        return fail(
+          `the weights are named by position (${at}/<i>, a Keras 3 .keras conversion) and the ${layer.className} mapping gives no kerasWeightOrder to read them`,
+        );
       const order = all.filter((r) => subPath(r) === path);
       const have = vars.map((p, i) => (p ? i : undefined)).filter((i) => i !== undefined);
       if (vars.length !== order.length || have.length !== order.length) {
-        fail(`the weights manifest has ${have.length} weight(s) saved for this layer (${at}/${have.join(', ') || '-'}) but its config implies ${order.length} (${order.join(', ')})`);
+        fail(
+          `the weights manifest has ${have.length} weight(s) saved for this layer (${at}/${have.join(', ') || '-'}) but its config implies ${order.length} (${order.join(', ')})`,
+        );
       }
       const i = order.indexOf(role);
       return i < 0 ? undefined : weights.use(vars[i] as Param);
     };
     const mask = topo.explicitMasks ? layer.mask : masks.get(layer.inbound[0]);
-    if (mask !== undefined && topo.explicitMasks && !mapping.masking) fail(`it is called with a mask (from '${mask}'), which condense does not apply to this layer`);
+    if (mask !== undefined && topo.explicitMasks && !mapping.masking)
+      fail(`it is called with a mask (from '${mask}'), which condense does not apply to this layer`);
     let outMask = !topo.explicitMasks && mapping.masking === 'propagate' ? mask : undefined;
     const first = graph.nodes.length;
     const ctx: FromKerasContext = {
@@ -269,7 +280,9 @@ export function importParts({ modelTopology, params, sizeError, where, extras }:
     ...(topo.kerasVersion !== undefined ? { kerasVersion: topo.kerasVersion } : {}),
     ...(topo.backend !== undefined ? { backend: topo.backend } : {}),
     ...dropUndefined(extras),
-    layers: Object.fromEntries(topo.layers.filter((l) => l.name !== topo.syntheticInput).map((l) => [l.name, { className: l.className, config: structuredClone(l.config) }])),
+    layers: Object.fromEntries(
+      topo.layers.filter((l) => l.name !== topo.syntheticInput).map((l) => [l.name, { className: l.className, config: structuredClone(l.config) }]),
+    ),
     ...(topo.syntheticInput ? { syntheticInput: topo.syntheticInput } : {}),
     ...(unused.length ? { unusedWeights: unused } : {}),
   };

@@ -5,6 +5,11 @@ export { fromArtifacts, type KerasMeta } from './import.js';
 export { exportTopology, toArtifacts, type ExportOptions, type ExportResult } from './export.js';
 export { chooseEncoding, tolerances, type Tolerance, type WeightEncoding, type ManifestDtype, type ChooseOptions, type ChosenEncoding } from './encoding.js';
 export {
-  registerLayerMapping, type LayerMapping, type FromKerasContext, type ToKerasContext, type KerasLayerSpec, type OriginalLayer,
+  registerLayerMapping,
+  type LayerMapping,
+  type FromKerasContext,
+  type ToKerasContext,
+  type KerasLayerSpec,
+  type OriginalLayer,
 } from './mapping.js';
 export type { KerasLayer } from './topology.js';

@@ -56,11 +56,13 @@ interface Fixture {
   encoding: string;
 }
 
-const fixtures: Fixture[] = readdirSync(FIXTURES).sort().map((dir) => {
-  const m = /^(.+)-(h5|keras)-(float32|float16|uint8)$/.exec(dir);
-  if (!m) throw new Error(`fixtures/keras-apps/${dir}: not <model>-<h5|keras>-<encoding>`);
-  return { dir, model: m[1], layout: m[2] as Fixture['layout'], encoding: m[3] };
-});
+const fixtures: Fixture[] = readdirSync(FIXTURES)
+  .sort()
+  .map((dir) => {
+    const m = /^(.+)-(h5|keras)-(float32|float16|uint8)$/.exec(dir);
+    if (!m) throw new Error(`fixtures/keras-apps/${dir}: not <model>-<h5|keras>-<encoding>`);
+    return { dir, model: m[1], layout: m[2] as Fixture['layout'], encoding: m[3] };
+  });
 
 /**
  * Models whose export cannot compute bit for bit what the original does under stock TF.js, and why;
@@ -136,7 +138,6 @@ describe('Keras applications fixtures: condense imports them and agrees with Ker
       }
     });
   }
-
 });
 
 describe('Keras applications fixtures: the round trip is lossless under stock TF.js (issue 21, item 1)', () => {
@@ -149,7 +150,8 @@ describe('Keras applications fixtures: the round trip is lossless under stock TF
       const { model: original } = await loadFixtureStock(f);
       const saved = await loadStock(out);
       try {
-        if (NOT_BIT_IDENTICAL[f.model]) expect(relativeError(predict(saved, x), Array.from(predict(original, x))), NOT_BIT_IDENTICAL[f.model]).toBeLessThan(tolerance(f));
+        if (NOT_BIT_IDENTICAL[f.model])
+          expect(relativeError(predict(saved, x), Array.from(predict(original, x))), NOT_BIT_IDENTICAL[f.model]).toBeLessThan(tolerance(f));
         else expect(Array.from(predict(saved, x))).toEqual(Array.from(predict(original, x)));
         const bytes = async (dir: string) => (await stat(join(dir, 'group1-shard1of1.bin'))).size;
         expect(await bytes(out)).toBeLessThanOrEqual(await bytes(join(FIXTURES, f.dir)));
@@ -165,10 +167,35 @@ describe('Keras applications fixtures: the round trip is lossless under stock TF
 
 /** Groups that must be prunable in each model, by a producer of theirs: [producer, the block it stands for]. */
 const PRUNED_THROUGH: Record<string, { dir: string; groups: [string, string][] }> = {
-  mobilenetv2: { dir: 'mobilenetv2-h5-uint8', groups: [['block_1_expand', 'depthwise'], ['block_1_project', 'residual add']] },
-  mobilenetv3small: { dir: 'mobilenetv3small-keras-uint8', groups: [['expanded_conv_squeeze_excite_conv_1', 'SE gate (Keras 3 hard sigmoid)'], ['expanded_conv_1_expand', 'depthwise']] },
-  efficientnetb0: { dir: 'efficientnetb0-h5-float16', groups: [['block2a_se_expand', 'SE gate (reshape, sigmoid)'], ['block2a_expand_conv', 'depthwise + SE']] },
-  text: { dir: 'text-h5-float32', groups: [['bilstm/forward', 'LSTM units (Bidirectional)'], ['gru', 'GRU units'], ['embedding', 'embedding dimensions']] },
+  mobilenetv2: {
+    dir: 'mobilenetv2-h5-uint8',
+    groups: [
+      ['block_1_expand', 'depthwise'],
+      ['block_1_project', 'residual add'],
+    ],
+  },
+  mobilenetv3small: {
+    dir: 'mobilenetv3small-keras-uint8',
+    groups: [
+      ['expanded_conv_squeeze_excite_conv_1', 'SE gate (Keras 3 hard sigmoid)'],
+      ['expanded_conv_1_expand', 'depthwise'],
+    ],
+  },
+  efficientnetb0: {
+    dir: 'efficientnetb0-h5-float16',
+    groups: [
+      ['block2a_se_expand', 'SE gate (reshape, sigmoid)'],
+      ['block2a_expand_conv', 'depthwise + SE'],
+    ],
+  },
+  text: {
+    dir: 'text-h5-float32',
+    groups: [
+      ['bilstm/forward', 'LSTM units (Bidirectional)'],
+      ['gru', 'GRU units'],
+      ['embedding', 'embedding dimensions'],
+    ],
+  },
 };
 
 describe('Keras applications fixtures: channels come out through SE, depthwise, residual and recurrent groups', () => {
@@ -182,14 +209,21 @@ describe('Keras applications fixtures: channels come out through SE, depthwise, 
         expect(g.prunable, `${model} ${producer} (${what}): ${g.reason}`).toBe(true);
       }
       const se = groups[0][0];
-      if (model === 'mobilenetv3small' || model === 'efficientnetb0') expect(groupOf(graph, se).producers.length, 'the SE gate is coupled with the gated channels').toBe(2);
+      if (model === 'mobilenetv3small' || model === 'efficientnetb0')
+        expect(groupOf(graph, se).producers.length, 'the SE gate is coupled with the gated channels').toBe(2);
       // Remove the weakest quarter of every prunable group, one group at a time (groups recomputed after each).
       let removed = 0;
-      for (const id of channelGroups(graph).filter((g) => g.prunable && g.size >= 4).map((g) => g.producers[0])) {
+      for (const id of channelGroups(graph)
+        .filter((g) => g.prunable && g.size >= 4)
+        .map((g) => g.producers[0])) {
         const g = groupOf(graph, id);
         const norms = filterL1Norms(graph, g);
         const drop = new Set([...norms.keys()].sort((a, b) => norms[a] - norms[b]).slice(0, Math.floor(g.size / 4)));
-        removeChannels(graph, g, [...norms.keys()].filter((c) => !drop.has(c)));
+        removeChannels(
+          graph,
+          g,
+          [...norms.keys()].filter((c) => !drop.has(c)),
+        );
         removed += drop.size;
       }
       expect(removed).toBeGreaterThan(0);

@@ -109,13 +109,18 @@ describe('real Keras exports: predictions equal Keras model.predict', () => {
       const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
       for (const w of json.weightsManifest[0].weights) w.name = rename(w.name);
       await writeFile(join(dir, 'model.json'), JSON.stringify(json));
-      const err = await loadModel(dir).then(() => undefined, (e: unknown) => e);
+      const err = await loadModel(dir).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ModelIOError);
       return (err as Error).message;
     };
-    expect(await failure('mobilenet-h5', (n) => n.replace('block_dw/kernel', 'block_dw/kern')))
-      .toMatch(/layer 'block_dw' \(DepthwiseConv2D\): weight 'block_dw\/depthwise_kernel' \(or 'block_dw\/kernel', as Keras 3 names it\) is missing/);
-    expect(await failure('mobilenet-keras-v3', (n) => n.replace('batch_normalization_2/vars/2', 'batch_normalization_2/vars/3')))
-      .toMatch(/layer 'block_project_bn' \(BatchNormalization\): the weights manifest has 3 weight\(s\) saved for this layer \(layers\/batch_normalization_2\/vars\/0, 1, 3\) but its config implies 3 \(gamma, moving_mean, moving_variance\)/);
+    expect(await failure('mobilenet-h5', (n) => n.replace('block_dw/kernel', 'block_dw/kern'))).toMatch(
+      /layer 'block_dw' \(DepthwiseConv2D\): weight 'block_dw\/depthwise_kernel' \(or 'block_dw\/kernel', as Keras 3 names it\) is missing/,
+    );
+    expect(await failure('mobilenet-keras-v3', (n) => n.replace('batch_normalization_2/vars/2', 'batch_normalization_2/vars/3'))).toMatch(
+      /layer 'block_project_bn' \(BatchNormalization\): the weights manifest has 3 weight\(s\) saved for this layer \(layers\/batch_normalization_2\/vars\/0, 1, 3\) but its config implies 3 \(gamma, moving_mean, moving_variance\)/,
+    );
   });
 });

@@ -47,8 +47,10 @@ function kerasNames(layers: Obj[]): Map<string, string> {
   return names;
 }
 
-const renameWeights = (a: tf.io.ModelArtifacts, names: Map<string, string>, prefix = '') =>
-  ({ ...a, weightSpecs: a.weightSpecs!.map((w) => ({ ...w, name: prefix + w.name.replace(/^[^/]+/, (l) => names.get(l) ?? l) })) });
+const renameWeights = (a: tf.io.ModelArtifacts, names: Map<string, string>, prefix = '') => ({
+  ...a,
+  weightSpecs: a.weightSpecs!.map((w) => ({ ...w, name: prefix + w.name.replace(/^[^/]+/, (l) => names.get(l) ?? l) })),
+});
 
 /** tfjs-layers functional topology -> what the converter writes for a tf.keras 2.x Functional model. */
 function keras2Functional(topo: Obj): { topology: Obj; names: Map<string, string> } {
@@ -72,7 +74,11 @@ function keras2Functional(topo: Obj): { topology: Obj; names: Map<string, string
       keras_version: '2.15.0',
       backend: 'tensorflow',
       model_config: { class_name: 'Functional', config: cfg },
-      training_config: { loss: 'categorical_crossentropy', metrics: [['accuracy']], optimizer_config: { class_name: 'Adam', config: { learning_rate: 0.001 } } },
+      training_config: {
+        loss: 'categorical_crossentropy',
+        metrics: [['accuracy']],
+        optimizer_config: { class_name: 'Adam', config: { learning_rate: 0.001 } },
+      },
     },
   };
 }
@@ -83,7 +89,10 @@ function keras3Functional(topo: Obj): Obj {
   const tensor = (r: Obj[]) => ({ class_name: '__keras_tensor__', config: { shape: [null], dtype: 'float32', keras_history: [r[0], r[1], r[2]] } });
   for (const l of cfg.layers) {
     const merge = l.class_name === 'Add' || l.class_name === 'Concatenate';
-    l.inbound_nodes = l.inbound_nodes.map((node: Obj[][]) => ({ args: merge ? [node.map(tensor)] : node.map(tensor), kwargs: l.class_name === 'BatchNormalization' ? { training: false, mask: null } : {} }));
+    l.inbound_nodes = l.inbound_nodes.map((node: Obj[][]) => ({
+      args: merge ? [node.map(tensor)] : node.map(tensor),
+      kwargs: l.class_name === 'BatchNormalization' ? { training: false, mask: null } : {},
+    }));
     l.module = 'keras.layers';
     l.registered_name = null;
     l.config.dtype = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
@@ -134,7 +143,10 @@ describe('Keras exports', () => {
     const a = await artifactsOf(m);
     const topo = structuredClone(a.modelTopology) as Obj;
     const first = topo.config.layers[0].config;
-    topo.config.layers.unshift({ class_name: 'InputLayer', config: { batch_input_shape: first.batch_input_shape, dtype: 'float32', sparse: false, ragged: false, name: 'conv2d_input' } });
+    topo.config.layers.unshift({
+      class_name: 'InputLayer',
+      config: { batch_input_shape: first.batch_input_shape, dtype: 'float32', sparse: false, ragged: false, name: 'conv2d_input' },
+    });
     delete first.batch_input_shape;
     const topology = { keras_version: '2.12.0', backend: 'tensorflow', model_config: topo };
     const { graph } = await importExportCompare(m, renameWeights(a, new Map(), 'sequential/'), topology, 'keras2seq');

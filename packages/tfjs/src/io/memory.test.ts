@@ -32,7 +32,13 @@ async function writeBigModel(dir: string): Promise<number> {
   await mkdir(dir, { recursive: true });
   const layers = Array.from({ length: LAYERS }, (_, i) => ({
     class_name: 'Dense',
-    config: { name: `d${i}`, units: WIDTH, activation: i < LAYERS - 1 ? 'relu' : 'linear', use_bias: true, ...(i === 0 ? { batch_input_shape: [null, WIDTH] } : {}) },
+    config: {
+      name: `d${i}`,
+      units: WIDTH,
+      activation: i < LAYERS - 1 ? 'relu' : 'linear',
+      use_bias: true,
+      ...(i === 0 ? { batch_input_shape: [null, WIDTH] } : {}),
+    },
   }));
   const weights = layers.flatMap((l) => [
     { name: `${l.config.name}/kernel`, shape: [WIDTH, WIDTH], dtype: 'float32' },
@@ -49,7 +55,11 @@ async function writeBigModel(dir: string): Promise<number> {
     paths.push(`group1-shard${i + 1}of${n}.bin`);
     await writeFile(join(dir, paths[i]), f);
   }
-  const json = { format: 'layers-model', modelTopology: { class_name: 'Sequential', config: { name: 'big', layers }, keras_version: 'tfjs-layers 4.22.0' }, weightsManifest: [{ paths, weights }] };
+  const json = {
+    format: 'layers-model',
+    modelTopology: { class_name: 'Sequential', config: { name: 'big', layers }, keras_version: 'tfjs-layers 4.22.0' },
+    weightsManifest: [{ paths, weights }],
+  };
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
   return total;
 }

@@ -75,13 +75,23 @@ function smallModel(): tfl.LayersModel {
   return m;
 }
 
-const PICK: Record<string, QDtype> = { 'conv/kernel': 'uint8', 'conv/bias': 'float16', 'fc1/kernel': 'uint16', 'fc1/bias': 'uint8', 'fc2/kernel': 'float16', 'fc2/bias': 'uint8' };
+const PICK: Record<string, QDtype> = {
+  'conv/kernel': 'uint8',
+  'conv/bias': 'float16',
+  'fc1/kernel': 'uint16',
+  'fc1/bias': 'uint8',
+  'fc2/kernel': 'float16',
+  'fc2/bias': 'uint8',
+};
 
 describe('quantized weight manifests', () => {
   it('decodes uint8/uint16/float16 manifests exactly as TF.js does, as plain values, and writes each back in its own encoding and bytes', async () => {
     const m = smallModel();
     const src = join(tmp.dir, 'q-src');
-    await writeModelFiles(src, quantizeArtifacts(await artifactsOf(m), (n) => PICK[n]));
+    await writeModelFiles(
+      src,
+      quantizeArtifacts(await artifactsOf(m), (n) => PICK[n]),
+    );
     const stock = await loadStock(src);
     const stockW = stockWeights(stock);
     const graph = await loadModel(src);
@@ -110,10 +120,16 @@ describe('quantized weight manifests', () => {
 
   it('keeps the input grid through a stage that leaves the values on it, and says when a weight outgrows its input', async () => {
     const src = join(tmp.dir, 'q-stage');
-    await writeModelFiles(src, quantizeArtifacts(await artifactsOf(smallModel()), (n) => PICK[n]));
+    await writeModelFiles(
+      src,
+      quantizeArtifacts(await artifactsOf(smallModel()), (n) => PICK[n]),
+    );
     const graph = await loadModel(src);
     const k = getParam(graph, 'conv/kernel'); // uint8, its zero point a whole code: 0 is on the grid
-    setMask(k, Uint8Array.from(k.data, (_, i) => (i % 2 === 0 ? 0 : 1)));
+    setMask(
+      k,
+      Uint8Array.from(k.data, (_, i) => (i % 2 === 0 ? 0 : 1)),
+    );
     getParam(graph, 'fc1/kernel').data[0] += 1e-3; // a stage moved one value off the uint16 grid
     const { artifacts, notes, encodings } = toArtifacts(graph);
     const byName = Object.fromEntries(encodings.map((e) => [e.weight, e]));
@@ -186,7 +202,7 @@ describe('quantized weight manifests', () => {
       expect(load(graph, { quantized: 'dequantize' }).encodings.every((e) => e.dtype === 'float32' && e.maxError === 0)).toBe(true);
     });
 
-    it('writes group-wise quantization (no stock form) within each row group\'s own tolerance, or exactly as float32 on request', async () => {
+    it("writes group-wise quantization (no stock form) within each row group's own tolerance, or exactly as float32 on request", async () => {
       const { graph } = await graphOf();
       const conv = getParam(graph, 'conv/kernel');
       const q = { axis: 3, group: { size: 4 } };
@@ -211,7 +227,10 @@ describe('quantized weight manifests', () => {
     it('writes masked weights as zeros, float16 params as float16, and everything as float16 on request', async () => {
       const { graph } = await graphOf();
       const k = getParam(graph, 'fc1/kernel');
-      setMask(k, Uint8Array.from(k.data, (_, i) => (i % 3 === 0 ? 0 : 1)));
+      setMask(
+        k,
+        Uint8Array.from(k.data, (_, i) => (i % 3 === 0 ? 0 : 1)),
+      );
       k.data[3] = 5; // a stage that forgot to re-apply the mask
       setFloat16(getParam(graph, 'fc2/kernel'));
       const { artifacts, notes, model } = load(graph);
@@ -219,7 +238,12 @@ describe('quantized weight manifests', () => {
       expect(dtypeOf(artifacts, 'fc2/kernel')).toBe('float16');
       expect(dtypeOf(artifacts, 'fc1/kernel')).toBe('float32');
       const w = stockWeights(await model);
-      expect(w.get('fc1/kernel')!.filter((_, i) => i % 3 === 0).every((v) => v === 0)).toBe(true);
+      expect(
+        w
+          .get('fc1/kernel')!
+          .filter((_, i) => i % 3 === 0)
+          .every((v) => v === 0),
+      ).toBe(true);
       expect(w.get('fc1/kernel')![1]).toBe(k.data[1]);
       expect(equalBits(w.get('fc2/kernel')!, getParam(graph, 'fc2/kernel').data)).toBe(true);
 

@@ -13,7 +13,11 @@ beforeAll(async () => {
 afterAll(() => tmp.done());
 
 /** model -> files (small shards) -> loadModel -> saveModel -> stock tf.loadLayersModel; predictions must agree. */
-async function roundTrip(model: tfl.LayersModel, name: string, topology?: (t: unknown) => unknown): Promise<{ graph: Graph; exported: tfl.LayersModel; json: { modelTopology: { class_name: string; config: { layers: { class_name: string }[] } } } }> {
+async function roundTrip(
+  model: tfl.LayersModel,
+  name: string,
+  topology?: (t: unknown) => unknown,
+): Promise<{ graph: Graph; exported: tfl.LayersModel; json: { modelTopology: { class_name: string; config: { layers: { class_name: string }[] } } } }> {
   randomizeWeights(model);
   const a = await artifactsOf(model);
   const src = join(tmp.dir, `${name}-src`);
@@ -32,7 +36,15 @@ async function roundTrip(model: tfl.LayersModel, name: string, topology?: (t: un
 describe('loadModel / saveModel round trip through stock tf.loadLayersModel', () => {
   it('a Sequential CNN with most layer kinds', async () => {
     const m = tfl.sequential();
-    m.add(tfl.layers.zeroPadding2d({ inputShape: [10, 10, 3], padding: [[1, 0], [2, 1]] }));
+    m.add(
+      tfl.layers.zeroPadding2d({
+        inputShape: [10, 10, 3],
+        padding: [
+          [1, 0],
+          [2, 1],
+        ],
+      }),
+    );
     m.add(tfl.layers.conv2d({ filters: 6, kernelSize: 3, activation: 'relu', strides: 1 }));
     m.add(tfl.layers.batchNormalization({ epsilon: 0.01 }));
     m.add(tfl.layers.reLU({ maxValue: 6 }));
@@ -54,7 +66,27 @@ describe('loadModel / saveModel round trip through stock tf.loadLayersModel', ()
     expect(json.modelTopology.config.layers.map((l) => l.class_name)).toEqual(m.layers.map((l) => l.getClassName()));
     // IR attrs are the IR's own: fused activation, relu6, leakyRelu alpha, split separable conv.
     const ops = graph.nodes.map((n) => n.op);
-    expect(ops).toEqual(['input', 'zeroPad2d', 'conv2d', 'batchNorm', 'activation', 'depthwiseConv2d', 'conv2d', 'maxPool2d', 'avgPool2d', 'activation', 'dropout', 'flatten', 'dense', 'activation', 'reshape', 'dense', 'flatten', 'dense', 'activation']);
+    expect(ops).toEqual([
+      'input',
+      'zeroPad2d',
+      'conv2d',
+      'batchNorm',
+      'activation',
+      'depthwiseConv2d',
+      'conv2d',
+      'maxPool2d',
+      'avgPool2d',
+      'activation',
+      'dropout',
+      'flatten',
+      'dense',
+      'activation',
+      'reshape',
+      'dense',
+      'flatten',
+      'dense',
+      'activation',
+    ]);
     expect(graph.nodes[2].attrs).toEqual({ padding: 'valid', activation: 'relu' });
     expect(graph.nodes[4].attrs).toEqual({ fn: 'relu6' });
     expect(graph.nodes[5].attrs).toMatchObject({ padding: 'same', depthMultiplier: 2 });
@@ -131,7 +163,12 @@ describe('loadModel / saveModel round trip through stock tf.loadLayersModel', ()
     const topo = artifacts.modelTopology as { class_name: string; config: { name: string; layers: { config: Record<string, unknown> }[] } };
     expect(topo.class_name).toBe('Sequential');
     expect(topo.config.name).toBe('tiny');
-    expect(topo.config.layers[0].config).toMatchObject({ name: 'fc1', trainable: false, batch_input_shape: [null, 4], kernel_initializer: { class_name: 'VarianceScaling' } });
+    expect(topo.config.layers[0].config).toMatchObject({
+      name: 'fc1',
+      trainable: false,
+      batch_input_shape: [null, 4],
+      kernel_initializer: { class_name: 'VarianceScaling' },
+    });
     const back = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
     expect(back.layers[0].trainable).toBe(false);
     expect(back.layers.map((l) => l.name)).toEqual(['fc1', 'fc2']);

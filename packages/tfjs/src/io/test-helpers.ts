@@ -54,7 +54,13 @@ export async function writeModelFiles(dir: string, a: tf.io.ModelArtifacts, shar
     await writeFile(join(dir, name), data.subarray(i * shardBytes, (i + 1) * shardBytes));
     paths.push(name);
   }
-  const json = { format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy, modelTopology: topology, weightsManifest: [{ paths, weights: a.weightSpecs }] };
+  const json = {
+    format: a.format,
+    generatedBy: a.generatedBy,
+    convertedBy: a.convertedBy,
+    modelTopology: topology,
+    weightsManifest: [{ paths, weights: a.weightSpecs }],
+  };
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
 }
 

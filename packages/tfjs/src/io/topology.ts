@@ -41,13 +41,15 @@ const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
  * `model_config`, Keras 3 `inbound_nodes` objects) into layers with named inputs.
  */
 export function parseTopology(topology: unknown, where: string): KerasTopology {
-  if (!isObject(topology) || topology instanceof ArrayBuffer || ArrayBuffer.isView(topology)) throw new ModelIOError(`${where}: modelTopology must be a JSON object (a TF.js graph model or binary topology is not a Keras layers model)`);
+  if (!isObject(topology) || topology instanceof ArrayBuffer || ArrayBuffer.isView(topology))
+    throw new ModelIOError(`${where}: modelTopology must be a JSON object (a TF.js graph model or binary topology is not a Keras layers model)`);
   const outer = topology;
   const root = isObject(outer.model_config) ? outer.model_config : outer;
   const at = outer === root ? 'modelTopology' : 'modelTopology.model_config';
   const modelClass = root.class_name;
   if (typeof modelClass !== 'string') throw new ModelIOError(`${where}: ${at}.class_name is missing`);
-  if (!MODEL_CLASSES.includes(modelClass)) throw new ModelIOError(`${where}: ${at}.class_name is '${modelClass}'; only Sequential and functional (Model/Functional) models are supported`);
+  if (!MODEL_CLASSES.includes(modelClass))
+    throw new ModelIOError(`${where}: ${at}.class_name is '${modelClass}'; only Sequential and functional (Model/Functional) models are supported`);
   const version = (outer.keras_version ?? root.keras_version) as Json;
   const backend = (outer.backend ?? root.backend) as Json;
   const base = {
@@ -103,7 +105,13 @@ function sequential(raw: RawLayer[], where: string): Pick<KerasTopology, 'layers
     const shape = declaredBatchShape(first.config);
     if (!shape) throw new ModelIOError(`${first.at}: the first layer of a Sequential model needs batch_input_shape (or an InputLayer before it)`);
     syntheticInput = `${first.name}_input`;
-    first = { name: syntheticInput, className: 'InputLayer', config: { batch_input_shape: shape, dtype: 'float32', name: syntheticInput }, inboundNodes: null, at: first.at };
+    first = {
+      name: syntheticInput,
+      className: 'InputLayer',
+      config: { batch_input_shape: shape, dtype: 'float32', name: syntheticInput },
+      inboundNodes: null,
+      at: first.at,
+    };
     raw = [first, ...raw];
   }
   raw.forEach((l, i) => {
@@ -131,7 +139,8 @@ function functional(raw: RawLayer[], config: JsonObject, at: string): Pick<Keras
     return refs.map((r, i) => {
       const name = Array.isArray(r) ? r[0] : undefined;
       if (typeof name !== 'string' || !known.has(name)) throw new ModelIOError(`${at}.${key}[${i}] does not name a layer of the model (${brief(r)})`);
-      if (Array.isArray(r) && typeof r[2] === 'number' && r[2] !== 0) throw new ModelIOError(`${at}.${key}[${i}]: output ${r[2]} of layer '${name}' (only single-output layers are supported)`);
+      if (Array.isArray(r) && typeof r[2] === 'number' && r[2] !== 0)
+        throw new ModelIOError(`${at}.${key}[${i}]: output ${r[2]} of layer '${name}' (only single-output layers are supported)`);
       return name;
     });
   };
@@ -166,7 +175,8 @@ function callOf(l: RawLayer): Call {
   if (Array.isArray(call)) {
     // TF.js / Keras 2: [["name", nodeIndex, tensorIndex, {kwargs}], ...]
     call.forEach((r, i) => {
-      if (!Array.isArray(r) || typeof r[0] !== 'string') throw new ModelIOError(`${l.at}: inbound_nodes[0][${i}] must be ["layer", node, tensor, {...}], got ${brief(r)}`);
+      if (!Array.isArray(r) || typeof r[0] !== 'string')
+        throw new ModelIOError(`${l.at}: inbound_nodes[0][${i}] must be ["layer", node, tensor, {...}], got ${brief(r)}`);
       refs.push({ name: r[0], tensor: typeof r[2] === 'number' ? r[2] : 0 });
     });
   } else if (isObject(call)) {

@@ -81,7 +81,8 @@ function checkSpec(spec: unknown, index: number, where: string): asserts spec is
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
     throw new ModelIOError(`${where}: weight '${spec.name}' has an invalid shape ${brief(shape)}`);
   }
-  if (typeof spec.dtype !== 'string' || !(spec.dtype in VALUE_BYTES || VARIABLE_DTYPES.has(spec.dtype))) throw new ModelIOError(`${where}: weight '${spec.name}' has unsupported dtype ${brief(spec.dtype)}`);
+  if (typeof spec.dtype !== 'string' || !(spec.dtype in VALUE_BYTES || VARIABLE_DTYPES.has(spec.dtype)))
+    throw new ModelIOError(`${where}: weight '${spec.name}' has unsupported dtype ${brief(spec.dtype)}`);
   const q = spec.quantization;
   if (q !== undefined) {
     if (!isObject(q) || !['uint8', 'uint16', 'float16'].includes(q.dtype as string)) {
@@ -213,7 +214,12 @@ const KERAS3_OPTIMIZER_WEIGHT = /^optimizer\/(?:[^/]+\/)*vars\/\d+$/;
  * bool and string ones. Optimizer weights (group 'optimizer', or Keras 3's `optimizer/vars/<i>`) are skipped. A weight
  * that runs past the data throws; data left over after the last weight comes back as `sizeError`.
  */
-export function decodeWeights(specs: unknown, source: ByteSource, where: string, o: DecodeOptions): { params: Param[]; values: ValueWeight[]; sizeError?: string } {
+export function decodeWeights(
+  specs: unknown,
+  source: ByteSource,
+  where: string,
+  o: DecodeOptions,
+): { params: Param[]; values: ValueWeight[]; sizeError?: string } {
   if (!Array.isArray(specs)) throw new ModelIOError(`${where}: weight specs must be an array, got ${brief(specs)}`);
   const out: Param[] = [];
   const values: ValueWeight[] = [];
@@ -225,7 +231,9 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
     const n = spec.shape.reduce((a, b) => a * b, 1);
     const len = storedBytes(spec, source, offset);
     if (len === undefined || offset + len > source.length) {
-      throw new ModelIOError(`${where}: weight '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.quantization?.dtype ?? spec.dtype}) needs bytes ${offset}..${len === undefined ? '?' : offset + len} but the weight data has only ${source.length} bytes`);
+      throw new ModelIOError(
+        `${where}: weight '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.quantization?.dtype ?? spec.dtype}) needs bytes ${offset}..${len === undefined ? '?' : offset + len} but the weight data has only ${source.length} bytes`,
+      );
     }
     const skip = spec.group === 'optimizer' || KERAS3_OPTIMIZER_WEIGHT.test(spec.name);
     if (!skip) {
@@ -240,15 +248,21 @@ export function decodeWeights(specs: unknown, source: ByteSource, where: string,
         const stored = { entry: structuredClone(spec) as unknown as Record<string, unknown>, bytes: o.copy ? raw.slice() : raw };
         out.push({ name: spec.name, shape: [...spec.shape], data: decodeQuantized(spec, raw, n), stored });
       } else {
-        out.push({ name: spec.name, shape: [...spec.shape], data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n) });
+        out.push({
+          name: spec.name,
+          shape: [...spec.shape],
+          data: o.copy || raw.byteOffset % 4 !== 0 ? copyFloats(raw, n) : new Float32Array(raw.buffer, raw.byteOffset, n),
+        });
       }
     }
     offset += len;
     last = spec.name;
   }
   // Reported by the caller after the layers are read: a layer whose weight has the wrong shape names it better.
-  const sizeError = offset === source.length ? undefined
-    : `${where}: the weight data has ${source.length} bytes but the manifest describes ${offset} (through weight '${last}'); a weight's shape or dtype does not match the data`;
+  const sizeError =
+    offset === source.length
+      ? undefined
+      : `${where}: the weight data has ${source.length} bytes but the manifest describes ${offset} (through weight '${last}'); a weight's shape or dtype does not match the data`;
   return { params: out, values, sizeError };
 }
 

@@ -24,7 +24,10 @@ function trainLikeBatchNorms(g: Graph, x: tf.Tensor, seed: number): void {
   const r = rng(seed);
   const norms = g.nodes.filter((n) => n.op === 'batchNorm');
   for (const n of norms) {
-    for (const [role, lo, hi] of [['gamma', 0.7, 1.3], ['beta', -0.1, 0.1]] as const) {
+    for (const [role, lo, hi] of [
+      ['gamma', 0.7, 1.3],
+      ['beta', -0.1, 0.1],
+    ] as const) {
       const p = g.params.get(n.params[role]) as { data: Float32Array };
       p.data = p.data.map(() => lo + (hi - lo) * r());
     }
@@ -45,7 +48,10 @@ describe.each([
     const graph = make();
     // Two unlike images (uniform noise; bright horizontal stripes): random images alone all look alike to an untrained net.
     const r = rng(11);
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 784 }, (_, i) => (i < 784 ? r() : Math.floor((i - 784) / 28) % 6 < 3 ? 1 : 0)), [2, 28, 28, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 784 }, (_, i) => (i < 784 ? r() : Math.floor((i - 784) / 28) % 6 < 3 ? 1 : 0)),
+      [2, 28, 28, 1],
+    );
     trainLikeBatchNorms(graph, x, 5);
     const dir = join(tmp.dir, name);
     const saved = await saveModel(graph, dir);

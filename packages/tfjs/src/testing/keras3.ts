@@ -135,7 +135,10 @@ function savedNames(layers: JsonObject[]): Map<string, string> {
   const seen = new Map<string, number>();
   const out = new Map<string, string>();
   for (const l of layers.filter((x) => !isOpNode(x))) {
-    const snake = (l.class_name as string).replace(/(.)([A-Z][a-z0-9]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+    const snake = (l.class_name as string)
+      .replace(/(.)([A-Z][a-z0-9]+)/g, '$1_$2')
+      .replace(/([a-z])([A-Z])/g, '$1_$2')
+      .toLowerCase();
     const n = seen.get(snake);
     seen.set(snake, n === undefined ? 0 : n + 1);
     out.set(n === undefined ? snake : `${snake}_${n + 1}`, l.name as string);
@@ -193,8 +196,17 @@ export async function keras3AsKeras2(dir: string): Promise<Keras2Artifacts> {
   const layers = cfg.layers as JsonObject[];
   const gaps = new Set<string>();
   const ends = (v: Json) => (typeof (v as Json[])[0] === 'string' ? [v] : v);
-  const config = { ...cfg, layers: layers.map((l) => keras2Layer(l, gaps)).filter((l) => l !== undefined), input_layers: ends(cfg.input_layers), output_layers: ends(cfg.output_layers) };
-  const modelTopology = { keras_version: json.modelTopology.keras_version, backend: 'tensorflow', model_config: { class_name: mc.class_name, config } } as unknown as JsonObject;
+  const config = {
+    ...cfg,
+    layers: layers.map((l) => keras2Layer(l, gaps)).filter((l) => l !== undefined),
+    input_layers: ends(cfg.input_layers),
+    output_layers: ends(cfg.output_layers),
+  };
+  const modelTopology = {
+    keras_version: json.modelTopology.keras_version,
+    backend: 'tensorflow',
+    model_config: { class_name: mc.class_name, config },
+  } as unknown as JsonObject;
 
   const [group] = json.weightsManifest;
   const specs = group.weights;
@@ -210,7 +222,8 @@ export async function keras3AsKeras2(dir: string): Promise<Keras2Artifacts> {
   try {
     for (const layer of model.layers) {
       const names = owners.get(layer.name) ?? [];
-      if (names.length !== layer.weights.length) throw new Error(`${dir}: layer ${layer.name} has ${layer.weights.length} weights in tfjs, ${names.length} in the manifest`);
+      if (names.length !== layer.weights.length)
+        throw new Error(`${dir}: layer ${layer.name} has ${layer.weights.length} weights in tfjs, ${names.length} in the manifest`);
       layer.weights.forEach((w, i) => {
         const at = specs.findIndex((s) => s.name === names[i]);
         if (String(specs[at].shape) !== String(w.shape)) throw new Error(`${dir}: ${names[i]} is [${specs[at].shape}], tfjs's ${w.originalName} [${w.shape}]`);

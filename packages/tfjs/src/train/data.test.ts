@@ -4,7 +4,10 @@ import { imageAugmenter } from './data.js';
 /** A 3x4 single-channel image holding 1..12, row-major. */
 const image = () => Float32Array.from({ length: 12 }, (_, i) => i + 1);
 /** A `random` that returns the given values in turn. */
-const draws = (...v: number[]) => () => v.shift() as number;
+const draws =
+  (...v: number[]) =>
+  () =>
+    v.shift() as number;
 
 describe('imageAugmenter', () => {
   it('shifts with zero fill: dy = +1, dx = -1', () => {
@@ -28,7 +31,9 @@ describe('imageAugmenter', () => {
   });
 
   it('rejects non-image inputs and shifts out of range, naming the field', () => {
-    expect(() => imageAugmenter({ shift: 1 }, [784], Math.random)).toThrow(/augment needs image inputs \[height, width, channels\], the model input is \[784\]/);
+    expect(() => imageAugmenter({ shift: 1 }, [784], Math.random)).toThrow(
+      /augment needs image inputs \[height, width, channels\], the model input is \[784\]/,
+    );
     expect(() => imageAugmenter({ shift: 3 }, [3, 4, 1], Math.random)).toThrow(/augment.shift must be an integer in \[0, 3\), got 3/);
     expect(() => imageAugmenter({ shift: 0.5 }, [3, 4, 1], Math.random)).toThrow(/augment.shift/);
   });

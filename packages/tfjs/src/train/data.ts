@@ -25,7 +25,14 @@ export interface TensorBatch {
 }
 
 const tensorOf = (t: ArrayTensor, dtype: 'float32' | 'int32'): tf.Tensor => {
-  const values = dtype === 'float32' ? (t.values instanceof Float32Array ? t.values : Float32Array.from(t.values)) : t.values instanceof Int32Array ? t.values : Int32Array.from(t.values);
+  const values =
+    dtype === 'float32'
+      ? t.values instanceof Float32Array
+        ? t.values
+        : Float32Array.from(t.values)
+      : t.values instanceof Int32Array
+        ? t.values
+        : Int32Array.from(t.values);
   return tf.tensor(values, [...t.shape], dtype);
 };
 
@@ -64,7 +71,8 @@ export function imageAugmenter(o: Augment, example: number[], random: () => numb
   const flip = o.flip ?? false;
   if (example.length !== 3) throw new Error(`train: augment needs image inputs [height, width, channels], the model input is [${example.join(', ')}]`);
   const [h, w, c] = example;
-  if (!(Number.isInteger(shift) && shift >= 0 && shift < Math.min(h, w))) throw new Error(`train: augment.shift must be an integer in [0, ${Math.min(h, w)}), got ${shift}`);
+  if (!(Number.isInteger(shift) && shift >= 0 && shift < Math.min(h, w)))
+    throw new Error(`train: augment.shift must be an integer in [0, ${Math.min(h, w)}), got ${shift}`);
   const size = h * w * c;
   const src = new Float32Array(size);
   return (xs, n) => {
@@ -86,4 +94,3 @@ export function imageAugmenter(o: Augment, example: number[], random: () => numb
     }
   };
 }
-

@@ -52,7 +52,14 @@ export interface Preflight {
  * source (the first chunk of a stream), and its targets against the task (label ranges, shapes).
  * Resolves the task from the first targets. Errors name the data and the example index.
  */
-export async function preflight(source: DataSource, spec: ModelSpec, graph: Graph, taskSpec: TaskSpec | undefined, what: string, topK?: number): Promise<Preflight> {
+export async function preflight(
+  source: DataSource,
+  spec: ModelSpec,
+  graph: Graph,
+  taskSpec: TaskSpec | undefined,
+  what: string,
+  topK?: number,
+): Promise<Preflight> {
   let task: Task | undefined;
   let seen = 0;
   const whole = source.take !== undefined;
@@ -85,7 +92,10 @@ export async function evaluate(model: CompiledModel | Graph, data: TrainData, op
       const batch = toTensors(bound, dtypes);
       const out = tf.tidy(() => {
         const r = m.predict(batch.xs);
-        return tf.concat([tf.reshape(tf.mul(taskLoss(task, r, batch.ys as tf.Tensor[], batch.weights), batch.count), [1]), metricSums(task, r, batch.ys as tf.Tensor[])]);
+        return tf.concat([
+          tf.reshape(tf.mul(taskLoss(task, r, batch.ys as tf.Tensor[], batch.weights), batch.count), [1]),
+          metricSums(task, r, batch.ys as tf.Tensor[]),
+        ]);
       });
       disposeBatch(batch);
       const v = out.dataSync();

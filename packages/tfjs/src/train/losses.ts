@@ -33,7 +33,14 @@ const EPS = 1e-7;
 
 /** Mean over every axis but the first: [n, ...] -> [n]. */
 function perRow(t: tf.Tensor): tf.Tensor1D {
-  return (t.rank <= 1 ? t : tf.mean(t, Array.from({ length: t.rank - 1 }, (_, i) => i + 1))) as tf.Tensor1D;
+  return (
+    t.rank <= 1
+      ? t
+      : tf.mean(
+          t,
+          Array.from({ length: t.rank - 1 }, (_, i) => i + 1),
+        )
+  ) as tf.Tensor1D;
 }
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
@@ -51,7 +58,9 @@ function checkRange(y: ArrayTensor, lo: number, hi: number, integer: boolean, wh
   for (let i = 0; i < y.values.length; i++) {
     const v = y.values[i];
     if (!(v >= lo && v <= hi) || (integer && !Number.isInteger(v))) {
-      throw new Error(`${where}: ${what} ${v} at example ${indices[Math.floor(i / row)] ?? Math.floor(i / row)} is out of range ${integer ? `for ${hi + 1} classes` : `[${lo}, ${hi}]`}`);
+      throw new Error(
+        `${where}: ${what} ${v} at example ${indices[Math.floor(i / row)] ?? Math.floor(i / row)} is out of range ${integer ? `for ${hi + 1} classes` : `[${lo}, ${hi}]`}`,
+      );
     }
   }
 }
@@ -76,7 +85,8 @@ function sparseCategorical(fromLogits: boolean): Loss {
     check(y, output, where, indices) {
       const got = y.shape.slice(1);
       const want = output.slice(0, -1);
-      if (got.length !== want.length || got.some((d, i) => d !== want[i])) throw new Error(`${where}: class-index targets need example shape ${fmt(want)} for the output ${fmt(output)}, got ${fmt(got)}`);
+      if (got.length !== want.length || got.some((d, i) => d !== want[i]))
+        throw new Error(`${where}: class-index targets need example shape ${fmt(want)} for the output ${fmt(output)}, got ${fmt(got)}`);
       checkRange(y, 0, (output.at(-1) as number) - 1, true, where, indices, 'label');
     },
   };
@@ -97,7 +107,8 @@ function categorical(fromLogits: boolean): Loss {
     mean: (y, v) => tf.mean(perExample(y, v)) as tf.Scalar,
     check: (y, output, where) => {
       const got = y.shape.slice(1);
-      if (got.length !== output.length || got.some((d, i) => d !== output[i])) throw new Error(`${where}: one-hot / probability targets need example shape ${fmt(output)}, got ${fmt(got)}`);
+      if (got.length !== output.length || got.some((d, i) => d !== output[i]))
+        throw new Error(`${where}: one-hot / probability targets need example shape ${fmt(output)}, got ${fmt(got)}`);
     },
   };
 }

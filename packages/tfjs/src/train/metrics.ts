@@ -46,7 +46,13 @@ export interface Metric {
   sum(y: tf.Tensor, output: tf.Tensor): tf.Scalar;
 }
 
-const rowMean = (t: tf.Tensor): tf.Tensor => (t.rank <= 1 ? t : tf.mean(t, Array.from({ length: t.rank - 1 }, (_, i) => i + 1)));
+const rowMean = (t: tf.Tensor): tf.Tensor =>
+  t.rank <= 1
+    ? t
+    : tf.mean(
+        t,
+        Array.from({ length: t.rank - 1 }, (_, i) => i + 1),
+      );
 const asFloat = (t: tf.Tensor) => tf.cast(t, 'float32');
 
 /**
@@ -57,7 +63,8 @@ export function accuracyMetric(kind: 'sparse' | 'onehot' | 'binary', threshold =
   return {
     name: 'accuracy',
     sum: (y, out) => {
-      if (kind === 'sparse') return y.rank === 1 && out.rank === 2 ? correctCount(out, y) : (tf.sum(rowMean(asFloat(tf.equal(tf.argMax(out, -1), y)))) as tf.Scalar);
+      if (kind === 'sparse')
+        return y.rank === 1 && out.rank === 2 ? correctCount(out, y) : (tf.sum(rowMean(asFloat(tf.equal(tf.argMax(out, -1), y)))) as tf.Scalar);
       if (kind === 'onehot') return tf.sum(rowMean(asFloat(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1))))) as tf.Scalar;
       const t = y.rank === out.rank ? y : tf.reshape(y, out.shape);
       return tf.sum(rowMean(asFloat(tf.equal(tf.greater(out, threshold), tf.greater(t, 0.5))))) as tf.Scalar;

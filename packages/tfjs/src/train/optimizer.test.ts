@@ -33,7 +33,8 @@ function compare(ours: OptimizerConfig, theirs: tf.Optimizer, lr: number) {
 describe('optimizers', () => {
   it('Adam matches tf.train.adam', () => compare('adam', tf.train.adam(0.1, 0.9, 0.999, 1e-7), 0.1));
   it('SGD with momentum matches tf.train.momentum', () => compare({ type: 'sgd', momentum: 0.9 }, tf.train.momentum(0.05, 0.9), 0.05));
-  it('Nesterov SGD matches tf.train.momentum(nesterov)', () => compare({ type: 'sgd', momentum: 0.5, nesterov: true }, tf.train.momentum(0.05, 0.5, true), 0.05));
+  it('Nesterov SGD matches tf.train.momentum(nesterov)', () =>
+    compare({ type: 'sgd', momentum: 0.5, nesterov: true }, tf.train.momentum(0.05, 0.5, true), 0.05));
   it('plain SGD matches tf.train.sgd', () => compare({ type: 'sgd', momentum: 0 }, tf.train.sgd(0.1), 0.1));
 
   it('decoupled decay shrinks by lr * decay; maskState zeroes momentum; dispose frees state', () => {

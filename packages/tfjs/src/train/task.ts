@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  forOutput, lossName, metricName, modelSpec, taskFromTrainingConfig,
-  type ArrayTensor, type LossConfig, type LossSpec, type MetricSpec, type TaskSpec, type UserLoss, type UserMetric,
+  forOutput,
+  lossName,
+  metricName,
+  modelSpec,
+  taskFromTrainingConfig,
+  type ArrayTensor,
+  type LossConfig,
+  type LossSpec,
+  type MetricSpec,
+  type TaskSpec,
+  type UserLoss,
+  type UserMetric,
 } from '@condense/core';
 import type { Graph } from '@condense/ir';
 import type { PredictResult } from '../exec/index.js';
@@ -46,7 +56,10 @@ function defaultLoss(activation: string, shape: number[], target?: ArrayTensor):
 function toLoss(spec: LossSpec, activation: string, where: string): Loss {
   if (isUser(spec)) return userLoss(spec.name, spec.fn as unknown as LossFn);
   const config: LossConfig = typeof spec === 'string' ? { type: lossName(spec) as LossConfig['type'] } : { ...spec, type: lossName(spec.type) ?? spec.type };
-  if (!config.type || !lossName(config.type)) throw new Error(`${where}: unknown loss '${typeof spec === 'string' ? spec : (spec as LossConfig).type}' (sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, huber, cosineSimilarity, or { name, fn })`);
+  if (!config.type || !lossName(config.type))
+    throw new Error(
+      `${where}: unknown loss '${typeof spec === 'string' ? spec : (spec as LossConfig).type}' (sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, huber, cosineSimilarity, or { name, fn })`,
+    );
   return builtinLoss(config, activation);
 }
 
@@ -67,7 +80,8 @@ function toMetric(spec: MetricSpec, loss: Loss, shape: number[], where: string):
   switch (type) {
     case 'accuracy':
       if (loss.name === 'binaryCrossentropy') return accuracyMetric('binary', loss.fromLogits ? 0 : 0.5);
-      if (!CLASSIFICATION.has(loss.name) && !(classes > 1)) throw new Error(`${where}: accuracy needs a classification output, this one has the loss ${loss.name} and ${classes} unit(s)`);
+      if (!CLASSIFICATION.has(loss.name) && !(classes > 1))
+        throw new Error(`${where}: accuracy needs a classification output, this one has the loss ${loss.name} and ${classes} unit(s)`);
       return accuracyMetric(onehot ? 'onehot' : 'sparse');
     case 'topK':
       return topKMetric(typeof spec === 'object' && 'k' in spec && spec.k !== undefined ? spec.k : 5, classes, onehot);
@@ -76,7 +90,9 @@ function toMetric(spec: MetricSpec, loss: Loss, shape: number[], where: string):
     case 'meanAbsoluteError':
       return errorMetric('mae');
     default:
-      throw new Error(`${where}: unknown metric '${typeof spec === 'string' ? spec : String((spec as { type: unknown }).type)}' (accuracy, topK, meanSquaredError, meanAbsoluteError, or { name, fn })`);
+      throw new Error(
+        `${where}: unknown metric '${typeof spec === 'string' ? spec : String((spec as { type: unknown }).type)}' (accuracy, topK, meanSquaredError, meanAbsoluteError, or { name, fn })`,
+      );
   }
 }
 
@@ -100,7 +116,8 @@ export function resolveTask(graph: Graph, spec?: TaskSpec, targets?: ArrayTensor
     const activation = o.activation ?? 'linear';
     const given = forOutput(chosen.loss, i, o.name, count, 'task.loss', isLossOne);
     const loss = toLoss(given ?? defaultLoss(activation, shape, targets?.[i]), activation, where);
-    const weight = forOutput(chosen.lossWeights as number[] | Record<string, number> | undefined, i, o.name, count, 'task.lossWeights', (v) => typeof v === 'number') ?? 1;
+    const weight =
+      forOutput(chosen.lossWeights as number[] | Record<string, number> | undefined, i, o.name, count, 'task.lossWeights', (v) => typeof v === 'number') ?? 1;
     if (!(Number.isFinite(weight) && weight >= 0)) throw new Error(`${where}: loss weight must be a finite number >= 0, got ${weight}`);
     const metricSpecs = Array.isArray(chosen.metrics) ? chosen.metrics : chosen.metrics?.[o.name];
     const metrics = (metricSpecs ?? defaultMetrics(loss, shape.at(-1) as number, options.topK)).map((m) => toMetric(m, loss, shape, where));
@@ -116,7 +133,11 @@ export function metricKeys(task: Task): string[] {
 }
 
 /** What a loss sees of output `i` of a forward pass. */
-export const outputValue = (r: PredictResult, i: number, t: OutputTask): OutputValue => ({ output: r.outputs[i], logits: r.outputLogits[i], activation: t.activation });
+export const outputValue = (r: PredictResult, i: number, t: OutputTask): OutputValue => ({
+  output: r.outputs[i],
+  logits: r.outputLogits[i],
+  activation: t.activation,
+});
 
 /**
  * The task loss of a batch: sum over outputs of weight * loss, each the batch mean, or with

@@ -69,7 +69,7 @@ describe('train', () => {
     model.dispose();
   });
 
-  it('the centroid gradient is the sum of its unmasked members\' gradients', async () => {
+  it("the centroid gradient is the sum of its unmasked members' gradients", async () => {
     const b = new GraphBuilder('cb', [3]);
     const kernel = new Float32Array(6);
     b.add('dense', ['input'], { activation: 'softmax' }, { kernel: [[3, 2], kernel], bias: [[2], new Float32Array([0.1, -0.1])] }, 'fc');
@@ -87,7 +87,11 @@ describe('train', () => {
       const labels = tf.oneHot(tf.tensor1d(Array.from(data.y), 'int32'), 2);
       const bias = tf.tensor1d([0.1, -0.1]);
       const f = (w: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, tf.add(tf.matMul(x, w as tf.Tensor2D), bias));
-      return Array.from(tf.grad(f)(tf.tensor2d(w0, [3, 2])).dataSync());
+      return Array.from(
+        tf
+          .grad(f)(tf.tensor2d(w0, [3, 2]))
+          .dataSync(),
+      );
     });
     const expected = [0.5, -0.25].map((c, k) => c - gw.reduce((acc, gi, i) => acc + (indices[i] === k && i !== 2 ? gi : 0), 0));
 
@@ -129,11 +133,13 @@ describe('train', () => {
 
   it('is deterministic under a seed (shuffle and dropout)', async () => {
     const base = small(3, 0.5);
-    const runs = await Promise.all([1, 1, 2].map(async (seed) => {
-      const g = cloneGraph(base);
-      await train(g, data8, { epochs: 2, batchSize: 8, learningRate: 0.01, seed });
-      return [...arr(g, 'fc1/kernel'), ...arr(g, 'fc2/kernel')];
-    }));
+    const runs = await Promise.all(
+      [1, 1, 2].map(async (seed) => {
+        const g = cloneGraph(base);
+        await train(g, data8, { epochs: 2, batchSize: 8, learningRate: 0.01, seed });
+        return [...arr(g, 'fc1/kernel'), ...arr(g, 'fc2/kernel')];
+      }),
+    );
     expect(runs[0]).toEqual(runs[1]);
     expect(runs[0]).not.toEqual(runs[2]);
   });
@@ -158,17 +164,28 @@ describe('train', () => {
       name: 'zero',
       transformGradients: (grads) => new Map([...grads].map(([k, g]) => [k, tf.zerosLike(g)])),
     };
-    for (const [mode, optimizer] of [['l2', { type: 'sgd', momentum: 0 }], ['decoupled', 'adam']] as const) {
+    for (const [mode, optimizer] of [
+      ['l2', { type: 'sgd', momentum: 0 }],
+      ['decoupled', 'adam'],
+    ] as const) {
       const g = small();
       const [k0, bias0] = [arr(g, 'fc1/kernel'), arr(g, 'fc1/bias')];
-      const s = await train(g, data8, { epochs: 1, batchSize: 16, learningRate: 0.1, weightDecay: 0.5, weightDecayMode: mode, optimizer, contributions: [zeroGrads] });
+      const s = await train(g, data8, {
+        epochs: 1,
+        batchSize: 16,
+        learningRate: 0.1,
+        weightDecay: 0.5,
+        weightDecayMode: mode,
+        optimizer,
+        contributions: [zeroGrads],
+      });
       const factor = (1 - 0.1 * 0.5) ** s.steps;
       arr(g, 'fc1/kernel').forEach((v, i) => expect(v).toBeCloseTo(k0[i] * factor, 5));
       expect(arr(g, 'fc1/bias')).toEqual(bias0);
     }
   });
 
-  it('applies a contribution\'s loss, transformGradients, afterStep, taps, variables, begin and end', async () => {
+  it("applies a contribution's loss, transformGradients, afterStep, taps, variables, begin and end", async () => {
     const g = small();
     const calls = { begin: 0, end: 0, after: 0, transform: 0 };
     let tapShape: number[] = [];
@@ -195,7 +212,10 @@ describe('train', () => {
         if (ctx.step === 1) {
           // gradual pruning: a new mask from afterStep takes effect at once
           const p = ctx.graph.params.get('fc1/kernel')!;
-          setMask(p, Uint8Array.from({ length: p.data.length }, (_, i) => (i < 40 ? 0 : 1)));
+          setMask(
+            p,
+            Uint8Array.from({ length: p.data.length }, (_, i) => (i < 40 ? 0 : 1)),
+          );
         }
         if (ctx.step === 3) {
           // ... and so does one edited in place
@@ -217,7 +237,9 @@ describe('train', () => {
     const k = model.variables.get('fc1/kernel')!.dataSync();
     // (the variable may hold -0 where w * 0 was negative; Param.data holds +0)
     for (let i = 0; i <= 40; i++) expect(k[i] === 0).toBe(true);
-    arr(g, 'fc1/kernel').slice(0, 41).forEach((x) => expect(x).toBe(0));
+    arr(g, 'fc1/kernel')
+      .slice(0, 41)
+      .forEach((x) => expect(x).toBe(0));
     model.dispose();
     v.dispose();
   });
@@ -236,7 +258,10 @@ describe('train', () => {
     const g = small();
     const k0 = arr(g, 'fc1/kernel');
     const aborted = await train(g, data8, {
-      epochs: 5, batchSize: 8, logEvery: 1, signal: controller.signal,
+      epochs: 5,
+      batchSize: 8,
+      logEvery: 1,
+      signal: controller.signal,
       onEvent: (e) => e.type === 'step' && e.step === 3 && controller.abort(),
     });
     expect(aborted.aborted).toBe(true);
@@ -246,8 +271,13 @@ describe('train', () => {
   });
 
   it('updates batchNorm moving statistics in training', async () => {
-    const g = new GraphBuilder('bn', [4, 4, 1], 2).conv2d(3, 3, { name: 'conv', bias: false }).batchNorm({ name: 'bn' })
-      .activation('relu').flatten().dense(4, { name: 'out', activation: 'softmax' }).build();
+    const g = new GraphBuilder('bn', [4, 4, 1], 2)
+      .conv2d(3, 3, { name: 'conv', bias: false })
+      .batchNorm({ name: 'bn' })
+      .activation('relu')
+      .flatten()
+      .dense(4, { name: 'out', activation: 'softmax' })
+      .build();
     const data = synthetic(32, [4, 4, 1], 4, 3);
     await train(g, data, { epochs: 2, batchSize: 8 });
     expect(arr(g, 'bn/movingMean').some((x) => x !== 0)).toBe(true);
@@ -255,11 +285,13 @@ describe('train', () => {
   });
 
   it('rejects bad data with a clear message', async () => {
-    await expect(train(small(), { ...data8, y: Uint8Array.from(data8.y, () => 7) })).rejects.toThrow(/train: train data: label 7 at example 0 is out of range for 4 classes/);
+    await expect(train(small(), { ...data8, y: Uint8Array.from(data8.y, () => 7) })).rejects.toThrow(
+      /train: train data: label 7 at example 0 is out of range for 4 classes/,
+    );
     await expect(train(small(), { ...data8, shape: [64, 9] })).rejects.toThrow(/train data: images: 512 values do not fill the shape \[64, 9\]/);
   });
 
-  it('microBatch: chunks with accumulated gradients give the whole batch\'s step, with a contribution loss, and leak nothing', async () => {
+  it("microBatch: chunks with accumulated gradients give the whole batch's step, with a contribution loss, and leak nothing", async () => {
     const l1: TrainingContribution = { name: 'l1', loss: (ctx) => tf.mul(1e-2, tf.sum(tf.abs(ctx.variables.get('fc1/kernel')!))) as tf.Scalar };
     const run = async (microBatch?: number) => {
       const g = small();
@@ -283,7 +315,10 @@ describe('train', () => {
 
   it('leaks no tensors (train, evaluate, predict)', async () => {
     const g = small(3, 0.2);
-    setMask(g.params.get('fc1/kernel')!, Uint8Array.from({ length: 128 }, (_, i) => i % 2));
+    setMask(
+      g.params.get('fc1/kernel')!,
+      Uint8Array.from({ length: 128 }, (_, i) => i % 2),
+    );
     setCodebook(g.params.get('fc2/kernel')!, { centroids: new Float32Array([-0.2, 0.2]), indices: Uint16Array.from({ length: 64 }, (_, i) => i % 2), bits: 1 });
     const model = compile(g);
     const start = tf.memory().numTensors;

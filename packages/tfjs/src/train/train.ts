@@ -169,17 +169,23 @@ class TrainingRun {
     this.epochs = o.epochs ?? 1;
     this.batchSize = o.batchSize ?? 32;
     if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) throw new Error(`train: batchSize must be a positive integer, got ${this.batchSize}`);
-    if (o.microBatch !== undefined && !(Number.isInteger(o.microBatch) && o.microBatch > 0)) throw new Error(`train: microBatch must be a positive integer, got ${o.microBatch}`);
+    if (o.microBatch !== undefined && !(Number.isInteger(o.microBatch) && o.microBatch > 0))
+      throw new Error(`train: microBatch must be a positive integer, got ${o.microBatch}`);
   }
 
   /** Check the data before any step: every example of a memory source, the first chunk of a stream; size the epoch. */
   async prepare(): Promise<void> {
-    if (!this.source.repeatable) throw new Error(`train: ${this.source.name} is a one-shot iterator, and training reads it more than once (a check, then each epoch); pass a function returning a fresh iterable, e.g. a generator function`);
+    if (!this.source.repeatable)
+      throw new Error(
+        `train: ${this.source.name} is a one-shot iterator, and training reads it more than once (a check, then each epoch); pass a function returning a fresh iterable, e.g. a generator function`,
+      );
     const p = await preflight(this.source, this.spec, this.model.graph, this.o.task, 'train');
     if (p.count === 0) throw new Error(`train: ${this.source.name} is empty`);
     this.task = p.task;
     if (!p.task && !this.contributions.some((c) => c.loss)) {
-      throw new Error(`train: ${this.source.name} has no targets, and nothing gives a loss without them: recover label-free (the tfjs runtime does so by default) or add a distillation contribution`);
+      throw new Error(
+        `train: ${this.source.name} has no targets, and nothing gives a loss without them: recover label-free (the tfjs runtime does so by default) or add a distillation contribution`,
+      );
     }
     if (this.task) {
       const output = this.task.outputs.findIndex((t) => t.metrics.some((m) => m.name === 'accuracy'));
@@ -208,7 +214,11 @@ class TrainingRun {
     this.afterAnnotationsChange(this.model.refreshAnnotations()); // masks set in begin apply to step 0
 
     for (let epoch = 0; epoch < this.epochs && !aborted; epoch++) {
-      const order = batches(this.source, this.spec, { batchSize: this.batchSize, random: this.o.shuffle === false ? undefined : random, shuffleBuffer: this.o.shuffleBuffer });
+      const order = batches(this.source, this.spec, {
+        batchSize: this.batchSize,
+        random: this.o.shuffle === false ? undefined : random,
+        shuffleBuffer: this.o.shuffleBuffer,
+      });
       this.emit('epochStart', epoch, { learningRate: this.lr(this.steps, epoch) }, t0);
       const e0 = now();
       let epochSamples = 0;
@@ -222,7 +232,10 @@ class TrainingRun {
         }
         lr = this.lr(this.steps, epoch);
         if (this.augment) this.augment(bound.inputs[0].values as Float32Array, bound.count);
-        const batch = toTensors(bound, this.task?.outputs.map((t) => t.loss.targetDtype));
+        const batch = toTensors(
+          bound,
+          this.task?.outputs.map((t) => t.loss.targetDtype),
+        );
         try {
           this.step(batch, this.stepContext(epoch, lr));
         } finally {
@@ -273,7 +286,12 @@ class TrainingRun {
       wallMs: now() - t0,
       aborted,
     };
-    this.emit('end', Math.max(history.length - 1, 0), { learningRate: last?.learningRate ?? this.baseLr, loss: summary.finalLoss, accuracy: summary.trainAccuracy, samplesPerSec: summary.samplesPerSec }, t0);
+    this.emit(
+      'end',
+      Math.max(history.length - 1, 0),
+      { learningRate: last?.learningRate ?? this.baseLr, loss: summary.finalLoss, accuracy: summary.trainAccuracy, samplesPerSec: summary.samplesPerSec },
+      t0,
+    );
     return summary;
   }
 
@@ -331,7 +349,11 @@ class TrainingRun {
    * chunk k > 0 draws its own dropout masks.
    */
   private chunkGradients(
-    chunk: TensorBatch, ctx: StepContext, trainable: Map<tf.Variable, string>, share: number, k: number,
+    chunk: TensorBatch,
+    ctx: StepContext,
+    trainable: Map<tf.Variable, string>,
+    share: number,
+    k: number,
   ): { value: tf.Tensor; correct?: tf.Tensor; grads: Map<string, tf.Tensor> } {
     let correct: tf.Tensor | undefined;
     const f = (): tf.Scalar => {
@@ -343,8 +365,18 @@ class TrainingRun {
         loss = this.taskWeight === 1 ? task : tf.mul(task, this.taskWeight);
       }
       const lctx: LossContext = {
-        x: chunk.xs[0], inputs: chunk.xs, y: chunk.ys?.[0], targets: chunk.ys, output: r.output, outputs: r.outputs, logits: r.logits,
-        outputLogits: r.outputLogits, taps: r.taps, variables: ctx.variables, batchIndices: chunk.indices, step: ctx.step,
+        x: chunk.xs[0],
+        inputs: chunk.xs,
+        y: chunk.ys?.[0],
+        targets: chunk.ys,
+        output: r.output,
+        outputs: r.outputs,
+        logits: r.logits,
+        outputLogits: r.outputLogits,
+        taps: r.taps,
+        variables: ctx.variables,
+        batchIndices: chunk.indices,
+        step: ctx.step,
       };
       let first = !(this.task && chunk.ys);
       for (const c of this.contributions) {
@@ -478,8 +510,14 @@ class TrainingRun {
 
   private emit(type: TrainEvent['type'], epoch: number, fields: Partial<TrainEvent> & { learningRate: number }, t0: number): void {
     this.o.onEvent?.({
-      type, epoch, epochs: this.epochs, step: this.steps, stepsPerEpoch: this.stepsPerEpoch,
-      totalSteps: this.epochs * this.stepsPerEpoch, elapsedMs: now() - t0, ...fields,
+      type,
+      epoch,
+      epochs: this.epochs,
+      step: this.steps,
+      stepsPerEpoch: this.stepsPerEpoch,
+      totalSteps: this.epochs * this.stepsPerEpoch,
+      elapsedMs: now() - t0,
+      ...fields,
     });
   }
 
@@ -514,7 +552,10 @@ const needsLength = (s: LearningRateSchedule | undefined): boolean => s !== unde
 
 /** Examples in one pass of a source of unknown size (a schedule needs the steps ahead). */
 async function countExamples(source: DataSource, spec: ModelSpec): Promise<number> {
-  if (!source.repeatable) throw new Error(`train: ${source.name} can be read once, and a learning-rate schedule needs its size first; pass a function returning a fresh iterable, or a constant schedule`);
+  if (!source.repeatable)
+    throw new Error(
+      `train: ${source.name} can be read once, and a learning-rate schedule needs its size first; pass a function returning a fresh iterable, or a constant schedule`,
+    );
   let n = 0;
   for await (const chunk of source.stream()) n += bindChunk(chunk, spec, source.name, undefined, n).count;
   return n;

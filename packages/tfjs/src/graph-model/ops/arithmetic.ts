@@ -3,7 +3,17 @@ import type { BinaryFn, Node } from '@condense/ir';
 import { registerGraphExporter, registerGraphImporter, type ImportContext, type PlannedNode } from '../mapping.js';
 import { nodeFor, notNhwc } from './common.js';
 
-const FN_OF: Record<string, BinaryFn> = { Add: 'add', AddV2: 'add', BiasAdd: 'add', Sub: 'sub', Mul: 'mul', RealDiv: 'div', Div: 'div', Maximum: 'maximum', Minimum: 'minimum' };
+const FN_OF: Record<string, BinaryFn> = {
+  Add: 'add',
+  AddV2: 'add',
+  BiasAdd: 'add',
+  Sub: 'sub',
+  Mul: 'mul',
+  RealDiv: 'div',
+  Div: 'div',
+  Maximum: 'maximum',
+  Minimum: 'minimum',
+};
 const OP_OF: Record<BinaryFn, string> = { add: 'AddV2', sub: 'Sub', mul: 'Mul', div: 'RealDiv', maximum: 'Maximum', minimum: 'Minimum' };
 
 /** x op c or c op x with c a float constant that broadcasts into x. */
@@ -56,7 +66,9 @@ registerGraphExporter(['biasAdd'], (node, ctx) => {
 /** The TF ops a binaryConst may be written as, its template's first. */
 function binaryOps(node: Node): string[] {
   const fn = node.attrs.fn as BinaryFn;
-  const ops = Object.entries(FN_OF).filter(([, f]) => f === fn).map(([op]) => op);
+  const ops = Object.entries(FN_OF)
+    .filter(([, f]) => f === fn)
+    .map(([op]) => op);
   return [OP_OF[fn], ...ops];
 }
 

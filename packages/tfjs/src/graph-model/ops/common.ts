@@ -29,7 +29,13 @@ function samePads(size: number, k: number, stride: number, dilation: number): [n
  * The IR padding of a windowed op: SAME / VALID, or EXPLICIT paddings that equal one of them for
  * this input (a conv the converter padded explicitly), else a reason.
  */
-export function irPadding(node: NodeDef, input: Shape | undefined, k: [number, number], strides: [number, number], dilations: [number, number]): 'same' | 'valid' | string {
+export function irPadding(
+  node: NodeDef,
+  input: Shape | undefined,
+  k: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+): 'same' | 'valid' | string {
   const p = attrString(node, 'padding');
   if (p === 'SAME') return 'same';
   if (p === 'VALID') return 'valid';
@@ -44,7 +50,16 @@ export function irPadding(node: NodeDef, input: Shape | undefined, k: [number, n
   return `explicit paddings [${e.join(', ')}] differ from SAME and VALID`;
 }
 
-const TF_ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', LeakyRelu: 'leakyRelu', Selu: 'selu', Softplus: 'softplus' };
+const TF_ACTIVATIONS: Record<string, string> = {
+  Relu: 'relu',
+  Relu6: 'relu6',
+  Elu: 'elu',
+  Sigmoid: 'sigmoid',
+  Tanh: 'tanh',
+  LeakyRelu: 'leakyRelu',
+  Selu: 'selu',
+  Softplus: 'softplus',
+};
 const IR_ACTIVATIONS = Object.fromEntries(Object.entries(TF_ACTIVATIONS).map(([tf, ir]) => [ir, tf]));
 
 /** The IR activation of a TF activation op, if the IR has it. */
@@ -129,7 +144,8 @@ export function setWindow(t: NodeDef, attrs: Attrs, input: Shape, k: [number, nu
   if (attrString(t, 'data_format') !== undefined) setString(t, 'data_format', 'NHWC');
 }
 
-const pair = (v: unknown): [number, number] => (v === undefined ? [1, 1] : typeof v === 'number' ? [v, v] : [(v as number[])[0], (v as number[])[1] ?? (v as number[])[0]]);
+const pair = (v: unknown): [number, number] =>
+  v === undefined ? [1, 1] : typeof v === 'number' ? [v, v] : [(v as number[])[0], (v as number[])[1] ?? (v as number[])[0]];
 
 /** Drops `_input_shapes` (a grappler annotation TF.js ignores) once the node's inputs no longer have those shapes. */
 export function refreshInputShapes(t: NodeDef, shapes: (readonly (number | null)[] | undefined)[]): void {

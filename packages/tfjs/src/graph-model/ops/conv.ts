@@ -11,7 +11,10 @@ export function fusedPlan(ctx: ImportContext, op: string, attrs: Record<string, 
   const params: Record<string, number> = { kernel: 1, ...(fused.bias !== undefined ? { bias: fused.bias } : {}) };
   if (fused.activation === 'prelu') {
     const name = preluInputName(ctx.node.name);
-    return [{ name, op, inputs, attrs, params }, { op: 'prelu', inputs: [name], params: { alpha: fused.alpha as number } }];
+    return [
+      { name, op, inputs, attrs, params },
+      { op: 'prelu', inputs: [name], params: { alpha: fused.alpha as number } },
+    ];
   }
   return [{ op, inputs, attrs: { ...attrs, ...fused.activation }, params }];
 }
@@ -48,7 +51,12 @@ export function writeFused(node: Node, ctx: ExportContext, ops: [string, string]
   const act = node.attrs.activation !== undefined && node.attrs.activation !== 'linear';
   const fused = bias || act || !!prelu;
   const def = nodeFor(prelu ?? node, ctx, fused ? [ops[1]] : [ops[0], ops[1]]);
-  def.input = [ctx.tensor(node.inputs[0]), ctx.param(node, 'kernel'), ...(bias ? [ctx.param(node, 'bias')] : []), ...(prelu ? [ctx.param(prelu, 'alpha')] : [])];
+  def.input = [
+    ctx.tensor(node.inputs[0]),
+    ctx.param(node, 'kernel'),
+    ...(bias ? [ctx.param(node, 'bias')] : []),
+    ...(prelu ? [ctx.param(prelu, 'alpha')] : []),
+  ];
   own(def);
   if (def.op === ops[1]) setFused(def, node, bias, !!prelu);
   else if (act) ctx.fail(node, `a fused activation needs ${ops[1]}`);
@@ -63,7 +71,9 @@ const CONV_OPS: Record<string, [string, string]> = {
 
 export function writeConv(node: Node, ctx: ExportContext, prelu?: Node): NodeDef {
   const kernel = ctx.graph.params.get(node.params.kernel)!;
-  return writeFused(node, ctx, CONV_OPS[node.op], prelu, (def) => setWindow(def, node.attrs, ctx.shapes.get(node.inputs[0])!, [kernel.shape[0], kernel.shape[1]]));
+  return writeFused(node, ctx, CONV_OPS[node.op], prelu, (def) =>
+    setWindow(def, node.attrs, ctx.shapes.get(node.inputs[0])!, [kernel.shape[0], kernel.shape[1]]),
+  );
 }
 
 registerGraphExporter(['conv2d', 'depthwiseConv2d'], (node, ctx) => (fusedInto(node, ctx) ? [] : [writeConv(node, ctx)]));
@@ -88,7 +98,8 @@ registerGraphImporter(['Conv2DBackpropInput'], (ctx) => {
 
 registerGraphExporter(['conv2dTranspose'], (node, ctx) => {
   const activation = node.attrs.activation !== undefined && node.attrs.activation !== 'linear';
-  if (node.params.bias !== undefined || activation || node.inputs.length !== 1) ctx.fail(node, 'a conv2dTranspose with a bias, a fused activation or a run-time output shape has no Conv2DBackpropInput form');
+  if (node.params.bias !== undefined || activation || node.inputs.length !== 1)
+    ctx.fail(node, 'a conv2dTranspose with a bias, a fused activation or a run-time output shape has no Conv2DBackpropInput form');
   const t = nodeFor(node, ctx, ['Conv2DBackpropInput']);
   const kernel = ctx.graph.params.get(node.params.kernel)!;
   const out = ctx.shapes.get(node.name)!;

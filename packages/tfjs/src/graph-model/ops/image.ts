@@ -17,11 +17,15 @@ registerGraphImporter(Object.keys(METHOD), (ctx) => {
 registerGraphExporter(['resize2d'], (node, ctx) => {
   const method = node.attrs.method as 'bilinear' | 'nearest';
   const t = nodeFor(node, ctx, [TF_OP[method]]);
-  const size = node.inputs[1] !== undefined
-    ? ctx.tensor(node.inputs[1])
-    : ctx.values(t.input?.[1] ?? `${node.name}/size`, { dtype: 'int32', shape: [2], values: node.attrs.size as number[] });
+  const size =
+    node.inputs[1] !== undefined
+      ? ctx.tensor(node.inputs[1])
+      : ctx.values(t.input?.[1] ?? `${node.name}/size`, { dtype: 'int32', shape: [2], values: node.attrs.size as number[] });
   t.input = [ctx.tensor(node.inputs[0]), size];
-  for (const [key, attr] of [['alignCorners', 'align_corners'], ['halfPixelCenters', 'half_pixel_centers']] as const) {
+  for (const [key, attr] of [
+    ['alignCorners', 'align_corners'],
+    ['halfPixelCenters', 'half_pixel_centers'],
+  ] as const) {
     if (!!attrBool(t, attr) !== !!node.attrs[key]) setBool(t, attr, !!node.attrs[key]);
   }
   return [t];

@@ -10,7 +10,10 @@ function spatialPadding(values: number[] | undefined): [[number, number], [numbe
   if (!values || values.length !== 8) return 'its paddings are not a constant [4, 2]';
   const [n0, n1, t, b, l, r, c0, c1] = values;
   if (n0 || n1 || c0 || c1) return `paddings [${values.join(', ')}] pad the batch or channel axis`;
-  return [[t, b], [l, r]];
+  return [
+    [t, b],
+    [l, r],
+  ];
 }
 
 registerGraphImporter(['Pad'], (ctx) => {

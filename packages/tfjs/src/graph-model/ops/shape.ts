@@ -67,7 +67,10 @@ registerGraphExporter(['concat'], (node, ctx) => {
   return [t];
 });
 
-registerGraphImporter(['DepthToSpace'], (ctx) => notNhwc(ctx.node) ?? [{ op: 'depthToSpace', inputs: [0], attrs: { blockSize: attrInt(ctx.node, 'block_size') } }]);
+registerGraphImporter(
+  ['DepthToSpace'],
+  (ctx) => notNhwc(ctx.node) ?? [{ op: 'depthToSpace', inputs: [0], attrs: { blockSize: attrInt(ctx.node, 'block_size') } }],
+);
 
 registerGraphExporter(['depthToSpace'], (node, ctx) => {
   const t = nodeFor(node, ctx, ['DepthToSpace']);

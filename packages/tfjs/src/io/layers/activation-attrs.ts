@@ -3,8 +3,15 @@
  * of a weighted layer (Dense, Conv2D, ...) and the standalone activation layers.
  */
 import {
-  KERAS_ACTIVATION_IDS, activationAlpha, activationFacts, fromKerasActivation, isActivation, kerasActivationId,
-  type ActivationFn, type Attrs, type Node,
+  KERAS_ACTIVATION_IDS,
+  activationAlpha,
+  activationFacts,
+  fromKerasActivation,
+  isActivation,
+  kerasActivationId,
+  type ActivationFn,
+  type Attrs,
+  type Node,
 } from '@condense/ir';
 import { brief, isObject, type Json, type JsonObject } from '../errors.js';
 import type { FromKerasContext, KerasLayerSpec, ToKerasContext } from '../mapping.js';
@@ -45,7 +52,8 @@ export function activationLayer(fn: unknown, attrs: Attrs, was: string | undefin
   if (fn === 'elu' && was === 'ELU' && (alpha ?? 1) === 1) return { className: 'ELU', config: { alpha: 1 } };
   const id = tfjsActivationId(fn, attrs);
   const shown = { fn, ...(alpha !== undefined ? { alpha } : {}), ...(attrs.approximate ? { approximate: true } : {}) };
-  if (id === undefined) return ctx.fail(`activation ${brief(shown)} has no TF.js layer that tf.loadLayersModel can load (ELU only with alpha 1, gelu only exact)`);
+  if (id === undefined)
+    return ctx.fail(`activation ${brief(shown)} has no TF.js layer that tf.loadLayersModel can load (ELU only with alpha 1, gelu only exact)`);
   return { className: 'Activation', config: { activation: id } };
 }
 
@@ -79,5 +87,8 @@ export function withActivation(spec: KerasLayerSpec, node: Node, ctx: ToKerasCon
   const id = tfjsActivationId(node.attrs.activation, node.attrs);
   if (id !== undefined) return [{ ...spec, config: { ...spec.config, activation: id } }];
   const pre = ctx.uniqueName(`${ctx.name}_preact`);
-  return [{ ...spec, name: pre, config: { ...spec.config, activation: 'linear' } }, ...activationLayers(node.attrs.activation, node.attrs, undefined, pre, ctx.name, ctx)];
+  return [
+    { ...spec, name: pre, config: { ...spec.config, activation: 'linear' } },
+    ...activationLayers(node.attrs.activation, node.attrs, undefined, pre, ctx.name, ctx),
+  ];
 }

@@ -32,7 +32,8 @@ export const activations: LayerFamily = {
             return void add({ fn: 'leakyRelu', alpha });
           }
           case 'Softmax': {
-            if (!isLastAxis(axisOf(c.axis, -1, 'axis', ctx), ctx.inputShapes[0].length)) ctx.fail(`axis ${brief(c.axis)} is not supported (only the last axis)`);
+            if (!isLastAxis(axisOf(c.axis, -1, 'axis', ctx), ctx.inputShapes[0].length))
+              ctx.fail(`axis ${brief(c.axis)} is not supported (only the last axis)`);
             return void add({ fn: 'softmax' });
           }
           default: {

@@ -8,7 +8,8 @@ import type { FromKerasContext, KerasLayerSpec, ToKerasContext } from '../mappin
 export function pairOf(v: Json | undefined, dflt: number, field: string, ctx: FromKerasContext): [number, number] {
   if (v === undefined || v === null) return [dflt, dflt];
   const a = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 1 ? [v[0], v[0]] : v;
-  if (!Array.isArray(a) || a.length !== 2 || !a.every((x) => Number.isInteger(x) && (x as number) > 0)) ctx.fail(`${field} must be a positive integer or a pair, got ${brief(v)}`);
+  if (!Array.isArray(a) || a.length !== 2 || !a.every((x) => Number.isInteger(x) && (x as number) > 0))
+    ctx.fail(`${field} must be a positive integer or a pair, got ${brief(v)}`);
   return a as [number, number];
 }
 

@@ -64,7 +64,8 @@ export function spreadKernel(k: Param, [dh, dw]: [number, number]): Param {
   const [sh, sw] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
   const inner = rest.reduce((a, b) => a * b, 1);
   const data = new Float32Array(sh * sw * inner);
-  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) data.set(k.data.subarray((y * kw + x) * inner, (y * kw + x + 1) * inner), (y * dh * sw + x * dw) * inner);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++) data.set(k.data.subarray((y * kw + x) * inner, (y * kw + x + 1) * inner), (y * dh * sw + x * dw) * inner);
   return { name: k.name, shape: [sh, sw, ...rest], data };
 }
 
@@ -128,7 +129,13 @@ export const convolutional: LayerFamily = {
         expectDims(depthwise, [size[0], size[1], undefined, m], ctx);
         expectDims(pointwise, [1, 1, undefined, int(l.config.filters)], ctx);
         const dwName = `${l.name}/depthwise`;
-        ctx.addNode({ name: dwName, op: 'depthwiseConv2d', inputs: ctx.inputs, attrs: { ...attrs, ...(m !== 1 ? { depthMultiplier: m } : {}) }, params: { kernel: depthwise } });
+        ctx.addNode({
+          name: dwName,
+          op: 'depthwiseConv2d',
+          inputs: ctx.inputs,
+          attrs: { ...attrs, ...(m !== 1 ? { depthMultiplier: m } : {}) },
+          params: { kernel: depthwise },
+        });
         ctx.addNode({ name: l.name, op: 'conv2d', inputs: [dwName], attrs: { padding: 'valid', ...act }, params: withBias(pointwise, bias) });
       },
       toKeras(node, ctx) {
@@ -165,7 +172,8 @@ export const convolutional: LayerFamily = {
       fromKeras(l, ctx) {
         channelsLast(l.config, ctx);
         const padding = l.config.padding ?? 'valid';
-        if (padding !== 'same' && padding !== 'valid' && padding !== 'causal') ctx.fail(`padding ${brief(padding)} is not supported (only 'same', 'valid' and 'causal')`);
+        if (padding !== 'same' && padding !== 'valid' && padding !== 'causal')
+          ctx.fail(`padding ${brief(padding)} is not supported (only 'same', 'valid' and 'causal')`);
         const k = singleOf(l.config.kernel_size, 1, 'kernel_size', ctx);
         const strides = singleOf(l.config.strides, 1, 'strides', ctx);
         const dilation = singleOf(l.config.dilation_rate, 1, 'dilation_rate', ctx);
@@ -182,8 +190,13 @@ export const convolutional: LayerFamily = {
         const padding = (node.attrs.padding as string | undefined) ?? 'valid';
         if (padding === 'causal') ctx.fail("padding 'causal' has no tfjs-layers form (its Conv1D refuses it)");
         const config = {
-          filters: kernel.shape[2], kernel_size: [kernel.shape[0]], strides: [stride1(node.attrs)], padding, data_format: CHANNELS_LAST,
-          dilation_rate: [dilation1(node.attrs)], use_bias: !!bias,
+          filters: kernel.shape[2],
+          kernel_size: [kernel.shape[0]],
+          strides: [stride1(node.attrs)],
+          padding,
+          data_format: CHANNELS_LAST,
+          dilation_rate: [dilation1(node.attrs)],
+          use_bias: !!bias,
         };
         return withActivation(layer(ctx, 'Conv1D', config, { kernel: ungrouped(node, kernel, ctx), bias }), node, ctx);
       },
@@ -196,7 +209,8 @@ export const convolutional: LayerFamily = {
         const { padding, strides, dilation, groups } = convAttrs(l.config, ctx);
         if (dilation !== undefined) ctx.fail(`dilation_rate ${brief(l.config.dilation_rate)} is not supported (only 1, as tfjs-layers)`);
         if (groups !== undefined) ctx.fail(`groups ${brief(l.config.groups)} is not supported`);
-        if (l.config.output_padding !== undefined && l.config.output_padding !== null) ctx.fail(`output_padding ${brief(l.config.output_padding)} is not supported (only none, as tfjs-layers)`);
+        if (l.config.output_padding !== undefined && l.config.output_padding !== null)
+          ctx.fail(`output_padding ${brief(l.config.output_padding)} is not supported (only none, as tfjs-layers)`);
         const size = pairOf(l.config.kernel_size, 1, 'kernel_size', ctx);
         const kernel = ctx.weight('kernel');
         expectDims(kernel, [size[0], size[1], int(l.config.filters), undefined], ctx);
@@ -217,8 +231,10 @@ export const convolutional: LayerFamily = {
       fromKeras(l, ctx) {
         const size = pairOf(l.config.kernel_size, 1, 'kernel_size', ctx);
         // Keras 2 and TF.js call the weight depthwise_kernel, Keras 3 calls it kernel.
-        const kernel = ctx.weight('depthwise_kernel', true) ?? ctx.weight('kernel', true)
-          ?? ctx.fail(`weight '${l.name}/depthwise_kernel' (or '${l.name}/kernel', as Keras 3 names it) is missing from the weights manifest`);
+        const kernel =
+          ctx.weight('depthwise_kernel', true) ??
+          ctx.weight('kernel', true) ??
+          ctx.fail(`weight '${l.name}/depthwise_kernel' (or '${l.name}/kernel', as Keras 3 names it) is missing from the weights manifest`);
         const m = int(l.config.depth_multiplier) ?? kernel.shape[3];
         expectDims(kernel, [size[0], size[1], undefined, m], ctx);
         const bias = biasOf(l.config, ctx);
@@ -236,9 +252,15 @@ export const convolutional: LayerFamily = {
           // tfjs-layers' DepthwiseConv2D ignores dilation_rate: write the dilated kernel itself.
           kernel = spreadKernel(kernel, dilation);
           config.dilation_rate = [1, 1];
-          ctx.note(`tfjs-layers' DepthwiseConv2D ignores dilation_rate; written with the ${dilation.join('x')}-dilated kernel spread out (${kernel.shape[0]}x${kernel.shape[1]}, zeros between the taps)`);
+          ctx.note(
+            `tfjs-layers' DepthwiseConv2D ignores dilation_rate; written with the ${dilation.join('x')}-dilated kernel spread out (${kernel.shape[0]}x${kernel.shape[1]}, zeros between the taps)`,
+          );
         }
-        return withActivation(layer(ctx, 'DepthwiseConv2D', { kernel_size: [kernel.shape[0], kernel.shape[1]], ...config }, { depthwise_kernel: kernel, bias }), node, ctx);
+        return withActivation(
+          layer(ctx, 'DepthwiseConv2D', { kernel_size: [kernel.shape[0], kernel.shape[1]], ...config }, { depthwise_kernel: kernel, bias }),
+          node,
+          ctx,
+        );
       },
     },
   },

@@ -35,11 +35,23 @@ export const core: LayerFamily = {
         const rate = l.config.rate ?? 0;
         if (typeof rate !== 'number') ctx.fail(`rate must be a number, got ${brief(rate)}`);
         const noise = l.config.noise_shape;
-        const ok = noise === undefined || noise === null || (Array.isArray(noise) && noise.length === ctx.inputShapes[0].length && noise.every((d) => d === null || Number.isInteger(d)));
+        const ok =
+          noise === undefined ||
+          noise === null ||
+          (Array.isArray(noise) && noise.length === ctx.inputShapes[0].length && noise.every((d) => d === null || Number.isInteger(d)));
         if (!ok) ctx.fail(`noise_shape ${brief(noise)} must list one size (or null) per axis of the input`);
-        ctx.addNode({ name: l.name, op: 'dropout', inputs: ctx.inputs, attrs: { rate, ...(Array.isArray(noise) ? { noiseShape: noise as (number | null)[] } : {}) } });
+        ctx.addNode({
+          name: l.name,
+          op: 'dropout',
+          inputs: ctx.inputs,
+          attrs: { rate, ...(Array.isArray(noise) ? { noiseShape: noise as (number | null)[] } : {}) },
+        });
       },
-      toKeras: (node, ctx) => layer(ctx, 'Dropout', { rate: (node.attrs.rate as number | undefined) ?? 0, noise_shape: (node.attrs.noiseShape as (number | null)[] | undefined) ?? null }),
+      toKeras: (node, ctx) =>
+        layer(ctx, 'Dropout', {
+          rate: (node.attrs.rate as number | undefined) ?? 0,
+          noise_shape: (node.attrs.noiseShape as (number | null)[] | undefined) ?? null,
+        }),
     },
 
     flatten: {
@@ -55,7 +67,8 @@ export const core: LayerFamily = {
       kerasClass: 'Reshape',
       fromKeras(l, ctx) {
         const t = l.config.target_shape;
-        if (!Array.isArray(t) || !t.every((d) => Number.isInteger(d) && ((d as number) > 0 || d === -1))) ctx.fail(`target_shape ${brief(t)} must be a list of positive integers (or -1)`);
+        if (!Array.isArray(t) || !t.every((d) => Number.isInteger(d) && ((d as number) > 0 || d === -1)))
+          ctx.fail(`target_shape ${brief(t)} must be a list of positive integers (or -1)`);
         ctx.addNode({ name: l.name, op: 'reshape', inputs: ctx.inputs, attrs: { targetShape: t as number[] } });
       },
       toKeras: (node, ctx) => layer(ctx, 'Reshape', { target_shape: node.attrs.targetShape as number[] }),

@@ -18,7 +18,17 @@ import { reshaping } from './reshaping.js';
 import { embeddings } from './embeddings.js';
 
 export const LAYER_FAMILIES: readonly LayerFamily[] = [
-  input, core, activations, convolutional, normalization, pooling, merge, padding, reshaping, embeddings, recurrent,
+  input,
+  core,
+  activations,
+  convolutional,
+  normalization,
+  pooling,
+  merge,
+  padding,
+  reshaping,
+  embeddings,
+  recurrent,
 ];
 
 for (const family of LAYER_FAMILIES) {

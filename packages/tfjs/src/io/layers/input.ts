@@ -12,10 +12,11 @@ export const input: LayerFamily = {
         const shape = declaredBatchShape(l.config);
         if (!shape) return ctx.fail('has no batch_input_shape / batch_shape');
         const dims = shape.slice(1);
-        if (!dims.every((d) => Number.isInteger(d) && (d as number) > 0)) ctx.fail(`input shape ${brief(shape)} has unknown dimensions; condense needs a fixed input shape`);
+        if (!dims.every((d) => Number.isInteger(d) && (d as number) > 0))
+          ctx.fail(`input shape ${brief(shape)} has unknown dimensions; condense needs a fixed input shape`);
         // Keras 3 may write a dtype policy object for the name.
         const raw = l.config.dtype;
-        const dtype = isObject(raw) && isObject(raw.config) ? raw.config.name : raw ?? 'float32';
+        const dtype = isObject(raw) && isObject(raw.config) ? raw.config.name : (raw ?? 'float32');
         if (dtype !== 'float32' && dtype !== 'int32') ctx.fail(`input dtype ${brief(raw)} is not supported (only float32, and int32 ids)`);
         ctx.addNode({ name: l.name, op: 'input', inputs: [], attrs: { shape: dims as number[], ...(dtype === 'int32' ? { dtype } : {}) } });
       },

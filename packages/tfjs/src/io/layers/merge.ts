@@ -24,7 +24,8 @@ function constantOp(l: KerasLayer, ctx: FromKerasContext): boolean {
   if (ctx.constants.length === 0) return false;
   const [c] = ctx.constants;
   const attrs = ctx.constants.length === 1 && ctx.inputs.length === 1 ? withConstant(l.className, c.value, c.position === 0) : undefined;
-  if (!attrs) ctx.fail(`${l.className} of ${ctx.inputs.length} tensor(s) and ${ctx.constants.length} number(s) is not supported (only x ${l.className} c, one of each)`);
+  if (!attrs)
+    ctx.fail(`${l.className} of ${ctx.inputs.length} tensor(s) and ${ctx.constants.length} number(s) is not supported (only x ${l.className} c, one of each)`);
   ctx.addNode({ name: l.name, op: 'rescaling', inputs: ctx.inputs, attrs });
   return true;
 }

@@ -13,7 +13,8 @@ import type { LayerFamily } from './family.js';
 function lastAxisOnly(v: Json | undefined, ctx: FromKerasContext) {
   const rank = ctx.inputShapes[0].length;
   const axes = Array.isArray(v) ? v : [v ?? -1];
-  if (axes.length !== 1 || !Number.isInteger(axes[0]) || !isLastAxis(axes[0] as number, rank)) ctx.fail(`axis ${brief(v)} is not supported (only the channel axis, -1)`);
+  if (axes.length !== 1 || !Number.isInteger(axes[0]) || !isLastAxis(axes[0] as number, rank))
+    ctx.fail(`axis ${brief(v)} is not supported (only the channel axis, -1)`);
 }
 
 /** A statistic as a [C] param: a weight of shape [C] (or [1, ..., C]), or the config's list. */
@@ -64,7 +65,12 @@ export const normalization: LayerFamily = {
         const variance = need(ctx, 'variance');
         const floored = { ...variance, data: variance.data.map((v) => Math.max(v, NORMALIZATION_EPSILON ** 2)) };
         ctx.note('tfjs-layers has no Normalization; written as a BatchNormalization (epsilon 0), equal up to float32 rounding');
-        return layer(ctx, 'BatchNormalization', { axis: -1, epsilon: 0, center: false, scale: false }, { moving_mean: need(ctx, 'mean'), moving_variance: floored });
+        return layer(
+          ctx,
+          'BatchNormalization',
+          { axis: -1, epsilon: 0, center: false, scale: false },
+          { moving_mean: need(ctx, 'mean'), moving_variance: floored },
+        );
       },
     },
 
@@ -83,7 +89,12 @@ export const normalization: LayerFamily = {
       toKeras(node, ctx) {
         const { config, weights } = affineConfig(node, ctx);
         const momentum = typeof ctx.original?.config.momentum === 'number' ? ctx.original.config.momentum : 0.99;
-        return layer(ctx, 'BatchNormalization', { ...config, momentum }, { ...weights, moving_mean: need(ctx, 'movingMean'), moving_variance: need(ctx, 'movingVariance') });
+        return layer(
+          ctx,
+          'BatchNormalization',
+          { ...config, momentum },
+          { ...weights, moving_mean: need(ctx, 'movingMean'), moving_variance: need(ctx, 'movingVariance') },
+        );
       },
     },
 
@@ -109,10 +120,16 @@ export const normalization: LayerFamily = {
       fromKeras(l, ctx) {
         const num = (v: Json | undefined, dflt: number, field: string) => {
           const x = v ?? dflt;
-          if (!(typeof x === 'number' || (Array.isArray(x) && x.every((e) => typeof e === 'number')))) ctx.fail(`${field} ${brief(v)} must be a number or a list of numbers`);
+          if (!(typeof x === 'number' || (Array.isArray(x) && x.every((e) => typeof e === 'number'))))
+            ctx.fail(`${field} ${brief(v)} must be a number or a list of numbers`);
           return x as number | number[];
         };
-        ctx.addNode({ name: l.name, op: 'rescaling', inputs: ctx.inputs, attrs: { scale: num(l.config.scale, 1, 'scale'), offset: num(l.config.offset, 0, 'offset') } });
+        ctx.addNode({
+          name: l.name,
+          op: 'rescaling',
+          inputs: ctx.inputs,
+          attrs: { scale: num(l.config.scale, 1, 'scale'), offset: num(l.config.offset, 0, 'offset') },
+        });
       },
       toKeras: (node, ctx) => layer(ctx, 'Rescaling', rescaleOf(node.attrs)),
     },

@@ -21,7 +21,12 @@ function pooling2d(op: 'maxPool2d' | 'avgPool2d', className: string): LayerMappi
     toKeras(node, ctx) {
       const poolSize = pool2(node.attrs);
       const strides = node.attrs.strides === undefined ? poolSize : strides2(node.attrs);
-      return layer(ctx, className, { pool_size: poolSize, padding: (node.attrs.padding as string | undefined) ?? 'valid', strides, data_format: CHANNELS_LAST });
+      return layer(ctx, className, {
+        pool_size: poolSize,
+        padding: (node.attrs.padding as string | undefined) ?? 'valid',
+        strides,
+        data_format: CHANNELS_LAST,
+      });
     },
   };
 }
@@ -44,7 +49,12 @@ function pooling1d(op: 'maxPool1d' | 'avgPool1d', className: string): LayerMappi
     },
     toKeras(node, ctx) {
       const k = single(node.attrs.poolSize, 2);
-      const config = { pool_size: [k], strides: [single(node.attrs.strides, k)], padding: (node.attrs.padding as string | undefined) ?? 'valid', data_format: CHANNELS_LAST };
+      const config = {
+        pool_size: [k],
+        strides: [single(node.attrs.strides, k)],
+        padding: (node.attrs.padding as string | undefined) ?? 'valid',
+        data_format: CHANNELS_LAST,
+      };
       return layer(ctx, className, config);
     },
   };
@@ -63,7 +73,10 @@ function globalPooling(op: string, className: string): LayerMapping {
       if (!node.attrs.keepDims) return pool;
       const shape = ctx.shapes.get(node.name) as number[];
       const poolName = ctx.uniqueName(`${ctx.name}_pool`);
-      return [{ ...pool, name: poolName }, { className: 'Reshape', name: ctx.name, config: { target_shape: shape.slice(1) }, inputs: [poolName] }];
+      return [
+        { ...pool, name: poolName },
+        { className: 'Reshape', name: ctx.name, config: { target_shape: shape.slice(1) }, inputs: [poolName] },
+      ];
     },
   };
 }
