@@ -10,7 +10,7 @@ import { cloneGraph, setMask } from '@condense/ir';
 import { magnitudePrune } from '@condense/prune';
 import { kmeansQuantize } from '@condense/quantize';
 import { gptqPlugin, kernelBlocks, kernelLayers, layerSpec, sparseGptPlugin } from '@condense/reconstruct';
-import { accuracy, benchBackend, benchData, fit, round, runtime } from '../lib.mjs';
+import { accuracy, benchBackend, benchData, envOverrides, fit, round, runtime } from '../lib.mjs';
 
 /** The models, their training, and the images they see. */
 function models(quick) {
@@ -126,9 +126,13 @@ export default {
     const { train, validation } = validationSplit(fm.train, p.validation / fm.train.count, 17);
     log(`backend ${backendName}; train ${train.count}, validation ${validation.count}, test ${fm.test.count}`);
     const seeds = p.seeds.map((s) => s + (firstSeed ?? 1) - 1);
+    // CONDENSE_POST_TRAINING_CONFIG='{"models":["lenet5"]}' runs some of the models (the result's notes say so).
+    const { overrides, note: overrideNote } = envOverrides('CONDENSE_POST_TRAINING_CONFIG');
+    const chosen = models(quick).filter((m) => !overrides.models || overrides.models.includes(m.key));
+    if (!chosen.length) throw new Error(`CONDENSE_POST_TRAINING_CONFIG: models must name some of ${models(quick).map((m) => m.key).join(', ')}`);
     const rows = [];
     const headline = [];
-    for (const m of models(quick)) {
+    for (const m of chosen) {
       for (const seed of seeds) {
         const graph = m.make(seed);
         const t0 = performance.now();
@@ -246,7 +250,7 @@ export default {
         'headline, per seed': headline,
       },
       notes: [
-        `Models trained from scratch on ${train.count} training images (${models(quick)
+        `Models trained from scratch on ${train.count} training images (${chosen
           .map((m) => `${m.key} ${m.pretrain.epochs} cosine epochs`)
           .join(
             ', ',
@@ -255,6 +259,7 @@ export default {
         'RTN: round to nearest on the same per-channel grid GPTQ uses (reconstruct.gptq with compensate: false). Magnitude: prune.magnitude one-shot per layer at the same sparsity. 2:4: n of every m consecutive kernel rows per output; layers whose rows do not split into groups of 4 (LeNet-5 conv1: 25) stay dense in both.',
         `Fine-tuned baselines at the same size: quantize.kmeans at the same bits (a 16- or 8-value codebook per layer) then ${p.finetune.quantize} fine-tune epoch (centroids trained, as Deep Compression); prune.magnitude then ${p.finetune.prune} fine-tune epoch(s) (masks kept). speedup = fine-tuned seconds / post-training seconds, for GPTQ and SparseGPT.`,
         `Headline metrics: the worst model's mean over ${seeds.length} seed(s) of (method accuracy - float accuracy), in points.`,
+        ...(overrideNote ? [overrideNote] : []),
         ...(quick
           ? ['--quick: models trained 1 epoch on 1,000 images and 128 calibration images, one seed: it checks that everything runs; the numbers are noise.']
           : []),
