@@ -129,7 +129,8 @@ export default {
     // CONDENSE_POST_TRAINING_CONFIG='{"models":["lenet5"]}' runs some of the models (the result's notes say so).
     const { overrides, note: overrideNote } = envOverrides('CONDENSE_POST_TRAINING_CONFIG');
     const chosen = models(quick).filter((m) => !overrides.models || overrides.models.includes(m.key));
-    if (!chosen.length) throw new Error(`CONDENSE_POST_TRAINING_CONFIG: models must name some of ${models(quick).map((m) => m.key).join(', ')}`);
+    const known = models(quick).map((m) => m.key);
+    if (!chosen.length) throw new Error(`CONDENSE_POST_TRAINING_CONFIG: models must name some of ${known.join(', ')}`);
     const rows = [];
     const headline = [];
     for (const m of chosen) {
