@@ -150,6 +150,18 @@ describe('condense CLI', () => {
     expect(bad.err).toMatch(/--target|target: 'size=2': no unit/);
   });
 
+  it('compress --target size=Nx writes a container that meets the target, beside the recipe it chose', async () => {
+    const dir = await savedModel();
+    const common = ['--model', join(dir, 'model'), '--data', 'fashion-mnist', '--limit-train', '600', '--limit-test', '100', '--backend', 'cpu', '--quiet'];
+    const r = await run(['compress', '--target', 'size=8x', '--max-drop', '5', '--epochs', '0', ...common, '--out', join(dir, 'out'), '--workers', '1']);
+    expect(r.code, r.err).toBe(0);
+    const files = await readdir(join(dir, 'out'));
+    expect(files).toEqual(expect.arrayContaining(['model.cdz', 'model.json', 'recipe.yaml', 'report.json']));
+    const input = (await stat(join(dir, 'model', 'group1-shard1of1.bin'))).size;
+    expect((await stat(join(dir, 'out', 'model.cdz'))).size).toBeLessThanOrEqual(input / 8);
+    expect(await readFile(join(dir, 'out', 'recipe.yaml'), 'utf8')).toMatch(/- codec.deepCompression/);
+  });
+
   it('schema prints a JSON Schema over the installed plugins', async () => {
     const r = await run(['schema']);
     expect(r.code, r.err).toBe(0);

@@ -28,7 +28,8 @@ export const compress: Command = {
                     model.cir, report.json, report.html, and recipe.yaml when a search chose it
   --target T        search per-layer budgets to a target: size=20x | bytes=200kB | macs=3x |
                     params=100k | latency=2x (a search.budget stage, then --epochs of
-                    fine-tuning; with --recipe, sets the recipe's search.budget stages)
+                    fine-tuning, and for size/bytes the container model.cdz, which stores
+                    what the target counts; with --recipe, sets its search.budget stages)
   --max-drop P      points of validation accuracy the search may lose (default 1)
   --epochs N        fine-tuning after the search, without --recipe (default 2)
   --workers N       search trials at once on worker threads (default: one per core)
@@ -167,12 +168,21 @@ async function stageFiles(recipe: Recipe, recipePath: string): Promise<Input[]> 
   return found;
 }
 
-/** The recipe `compress --target` runs: a search, then fine-tuning. */
+/**
+ * The recipe `compress --target` runs: a search, then fine-tuning; for a size target also the
+ * container, since the bytes the search counts (bit-packed codes, sparse zeros) are what
+ * model.cdz stores, where stock model.json stores a byte or more per weight.
+ */
 function targetRecipe(values: CommandContext['values']): Recipe {
   const epochs = intOption(values, 'epochs') ?? 2;
+  const sizeTarget = /^\s*(size|bytes)\s*=/.test(String(values.target));
   return {
     name: `search ${String(values.target)}`,
-    stages: [{ plugin: 'search.budget', options: {} }, ...(epochs > 0 ? [{ plugin: 'finetune', options: { epochs } }] : [])],
+    stages: [
+      { plugin: 'search.budget', options: {} },
+      ...(epochs > 0 ? [{ plugin: 'finetune', options: { epochs } }] : []),
+      ...(sizeTarget ? [{ plugin: 'codec.deepCompression', options: {} }] : []),
+    ],
   };
 }
 
