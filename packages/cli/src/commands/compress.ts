@@ -218,7 +218,7 @@ function maxDropVerdict(result: PipelineResult): string | undefined {
   const maxDrop = (search.options as { maxDrop: number }).maxDrop;
   const drop = (first.accuracy - last.accuracy) * 100;
   const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
-  return `max drop ${maxDrop} points: ${drop <= maxDrop ? 'met' : 'MISSED'} on the test data (accuracy ${pct(first.accuracy)} -> ${pct(last.accuracy)}, ${drop.toFixed(2)} points)`;
+  return `max drop ${maxDrop} points: ${drop <= maxDrop ? 'met' : 'MISSED'} on the test data (accuracy ${pct(first.accuracy)} -> ${pct(last.accuracy)}, ${drop >= 0 ? `${drop.toFixed(2)} points lost` : `${(-drop).toFixed(2)} points gained`})`;
 }
 
 /** A recipe as YAML, in the `- plugin: { options }` form `parseRecipe` reads. */
