@@ -160,7 +160,7 @@ export function seedParts(bench, seeds = [1, 2, 3]) {
  * runs, tables and notes of the first part plus a row per seed, every part's commit and test uses.
  */
 export function mergeParts(parts) {
-  if (parts.length === 1) return parts[0];
+  if (parts.length === 1 && !parts[0].group) return parts[0];
   const sorted = [...parts].sort((a, b) => (a.seeds?.[0] ?? 0) - (b.seeds?.[0] ?? 0));
   const runs = sorted.flatMap((p) => p.seed_runs ?? []);
   const [first] = sorted;
@@ -176,7 +176,12 @@ export function mergeParts(parts) {
     metrics: seedMetrics(runs),
     seed_runs: runs,
     protocol: { validation_split: first.protocol?.validation_split, test_uses: sorted.flatMap((p) => p.protocol?.test_uses ?? []) },
-    notes: [`Merged from ${sorted.length} parts, one per seed (${sorted.map((p) => p.benchmark).join(', ')}).`, ...(first.notes ?? [])],
+    notes: [
+      sorted.length > 1
+        ? `Merged from ${sorted.length} parts, one per seed (${sorted.map((p) => p.benchmark).join(', ')}).`
+        : `Only part ${first.benchmark} has run (one seed of the split benchmark).`,
+      ...(first.notes ?? []),
+    ],
     wall_s: +sorted.reduce((a, p) => a + (p.wall_s ?? 0), 0).toFixed(1),
   };
 }
