@@ -116,7 +116,7 @@ export function pipelineLog(log) {
     else if (e.type === 'log') log(`  ${e.message}`);
     else if (e.type === 'stageEnd')
       log(
-        `  ${e.name}: ${e.snapshot.nonzero} non-zero params, ${e.snapshot.bytes} stored bytes${e.snapshot.accuracy === undefined ? '' : `, accuracy on the evaluation split (validation under the protocol) ${pct(e.snapshot.accuracy)}`}`,
+        `  ${e.name}: ${e.snapshot.nonzero} non-zero params, ${e.snapshot.bytes} stored bytes${e.snapshot.accuracy === undefined ? '' : `, evaluation accuracy ${pct(e.snapshot.accuracy)}`}`,
       );
   };
 }
