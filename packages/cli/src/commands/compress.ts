@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildPipeline, buildReport, parseRecipe, writeReport, type PipelineResult, type Recipe, type WrittenModel } from '@condense/core';
 import { exists, writeFileAtomic } from '@condense/files';
-import { parseMaxDrop } from '@condense/search';
+import { parseMaxDrop, parseTarget } from '@condense/search';
 import { saveModel, tfjsRuntime } from '@condense/tfjs';
 import { serializeGraph } from '@condense/ir';
 import { stringify as toYaml } from 'yaml';
@@ -175,7 +175,7 @@ async function stageFiles(recipe: Recipe, recipePath: string): Promise<Input[]> 
  */
 function targetRecipe(values: CommandContext['values']): Recipe {
   const epochs = intOption(values, 'epochs') ?? 2;
-  const sizeTarget = /^\s*(size|bytes)\s*=/.test(String(values.target));
+  const sizeTarget = isBytesTarget(String(values.target));
   return {
     name: `search ${String(values.target)}`,
     stages: [
@@ -184,6 +184,15 @@ function targetRecipe(values: CommandContext['values']): Recipe {
       ...(sizeTarget ? [{ plugin: 'codec.deepCompression', options: {} }] : []),
     ],
   };
+}
+
+/** Whether a target counts stored bytes (size=Nx, bytes=...); a malformed one is left for the search stage to refuse by name. */
+function isBytesTarget(text: string): boolean {
+  try {
+    return parseTarget(text).metric === 'bytes';
+  } catch {
+    return false;
+  }
 }
 
 /** The command line's --target, --max-drop, --workers and --queue, set on every search.budget stage. */
