@@ -4,13 +4,14 @@
 // methods at the same size (trained k-means; magnitude pruning then a fine-tune), with time and
 // the peak memory of the method.
 import { finetune, pipeline } from '@condense/core';
-import { subset, validationSplit } from '@condense/datasets';
+import { subset } from '@condense/datasets';
 import * as ir from '@condense/ir';
 import { cloneGraph, setMask } from '@condense/ir';
 import { magnitudePrune } from '@condense/prune';
 import { kmeansQuantize } from '@condense/quantize';
 import { gptqPlugin, kernelBlocks, kernelLayers, layerSpec, sparseGptPlugin } from '@condense/reconstruct';
-import { accuracy, benchBackend, benchData, envOverrides, fit, round, runtime } from '../lib.mjs';
+import { accuracy, benchBackend, envOverrides, fit, round, runtime } from '../lib.mjs';
+import { mean as meanOf, protocolData, std as stdOf } from '../protocol.mjs';
 
 /** The models, their training, and the images they see. */
 function models(quick) {
@@ -32,20 +33,24 @@ function models(quick) {
 function plan(quick) {
   return quick
     ? { train: 1000, validation: 300, test: 500, calibration: 128, seeds: [1], finetune: { quantize: 1, prune: 1 }, batchSize: 64 }
-    : { train: 10000, validation: 2000, test: undefined, calibration: 512, seeds: [1, 2, 3], finetune: { quantize: 1, prune: 2 }, batchSize: 128 };
+    : { train: 10000, test: undefined, calibration: 512, seeds: [1, 2, 3], finetune: { quantize: 1, prune: 2 }, batchSize: 128 };
 }
 
 const BITS = [4, 3];
 const SPARSITIES = [0.5, 0.7, 0.9];
 
-/** One compression of a copy of `graph` by `stages`; its test (or validation) accuracy, time and the method's peak memory. */
+/**
+ * One compression of a copy of `graph` by `stages`; its accuracy on `on` (the validation split,
+ * or the protocol's test split for a final configuration, recorded under `label`), time and the
+ * method's peak memory.
+ */
 async function run(graph, stages, data, on, label, log) {
   const t0 = performance.now();
   const r = await pipeline(stages).run(cloneGraph(graph), { data, runtime, evaluateEachStage: false });
   const seconds = (performance.now() - t0) / 1000;
   const details = r.stages.map((s) => s.details ?? {});
   const memory = Math.max(0, ...details.map((d) => (d.passPeakBytes ?? 0) + (d.statsPeakBytes ?? 0)));
-  const acc = await accuracy(r.graph, on);
+  const acc = await accuracy(r.graph, typeof on === 'function' ? on(label) : on);
   log(`${label}: ${(acc * 100).toFixed(2)}% in ${seconds.toFixed(1)} s${memory ? `, ${(memory / 2 ** 20).toFixed(1)} MB held` : ''}`);
   return { graph: r.graph, accuracy: acc, seconds, memoryMB: memory / 2 ** 20, details };
 }
@@ -74,8 +79,8 @@ const magnitudeNm = (n, m) => ({
 
 /** The row of one method at one size: post-training on test, the fine-tuned baseline on test, both timed. */
 async function compare(label, post, tuned, ctx) {
-  const a = await run(ctx.graph, post, ctx.data, ctx.test, `${ctx.key} ${label}`, ctx.log);
-  const b = tuned ? await run(ctx.graph, tuned, ctx.data, ctx.test, `${ctx.key} ${label} (fine-tuned baseline)`, ctx.log) : undefined;
+  const a = await run(ctx.graph, post, ctx.data, ctx.test, `${ctx.tag}: ${label}`, ctx.log);
+  const b = tuned ? await run(ctx.graph, tuned, ctx.data, ctx.test, `${ctx.tag}: ${label} (fine-tuned baseline)`, ctx.log) : undefined;
   return {
     model: ctx.key,
     method: label,
@@ -91,7 +96,7 @@ async function compare(label, post, tuned, ctx) {
 async function choose(variants, ctx) {
   let best;
   for (const v of variants) {
-    const r = await run(ctx.graph, v.stages, ctx.data, ctx.validation, `${ctx.key} ${v.label} (validation)`, ctx.log);
+    const r = await run(ctx.graph, v.stages, ctx.data, ctx.validation, `${ctx.tag}: ${v.label} (validation)`, ctx.log);
     if (!best || r.accuracy > best.accuracy) best = { ...v, accuracy: r.accuracy };
   }
   return best;
@@ -119,12 +124,13 @@ export default {
   async run({ quick, data: dataDir, seed: firstSeed, backend, log }) {
     const p = plan(quick);
     const backendName = await benchBackend(backend);
-    const fm = await benchData(
+    const protocol = await protocolData(
       { quick, data: dataDir },
-      { train: p.train + p.validation, test: p.test, quickTrain: p.train + p.validation, quickTest: p.test },
+      { train: p.train, test: p.test, quickTrain: p.train, quickValidation: p.validation, quickTest: p.test },
     );
-    const { train, validation } = validationSplit(fm.train, p.validation / fm.train.count, 17);
-    log(`backend ${backendName}; train ${train.count}, validation ${validation.count}, test ${fm.test.count}`);
+    const { train, validation } = protocol;
+    const test = (label) => protocol.test(label);
+    log(`backend ${backendName}; ${protocol.validationSplit}`);
     const seeds = p.seeds.map((s) => s + (firstSeed ?? 1) - 1);
     // CONDENSE_POST_TRAINING_CONFIG='{"models":["lenet5"]}' runs some of the models (the result's notes say so).
     const { overrides, note: overrideNote } = envOverrides('CONDENSE_POST_TRAINING_CONFIG');
@@ -139,10 +145,11 @@ export default {
         const t0 = performance.now();
         await fit(graph, train, { ...m.pretrain, batchSize: p.batchSize, seed, log, label: `${m.key} pretrain` });
         const trainS = (performance.now() - t0) / 1000;
-        const float = await accuracy(graph, fm.test);
+        const tag = `${m.key} seed ${seed}`;
+        const float = await accuracy(graph, test(`${tag}: float`));
         log(`${m.key} seed ${seed}: float ${(float * 100).toFixed(2)}%, trained in ${trainS.toFixed(0)} s`);
         const calibration = subset(train, p.calibration, { seed: seed + 1000 });
-        const ctx = { key: m.key, graph, float, test: fm.test, validation, data: { train, calibration }, log };
+        const ctx = { key: m.key, tag, graph, float, test, validation, data: { train, calibration }, log };
         const common = { examples: p.calibration };
         // The fine-tunes the existing methods run: trained centroids as Deep Compression's; a short retraining after pruning.
         const ftq = finetune({ epochs: p.finetune.quantize, batchSize: p.batchSize });
@@ -218,16 +225,16 @@ export default {
         headline.push(result);
       }
     }
-    const mean = (key, model) => {
-      const xs = headline.filter((h) => h.model === model).map((h) => h[key] - h.float_accuracy);
-      return xs.reduce((a, b) => a + b, 0) / xs.length;
-    };
+    // Per model and method: (method - float accuracy) of every seed.
+    const deltas = (key, model) => headline.filter((h) => h.model === model).map((h) => h[key] - h.float_accuracy);
+    const mean = (key, model) => meanOf(deltas(key, model));
     const keys = [...new Set(headline.map((h) => h.model))];
     const worst = (key) => Math.min(...keys.map((k) => mean(key, k)));
     const speedups = rows.filter((r) => r.speedup !== undefined && !r.method.startsWith('RTN') && !r.method.startsWith('magnitude')).map((r) => r.speedup);
     return {
       backend: backendName,
-      dataset: { ...fm.sizes, train: train.count, validation: validation.count, calibration: `${p.calibration} training images (seeded draw per seed)` },
+      dataset: protocol.sizes({ calibration: `${p.calibration} training images (seeded draw per seed)` }),
+      protocol: protocol.record(),
       metrics: {
         gptq4_vs_float_points: round(worst('gptq4') * 100, 2),
         rtn4_vs_float_points: round(worst('rtn4') * 100, 2),
@@ -241,7 +248,9 @@ export default {
               round(headline.filter((h) => h.model === k).reduce((a, h) => a + h.float_accuracy, 0) / headline.filter((h) => h.model === k).length),
             ],
             [`${k}_gptq4_vs_float_points`, round(mean('gptq4', k) * 100, 2)],
+            [`${k}_gptq4_vs_float_points_std`, round(stdOf(deltas('gptq4', k)) * 100, 2)],
             [`${k}_sparsegpt50_vs_float_points`, round(mean('sparsegpt50', k) * 100, 2)],
+            [`${k}_sparsegpt50_vs_float_points_std`, round(stdOf(deltas('sparsegpt50', k)) * 100, 2)],
           ]),
         ),
       },
@@ -253,9 +262,7 @@ export default {
       notes: [
         `Models trained from scratch on ${train.count} training images (${chosen
           .map((m) => `${m.key} ${m.pretrain.epochs} cosine epochs`)
-          .join(
-            ', ',
-          )}, Adam 1e-3); ${validation.count} further training images are the validation split; calibration: ${p.calibration} images drawn from the training images per seed; accuracies on ${fm.test.count} test images.`,
+          .join(', ')}, Adam 1e-3); ${protocol.validationSplit}; calibration: ${p.calibration} images drawn from the training images per seed.`,
         'Choices made on the validation split, then measured once on test: GPTQ act-order on or off (per bit width), SparseGPT scope (per layer or per output channel).',
         'RTN: round to nearest on the same per-channel grid GPTQ uses (reconstruct.gptq with compensate: false). Magnitude: prune.magnitude one-shot per layer at the same sparsity. 2:4: n of every m consecutive kernel rows per output; layers whose rows do not split into groups of 4 (LeNet-5 conv1: 25) stay dense in both.',
         `Fine-tuned baselines at the same size: quantize.kmeans at the same bits (a 16- or 8-value codebook per layer) then ${p.finetune.quantize} fine-tune epoch (centroids trained, as Deep Compression); prune.magnitude then ${p.finetune.prune} fine-tune epoch(s) (masks kept). speedup = fine-tuned seconds / post-training seconds, for GPTQ and SparseGPT.`,
