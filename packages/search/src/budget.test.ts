@@ -1,7 +1,7 @@
 import { cost, lenet300100, lenet5 } from '@condense/ir';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Choice } from './allocate.js';
-import { ladder, searchBudget } from './budget.js';
+import { correctionMoves, ladder, searchBudget } from './budget.js';
 import { inProcessRunner } from './host.js';
 import { DEFAULT_EXECUTORS } from './recipe-trial.js';
 import { selfLabelled } from './fixtures/self-labelled.js';
@@ -13,6 +13,33 @@ describe('ladder', () => {
   it('keeps the choices no other beats on both saving and damage, by saving', () => {
     const c = (saving: number, damage: number): Choice<string> => ({ value: `${saving}/${damage}`, saving, damage });
     expect(ladder([c(0, 0), c(10, 5), c(5, 1), c(8, 6), c(10, 4), c(20, 9)]).map((x) => x.value)).toEqual(['0/0', '5/1', '10/4', '20/9']);
+  });
+});
+
+describe('correctionMoves', () => {
+  const c = (saving: number, damage: number): Choice<string> => ({ value: `${saving}/${damage}`, saving, damage });
+  // Two units; the allocation saves 10 + 10 of a 100 that must come down to 80.
+  const ladders = [
+    [c(0, 0), c(5, 1), c(10, 3), c(15, 8)],
+    [c(0, 0), c(10, 2), c(12, 3), c(20, 9)],
+  ];
+  const picks = [ladders[0][2], ladders[1][1]];
+  const show = (ms: ReturnType<typeof correctionMoves<string>>) => ms.map((m) => m.changes.map((x) => `${x.u}:${x.next.value}`).join(' '));
+
+  it('steps every unit further when the combination misses the target', () => {
+    expect(show(correctionMoves(picks, ladders, 85, 80))).toEqual(['0:15/8', '1:12/3']);
+  });
+
+  it('trades budget between units when the allocation is tight: one back, the cheapest partner that keeps the target further', () => {
+    // Backing unit 0 off to 5 loses 5: unit 1 must go past 12 (wins 2) to 20.
+    // Backing unit 1 off to 0 loses 10: unit 0's step to 15 wins 5, not enough.
+    expect(show(correctionMoves(picks, ladders, 80, 80))).toEqual(['0:5/1 1:20/9']);
+    const moves = correctionMoves(picks, ladders, 80, 80);
+    expect(moves[0].picks.map((p) => p.value)).toEqual(['5/1', '20/9']);
+  });
+
+  it('steps back alone where the curves leave room', () => {
+    expect(show(correctionMoves(picks, ladders, 70, 80))).toEqual(['0:5/1', '1:0/0']);
   });
 });
 

@@ -2,7 +2,8 @@
  * Automatic per-layer budgets: measure each unit's sensitivity curve with one-shot trials (one
  * layer or group changed at a time), allocate the choices that reach the target with the least
  * predicted loss (a multiple-choice knapsack over the curves), correct the combination with real
- * measurements (NetAdapt-style steps along each unit's curve, candidates measured in parallel),
+ * measurements (NetAdapt-style steps along each unit's curve and trades of budget between two
+ * units, candidates measured in parallel),
  * then verify the chosen recipe (fine-tuned when asked) on the validation data.
  */
 import type { FinetuneOptions, LatencyRequest, Recipe, Split } from '@condense/core';
@@ -284,12 +285,7 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   const corrections: BudgetResult['corrections'] = [];
   for (let step = 1; step <= (options.steps ?? 3); step++) {
     const tighten = current.value > limit;
-    const moves = picks.flatMap((pick, u) => {
-      const next = tighten ? ladders[u].find((c) => c.saving > pick.saving) : [...ladders[u]].reverse().find((c) => c.saving < pick.saving);
-      // Relaxing must stay within the target by the curves.
-      if (!next || (!tighten && current.value + (pick.saving - next.saving) > limit)) return [];
-      return [{ u, next, picks: picks.map((p, i) => (i === u ? next : p)) }];
-    });
+    const moves = correctionMoves(picks, ladders, current.value, limit);
     if (!moves.length) break;
     const outs = await batch(
       'correction',
@@ -304,7 +300,12 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
     if (!best) break;
     picks = best.picks;
     current = best.got;
-    corrections.push({ step, move: `${units[best.u].id}: ${describeSetting(best.next.value)}`, value: current.value, loss: current.loss });
+    corrections.push({
+      step,
+      move: best.changes.map((c) => `${units[c.u].id}: ${describeSetting(c.next.value)}`).join('; '),
+      value: current.value,
+      loss: current.loss,
+    });
   }
 
   const config = toConfig(picks);
@@ -338,12 +339,61 @@ export async function searchBudget(input: BudgetInput, options: BudgetOptions): 
   };
 }
 
-/** A correction step: unit `u` moved to `next`, measured. */
-interface Step<T> {
-  u: number;
-  next: Choice<T>;
+/** A candidate correction: units moved along their ladders (`changes`), giving `picks`. */
+export interface Move<T> {
+  changes: { u: number; next: Choice<T> }[];
   picks: Choice<T>[];
+}
+
+/** A correction step, measured. */
+interface Step<T> extends Move<T> {
   got: Measured;
+}
+
+/**
+ * The candidate steps from `picks`, whose combination measured `value` against the target
+ * `limit`. Above it: each unit one step further along its ladder (NetAdapt). Within it: each unit
+ * one step back where the curves say the target still holds, and, since a tight allocation has
+ * no such step, trades: one unit a step back and another as far further as the curves say wins
+ * that back (the partner whose step costs the least predicted damage). Trades let the
+ * measurements move budget between layers whose damages do not add up (two layers at 2 bits hurt
+ * far more together than their curves say apart).
+ */
+export function correctionMoves<T>(picks: readonly Choice<T>[], ladders: readonly Choice<T>[][], value: number, limit: number): Move<T>[] {
+  const further = (u: number) => ladders[u].find((c) => c.saving > picks[u].saving);
+  const back = (u: number) => [...ladders[u]].reverse().find((c) => c.saving < picks[u].saving);
+  const moved = (changes: Move<T>['changes']): Move<T> => ({
+    changes,
+    picks: picks.map((p, i) => changes.find((c) => c.u === i)?.next ?? p),
+  });
+  const units = picks.map((_, u) => u);
+  if (value > limit) return units.flatMap((u) => (further(u) ? [moved([{ u, next: further(u) as Choice<T> }])] : []));
+  const moves: Move<T>[] = [];
+  for (const u of units) {
+    const relaxed = back(u);
+    if (!relaxed) continue;
+    const lost = picks[u].saving - relaxed.saving;
+    if (value + lost <= limit) {
+      moves.push(moved([{ u, next: relaxed }]));
+      continue;
+    }
+    // The partner whose shortest step that wins back what relaxing u loses costs the least predicted damage.
+    let partner: { u: number; next: Choice<T>; cost: number } | undefined;
+    for (const v of units) {
+      const next = v === u ? undefined : ladders[v].find((c) => c.saving > picks[v].saving && value + lost - (c.saving - picks[v].saving) <= limit);
+      if (!next) continue;
+      const cost = next.damage - picks[v].damage;
+      if (!partner || cost < partner.cost) partner = { u: v, next, cost };
+    }
+    if (partner)
+      moves.push(
+        moved([
+          { u, next: relaxed },
+          { u: partner.u, next: partner.next },
+        ]),
+      );
+  }
+  return moves;
 }
 
 /**

@@ -67,7 +67,6 @@ async function openRunner(o: Options, backend: string): Promise<TrialRunner> {
   return inProcessRunner({ modules: [DEFAULT_EXECUTORS], init });
 }
 
-/** Hold out the last `n` training examples for validation. */
 /** The training data in memory as labelled images (the trials' data format). */
 async function labelledImages(ctx: StageContext, graph: Graph): Promise<Split> {
   const set = imageSplit(await ctx.examples('train', graph), 'search.budget: training data');
@@ -75,6 +74,7 @@ async function labelledImages(ctx: StageContext, graph: Graph): Promise<Split> {
   return { images: set.images, labels: Uint8Array.from(set.labels), count: set.count, shape: set.shape };
 }
 
+/** Hold out the last `n` training examples for validation. */
 function holdOut(train: Split, n: number | undefined): { validation: Split; rest: Split } {
   const count = Math.min(n ?? Math.min(5000, Math.floor(train.count / 6)), train.count - 1);
   if (count < 1) throw new Error(`search.budget: the training data has ${train.count} examples, too few to hold out validation data`);
@@ -125,7 +125,7 @@ function summary(r: BudgetResult): string[] {
 export const budget = definePlugin({
   name: 'search.budget',
   description:
-    'Automatic per-layer budgets to a target (size, bytes, MACs, non-zero params) within an accuracy drop: one-shot sensitivity curves as trials (in this thread, on worker threads, or on BullMQ workers), a knapsack allocation over them, a greedy correction with real measurements; applies the chosen prune/quantize/filter stages and reports them as a recipe.',
+    'Automatic per-layer budgets to a target (size, bytes, MACs, non-zero params) within an accuracy drop: one-shot sensitivity curves as trials (in this thread, on worker threads, or on BullMQ workers), a knapsack allocation over them, a greedy correction (steps and trades between layers) with real measurements; applies the chosen prune/quantize/filter stages and reports them as a recipe.',
   schema: BudgetOptions,
   create: (o) => {
     const target = parseTarget(o.target, 'search.budget: target');
