@@ -2,9 +2,10 @@
  * Validation of a stored graph-model topology (a GraphDef and its weight list, as
  * `exportTopology` of @condense/tfjs writes it for a graph model) before the loader lets TF.js
  * build it: well-formed nodes, inputs that name nodes, no cycle but a loop's NextIteration ->
- * Merge edge, every Const backed by one stored weight of its shape. Plain JSON only (no TF.js,
- * no @condense/ir), so that the loader stays small.
+ * Merge edge, every Const backed by one stored weight of its shape. Plain JSON only (no TF.js;
+ * of @condense/ir only its dependency order, `@condense/ir/order`), so that the loader stays small.
  */
+import { dependencyOrder } from '@condense/ir/order';
 import { CodecError } from './errors.js';
 
 /** Most nodes a stored GraphDef (graph and library functions) may have. */
@@ -51,28 +52,11 @@ const producerOf = (input: string): string => input.replace(/^\^/, '').replace(/
 function checkEdges(nodes: GraphNodeJson[], fail: (msg: string) => never): void {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   for (const n of nodes) for (const i of n.input ?? []) if (!byName.has(producerOf(i))) fail(`node '${n.name}' (${n.op}) reads '${i}', which no node produces`);
-  const state = new Map<string, 1 | 2>();
-  for (const root of nodes) {
-    if (state.has(root.name)) continue;
-    const stack: { node: GraphNodeJson; next: number }[] = [{ node: root, next: 0 }];
-    state.set(root.name, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const inputs = top.node.input ?? [];
-      if (top.next === inputs.length) {
-        state.set(top.node.name, 2);
-        stack.pop();
-        continue;
-      }
-      const dep = byName.get(producerOf(inputs[top.next++])) as GraphNodeJson;
-      if (top.node.op === 'Merge' && dep.op === 'NextIteration') continue;
-      const s = state.get(dep.name);
-      if (s === 1) fail(`the nodes form a cycle through '${dep.name}' (${dep.op})`);
-      if (s === 2) continue;
-      state.set(dep.name, 1);
-      stack.push({ node: dep, next: 0 });
-    }
-  }
+  dependencyOrder(nodes, {
+    key: (n) => n.name,
+    reads: (n) => (n.input ?? []).map((i) => byName.get(producerOf(i)) as GraphNodeJson).filter((dep) => !(n.op === 'Merge' && dep.op === 'NextIteration')),
+    cycle: (_path, dep) => fail(`the nodes form a cycle through '${dep.name}' (${dep.op})`),
+  });
 }
 
 function checkWeights(list: unknown, consts: Set<string>, fail: (msg: string) => never): GraphWeightJson[] {

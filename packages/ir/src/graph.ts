@@ -1,6 +1,7 @@
 import { validateParam } from './annotations.js';
 import { GraphError } from './errors.js';
 import { arityAllows, getOp, paramSpecOf, type OpContext } from './ops/registry.js';
+import { dependencyOrder } from './order.js';
 import type { Graph, Node, Param, Shape } from './types.js';
 
 export function createGraph(name = 'model'): Graph {
@@ -56,35 +57,19 @@ function nodesByName(graph: Graph): Map<string, Node> {
  */
 export function topoSort(graph: Graph): Node[] {
   const byName = nodesByName(graph);
-  const state = new Map<string, 1 | 2>();
-  const out: Node[] = [];
-  // Iterative DFS: imported models can be deeper than the JS call stack.
-  for (const root of graph.nodes) {
-    if (state.get(root.name) === 2) continue;
-    const stack: { node: Node; next: number }[] = [{ node: root, next: 0 }];
-    state.set(root.name, 1);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      if (top.next === top.node.inputs.length) {
-        state.set(top.node.name, 2);
-        out.push(top.node);
-        stack.pop();
-        continue;
-      }
-      const i = top.node.inputs[top.next++];
-      const dep = byName.get(i);
-      if (!dep) throw new GraphError(`input '${i}' is not produced by any node`, top.node.name);
-      const s = state.get(i);
-      if (s === 2) continue;
-      if (s === 1) {
-        const path = stack.map((f) => f.node.name);
-        throw new GraphError(`cycle: ${[...path.slice(path.indexOf(i)), i].join(' -> ')}`, i);
-      }
-      state.set(i, 1);
-      stack.push({ node: dep, next: 0 });
-    }
-  }
-  return out;
+  return dependencyOrder(graph.nodes, {
+    key: (n) => n.name,
+    reads: (n) =>
+      n.inputs.map((i) => {
+        const dep = byName.get(i);
+        if (!dep) throw new GraphError(`input '${i}' is not produced by any node`, n.name);
+        return dep;
+      }),
+    cycle: (path, again) => {
+      const names = path.map((n) => n.name);
+      throw new GraphError(`cycle: ${[...names.slice(names.indexOf(again.name)), again.name].join(' -> ')}`, again.name);
+    },
+  });
 }
 
 function context(graph: Graph, node: Node, shapes: Map<string, Shape>): OpContext {

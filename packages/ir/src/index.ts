@@ -1,6 +1,7 @@
 export type * from './types.js';
 export { GraphError, formatShape } from './errors.js';
 export { rng, gaussian, shuffle } from './random.js';
+export { dependencyOrder, type OrderEdges } from './order.js';
 export {
   registerOp,
   getOp,

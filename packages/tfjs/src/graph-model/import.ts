@@ -5,7 +5,7 @@
  * (named like the Const) bound to the nodes that read them, or `constant` nodes when an opaque
  * node reads them; the rest of model.json is kept in `graph.meta.graphModel` for export.
  */
-import { createGraph, GraphError, sortNodes, validate, type Attrs, type Graph, type Node, type Param, type Shape } from '@condense/ir';
+import { createGraph, dependencyOrder, GraphError, sortNodes, validate, type Attrs, type Graph, type Node, type Param, type Shape } from '@condense/ir';
 import { isObject, ModelIOError, type Json, type JsonObject } from '../io/errors.js';
 import { nodeShape } from '../io/import.js';
 import type { ValueWeight } from '../io/weights.js';
@@ -33,32 +33,13 @@ type Weight = { param: Param } | { values: ValueWeight };
 /** GraphDef nodes ordered so that every node follows its inputs; a loop's back edge (NextIteration into Merge) does not count. */
 function graphOrder(nodes: NodeDef[], where: string): NodeDef[] {
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  const state = new Map<string, 1 | 2>();
-  const out: NodeDef[] = [];
-  for (const root of nodes) {
-    if (state.has(root.name)) continue;
-    const stack: { node: NodeDef; next: number }[] = [{ node: root, next: 0 }];
-    state.set(root.name, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const inputs = top.node.input ?? [];
-      if (top.next === inputs.length) {
-        state.set(top.node.name, 2);
-        out.push(top.node);
-        stack.pop();
-        continue;
-      }
-      const dep = byName.get(parseRef(inputs[top.next++]).node) as NodeDef;
-      if (isBackEdge(top.node, dep)) continue;
-      const s = state.get(dep.name);
-      if (s === 2) continue;
-      if (s === 1)
-        throw new ModelIOError(`${where}: the nodes form a cycle through '${dep.name}' (${dep.op}) that is not a loop's NextIteration -> Merge edge`);
-      state.set(dep.name, 1);
-      stack.push({ node: dep, next: 0 });
-    }
-  }
-  return out;
+  return dependencyOrder(nodes, {
+    key: (n) => n.name,
+    reads: (n) => (n.input ?? []).map((i) => byName.get(parseRef(i).node) as NodeDef).filter((dep) => !isBackEdge(n, dep)),
+    cycle: (_path, dep) => {
+      throw new ModelIOError(`${where}: the nodes form a cycle through '${dep.name}' (${dep.op}) that is not a loop's NextIteration -> Merge edge`);
+    },
+  });
 }
 
 const isBackEdge = (reader: NodeDef, producer: NodeDef): boolean => reader.op === 'Merge' && producer.op === 'NextIteration';
