@@ -72,6 +72,8 @@ export {
 export {
   searchBudget,
   ladder,
+  correctionMoves,
+  type Move,
   type BudgetOptions,
   type BudgetInput,
   type BudgetResult,
